@@ -1,0 +1,176 @@
+// The edge's configuration: one JSON document, validated here before anything listens.
+// Nothing in it is secret: keys are public keys, the JWKS URL is public. Secrets (the TLS
+// private key, the audit database URL) are referenced by file path and read by main.ts.
+import { z } from "zod";
+
+/** Tenant ids double as DNS labels (`<tenant>.<domain>`) and path segments (`/t/<tenant>/`). */
+export const TENANT_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Only asymmetric algorithms: an HMAC algorithm would let anyone holding the public key forge tokens. */
+export const ALLOWED_ALGORITHMS = ["RS256", "ES256", "EdDSA"] as const;
+export type AllowedAlgorithm = (typeof ALLOWED_ALGORITHMS)[number];
+
+const ScopeSchema = z
+  .string()
+  .regex(/^operator\.[a-z]+(?:\.[a-z]+)*$/, "an OpenClaw operator scope such as operator.read");
+
+/**
+ * Default role → OpenClaw operator scopes (sent as `x-openclaw-scopes`, comma-separated).
+ * viewer reads, member also writes, admin also administers, approves and pairs.
+ */
+export const DEFAULT_ROLE_SCOPES: Record<string, string[]> = {
+  viewer: ["operator.read"],
+  member: ["operator.read", "operator.write"],
+  admin: ["operator.read", "operator.write", "operator.admin", "operator.approvals", "operator.pairing"],
+};
+
+const HeaderNameSchema = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "a lower-case HTTP header name");
+
+const JwkSchema = z
+  .object({ kty: z.enum(["RSA", "EC", "OKP"]) })
+  .loose()
+  .refine((k) => !("d" in k), "must be a public key (a JWK with a private part `d` is refused)");
+
+const PemKeySchema = z.object({
+  pem: z.string().includes("-----BEGIN PUBLIC KEY-----", { message: "must be an SPKI PEM public key" }),
+  alg: z.enum(ALLOWED_ALGORITHMS),
+  kid: z.string().min(1).optional(),
+});
+
+const KeySourceSchema = z.discriminatedUnion("kind", [
+  z.object({
+    kind: z.literal("jwks-url"),
+    url: z.url({ protocol: /^https?$/ }),
+    /** How long fetched keys are used before a refetch. */
+    cacheMaxAgeMs: z.number().int().min(1_000).max(86_400_000).default(600_000),
+    /** Minimum gap between fetches triggered by an unknown `kid` (rate limit of refreshes). */
+    cooldownMs: z.number().int().min(1_000).max(3_600_000).default(30_000),
+    timeoutMs: z.number().int().min(100).max(30_000).default(5_000),
+  }),
+  z.object({
+    kind: z.literal("static"),
+    jwks: z.array(JwkSchema).default([]),
+    pems: z.array(PemKeySchema).default([]),
+  }).refine((s) => s.jwks.length + s.pems.length > 0, "static keys: give at least one JWK or PEM"),
+]);
+
+const RateSchema = z.object({
+  /** Sustained requests per second. */
+  ratePerSec: z.number().positive().max(1_000_000),
+  /** Bucket size: how many requests may come at once. */
+  burst: z.number().int().positive().max(10_000_000),
+});
+
+export const TenantRouteSchema = z.object({
+  id: z.string().regex(TENANT_ID_PATTERN, "a lower-case DNS label (a-z, 0-9, '-', at most 63 characters)"),
+  /** The tenant gateway, on the tenant network only (e.g. http://10.64.0.37:18789). */
+  upstream: z.url({ protocol: /^http$/ }),
+});
+
+export const EdgeConfigSchema = z
+  .object({
+    listen: z
+      .object({
+        host: z.string().min(1).default("0.0.0.0"),
+        port: z.number().int().min(0).max(65_535).default(8443),
+        /** TLS: files holding the certificate chain and the private key (the key is a secret, 0400). */
+        tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
+        /** Scheme the clients use (for X-Forwarded-Proto), when TLS ends in front of the edge. */
+        publicScheme: z.enum(["https", "http"]).default("https"),
+      })
+      .prefault({}),
+    routing: z
+      .object({
+        /** `<tenant>.<hostDomain>` routes to that tenant. Omit to disable host routing. */
+        hostDomain: z
+          .string()
+          .regex(/^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/, "a lower-case DNS name")
+          .optional(),
+        /** `/t/<tenant>/…` routes to that tenant (prefix removed upstream). false disables it. */
+        pathRouting: z.boolean().default(true),
+      })
+      .prefault({}),
+    tenants: z.array(TenantRouteSchema).refine(
+      (ts) => new Set(ts.map((t) => t.id)).size === ts.length,
+      "tenant ids must be unique",
+    ),
+    jwt: z.object({
+      issuer: z.string().min(1),
+      audience: z.string().min(1),
+      algorithms: z.array(z.enum(ALLOWED_ALGORITHMS)).min(1),
+      /** Clock skew tolerated on exp/nbf; bounded so a mistake cannot make tokens immortal. */
+      clockToleranceSec: z.number().int().min(0).max(300).default(30),
+      /** Reject tokens whose lifetime (exp - iat) exceeds this; 0 disables. */
+      maxLifetimeSec: z.number().int().min(0).max(31_536_000).default(86_400),
+      keys: KeySourceSchema,
+      tenantClaim: z.string().min(1).default("tenant"),
+      roleClaim: z.string().min(1).default("role"),
+      userClaim: z.string().min(1).default("sub"),
+    }),
+    cookie: z
+      .object({
+        /** Name of the Secure; HttpOnly; SameSite=Strict cookie the Control UI uses. */
+        name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "letters, digits, '_' or '-'").default("octw_session"),
+        enabled: z.boolean().default(true),
+      })
+      .prefault({}),
+    roles: z
+      .record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "a lower-case role name"), z.array(ScopeSchema))
+      .default(DEFAULT_ROLE_SCOPES),
+    headers: z
+      .object({
+        /** The gateway's `gateway.auth.trustedProxy.userHeader`. */
+        user: HeaderNameSchema.default("x-octw-user"),
+        /** Extra client headers to strip besides the built-in identity set. */
+        stripExtra: z.array(HeaderNameSchema).default([]),
+      })
+      .prefault({}),
+    limits: z
+      .object({
+        maxHeaderBytes: z.number().int().min(1_024).max(1_048_576).default(16_384),
+        maxBodyBytes: z.number().int().min(0).max(1_073_741_824).default(10_485_760),
+        perTenant: RateSchema.default({ ratePerSec: 200, burst: 400 }),
+        perSubject: RateSchema.default({ ratePerSec: 50, burst: 100 }),
+        /** Applied before any token is checked, so floods of bad tokens cost little. */
+        perClientIp: RateSchema.default({ ratePerSec: 100, burst: 200 }),
+        upstreamTimeoutMs: z.number().int().min(100).max(600_000).default(60_000),
+        requestTimeoutMs: z.number().int().min(1_000).max(3_600_000).default(300_000),
+        wsIdleTimeoutMs: z.number().int().min(1_000).max(86_400_000).default(600_000),
+        wsMaxLifetimeMs: z.number().int().min(1_000).max(604_800_000).default(43_200_000),
+        wsMaxPayloadBytes: z.number().int().min(1_024).max(1_073_741_824).default(26_214_400),
+        shutdownGraceMs: z.number().int().min(0).max(600_000).default(10_000),
+      })
+      .prefault({}),
+    audit: z
+      .object({
+        /** Events waiting for the audit store; when full, the edge refuses requests (fail closed). */
+        bufferMax: z.number().int().min(1).max(1_000_000).default(10_000),
+      })
+      .prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    if (!c.routing.hostDomain && !c.routing.pathRouting) {
+      ctx.addIssue({ code: "custom", path: ["routing"], message: "enable host routing (hostDomain) or pathRouting" });
+    }
+    const reserved = new Set([c.headers.user, "x-openclaw-scopes"]);
+    if (reserved.size !== 2) {
+      ctx.addIssue({ code: "custom", path: ["headers", "user"], message: "must not be x-openclaw-scopes" });
+    }
+    if (Object.keys(c.roles).length === 0) {
+      ctx.addIssue({ code: "custom", path: ["roles"], message: "define at least one role" });
+    }
+  });
+
+export type EdgeConfig = z.output<typeof EdgeConfigSchema>;
+export type EdgeConfigInput = z.input<typeof EdgeConfigSchema>;
+export type TenantRoute = z.output<typeof TenantRouteSchema>;
+
+/** Validates a config; the error names every bad field and what it accepts. */
+export function parseEdgeConfig(input: unknown): EdgeConfig {
+  const r = EdgeConfigSchema.safeParse(input);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`);
+    throw new Error(`invalid edge config:\n  ${lines.join("\n  ")}`);
+  }
+  return r.data;
+}

@@ -1,0 +1,61 @@
+// Token buckets keyed by tenant, by tenant+subject and by client address. In memory: the edge
+// is one process on one host. Idle buckets are swept so random keys cannot grow the map forever.
+
+export interface Rate {
+  ratePerSec: number;
+  burst: number;
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+export class RateLimiter {
+  private readonly buckets = new Map<string, Bucket>();
+
+  constructor(
+    private readonly rate: Rate,
+    private readonly now: () => number = () => performance.now(),
+    private readonly maxKeys = 100_000,
+  ) {}
+
+  /** Takes one token; false when the key is over its rate. */
+  take(key: string): boolean {
+    const t = this.now();
+    let b = this.buckets.get(key);
+    if (b === undefined) {
+      if (this.buckets.size >= this.maxKeys) this.sweep(t);
+      b = { tokens: this.rate.burst, at: t };
+      this.buckets.set(key, b);
+    } else {
+      b.tokens = Math.min(this.rate.burst, b.tokens + ((t - b.at) / 1000) * this.rate.ratePerSec);
+      b.at = t;
+    }
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+
+  /** Seconds until one token is available again (for Retry-After). */
+  retryAfterSec(): number {
+    return Math.max(1, Math.ceil(1 / this.rate.ratePerSec));
+  }
+
+  private sweep(t: number): void {
+    const full = (this.rate.burst / this.rate.ratePerSec) * 1000;
+    for (const [k, b] of this.buckets) if (t - b.at >= full) this.buckets.delete(k);
+    // Still full of active keys: drop the oldest half rather than grow without bound.
+    if (this.buckets.size >= this.maxKeys) {
+      let n = this.buckets.size / 2;
+      for (const k of this.buckets.keys()) {
+        if (n-- <= 0) break;
+        this.buckets.delete(k);
+      }
+    }
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
+}

@@ -1,0 +1,522 @@
+// The edge process: one HTTP(S) listener that decides every request (route → token → tenant →
+// role → rate), records the decision, and proxies allowed HTTP requests and WebSocket
+// upgrades to the tenant's gateway with identity headers the edge sets itself.
+import http, { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
+import https from "node:https";
+import type { AddressInfo, Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { WebSocket, WebSocketServer, type RawData } from "ws";
+import { BufferedAuditor, type AuditSink, type EdgeAuditEvent } from "./audit";
+import type { EdgeConfig, TenantRoute } from "./config";
+import { readCookie, upstreamRequestHeaders, downstreamResponseHeaders, type SanitizeOptions } from "./headers";
+import { RateLimiter } from "./ratelimit";
+import { scopesForRoleClaim, scopesHeaderValue } from "./roles";
+import { resolveRoute, type RouteMatch } from "./routing";
+import { TokenVerifier, extractToken } from "./token";
+
+export const HEALTH_PATH = "/_edge/healthz";
+export const SESSION_LOCAL_PATH = "/_edge/session";
+
+/** WebSocket close codes the edge itself sends. */
+export const WS_CLOSE = {
+  shutdown: 1001,
+  idle: 4000,
+  lifetime: 4001,
+  tokenExpired: 4002,
+} as const;
+
+export interface EdgeDeps {
+  audit: AuditSink;
+  /** PEM certificate chain and private key when the edge terminates TLS itself. */
+  tls?: { cert: string; key: string } | undefined;
+  /** Structured log lines (never tokens). Defaults to no logging. */
+  log?: ((line: Record<string, unknown>) => void) | undefined;
+  /** Seconds since the epoch; injectable for token-time tests. */
+  nowSec?: (() => number) | undefined;
+}
+
+export interface EdgeServer {
+  server: http.Server;
+  auditor: BufferedAuditor;
+  listen(): Promise<AddressInfo>;
+  /** Graceful: stop accepting, close WebSockets (1001), let HTTP requests finish within the grace, flush audit. */
+  close(): Promise<void>;
+  /** Open proxied WebSocket pairs (for tests and health). */
+  readonly openWebSockets: number;
+}
+
+type Denied = { allow: false; status: number; error: string; headers?: Record<string, string> };
+type Allowed = {
+  allow: true;
+  tenant: TenantRoute;
+  route: Extract<RouteMatch, { tenant: string }>;
+  sub: string;
+  scopes: string[];
+  exp: number;
+  tokenSource: "bearer" | "cookie";
+  token: string;
+};
+
+interface Ctx {
+  method: string;
+  clientIp: string;
+  routeLabel: string;
+  transport: "http" | "ws";
+}
+
+const PUBLIC_ERROR: Record<number, string> = {
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not_found",
+  405: "method_not_allowed",
+  413: "payload_too_large",
+  429: "rate_limited",
+  502: "bad_gateway",
+  503: "unavailable",
+  504: "gateway_timeout",
+};
+
+/** Audit text must be printable and bounded; the query string may hold secrets, so it is cut. */
+function routeLabel(host: string | undefined, url: string): string {
+  const path = url.split("?", 1)[0] ?? "";
+  return `${host ?? ""}${path}`.replace(/[^\x20-\x7e]/g, "?").slice(0, 256);
+}
+
+function safeCloseCode(code: number): number {
+  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) ||
+    (code >= 3000 && code <= 4999)
+    ? code
+    : 1000;
+}
+
+export async function createEdge(config: EdgeConfig, deps: EdgeDeps): Promise<EdgeServer> {
+  const nowSec = deps.nowSec ?? (() => Math.floor(Date.now() / 1000));
+  const log = deps.log ?? (() => {});
+  const verifier = await TokenVerifier.create(config.jwt, nowSec);
+  const auditor = new BufferedAuditor(deps.audit, {
+    bufferMax: config.audit.bufferMax,
+    onError: (err) => log({ msg: "audit sink failed", error: err instanceof Error ? err.message : String(err) }),
+  });
+  const tenants = new Map(config.tenants.map((t) => [t.id, t]));
+  const upstreams = new Map(config.tenants.map((t) => [t.id, new URL(t.upstream)]));
+  const perIp = new RateLimiter(config.limits.perClientIp);
+  const perTenant = new RateLimiter(config.limits.perTenant);
+  const perSubject = new RateLimiter(config.limits.perSubject);
+  const sanitize: SanitizeOptions = {
+    userHeader: config.headers.user,
+    cookieName: config.cookie.name,
+    extraStripped: new Set(config.headers.stripExtra),
+  };
+  const proto: "http" | "https" = deps.tls ? "https" : config.listen.publicScheme;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
+  // Rate-limit denials are coalesced: one audit event per key per second, with a count.
+  const coalesced = new Map<string, { at: number; count: number }>();
+  let draining = false;
+
+  function audit(ctx: Ctx, allowed: boolean, fields: {
+    tenant: string | null; actor: string | null; role: string | null; reason: string; status: number; count?: number;
+  }): boolean {
+    const ev: EdgeAuditEvent = {
+      type: allowed ? "edge.auth.allowed" : "edge.auth.denied",
+      tenant: fields.tenant,
+      actor: fields.actor,
+      detail: {
+        role: fields.role,
+        route: ctx.routeLabel,
+        method: ctx.method,
+        reason: fields.reason,
+        status: fields.status,
+        clientIp: ctx.clientIp,
+        transport: ctx.transport,
+        ...(fields.count !== undefined ? { count: fields.count } : {}),
+      },
+      at: new Date().toISOString(),
+    };
+    return auditor.submit(ev);
+  }
+
+  function deny(ctx: Ctx, status: number, reason: string, who: { tenant: string | null; actor: string | null; role: string | null }, headers?: Record<string, string>): Denied {
+    const accepted = audit(ctx, false, { ...who, reason, status });
+    return accepted
+      ? { allow: false, status, error: PUBLIC_ERROR[status] ?? "error", ...(headers ? { headers } : {}) }
+      : { allow: false, status: 503, error: "unavailable" };
+  }
+
+  function rateDeny(ctx: Ctx, key: string, who: { tenant: string | null; actor: string | null; role: string | null }, retryAfter: number): Denied {
+    const now = Date.now();
+    const c = coalesced.get(key);
+    const headers = { "retry-after": String(retryAfter) };
+    if (c && now - c.at < 1_000) {
+      c.count++;
+      return { allow: false, status: 429, error: "rate_limited", headers };
+    }
+    if (coalesced.size > 10_000) coalesced.clear();
+    coalesced.set(key, { at: now, count: 0 });
+    return deny(ctx, 429, "rate_limited", who, headers);
+  }
+
+  async function decide(req: IncomingMessage, ctx: Ctx): Promise<Allowed | Denied> {
+    if (!auditor.hasRoom()) return { allow: false, status: 503, error: "unavailable" };
+    const none = { tenant: null, actor: null, role: null };
+    if (!perIp.take(ctx.clientIp)) return rateDeny(ctx, `ip:${ctx.clientIp}`, none, perIp.retryAfterSec());
+
+    const route = resolveRoute(req.headers.host, req.url ?? "", config.routing);
+    const knownTenant = route.kind !== "none" && tenants.has(route.tenant) ? route.tenant : null;
+    const cookie = config.cookie.enabled ? readCookie(req.headers.cookie, config.cookie.name) : undefined;
+    const { token, source } = extractToken(req.headers.authorization, cookie);
+
+    // Authenticate before routing, so without a valid token every route looks alike (401):
+    // nobody can enumerate tenant names.
+    const v = await verifier.verify(token);
+    if (!v.ok) {
+      return deny(ctx, 401, v.reason, { tenant: knownTenant, actor: v.sub ?? null, role: null }, {
+        "www-authenticate": 'Bearer error="invalid_token"',
+      });
+    }
+    if (source === "cookie" && !sameOrigin(req)) {
+      // A cookie rides along on cross-site requests a browser makes; only same-origin ones count.
+      return deny(ctx, 403, "origin_mismatch", { tenant: knownTenant, actor: v.sub, role: null });
+    }
+    if (route.kind === "none" || knownTenant === null) {
+      return deny(ctx, 404, route.kind === "none" ? "no_route" : "unknown_tenant", { tenant: null, actor: v.sub, role: null });
+    }
+    if (v.tenant !== route.tenant) {
+      return deny(ctx, 403, "tenant_mismatch", { tenant: route.tenant, actor: v.sub, role: null });
+    }
+    const roles = scopesForRoleClaim(v.roleClaim, config.roles);
+    const roleLabel = roles.roles.length ? roles.roles.join(",").slice(0, 128) : null;
+    if (!roles.ok) return deny(ctx, 403, roles.reason, { tenant: route.tenant, actor: v.sub, role: roleLabel });
+    const who = { tenant: route.tenant, actor: v.sub, role: roleLabel };
+    if (!perTenant.take(route.tenant)) return rateDeny(ctx, `t:${route.tenant}`, who, perTenant.retryAfterSec());
+    if (!perSubject.take(`${route.tenant}\u0000${v.sub}`)) {
+      return rateDeny(ctx, `s:${route.tenant}\u0000${v.sub}`, who, perSubject.retryAfterSec());
+    }
+    const reason = route.localPath === SESSION_LOCAL_PATH ? "session" : "ok";
+    if (!audit(ctx, true, { ...who, reason, status: 0 })) return { allow: false, status: 503, error: "unavailable" };
+    return {
+      allow: true,
+      tenant: tenants.get(route.tenant)!,
+      route,
+      sub: v.sub,
+      scopes: roles.scopes,
+      exp: v.exp,
+      tokenSource: source === "cookie" ? "cookie" : "bearer",
+      token: token!,
+    };
+  }
+
+  function identityHeaders(req: IncomingMessage, a: Allowed, clientIp: string) {
+    return upstreamRequestHeaders(
+      req.headers,
+      { user: a.sub, scopes: scopesHeaderValue(a.scopes), clientIp, host: req.headers.host, proto },
+      sanitize,
+    );
+  }
+
+  function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(text),
+      "cache-control": "no-store",
+      ...(draining ? { connection: "close" } : {}),
+      ...headers,
+    });
+    res.end(text);
+  }
+
+  function handleSession(req: IncomingMessage, res: ServerResponse, a: Allowed): void {
+    const base = `Path=${a.route.cookiePath}; Secure; HttpOnly; SameSite=Strict`;
+    if (req.method === "POST" && a.tokenSource === "bearer") {
+      const maxAge = Math.max(0, a.exp - nowSec());
+      res.writeHead(204, { "set-cookie": `${config.cookie.name}=${a.token}; Max-Age=${maxAge}; ${base}`, "cache-control": "no-store" });
+      res.end();
+    } else if (req.method === "DELETE") {
+      res.writeHead(204, { "set-cookie": `${config.cookie.name}=; Max-Age=0; ${base}`, "cache-control": "no-store" });
+      res.end();
+    } else {
+      sendJson(res, 405, { error: "method_not_allowed" }, { allow: "POST, DELETE" });
+    }
+  }
+
+  async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.url === HEALTH_PATH && (req.method === "GET" || req.method === "HEAD")) {
+      const ok = auditor.hasRoom() && !draining;
+      sendJson(res, ok ? 200 : 503, { ok, auditPending: auditor.pending });
+      return;
+    }
+    const ctx: Ctx = {
+      method: (req.method ?? "").slice(0, 16),
+      clientIp: req.socket.remoteAddress ?? "",
+      routeLabel: routeLabel(req.headers.host, req.url ?? ""),
+      transport: "http",
+    };
+    const d = await decide(req, ctx);
+    if (!d.allow) {
+      sendJson(res, d.status, { error: d.error }, d.headers);
+      req.resume();
+      return;
+    }
+    if (d.route.localPath === SESSION_LOCAL_PATH) {
+      handleSession(req, res, d);
+      req.resume();
+      return;
+    }
+    const declared = req.headers["content-length"];
+    if (declared !== undefined && Number(declared) > config.limits.maxBodyBytes) {
+      sendJson(res, 413, { error: "payload_too_large" }, { connection: "close" });
+      req.resume();
+      return;
+    }
+    proxyHttp(req, res, d, ctx.clientIp);
+  }
+
+  function proxyHttp(req: IncomingMessage, res: ServerResponse, a: Allowed, clientIp: string): void {
+    const target = upstreams.get(a.tenant.id)!;
+    const up = http.request({
+      host: target.hostname,
+      port: target.port || 80,
+      method: req.method,
+      path: a.route.upstreamPath,
+      headers: identityHeaders(req, a, clientIp),
+      agent,
+      timeout: config.limits.upstreamTimeoutMs,
+    });
+    let finished = false;
+    up.on("timeout", () => {
+      up.destroy();
+      if (!res.headersSent) sendJson(res, 504, { error: "gateway_timeout" });
+      else res.destroy();
+    });
+    up.on("error", () => {
+      if (finished) return;
+      if (!res.headersSent) sendJson(res, 502, { error: "bad_gateway" });
+      else res.destroy();
+    });
+    up.on("response", (upRes) => {
+      const headers = downstreamResponseHeaders(upRes.rawHeaders, config.cookie.name);
+      if (draining) headers.push("connection", "close");
+      res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, headers);
+      upRes.pipe(res);
+      upRes.on("end", () => (finished = true));
+      upRes.on("error", () => res.destroy());
+    });
+    res.on("close", () => {
+      if (!res.writableFinished) up.destroy();
+    });
+    let bytes = 0;
+    req.on("data", (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > config.limits.maxBodyBytes) {
+        finished = true;
+        up.destroy();
+        req.unpipe(up);
+        if (!res.headersSent) sendJson(res, 413, { error: "payload_too_large" }, { connection: "close" });
+        req.destroy();
+      }
+    });
+    req.pipe(up);
+  }
+
+  // ---- WebSockets ----
+  const wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    maxPayload: config.limits.wsMaxPayloadBytes,
+    handleProtocols: (_protocols, req) => chosenProtocol.get(req) ?? false,
+  });
+  const chosenProtocol = new WeakMap<IncomingMessage, string>();
+  const pairs = new Set<{ client: WebSocket; upstream: WebSocket }>();
+
+  function rejectUpgrade(socket: Duplex, status: number, error: string, headers: Record<string, string> = {}): void {
+    const body = JSON.stringify({ error });
+    const lines = [
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}`,
+      "connection: close",
+      "content-type: application/json",
+      `content-length: ${Buffer.byteLength(body)}`,
+      ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+    ];
+    socket.end(`${lines.join("\r\n")}\r\n\r\n${body}`);
+  }
+
+  async function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on("error", () => socket.destroy());
+    if (draining) return rejectUpgrade(socket, 503, "unavailable");
+    if ((req.headers.upgrade ?? "").toLowerCase() !== "websocket") return rejectUpgrade(socket, 400, "bad_request");
+    const clientIp = (socket as Socket).remoteAddress ?? "";
+    const ctx: Ctx = {
+      method: "GET",
+      clientIp,
+      routeLabel: routeLabel(req.headers.host, req.url ?? ""),
+      transport: "ws",
+    };
+    const d = await decide(req, ctx);
+    if (!d.allow) return rejectUpgrade(socket, d.status, d.error, d.headers);
+    if (d.route.localPath === SESSION_LOCAL_PATH) return rejectUpgrade(socket, 405, "method_not_allowed");
+
+    const target = upstreams.get(d.tenant.id)!;
+    const headers = identityHeaders(req, d, clientIp);
+    for (const name of Object.keys(headers)) if (name.startsWith("sec-websocket-")) delete headers[name];
+    const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim()).filter(Boolean);
+    const upstream = new WebSocket(`ws://${target.host}${d.route.upstreamPath}`, offered, {
+      headers: headers as Record<string, string>,
+      perMessageDeflate: false,
+      maxPayload: config.limits.wsMaxPayloadBytes,
+      handshakeTimeout: config.limits.upstreamTimeoutMs,
+      followRedirects: false,
+    });
+    let opened = false;
+    upstream.once("unexpected-response", (_r, upRes) => {
+      // The gateway refused the upgrade: pass its status (not its body) back.
+      rejectUpgrade(socket, upRes.statusCode ?? 502, "upstream_refused");
+      upRes.resume();
+      upstream.terminate();
+    });
+    upstream.on("error", () => {
+      if (!opened) {
+        if (!socket.destroyed) rejectUpgrade(socket, 502, "bad_gateway");
+      }
+    });
+    socket.once("close", () => {
+      if (!opened) upstream.terminate();
+    });
+    upstream.once("open", () => {
+      opened = true;
+      if (socket.destroyed || draining) {
+        upstream.close(WS_CLOSE.shutdown);
+        return;
+      }
+      if (upstream.protocol) chosenProtocol.set(req, upstream.protocol);
+      wss.handleUpgrade(req, socket, head, (client) => relay(client, upstream, d.exp));
+    });
+  }
+
+  function relay(client: WebSocket, upstream: WebSocket, tokenExp: number): void {
+    const pair = { client, upstream };
+    pairs.add(pair);
+    const HIGH = 4 * 1024 * 1024;
+    let idle: NodeJS.Timeout;
+    const closeBoth = (code: number, reason: string) => {
+      if (client.readyState === WebSocket.OPEN) client.close(code, reason);
+      if (upstream.readyState === WebSocket.OPEN) upstream.close(code, reason);
+    };
+    const touch = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => closeBoth(WS_CLOSE.idle, "idle timeout"), config.limits.wsIdleTimeoutMs);
+    };
+    touch();
+    const lifetimeMs = config.limits.wsMaxLifetimeMs;
+    const tokenLeftMs = (tokenExp + config.jwt.clockToleranceSec - nowSec()) * 1000;
+    const lifetime =
+      tokenLeftMs < lifetimeMs
+        ? setTimeout(() => closeBoth(WS_CLOSE.tokenExpired, "token expired"), Math.max(0, tokenLeftMs))
+        : setTimeout(() => closeBoth(WS_CLOSE.lifetime, "session lifetime exceeded"), lifetimeMs);
+
+    const forward = (from: WebSocket, to: WebSocket) => (data: RawData, isBinary: boolean) => {
+      touch();
+      if (to.readyState !== WebSocket.OPEN) return;
+      to.send(data, { binary: isBinary }, () => {
+        if (to.bufferedAmount < HIGH && from.isPaused) from.resume();
+      });
+      if (to.bufferedAmount >= HIGH) from.pause();
+    };
+    client.on("message", forward(client, upstream));
+    upstream.on("message", forward(upstream, client));
+    const finish = () => {
+      clearTimeout(idle);
+      clearTimeout(lifetime);
+      pairs.delete(pair);
+    };
+    client.on("close", (code, reason) => {
+      finish();
+      if (upstream.readyState === WebSocket.OPEN) upstream.close(safeCloseCode(code), reason);
+      else upstream.terminate();
+    });
+    upstream.on("close", (code, reason) => {
+      finish();
+      if (client.readyState === WebSocket.OPEN) client.close(safeCloseCode(code), reason);
+      else client.terminate();
+    });
+    client.on("error", () => upstream.terminate());
+    upstream.on("error", () => client.terminate());
+  }
+
+  const serverOpts: http.ServerOptions = {
+    maxHeaderSize: config.limits.maxHeaderBytes,
+    requestTimeout: config.limits.requestTimeoutMs,
+    headersTimeout: Math.min(60_000, config.limits.requestTimeoutMs),
+    keepAliveTimeout: 5_000,
+  };
+  const server: http.Server = deps.tls
+    ? https.createServer({ ...serverOpts, cert: deps.tls.cert, key: deps.tls.key })
+    : http.createServer(serverOpts);
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    onRequest(req, res).catch((err: unknown) => {
+      log({ msg: "request failed", error: err instanceof Error ? err.message : String(err) });
+      sendJson(res, 500, { error: "internal" });
+    });
+  });
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    onUpgrade(req, socket, head).catch((err: unknown) => {
+      log({ msg: "upgrade failed", error: err instanceof Error ? err.message : String(err) });
+      socket.destroy();
+    });
+  });
+  server.on("clientError", (_err, socket: Duplex) => {
+    // Oversized headers get 431 from Node itself; anything else malformed gets 400.
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
+    else socket.destroy();
+  });
+
+  function sameOrigin(req: IncomingMessage): boolean {
+    const origin = req.headers.origin;
+    if (origin === undefined) return !isWebSocketUpgrade(req); // browsers always send Origin on WS
+    try {
+      return new URL(origin).host === (req.headers.host ?? "").toLowerCase();
+    } catch {
+      return false;
+    }
+  }
+
+  return {
+    server,
+    auditor,
+    get openWebSockets() {
+      return pairs.size;
+    },
+    listen: () =>
+      new Promise<AddressInfo>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(config.listen.port, config.listen.host, () => resolve(server.address() as AddressInfo));
+      }),
+    close: async () => {
+      draining = true;
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      for (const { client, upstream } of pairs) {
+        client.close(WS_CLOSE.shutdown, "edge shutting down");
+        upstream.close(WS_CLOSE.shutdown, "edge shutting down");
+      }
+      const grace = new Promise<void>((r) => setTimeout(r, config.limits.shutdownGraceMs).unref());
+      await Promise.race([closed, grace]);
+      server.closeAllConnections();
+      for (const { client, upstream } of pairs) {
+        client.terminate();
+        upstream.terminate();
+      }
+      agent.destroy();
+      await closed;
+      const left = await auditor.drain(Math.max(1_000, config.limits.shutdownGraceMs));
+      if (left > 0) log({ msg: "audit events lost at shutdown", count: left });
+    },
+  };
+}
+
+function isWebSocketUpgrade(req: IncomingMessage): boolean {
+  return (req.headers.upgrade ?? "").toLowerCase() === "websocket";
+}
