@@ -1,0 +1,84 @@
+import type pg from "pg";
+import { AUDIT_SCHEMA, quoteIdent, validateRoles, type AuditRoles } from "./migrations";
+
+/**
+ * One privilege grant, shaped like a @pulumi/postgresql `Grant` (minus `database`, which the
+ * caller supplies), so the AuditStore component can declare each entry as-is. Functions are
+ * named without argument lists: every function of @octw/audit has a unique name.
+ */
+export interface GrantSpec {
+  role: string;
+  objectType: "database" | "schema" | "table" | "sequence" | "function";
+  schema?: string;
+  objects?: string[];
+  privileges: string[];
+}
+
+/**
+ * Everything the writer and reader roles may do, and nothing else. The owner owns every object
+ * (migrations run as it) and needs no grant. Declare these after migrations have run.
+ *  - writer: append events only through octw.append_events (no privilege on audit tables at
+ *    all), and read/insert/update sealed tenant secrets (no DELETE: versions are kept).
+ *  - reader: SELECT on the audit tables, filtered by row-level security to the one tenant its
+ *    login role is bound to; reader_bindings is readable so the policy can look the binding up
+ *    (its own RLS shows a role only its own row).
+ */
+export function requiredGrants(roles: AuditRoles): GrantSpec[] {
+  validateRoles(roles);
+  const { writer, reader } = roles;
+  const schema = AUDIT_SCHEMA;
+  return [
+    { role: writer, objectType: "database", privileges: ["CONNECT"] },
+    { role: reader, objectType: "database", privileges: ["CONNECT"] },
+    { role: writer, objectType: "schema", schema, privileges: ["USAGE"] },
+    { role: reader, objectType: "schema", schema, privileges: ["USAGE"] },
+    { role: writer, objectType: "function", schema, objects: ["append_events"], privileges: ["EXECUTE"] },
+    { role: writer, objectType: "table", schema, objects: ["tenant_secrets"], privileges: ["SELECT", "INSERT", "UPDATE"] },
+    { role: reader, objectType: "table", schema, objects: ["audit_events", "audit_heads", "reader_bindings"], privileges: ["SELECT"] },
+  ];
+}
+
+const ALLOWED: Record<GrantSpec["objectType"], ReadonlySet<string>> = {
+  database: new Set(["CONNECT", "CREATE", "TEMPORARY"]),
+  schema: new Set(["USAGE", "CREATE"]),
+  table: new Set(["SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"]),
+  sequence: new Set(["USAGE", "SELECT", "UPDATE"]),
+  function: new Set(["EXECUTE"]),
+};
+
+/** The GRANT statements a list of GrantSpec stands for (what the Pulumi provider would run). */
+export function grantStatements(grants: readonly GrantSpec[], database: string): string[] {
+  return grants.map((g, i) => {
+    const allowed = ALLOWED[g.objectType];
+    if (!allowed) throw new Error(`grants[${i}].objectType: must be one of ${Object.keys(ALLOWED).join(", ")}`);
+    if (g.privileges.length === 0) throw new Error(`grants[${i}].privileges: must list at least one privilege`);
+    for (const p of g.privileges) {
+      if (!allowed.has(p)) throw new Error(`grants[${i}].privileges: ${p} is not a ${g.objectType} privilege (allowed: ${[...allowed].join(", ")})`);
+    }
+    const privs = g.privileges.join(", ");
+    const role = quoteIdent(g.role);
+    switch (g.objectType) {
+      case "database":
+        return `GRANT ${privs} ON DATABASE ${quoteIdent(database)} TO ${role}`;
+      case "schema":
+        if (!g.schema) throw new Error(`grants[${i}].schema: required for a schema grant`);
+        return `GRANT ${privs} ON SCHEMA ${quoteIdent(g.schema)} TO ${role}`;
+      default: {
+        if (!g.schema) throw new Error(`grants[${i}].schema: required for a ${g.objectType} grant`);
+        const kind = g.objectType.toUpperCase();
+        const targets =
+          g.objects && g.objects.length > 0
+            ? `${kind} ${g.objects.map((o) => `${quoteIdent(g.schema!)}.${quoteIdent(o)}`).join(", ")}`
+            : `ALL ${kind}S IN SCHEMA ${quoteIdent(g.schema)}`;
+        return `GRANT ${privs} ON ${targets} TO ${role}`;
+      }
+    }
+  });
+}
+
+/** Applies the grants (as a role allowed to grant them: the owner, or a superuser). */
+export async function applyGrants(client: pg.ClientBase, grants: readonly GrantSpec[], database: string): Promise<void> {
+  for (const statement of grantStatements(grants, database)) {
+    await client.query(statement);
+  }
+}

@@ -1,0 +1,18 @@
+export { AUDIT_SCHEMA, migrations, migrationSql, applyMigrations, validateRoles, bindTenantReader, bindTenantReaderSql, quoteIdent, quoteLiteral } from "./migrations";
+export type { AuditRoles, Migration } from "./migrations";
+export { requiredGrants, applyGrants, grantStatements } from "./grants";
+export type { GrantSpec } from "./grants";
+export { normalizeEvent, AuditEventError } from "./event";
+export type { AuditEventInput, NormalizedEvent } from "./event";
+export { CHAIN_TAG, GENESIS_HASH, canonicalEventEncoding, chainHash, ChainVerifier } from "./chain";
+export type { ChainRow, BrokenLink, BrokenLinkReason, ChainHead } from "./chain";
+export { AuditClient, PgAuditSink } from "./client";
+export type { AuditClientOptions, AuditClientStats, AuditSink, PgConnection } from "./client";
+export { Spool } from "./spool";
+export { isTransientDbError } from "./pg-errors";
+export { verifyAuditChain, readEvents } from "./store";
+export type { VerifyReport, TenantVerification, StoredEvent } from "./store";
+export { deriveTenantKey, sealSecret, openSecret, secretAad, validateKeyring, SecretDecryptError } from "./secrets-crypto";
+export type { MasterKey, SealedSecret, SecretAddress } from "./secrets-crypto";
+export { TenantSecrets, SECRET_NAME_PATTERN } from "./tenant-secrets";
+export type { SecretInfo, TenantSecretsOptions } from "./tenant-secrets";

@@ -1,0 +1,353 @@
+import type pg from "pg";
+
+/** Every object of @octw/audit lives in this schema. */
+export const AUDIT_SCHEMA = "octw";
+
+/**
+ * Role names chosen by the AuditStore component. The roles themselves are created (by
+ * @pulumi/postgresql) before migrations run; migrations run AS `owner`.
+ *  - owner:  owns every object; runs migrations; binds tenant readers.
+ *  - writer: the services (edge, inference router): append audit events, use tenant secrets.
+ *  - reader: group role of the per-tenant reader logins; sees nothing by itself.
+ */
+export interface AuditRoles {
+  owner: string;
+  writer: string;
+  reader: string;
+}
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+const ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export function validateRoles(roles: AuditRoles): void {
+  for (const key of ["owner", "writer", "reader"] as const) {
+    const name = roles[key];
+    if (typeof name !== "string" || !ROLE_NAME.test(name)) {
+      throw new Error(`roles.${key}: must be a lowercase Postgres role name matching ${ROLE_NAME.source}, got ${JSON.stringify(name)}`);
+    }
+  }
+  if (new Set([roles.owner, roles.writer, roles.reader]).size !== 3) {
+    throw new Error("roles: owner, writer and reader must be three different roles (the privilege split depends on it)");
+  }
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+export function quoteLiteral(value: string): string {
+  if (value.includes("\u0000")) throw new Error("SQL literal must not contain NUL");
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+const S = AUDIT_SCHEMA;
+
+// Mirrors chain.ts: "-" for NULL, else "<utf8 byte length>:<value>". The database is UTF-8
+// (checked before migrating), so octet_length() is the UTF-8 byte length.
+const m1AuditEvents = `
+CREATE FUNCTION ${S}.chain_field(v text) RETURNS text
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  SET search_path = pg_catalog, pg_temp
+  AS $fn$ SELECT CASE WHEN v IS NULL THEN '-' ELSE octet_length(v)::text || ':' || v END $fn$;
+
+CREATE TABLE ${S}.audit_events (
+  id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  tenant          text        NOT NULL CHECK (tenant ~ '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$'),
+  seq             bigint      NOT NULL CHECK (seq >= 1),
+  time            timestamptz NOT NULL,
+  actor           text        NOT NULL CHECK (length(actor) BETWEEN 1 AND 256),
+  action          text        NOT NULL CHECK (length(action) <= 128 AND action ~ '^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+$'),
+  target          text        CHECK (length(target) BETWEEN 1 AND 1024),
+  decision        text        CHECK (length(decision) BETWEEN 1 AND 64),
+  details         jsonb       CHECK (jsonb_typeof(details) = 'object'),
+  idempotency_key text        NOT NULL CHECK (idempotency_key ~ '^[A-Za-z0-9._:-]{1,200}$'),
+  prev_hash       bytea       NOT NULL CHECK (octet_length(prev_hash) = 32),
+  hash            bytea       NOT NULL CHECK (octet_length(hash) = 32),
+  UNIQUE (tenant, seq),
+  UNIQUE (tenant, idempotency_key)
+);
+CREATE INDEX audit_events_tenant_time ON ${S}.audit_events (tenant, time);
+
+-- The head (last seq and hash) of every tenant's chain. Appends lock the head row, so two
+-- writers can never fork a chain; verify compares it with the last row to catch a deleted tail.
+CREATE TABLE ${S}.audit_heads (
+  tenant text   PRIMARY KEY,
+  seq    bigint NOT NULL CHECK (seq >= 0),
+  hash   bytea  NOT NULL CHECK (octet_length(hash) = 32)
+);
+
+-- Which login role reads which tenant. Only the owner writes it (bind_tenant_reader).
+CREATE TABLE ${S}.reader_bindings (
+  role_name name PRIMARY KEY,
+  tenant    text NOT NULL CHECK (tenant ~ '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$')
+);
+
+-- Append-only, enforced below the privilege system too: these triggers fire for every role,
+-- the table owner included. Only a superuser can step around them (session_replication_role
+-- or ALTER TABLE ... DISABLE TRIGGER), which the hash chain then exposes.
+CREATE FUNCTION ${S}.reject_change() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+  AS $fn$
+BEGIN
+  RAISE EXCEPTION '%.% is append-only: % is not allowed', TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP
+    USING ERRCODE = '42501';
+END
+$fn$;
+CREATE TRIGGER audit_events_no_update_delete BEFORE UPDATE OR DELETE ON ${S}.audit_events
+  FOR EACH ROW EXECUTE FUNCTION ${S}.reject_change();
+CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON ${S}.audit_events
+  FOR EACH STATEMENT EXECUTE FUNCTION ${S}.reject_change();
+CREATE TRIGGER audit_heads_no_delete BEFORE DELETE ON ${S}.audit_heads
+  FOR EACH ROW EXECUTE FUNCTION ${S}.reject_change();
+CREATE TRIGGER audit_heads_no_truncate BEFORE TRUNCATE ON ${S}.audit_heads
+  FOR EACH STATEMENT EXECUTE FUNCTION ${S}.reject_change();
+
+-- A head only moves forward, one append at a time.
+CREATE FUNCTION ${S}.head_forward_only() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+  AS $fn$
+BEGIN
+  IF NEW.tenant <> OLD.tenant OR NEW.seq <= OLD.seq THEN
+    RAISE EXCEPTION 'audit head of tenant % may only move forward', OLD.tenant USING ERRCODE = '42501';
+  END IF;
+  RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER audit_heads_forward_only BEFORE UPDATE ON ${S}.audit_heads
+  FOR EACH ROW EXECUTE FUNCTION ${S}.head_forward_only();
+
+-- The writer's only way in. SECURITY DEFINER: runs as the owner, so the writer needs no
+-- privilege on any table. Events are a JSON array of NormalizedEvent (see event.ts).
+CREATE FUNCTION ${S}.append_events(events jsonb) RETURNS integer
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $fn$
+DECLARE
+  e jsonb;
+  t text;
+  k text;
+  tenants text[];
+  s bigint;
+  prev bytea;
+  ts timestamptz;
+  det jsonb;
+  nh bytea;
+  inserted integer := 0;
+BEGIN
+  IF jsonb_typeof(events) IS DISTINCT FROM 'array' THEN
+    RAISE EXCEPTION 'events: must be a JSON array of audit events' USING ERRCODE = '22023';
+  END IF;
+  IF jsonb_array_length(events) > 10000 THEN
+    RAISE EXCEPTION 'events: at most 10000 per call, got %', jsonb_array_length(events) USING ERRCODE = '22023';
+  END IF;
+  SELECT array_agg(DISTINCT el->>'tenant' ORDER BY el->>'tenant') INTO tenants
+    FROM jsonb_array_elements(events) el;
+  IF tenants IS NULL THEN RETURN 0; END IF;
+  -- Create missing heads, then lock every head of the batch in one (sorted) order, so that
+  -- concurrent batches serialise per tenant and can never deadlock each other.
+  INSERT INTO ${S}.audit_heads (tenant, seq, hash)
+    SELECT x, 0, '\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea
+      FROM unnest(tenants) x WHERE x IS NOT NULL
+    ON CONFLICT (tenant) DO NOTHING;
+  PERFORM 1 FROM ${S}.audit_heads WHERE tenant = ANY (tenants) ORDER BY tenant FOR UPDATE;
+
+  FOR e IN SELECT value FROM jsonb_array_elements(events) LOOP
+    t := e->>'tenant';
+    k := e->>'idempotencyKey';
+    IF t IS NULL OR k IS NULL OR e->>'actor' IS NULL OR e->>'action' IS NULL OR e->>'time' IS NULL THEN
+      RAISE EXCEPTION 'event: tenant, actor, action, time and idempotencyKey are required' USING ERRCODE = '22023';
+    END IF;
+    -- Replays of the spool re-send events that may already be stored: skip, do not fail.
+    CONTINUE WHEN EXISTS (SELECT 1 FROM ${S}.audit_events WHERE tenant = t AND idempotency_key = k);
+    det := CASE WHEN jsonb_typeof(e->'details') IN ('null') OR e->'details' IS NULL THEN NULL ELSE e->'details' END;
+    ts := (e->>'time')::timestamptz;
+    SELECT h.seq + 1, h.hash INTO s, prev FROM ${S}.audit_heads h WHERE h.tenant = t;
+    nh := sha256(prev || convert_to(
+            ${S}.chain_field('octw.audit.v1')
+         || ${S}.chain_field(t)
+         || ${S}.chain_field(s::text)
+         || ${S}.chain_field(to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+         || ${S}.chain_field(e->>'actor')
+         || ${S}.chain_field(e->>'action')
+         || ${S}.chain_field(e->>'target')
+         || ${S}.chain_field(e->>'decision')
+         || ${S}.chain_field(det::text)
+         || ${S}.chain_field(k), 'UTF8'));
+    INSERT INTO ${S}.audit_events
+      (tenant, seq, time, actor, action, target, decision, details, idempotency_key, prev_hash, hash)
+      VALUES (t, s, ts, e->>'actor', e->>'action', e->>'target', e->>'decision', det, k, prev, nh);
+    UPDATE ${S}.audit_heads SET seq = s, hash = nh WHERE tenant = t;
+    inserted := inserted + 1;
+  END LOOP;
+  RETURN inserted;
+END
+$fn$;
+
+-- Tenant scoping for readers: identity is the authenticated login role (current_user), which
+-- a session cannot change to a role it is not a member of; a session setting could be.
+ALTER TABLE ${S}.reader_bindings ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_binding ON ${S}.reader_bindings FOR SELECT
+  USING (role_name = current_user);
+ALTER TABLE ${S}.audit_events ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_reader ON ${S}.audit_events FOR SELECT
+  USING (tenant = (SELECT b.tenant FROM ${S}.reader_bindings b WHERE b.role_name = current_user));
+ALTER TABLE ${S}.audit_heads ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_reader ON ${S}.audit_heads FOR SELECT
+  USING (tenant = (SELECT b.tenant FROM ${S}.reader_bindings b WHERE b.role_name = current_user));
+
+-- Binds a login role to the one tenant it may read. Not SECURITY DEFINER: only the owner
+-- (who may write reader_bindings) can call it successfully.
+CREATE FUNCTION ${S}.bind_tenant_reader(reader_role name, reader_tenant text) RETURNS void
+  LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+  AS $fn$
+DECLARE
+  r record;
+BEGIN
+  SELECT rolsuper, rolbypassrls INTO r FROM pg_roles WHERE rolname = reader_role;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'reader_role: role % does not exist', reader_role USING ERRCODE = '42704';
+  END IF;
+  IF r.rolsuper OR r.rolbypassrls THEN
+    RAISE EXCEPTION 'reader_role: % bypasses row-level security and cannot be a tenant reader', reader_role USING ERRCODE = '42501';
+  END IF;
+  INSERT INTO ${S}.reader_bindings (role_name, tenant) VALUES (reader_role, reader_tenant)
+    ON CONFLICT (role_name) DO UPDATE SET tenant = EXCLUDED.tenant;
+END
+$fn$;
+
+CREATE FUNCTION ${S}.unbind_tenant_reader(reader_role name) RETURNS void
+  LANGUAGE sql SET search_path = pg_catalog, pg_temp
+  AS $fn$ DELETE FROM ${S}.reader_bindings WHERE role_name = reader_role $fn$;
+
+-- Functions are executable by PUBLIC by default; grants are handed out explicitly instead.
+REVOKE ALL ON FUNCTION ${S}.chain_field(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ${S}.reject_change() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ${S}.head_forward_only() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ${S}.append_events(jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ${S}.bind_tenant_reader(name, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ${S}.unbind_tenant_reader(name) FROM PUBLIC;
+`;
+
+const m2TenantSecrets = `
+-- AES-256-GCM sealed tenant secrets (see secrets-crypto.ts). Values never appear in clear.
+CREATE TABLE ${S}.tenant_secrets (
+  tenant      text        NOT NULL CHECK (tenant ~ '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$'),
+  name        text        NOT NULL CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$'),
+  version     integer     NOT NULL CHECK (version >= 1),
+  key_version integer     NOT NULL CHECK (key_version >= 1),
+  nonce       bytea       NOT NULL CHECK (octet_length(nonce) = 12),
+  ciphertext  bytea       NOT NULL,
+  auth_tag    bytea       NOT NULL CHECK (octet_length(auth_tag) = 16),
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  rotated_at  timestamptz,
+  PRIMARY KEY (tenant, name, version),
+  -- A nonce must never repeat under one key; random 96-bit nonces make it unlikely, this makes it impossible.
+  UNIQUE (tenant, key_version, nonce)
+);
+CREATE INDEX tenant_secrets_key_version ON ${S}.tenant_secrets (key_version);
+`;
+
+export const migrations: readonly Migration[] = Object.freeze([
+  { version: 1, name: "audit_events", sql: m1AuditEvents },
+  { version: 2, name: "tenant_secrets", sql: m2TenantSecrets },
+]);
+
+// pg_advisory_xact_lock key: ASCII "octw" / "mig\0", so it cannot collide with other users by accident.
+const LOCK_KEY_1 = 0x6f637477;
+const LOCK_KEY_2 = 0x6d696700;
+
+/**
+ * ONE self-contained SQL text that applies every pending migration, idempotently: it takes
+ * a transaction-level advisory lock (concurrent appliers queue up), records applied versions
+ * in octw.schema_migrations, skips those already there, and commits everything at once.
+ * It must run as roles.owner, and refuses writer/reader roles that could bypass RLS.
+ * Run it with a single simple query (client.query(sql)); after an error, ROLLBACK or close
+ * the connection (the transaction block is left aborted).
+ */
+export function migrationSql(roles: AuditRoles): string {
+  validateRoles(roles);
+  const owner = quoteLiteral(roles.owner);
+  const writer = quoteLiteral(roles.writer);
+  const reader = quoteLiteral(roles.reader);
+  const parts: string[] = [
+    "BEGIN;",
+    `SELECT pg_advisory_xact_lock(${LOCK_KEY_1}, ${LOCK_KEY_2});`,
+    `DO $octw_preflight$
+BEGIN
+  IF current_user <> ${owner} THEN
+    RAISE EXCEPTION 'migrations must run as the owner role %, not as %', ${owner}, current_user USING ERRCODE = '42501';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${writer}) THEN
+    RAISE EXCEPTION 'writer role % does not exist (create roles before migrating)', ${writer} USING ERRCODE = '42704';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${reader}) THEN
+    RAISE EXCEPTION 'reader role % does not exist (create roles before migrating)', ${reader} USING ERRCODE = '42704';
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname IN (${writer}, ${reader}) AND (rolsuper OR rolbypassrls)) THEN
+    RAISE EXCEPTION 'writer and reader roles must not be superuser or BYPASSRLS' USING ERRCODE = '42501';
+  END IF;
+  IF current_setting('server_encoding') <> 'UTF8' THEN
+    RAISE EXCEPTION 'the audit database must be UTF8, not %', current_setting('server_encoding') USING ERRCODE = '22023';
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = '${S}' AND nspowner <> (SELECT oid FROM pg_roles WHERE rolname = ${owner})) THEN
+    RAISE EXCEPTION 'schema ${S} exists but is not owned by %', ${owner} USING ERRCODE = '42501';
+  END IF;
+  -- PUBLIC gets CONNECT and TEMP on new databases; each role gets what requiredGrants() lists instead.
+  EXECUTE format('REVOKE ALL ON DATABASE %I FROM PUBLIC', current_database());
+END
+$octw_preflight$;`,
+    `CREATE SCHEMA IF NOT EXISTS ${S};`,
+    `REVOKE ALL ON SCHEMA ${S} FROM PUBLIC;`,
+    `CREATE TABLE IF NOT EXISTS ${S}.schema_migrations (
+  version    integer PRIMARY KEY,
+  name       text NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now()
+);`,
+  ];
+  for (const m of migrations) {
+    const tag = `octw_migration_${m.version}`;
+    if (m.sql.includes(`$${tag}$`) || m.sql.includes(`$${tag}_sql$`)) throw new Error(`migration ${m.version} contains its own quoting tag`);
+    parts.push(`DO $${tag}$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM ${S}.schema_migrations WHERE version = ${m.version}) THEN
+    EXECUTE $${tag}_sql$${m.sql}$${tag}_sql$;
+    INSERT INTO ${S}.schema_migrations (version, name) VALUES (${m.version}, ${quoteLiteral(m.name)});
+  END IF;
+END
+$${tag}$;`);
+  }
+  parts.push("COMMIT;");
+  return parts.join("\n");
+}
+
+/** Applies migrationSql(roles) on a connection of the owner role; returns the versions now applied. */
+export async function applyMigrations(client: pg.ClientBase, roles: AuditRoles): Promise<number[]> {
+  const sql = migrationSql(roles);
+  try {
+    await client.query(sql);
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  }
+  const res = await client.query<{ version: number }>(`SELECT version FROM ${S}.schema_migrations ORDER BY version`);
+  return res.rows.map((r) => r.version);
+}
+
+/**
+ * SQL that binds a login role (a member of roles.reader) to the one tenant it may read.
+ * Run as the owner. For the stack's dynamic provider, which can only send SQL text.
+ */
+export function bindTenantReaderSql(readerRole: string, tenant: string): string {
+  if (!ROLE_NAME.test(readerRole)) throw new Error(`readerRole: must match ${ROLE_NAME.source}, got ${JSON.stringify(readerRole)}`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(tenant)) throw new Error(`tenant: must be 1-128 characters of [A-Za-z0-9._:-], got ${JSON.stringify(tenant)}`);
+  return `SELECT ${S}.bind_tenant_reader(${quoteLiteral(readerRole)}, ${quoteLiteral(tenant)});`;
+}
+
+export async function bindTenantReader(client: pg.ClientBase, readerRole: string, tenant: string): Promise<void> {
+  await client.query(bindTenantReaderSql(readerRole, tenant));
+}

@@ -1,0 +1,114 @@
+import type pg from "pg";
+import { ChainVerifier, type BrokenLink, type ChainRow } from "./chain";
+import { AUDIT_SCHEMA } from "./migrations";
+
+const S = AUDIT_SCHEMA;
+type Queryable = Pick<pg.ClientBase, "query">;
+
+// Every field exactly as it was hashed (see chain.ts): time in a fixed UTC format with
+// microseconds, details as Postgres' own jsonb text.
+const CHAIN_COLUMNS = `id::text AS id, tenant, seq::text AS seq,
+  to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS time,
+  actor, action, target, decision, details::text AS details,
+  idempotency_key AS "idempotencyKey", prev_hash AS "prevHash", hash`;
+
+export interface TenantVerification {
+  tenant: string;
+  /** Rows whose link verified before the first broken one (all rows if intact). */
+  verified: number;
+  broken: BrokenLink | null;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  tenants: TenantVerification[];
+  /** The first broken link over all tenants checked (tenants in name order). */
+  firstBroken: BrokenLink | null;
+}
+
+/** Tenants that have a chain: from the heads, and from the events (a head could be missing). */
+async function listTenants(db: Queryable, headsReadable: boolean): Promise<string[]> {
+  const sql = headsReadable
+    ? `SELECT tenant FROM ${S}.audit_heads UNION SELECT DISTINCT tenant FROM ${S}.audit_events ORDER BY 1`
+    : `SELECT DISTINCT tenant FROM ${S}.audit_events ORDER BY 1`;
+  const { rows } = await db.query<{ tenant: string }>(sql);
+  return rows.map((r) => r.tenant);
+}
+
+async function canReadHeads(db: Queryable): Promise<boolean> {
+  const { rows } = await db.query<{ ok: boolean }>(`SELECT has_table_privilege('${S}.audit_heads', 'SELECT') AS ok`);
+  return rows[0]?.ok === true;
+}
+
+/**
+ * Walks each tenant's chain in seq order (keyset pages, so memory stays flat) and reports the
+ * first broken link. Run as the owner (or a superuser) to check all tenants; a tenant reader
+ * checks its own tenant (row-level security hides the rest).
+ */
+export async function verifyAuditChain(db: Queryable, options: { tenant?: string; pageSize?: number } = {}): Promise<VerifyReport> {
+  const pageSize = options.pageSize ?? 5_000;
+  const headsReadable = await canReadHeads(db);
+  const tenants = options.tenant !== undefined ? [options.tenant] : await listTenants(db, headsReadable);
+  const results: TenantVerification[] = [];
+  for (const tenant of tenants) {
+    const verifier = new ChainVerifier(tenant);
+    let afterSeq = "0";
+    for (;;) {
+      const { rows } = await db.query<ChainRow>(
+        `SELECT ${CHAIN_COLUMNS} FROM ${S}.audit_events e WHERE e.tenant = $1 AND e.seq > $2::bigint ORDER BY e.seq LIMIT $3`,
+        [tenant, afterSeq, pageSize],
+      );
+      let goOn = true;
+      for (const row of rows) {
+        if (!verifier.push(row)) {
+          goOn = false;
+          break;
+        }
+      }
+      if (!goOn || rows.length < pageSize) break;
+      afterSeq = rows[rows.length - 1]!.seq;
+    }
+    let head = null;
+    if (headsReadable) {
+      const { rows } = await db.query<{ seq: string; hash: Buffer }>(`SELECT seq::text AS seq, hash FROM ${S}.audit_heads WHERE tenant = $1`, [tenant]);
+      // Events without a head means the head row was removed: compare against "nothing".
+      head = rows[0] ?? { seq: "0", hash: Buffer.alloc(32) };
+    }
+    const broken = verifier.finish(head);
+    results.push({ tenant, verified: verifier.verified, broken });
+  }
+  const firstBroken = results.find((r) => r.broken)?.broken ?? null;
+  return { ok: firstBroken === null, tenants: results, firstBroken };
+}
+
+export interface StoredEvent {
+  id: string;
+  tenant: string;
+  seq: string;
+  time: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  decision: string | null;
+  details: Record<string, unknown> | null;
+  idempotencyKey: string;
+  hash: string;
+}
+
+/** The newest `limit` events (optionally of one tenant) in id order, and those after `afterId`. */
+export async function readEvents(db: Queryable, options: { tenant?: string; limit?: number; afterId?: string } = {}): Promise<StoredEvent[]> {
+  const limit = options.limit ?? 50;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new Error(`limit: must be an integer from 1 to 100000, got ${String(limit)}`);
+  const params: unknown[] = [options.tenant ?? null, limit];
+  let sql: string;
+  const cols = `id::text AS id, tenant, seq::text AS seq, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS time,
+    actor, action, target, decision, details, idempotency_key AS "idempotencyKey", encode(hash, 'hex') AS hash`;
+  if (options.afterId !== undefined) {
+    params.push(options.afterId);
+    sql = `SELECT ${cols} FROM ${S}.audit_events WHERE ($1::text IS NULL OR tenant = $1) AND audit_events.id > $3::bigint ORDER BY audit_events.id LIMIT $2`;
+  } else {
+    sql = `SELECT * FROM (SELECT ${cols} FROM ${S}.audit_events WHERE ($1::text IS NULL OR tenant = $1) ORDER BY audit_events.id DESC LIMIT $2) newest ORDER BY newest.id::bigint`;
+  }
+  const { rows } = await db.query<StoredEvent>(sql, params);
+  return rows;
+}
