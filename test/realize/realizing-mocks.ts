@@ -1,0 +1,298 @@
+// The realizing Pulumi mock: under `pulumi.runtime.setMocks`, every declared resource is really
+// created — Docker objects on the local engine, @pulumi/postgresql objects on the server their
+// provider points at, @pulumi/random values from the CSPRNG, dynamic resources by running their
+// serialized provider — and the program's `apply`s see the real ids and outputs. Unknown resource
+// types and unknown input fields throw. `destroyAll()` removes everything in reverse order, also
+// after a failure.
+import { randomBytes } from "node:crypto";
+import { createRequire } from "node:module";
+import path from "node:path";
+import type Dockerode from "dockerode";
+import type * as pulumi from "@pulumi/pulumi";
+import { unwrapSecrets } from "./secrets";
+import { RUN_LABEL, realizeContainer, realizeNetwork, realizeRemoteImage, realizeVolume, type DockerContext } from "./docker-resources";
+import { pgTargetFromProvider, realizePostgres, type PgContext, type PgTarget } from "./postgres-resources";
+import { realizeRandom } from "./random-values";
+import { checkFields, fail, str } from "./field-check";
+
+export interface RealizedRecord {
+  type: string;
+  name: string;
+  custom: boolean;
+  /** inputs with secret envelopes removed */
+  inputs: Record<string, unknown>;
+  /** dotted paths of the inputs that arrived as secrets ("envs", "uploads.0.content") */
+  secretPaths: string[];
+  provider?: string;
+  id?: string;
+  outputs: Record<string, unknown>;
+  /** ms from registration to realized */
+  ms: number;
+}
+
+export interface RealizingMocksOptions {
+  /** lowercase alphanumeric token every engine object / database / role name must contain */
+  runId: string;
+  docker: Dockerode;
+  log?: (line: string) => void;
+  /** where `require` inside serialized dynamic providers resolves from (a file path) */
+  requireFrom?: string;
+  /** Postgres URL for @pulumi/postgresql resources that name no explicit provider */
+  defaultPostgresUrl?: string;
+}
+
+export interface RealizingMocks {
+  mocks: pulumi.runtime.Mocks;
+  records: RealizedRecord[];
+  /** resolves once no registration is in flight; rejects with every realization error */
+  settled(): Promise<void>;
+  /** removes everything this run created, newest first; collects and rethrows errors */
+  destroyAll(): Promise<void>;
+  find(type: string, name: string): RealizedRecord | undefined;
+}
+
+export function newRunId(): string {
+  return `r${randomBytes(4).toString("hex")}`;
+}
+
+interface Teardown {
+  label: string;
+  kind: "role" | "other";
+  destroy: () => Promise<void>;
+}
+
+const DOCKER_PROVIDER_FIELDS = ["host", "version"];
+
+export function createRealizingMocks(opts: RealizingMocksOptions): RealizingMocks {
+  const { runId, docker } = opts;
+  if (!/^[a-z0-9]{4,}$/.test(runId)) throw new Error(`realizing mock: runId ("${runId}") must be lowercase alphanumeric, ≥4 chars`);
+  const log = opts.log ?? (() => undefined);
+  const records: RealizedRecord[] = [];
+  const teardowns: Teardown[] = [];
+  const errors: Error[] = [];
+  const pending = new Set<Promise<unknown>>();
+  const pgProviders = new Map<string, PgTarget>();
+  const dctx: DockerContext = { docker, runId, log };
+  const pctx: PgContext = { runId, log, createdDatabases: new Set() };
+  const requireFrom = opts.requireFrom ?? path.join(process.cwd(), "package.json");
+  let providerSeq = 0;
+
+  const defaultPg = (): PgTarget | undefined => {
+    if (!opts.defaultPostgresUrl) return undefined;
+    const u = new URL(opts.defaultPostgresUrl);
+    return {
+      host: u.hostname, port: Number(u.port || 5432), user: decodeURIComponent(u.username),
+      password: decodeURIComponent(u.password), database: u.pathname.slice(1) || "postgres",
+      ssl: u.searchParams.get("sslmode") === "require", connectTimeoutS: 30,
+    };
+  };
+
+  const pgTargetFor = (type: string, name: string, provider: string | undefined): PgTarget => {
+    // a provider reference is "<urn>::<id>"; the id is what this mock handed out
+    const id = provider ? provider.slice(provider.lastIndexOf("::") + 2) : "";
+    const t = pgProviders.get(id) ?? defaultPg();
+    if (!t) fail(type, name, "provider", `(${provider ?? "none"}) is not a postgresql provider this mock created, and no defaultPostgresUrl was given`);
+    return t;
+  };
+
+  async function realize(args: pulumi.runtime.MockResourceArgs): Promise<pulumi.runtime.MockResourceResult> {
+    const started = Date.now();
+    const secretPaths: string[] = [];
+    const inputs = unwrapSecrets(args.inputs, secretPaths) as Record<string, unknown>;
+    const rawInputs = args.inputs as Record<string, unknown>;
+    const rec: RealizedRecord = {
+      type: args.type, name: args.name, custom: args.custom ?? true, inputs, secretPaths,
+      ...(args.provider ? { provider: args.provider } : {}), outputs: {}, ms: 0,
+    };
+    if (args.id) fail(args.type, args.name, "id", "reads/imports of existing resources are not implemented");
+    if (!rec.custom) {
+      // component resources only group children
+      records.push(rec);
+      return { id: undefined, state: rawInputs };
+    }
+    let id: string;
+    let outputs: Record<string, unknown> = {};
+    const t = args.type;
+    if (t === "pulumi:providers:postgresql") {
+      const target = pgTargetFromProvider(args.name, inputs);
+      id = `pgprovider-${++providerSeq}`;
+      pgProviders.set(id, target);
+    } else if (t === "pulumi:providers:docker") {
+      checkFields(t, args.name, inputs, DOCKER_PROVIDER_FIELDS);
+      const host = str(t, args.name, "host", inputs.host);
+      const ours = process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
+      if (host && host !== ours) fail(t, args.name, "host", `("${host}") must be the engine under test (${ours})`);
+      id = `dockerprovider-${++providerSeq}`;
+    } else if (t === "pulumi:providers:random") {
+      checkFields(t, args.name, inputs, ["version"]);
+      id = `randomprovider-${++providerSeq}`;
+    } else if (t.startsWith("pulumi:providers:")) {
+      fail(t, args.name, "type", "is a provider the realizing mock does not implement");
+    } else if (t.startsWith("docker:")) {
+      const r = t === "docker:index/network:Network" ? await realizeNetwork(dctx, args.name, inputs)
+        : t === "docker:index/volume:Volume" ? await realizeVolume(dctx, args.name, inputs)
+        : t === "docker:index/remoteImage:RemoteImage" ? await realizeRemoteImage(dctx, args.name, inputs)
+        : t === "docker:index/container:Container" ? await realizeContainer(dctx, args.name, inputs)
+        : fail(t, args.name, "type", "is not implemented by the realizing mock");
+      teardowns.push({ label: `${t} ${args.name}`, kind: "other", destroy: r.destroy });
+      id = r.id;
+      outputs = r.outputs;
+    } else if (t.startsWith("postgresql:")) {
+      const r = await realizePostgres(pctx, t, args.name, inputs, pgTargetFor(t, args.name, args.provider));
+      teardowns.push({ label: `${t} ${args.name}`, kind: r.kind, destroy: r.destroy });
+      id = r.id;
+      outputs = r.outputs;
+    } else if (t.startsWith("random:")) {
+      const r = realizeRandom(t, args.name, inputs);
+      id = r.id;
+      outputs = r.outputs;
+    } else if (t === "pulumi-nodejs:dynamic:Resource") {
+      const r = await realizeDynamic(args.name, inputs);
+      teardowns.push({ label: `${t} ${args.name}`, kind: "other", destroy: r.destroy });
+      id = r.id;
+      outputs = r.outs;
+    } else {
+      fail(t, args.name, "type", "is not implemented by the realizing mock");
+    }
+    rec.id = id;
+    rec.outputs = unwrapSecrets(outputs) as Record<string, unknown>;
+    rec.ms = Date.now() - started;
+    records.push(rec);
+    // the raw inputs keep their secret envelopes, so outputs of secret inputs stay secret
+    return { id, state: { ...rawInputs, ...outputs } };
+  }
+
+  async function realizeDynamic(name: string, inputs: Record<string, unknown>) {
+    const text = inputs.__provider;
+    if (typeof text !== "string") fail("pulumi-nodejs:dynamic:Resource", name, "__provider", "must be the serialized provider module");
+    const req = createRequire(requireFrom);
+    const mod: { exports: Record<string, unknown> } = { exports: {} };
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- evaluating the serialized provider is exactly what Pulumi's dynamic-provider host does (require-from-string)
+    const load = new Function("exports", "require", "module", "__filename", "__dirname", text) as (...a: unknown[]) => void;
+    load(mod.exports, req, mod, requireFrom, path.dirname(requireFrom));
+    const handler = mod.exports.handler as (() => Record<string, unknown>) | undefined;
+    if (typeof handler !== "function") fail("pulumi-nodejs:dynamic:Resource", name, "__provider", "does not export handler()");
+    const provider = handler() as {
+      check?: (olds: unknown, news: Record<string, unknown>) => Promise<{ inputs?: Record<string, unknown>; failures?: { property: string; reason: string }[] }>;
+      create: (inputs: Record<string, unknown>) => Promise<{ id: string; outs?: Record<string, unknown> }>;
+      delete?: (id: string, props: Record<string, unknown>) => Promise<void>;
+    };
+    let news = Object.fromEntries(Object.entries(inputs).filter(([k]) => k !== "__provider"));
+    if (provider.check) {
+      const c = await provider.check({}, news);
+      if (c.failures?.length) {
+        throw new Error(`realizing mock: dynamic resource "${name}" check failed: ${c.failures.map((f) => `${f.property}: ${f.reason}`).join("; ")}`);
+      }
+      if (c.inputs) news = c.inputs;
+    }
+    const r = await provider.create(news);
+    const outs = r.outs ?? {};
+    log(`dynamic resource ${name} created (${r.id})`);
+    return {
+      id: r.id,
+      outs,
+      destroy: async () => {
+        if (provider.delete) await provider.delete(r.id, outs);
+      },
+    };
+  }
+
+  const mocks: pulumi.runtime.Mocks = {
+    newResource(args) {
+      const p = realize(args);
+      const tracked = p.then(
+        () => undefined,
+        (e: unknown) => {
+          const err = e instanceof Error ? e : new Error(String(e));
+          errors.push(err);
+          log(`FAILED ${args.type} ${args.name}: ${err.message}`);
+        },
+      );
+      pending.add(tracked);
+      void tracked.finally(() => pending.delete(tracked));
+      // A failed resource never completes, so nothing downstream runs on a value that does not
+      // exist, and the SDK raises no unhandled rejection; settled() reports the error instead.
+      return p.catch(() => new Promise<never>(() => undefined));
+    },
+    call(args) {
+      throw new Error(`realizing mock: function ${args.token} is not implemented`);
+    },
+  };
+
+  async function settled(): Promise<void> {
+    // registrations arrive in waves (children register once their parents' outputs resolve),
+    // so wait until nothing has been in flight for a short quiet period
+    for (;;) {
+      while (pending.size) await Promise.allSettled([...pending]);
+      await new Promise((r) => setTimeout(r, 200));
+      if (!pending.size) break;
+    }
+    if (errors.length) {
+      throw new AggregateError(errors, `realizing mock: ${errors.length} resource(s) failed:\n${errors.map((e) => e.message).join("\n")}`);
+    }
+  }
+
+  async function destroyAll(): Promise<void> {
+    while (pending.size) await Promise.allSettled([...pending]);
+    const failures: unknown[] = [];
+    const run = async (t: Teardown) => {
+      try {
+        await t.destroy();
+      } catch (e) {
+        failures.push(new Error(`teardown of ${t.label}: ${e instanceof Error ? e.message : String(e)}`));
+      }
+    };
+    // Newest first. A role may own a database created after it, so roles wait until the
+    // Postgres objects created after them are gone — but not past a non-Postgres resource,
+    // which may be the very server they live on.
+    const deferredRoles: Teardown[] = [];
+    const items = teardowns.splice(0).reverse();
+    for (const t of items) {
+      if (t.kind === "role") {
+        deferredRoles.push(t);
+        continue;
+      }
+      if (!t.label.startsWith("postgresql:")) {
+        for (const r of deferredRoles.splice(0)) await run(r);
+      }
+      await run(t);
+    }
+    for (const r of deferredRoles.splice(0)) await run(r);
+    // belt and braces: anything the engine still holds with this run's label
+    failures.push(...(await sweepRun(docker, runId, log)));
+    if (failures.length) throw new AggregateError(failures, `realizing mock teardown: ${failures.length} error(s)`);
+  }
+
+  return {
+    mocks,
+    records,
+    settled,
+    destroyAll,
+    find: (type, name) => records.find((r) => r.type === type && r.name === name),
+  };
+}
+
+/** Removes every container, network and volume labelled with this run id. */
+export async function sweepRun(docker: Dockerode, runId: string, log: (l: string) => void = () => undefined): Promise<unknown[]> {
+  const failures: unknown[] = [];
+  const filters = JSON.stringify({ label: [`${RUN_LABEL}=${runId}`] });
+  const tryDo = async (what: string, f: () => Promise<unknown>) => {
+    try {
+      await f();
+      log(`swept ${what}`);
+    } catch (e) {
+      if ((e as { statusCode?: number }).statusCode !== 404) failures.push(new Error(`sweep ${what}: ${String(e)}`));
+    }
+  };
+  for (const c of await docker.listContainers({ all: true, filters })) {
+    await tryDo(`container ${c.Names.join(",")}`, () => docker.getContainer(c.Id).remove({ force: true, v: true }));
+  }
+  for (const n of await docker.listNetworks({ filters })) {
+    await tryDo(`network ${n.Name}`, () => docker.getNetwork(n.Id).remove());
+  }
+  const vols = await docker.listVolumes({ filters });
+  for (const v of vols.Volumes ?? []) {
+    await tryDo(`volume ${v.Name}`, () => docker.getVolume(v.Name).remove({ force: true }));
+  }
+  return failures;
+}
