@@ -187,10 +187,11 @@ export async function createEdge(config: EdgeConfig, deps: EdgeDeps): Promise<Ed
     const roleLabel = roles.roles.length ? roles.roles.join(",").slice(0, 128) : null;
     if (!roles.ok) return deny(ctx, 403, roles.reason, { tenant: route.tenant, actor: v.sub, role: roleLabel });
     const who = { tenant: route.tenant, actor: v.sub, role: roleLabel };
-    if (!perTenant.take(route.tenant)) return rateDeny(ctx, `t:${route.tenant}`, who, perTenant.retryAfterSec());
+    // Subject first: one user's flood spends only that user's budget, not the whole tenant's.
     if (!perSubject.take(`${route.tenant}\u0000${v.sub}`)) {
       return rateDeny(ctx, `s:${route.tenant}\u0000${v.sub}`, who, perSubject.retryAfterSec());
     }
+    if (!perTenant.take(route.tenant)) return rateDeny(ctx, `t:${route.tenant}`, who, perTenant.retryAfterSec());
     const reason = route.localPath === SESSION_LOCAL_PATH ? "session" : "ok";
     if (!audit(ctx, true, { ...who, reason, status: 0 })) return { allow: false, status: 503, error: "unavailable" };
     return {
@@ -467,10 +468,10 @@ export async function createEdge(config: EdgeConfig, deps: EdgeDeps): Promise<Ed
       socket.destroy();
     });
   });
-  server.on("clientError", (_err, socket: Duplex) => {
-    // Oversized headers get 431 from Node itself; anything else malformed gets 400.
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
-    else socket.destroy();
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable) return socket.destroy();
+    const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
 
   function sameOrigin(req: IncomingMessage): boolean {

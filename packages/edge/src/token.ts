@@ -83,7 +83,7 @@ export class TokenVerifier {
       });
       payload = r.payload;
     } catch (e) {
-      return { ok: false, reason: reasonOf(e) };
+      return { ok: false, reason: reasonOf(e, this.jwt.userClaim) };
     }
     const exp = payload.exp!;
     if (this.jwt.maxLifetimeSec > 0 && exp - this.now() > this.jwt.maxLifetimeSec) {
@@ -98,13 +98,14 @@ export class TokenVerifier {
   }
 }
 
-function reasonOf(e: unknown): TokenDenyReason {
+function reasonOf(e: unknown, userClaim: string): TokenDenyReason {
   if (e instanceof errors.JWTExpired) return "token_expired";
   if (e instanceof errors.JWTClaimValidationFailed) {
     if (e.claim === "nbf" || e.claim === "iat") return "token_not_yet_valid";
     if (e.claim === "iss") return "wrong_issuer";
     if (e.claim === "aud") return "wrong_audience";
     if (e.claim === "exp") return "token_expired";
+    if (e.claim === userClaim) return "missing_subject";
     return "token_invalid";
   }
   if (e instanceof errors.JOSEAlgNotAllowed || e instanceof errors.JOSENotSupported) return "algorithm_not_allowed";

@@ -86,7 +86,7 @@ export async function recordingUpstream(name: string): Promise<RecordingUpstream
   const requests: Recorded[] = [];
   const upgrades: Recorded[] = [];
   const sockets = new Set<WebSocket>();
-  const self = { slowMs: 300 } as { slowMs: number };
+  const self: { slowMs: number } = { slowMs: 300 };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -108,7 +108,7 @@ export async function recordingUpstream(name: string): Promise<RecordingUpstream
     wss.handleUpgrade(req, socket, head, (ws) => {
       sockets.add(ws);
       ws.on("close", () => sockets.delete(ws));
-      ws.on("message", (data, isBinary) => ws.send(isBinary ? data : `${name}:${data.toString()}`, { binary: isBinary }));
+      ws.on("message", (data: Buffer, isBinary) => ws.send(isBinary ? data : `${name}:${data.toString("utf8")}`, { binary: isBinary }));
     });
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));

@@ -1,0 +1,164 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { SignJWT } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseEdgeConfig, type EdgeConfig } from "../src/config";
+import { TokenVerifier, extractToken } from "../src/token";
+import { AUDIENCE, ISSUER, claims, makeIssuer, tamper, unsignedToken, type Issuer } from "./helpers";
+
+function jwtConfig(keys: unknown, extra: Record<string, unknown> = {}): EdgeConfig["jwt"] {
+  return parseEdgeConfig({
+    tenants: [],
+    jwt: { issuer: ISSUER, audience: AUDIENCE, algorithms: ["ES256", "RS256", "EdDSA"], keys, ...extra },
+  }).jwt;
+}
+
+let es: Issuer;
+let rs: Issuer;
+let ed: Issuer;
+let stranger: Issuer;
+let verifier: TokenVerifier;
+
+beforeAll(async () => {
+  es = await makeIssuer("ES256");
+  rs = await makeIssuer("RS256");
+  ed = await makeIssuer("EdDSA");
+  stranger = await makeIssuer("ES256", "k-stranger");
+  verifier = await TokenVerifier.create(
+    jwtConfig({ kind: "static", jwks: [es.publicJwk, ed.publicJwk], pems: [{ pem: rs.publicPem, alg: "RS256", kid: rs.kid }] }),
+  );
+});
+
+describe("token matrix (static keys)", () => {
+  it("accepts valid ES256, RS256 (PEM) and EdDSA tokens and returns sub, tenant, role", async () => {
+    for (const iss of [es, rs, ed]) {
+      const r = await verifier.verify(await iss.sign(claims("acme", "viewer")));
+      expect(r, iss.alg).toMatchObject({ ok: true, sub: "alice@example.test", tenant: "acme", roleClaim: "viewer" });
+    }
+  });
+  it("accepts a token without kid when the alg picks a key", async () => {
+    expect(await verifier.verify(await es.sign(claims("acme", "viewer"), { kid: null }))).toMatchObject({ ok: true });
+  });
+  it("rejects an expired token (beyond the skew)", async () => {
+    expect(await verifier.verify(await es.sign(claims("acme", "viewer"), { expSec: -60 }))).toEqual({ ok: false, reason: "token_expired" });
+  });
+  it("tolerates expiry inside the configured skew", async () => {
+    expect(await verifier.verify(await es.sign(claims("acme", "viewer"), { expSec: -10 }))).toMatchObject({ ok: true });
+  });
+  it("rejects a token not yet valid", async () => {
+    const nbf = Math.floor(Date.now() / 1000) + 120;
+    expect(await verifier.verify(await es.sign(claims("acme", "viewer"), { nbf }))).toEqual({ ok: false, reason: "token_not_yet_valid" });
+  });
+  it("rejects the wrong issuer and the wrong audience", async () => {
+    expect(await verifier.verify(await es.sign(claims("acme", "viewer"), { iss: "https://evil.test" }))).toEqual({ ok: false, reason: "wrong_issuer" });
+    expect(await verifier.verify(await es.sign(claims("acme", "viewer"), { aud: "other" }))).toEqual({ ok: false, reason: "wrong_audience" });
+  });
+  it("rejects alg none", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const t = unsignedToken({ ...claims("acme", "admin"), iss: ISSUER, aud: AUDIENCE, exp: now + 60 });
+    expect(await verifier.verify(t)).toMatchObject({ ok: false, reason: "algorithm_not_allowed" });
+  });
+  it("rejects HS256 signed with the public key (key confusion)", async () => {
+    for (const secret of [es.publicPem, rs.publicPem, JSON.stringify(es.publicJwk)]) {
+      const t = await new SignJWT(claims("acme", "admin"))
+        .setProtectedHeader({ alg: "HS256", kid: es.kid })
+        .setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime("1m")
+        .sign(new TextEncoder().encode(secret));
+      expect(await verifier.verify(t)).toMatchObject({ ok: false, reason: "algorithm_not_allowed" });
+    }
+  });
+  it("rejects a token signed by an unknown key", async () => {
+    expect(await verifier.verify(await stranger.sign(claims("acme", "viewer")))).toEqual({ ok: false, reason: "unknown_key" });
+    // Same kid as a trusted key, different key: the signature fails.
+    expect(await verifier.verify(await stranger.sign(claims("acme", "viewer"), { kid: es.kid }))).toEqual({ ok: false, reason: "bad_signature" });
+  });
+  it("rejects a tampered payload", async () => {
+    const good = await es.sign(claims("acme", "viewer"));
+    const now = Math.floor(Date.now() / 1000);
+    const forged = tamper(good, { ...claims("acme", "admin"), iss: ISSUER, aud: AUDIENCE, exp: now + 60 });
+    expect(await verifier.verify(forged)).toEqual({ ok: false, reason: "bad_signature" });
+  });
+  it("rejects a missing tenant claim and a missing subject", async () => {
+    expect(await verifier.verify(await es.sign(claims(undefined, "viewer")))).toMatchObject({ ok: false, reason: "missing_tenant" });
+    expect(await verifier.verify(await es.sign({ tenant: "acme", role: "viewer" }))).toMatchObject({ ok: false, reason: "missing_subject" });
+  });
+  it("rejects a subject that cannot travel safely in a header", async () => {
+    expect(await verifier.verify(await es.sign(claims("acme", "viewer", "a\r\nx-openclaw-scopes: operator.admin")))).toMatchObject({ ok: false, reason: "invalid_subject" });
+  });
+  it("rejects tokens that live longer than allowed", async () => {
+    expect(await verifier.verify(await es.sign(claims("acme", "viewer"), { expSec: 7 * 86_400 }))).toEqual({ ok: false, reason: "token_lifetime_too_long" });
+  });
+  it("rejects missing, garbage and oversized tokens", async () => {
+    expect(await verifier.verify(undefined)).toEqual({ ok: false, reason: "no_token" });
+    expect(await verifier.verify("not-a-jwt")).toEqual({ ok: false, reason: "malformed_token" });
+    expect(await verifier.verify("a.b.c")).toMatchObject({ ok: false, reason: "malformed_token" });
+    expect(await verifier.verify("x".repeat(20_000))).toEqual({ ok: false, reason: "malformed_token" });
+  });
+  it("rejects an algorithm the config does not allow even with a trusted key", async () => {
+    const onlyRs = await TokenVerifier.create({ ...jwtConfig({ kind: "static", jwks: [es.publicJwk, rs.publicJwk] }), algorithms: ["RS256"] });
+    expect(await onlyRs.verify(await es.sign(claims("acme", "viewer")))).toMatchObject({ ok: false, reason: "algorithm_not_allowed" });
+    expect(await onlyRs.verify(await rs.sign(claims("acme", "viewer")))).toMatchObject({ ok: true });
+  });
+  it("uses configured claim names", async () => {
+    const v = await TokenVerifier.create(jwtConfig({ kind: "static", jwks: [es.publicJwk] }, {
+      tenantClaim: "https://octw/tenant", roleClaim: "https://octw/roles", userClaim: "email",
+    }));
+    const t = await es.sign({ sub: "u1", email: "bob@example.test", "https://octw/tenant": "acme", "https://octw/roles": ["member"] });
+    expect(await v.verify(t)).toMatchObject({ ok: true, sub: "bob@example.test", tenant: "acme", roleClaim: ["member"] });
+    expect(await v.verify(await es.sign(claims("acme", "member")))).toMatchObject({ ok: false, reason: "missing_subject" });
+  });
+});
+
+describe("JWKS URL", () => {
+  let server: http.Server;
+  let url: string;
+  let fetches = 0;
+  let keys: object[] = [];
+  beforeAll(async () => {
+    server = http.createServer((_req, res) => {
+      fetches++;
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ keys }));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  it("caches keys, refetches on an unknown kid, and rate-limits refetches", async () => {
+    keys = [es.publicJwk];
+    const v = await TokenVerifier.create(jwtConfig({ kind: "jwks-url", url, cooldownMs: 1_000, cacheMaxAgeMs: 600_000 }));
+    const viewer = claims("acme", "viewer");
+    expect(await v.verify(await es.sign(viewer))).toMatchObject({ ok: true });
+    expect(await v.verify(await es.sign(viewer))).toMatchObject({ ok: true });
+    expect(fetches).toBe(1); // cached
+
+    // A key rotated in at the issuer: the unknown kid triggers one refetch after the cooldown.
+    keys = [es.publicJwk, ed.publicJwk];
+    await new Promise((r) => setTimeout(r, 1_050));
+    expect(await v.verify(await ed.sign(viewer))).toMatchObject({ ok: true });
+    expect(fetches).toBe(2);
+
+    // Unknown kids in a burst: no refetch inside the cooldown, so they cannot hammer the issuer.
+    for (let i = 0; i < 20; i++) {
+      expect(await v.verify(await stranger.sign(viewer, { kid: `random-${i}` }))).toMatchObject({ ok: false, reason: "unknown_key" });
+    }
+    expect(fetches).toBe(2);
+  });
+
+  it("fails closed when the JWKS cannot be fetched", async () => {
+    const v = await TokenVerifier.create(jwtConfig({ kind: "jwks-url", url: "http://127.0.0.1:1/jwks.json", timeoutMs: 500 }));
+    expect(await v.verify(await es.sign(claims("acme", "viewer")))).toMatchObject({ ok: false });
+  });
+});
+
+describe("token extraction", () => {
+  it("prefers Authorization: Bearer, falls back to the cookie", () => {
+    expect(extractToken("Bearer a.b.c", "x.y.z")).toEqual({ token: "a.b.c", source: "bearer" });
+    expect(extractToken("bearer a.b.c", undefined)).toEqual({ token: "a.b.c", source: "bearer" });
+    expect(extractToken(undefined, "x.y.z")).toEqual({ token: "x.y.z", source: "cookie" });
+    expect(extractToken(undefined, undefined)).toEqual({ token: undefined, source: "none" });
+    // A present but malformed Authorization never falls back to the cookie.
+    expect(extractToken("Basic abc", "x.y.z")).toEqual({ token: undefined, source: "bearer" });
+  });
+});
