@@ -1,0 +1,311 @@
+import * as docker from "@pulumi/docker";
+import * as postgresql from "@pulumi/postgresql";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { migrationSql, requiredGrants, type AuditRoles } from "@octw/audit";
+import { z } from "zod";
+import { hardenedContainerArgs, labelList } from "../planners/container-hardening.js";
+import { imageProblem } from "../planners/image-pinning.js";
+import { OctwConfigError, parseOrThrow } from "../validation.js";
+import { AuditSchema } from "./audit-schema.js";
+
+/** The embedded Postgres image's fixed UID:GID (images/postgres). */
+export const POSTGRES_UID = 5432;
+const PGDATA = "/var/lib/postgresql/data";
+
+export interface EmbeddedAuditStoreArgs {
+  /** Postgres image (`images/postgres` recipe): `repo@sha256:…` or a local image id. */
+  image: string;
+  /**
+   * Accept a tag-only image.
+   * @default false
+   */
+  allowUnpinnedImage?: boolean;
+  /** The private control network Postgres sits on (internal). */
+  networkName: pulumi.Input<string>;
+  /** Postgres's fixed address on it. */
+  address: string;
+  /**
+   * Memory limit in MiB.
+   * @default 512
+   */
+  memoryMb?: number;
+}
+
+export interface ExternalAuditStoreArgs {
+  host: string;
+  /**
+   * @default 5432
+   */
+  port?: number;
+  /** A role allowed to create databases and roles. */
+  adminUser: string;
+  adminPassword: pulumi.Input<string>;
+  /**
+   * libpq sslmode.
+   * @default "require"
+   */
+  sslMode?: "disable" | "require" | "verify-ca" | "verify-full";
+}
+
+export interface AuditStoreArgs {
+  /** `embedded`: a Postgres container this component declares; `external`: an existing server. */
+  mode: "embedded" | "external";
+  /** Required when mode is `embedded`. */
+  embedded?: EmbeddedAuditStoreArgs;
+  /** Required when mode is `external`. */
+  external?: ExternalAuditStoreArgs;
+  /**
+   * Name of the audit database.
+   * @default "octw_audit"
+   */
+  databaseName?: string;
+  /**
+   * Prefix of role names and Docker object names.
+   * @default "octw"
+   */
+  namePrefix?: string;
+  /**
+   * Master key for tenant secrets (32 bytes, base64). Treated as secret.
+   * @default - generated with RandomBytes and kept encrypted in the Pulumi state
+   */
+  masterKey?: pulumi.Input<string>;
+}
+
+/** Connection settings of one role; the password output is secret. */
+export interface AuditConnection {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string;
+  sslMode: string;
+}
+
+const inputString = z.custom<pulumi.Input<string>>((v) => typeof v === "string" || pulumi.Output.isInstance(v), "must be a string or a pulumi Output<string>");
+
+const argsSchema = z
+  .strictObject({
+    mode: z.enum(["embedded", "external"]),
+    embedded: z
+      .strictObject({
+        image: z.string(),
+        allowUnpinnedImage: z.boolean().optional(),
+        networkName: inputString,
+        address: z.ipv4(),
+        memoryMb: z.number().int().min(128, "must be at least 128 (MiB)").max(1_048_576).optional(),
+      })
+      .optional(),
+    external: z
+      .strictObject({
+        host: z.string().min(1),
+        port: z.number().int().min(1).max(65535).optional(),
+        adminUser: z.string().min(1),
+        adminPassword: inputString,
+        sslMode: z.enum(["disable", "require", "verify-ca", "verify-full"]).optional(),
+      })
+      .optional(),
+    databaseName: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, "must be a lowercase identifier").optional(),
+    namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).optional(),
+    masterKey: inputString.optional(),
+  })
+  .superRefine((a, ctx) => {
+    if (a.mode === "embedded" && !a.embedded) ctx.addIssue({ code: "custom", path: ["embedded"], message: 'is required when mode is "embedded"' });
+    if (a.mode === "external" && !a.external) ctx.addIssue({ code: "custom", path: ["external"], message: 'is required when mode is "external"' });
+    if (a.mode === "embedded" && a.external) ctx.addIssue({ code: "custom", path: ["external"], message: 'must not be set when mode is "embedded"' });
+    if (a.mode === "external" && a.embedded) ctx.addIssue({ code: "custom", path: ["embedded"], message: 'must not be set when mode is "external"' });
+  });
+
+/**
+ * Postgres for the audit trail and tenant secrets. Declares (with @pulumi/postgresql) the
+ * database, an owner role, a writer role that may only append events, and a reader role;
+ * applies `@octw/audit`'s versioned migrations as the owner; grants exactly what
+ * `@octw/audit` says each role needs. Embedded mode also declares the Postgres container on
+ * the private control network (no published port).
+ */
+export class AuditStore extends pulumi.ComponentResource {
+  declare readonly roles: AuditRoles;
+  declare readonly writer: pulumi.Output<AuditConnection>;
+  declare readonly reader: pulumi.Output<AuditConnection>;
+  declare readonly owner: pulumi.Output<AuditConnection>;
+  /** Master key for tenant secrets, base64. Secret. */
+  declare readonly masterKey: pulumi.Output<string>;
+  declare readonly container?: docker.Container;
+
+  constructor(name: string, args: AuditStoreArgs, opts?: pulumi.ComponentResourceOptions) {
+    const parsed = AuditStore.validate(name, args);
+    super("octw:index:AuditStore", name, {}, opts);
+    const prefix = parsed.namePrefix ?? "octw";
+    const rolePrefix = prefix.replace(/-/g, "_");
+    const roles: AuditRoles = { owner: `${rolePrefix}_audit_owner`, writer: `${rolePrefix}_audit_writer`, reader: `${rolePrefix}_audit_reader` };
+    const databaseName = parsed.databaseName ?? "octw_audit";
+
+    let host: string;
+    let port: number;
+    let sslMode: string;
+    let provider: postgresql.Provider;
+    if (parsed.mode === "embedded") {
+      const e = parsed.embedded!;
+      const superPassword = new random.RandomPassword(`${name}-superuser-password`, { length: 40, special: false }, { parent: this });
+      const image = new docker.RemoteImage(`${name}-image`, { name: e.image, keepLocally: true }, { parent: this });
+      const labels = (component: string) => labelList({ "octw.component": component, "octw.managed-by": "pulumi" });
+      const volume = new docker.Volume(`${name}-data`, { name: `${prefix}-audit-pgdata`, driver: "local", labels: labels("audit-data") }, { parent: this });
+      const init = new docker.Container(
+        `${name}-data-init`,
+        {
+          name: `${prefix}-audit-pgdata-init`,
+          image: image.imageId,
+          ...hardenedContainerArgs({ uid: POSTGRES_UID, gid: POSTGRES_UID, limits: { memoryMb: 64, cpus: 0.25, nproc: 32, nofile: 256 }, tmpfs: [], addCapabilities: ["CHOWN", "FOWNER"] }),
+          user: "0:0",
+          networkMode: "none",
+          entrypoints: ["/bin/sh", "-c"],
+          command: [`chown ${POSTGRES_UID}:${POSTGRES_UID} /data && chmod 0700 /data`],
+          mounts: [{ type: "volume", source: volume.name, target: "/data", volumeOptions: { noCopy: true } }],
+          attach: true,
+          mustRun: false,
+          start: true,
+          restart: "no",
+          labels: labels("audit-data-init"),
+        },
+        { parent: this, deleteBeforeReplace: true },
+      );
+      const passwordFile = `${PGDATA}/.octw-superuser-password`;
+      this.container = new docker.Container(
+        `${name}-postgres`,
+        {
+          name: `${prefix}-audit-postgres`,
+          image: image.imageId,
+          hostname: `${prefix}-audit-postgres`,
+          ...hardenedContainerArgs({
+            uid: POSTGRES_UID,
+            gid: POSTGRES_UID,
+            limits: { memoryMb: e.memoryMb ?? 512, cpus: 1, nproc: 256, nofile: 4096 },
+            tmpfs: [
+              { path: "/tmp", sizeMb: 64 },
+              { path: "/run/postgresql", sizeMb: 4 },
+            ],
+          }),
+          // Postgres needs a real /dev/shm for its dynamic shared memory.
+          shmSize: 128,
+          networksAdvanced: [{ name: e.networkName, ipv4Address: e.address }],
+          dns: ["127.0.0.1"],
+          mounts: [{ type: "volume", source: volume.name, target: PGDATA, volumeOptions: { noCopy: true } }],
+          uploads: [{ file: passwordFile, content: pulumi.secret(superPassword.result), permissions: "0400", owner: String(POSTGRES_UID), group: String(POSTGRES_UID) }],
+          envs: [`POSTGRES_PASSWORD_FILE=${passwordFile}`, `PGDATA=${PGDATA}`],
+          healthcheck: { tests: ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres"], interval: "5s", timeout: "3s", startPeriod: "10s", retries: 10 },
+          restart: "unless-stopped",
+          destroyGraceSeconds: 30,
+          wait: true,
+          waitTimeout: 120,
+          labels: labels("audit-postgres"),
+        },
+        { parent: this, deleteBeforeReplace: true, dependsOn: [init] },
+      );
+      host = e.address;
+      port = 5432;
+      sslMode = "disable"; // traffic stays on the internal control network
+      provider = new postgresql.Provider(
+        `${name}-admin`,
+        { host, port, username: "postgres", password: superPassword.result, sslmode: sslMode, superuser: true, database: "postgres", connectTimeout: 30 },
+        { parent: this, dependsOn: [this.container] },
+      );
+    } else {
+      const x = parsed.external!;
+      host = x.host;
+      port = x.port ?? 5432;
+      sslMode = x.sslMode ?? "require";
+      provider = new postgresql.Provider(
+        `${name}-admin`,
+        { host, port, username: x.adminUser, password: pulumi.secret(x.adminPassword), sslmode: sslMode, superuser: false, database: "postgres", connectTimeout: 30 },
+        { parent: this },
+      );
+    }
+    const child = { parent: this, provider };
+
+    const roleKeys = ["owner", "writer", "reader"] as const;
+    type RoleKey = (typeof roleKeys)[number];
+    const perRole = <T>(make: (k: RoleKey) => T): Record<RoleKey, T> => ({ owner: make("owner"), writer: make("writer"), reader: make("reader") });
+    const passwords = perRole((k) => new random.RandomPassword(`${name}-${k}-password`, { length: 40, special: false }, { parent: this }));
+    const roleResources = perRole(
+      (k) =>
+        new postgresql.Role(
+          `${name}-${k}-role`,
+          {
+            name: roles[k],
+            login: true,
+            password: passwords[k].result,
+            superuser: false,
+            createDatabase: false,
+            createRole: false,
+            inherit: false,
+            replication: false,
+            bypassRowLevelSecurity: false,
+            connectionLimit: k === "owner" ? 8 : 64,
+          },
+          child,
+        ),
+    );
+    const database = new postgresql.Database(
+      `${name}-database`,
+      { name: databaseName, owner: roles.owner, encoding: "UTF8", template: "template0", allowConnections: true },
+      { ...child, dependsOn: [roleResources.owner] },
+    );
+    // Nobody but the roles below may connect: revoke PUBLIC's default CONNECT/TEMPORARY.
+    const publicRevoke = new postgresql.Grant(
+      `${name}-public-database`,
+      { database: databaseName, role: "public", objectType: "database", privileges: [] },
+      { ...child, dependsOn: [database], deleteBeforeReplace: true },
+    );
+
+    const schema = new AuditSchema(
+      `${name}-schema`,
+      {
+        host,
+        port,
+        database: databaseName,
+        user: roles.owner,
+        password: passwords.owner.result,
+        sslMode,
+        sql: migrationSql(roles),
+      },
+      { parent: this, dependsOn: [database, publicRevoke, roleResources.writer, roleResources.reader] },
+    );
+    for (const g of requiredGrants(roles)) {
+      // Named by what it grants, not by position, so a new grant never renames the others.
+      const what = [g.role, g.objectType, g.schema, ...(g.objects ?? [])].filter(Boolean).join("-");
+      new postgresql.Grant(
+        `${name}-grant-${what}`,
+        {
+          database: databaseName,
+          role: g.role,
+          objectType: g.objectType,
+          privileges: [...g.privileges],
+          ...(g.schema ? { schema: g.schema } : {}),
+          ...(g.objects ? { objects: [...g.objects] } : {}),
+        },
+        { ...child, dependsOn: [schema], deleteBeforeReplace: true },
+      );
+    }
+
+    const connection = (user: string, password: pulumi.Output<string>): pulumi.Output<AuditConnection> =>
+      pulumi.secret(password.apply((pw) => ({ host, port, database: databaseName, user, password: pw, sslMode })));
+    this.roles = roles;
+    this.owner = connection(roles.owner, passwords.owner.result);
+    this.writer = connection(roles.writer, passwords.writer.result);
+    this.reader = connection(roles.reader, passwords.reader.result);
+    this.masterKey = parsed.masterKey
+      ? pulumi.secret(parsed.masterKey)
+      : pulumi.secret(new random.RandomBytes(`${name}-master-key`, { length: 32 }, { parent: this }).base64);
+    this.registerOutputs({ writer: this.writer, reader: this.reader, masterKey: this.masterKey });
+  }
+
+  static validate(name: string, args: AuditStoreArgs) {
+    const subject = `AuditStore "${name}"`;
+    const parsed = parseOrThrow(argsSchema, args, subject);
+    if (parsed.embedded) {
+      const problem = imageProblem(parsed.embedded.image, parsed.embedded.allowUnpinnedImage ?? false);
+      if (problem) throw new OctwConfigError(subject, [{ path: "embedded.image", message: problem }]);
+    }
+    return parsed;
+  }
+}

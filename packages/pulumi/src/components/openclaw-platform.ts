@@ -1,0 +1,172 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { labelList } from "../planners/container-hardening.js";
+import { planPlatform, type OpenClawPlatformConfig, type PlatformPlan, type TenantPlan } from "../planners/platform-config.js";
+import { OctwConfigError } from "../validation.js";
+import { AuditStore } from "./audit-store.js";
+import { SandboxPolicy, type SandboxPolicyArgs } from "./sandbox-policy.js";
+import { TenantGateway } from "./tenant-gateway.js";
+import { TenantNetwork } from "./tenant-network.js";
+
+export type OpenClawPlatformArgs = OpenClawPlatformConfig;
+
+/** What the platform exposes per tenant. */
+export interface PlatformTenant {
+  readonly network: TenantNetwork;
+  readonly policy: SandboxPolicy;
+  readonly gateway: TenantGateway;
+}
+
+/**
+ * N tenants from one validated config: shared egress network, private control network,
+ * AuditStore, and per tenant a TenantNetwork, SandboxPolicy and TenantGateway.
+ *
+ * Isolation of change: no shared resource takes the tenant list as input, and a tenant's
+ * resources depend only on its own config and slot, so adding or removing a tenant shows up
+ * in `pulumi preview` as that tenant's resources and nothing else.
+ */
+export class OpenClawPlatform extends pulumi.ComponentResource {
+  declare readonly tenants: Readonly<Record<string, PlatformTenant>>;
+  declare readonly egressNetwork: docker.Network;
+  declare readonly controlNetwork: docker.Network;
+  declare readonly audit: AuditStore;
+  declare readonly plan: PlatformPlan;
+  /** Per tenant: gateway URL on its network, proxy URL, subnet, UID, and what is not enforced. */
+  declare readonly tenantSummary: pulumi.Output<Record<string, { gatewayUrl: string; proxyUrl: string; subnet: string; uid: number; notEnforced: string[] }>>;
+
+  constructor(name: string, args: OpenClawPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
+    const subject = `OpenClawPlatform "${name}"`;
+    const plan = planPlatform(args, subject);
+    // Every tenant's policy is validated before anything is declared: bad input registers nothing.
+    const problems: { path: string; message: string }[] = [];
+    for (const [i, t] of plan.tenants.entries()) {
+      try {
+        SandboxPolicy.plan(`${name}-${t.config.id}`, OpenClawPlatform.policyArgs(plan, t, "(egress)", "(tenant)"));
+      } catch (err) {
+        if (!(err instanceof OctwConfigError)) throw err;
+        problems.push(...err.problems.map((p) => ({ path: `tenants[${i}].${p.path}`, message: p.message })));
+      }
+    }
+    if (problems.length) throw new OctwConfigError(subject, problems);
+
+    super("octw:index:OpenClawPlatform", name, {}, opts);
+    const child = { parent: this };
+
+    this.egressNetwork = new docker.Network(
+      `${name}-egress`,
+      {
+        name: `${plan.prefix}-egress`,
+        driver: "bridge",
+        internal: false,
+        ipamConfigs: [{ subnet: plan.egressSubnet }],
+        // Egress proxies of different tenants share this bridge but must not reach each other.
+        options: { "com.docker.network.bridge.enable_icc": "false" },
+        labels: labelList({ "octw.component": "egress-network", "octw.managed-by": "pulumi" }),
+      },
+      { ...child, deleteBeforeReplace: true },
+    );
+    this.controlNetwork = new docker.Network(
+      `${name}-control`,
+      {
+        name: `${plan.prefix}-control`,
+        driver: "bridge",
+        internal: true,
+        ipamConfigs: [{ subnet: plan.controlSubnet }],
+        labels: labelList({ "octw.component": "control-network", "octw.managed-by": "pulumi" }),
+      },
+      { ...child, deleteBeforeReplace: true },
+    );
+
+    const a = plan.config.audit;
+    this.audit = new AuditStore(
+      `${name}-audit`,
+      {
+        mode: a.mode,
+        namePrefix: plan.prefix,
+        ...(a.databaseName ? { databaseName: a.databaseName } : {}),
+        ...(a.masterKey !== undefined ? { masterKey: a.masterKey } : {}),
+        ...(a.mode === "embedded"
+          ? {
+              embedded: {
+                image: plan.config.images.postgres!,
+                allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
+                networkName: this.controlNetwork.name,
+                address: plan.auditAddress,
+              },
+            }
+          : {
+              external: {
+                host: a.host!,
+                adminUser: a.adminUser!,
+                adminPassword: a.adminPassword!,
+                ...(a.port ? { port: a.port } : {}),
+                ...(a.sslMode ? { sslMode: a.sslMode } : {}),
+              },
+            }),
+      },
+      child,
+    );
+
+    const tenants: Record<string, PlatformTenant> = {};
+    for (const t of plan.tenants) {
+      const id = t.config.id;
+      const network = new TenantNetwork(`${name}-${id}`, { tenantId: id, slot: t.addresses.slot, addressPool: plan.addressPool, namePrefix: plan.prefix }, child);
+      const policy = new SandboxPolicy(`${name}-${id}`, OpenClawPlatform.policyArgs(plan, t, this.egressNetwork.name, network.networkName), child);
+      const gateway = new TenantGateway(
+        `${name}-${id}`,
+        {
+          tenantId: id,
+          image: t.image,
+          allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
+          networkName: network.networkName,
+          address: t.addresses.gateway,
+          edgeAddress: t.addresses.edge,
+          proxyUrl: policy.plan.proxyUrl,
+          tmpfs: [...policy.plan.gatewayFilesystem.tmpfs],
+          uid: policy.plan.enforced.runAsUser ?? t.identity.gatewayUid,
+          gid: policy.plan.enforced.runAsGroup ?? t.identity.gatewayGid,
+          limits: t.limits,
+          ...(t.config.runtime ? { runtime: t.config.runtime } : {}),
+          allowedOrigins: [`https://${id}.${plan.domain}`],
+          namePrefix: plan.prefix,
+        },
+        { ...child, dependsOn: [policy] },
+      );
+      tenants[id] = { network, policy, gateway };
+    }
+    this.tenants = tenants;
+    this.plan = plan;
+    this.tenantSummary = pulumi.output(
+      Object.fromEntries(
+        plan.tenants.map((t) => [
+          t.config.id,
+          {
+            gatewayUrl: `http://${t.addresses.gateway}:18789`,
+            proxyUrl: tenants[t.config.id]!.policy.plan.proxyUrl,
+            subnet: t.addresses.subnet,
+            uid: t.identity.gatewayUid,
+            notEnforced: [...tenants[t.config.id]!.policy.plan.enforced.notEnforced],
+          },
+        ]),
+      ),
+    );
+    this.registerOutputs({ tenantSummary: this.tenantSummary, auditWriter: this.audit.writer, auditReader: this.audit.reader });
+  }
+
+  private static policyArgs(plan: PlatformPlan, t: TenantPlan, egressNetworkName: pulumi.Input<string>, tenantNetworkName: pulumi.Input<string>): SandboxPolicyArgs {
+    return {
+      tenantId: t.config.id,
+      presets: t.presets,
+      ...(t.config.policy !== undefined ? { policy: t.config.policy as SandboxPolicyArgs["policy"] } : {}),
+      ...(t.config.allowUnenforced ? { allowUnenforced: t.config.allowUnenforced } : {}),
+      tenantNetworkName,
+      proxyAddress: t.addresses.egressProxy,
+      egressNetworkName,
+      proxyImage: plan.config.images.egressProxy,
+      allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
+      proxyUid: t.identity.egressProxyUid,
+      proxyGid: t.identity.egressProxyGid,
+      namePrefix: plan.prefix,
+    };
+  }
+}

@@ -1,0 +1,194 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { hardenedContainerArgs, labelList, type ResourceLimits, type TmpfsMount } from "../planners/container-hardening.js";
+import { imageProblem } from "../planners/image-pinning.js";
+import { POLICY_PRESETS, POLICY_PRESET_NAMES, type PolicyPresetName } from "../planners/presets.js";
+import {
+  UNENFORCEABLE_FEATURES,
+  mergePolicyDocuments,
+  parsePolicyDocument,
+  planEnforcement,
+  type EnforcedSandboxPolicy,
+  type SandboxPolicyDocument,
+  type UnenforceableFeature,
+} from "../planners/sandbox-policy-schema.js";
+import { SQUID_PORT, renderSquidConfig } from "../planners/squid-config.js";
+import { OctwConfigError, parseOrThrow } from "../validation.js";
+import { dockerName, tenantIdSchema } from "./common.js";
+
+export interface SandboxPolicyArgs {
+  tenantId: string;
+  /**
+   * The tenant's own policy: an object or YAML text in OCTW's subset of the OpenShell format.
+   * Merged after `presets`.
+   * @default - no extra rules: only what the presets allow
+   */
+  policy?: SandboxPolicyDocument | string;
+  /**
+   * Presets merged (in order) before `policy`.
+   * @default ["restricted"]
+   */
+  presets?: PolicyPresetName[];
+  /**
+   * Features of the format that Docker cannot enforce and that this tenant accepts as not
+   * enforced. Each accepted field is listed in `notEnforced`.
+   * @default [] - any unenforceable field is an error
+   */
+  allowUnenforced?: UnenforceableFeature[];
+  /** The tenant network the proxy serves on. */
+  tenantNetworkName: pulumi.Input<string>;
+  /** The proxy's fixed address on the tenant network. */
+  proxyAddress: string;
+  /** The shared egress network (bridge with `enable_icc=false`) the proxy reaches out through. */
+  egressNetworkName: pulumi.Input<string>;
+  /** Squid image: `repo@sha256:…` or a local image id `sha256:…`. */
+  proxyImage: string;
+  /**
+   * Accept a tag-only `proxyImage`.
+   * @default false
+   */
+  allowUnpinnedImage?: boolean;
+  /** UID and GID the proxy runs as (per tenant). */
+  proxyUid: number;
+  proxyGid: number;
+  /**
+   * Limits of the proxy container.
+   * @default { memoryMb: 128, cpus: 0.5, nproc: 128, nofile: 4096 }
+   */
+  proxyLimits?: Partial<ResourceLimits>;
+  /**
+   * Prefix of the Docker object names.
+   * @default "octw"
+   */
+  namePrefix?: string;
+}
+
+export const DEFAULT_PROXY_LIMITS: ResourceLimits = { memoryMb: 128, cpus: 0.5, nproc: 128, nofile: 4096 };
+
+const limitsSchema = z.strictObject({
+  memoryMb: z.number().int().min(64, "must be at least 64 (MiB)").max(1_048_576).optional(),
+  cpus: z.number().positive("must be > 0").max(512).optional(),
+  nproc: z.number().int().min(16, "must be at least 16").max(1_000_000).optional(),
+  nofile: z.number().int().min(64, "must be at least 64").max(1_048_576).optional(),
+});
+
+const inputString = z.custom<pulumi.Input<string>>((v) => typeof v === "string" || pulumi.Output.isInstance(v), "must be a string or a pulumi Output<string>");
+
+const argsSchema = z.strictObject({
+  tenantId: tenantIdSchema,
+  policy: z.unknown().optional(),
+  presets: z.array(z.enum(POLICY_PRESET_NAMES as [PolicyPresetName, ...PolicyPresetName[]])).optional(),
+  allowUnenforced: z.array(z.enum(UNENFORCEABLE_FEATURES as [UnenforceableFeature, ...UnenforceableFeature[]])).optional(),
+  tenantNetworkName: inputString,
+  proxyAddress: z.ipv4(),
+  egressNetworkName: inputString,
+  proxyImage: z.string(),
+  allowUnpinnedImage: z.boolean().optional(),
+  proxyUid: z.number().int().min(1000),
+  proxyGid: z.number().int().min(1000),
+  proxyLimits: limitsSchema.optional(),
+  namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).optional(),
+});
+
+/** The writable places the policy grants the gateway, with their sizes. */
+export interface GatewayFilesystemPlan {
+  readonly tmpfs: readonly TmpfsMount[];
+}
+
+/** What validating a policy yields, before anything is declared. */
+export interface SandboxPolicyPlan {
+  readonly enforced: EnforcedSandboxPolicy;
+  readonly squidConfig: string;
+  readonly proxyUrl: string;
+  readonly gatewayFilesystem: GatewayFilesystemPlan;
+}
+
+/**
+ * A tenant's runtime-containment policy and its enforcement: the egress proxy (Squid, config
+ * generated from the allowlist, on the tenant network and the shared egress network) and the
+ * filesystem/process hardening the gateway must get (`gatewayFilesystem`, consumed by
+ * TenantGateway).
+ */
+export class SandboxPolicy extends pulumi.ComponentResource {
+  declare readonly proxyContainer: docker.Container;
+  /** `http://<proxy address>:3128`: what the gateway's HTTP(S)_PROXY points at. */
+  declare readonly proxyUrl: pulumi.Output<string>;
+  /** Fields accepted through `allowUnenforced`, each with why it is not enforced. */
+  declare readonly notEnforced: pulumi.Output<string[]>;
+  /** The allowlist as enforced (host, ports, allowed IPs). */
+  declare readonly egressRules: pulumi.Output<EnforcedSandboxPolicy["egress"]>;
+  declare readonly plan: SandboxPolicyPlan;
+
+  constructor(name: string, args: SandboxPolicyArgs, opts?: pulumi.ComponentResourceOptions) {
+    const plan = SandboxPolicy.plan(name, args);
+    super("octw:index:SandboxPolicy", name, {}, opts);
+    const prefix = args.namePrefix ?? "octw";
+    const limits = { ...DEFAULT_PROXY_LIMITS, ...args.proxyLimits };
+
+    const image = new docker.RemoteImage(`${name}-proxy-image`, { name: args.proxyImage, keepLocally: true }, { parent: this });
+    const hardening = hardenedContainerArgs({
+      uid: args.proxyUid,
+      gid: args.proxyGid,
+      limits,
+      tmpfs: [
+        { path: "/tmp", sizeMb: 16 },
+        { path: "/run/squid", sizeMb: 4 },
+        { path: "/var/spool/squid", sizeMb: 4 },
+        { path: "/var/log/squid", sizeMb: 16 },
+      ],
+    });
+    this.proxyContainer = new docker.Container(
+      `${name}-proxy`,
+      {
+        name: dockerName(prefix, args.tenantId, "egress"),
+        image: image.imageId,
+        hostname: dockerName(prefix, args.tenantId, "egress"),
+        ...hardening,
+        // The tenant network first: the proxy's fixed address is what the gateway is configured with.
+        networksAdvanced: [
+          { name: args.tenantNetworkName, ipv4Address: args.proxyAddress },
+          { name: args.egressNetworkName },
+        ],
+        // Not secret: the allowlist is reviewable config. Base64 keeps it one env line.
+        envs: [`OCTW_SQUID_CONFIG_B64=${Buffer.from(plan.squidConfig).toString("base64")}`],
+        healthcheck: {
+          tests: ["CMD", "/usr/local/bin/octw-squid-healthcheck"],
+          interval: "10s",
+          timeout: "3s",
+          startPeriod: "5s",
+          retries: 3,
+        },
+        restart: "unless-stopped",
+        destroyGraceSeconds: 5,
+        wait: true,
+        waitTimeout: 60,
+        labels: labelList({ "octw.tenant": args.tenantId, "octw.component": "egress-proxy", "octw.managed-by": "pulumi" }),
+      },
+      { parent: this, deleteBeforeReplace: true },
+    );
+    this.proxyUrl = pulumi.output(plan.proxyUrl);
+    this.notEnforced = pulumi.output([...plan.enforced.notEnforced]);
+    this.egressRules = pulumi.output(plan.enforced.egress);
+    this.plan = plan;
+    this.registerOutputs({ proxyUrl: this.proxyUrl, notEnforced: this.notEnforced, egressRules: this.egressRules });
+  }
+
+  /** Validates the args and computes the enforcement plan without declaring anything. */
+  static plan(name: string, args: SandboxPolicyArgs): SandboxPolicyPlan {
+    const subject = `SandboxPolicy "${name}"`;
+    const parsed = parseOrThrow(argsSchema, args, subject);
+    const problem = imageProblem(parsed.proxyImage, parsed.allowUnpinnedImage ?? false);
+    if (problem) throw new OctwConfigError(subject, [{ path: "proxyImage", message: problem }]);
+    const presetDocs = (parsed.presets ?? ["restricted"]).map((p, i) => parsePolicyDocument(POLICY_PRESETS[p], subject, `presets[${i}]`));
+    const own = parsed.policy === undefined ? [] : [parsePolicyDocument(parsed.policy, subject, "policy")];
+    const merged = mergePolicyDocuments([...presetDocs, ...own], subject);
+    const enforced = planEnforcement(merged, parsed.allowUnenforced ?? [], subject);
+    return {
+      enforced,
+      squidConfig: renderSquidConfig({ tenantId: parsed.tenantId, rules: enforced.egress }),
+      proxyUrl: `http://${parsed.proxyAddress}:${SQUID_PORT}`,
+      gatewayFilesystem: { tmpfs: enforced.readWritePaths.map((path) => ({ path, sizeMb: path === "/tmp" ? 512 : 256 })) },
+    };
+  }
+}

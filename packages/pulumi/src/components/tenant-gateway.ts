@@ -1,0 +1,235 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { z } from "zod";
+import { hardenedContainerArgs, labelList, type ResourceLimits, type TmpfsMount } from "../planners/container-hardening.js";
+import { imageProblem } from "../planners/image-pinning.js";
+import { OPENCLAW_CONFIG_PATH, OPENCLAW_PORT, OPENCLAW_STATE_DIR, renderOpenClawConfig } from "../planners/openclaw-config.js";
+import { OctwConfigError, parseOrThrow } from "../validation.js";
+import { dockerName, tenantIdSchema } from "./common.js";
+
+/** Where the generated per-tenant secrets land: inside the 0700 state volume, each file 0400 and owned by the tenant. */
+export const ROUTER_TOKEN_PATH = `${OPENCLAW_STATE_DIR}/.octw/router-token`;
+
+export interface TenantGatewayArgs {
+  tenantId: string;
+  /** OpenClaw image: `repo@sha256:…` or a local image id `sha256:…`. */
+  image: string;
+  /**
+   * Accept a tag-only image.
+   * @default false
+   */
+  allowUnpinnedImage?: boolean;
+  /** The tenant network (the gateway's only network). */
+  networkName: pulumi.Input<string>;
+  /** The gateway's fixed address on it. */
+  address: string;
+  /** The edge's fixed address on it: the only proxy the gateway trusts for identity headers. */
+  edgeAddress: string;
+  /** `http://<proxy>:3128` from the tenant's SandboxPolicy. */
+  proxyUrl: string;
+  /** Writable tmpfs mounts granted by the tenant's SandboxPolicy (`/tmp` at least). */
+  tmpfs: TmpfsMount[];
+  /** The tenant's UID and GID (distinct per tenant; see `tenantIdentityPlan`). */
+  uid: number;
+  gid: number;
+  /**
+   * Resource limits.
+   * @default { memoryMb: 1536, cpus: 1, nproc: 512, nofile: 8192 }
+   */
+  limits?: Partial<ResourceLimits>;
+  /**
+   * OCI runtime for a stronger boundary, e.g. `runsc` (gVisor) — must be installed on the host.
+   * @default - the engine's default runtime (runc)
+   */
+  runtime?: string;
+  /**
+   * Origins allowed to open the Control UI.
+   * @default []
+   */
+  allowedOrigins?: string[];
+  /**
+   * Header the edge sets to the authenticated subject.
+   * @default "x-octw-user"
+   */
+  userHeader?: string;
+  /**
+   * Prefix of the Docker object names.
+   * @default "octw"
+   */
+  namePrefix?: string;
+}
+
+/** OpenClaw idles at ≈650 MiB; 768 MiB is the measured floor, so the default leaves headroom. */
+export const DEFAULT_GATEWAY_LIMITS: ResourceLimits = { memoryMb: 1536, cpus: 1, nproc: 512, nofile: 8192 };
+export const MIN_GATEWAY_MEMORY_MB = 768;
+
+const inputString = z.custom<pulumi.Input<string>>((v) => typeof v === "string" || pulumi.Output.isInstance(v), "must be a string or a pulumi Output<string>");
+
+const argsSchema = z.strictObject({
+  tenantId: tenantIdSchema,
+  image: z.string(),
+  allowUnpinnedImage: z.boolean().optional(),
+  networkName: inputString,
+  address: z.ipv4(),
+  edgeAddress: z.ipv4(),
+  proxyUrl: z.string().regex(/^http:\/\/[0-9.]+:[0-9]+$/, "must be http://<ipv4>:<port>"),
+  tmpfs: z
+    .array(z.strictObject({ path: z.string().startsWith("/"), sizeMb: z.number().int().min(1).max(65_536) }))
+    .refine((m) => m.some((x) => x.path === "/tmp"), "must include /tmp (OpenClaw needs it)"),
+  uid: z.number().int().min(1000, "must be >= 1000 (never root or a system user)").max(2 ** 31 - 2),
+  gid: z.number().int().min(1000, "must be >= 1000 (never root or a system group)").max(2 ** 31 - 2),
+  limits: z
+    .strictObject({
+      memoryMb: z.number().int().min(MIN_GATEWAY_MEMORY_MB, `must be at least ${MIN_GATEWAY_MEMORY_MB} (MiB): OpenClaw is OOM-killed below that`).max(1_048_576).optional(),
+      cpus: z.number().positive("must be > 0").max(512).optional(),
+      nproc: z.number().int().min(64, "must be at least 64").max(1_000_000).optional(),
+      nofile: z.number().int().min(1024, "must be at least 1024").max(1_048_576).optional(),
+    })
+    .optional(),
+  runtime: z.string().regex(/^[a-z][a-z0-9_.-]{0,62}$/, "must be an OCI runtime name such as runsc").optional(),
+  allowedOrigins: z.array(z.url({ protocol: /^https?$/ })).optional(),
+  userHeader: z.string().regex(/^x-[a-z0-9-]+$/, "must be a lowercase x- header name").optional(),
+  namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).optional(),
+});
+
+/**
+ * A tenant's OpenClaw gateway: its state volume (0700, owned by the tenant UID — set by a
+ * one-shot init container that has only CAP_CHOWN and CAP_FOWNER and no network), its generated
+ * secrets (delivered as 0400 files in the state volume, never as environment), its OpenClaw
+ * config (trusted-proxy auth trusting only the edge) and the hardened container itself,
+ * attached to its tenant network only, with no published port.
+ */
+export class TenantGateway extends pulumi.ComponentResource {
+  declare readonly container: docker.Container;
+  declare readonly stateVolume: docker.Volume;
+  declare readonly containerName: pulumi.Output<string>;
+  /** `http://<address>:18789` on the tenant network. */
+  declare readonly url: pulumi.Output<string>;
+  /** Per-tenant token for the inference router. Secret. */
+  declare readonly routerToken: pulumi.Output<string>;
+
+  constructor(name: string, args: TenantGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
+    const parsed = TenantGateway.validate(name, args);
+    super("octw:index:TenantGateway", name, {}, opts);
+    const prefix = parsed.namePrefix ?? "octw";
+    const limits = { ...DEFAULT_GATEWAY_LIMITS, ...parsed.limits };
+    const labels = (component: string) => labelList({ "octw.tenant": parsed.tenantId, "octw.component": component, "octw.managed-by": "pulumi" });
+
+    const image = new docker.RemoteImage(`${name}-image`, { name: parsed.image, keepLocally: true }, { parent: this });
+
+    this.stateVolume = new docker.Volume(
+      `${name}-state`,
+      { name: dockerName(prefix, parsed.tenantId, "state"), driver: "local", labels: labels("gateway-state") },
+      // The tenant's memory lives here: never deleted by a replace of something else.
+      { parent: this, protect: false, retainOnDelete: false },
+    );
+
+    // One-shot: make the volume root the tenant's, mode 0700, before the gateway mounts it.
+    // Runs as root with exactly the two capabilities it needs, no network, read-only root.
+    const initHardening = hardenedContainerArgs({
+      uid: parsed.uid,
+      gid: parsed.gid,
+      limits: { memoryMb: 64, cpus: 0.25, nproc: 32, nofile: 256 },
+      tmpfs: [],
+      addCapabilities: ["CHOWN", "FOWNER"],
+    });
+    const stateInit = new docker.Container(
+      `${name}-state-init`,
+      {
+        name: dockerName(prefix, parsed.tenantId, "state-init"),
+        image: image.imageId,
+        ...initHardening,
+        user: "0:0",
+        networkMode: "none",
+        entrypoints: ["/bin/sh", "-c"],
+        command: [`chown ${parsed.uid}:${parsed.gid} /state && chmod 0700 /state`],
+        mounts: [{ type: "volume", source: this.stateVolume.name, target: "/state", volumeOptions: { noCopy: true } }],
+        // Wait for it to finish; it exits 0 and stays as a record of how ownership was set.
+        attach: true,
+        mustRun: false,
+        start: true,
+        restart: "no",
+        labels: labels("gateway-state-init"),
+      },
+      { parent: this, deleteBeforeReplace: true },
+    );
+
+    const routerToken = new random.RandomPassword(`${name}-router-token`, { length: 48, special: false }, { parent: this });
+
+    const hardening = hardenedContainerArgs({ uid: parsed.uid, gid: parsed.gid, limits, tmpfs: parsed.tmpfs, runtime: parsed.runtime });
+    const config = renderOpenClawConfig({
+      edgeAddress: parsed.edgeAddress,
+      allowedOrigins: parsed.allowedOrigins ?? [],
+      ...(parsed.userHeader ? { userHeader: parsed.userHeader } : {}),
+    });
+    const hostname = dockerName(prefix, parsed.tenantId, "gateway");
+    this.container = new docker.Container(
+      `${name}-gateway`,
+      {
+        name: hostname,
+        image: image.imageId,
+        // Fixed: OpenClaw's owner lease is keyed on hostname; a new random one after a crash blocks start for 5 min.
+        hostname,
+        ...hardening,
+        networksAdvanced: [{ name: parsed.networkName, ipv4Address: parsed.address }],
+        // Only container names of the tenant network resolve; everything else goes to a dead loopback
+        // resolver instead of Docker's upstream — closes the DNS exfiltration channel of internal networks.
+        dns: ["127.0.0.1"],
+        mounts: [{ type: "volume", source: this.stateVolume.name, target: OPENCLAW_STATE_DIR, volumeOptions: { noCopy: true } }],
+        uploads: [
+          { file: OPENCLAW_CONFIG_PATH, content: config, permissions: "0400", owner: String(parsed.uid), group: String(parsed.gid) },
+          { file: ROUTER_TOKEN_PATH, content: pulumi.secret(routerToken.result), permissions: "0400", owner: String(parsed.uid), group: String(parsed.gid) },
+        ],
+        envs: [
+          `OPENCLAW_STATE_DIR=${OPENCLAW_STATE_DIR}`,
+          `HOME=${OPENCLAW_STATE_DIR}`,
+          "XDG_CACHE_HOME=/tmp/.cache",
+          "OPENCLAW_CONFIG_READONLY=1",
+          "OPENCLAW_NO_AUTO_UPDATE=1",
+          "OPENCLAW_DISABLE_BONJOUR=1",
+          `OPENCLAW_PROXY_URL=${parsed.proxyUrl}`,
+          `HTTP_PROXY=${parsed.proxyUrl}`,
+          `HTTPS_PROXY=${parsed.proxyUrl}`,
+          `http_proxy=${parsed.proxyUrl}`,
+          `https_proxy=${parsed.proxyUrl}`,
+          "NO_PROXY=localhost,127.0.0.1",
+          "no_proxy=localhost,127.0.0.1",
+        ],
+        command: ["openclaw", "gateway", "run"],
+        healthcheck: {
+          // /healthz must answer JSON: the Control UI answers unknown paths with 200 HTML.
+          tests: [
+            "CMD",
+            "/usr/local/bin/node",
+            "-e",
+            `fetch("http://127.0.0.1:${OPENCLAW_PORT}/healthz").then(async (r) => { const j = await r.json(); process.exit(r.ok && j && typeof j === "object" ? 0 : 1); }).catch(() => process.exit(1))`,
+          ],
+          interval: "15s",
+          timeout: "5s",
+          startPeriod: "60s",
+          retries: 3,
+        },
+        restart: "unless-stopped",
+        stopSignal: "SIGTERM",
+        destroyGraceSeconds: 10,
+        wait: true,
+        waitTimeout: 180,
+        labels: labels("gateway"),
+      },
+      { parent: this, deleteBeforeReplace: true, dependsOn: [stateInit] },
+    );
+    this.containerName = this.container.name;
+    this.url = pulumi.output(`http://${parsed.address}:${OPENCLAW_PORT}`);
+    this.routerToken = pulumi.secret(routerToken.result);
+    this.registerOutputs({ containerName: this.containerName, url: this.url, routerToken: this.routerToken });
+  }
+
+  static validate(name: string, args: TenantGatewayArgs) {
+    const subject = `TenantGateway "${name}"`;
+    const parsed = parseOrThrow(argsSchema, args, subject);
+    const problem = imageProblem(parsed.image, parsed.allowUnpinnedImage ?? false);
+    if (problem) throw new OctwConfigError(subject, [{ path: "image", message: problem }]);
+    return parsed;
+  }
+}

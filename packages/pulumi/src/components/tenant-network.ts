@@ -1,0 +1,82 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { labelList } from "../planners/container-hardening.js";
+import { DEFAULT_ADDRESS_POOL, parseIpv4Cidr, slotCapacity, tenantAddressPlan, type TenantAddressPlan } from "../planners/network-plan.js";
+import { parseOrThrow } from "../validation.js";
+import { dockerName, tenantIdSchema } from "./common.js";
+
+export interface TenantNetworkArgs {
+  /** The tenant's id: a lowercase DNS label. */
+  tenantId: string;
+  /** The tenant's stable slot in the address pool (1 ≤ slot < pool capacity). */
+  slot: number;
+  /**
+   * IPv4 pool that tenant /27s are carved from.
+   * @default "10.64.0.0/10"
+   */
+  addressPool?: string;
+  /**
+   * Prefix of the Docker object names.
+   * @default "octw"
+   */
+  namePrefix?: string;
+}
+
+const argsSchema = z.strictObject({
+  tenantId: tenantIdSchema,
+  slot: z.number().int().min(1),
+  addressPool: z.string().optional(),
+  namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).optional(),
+});
+
+/**
+ * A tenant's own network: an `internal` bridge (no route out), with an explicit subnet from
+ * the tenant's slot, no host address on the bridge (`inhibit_ipv4`, so the host's services are
+ * not reachable through the bridge gateway), no inter-network routing, and fixed addresses
+ * for the shared services that join it (edge, inference router) and for the tenant's own
+ * containers.
+ */
+export class TenantNetwork extends pulumi.ComponentResource {
+  /** The Docker network. Escape hatch for attaching other containers. */
+  declare readonly network: docker.Network;
+  declare readonly networkName: pulumi.Output<string>;
+  declare readonly plan: TenantAddressPlan;
+
+  constructor(name: string, args: TenantNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
+    const plan = TenantNetwork.plan(name, args);
+    super("octw:index:TenantNetwork", name, {}, opts);
+    const prefix = args.namePrefix ?? "octw";
+    const network = new docker.Network(
+      `${name}-network`,
+      {
+        name: dockerName(prefix, args.tenantId, "net"),
+        driver: "bridge",
+        internal: true,
+        attachable: false,
+        ipv6: false,
+        ipamConfigs: [{ subnet: plan.subnet, gateway: plan.bridgeGateway, ipRange: plan.dynamicRange }],
+        options: {
+          "com.docker.network.bridge.enable_icc": "true",
+          "com.docker.network.bridge.enable_ip_masquerade": "false",
+          "com.docker.network.bridge.inhibit_ipv4": "true",
+        },
+        labels: labelList({ "octw.tenant": args.tenantId, "octw.component": "tenant-network", "octw.managed-by": "pulumi" }),
+      },
+      { parent: this, deleteBeforeReplace: true },
+    );
+    this.network = network;
+    this.networkName = network.name;
+    this.plan = plan;
+    this.registerOutputs({ networkName: this.networkName, subnet: plan.subnet });
+  }
+
+  /** Validates the args and computes the address plan without declaring anything. */
+  static plan(name: string, args: TenantNetworkArgs): TenantAddressPlan {
+    const parsed = parseOrThrow(argsSchema, args, `TenantNetwork "${name}"`);
+    const pool = parseIpv4Cidr(parsed.addressPool ?? DEFAULT_ADDRESS_POOL);
+    if (!pool) throw new RangeError(`TenantNetwork "${name}": addressPool must be an IPv4 CIDR without host bits`);
+    if (parsed.slot >= slotCapacity(pool)) throw new RangeError(`TenantNetwork "${name}": slot must be < ${slotCapacity(pool)} for pool ${parsed.addressPool ?? DEFAULT_ADDRESS_POOL}`);
+    return tenantAddressPlan(pool, parsed.slot);
+  }
+}

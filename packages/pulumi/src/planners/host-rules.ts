@@ -1,0 +1,118 @@
+/**
+ * What may stand in an egress endpoint's `host` and `allowed_ips`. Pure and exhaustively tested:
+ * this is where an SSRF hole would start.
+ */
+import { BlockList, isIP } from "node:net";
+
+/** Destinations the egress proxy refuses whatever DNS says, unless an endpoint's `allowed_ips` names them. */
+export const NON_PUBLIC_IPV4 = [
+  "0.0.0.0/8", // "this network"
+  "10.0.0.0/8", // private
+  "100.64.0.0/10", // carrier-grade NAT
+  "127.0.0.0/8", // loopback
+  "169.254.0.0/16", // link-local, cloud metadata (169.254.169.254)
+  "172.16.0.0/12", // private
+  "192.0.0.0/24", // IETF protocol assignments
+  "192.0.2.0/24", // TEST-NET-1
+  "192.168.0.0/16", // private
+  "198.18.0.0/15", // benchmarking
+  "198.51.100.0/24", // TEST-NET-2
+  "203.0.113.0/24", // TEST-NET-3
+  "224.0.0.0/4", // multicast
+  "240.0.0.0/4", // reserved, broadcast
+] as const;
+
+export const NON_PUBLIC_IPV6 = [
+  "::/128",
+  "::1/128",
+  "::ffff:0:0/96", // IPv4-mapped: would smuggle any IPv4 past the v4 list
+  "64:ff9b::/96", // NAT64
+  "fc00::/7", // unique local
+  "fe80::/10", // link-local
+  "ff00::/8", // multicast
+  "2001:db8::/32", // documentation
+] as const;
+
+/** Never reachable, not even through `allowed_ips`: the host itself and the metadata services. */
+const NEVER_ALLOWED_V4 = ["0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16"] as const;
+const NEVER_ALLOWED_V6 = ["::/128", "::1/128", "fe80::/10", "::ffff:0:0/96"] as const;
+
+function blockList(v4: readonly string[], v6: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const c of v4) {
+    const [net, len] = c.split("/");
+    list.addSubnet(net!, Number(len), "ipv4");
+  }
+  for (const c of v6) {
+    const [net, len] = c.split("/");
+    list.addSubnet(net!, Number(len), "ipv6");
+  }
+  return list;
+}
+const neverAllowed = blockList(NEVER_ALLOWED_V4, NEVER_ALLOWED_V6);
+
+/** Names that resolve to the host, the LAN or a metadata service, whatever a resolver says. */
+const RESERVED_NAMES = [/^localhost$/, /\.localhost$/, /\.local$/, /\.internal$/, /\.home\.arpa$/, /\.arpa$/, /^metadata$/, /\.lan$/, /\.intranet$/];
+
+const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * Checks an endpoint host. Returns a reason when it is refused, `undefined` when it is fine.
+ * Allowed: a lowercase DNS name of at least two labels whose last label is not numeric,
+ * optionally with `*` as its whole first label (`*.example.com` = any single label in front).
+ */
+export function hostProblem(host: string): string | undefined {
+  if (host.length === 0) return "must not be empty";
+  if (host.length > 253) return "is longer than 253 characters";
+  if (host.startsWith("[") || host.includes(":")) return "must be a DNS name, not an IP literal or host:port (put ports in `port`/`ports`)";
+  if (isIP(host) !== 0) return "must be a DNS name, not an IP literal; to reach a fixed address, name it and list the address in `allowed_ips`";
+  if (host !== host.toLowerCase()) return "must be lowercase";
+  if (host.endsWith(".")) return "must not end with a dot";
+  const labels = host.split(".");
+  if (labels.length < 2) return "must have at least two labels (e.g. api.example.com)";
+  const last = labels[labels.length - 1]!;
+  if (/^[0-9]+$/.test(last) || /^0x[0-9a-f]+$/.test(last)) {
+    return "must be a DNS name, not a numeric address form";
+  }
+  for (let i = 0; i < labels.length; i++) {
+    const label = labels[i]!;
+    if (label === "*") {
+      if (i !== 0) return "may contain a wildcard only as its whole first label (`*.example.com`)";
+      if (labels.length < 3) return "wildcard must leave at least two labels (`*.example.com`, not `*.com`)";
+      continue;
+    }
+    if (label.includes("*")) return "may contain a wildcard only as its whole first label (`*.example.com`)";
+    if (!LABEL.test(label)) return `label "${label}" is not a valid DNS label (a-z, 0-9, inner hyphens, 1-63 characters)`;
+  }
+  const bare = labels[0] === "*" ? labels.slice(1).join(".") : host;
+  if (RESERVED_NAMES.some((re) => re.test(bare))) return "names a loopback, local-network or metadata name, which is never an egress destination";
+  return undefined;
+}
+
+/** Parses an IP or CIDR; returns its family and a normalized form, or a reason. */
+export function ipOrCidrProblem(text: string): string | undefined {
+  const [addr, len, extra] = text.split("/");
+  if (extra !== undefined || addr === undefined) return "must be an IP address or CIDR (e.g. 203.0.113.7 or 203.0.113.0/28)";
+  const family = isIP(addr);
+  if (family === 0) return "must be an IP address or CIDR (e.g. 203.0.113.7 or 203.0.113.0/28)";
+  if (len !== undefined) {
+    if (!/^\d{1,3}$/.test(len)) return "has an invalid prefix length";
+    const n = Number(len);
+    if (family === 4 && n > 32) return "prefix length must be 0..32 for IPv4";
+    if (family === 6 && n > 128) return "prefix length must be 0..128 for IPv6";
+    if ((family === 4 && n < 8) || (family === 6 && n < 32)) return "is too wide (at most a /8 for IPv4, /32 for IPv6)";
+  }
+  const type = family === 4 ? "ipv4" : "ipv6";
+  if (neverAllowed.check(addr, type)) return "is a loopback, link-local or metadata address, which is never an egress destination";
+  if (len !== undefined) {
+    // A CIDR that contains a never-allowed block is refused too, e.g. 0.0.0.0/0 or 169.254.0.0/15.
+    const probe = new BlockList();
+    probe.addSubnet(addr, Number(len), type);
+    const forbidden = family === 4 ? NEVER_ALLOWED_V4 : NEVER_ALLOWED_V6;
+    for (const c of forbidden) {
+      const [net] = c.split("/");
+      if (probe.check(net!, type)) return `contains ${c}, which is never an egress destination`;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,37 @@
+/**
+ * The gateway's `openclaw.json`: pure function of the tenant's plan. Contains no secret (the
+ * router token, when there is one, is a separate 0400 file), so it can be reviewed in a diff.
+ */
+export const OPENCLAW_PORT = 18789;
+export const OPENCLAW_STATE_DIR = "/var/lib/openclaw";
+export const OPENCLAW_CONFIG_PATH = `${OPENCLAW_STATE_DIR}/openclaw.json`;
+/** The header the edge sets to the authenticated subject (docs/contracts.md). */
+export const DEFAULT_USER_HEADER = "x-octw-user";
+
+export interface OpenClawConfigInput {
+  /** The edge's fixed address on this tenant's network: the only trusted proxy. */
+  readonly edgeAddress: string;
+  readonly userHeader?: string;
+  /** Origins allowed to open the Control UI (e.g. `https://alpha.openclaw.example.com`). */
+  readonly allowedOrigins: readonly string[];
+}
+
+export function renderOpenClawConfig(input: OpenClawConfigInput): string {
+  const config = {
+    gateway: {
+      mode: "local",
+      // "lan" listens on all container interfaces; the container has exactly one (its tenant network).
+      bind: "lan",
+      port: OPENCLAW_PORT,
+      trustedProxies: [input.edgeAddress],
+      auth: {
+        mode: "trusted-proxy",
+        trustedProxy: { userHeader: input.userHeader ?? DEFAULT_USER_HEADER },
+      },
+      controlUi: { allowedOrigins: [...input.allowedOrigins] },
+    },
+    // No phoning home from inside the sandbox: updates arrive as new pinned images.
+    update: { checkOnStart: false },
+  };
+  return `${JSON.stringify(config, null, 2)}\n`;
+}

@@ -1,0 +1,305 @@
+/**
+ * The platform config: one zod schema for N tenants, and the pure planner that turns it into
+ * every tenant's slot, subnet, addresses, UIDs and limits — validated as a whole before a
+ * single resource is declared.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { tenantIdSchema } from "../components/common.js";
+import { imageProblem } from "./image-pinning.js";
+import {
+  DEFAULT_UID_BASE,
+  UIDS_PER_SLOT,
+  cidrsOverlap,
+  derivedSlot,
+  formatCidr,
+  formatIpv4,
+  parseIpv4Cidr,
+  slotCapacity,
+  tenantAddressPlan,
+  tenantIdentityPlan,
+  type TenantAddressPlan,
+  type TenantIdentityPlan,
+} from "./network-plan.js";
+import { POLICY_PRESET_NAMES, type PolicyPresetName } from "./presets.js";
+import { UNENFORCEABLE_FEATURES, type SandboxPolicyDocument, type UnenforceableFeature } from "./sandbox-policy-schema.js";
+import { OctwConfigError, formatPath } from "../validation.js";
+
+export interface TenantLimitsConfig {
+  /** @default 1536 */
+  memoryMb?: number;
+  /** @default 1 */
+  cpus?: number;
+  /** @default 512 */
+  nproc?: number;
+  /** @default 8192 */
+  nofile?: number;
+}
+
+export interface TenantConfig {
+  /** Lowercase DNS label, unique in the platform. */
+  id: string;
+  /**
+   * Stable slot in the address pool; decides the tenant's subnet and UIDs.
+   * @default - derived from a hash of `id` (collisions are reported; then set one explicitly)
+   */
+  slot?: number;
+  /**
+   * Policy presets merged before `policy`.
+   * @default ["restricted"]
+   */
+  presets?: PolicyPresetName[];
+  /**
+   * The tenant's own policy (object or YAML text).
+   * @default - none: only the presets
+   */
+  policy?: SandboxPolicyDocument | string;
+  /**
+   * Unenforceable policy features this tenant accepts as reported-not-enforced.
+   * @default []
+   */
+  allowUnenforced?: UnenforceableFeature[];
+  /** @default - the platform's `defaults.limits` */
+  limits?: TenantLimitsConfig;
+  /**
+   * OpenClaw image override for this tenant (pinned).
+   * @default - `images.openclaw`
+   */
+  image?: string;
+  /**
+   * OCI runtime, e.g. `runsc`.
+   * @default - the engine's default
+   */
+  runtime?: string;
+}
+
+export interface PlatformImagesConfig {
+  /** OpenClaw gateway image, pinned (`repo@sha256:…` or local `sha256:…`). */
+  openclaw: string;
+  /** Squid egress proxy image, pinned. */
+  egressProxy: string;
+  /** Postgres image for the embedded AuditStore, pinned. Required when `audit.mode` is `embedded`. */
+  postgres?: string;
+  /**
+   * Accept tag-only images (development only).
+   * @default false
+   */
+  allowUnpinned?: boolean;
+}
+
+export interface PlatformAuditConfig {
+  mode: "embedded" | "external";
+  /** External server (mode `external`). */
+  host?: string;
+  /** @default 5432 */
+  port?: number;
+  adminUser?: string;
+  adminPassword?: pulumi.Input<string>;
+  /** @default "require" */
+  sslMode?: "disable" | "require" | "verify-ca" | "verify-full";
+  /** @default "octw_audit" */
+  databaseName?: string;
+  /** @default - generated (RandomBytes) */
+  masterKey?: pulumi.Input<string>;
+}
+
+export interface OpenClawPlatformConfig {
+  /**
+   * Prefix of every Docker object name (lets several platforms or test runs share an engine).
+   * @default "octw"
+   */
+  prefix?: string;
+  /**
+   * DNS domain tenants are served under (`<tenant>.<domain>`); used for allowed origins.
+   * @default "localhost"
+   */
+  domain?: string;
+  /**
+   * IPv4 pool that tenant /27 networks are carved from.
+   * @default "10.64.0.0/10"
+   */
+  addressPool?: string;
+  /**
+   * Subnet of the shared egress network.
+   * @default "10.63.0.0/24"
+   */
+  egressSubnet?: string;
+  /**
+   * Subnet of the private control network (Postgres, shared services).
+   * @default "10.63.1.0/28"
+   */
+  controlSubnet?: string;
+  /**
+   * First tenant UID; a tenant's UIDs are uidBase + slot * 4 + (0..3).
+   * @default 200000
+   */
+  uidBase?: number;
+  images: PlatformImagesConfig;
+  /** Defaults applied to every tenant. */
+  defaults?: { limits?: TenantLimitsConfig; presets?: PolicyPresetName[] };
+  tenants: TenantConfig[];
+  audit: PlatformAuditConfig;
+}
+
+const limitsSchema = z.strictObject({
+  memoryMb: z.number().int().min(768, "must be at least 768 (MiB): OpenClaw is OOM-killed below that").max(1_048_576).optional(),
+  cpus: z.number().positive("must be > 0").max(512).optional(),
+  nproc: z.number().int().min(64, "must be at least 64").max(1_000_000).optional(),
+  nofile: z.number().int().min(1024, "must be at least 1024").max(1_048_576).optional(),
+});
+const presetsSchema = z.array(z.enum(POLICY_PRESET_NAMES as [PolicyPresetName, ...PolicyPresetName[]]));
+const secretInput = z.custom<pulumi.Input<string>>((v) => typeof v === "string" || (typeof v === "object" && v !== null), "must be a string or a pulumi Output<string>");
+const cidr = z.string().refine((c) => parseIpv4Cidr(c) !== undefined, "must be an IPv4 CIDR without host bits, e.g. 10.64.0.0/10");
+
+export const platformConfigSchema = z
+  .strictObject({
+    prefix: z.string().regex(/^[a-z][a-z0-9-]{0,20}$/, "must be lowercase: a-z first, then a-z, 0-9 or -, at most 21 characters").optional(),
+    domain: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, "must be a lowercase DNS name").optional(),
+    addressPool: cidr.optional(),
+    egressSubnet: cidr.optional(),
+    controlSubnet: cidr.optional(),
+    uidBase: z.number().int().min(100_000, "must be >= 100000 (clear of distribution and login users)").max(2 ** 31 - 2 ** 24).optional(),
+    images: z.strictObject({
+      openclaw: z.string(),
+      egressProxy: z.string(),
+      postgres: z.string().optional(),
+      allowUnpinned: z.boolean().optional(),
+    }),
+    defaults: z.strictObject({ limits: limitsSchema.optional(), presets: presetsSchema.optional() }).optional(),
+    tenants: z
+      .array(
+        z.strictObject({
+          id: tenantIdSchema,
+          slot: z.number().int().min(1, "must be >= 1 (slot 0 is reserved)").optional(),
+          presets: presetsSchema.optional(),
+          policy: z.unknown().optional(),
+          allowUnenforced: z.array(z.enum(UNENFORCEABLE_FEATURES as [UnenforceableFeature, ...UnenforceableFeature[]])).optional(),
+          limits: limitsSchema.optional(),
+          image: z.string().optional(),
+          runtime: z.string().regex(/^[a-z][a-z0-9_.-]{0,62}$/, "must be an OCI runtime name such as runsc").optional(),
+        }),
+      )
+      .min(1, "must list at least one tenant"),
+    audit: z.strictObject({
+      mode: z.enum(["embedded", "external"]),
+      host: z.string().min(1).optional(),
+      port: z.number().int().min(1).max(65535).optional(),
+      adminUser: z.string().min(1).optional(),
+      adminPassword: secretInput.optional(),
+      sslMode: z.enum(["disable", "require", "verify-ca", "verify-full"]).optional(),
+      databaseName: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, "must be a lowercase identifier").optional(),
+      masterKey: secretInput.optional(),
+    }),
+  });
+
+export type ParsedPlatformConfig = z.output<typeof platformConfigSchema>;
+export type ParsedTenantConfig = ParsedPlatformConfig["tenants"][number];
+
+export interface TenantPlan {
+  readonly config: ParsedTenantConfig;
+  readonly addresses: TenantAddressPlan;
+  readonly identity: TenantIdentityPlan;
+  readonly image: string;
+  readonly presets: PolicyPresetName[];
+  readonly limits: Required<TenantLimitsConfig>;
+}
+
+export interface PlatformPlan {
+  readonly config: ParsedPlatformConfig;
+  readonly prefix: string;
+  readonly domain: string;
+  readonly addressPool: string;
+  readonly egressSubnet: string;
+  readonly controlSubnet: string;
+  /** Postgres's fixed address on the control network (offset .2). */
+  readonly auditAddress: string;
+  readonly tenants: readonly TenantPlan[];
+}
+
+export const DEFAULT_TENANT_LIMITS: Required<TenantLimitsConfig> = { memoryMb: 1536, cpus: 1, nproc: 512, nofile: 8192 };
+
+/** Validates the whole config and plans every tenant. Throws one {@link OctwConfigError} listing every problem. */
+export function planPlatform(config: unknown, subject: string): PlatformPlan {
+  const result = platformConfigSchema.safeParse(config);
+  if (!result.success) {
+    throw new OctwConfigError(subject, result.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
+  }
+  const c = result.data;
+  const problems: { path: string; message: string }[] = [];
+  const addressPool = c.addressPool ?? "10.64.0.0/10";
+  const egressSubnet = c.egressSubnet ?? "10.63.0.0/24";
+  const controlSubnet = c.controlSubnet ?? "10.63.1.0/28";
+  const pool = parseIpv4Cidr(addressPool)!;
+  const capacity = slotCapacity(pool);
+  if (capacity < 2) problems.push({ path: "addressPool", message: `${addressPool} is too small: it must hold at least two /27s` });
+  const egress = parseIpv4Cidr(egressSubnet)!;
+  const control = parseIpv4Cidr(controlSubnet)!;
+  if (cidrsOverlap(pool, egress)) problems.push({ path: "egressSubnet", message: `${egressSubnet} overlaps addressPool ${addressPool}` });
+  if (cidrsOverlap(pool, control)) problems.push({ path: "controlSubnet", message: `${controlSubnet} overlaps addressPool ${addressPool}` });
+  if (cidrsOverlap(egress, control)) problems.push({ path: "controlSubnet", message: `${controlSubnet} overlaps egressSubnet ${egressSubnet}` });
+  if (control.prefixLength > 29) problems.push({ path: "controlSubnet", message: "must be at least a /29" });
+
+  const allowUnpinned = c.images.allowUnpinned ?? false;
+  for (const key of ["openclaw", "egressProxy", "postgres"] as const) {
+    const ref = c.images[key];
+    if (ref === undefined) continue;
+    const problem = imageProblem(ref, allowUnpinned);
+    if (problem) problems.push({ path: `images.${key}`, message: problem });
+  }
+  if (c.audit.mode === "embedded" && c.images.postgres === undefined) problems.push({ path: "images.postgres", message: 'is required when audit.mode is "embedded"' });
+  if (c.audit.mode === "external") {
+    for (const key of ["host", "adminUser", "adminPassword"] as const) {
+      if (c.audit[key] === undefined) problems.push({ path: `audit.${key}`, message: 'is required when audit.mode is "external"' });
+    }
+  }
+
+  const byId = new Map<string, number>();
+  const bySlot = new Map<number, string>();
+  const uidBase = c.uidBase ?? DEFAULT_UID_BASE;
+  const tenants: TenantPlan[] = [];
+  c.tenants.forEach((t, i) => {
+    const at = `tenants[${i}]`;
+    if (byId.has(t.id)) problems.push({ path: `${at}.id`, message: `"${t.id}" is already used by tenants[${byId.get(t.id)}]` });
+    byId.set(t.id, i);
+    const slot = t.slot ?? (capacity >= 2 ? derivedSlot(t.id, capacity) : 1);
+    if (slot >= capacity) {
+      problems.push({ path: `${at}.slot`, message: `${slot} does not fit the address pool ${addressPool} (slots 1..${capacity - 1})` });
+      return;
+    }
+    const other = bySlot.get(slot);
+    if (other !== undefined) {
+      problems.push({
+        path: `${at}.slot`,
+        message: `slot ${slot}${t.slot === undefined ? " (derived from the id)" : ""} is already taken by tenant "${other}": its subnet would overlap; set a distinct explicit slot`,
+      });
+      return;
+    }
+    bySlot.set(slot, t.id);
+    if (uidBase + (slot + 1) * UIDS_PER_SLOT > 2 ** 31 - 1) problems.push({ path: `${at}.slot`, message: "gives UIDs beyond 2^31-1; lower uidBase or the slot" });
+    const image = t.image ?? c.images.openclaw;
+    if (t.image !== undefined) {
+      const problem = imageProblem(t.image, allowUnpinned);
+      if (problem) problems.push({ path: `${at}.image`, message: problem });
+    }
+    tenants.push({
+      config: t,
+      addresses: tenantAddressPlan(pool, slot),
+      identity: tenantIdentityPlan(uidBase, slot),
+      image,
+      presets: t.presets ?? c.defaults?.presets ?? ["restricted"],
+      limits: { ...DEFAULT_TENANT_LIMITS, ...c.defaults?.limits, ...t.limits },
+    });
+  });
+  if (problems.length) throw new OctwConfigError(subject, problems);
+  return {
+    config: c,
+    prefix: c.prefix ?? "octw",
+    domain: c.domain ?? "localhost",
+    addressPool: formatCidr(pool),
+    egressSubnet,
+    controlSubnet,
+    auditAddress: formatIpv4(control.base + 2),
+    tenants,
+  };
+}
+
