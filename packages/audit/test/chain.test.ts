@@ -1,0 +1,128 @@
+import { createHash } from "node:crypto";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { ChainVerifier, GENESIS_HASH, canonicalEventEncoding, chainHash, type ChainRow } from "../src/chain";
+
+type Fields = Omit<ChainRow, "id" | "prevHash" | "hash">;
+
+function fields(tenant: string, seq: number, over: Partial<Fields> = {}): Fields {
+  return {
+    tenant,
+    seq: String(seq),
+    time: `2026-01-01T00:00:${String(seq % 60).padStart(2, "0")}.000000Z`,
+    actor: "user-1",
+    action: "edge.auth.allowed",
+    target: "/chat",
+    decision: "allowed",
+    details: `{"n": ${seq}}`,
+    idempotencyKey: `k-${seq}`,
+    ...over,
+  };
+}
+
+function buildChain(tenant: string, n: number): ChainRow[] {
+  const rows: ChainRow[] = [];
+  let prev = GENESIS_HASH;
+  for (let i = 1; i <= n; i++) {
+    const f = fields(tenant, i);
+    const hash = chainHash(prev, f);
+    rows.push({ ...f, id: String(i), prevHash: prev, hash });
+    prev = hash;
+  }
+  return rows;
+}
+
+describe("canonical encoding", () => {
+  it("length-prefixes every field and marks NULL with '-'", () => {
+    const enc = canonicalEventEncoding(fields("a", 1, { target: null, actor: "é" })).toString("utf8");
+    expect(enc.startsWith("13:octw.audit.v1" + "1:a" + "1:1")).toBe(true);
+    expect(enc).toContain("2:é"); // byte length, not character length
+    expect(enc).toContain("17:edge.auth.allowed-7:allowed");
+  });
+
+  it("hash = SHA-256(prev || encoding)", () => {
+    const f = fields("a", 1);
+    const prev = Buffer.alloc(32, 7);
+    const expected = createHash("sha256").update(Buffer.concat([prev, canonicalEventEncoding(f)])).digest();
+    expect(chainHash(prev, f).equals(expected)).toBe(true);
+    expect(() => chainHash(Buffer.alloc(31), f)).toThrow(/32 bytes/);
+  });
+
+  it("is injective: different field tuples never encode the same", () => {
+    const opt = fc.option(fc.string(), { nil: null });
+    const arb = fc.record({ a: fc.string(), b: fc.string(), c: opt, d: opt, e: opt });
+    fc.assert(
+      fc.property(arb, arb, (x, y) => {
+        const fx = fields("t", 1, { actor: x.a, action: x.b, target: x.c, decision: x.d, details: x.e });
+        const fy = fields("t", 1, { actor: y.a, action: y.b, target: y.c, decision: y.d, details: y.e });
+        const same = JSON.stringify(x) === JSON.stringify(y);
+        return canonicalEventEncoding(fx).equals(canonicalEventEncoding(fy)) === same;
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe("ChainVerifier", () => {
+  it("accepts an intact chain and its head", () => {
+    const rows = buildChain("a", 50);
+    const v = new ChainVerifier("a");
+    for (const r of rows) expect(v.push(r)).toBe(true);
+    expect(v.finish({ seq: "50", hash: rows[49]!.hash })).toBeNull();
+    expect(v.verified).toBe(50);
+  });
+
+  it.each(["actor", "action", "target", "decision", "details", "time", "idempotencyKey"] as const)("catches an edited %s at that row", (field) => {
+    const rows = buildChain("a", 10);
+    rows[4] = { ...rows[4]!, [field]: "tampered" };
+    const v = new ChainVerifier("a");
+    rows.forEach((r) => v.push(r));
+    expect(v.firstBroken).toMatchObject({ seq: "5", reason: "hash-mismatch" });
+    expect(v.verified).toBe(4);
+  });
+
+  it("catches an edited row whose hash was recomputed, at the next row", () => {
+    const rows = buildChain("a", 10);
+    const edited = fields("a", 5, { decision: "denied" });
+    rows[4] = { ...rows[4]!, ...edited, hash: chainHash(rows[4]!.prevHash, edited) };
+    const v = new ChainVerifier("a");
+    rows.forEach((r) => v.push(r));
+    expect(v.firstBroken).toMatchObject({ seq: "6", reason: "prev-hash-mismatch" });
+  });
+
+  it("catches a deleted row", () => {
+    const rows = buildChain("a", 10);
+    rows.splice(3, 1);
+    const v = new ChainVerifier("a");
+    rows.forEach((r) => v.push(r));
+    expect(v.firstBroken).toMatchObject({ seq: "5", reason: "seq-gap" });
+  });
+
+  it("catches a deleted row even when later seqs were renumbered", () => {
+    const rows = buildChain("a", 10);
+    rows.splice(3, 1);
+    const renumbered = rows.map((r, i) => ({ ...r, seq: String(i + 1) }));
+    const v = new ChainVerifier("a");
+    renumbered.forEach((r) => v.push(r));
+    expect(v.firstBroken).toMatchObject({ seq: "4", reason: "prev-hash-mismatch" });
+  });
+
+  it("catches a deleted tail through the head", () => {
+    const rows = buildChain("a", 10);
+    const v = new ChainVerifier("a");
+    rows.slice(0, 8).forEach((r) => v.push(r));
+    expect(v.finish({ seq: "10", hash: rows[9]!.hash })).toMatchObject({ reason: "head-mismatch", seq: "10" });
+  });
+
+  it("catches a first row that does not start at genesis (deleted head of chain)", () => {
+    const rows = buildChain("a", 3).slice(1);
+    const v = new ChainVerifier("a");
+    rows.forEach((r) => v.push(r));
+    expect(v.firstBroken).toMatchObject({ seq: "2", reason: "seq-gap" });
+  });
+
+  it("refuses rows of another tenant", () => {
+    const v = new ChainVerifier("a");
+    expect(() => v.push(buildChain("b", 1)[0]!)).toThrow(/tenant b/);
+  });
+});
