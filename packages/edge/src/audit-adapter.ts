@@ -1,6 +1,7 @@
 // Maps the edge's decision events onto @octw/audit's AuditEventInput (tenant, actor, action,
-// target, decision, details). Structural, so the edge does not need the audit package's
-// internals; `toAuditSink` wraps anything with AuditClient's `record(input)`.
+// target, decision, details); `toAuditSink` wraps an AuditClient (or anything with its
+// `record(input)`).
+import type { AuditEventInput } from "@octw/audit";
 import type { AuditSink, EdgeAuditEvent } from "./audit";
 
 /**
@@ -10,17 +11,7 @@ import type { AuditSink, EdgeAuditEvent } from "./audit";
  */
 export const PLATFORM_AUDIT_TENANT = "octw:edge";
 
-export interface AuditEventInputLike {
-  tenant: string;
-  actor: string;
-  action: string;
-  target?: string;
-  decision?: string;
-  details?: Record<string, unknown>;
-  time?: string;
-}
-
-export function toAuditInput(ev: EdgeAuditEvent): AuditEventInputLike {
+export function toAuditInput(ev: EdgeAuditEvent): AuditEventInput {
   const { route, ...rest } = ev.detail;
   return {
     tenant: ev.tenant ?? PLATFORM_AUDIT_TENANT,
@@ -33,6 +24,6 @@ export function toAuditInput(ev: EdgeAuditEvent): AuditEventInputLike {
   };
 }
 
-export function toAuditSink(client: { record(input: AuditEventInputLike): Promise<unknown> }): AuditSink {
+export function toAuditSink(client: { record(input: AuditEventInput): Promise<unknown> }): AuditSink {
   return { record: async (ev) => void (await client.record(toAuditInput(ev))) };
 }

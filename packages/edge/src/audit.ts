@@ -1,9 +1,11 @@
 // Every edge decision becomes an audit event. The edge does not wait for the audit store on
-// each request (that would put a database round trip into every request's latency); it puts
-// the event into a bounded in-memory buffer that a single flusher drains in order. When the
-// buffer is full — the store is down or too slow — the edge refuses new requests (503): it
-// fails closed rather than letting traffic through unaudited. Events still in the buffer are
-// lost if the process is killed (at most `bufferMax` events); a graceful shutdown drains them.
+// each request (that would put a database round trip into every request's latency): it hands
+// the event to the sink and counts it as pending until the sink accepts it (@octw/audit's
+// AuditClient accepts once the event is committed in Postgres or fsync'd in its spool file).
+// Refused events are retried with backoff. When `bufferMax` events are pending — the store
+// and its spool cannot keep up or refuse — the edge refuses new requests (503): it fails
+// closed rather than letting traffic through unaudited. Pending events are lost if the process
+// is killed (at most `bufferMax`); a graceful shutdown waits for them.
 
 /** The part of @octw/audit's AuditClient the edge needs. */
 export interface AuditSink {
@@ -41,13 +43,17 @@ export interface BufferedAuditorOptions {
 }
 
 export class BufferedAuditor {
-  private readonly queue: EdgeAuditEvent[] = [];
-  private flushing = false;
+  /** Events handed to the sink and not yet accepted by it. */
+  private inflight = 0;
+  /** Events the sink refused, waiting for the next retry. */
+  private readonly retry: EdgeAuditEvent[] = [];
   private backoffMs: number;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
-  /** Consecutive failures of the sink; 0 when it last succeeded. */
+  /** Consecutive failures of the sink; 0 once it accepts again. */
   failures = 0;
+  /** Events dropped because the sink called them invalid (a bug, logged through onError). */
+  dropped = 0;
 
   constructor(
     private readonly sink: AuditSink,
@@ -56,60 +62,67 @@ export class BufferedAuditor {
     this.backoffMs = opts.minBackoffMs ?? 100;
   }
 
+  /** Events not yet accepted by the sink (in flight + waiting for a retry). */
   get pending(): number {
-    return this.queue.length;
+    return this.inflight + this.retry.length;
   }
 
   /** True when the event was accepted; false means the caller must refuse the request. */
   submit(event: EdgeAuditEvent): boolean {
-    if (this.closed || this.queue.length >= this.opts.bufferMax) return false;
-    this.queue.push(event);
-    if (!this.flushing && this.timer === undefined) void this.flush();
+    if (!this.hasRoom()) return false;
+    this.send(event);
     return true;
   }
 
   /** Room for one more event (used to refuse before doing work). */
   hasRoom(): boolean {
-    return !this.closed && this.queue.length < this.opts.bufferMax;
+    return !this.closed && this.pending < this.opts.bufferMax;
   }
 
-  private async flush(): Promise<void> {
-    this.flushing = true;
-    try {
-      while (this.queue.length > 0) {
-        const ev = this.queue[0]!;
-        try {
-          await this.sink.record(ev);
-        } catch (err) {
-          this.failures++;
-          this.opts.onError?.(err);
-          const delay = this.backoffMs;
-          this.backoffMs = Math.min(this.backoffMs * 2, this.opts.maxBackoffMs ?? 5_000);
-          this.timer = setTimeout(() => {
-            this.timer = undefined;
-            void this.flush();
-          }, delay);
-          this.timer.unref();
-          return;
-        }
-        this.queue.shift();
+  // The sink may batch (AuditClient resolves record() once a batch is committed or spooled),
+  // so events are handed over concurrently rather than one at a time.
+  private send(event: EdgeAuditEvent): void {
+    this.inflight++;
+    this.sink.record(event).then(
+      () => {
+        this.inflight--;
         this.failures = 0;
         this.backoffMs = this.opts.minBackoffMs ?? 100;
-      }
-    } finally {
-      this.flushing = false;
-    }
+      },
+      (err: unknown) => {
+        this.inflight--;
+        this.opts.onError?.(err);
+        if (err instanceof Error && err.name === "AuditEventError") {
+          this.dropped++; // invalid for the store: retrying cannot help
+          return;
+        }
+        this.failures++;
+        this.retry.push(event);
+        this.scheduleRetry();
+      },
+    );
   }
 
-  /** Stops accepting and waits (up to timeoutMs) for the buffer to drain. Returns what was left. */
+  private scheduleRetry(): void {
+    if (this.timer !== undefined) return;
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, this.opts.maxBackoffMs ?? 5_000);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      for (const ev of this.retry.splice(0)) this.send(ev);
+    }, delay);
+    this.timer.unref();
+  }
+
+  /** Stops accepting and waits (up to timeoutMs) for everything pending to be accepted. Returns what was left. */
   async drain(timeoutMs: number): Promise<number> {
     this.closed = true;
     const deadline = Date.now() + timeoutMs;
-    while (this.queue.length > 0 && Date.now() < deadline) {
-      if (!this.flushing && this.timer === undefined) void this.flush();
+    while (this.pending > 0 && Date.now() < deadline) {
+      if (this.retry.length > 0 && this.timer === undefined) this.scheduleRetry();
       await new Promise((r) => setTimeout(r, 20));
     }
     if (this.timer) clearTimeout(this.timer);
-    return this.queue.length;
+    return this.pending;
   }
 }
