@@ -73,7 +73,9 @@ describe("OpenClawPlatform with three tenants", () => {
       const seccomp = c.securityOpts?.find((o) => o.startsWith("seccomp="));
       expect(seccomp, c.name).toBeDefined();
       expect(JSON.parse(seccomp!.slice("seccomp=".length)).defaultAction).toBe("SCMP_ACT_ERRNO");
-      expect(c.readOnly, c.name).toBe(true);
+      // Only one-shot init containers (no network, exit at once) may have a writable root: uploads need it.
+      if (label(c, "octw.component")?.endsWith("-init")) expect(c.networkMode, c.name).toBe("none");
+      else expect(c.readOnly, c.name).toBe(true);
       expect(c.privileged ?? false, c.name).toBe(false);
       expect(c.memory, c.name).toBeGreaterThan(0);
       expect(c.memorySwap, c.name).toBe(c.memory);
@@ -95,6 +97,12 @@ describe("OpenClawPlatform with three tenants", () => {
         expect(gid, c.name).toBeGreaterThanOrEqual(1000);
         expect(c.capabilities?.adds ?? [], c.name).toEqual([]);
       }
+    }
+  });
+
+  it("uploads files only through one-shot init containers (pulumi-docker cannot upload into a read-only root)", () => {
+    for (const c of containers) {
+      if ((c.uploads ?? []).length > 0) expect(label(c, "octw.component"), c.name).toMatch(/-init$/);
     }
   });
 
@@ -160,7 +168,11 @@ describe("OpenClawPlatform with three tenants", () => {
 
   it("configures OpenClaw for trusted-proxy auth trusting only the edge's address on that tenant's network", () => {
     for (const g of containers.filter((c) => label(c, "octw.component") === "gateway")) {
-      const config = JSON.parse(g.uploads!.find((u) => u.file === "/var/lib/openclaw/openclaw.json")!.content!);
+      const init = containers.find((c) => label(c, "octw.component") === "gateway-state-init" && label(c, "octw.tenant") === label(g, "octw.tenant"))!;
+      const upload = init.uploads!.find((u) => u.file === "/state/openclaw.json")!;
+      expect(upload.owner).toBe(g.user!.split(":")[0]);
+      expect(upload.permissions).toBe("0400");
+      const config = JSON.parse(upload.content!);
       expect(config.gateway.auth.mode).toBe("trusted-proxy");
       const gatewayIp = g.networksAdvanced![0]!.ipv4Address!;
       const edgeIp = gatewayIp.replace(/\.(\d+)$/, (_, last: string) => `.${Number(last) - 3}`);

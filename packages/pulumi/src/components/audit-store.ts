@@ -12,6 +12,8 @@ import { AuditSchema } from "./audit-schema.js";
 /** The embedded Postgres image's fixed UID:GID (images/postgres). */
 export const POSTGRES_UID = 5432;
 const PGDATA = "/var/lib/postgresql/data";
+/** Read by the image's entrypoint at initdb, then removed from the data directory. */
+const PASSWORD_FILE_NAME = ".octw-superuser-password";
 
 export interface EmbeddedAuditStoreArgs {
   /** Postgres image (`images/postgres` recipe): `repo@sha256:…` or a local image id. */
@@ -156,10 +158,13 @@ export class AuditStore extends pulumi.ComponentResource {
           name: `${prefix}-audit-pgdata-init`,
           image: image.imageId,
           ...hardenedContainerArgs({ uid: POSTGRES_UID, gid: POSTGRES_UID, limits: { memoryMb: 64, cpus: 0.25, nproc: 32, nofile: 256 }, tmpfs: [], addCapabilities: ["CHOWN", "FOWNER"] }),
+          // Uploads need a writable root (pulumi-docker PUTs the archive at "/"): see TenantGateway's state-init.
+          readOnly: false,
           user: "0:0",
           networkMode: "none",
           entrypoints: ["/bin/sh", "-c"],
           command: [`chown ${POSTGRES_UID}:${POSTGRES_UID} /data && chmod 0700 /data`],
+          uploads: [{ file: `/data/${PASSWORD_FILE_NAME}`, content: pulumi.secret(superPassword.result), permissions: "0400", owner: String(POSTGRES_UID), group: String(POSTGRES_UID) }],
           mounts: [{ type: "volume", source: volume.name, target: "/data", volumeOptions: { noCopy: true } }],
           attach: true,
           mustRun: false,
@@ -169,7 +174,7 @@ export class AuditStore extends pulumi.ComponentResource {
         },
         { parent: this, deleteBeforeReplace: true },
       );
-      const passwordFile = `${PGDATA}/.octw-superuser-password`;
+      const passwordFile = `${PGDATA}/${PASSWORD_FILE_NAME}`;
       this.container = new docker.Container(
         `${name}-postgres`,
         {
@@ -190,7 +195,6 @@ export class AuditStore extends pulumi.ComponentResource {
           networksAdvanced: [{ name: e.networkName, ipv4Address: e.address }],
           dns: ["127.0.0.1"],
           mounts: [{ type: "volume", source: volume.name, target: PGDATA, volumeOptions: { noCopy: true } }],
-          uploads: [{ file: passwordFile, content: pulumi.secret(superPassword.result), permissions: "0400", owner: String(POSTGRES_UID), group: String(POSTGRES_UID) }],
           envs: [`POSTGRES_PASSWORD_FILE=${passwordFile}`, `PGDATA=${PGDATA}`],
           healthcheck: { tests: ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres"], interval: "5s", timeout: "3s", startPeriod: "10s", retries: 10 },
           restart: "unless-stopped",

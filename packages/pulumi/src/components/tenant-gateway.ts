@@ -1,15 +1,18 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { createHash } from "node:crypto";
 import { z } from "zod";
 import { hardenedContainerArgs, labelList, type ResourceLimits, type TmpfsMount } from "../planners/container-hardening.js";
 import { imageProblem } from "../planners/image-pinning.js";
-import { OPENCLAW_CONFIG_PATH, OPENCLAW_PORT, OPENCLAW_STATE_DIR, renderOpenClawConfig } from "../planners/openclaw-config.js";
+import { OPENCLAW_PORT, OPENCLAW_STATE_DIR, renderOpenClawConfig } from "../planners/openclaw-config.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 import { dockerName, tenantIdSchema } from "./common.js";
 
 /** Where the generated per-tenant secrets land: inside the 0700 state volume, each file 0400 and owned by the tenant. */
 export const ROUTER_TOKEN_PATH = `${OPENCLAW_STATE_DIR}/.octw/router-token`;
+/** Where state-init mounts the state volume. */
+const STATE_MOUNT = "/state";
 
 export interface TenantGatewayArgs {
   tenantId: string;
@@ -125,27 +128,42 @@ export class TenantGateway extends pulumi.ComponentResource {
       { parent: this, protect: false, retainOnDelete: false },
     );
 
-    // One-shot: make the volume root the tenant's, mode 0700, before the gateway mounts it.
-    // Runs as root with exactly the two capabilities it needs, no network, read-only root.
-    const initHardening = hardenedContainerArgs({
-      uid: parsed.uid,
-      gid: parsed.gid,
-      limits: { memoryMb: 64, cpus: 0.25, nproc: 32, nofile: 256 },
-      tmpfs: [],
-      addCapabilities: ["CHOWN", "FOWNER"],
+    const routerToken = new random.RandomPassword(`${name}-router-token`, { length: 48, special: false }, { parent: this });
+    const config = renderOpenClawConfig({
+      edgeAddress: parsed.edgeAddress,
+      allowedOrigins: parsed.allowedOrigins ?? [],
+      ...(parsed.userHeader ? { userHeader: parsed.userHeader } : {}),
     });
+    const owner = { owner: String(parsed.uid), group: String(parsed.gid) };
+
+    // One-shot: deliver the config and secret files into the state volume and make its root the
+    // tenant's, mode 0700, before the gateway mounts it. pulumi-docker uploads by PUTting an
+    // archive at "/" of the container, which the engine refuses for a read-only root; so the
+    // files go through this short-lived container (root fs writable, no network, only
+    // CAP_CHOWN/CAP_FOWNER, exits at once) and the long-lived gateway stays read-only.
     const stateInit = new docker.Container(
       `${name}-state-init`,
       {
         name: dockerName(prefix, parsed.tenantId, "state-init"),
         image: image.imageId,
-        ...initHardening,
+        ...hardenedContainerArgs({
+          uid: parsed.uid,
+          gid: parsed.gid,
+          limits: { memoryMb: 64, cpus: 0.25, nproc: 32, nofile: 256 },
+          tmpfs: [],
+          addCapabilities: ["CHOWN", "FOWNER"],
+        }),
+        readOnly: false,
         user: "0:0",
         networkMode: "none",
         entrypoints: ["/bin/sh", "-c"],
-        command: [`chown ${parsed.uid}:${parsed.gid} /state && chmod 0700 /state`],
-        mounts: [{ type: "volume", source: this.stateVolume.name, target: "/state", volumeOptions: { noCopy: true } }],
-        // Wait for it to finish; it exits 0 and stays as a record of how ownership was set.
+        command: [`chown ${parsed.uid}:${parsed.gid} ${STATE_MOUNT} ${STATE_MOUNT}/.octw && chmod 0700 ${STATE_MOUNT} ${STATE_MOUNT}/.octw`],
+        mounts: [{ type: "volume", source: this.stateVolume.name, target: STATE_MOUNT, volumeOptions: { noCopy: true } }],
+        uploads: [
+          { file: `${STATE_MOUNT}/openclaw.json`, content: config, permissions: "0400", ...owner },
+          { file: `${STATE_MOUNT}/.octw/router-token`, content: pulumi.secret(routerToken.result), permissions: "0400", ...owner },
+        ],
+        // Wait for it to finish; it exits 0 and stays as the record of what was delivered.
         attach: true,
         mustRun: false,
         start: true,
@@ -155,14 +173,7 @@ export class TenantGateway extends pulumi.ComponentResource {
       { parent: this, deleteBeforeReplace: true },
     );
 
-    const routerToken = new random.RandomPassword(`${name}-router-token`, { length: 48, special: false }, { parent: this });
-
     const hardening = hardenedContainerArgs({ uid: parsed.uid, gid: parsed.gid, limits, tmpfs: parsed.tmpfs, runtime: parsed.runtime });
-    const config = renderOpenClawConfig({
-      edgeAddress: parsed.edgeAddress,
-      allowedOrigins: parsed.allowedOrigins ?? [],
-      ...(parsed.userHeader ? { userHeader: parsed.userHeader } : {}),
-    });
     const hostname = dockerName(prefix, parsed.tenantId, "gateway");
     this.container = new docker.Container(
       `${name}-gateway`,
@@ -177,11 +188,9 @@ export class TenantGateway extends pulumi.ComponentResource {
         // resolver instead of Docker's upstream — closes the DNS exfiltration channel of internal networks.
         dns: ["127.0.0.1"],
         mounts: [{ type: "volume", source: this.stateVolume.name, target: OPENCLAW_STATE_DIR, volumeOptions: { noCopy: true } }],
-        uploads: [
-          { file: OPENCLAW_CONFIG_PATH, content: config, permissions: "0400", owner: String(parsed.uid), group: String(parsed.gid) },
-          { file: ROUTER_TOKEN_PATH, content: pulumi.secret(routerToken.result), permissions: "0400", owner: String(parsed.uid), group: String(parsed.gid) },
-        ],
         envs: [
+          // Replaces the gateway when its config changes (the files arrive through state-init).
+          `OCTW_CONFIG_SHA256=${createHash("sha256").update(config).digest("hex")}`,
           `OPENCLAW_STATE_DIR=${OPENCLAW_STATE_DIR}`,
           `HOME=${OPENCLAW_STATE_DIR}`,
           "XDG_CACHE_HOME=/tmp/.cache",
