@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createAuditDb, requirePgUrl, withClient, type TestAuditDb } from "./pg-support";
+
+const batch = (tenant: string, keys: string[]) =>
+  JSON.stringify(keys.map((k) => ({ tenant, actor: "edge", action: "edge.auth.allowed", time: new Date().toISOString(), idempotencyKey: k })));
+
+describe("audit_events is append-only", () => {
+  let db: TestAuditDb;
+  beforeAll(async () => {
+    db = await createAuditDb(requirePgUrl());
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it("the writer appends through octw.append_events (positive control), idempotently", async () => {
+    await withClient(db.writerUrl, async (c) => {
+      const r1 = await c.query<{ n: number }>("SELECT octw.append_events($1::jsonb) AS n", [batch("acme", ["a1", "a2"])]);
+      expect(r1.rows[0]!.n).toBe(2);
+      const r2 = await c.query<{ n: number }>("SELECT octw.append_events($1::jsonb) AS n", [batch("acme", ["a2", "a3", "a3"])]);
+      expect(r2.rows[0]!.n).toBe(1); // a2 already stored, a3 once
+    });
+    await withClient(db.ownerUrl, async (c) => {
+      const { rows } = await c.query<{ k: string; seq: string }>("SELECT idempotency_key AS k, seq::text FROM octw.audit_events ORDER BY seq");
+      expect(rows).toEqual([{ k: "a1", seq: "1" }, { k: "a2", seq: "2" }, { k: "a3", seq: "3" }]);
+    });
+  });
+
+  it.each([
+    ["INSERT", "INSERT INTO octw.audit_events (tenant, seq, time, actor, action, idempotency_key, prev_hash, hash) VALUES ('acme', 99, now(), 'x', 'x.y', 'k', '\\x00', '\\x00')"],
+    ["UPDATE", "UPDATE octw.audit_events SET decision = 'denied'"],
+    ["DELETE", "DELETE FROM octw.audit_events"],
+    ["TRUNCATE", "TRUNCATE octw.audit_events"],
+    ["SELECT", "SELECT * FROM octw.audit_events"],
+    ["UPDATE heads", "UPDATE octw.audit_heads SET seq = 0"],
+  ])("the writer is refused %s by privileges", async (_op, sql) => {
+    await withClient(db.writerUrl, async (c) => {
+      await expect(c.query(sql)).rejects.toMatchObject({ code: "42501", message: expect.stringMatching(/permission denied/) });
+    });
+  });
+
+  it.each([
+    ["UPDATE", "UPDATE octw.audit_events SET decision = 'denied' WHERE seq = 1"],
+    ["DELETE", "DELETE FROM octw.audit_events WHERE seq = 1"],
+    ["TRUNCATE", "TRUNCATE octw.audit_events"],
+    ["DELETE of a head", "DELETE FROM octw.audit_heads"],
+    ["moving a head back", "UPDATE octw.audit_heads SET seq = 1"],
+  ])("even the owner is refused %s by a trigger", async (_op, sql) => {
+    await withClient(db.ownerUrl, async (c) => {
+      await expect(c.query(sql)).rejects.toMatchObject({ code: "42501", message: expect.stringMatching(/append-only|only move forward/) });
+      const { rows } = await c.query<{ n: string }>("SELECT count(*)::text AS n FROM octw.audit_events");
+      expect(rows[0]!.n).toBe("3"); // positive control: the owner can read, and nothing changed
+    });
+  });
+
+  it("the writer cannot call owner-only functions", async () => {
+    await withClient(db.writerUrl, async (c) => {
+      await expect(c.query("SELECT octw.bind_tenant_reader('x', 'acme')")).rejects.toMatchObject({ code: "42501" });
+    });
+  });
+
+  it("rejects malformed events inside the database too (a writer calling the function directly)", async () => {
+    await withClient(db.writerUrl, async (c) => {
+      const bad = JSON.stringify([{ tenant: "acme", actor: "edge", action: "NOT A VERB", time: new Date().toISOString(), idempotencyKey: "b1" }]);
+      await expect(c.query("SELECT octw.append_events($1::jsonb)", [bad])).rejects.toMatchObject({ code: "23514" });
+      await expect(c.query("SELECT octw.append_events($1::jsonb)", ['{"not":"an array"}'])).rejects.toThrow(/events: must be a JSON array/);
+    });
+  });
+});
