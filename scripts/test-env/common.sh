@@ -40,9 +40,11 @@ ensure_debian_packages() {
   [ "${#missing[@]}" -eq 0 ] && return 0
   log "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=300 update -qq || die "apt-get update failed"
-  apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" \
-    || die "apt-get install ${missing[*]} failed"
+  local aptlog="$OCTW_STATE_DIR/apt.log"
+  mkdir -p "$OCTW_STATE_DIR"
+  { apt-get -o DPkg::Lock::Timeout=300 update -qq \
+    && apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}"; } \
+    > "$aptlog" 2>&1 || { tail -n 20 "$aptlog" >&2; die "apt-get install ${missing[*]} failed (full log: $aptlog)"; }
 }
 
 # The env file is written once, at the end of a successful run, so it never mixes ids of two

