@@ -145,6 +145,10 @@ export const EdgeConfigSchema = z
       .object({
         /** Events waiting for the audit store; when full, the edge refuses requests (fail closed). */
         bufferMax: z.number().int().min(1).max(1_000_000).default(10_000),
+        /** File holding the audit writer's Postgres URL (a secret: mode 0400, never an env var). */
+        connectionUrlFile: z.string().min(1).default("/run/secrets/octw-edge/audit-db-url"),
+        /** AuditClient's spool for events Postgres could not take yet (on a volume). */
+        spoolPath: z.string().min(1).default("/var/lib/octw-edge/audit.spool"),
       })
       .prefault({}),
   })
