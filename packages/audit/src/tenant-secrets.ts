@@ -150,21 +150,33 @@ export class TenantSecrets {
   /**
    * Re-seals every row not under the newest master key, one row per statement. Each UPDATE is
    * conditional on the row being unchanged, and readers hold both key versions meanwhile, so
-   * reads keep working throughout (no downtime). Returns how many rows were re-wrapped.
+   * reads keep working throughout (no downtime). A row that does not authenticate (tampered,
+   * or sealed under a key not in the keyring) is left as it is and reported in `failed`, so
+   * one bad row cannot block the rotation of all others.
    */
-  async rotateMasterKey(options: { batchSize?: number } = {}): Promise<{ rewrapped: number }> {
+  async rotateMasterKey(options: { batchSize?: number } = {}): Promise<{ rewrapped: number; failed: { tenant: string; name: string; version: number; reason: string }[] }> {
     const batchSize = options.batchSize ?? 100;
     const target = this.current.version;
     let rewrapped = 0;
+    const failed: { tenant: string; name: string; version: number; reason: string }[] = [];
+    let after: [string, string, number] = ["", "", 0];
     for (;;) {
       const { rows } = await this.db.query<SecretRow>(
         `SELECT tenant, name, version, key_version, nonce, ciphertext, auth_tag FROM ${T}
-          WHERE key_version <> $1 ORDER BY tenant, name, version LIMIT $2`,
-        [target, batchSize],
+          WHERE key_version <> $1 AND (tenant, name, version) > ($2, $3, $4)
+          ORDER BY tenant, name, version LIMIT $5`,
+        [target, after[0], after[1], after[2], batchSize],
       );
-      if (rows.length === 0) return { rewrapped };
+      if (rows.length === 0) return { rewrapped, failed };
       for (const row of rows) {
-        const plaintext = this.open(row.tenant, row.name, row);
+        after = [row.tenant, row.name, row.version];
+        let plaintext: Buffer;
+        try {
+          plaintext = this.open(row.tenant, row.name, row);
+        } catch (err) {
+          failed.push({ tenant: row.tenant, name: row.name, version: row.version, reason: (err as Error).message });
+          continue;
+        }
         const sealed = sealSecret(this.tenantKey(row.tenant, target), { tenant: row.tenant, name: row.name, version: row.version }, plaintext);
         plaintext.fill(0);
         const res = await this.db.query(
