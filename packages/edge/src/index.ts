@@ -7,3 +7,4 @@ export * from "./audit";
 export * from "./audit-adapter";
 export * from "./ratelimit";
 export * from "./server";
+export * from "./dev-issuer";
