@@ -56,11 +56,12 @@ export class MockRecorder {
   readonly mocks: pulumi.runtime.Mocks = {
     newResource: (args) => {
       const secretPaths: string[] = [];
-      const inputs = unwrapSecrets(args.inputs, "", secretPaths) as Record<string, unknown>;
-      this.resources.push({ type: args.type, name: args.name, custom: args.custom ?? true, inputs, rawInputs: args.inputs as Record<string, unknown>, secretPaths });
-      return { id: `${args.name}-id`, state: { ...args.inputs, ...fakeOutputs(args.type, args.name, inputs) } };
+      const rawInputs = args.inputs as Record<string, unknown>;
+      const inputs = unwrapSecrets(rawInputs, "", secretPaths) as Record<string, unknown>;
+      this.resources.push({ type: args.type, name: args.name, custom: args.custom ?? true, inputs, rawInputs, secretPaths });
+      return { id: `${args.name}-id`, state: { ...rawInputs, ...fakeOutputs(args.type, args.name, inputs) } };
     },
-    call: (args) => args.inputs,
+    call: (args) => args.inputs as Record<string, unknown>,
   };
 
   reset(): void {

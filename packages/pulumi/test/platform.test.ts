@@ -72,7 +72,7 @@ describe("OpenClawPlatform with three tenants", () => {
       expect(c.securityOpts, c.name).toContain("no-new-privileges:true");
       const seccomp = c.securityOpts?.find((o) => o.startsWith("seccomp="));
       expect(seccomp, c.name).toBeDefined();
-      expect(JSON.parse(seccomp!.slice("seccomp=".length)).defaultAction).toBe("SCMP_ACT_ERRNO");
+      expect((JSON.parse(seccomp!.slice("seccomp=".length)) as { defaultAction: string }).defaultAction).toBe("SCMP_ACT_ERRNO");
       // Only one-shot init containers (no network, exit at once) may have a writable root: uploads need it.
       if (label(c, "octw.component")?.endsWith("-init")) expect(c.networkMode, c.name).toBe("none");
       else expect(c.readOnly, c.name).toBe(true);
@@ -172,7 +172,7 @@ describe("OpenClawPlatform with three tenants", () => {
       const upload = init.uploads!.find((u) => u.file === "/state/openclaw.json")!;
       expect(upload.owner).toBe(g.user!.split(":")[0]);
       expect(upload.permissions).toBe("0400");
-      const config = JSON.parse(upload.content!);
+      const config = JSON.parse(upload.content!) as { gateway: { auth: { mode: string }; trustedProxies: string[] } };
       expect(config.gateway.auth.mode).toBe("trusted-proxy");
       const gatewayIp = g.networksAdvanced![0]!.ipv4Address!;
       const edgeIp = gatewayIp.replace(/\.(\d+)$/, (_, last: string) => `.${Number(last) - 3}`);

@@ -57,10 +57,10 @@ const provider: pulumi.dynamic.ResourceProvider = {
     await applySql(news);
     return { outs: news };
   },
-  async diff(_id: string, olds: SchemaInputs, news: SchemaInputs) {
+  diff(_id: string, olds: SchemaInputs, news: SchemaInputs) {
     const replaces = (["host", "port", "database"] as const).filter((k) => olds[k] !== news[k]);
     const changes = replaces.length > 0 || olds.sqlSha256 !== news.sqlSha256 || olds.user !== news.user || olds.password !== news.password || olds.sslMode !== news.sslMode;
-    return { changes, replaces, deleteBeforeReplace: false };
+    return Promise.resolve({ changes, replaces, deleteBeforeReplace: false });
   },
   // Deleting the resource keeps the schema: audit history is never dropped by a refactor.
   async delete() {},

@@ -226,8 +226,7 @@ export class AuditStore extends pulumi.ComponentResource {
     }
     const child = { parent: this, provider };
 
-    const roleKeys = ["owner", "writer", "reader"] as const;
-    type RoleKey = (typeof roleKeys)[number];
+    type RoleKey = keyof AuditRoles;
     const perRole = <T>(make: (k: RoleKey) => T): Record<RoleKey, T> => ({ owner: make("owner"), writer: make("writer"), reader: make("reader") });
     const passwords = perRole((k) => new random.RandomPassword(`${name}-${k}-password`, { length: 40, special: false }, { parent: this }));
     const roleResources = perRole(

@@ -35,7 +35,8 @@ export const NON_PUBLIC_IPV6 = [
 
 /** Never reachable, not even through `allowed_ips`: the host itself and the metadata services. */
 const NEVER_ALLOWED_V4 = ["0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16"] as const;
-const NEVER_ALLOWED_V6 = ["::/128", "::1/128", "fe80::/10", "::ffff:0:0/96"] as const;
+// (IPv4-mapped IPv6 is refused separately: node's BlockList matches IPv4 addresses against ::ffff:0:0/96.)
+const NEVER_ALLOWED_V6 = ["::/128", "::1/128", "fe80::/10"] as const;
 
 function blockList(v4: readonly string[], v6: readonly string[]): BlockList {
   const list = new BlockList();
@@ -102,6 +103,7 @@ export function ipOrCidrProblem(text: string): string | undefined {
     if (family === 6 && n > 128) return "prefix length must be 0..128 for IPv6";
     if ((family === 4 && n < 8) || (family === 6 && n < 32)) return "is too wide (at most a /8 for IPv4, /32 for IPv6)";
   }
+  if (family === 6 && /^::ffff:/i.test(addr)) return "is an IPv4-mapped IPv6 address; write the IPv4 address itself";
   const type = family === 4 ? "ipv4" : "ipv6";
   if (neverAllowed.check(addr, type)) return "is a loopback, link-local or metadata address, which is never an egress destination";
   if (len !== undefined) {

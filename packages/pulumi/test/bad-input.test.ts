@@ -1,0 +1,121 @@
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { OctwConfigError, OpenClawPlatform, SandboxPolicy, TenantGateway, TenantNetwork, type OpenClawPlatformArgs } from "../src/index.js";
+import { MockRecorder, PINNED, platformConfig, settle } from "./harness.js";
+
+const recorder = new MockRecorder();
+beforeAll(async () => {
+  await pulumi.runtime.setMocks(recorder.mocks, "octw", "test", false);
+});
+beforeEach(async () => {
+  await settle(); // registrations of the previous test must not leak into this one
+  recorder.reset();
+});
+
+const ok = () => platformConfig([{ id: "alpha", slot: 1 }, { id: "bravo", slot: 2 }]);
+const tenant = (extra: Record<string, unknown>) => ({ ...ok(), tenants: [{ id: "alpha", slot: 1, ...extra }] });
+const policy = (endpoint: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+  tenant({ policy: { version: 1, network_policies: { p: { endpoints: [{ port: 443, ...endpoint }], ...extra } } } });
+
+/** Each case: a malformed config, the field path the error must name, and a fragment of what it must say. */
+const CASES: { name: string; config: unknown; path: string; says: RegExp }[] = [
+  { name: "duplicate tenant id", config: { ...ok(), tenants: [{ id: "alpha", slot: 1 }, { id: "alpha", slot: 2 }] }, path: "tenants[1].id", says: /already used/ },
+  { name: "tenant id not a DNS label", config: tenant({ id: "Alpha_1" }), path: "tenants[0].id", says: /DNS label/ },
+  { name: "tenant id too long", config: tenant({ id: "a".repeat(40) }), path: "tenants[0].id", says: /at most 32/ },
+  { name: "IP literal host", config: policy({ host: "203.0.113.7" }), path: "tenants[0].policy.network_policies.p.endpoints[0].host", says: /not an IP literal/ },
+  { name: "wildcard in a middle label", config: policy({ host: "api.*.example.com" }), path: "tenants[0].policy.network_policies.p.endpoints[0].host", says: /wildcard only as its whole first label/ },
+  { name: "partial wildcard label", config: policy({ host: "api*.example.com" }), path: "tenants[0].policy.network_policies.p.endpoints[0].host", says: /wildcard only/ },
+  { name: "loopback name", config: policy({ host: "localhost" }), path: "tenants[0].policy.network_policies.p.endpoints[0].host", says: /at least two labels/ },
+  { name: "metadata name", config: policy({ host: "metadata.google.internal" }), path: "tenants[0].policy.network_policies.p.endpoints[0].host", says: /metadata/ },
+  { name: "link-local allowed_ips", config: policy({ host: "api.example.com", allowed_ips: ["169.254.169.254"] }), path: "tenants[0].policy.network_policies.p.endpoints[0].allowed_ips[0]", says: /metadata/ },
+  { name: "unpinned image", config: { ...ok(), images: { ...PINNED, openclaw: "openclaw/openclaw:latest" } }, path: "images.openclaw", says: /not pinned/ },
+  { name: "unpinned tenant image override", config: tenant({ image: "openclaw/openclaw:2026.9.6" }), path: "tenants[0].image", says: /not pinned/ },
+  { name: "malformed digest", config: { ...ok(), images: { ...PINNED, egressProxy: "squid@sha256:1234" } }, path: "images.egressProxy", says: /sha256/ },
+  { name: "overlapping subnet (egress inside the tenant pool)", config: { ...ok(), egressSubnet: "10.64.0.0/24" }, path: "egressSubnet", says: /overlaps addressPool/ },
+  { name: "overlapping tenant subnets (same slot)", config: { ...ok(), tenants: [{ id: "alpha", slot: 7 }, { id: "bravo", slot: 7 }] }, path: "tenants[1].slot", says: /already taken/ },
+  { name: "CIDR with host bits", config: { ...ok(), addressPool: "10.64.0.1/10" }, path: "addressPool", says: /IPv4 CIDR without host bits/ },
+  { name: "negative memory", config: tenant({ limits: { memoryMb: -1 } }), path: "tenants[0].limits.memoryMb", says: /at least 768/ },
+  { name: "memory below OpenClaw's floor", config: tenant({ limits: { memoryMb: 512 } }), path: "tenants[0].limits.memoryMb", says: /OOM/ },
+  { name: "zero cpus", config: tenant({ limits: { cpus: 0 } }), path: "tenants[0].limits.cpus", says: /> 0/ },
+  { name: "unknown field at the top", config: { ...ok(), tenantz: [] }, path: "", says: /tenantz/ },
+  { name: "unknown field in a tenant", config: tenant({ memory: 1024 }), path: "tenants[0]", says: /memory/ },
+  { name: "unknown field in an endpoint", config: policy({ host: "api.example.com", methods: ["GET"] }), path: "tenants[0].policy.network_policies.p.endpoints[0]", says: /methods/ },
+  { name: "L7 rules without allowUnenforced", config: policy({ host: "api.example.com", rules: [{ allow: { method: "GET", path: "/**" } }] }), path: "tenants[0].policy.network_policies.p.endpoints[0].rules", says: /cannot be enforced.*allowUnenforced/ },
+  { name: "binaries without allowUnenforced", config: policy({ host: "api.example.com" }, { binaries: [{ path: "/usr/bin/node" }] }), path: "tenants[0].policy.network_policies.p.binaries", says: /process identity/ },
+  { name: "enforcement: audit", config: policy({ host: "api.example.com", enforcement: "audit" }), path: "tenants[0].policy.network_policies.p.endpoints[0].enforcement", says: /audit mode cannot be honoured/ },
+  { name: "access: read-only (L7 method filter)", config: policy({ host: "api.example.com", access: "read-only" }), path: "tenants[0].policy.network_policies.p.endpoints[0].access", says: /TLS inspection/ },
+  { name: "port out of range", config: policy({ host: "api.example.com", port: 70000 }), path: "tenants[0].policy.network_policies.p.endpoints[0].port", says: /1\.\.65535/ },
+  { name: "endpoint without port", config: tenant({ policy: { version: 1, network_policies: { p: { endpoints: [{ host: "api.example.com" }] } } } }), path: "tenants[0].policy.network_policies.p.endpoints[0].port", says: /needs `port` or `ports`/ },
+  { name: "wrong policy version", config: tenant({ policy: { version: 2 } }), path: "tenants[0].policy.version", says: /must be 1/ },
+  { name: "read_write on a system path", config: tenant({ policy: { version: 1, filesystem_policy: { read_write: ["/tmp", "/usr/local"] } } }), path: "tenants[0].policy.filesystem_policy.read_write[1]", says: /never writable/ },
+  { name: "read_write without /tmp", config: tenant({ presets: [], policy: { version: 1, filesystem_policy: { read_write: ["/sandbox"] } } }), path: "tenants[0].policy.filesystem_policy.read_write", says: /must include "\/tmp"/ },
+  { name: "run as root", config: tenant({ policy: { version: 1, process: { run_as_user: 0 } } }), path: "tenants[0].policy.process.run_as_user", says: /root/ },
+  { name: "invalid YAML policy", config: tenant({ policy: "version: 1\nnetwork_policies: [unclosed" }), path: "tenants[0].policy", says: /not valid YAML/ },
+  { name: "unknown preset", config: tenant({ presets: ["everything"] }), path: "tenants[0].presets[0]", says: /restricted/ },
+  { name: "embedded audit without a postgres image", config: { ...ok(), images: { openclaw: PINNED.openclaw, egressProxy: PINNED.egressProxy } }, path: "images.postgres", says: /required/ },
+  { name: "external audit without credentials", config: { ...ok(), audit: { mode: "external", host: "db.example.com" } }, path: "audit.adminUser", says: /required/ },
+  { name: "no tenants", config: { ...ok(), tenants: [] }, path: "tenants", says: /at least one tenant/ },
+];
+
+describe("OpenClawPlatform refuses bad input, names the field, and registers nothing", () => {
+  it("has at least 15 cases", () => expect(CASES.length).toBeGreaterThanOrEqual(15));
+
+  it.each(CASES)("$name", async ({ config, path, says }) => {
+    let error: unknown;
+    try {
+      new OpenClawPlatform("bad", config as OpenClawPlatformArgs);
+    } catch (err) {
+      error = err;
+    }
+    await settle();
+    expect(error).toBeInstanceOf(OctwConfigError);
+    const problems = (error as OctwConfigError).problems;
+    const hit = problems.find((p) => p.path === path);
+    expect(hit, `expected a problem at ${path}, got ${JSON.stringify(problems)}`).toBeDefined();
+    expect(`${hit!.path}: ${hit!.message}`).toMatch(says);
+    expect((error as Error).message).toContain(path === "" ? "(root)" : path);
+    expect(recorder.resources).toEqual([]);
+  });
+
+  it("positive control: the unmodified config is accepted and registers resources", async () => {
+    new OpenClawPlatform("good", ok() as OpenClawPlatformArgs);
+    await settle();
+    expect(recorder.resources.length).toBeGreaterThan(10);
+  });
+
+  it("accepts an unenforceable field when allowUnenforced lists it, and reports it as not enforced", async () => {
+    const cfg = policy({ host: "api.example.com", rules: [{ allow: { method: "GET" } }] });
+    (cfg.tenants[0] as Record<string, unknown>).allowUnenforced = ["rules"];
+    const p = new OpenClawPlatform("unenforced", cfg);
+    const summary = await new Promise<Record<string, { notEnforced: string[] }>>((r) => p.tenantSummary.apply(r));
+    expect(summary.alpha!.notEnforced).toHaveLength(1);
+    expect(summary.alpha!.notEnforced[0]).toMatch(/^policy\.network_policies\.p\.endpoints\[0\]\.rules: L7 rules/);
+  });
+});
+
+describe("the individual components validate before declaring", () => {
+  it("TenantNetwork: slot outside the pool", async () => {
+    expect(() => new TenantNetwork("n", { tenantId: "alpha", slot: 10, addressPool: "10.64.0.0/26" })).toThrow(/slot must be < 2/);
+    await settle();
+    expect(recorder.resources).toEqual([]);
+  });
+  it("TenantGateway: tag-only image unless allowUnpinnedImage", async () => {
+    const args = { tenantId: "alpha", image: "openclaw:latest", networkName: "n", address: "10.64.0.37", edgeAddress: "10.64.0.34", proxyUrl: "http://10.64.0.36:3128", tmpfs: [{ path: "/tmp", sizeMb: 64 }], uid: 200004, gid: 200004 };
+    expect(() => new TenantGateway("g", args)).toThrow(/image: "openclaw:latest" is not pinned/);
+    await settle();
+    expect(recorder.resources).toEqual([]);
+    new TenantGateway("g2", { ...args, allowUnpinnedImage: true });
+    await settle();
+    expect(recorder.resources.length).toBeGreaterThan(0);
+  });
+  it("TenantGateway: uid 0 and a missing /tmp are refused", () => {
+    const args = { tenantId: "alpha", image: PINNED.openclaw, networkName: "n", address: "10.64.0.37", edgeAddress: "10.64.0.34", proxyUrl: "http://10.64.0.36:3128", tmpfs: [{ path: "/tmp", sizeMb: 64 }], uid: 200004, gid: 200004 };
+    expect(() => new TenantGateway("g", { ...args, uid: 0 })).toThrow(/uid: must be >= 1000/);
+    expect(() => new TenantGateway("g", { ...args, tmpfs: [{ path: "/sandbox", sizeMb: 64 }] })).toThrow(/tmpfs: must include \/tmp/);
+  });
+  it("SandboxPolicy: unpinned proxy image", () => {
+    expect(() =>
+      new SandboxPolicy("s", { tenantId: "alpha", tenantNetworkName: "n", proxyAddress: "10.64.0.36", egressNetworkName: "e", proxyImage: "squid", proxyUid: 200005, proxyGid: 200005 }),
+    ).toThrow(/proxyImage: "squid" is not pinned/);
+  });
+});

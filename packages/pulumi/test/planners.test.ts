@@ -1,0 +1,255 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  DENIED_SYSCALLS,
+  CLONE_NAMESPACE_FLAGS,
+  OctwConfigError,
+  POLICY_PRESETS,
+  POLICY_PRESET_NAMES,
+  buildSeccompProfile,
+  cidrsOverlap,
+  classifyImage,
+  derivedSlot,
+  hardenedContainerArgs,
+  hostProblem,
+  ipOrCidrProblem,
+  mergePolicyDocuments,
+  parseIpv4Cidr,
+  parsePolicyDocument,
+  planEnforcement,
+  planPlatform,
+  renderOpenClawConfig,
+  renderSquidConfig,
+  slotCapacity,
+  tenantAddressPlan,
+  tenantIdentityPlan,
+} from "../src/index.js";
+import { PINNED } from "./harness.js";
+
+describe("host rules", () => {
+  it.each(["api.github.com", "a.b", "*.slack.com", "x-1.example.co.uk", "xn--bcher-kva.example"])("accepts %s", (h) => expect(hostProblem(h)).toBeUndefined());
+  it.each([
+    ["", /empty/],
+    ["203.0.113.7", /IP literal/],
+    ["::1", /IP literal/],
+    ["[::1]", /IP literal/],
+    ["2130706433", /two labels/],
+    ["0x7f.1", /numeric/],
+    ["127.1", /numeric/],
+    ["example.com:443", /IP literal or host:port/],
+    ["API.GITHUB.COM", /lowercase/],
+    ["api.github.com.", /dot/],
+    ["localhost", /two labels/],
+    ["foo.localhost", /loopback/],
+    ["printer.local", /loopback, local-network or metadata/],
+    ["metadata.google.internal", /metadata/],
+    ["router.home.arpa", /metadata|local/],
+    ["*.com", /at least two labels/],
+    ["a.*.example.com", /first label/],
+    ["*a.example.com", /first label/],
+    ["**.example.com", /first label/],
+    ["-bad.example.com", /valid DNS label/],
+    ["a_b.example.com", /valid DNS label/],
+    [`${"a".repeat(64)}.example.com`, /valid DNS label/],
+    [`${"a.".repeat(127)}com`, /longer than 253/],
+  ])("refuses %j", (h, why) => expect(hostProblem(h)).toMatch(why));
+
+  it.each(["203.0.113.7", "198.18.80.80/32", "10.0.0.0/8", "2001:db8::1", "192.168.1.0/24"])("allowed_ips accepts %s", (ip) => expect(ipOrCidrProblem(ip)).toBeUndefined());
+  it.each([
+    ["127.0.0.1", /loopback/],
+    ["169.254.169.254", /metadata/],
+    ["0.0.0.0", /loopback/],
+    ["::1", /loopback/],
+    ["fe80::1", /link-local/],
+    ["::ffff:127.0.0.1", /IPv4-mapped/],
+    ["0.0.0.0/0", /too wide/],
+    ["168.0.0.0/7", /too wide/],
+    ["169.254.0.0/15", /link-local|contains 169.254.0.0\/16/],
+    ["169.0.0.0/8", /contains 169.254.0.0\/16/],
+    ["127.0.0.0/8", /loopback/],
+    ["10.0.0.0/33", /prefix length/],
+    ["example.com", /IP address or CIDR/],
+    ["1.2.3.4/8/9", /IP address or CIDR/],
+  ])("allowed_ips refuses %s", (ip, why) => expect(ipOrCidrProblem(ip)).toMatch(why));
+});
+
+describe("address and identity plan", () => {
+  const pool = parseIpv4Cidr("10.64.0.0/10")!;
+  it("carves /27s with fixed offsets", () => {
+    expect(tenantAddressPlan(pool, 1)).toMatchObject({ subnet: "10.64.0.32/27", edge: "10.64.0.34", inferenceRouter: "10.64.0.35", egressProxy: "10.64.0.36", gateway: "10.64.0.37" });
+    expect(() => tenantAddressPlan(pool, 0)).toThrow(/outside/);
+    expect(() => tenantAddressPlan(pool, slotCapacity(pool))).toThrow(/outside/);
+  });
+  it("gives distinct slots disjoint subnets and distinct UIDs (property)", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: slotCapacity(pool) - 1 }), fc.integer({ min: 1, max: slotCapacity(pool) - 1 }), (a, b) => {
+        fc.pre(a !== b);
+        const sa = parseIpv4Cidr(tenantAddressPlan(pool, a).subnet)!;
+        const sb = parseIpv4Cidr(tenantAddressPlan(pool, b).subnet)!;
+        expect(cidrsOverlap(sa, sb)).toBe(false);
+        expect(cidrsOverlap(sa, pool)).toBe(true);
+        const ia = tenantIdentityPlan(200_000, a);
+        const ib = tenantIdentityPlan(200_000, b);
+        const all = [ia.gatewayUid, ia.egressProxyUid, ib.gatewayUid, ib.egressProxyUid];
+        expect(new Set(all).size).toBe(4);
+      }),
+    );
+  });
+  it("derives the same slot for the same id, in range", () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[a-z][a-z0-9-]{0,20}[a-z0-9]$/), (id) => {
+        const s = derivedSlot(id, 1000);
+        expect(s).toBe(derivedSlot(id, 1000));
+        expect(s).toBeGreaterThanOrEqual(1);
+        expect(s).toBeLessThan(1000);
+      }),
+    );
+  });
+});
+
+describe("policy documents", () => {
+  it("parses YAML and objects to the same document", () => {
+    const yaml = "version: 1\nnetwork_policies:\n  gh:\n    endpoints:\n      - host: api.github.com\n        ports: [443, 8443]\n";
+    const obj = { version: 1, network_policies: { gh: { endpoints: [{ host: "api.github.com", ports: [443, 8443] }] } } };
+    expect(parsePolicyDocument(yaml, "t")).toEqual(parsePolicyDocument(obj, "t"));
+  });
+  it("refuses duplicate YAML keys (a silent override in review)", () => {
+    expect(() => parsePolicyDocument("version: 1\nversion: 1\n", "t")).toThrow(/not valid YAML/);
+  });
+  it("every preset is valid and enforceable on its own", () => {
+    for (const name of POLICY_PRESET_NAMES) {
+      const doc = parsePolicyDocument(POLICY_PRESETS[name], "t", `presets.${name}`);
+      const plan = planEnforcement(mergePolicyDocuments([doc], "t"), [], "t");
+      expect(plan.notEnforced).toEqual([]);
+      if (name === "restricted") expect(plan.egress).toEqual([]);
+      else expect(plan.egress.length).toBeGreaterThan(0);
+    }
+  });
+  it("presets merge; the same key with different contents is refused", () => {
+    const docs = ["restricted", "github", "telegram", "discord", "slack"].map((n) => parsePolicyDocument(POLICY_PRESETS[n as "github"], "t"));
+    const plan = planEnforcement(mergePolicyDocuments(docs, "t"), [], "t");
+    expect(new Set(plan.egress.map((e) => e.policy))).toEqual(new Set(["github", "telegram", "discord", "slack"]));
+    const clash = parsePolicyDocument({ version: 1, network_policies: { github: { endpoints: [{ host: "github.com", port: 443 }] } } }, "t");
+    expect(() => mergePolicyDocuments([docs[1]!, clash], "t")).toThrow(/two fragments with different contents/);
+  });
+  it("reports, never drops, what allowUnenforced accepts", () => {
+    const doc = parsePolicyDocument(
+      {
+        version: 1,
+        filesystem_policy: { read_only: ["/usr"], read_write: ["/tmp", "/dev/null", "/sandbox"] },
+        network_policies: { a: { binaries: [{ path: "/usr/bin/node" }], endpoints: [{ host: "a.example.com", port: 443, access: "read-only", enforcement: "audit" }] } },
+      },
+      "t",
+    );
+    expect(() => planEnforcement(doc, [], "t")).toThrow(OctwConfigError);
+    const plan = planEnforcement(doc, ["binaries", "access", "enforcement:audit", "filesystem_policy.read_only"], "t");
+    expect(plan.notEnforced.map((n) => n.split(":")[0])).toEqual([
+      "policy.filesystem_policy.read_only",
+      "policy.network_policies.a.binaries",
+      "policy.network_policies.a.endpoints[0].access",
+      "policy.network_policies.a.endpoints[0].enforcement",
+    ]);
+    expect(plan.readWritePaths).toEqual(["/sandbox", "/tmp"]);
+  });
+});
+
+describe("squid config", () => {
+  const config = renderSquidConfig({
+    tenantId: "alpha",
+    rules: [
+      { policy: "gh", host: "api.github.com", ports: [443], allowedIps: [] },
+      { policy: "slack", host: "*.slack.com", ports: [443, 8443], allowedIps: [] },
+      { policy: "fake", host: "outside.octw.test", ports: [443], allowedIps: ["198.18.80.80"] },
+    ],
+  });
+  const lines = config.split("\n");
+  it("serves CONNECT only and denies everything not allowed, last", () => {
+    expect(lines).toContain("http_access deny !CONNECT");
+    expect(lines.filter((l) => l.startsWith("http_access")).at(-1)).toBe("http_access deny all");
+  });
+  it("requires a public destination unless allowed_ips names it", () => {
+    expect(lines).toContain("http_access allow CONNECT ep0_host ep0_port !non_public_dst");
+    expect(lines).toContain("acl ep2_ips dst 198.18.80.80");
+    expect(lines).toContain("http_access allow CONNECT ep2_host ep2_port ep2_ips");
+    expect(config).toMatch(/acl non_public_dst dst .*169\.254\.0\.0\/16/);
+    expect(config).toMatch(/acl non_public_dst dst .*10\.0\.0\.0\/8/);
+  });
+  it("matches a wildcard as exactly one label in front, never the apex, without DNS lookups", () => {
+    const acl = lines.find((l) => l.startsWith("acl ep1_host"))!;
+    expect(acl).toMatch(/^acl ep1_host dstdom_regex -n -i /);
+    const re = new RegExp(acl.split(" ").at(-1)!, "i");
+    expect(re.test("files.slack.com")).toBe(true);
+    expect(re.test("slack.com")).toBe(false);
+    expect(re.test("a.b.slack.com")).toBe(false);
+    expect(re.test("evil-slack.com")).toBe(false);
+    expect(lines.find((l) => l.startsWith("acl ep0_host"))).toBe("acl ep0_host dstdomain -n api.github.com");
+    expect(lines).toContain("acl ep1_port port 443 8443");
+  });
+  it("allows nothing when the allowlist is empty", () => {
+    const empty = renderSquidConfig({ tenantId: "x", rules: [] });
+    expect(empty.split("\n").filter((l) => l.startsWith("http_access"))).toEqual(["http_access deny !CONNECT", "http_access deny all"]);
+  });
+});
+
+describe("seccomp profile", () => {
+  const profile = buildSeccompProfile();
+  const unconditional = new Set(profile.syscalls.filter((r) => r.action === "SCMP_ACT_ALLOW" && !r.args).flatMap((r) => r.names));
+  it("denies by default with EPERM", () => {
+    expect(profile.defaultAction).toBe("SCMP_ACT_ERRNO");
+    expect(profile.defaultErrnoRet).toBe(1);
+  });
+  it.each(["ptrace", "bpf", "userfaultfd", "perf_event_open", "keyctl", "add_key", "request_key", "unshare", "setns", "mount", "umount2", "io_uring_setup", "io_uring_enter", "io_uring_register", "process_vm_readv", "open_by_handle_at", "clone3"])(
+    "never allows %s unconditionally",
+    (s) => expect(unconditional.has(s)).toBe(false),
+  );
+  it("allows clone only without namespace flags, and clone3 answers ENOSYS", () => {
+    const clone = profile.syscalls.find((r) => r.names.includes("clone"))!;
+    expect(clone.args).toEqual([{ index: 0, value: CLONE_NAMESPACE_FLAGS, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ" }]);
+    expect(profile.syscalls.find((r) => r.names.includes("clone3"))).toMatchObject({ action: "SCMP_ACT_ERRNO", errnoRet: 38 });
+  });
+  it("keeps what node and OpenClaw need", () => {
+    for (const s of ["read", "write", "openat", "epoll_wait", "futex", "mmap", "execve", "socketpair", "getrandom", "statx", "rseq"]) expect(unconditional.has(s), s).toBe(true);
+  });
+  it("documents why each syscall is denied", () => {
+    for (const [name, why] of Object.entries(DENIED_SYSCALLS)) expect(why.length, name).toBeGreaterThan(5);
+  });
+  it("is deterministic (stable diffs)", () => expect(JSON.stringify(buildSeccompProfile())).toBe(JSON.stringify(profile)));
+});
+
+describe("hardening", () => {
+  it("drops everything and mounts tmpfs noexec,nosuid,nodev", () => {
+    const h = hardenedContainerArgs({ uid: 200004, gid: 200004, limits: { memoryMb: 1024, cpus: 1, nproc: 512, nofile: 8192 }, tmpfs: [{ path: "/tmp", sizeMb: 64 }] });
+    expect(h).toMatchObject({ user: "200004:200004", readOnly: true, capabilities: { drops: ["ALL"] }, memory: 1024, memorySwap: 1024 });
+    expect(h.tmpfs["/tmp"]).toBe("rw,noexec,nosuid,nodev,size=64m,mode=1777,uid=200004,gid=200004");
+    expect(h.securityOpts[0]).toBe("no-new-privileges:true");
+    expect(() => hardenedContainerArgs({ uid: 0, gid: 0, limits: { memoryMb: 1, cpus: 1, nproc: 1, nofile: 1 }, tmpfs: [] })).toThrow(/root/);
+  });
+});
+
+describe("images", () => {
+  it.each([
+    [`sha256:${"a".repeat(64)}`, "local-id"],
+    [`ghcr.io/openclaw/openclaw@sha256:${"b".repeat(64)}`, "digest"],
+    [`ghcr.io/openclaw/openclaw:2026.9.6@sha256:${"b".repeat(64)}`, "digest"],
+    ["openclaw/openclaw:latest", "unpinned"],
+    ["localhost:5000/x", "unpinned"],
+    ["Bad Name", "invalid"],
+  ])("%s is %s", (ref, kind) => expect(classifyImage(ref).kind).toBe(kind));
+});
+
+describe("OpenClaw config", () => {
+  it("trusts only the edge and sets trusted-proxy auth", () => {
+    const c = JSON.parse(renderOpenClawConfig({ edgeAddress: "10.64.0.34", allowedOrigins: ["https://alpha.example.com"] })) as { gateway: unknown };
+    expect(c.gateway).toMatchObject({ mode: "local", bind: "lan", trustedProxies: ["10.64.0.34"], auth: { mode: "trusted-proxy", trustedProxy: { userHeader: "x-octw-user" } } });
+  });
+});
+
+describe("platform plan", () => {
+  it("derives slots from ids when none is given and reports collisions with both names", () => {
+    const plan = planPlatform({ images: PINNED, tenants: [{ id: "alpha" }, { id: "bravo" }], audit: { mode: "embedded" } }, "p");
+    expect(plan.tenants.map((t) => t.addresses.slot)).toEqual([derivedSlot("alpha", slotCapacity(parseIpv4Cidr("10.64.0.0/10")!)), derivedSlot("bravo", slotCapacity(parseIpv4Cidr("10.64.0.0/10")!))]);
+    // A /25 pool has 4 slots (1..3 usable): ids colliding on a derived slot must be reported.
+    const ids = Array.from({ length: 6 }, (_, i) => ({ id: `t${i}` }));
+    expect(() => planPlatform({ addressPool: "10.64.0.0/25", images: PINNED, tenants: ids, audit: { mode: "embedded" } }, "p")).toThrow(/derived from the id.*already taken by tenant "t\d"/);
+  });
+});
