@@ -34,7 +34,9 @@ export class SecretDecryptError extends Error {
 
 /** Checks a keyring and returns it sorted by version (newest last). */
 export function validateKeyring(keyring: readonly MasterKey[]): MasterKey[] {
-  if (!Array.isArray(keyring) || keyring.length === 0) throw new Error("keyring: must hold at least one master key { version, key }");
+  // Checked through an `unknown` copy: Array.isArray would otherwise narrow the keyring to any[].
+  const untyped: unknown = keyring;
+  if (!Array.isArray(untyped) || keyring.length === 0) throw new Error("keyring: must hold at least one master key { version, key }");
   const seen = new Set<number>();
   keyring.forEach((k, i) => {
     if (!Number.isInteger(k.version) || k.version < 1) throw new Error(`keyring[${i}].version: must be a positive integer, got ${String(k.version)}`);

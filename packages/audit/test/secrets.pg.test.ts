@@ -12,7 +12,12 @@ describe("tenant secrets on a real Postgres (as the writer role)", () => {
   let db: TestAuditDb;
   let pool: pg.Pool;
   const events: AuditEventInput[] = [];
-  const audit = { record: async (e: AuditEventInput) => void events.push(e) };
+  const audit = {
+    record: (e: AuditEventInput) => {
+      events.push(e);
+      return Promise.resolve();
+    },
+  };
 
   beforeAll(async () => {
     db = await createAuditDb(requirePgUrl());
