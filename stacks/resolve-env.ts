@@ -1,0 +1,18 @@
+/**
+ * Local development convenience: a config string `env:NAME` is replaced by the value of the
+ * environment variable NAME (e.g. the id of an image `npm run up` just built locally). The
+ * result is validated like any literal, so an image must still be pinned.
+ */
+export function resolveEnvReferences<T>(value: T, env: NodeJS.ProcessEnv, path: string): T {
+  if (typeof value === "string" && value.startsWith("env:")) {
+    const name = value.slice(4);
+    const resolved = env[name];
+    if (resolved === undefined || resolved === "") throw new Error(`${path}: refers to environment variable ${name}, which is not set`);
+    return resolved as T;
+  }
+  if (Array.isArray(value)) return value.map((v, i) => resolveEnvReferences(v as unknown, env, `${path}[${i}]`)) as T;
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveEnvReferences(v as unknown, env, `${path}.${k}`)])) as T;
+  }
+  return value;
+}

@@ -1,0 +1,66 @@
+/**
+ * The stack program and the examples evaluate under mocks exactly as `pulumi up` would run
+ * them: config from the stack file, images from the environment (`env:` references).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
+import { beforeAll, describe, expect, it } from "vitest";
+import { MockRecorder, PINNED, TYPES, settle } from "../../packages/pulumi/test/harness.js";
+
+const recorder = new MockRecorder();
+const stackFile = parse(readFileSync(new URL("../../stacks/Pulumi.local.yaml", import.meta.url), "utf8")) as { config: Record<string, unknown> };
+
+beforeAll(async () => {
+  process.env.OCTW_IMAGE_OPENCLAW = PINNED.openclaw;
+  process.env.OCTW_IMAGE_EGRESS = PINNED.egressProxy;
+  process.env.OCTW_IMAGE_POSTGRES = PINNED.postgres;
+  pulumi.runtime.setAllConfig(
+    {
+      "octw:platform": JSON.stringify(stackFile.config["octw:platform"]),
+      "octw:images": JSON.stringify(PINNED),
+      "db:host": "db.example.com",
+      "db:adminUser": "octw_admin",
+      "db:adminPassword": "s3cret-admin",
+    },
+    ["db:adminPassword"],
+  );
+  await pulumi.runtime.setMocks(recorder.mocks, "octw", "local", false);
+});
+
+describe("programs", () => {
+  it("stacks/index.ts deploys the two demo tenants of Pulumi.local.yaml with images resolved from the environment", async () => {
+    recorder.reset();
+    await import("../../stacks/index.js");
+    await settle();
+    const gateways = recorder.ofType(TYPES.container).filter((r) => (r.inputs.labels as { label: string; value: string }[]).some((l) => l.label === "octw.component" && l.value === "gateway"));
+    expect(gateways.map((g) => g.inputs.name).sort()).toEqual(["octw-alpha-gateway", "octw-bravo-gateway"]);
+    expect(recorder.ofType(TYPES.image).map((i) => i.inputs.name).sort()).toEqual([PINNED.openclaw, PINNED.openclaw, PINNED.egressProxy, PINNED.egressProxy, PINNED.postgres].sort());
+    const bravoProxy = recorder.ofType(TYPES.container).find((c) => c.inputs.name === "octw-bravo-egress")!;
+    const squid = Buffer.from(String((bravoProxy.inputs.envs as string[])[0]).split("=")[1]!, "base64").toString();
+    expect(squid).toContain("acl ep0_host dstdomain -n api.telegram.org");
+    expect(squid).toContain("api.open-meteo.com");
+  });
+
+  it("examples/single-tenant declares the four components piecemeal", async () => {
+    recorder.reset();
+    await import("../../examples/single-tenant/index.js");
+    await settle();
+    const types = new Set(recorder.resources.map((r) => r.type));
+    for (const t of ["octw:index:TenantNetwork", "octw:index:SandboxPolicy", "octw:index:TenantGateway", "octw:index:AuditStore"]) expect(types.has(t), t).toBe(true);
+    expect(recorder.ofType(TYPES.container).map((c) => c.inputs.name)).toContain("acme-acme-gateway");
+  });
+
+  it("examples/platform-external-postgres uses the external server, with the admin password as a secret", async () => {
+    recorder.reset();
+    await import("../../examples/platform-external-postgres/index.js");
+    await settle();
+    const provider = recorder.ofType(TYPES.pgProvider)[0]!;
+    expect(provider.inputs.host).toBe("db.example.com");
+    expect(provider.secretPaths).toContain("password");
+    expect(recorder.ofType(TYPES.container).some((c) => String(c.inputs.name).includes("postgres"))).toBe(false);
+    const initech = recorder.ofType(TYPES.container).find((c) => c.inputs.name === "oc-initech-gateway")!;
+    expect(initech.inputs.runtime).toBe("runsc");
+    expect(initech.inputs.memory).toBe(3072);
+  });
+});
