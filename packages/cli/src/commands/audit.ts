@@ -1,0 +1,125 @@
+import type { Command } from "commander";
+import { applyGrants, applyMigrations, bindTenantReader, readEvents, requiredGrants, verifyAuditChain, type AuditRoles, type StoredEvent } from "@octw/audit";
+import { databaseUrl, withPool } from "./connection";
+
+interface ConnOpts {
+  databaseUrl?: string;
+}
+
+function positiveInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name}: must be a positive integer, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function printEvent(e: StoredEvent): void {
+  process.stdout.write(JSON.stringify(e) + "\n");
+}
+
+export function registerAuditCommands(program: Command): void {
+  const audit = program.command("audit").description("the tamper-evident audit trail");
+
+  audit
+    .command("migrate")
+    .description("apply pending schema migrations (connect as the owner role); idempotent")
+    .requiredOption("--owner <role>", "owner role (the one connecting)")
+    .requiredOption("--writer <role>", "writer role (services appending events)")
+    .requiredOption("--reader <role>", "reader group role (tenant readers are members)")
+    .option("--apply-grants", "also grant writer and reader what requiredGrants() lists")
+    .option("--database-url <url>", "Postgres URL (default: $OCTW_AUDIT_DATABASE_URL)")
+    .action(async (opts: ConnOpts & AuditRoles & { applyGrants?: boolean }) => {
+      const roles: AuditRoles = { owner: opts.owner, writer: opts.writer, reader: opts.reader };
+      await withPool(databaseUrl(opts.databaseUrl), async (pool) => {
+        const client = await pool.connect();
+        try {
+          const versions = await applyMigrations(client, roles);
+          process.stdout.write(`migrations applied: ${versions.join(", ")}\n`);
+          if (opts.applyGrants) {
+            const { rows } = await client.query<{ db: string }>("SELECT current_database() AS db");
+            const grants = requiredGrants(roles);
+            await applyGrants(client, grants, rows[0]!.db);
+            process.stdout.write(`grants applied: ${grants.length}\n`);
+          }
+        } finally {
+          client.release();
+        }
+      });
+    });
+
+  audit
+    .command("bind-reader")
+    .description("let a login role (member of the reader role) read exactly one tenant's events")
+    .requiredOption("--role <role>", "the tenant's reader login role")
+    .requiredOption("--tenant <tenant>", "the tenant it may read")
+    .option("--database-url <url>", "Postgres URL of the owner (default: $OCTW_AUDIT_DATABASE_URL)")
+    .action(async (opts: ConnOpts & { role: string; tenant: string }) => {
+      await withPool(databaseUrl(opts.databaseUrl), async (pool) => {
+        const client = await pool.connect();
+        try {
+          await bindTenantReader(client, opts.role, opts.tenant);
+        } finally {
+          client.release();
+        }
+      });
+      process.stdout.write(`role ${opts.role} now reads tenant ${opts.tenant}\n`);
+    });
+
+  audit
+    .command("tail")
+    .description("print the newest events as JSON lines (oldest first)")
+    .option("--tenant <tenant>", "only this tenant")
+    .option("-n, --limit <n>", "how many", positiveInt("--limit"), 20)
+    .option("-f, --follow", "keep printing new events")
+    .option("--interval <ms>", "poll interval with --follow", positiveInt("--interval"), 1000)
+    .option("--database-url <url>", "Postgres URL (default: $OCTW_AUDIT_DATABASE_URL)")
+    .action(async (opts: ConnOpts & { tenant?: string; limit: number; follow?: boolean; interval: number }) => {
+      await withPool(databaseUrl(opts.databaseUrl), async (pool) => {
+        const client = await pool.connect();
+        try {
+          const first = await readEvents(client, { tenant: opts.tenant, limit: opts.limit });
+          first.forEach(printEvent);
+          let last = first.at(-1)?.id ?? "0";
+          while (opts.follow) {
+            await sleep(opts.interval);
+            const more = await readEvents(client, { tenant: opts.tenant, limit: 1000, afterId: last });
+            more.forEach(printEvent);
+            last = more.at(-1)?.id ?? last;
+          }
+        } finally {
+          client.release();
+        }
+      });
+    });
+
+  audit
+    .command("verify")
+    .description("walk each tenant's hash chain and report the first broken link (exit 1 if any)")
+    .option("--tenant <tenant>", "only this tenant")
+    .option("--json", "print the report as JSON")
+    .option("--database-url <url>", "Postgres URL (default: $OCTW_AUDIT_DATABASE_URL)")
+    .action(async (opts: ConnOpts & { tenant?: string; json?: boolean }) => {
+      const report = await withPool(databaseUrl(opts.databaseUrl), async (pool) => {
+        const client = await pool.connect();
+        try {
+          return await verifyAuditChain(client, { tenant: opts.tenant });
+        } finally {
+          client.release();
+        }
+      });
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(report, null, 2) + "\n");
+      } else {
+        for (const t of report.tenants) {
+          process.stdout.write(`${t.tenant}: ${t.broken ? "BROKEN" : "ok"} (${t.verified} events verified)\n`);
+        }
+        if (report.tenants.length === 0) process.stdout.write("no audit events\n");
+        const b = report.firstBroken;
+        if (b) process.stdout.write(`first broken link: tenant ${b.tenant} seq ${b.seq}${b.id ? ` (id ${b.id})` : ""}: ${b.reason}: ${b.detail}\n`);
+      }
+      if (!report.ok) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,115 @@
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createAuditDb, requirePgUrl, withClient, type TestAuditDb } from "../../audit/test/pg-support";
+
+const BIN = fileURLToPath(new URL("../bin/octw.js", import.meta.url));
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real `octw` launcher as a child process. */
+function octw(args: string[], env: Record<string, string>, stdin = ""): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", ...env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+const key = (v: number, k: Buffer) => `${v}:${k.toString("base64")}`;
+
+describe("octw CLI against a real Postgres", () => {
+  let db: TestAuditDb;
+  const k1 = randomBytes(32);
+  const k2 = randomBytes(32);
+  const SECRET = "sk-cli-" + randomBytes(10).toString("hex");
+
+  beforeAll(async () => {
+    db = await createAuditDb(requirePgUrl(), { migrate: false });
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  const asOwner = () => ({ OCTW_AUDIT_DATABASE_URL: db.ownerUrl });
+  const asWriter = (keyring: string) => ({ OCTW_AUDIT_DATABASE_URL: db.writerUrl, OCTW_MASTER_KEYRING: keyring });
+
+  it("audit migrate applies migrations and grants, and is idempotent", async () => {
+    const args = ["audit", "migrate", "--owner", db.roles.owner, "--writer", db.roles.writer, "--reader", db.roles.reader, "--apply-grants"];
+    const first = await octw(args, asOwner());
+    expect(first.stderr).toBe("");
+    expect(first).toMatchObject({ code: 0 });
+    expect(first.stdout).toContain("migrations applied: 1, 2");
+    const again = await octw(args, asOwner());
+    expect(again.code).toBe(0);
+  });
+
+  it("secrets set reads the value from stdin and never prints it; list shows no value", async () => {
+    const set = await octw(["secrets", "set", "--tenant", "acme", "--name", "openai/api-key"], asWriter(key(1, k1)), SECRET + "\n");
+    expect(set.stderr).toBe("");
+    expect(set.code).toBe(0);
+    expect(set.stdout).toContain("stored acme/openai/api-key version 1 (master key version 1)");
+    const list = await octw(["secrets", "list", "--tenant", "acme"], asWriter(""));
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/acme\topenai\/api-key\t1\t1\t/);
+    for (const r of [set, list]) expect(r.stdout + r.stderr).not.toContain(SECRET);
+  });
+
+  it("audit tail shows the CLI's own secret.set event, without the value", async () => {
+    const tail = await octw(["audit", "tail", "--tenant", "acme"], asOwner());
+    expect(tail.code).toBe(0);
+    const events = tail.stdout.trim().split("\n").map((l) => JSON.parse(l) as { action: string; target: string; actor: string });
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ action: "secret.set", target: "openai/api-key" });
+    expect(events[0]!.actor).toMatch(/^octw-cli:/);
+    expect(tail.stdout).not.toContain(SECRET);
+  });
+
+  it("secrets rotate re-wraps under the newest key", async () => {
+    const rot = await octw(["secrets", "rotate"], asWriter(`${key(1, k1)},${key(2, k2)}`));
+    expect(rot.stderr).toBe("");
+    expect(rot.code).toBe(0);
+    expect(rot.stdout).toContain("re-wrapped 1 secret version(s) under master key version 2");
+    const list = await octw(["secrets", "list", "--json"], asWriter(""));
+    expect(JSON.parse(list.stdout)).toMatchObject([{ tenant: "acme", name: "openai/api-key", version: 1, keyVersion: 2 }]);
+  });
+
+  it("audit verify passes on an intact chain and reports the first broken link after tampering", async () => {
+    const ok = await octw(["audit", "verify"], asOwner());
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain("acme: ok (2 events verified)");
+    await withClient(db.superUrl, async (c) => {
+      await c.query("SET session_replication_role = replica");
+      await c.query("UPDATE octw.audit_events SET decision = 'denied' WHERE tenant = 'acme' AND seq = 1");
+    });
+    const bad = await octw(["audit", "verify", "--tenant", "acme"], asOwner());
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain("acme: BROKEN (0 events verified)");
+    expect(bad.stdout).toMatch(/first broken link: tenant acme seq 1 \(id \d+\): hash-mismatch/);
+  });
+
+  it("names what is missing or malformed", async () => {
+    const noUrl = await octw(["audit", "verify"], {});
+    expect(noUrl.code).toBe(1);
+    expect(noUrl.stderr).toContain("database URL: pass --database-url or set OCTW_AUDIT_DATABASE_URL");
+    const badKey = await octw(["secrets", "set", "--tenant", "acme", "--name", "x"], asWriter("1:c2hvcnQ="), "v");
+    expect(badKey.code).toBe(1);
+    expect(badKey.stderr).toContain("OCTW_MASTER_KEYRING: keyring[0].key: must be exactly 32 bytes");
+    const empty = await octw(["secrets", "set", "--tenant", "acme", "--name", "x"], asWriter(key(1, k1)), "");
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toContain("value: stdin was empty");
+  });
+});
