@@ -77,6 +77,18 @@ export function createRealizingMocks(opts: RealizingMocksOptions): RealizingMock
   const requireFrom = opts.requireFrom ?? path.join(process.cwd(), "package.json");
   let providerSeq = 0;
 
+  // Catalog updates on one server run one at a time: concurrent GRANT/REVOKE on the same
+  // object fails with "tuple concurrently updated", and the upstream provider serializes them
+  // (advisory locks) too.
+  const pgQueues = new Map<string, Promise<unknown>>();
+  function serializedPg<R>(t: PgTarget, op: () => Promise<R>): Promise<R> {
+    const key = `${t.host}:${t.port}`;
+    const prev = pgQueues.get(key) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(op);
+    pgQueues.set(key, next);
+    return next;
+  }
+
   const defaultPg = (): PgTarget | undefined => {
     if (!opts.defaultPostgresUrl) return undefined;
     const u = new URL(opts.defaultPostgresUrl);
@@ -138,7 +150,8 @@ export function createRealizingMocks(opts: RealizingMocksOptions): RealizingMock
       id = r.id;
       outputs = r.outputs;
     } else if (t.startsWith("postgresql:")) {
-      const r = await realizePostgres(pctx, t, args.name, inputs, pgTargetFor(t, args.name, args.provider));
+      const target = pgTargetFor(t, args.name, args.provider);
+      const r = await serializedPg(target, () => realizePostgres(pctx, t, args.name, inputs, target));
       teardowns.push({ label: `${t} ${args.name}`, kind: r.kind, destroy: r.destroy });
       id = r.id;
       outputs = r.outputs;

@@ -1,0 +1,80 @@
+// The suite's own DNS server, bound to OCTW_TEST_DNS_ADDR — the address the engine forwards
+// container lookups to (`dockerd --dns`). It answers the suite's names (A records from a map),
+// says NXDOMAIN to everything else, and records every query, so a probe can show whether a
+// lookup from a tenant container left the host's engine at all. It never forwards anything.
+import dgram from "node:dgram";
+
+export interface DnsQuery {
+  name: string;
+  type: number;
+  from: string;
+  at: number;
+}
+
+export interface FakeDns {
+  queries: DnsQuery[];
+  /** lowercase name → IPv4 */
+  records: Map<string, string>;
+  seen(fragment: string): DnsQuery[];
+  close(): Promise<void>;
+}
+
+function parseQuestion(msg: Buffer): { name: string; type: number; end: number } | undefined {
+  let i = 12;
+  const labels: string[] = [];
+  while (i < msg.length) {
+    const len = msg[i]!;
+    if (len === 0) {
+      i += 1;
+      break;
+    }
+    if (len > 63) return undefined; // no compression in questions
+    labels.push(msg.subarray(i + 1, i + 1 + len).toString("ascii"));
+    i += 1 + len;
+  }
+  if (i + 4 > msg.length) return undefined;
+  return { name: labels.join(".").toLowerCase(), type: msg.readUInt16BE(i), end: i + 4 };
+}
+
+function answer(msg: Buffer, q: { type: number; end: number }, ip: string | undefined, known: boolean): Buffer {
+  const header = Buffer.alloc(12);
+  msg.copy(header, 0, 0, 2); // id
+  const rd = msg[2]! & 0x01;
+  header[2] = 0x80 | 0x04 | rd; // QR, AA, RD as asked
+  header[3] = 0x80 | (known ? 0 : 3); // RA; NXDOMAIN for names we do not serve
+  header.writeUInt16BE(1, 4);
+  const withAnswer = known && ip !== undefined && q.type === 1;
+  header.writeUInt16BE(withAnswer ? 1 : 0, 6);
+  const question = msg.subarray(12, q.end);
+  if (!withAnswer) return Buffer.concat([header, question]);
+  const rr = Buffer.alloc(16);
+  rr.writeUInt16BE(0xc00c, 0);
+  rr.writeUInt16BE(1, 2); // A
+  rr.writeUInt16BE(1, 4); // IN
+  rr.writeUInt32BE(5, 6); // TTL
+  rr.writeUInt16BE(4, 10);
+  ip.split(".").forEach((o, k) => (rr[12 + k] = Number(o)));
+  return Buffer.concat([header, question, rr]);
+}
+
+export async function startFakeDns(address: string, records: Record<string, string>): Promise<FakeDns> {
+  const sock = dgram.createSocket("udp4");
+  const state: FakeDns = {
+    queries: [],
+    records: new Map(Object.entries(records).map(([k, v]) => [k.toLowerCase(), v])),
+    seen: (fragment) => state.queries.filter((q) => q.name.includes(fragment.toLowerCase())),
+    close: () => new Promise<void>((r) => sock.close(() => r())),
+  };
+  sock.on("message", (msg, rinfo) => {
+    const q = parseQuestion(msg);
+    if (!q) return;
+    state.queries.push({ name: q.name, type: q.type, from: rinfo.address, at: Date.now() });
+    const ip = state.records.get(q.name);
+    sock.send(answer(msg, q, ip, ip !== undefined), rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((resolve, reject) => {
+    sock.once("error", reject);
+    sock.bind(53, address, () => resolve());
+  });
+  return state;
+}

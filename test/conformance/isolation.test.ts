@@ -1,0 +1,460 @@
+// The attack suite: a 2-tenant OpenClawPlatform (alpha, bravo) deployed through the realizing
+// mock onto the real engine; then, from inside alpha's gateway (docker exec as its own user),
+// every way out and every way up is tried. Each probe has a positive control: the same probe
+// where the control is off (a control container of the same image without that hardening), or
+// the allowed path — so a probe cannot pass because it is broken.
+//
+// Traffic goes only to loopback and to containers/addresses this suite or the test environment
+// created: the "outside" is a server on OCTW_TEST_OUTSIDE_ADDR, DNS is a server on
+// OCTW_TEST_DNS_ADDR (the engine's --dns).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { randomBytes } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
+import type Dockerode from "dockerode";
+import { OpenClawPlatform, ROUTER_TOKEN_PATH } from "@octw/pulumi";
+import { createRealizingMocks, newRunId, type RealizingMocks } from "../realize/index";
+import { engine, requireEnv } from "./env";
+import { startFakeDns, type FakeDns } from "./fake-dns";
+import { startFakeOutside, type FakeOutside } from "./fake-outside";
+import { execIn, nodeProbe, type ExecResult } from "./probe-exec";
+import { ProbeTable } from "./report-table";
+import * as P from "./probe-scripts";
+
+const runId = newRunId();
+const prefix = `octw-${runId}`;
+const table = new ProbeTable();
+const token = (what: string) => `${what}-${runId}-${randomBytes(4).toString("hex")}`;
+const ALLOWED_PORT = 443;
+const UNLISTED_PORT = 8443;
+
+let dk: Dockerode;
+let rm: RealizingMocks;
+let dns: FakeDns | undefined;
+let outside: FakeOutside | undefined;
+let outsideAddr: string;
+let started = 0;
+
+interface Tenant {
+  id: string;
+  gateway: string; // container id
+  egress: string;
+  gatewayName: string;
+  egressName: string;
+  gatewayIp: string;
+  egressIp: string;
+  uid: number;
+  gid: number;
+  user: string;
+  volume: string;
+}
+const T: Record<"alpha" | "bravo", Tenant> = {} as never;
+const ctl = { a: "", b: "", out: "", dnsOpen: "", dnsFixed: "" }; // control container ids
+
+const h = (parseInt(runId.slice(1, 3), 16) % 200) + 20;
+
+async function containerByName(name: string): Promise<Dockerode.ContainerInspectInfo> {
+  return dk.getContainer(name).inspect();
+}
+
+function rows(label: string, results: boolean[]): void {
+  // every row of this probe must pass; the table shows which did not
+  expect(results.every(Boolean), `${label}: see the probe table`).toBe(true);
+}
+
+beforeAll(async () => {
+  started = Date.now();
+  dk = await engine();
+  const images = {
+    openclaw: requireEnv("OCTW_IMAGE_OPENCLAW"),
+    egressProxy: requireEnv("OCTW_IMAGE_EGRESS"),
+    postgres: requireEnv("OCTW_IMAGE_POSTGRES"),
+  };
+  outsideAddr = requireEnv("OCTW_TEST_OUTSIDE_ADDR");
+  const dnsAddr = requireEnv("OCTW_TEST_DNS_ADDR");
+
+  rm = createRealizingMocks({ runId, docker: dk, log: (l) => process.env.OCTW_REALIZE_VERBOSE && console.log(`[realize] ${l}`) });
+  await pulumi.runtime.setMocks(rm.mocks, "octw-conformance", "test", false);
+
+  const platform = new OpenClawPlatform("p", {
+    prefix,
+    domain: "octw.test",
+    addressPool: `10.200.${h}.0/24`,
+    egressSubnet: `10.201.${h}.0/24`,
+    controlSubnet: `10.202.${h}.0/28`,
+    images,
+    tenants: [
+      {
+        id: "alpha",
+        slot: 1,
+        policy: {
+          version: 1,
+          network_policies: {
+            outside: {
+              name: "fake-outside",
+              endpoints: [
+                { host: "allowed.octw.test", port: ALLOWED_PORT, allowed_ips: [outsideAddr] },
+                { host: "private.octw.test", port: ALLOWED_PORT },
+              ],
+            },
+          },
+        },
+      },
+      { id: "bravo", slot: 2 },
+    ],
+    audit: { mode: "embedded", databaseName: `${runId}_audit` },
+  });
+  const plan = (id: string) => platform.plan.tenants.find((t) => t.config.id === id)!;
+  const alpha = plan("alpha");
+  const bravo = plan("bravo");
+
+  // DNS answers for the proxy probes: the allowed name points at the fake outside server, the
+  // "private" name at bravo's gateway (a container of this run), the unlisted name exists too
+  // so that its denial is the proxy's decision, not a failed lookup.
+  dns = await startFakeDns(dnsAddr, {
+    "allowed.octw.test": outsideAddr,
+    "notallowed.octw.test": outsideAddr,
+    "private.octw.test": bravo.addresses.gateway,
+  });
+  outside = await startFakeOutside(outsideAddr, [ALLOWED_PORT, UNLISTED_PORT]);
+
+  // Control containers: the gateway image without the hardening under test.
+  const ctlNet = new docker.Network("ctl-net", {
+    name: `${prefix}-ctl`,
+    driver: "bridge",
+    ipamConfigs: [{ subnet: `10.203.${h}.0/28` }],
+  });
+  const loose = (uid: number, gid: number) => ({
+    image: images.openclaw,
+    user: `${uid}:${gid}`,
+    command: ["sleep", "infinity"],
+    securityOpts: ["seccomp=unconfined"],
+    tmpfs: { "/tmp": "rw,exec,size=64m,mode=1777" },
+    destroyGraceSeconds: 0,
+  });
+  new docker.Container("ctl-a", {
+    name: `${prefix}-ctl-alpha`,
+    ...loose(alpha.identity.gatewayUid, alpha.identity.gatewayGid),
+    networksAdvanced: [{ name: platform.tenants.alpha!.network.networkName }],
+  });
+  new docker.Container("ctl-b", {
+    name: `${prefix}-ctl-bravo`,
+    ...loose(bravo.identity.gatewayUid, bravo.identity.gatewayGid),
+    networksAdvanced: [{ name: platform.tenants.bravo!.network.networkName }],
+  });
+  // DNS controls: an internal network like a tenant's but with a host address on its bridge,
+  // so the engine's forwarding path exists; one container with the fix, one without.
+  const ctlInternal = new docker.Network("ctl-internal", {
+    name: `${prefix}-ctl-internal`,
+    driver: "bridge",
+    internal: true,
+    ipamConfigs: [{ subnet: `10.203.${h}.16/28` }],
+  });
+  new docker.Container("ctl-dns-open", {
+    name: `${prefix}-ctl-dns-open`,
+    ...loose(alpha.identity.gatewayUid, alpha.identity.gatewayGid),
+    networksAdvanced: [{ name: ctlInternal.name }],
+  });
+  new docker.Container("ctl-dns-fixed", {
+    name: `${prefix}-ctl-dns-fixed`,
+    ...loose(alpha.identity.gatewayUid, alpha.identity.gatewayGid),
+    dns: ["127.0.0.1"],
+    networksAdvanced: [{ name: ctlInternal.name }],
+  });
+  new docker.Container("ctl-out", {
+    name: `${prefix}-ctl-out`,
+    ...loose(0, 0),
+    securityOpts: [],
+    networksAdvanced: [{ name: ctlNet.name }],
+  });
+
+  await rm.settled();
+
+  for (const [key, p] of [["alpha", alpha], ["bravo", bravo]] as const) {
+    const gatewayName = `${prefix}-${key}-gateway`;
+    const egressName = `${prefix}-${key}-egress`;
+    const g = await containerByName(gatewayName);
+    const e = await containerByName(egressName);
+    const [uid, gid] = g.Config.User.split(":").map(Number) as [number, number];
+    const vol = g.Mounts.find((m) => m.Destination === "/var/lib/openclaw");
+    T[key] = {
+      id: key,
+      gateway: g.Id,
+      egress: e.Id,
+      gatewayName,
+      egressName,
+      gatewayIp: p.addresses.gateway,
+      egressIp: p.addresses.egressProxy,
+      uid,
+      gid,
+      user: g.Config.User,
+      volume: vol?.Name ?? "",
+    };
+  }
+  ctl.a = (await containerByName(`${prefix}-ctl-alpha`)).Id;
+  ctl.b = (await containerByName(`${prefix}-ctl-bravo`)).Id;
+  ctl.out = (await containerByName(`${prefix}-ctl-out`)).Id;
+  ctl.dnsOpen = (await containerByName(`${prefix}-ctl-dns-open`)).Id;
+  ctl.dnsFixed = (await containerByName(`${prefix}-ctl-dns-fixed`)).Id;
+  const slow = [...rm.records].filter((r) => r.custom).sort((x, y) => y.ms - x.ms).slice(0, 6);
+  console.log(`[conformance] slowest resources: ${slow.map((r) => `${r.name} ${(r.ms / 1000).toFixed(1)} s`).join(", ")}`);
+  console.log(`[conformance] deployed run ${runId} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}, 300_000);
+
+afterAll(async () => {
+  console.log(`\n[conformance] run ${runId}: probe table\n${table.render()}\n`);
+  const failures: unknown[] = [];
+  try {
+    await rm?.destroyAll();
+  } catch (e) {
+    failures.push(e);
+  }
+  await dns?.close();
+  await outside?.close();
+  console.log(`[conformance] wall time ${((Date.now() - started) / 1000).toFixed(1)} s (deploy, probes, teardown)`);
+  if (failures.length) throw new AggregateError(failures, "teardown failed");
+}, 180_000);
+
+const A = () => T.alpha;
+const B = () => T.bravo;
+const inA = (cmd: string, timeoutMs?: number) => execIn(dk, A().gateway, ["/bin/sh", "-c", cmd], { user: A().user, ...(timeoutMs ? { timeoutMs } : {}) });
+const inCtl = (id: string, cmd: string, user?: string) => execIn(dk, id, ["/bin/sh", "-c", cmd], user ? { user } : {});
+const b64 = (s: string) => Buffer.from(s).toString("base64");
+const show = (r: ExecResult) => `${r.stdout} ${r.stderr}`.trim();
+
+describe("isolation of the realized 2-tenant platform (attacker = alpha's gateway)", () => {
+  it("the attacker runs as alpha's own non-root UID, distinct from bravo's", () => {
+    rows("identity", [
+      table.add("0 identity", "A runs as its tenant UID ≠ B's, ≥ 1000", `A ${A().user}, B ${B().user}`, A().uid >= 1000 && A().uid !== B().uid && A().gid !== B().gid),
+    ]);
+  });
+
+  it("1. cannot reach bravo's gateway or egress proxy by IP or by name, nor its state volume", async () => {
+    const targets: [string, string, number][] = [
+      ["B gateway by IP", B().gatewayIp, 18789],
+      ["B gateway by name", B().gatewayName, 18789],
+      ["B egress by IP", B().egressIp, 3128],
+      ["B egress by name", B().egressName, 3128],
+    ];
+    const fromA = await Promise.all(targets.map(([, host, port]) => nodeProbe<{ ok: boolean; err?: string }>(dk, A().gateway, P.TCP_PROBE, [host, String(port), "", "4000"], { user: A().user })));
+    const fromCtlB = await Promise.all(targets.map(([, host, port]) => nodeProbe<{ ok: boolean; err?: string }>(dk, ctl.b, P.TCP_PROBE, [host, String(port), "", "4000"])));
+    const own = await nodeProbe<{ ok: boolean; err?: string }>(dk, A().gateway, P.TCP_PROBE, [A().egressIp, "3128", "", "4000"], { user: A().user });
+    const r: boolean[] = [];
+    targets.forEach(([label], i) => {
+      r.push(table.add(`1 ${label}`, "A: no connection", fromA[i]!.ok ? "connected" : `refused: ${fromA[i]!.err}`, !fromA[i]!.ok));
+      r.push(table.add(`1 ${label} (control)`, "container on B's network connects", fromCtlB[i]!.ok ? "connected" : `failed: ${fromCtlB[i]!.err}`, fromCtlB[i]!.ok));
+    });
+    r.push(table.add("1 own egress proxy (control)", "A connects to its own proxy", own.ok ? "connected" : `failed: ${own.err}`, own.ok));
+    // B's state volume: not mounted in A, not reachable through the host path.
+    const mounts = await inA(`cat /proc/self/mountinfo; ls /var/lib/docker/volumes/${B().volume}/_data 2>&1; echo "rc=$?"`);
+    const seesB = mounts.stdout.includes(B().volume) && !mounts.stdout.includes(`ls: cannot access`);
+    r.push(table.add("1 B state volume from A", "not mounted, path absent", seesB ? "visible" : `absent (${mounts.stdout.trim().split("\n").pop()})`, !mounts.stdout.split("\n").some((l) => l.includes(B().volume) && !l.startsWith("ls:")) && /rc=[12]/.test(mounts.stdout)));
+    const bOwn = await execIn(dk, B().gateway, ["stat", "-c", "%a %u", "/var/lib/openclaw"], { user: B().user });
+    r.push(table.add("1 B state volume (control)", "B sees its own volume", bOwn.stdout.trim(), bOwn.stdout.trim() === `700 ${B().uid}`));
+    rows("cross-tenant reachability", r);
+  });
+
+  it("2. cannot reach the outside directly (fake outside server on the host)", async () => {
+    const tA = token("direct-a");
+    const tC = token("direct-ctl");
+    const req = (t: string) => b64(`GET /${t} HTTP/1.1\r\nHost: outside\r\nConnection: close\r\n\r\n`);
+    const [a443, a8443] = await Promise.all([ALLOWED_PORT, UNLISTED_PORT].map((port) => nodeProbe<{ ok: boolean; err?: string; data?: string }>(dk, A().gateway, P.TCP_PROBE, [outsideAddr, String(port), req(tA), "4000"], { user: A().user })));
+    const c = await nodeProbe<{ ok: boolean; err?: string; data?: string }>(dk, ctl.out, P.TCP_PROBE, [outsideAddr, String(UNLISTED_PORT), req(tC), "4000"]);
+    rows("direct egress", [
+      table.add(`2 A → outside:${ALLOWED_PORT} direct`, "no connection, nothing arrives", `${a443!.ok ? "connected" : a443!.err}; arrived: ${outside!.seen(tA).length}`, !a443!.ok && outside!.seen(tA).length === 0),
+      table.add(`2 A → outside:${UNLISTED_PORT} direct`, "no connection, nothing arrives", `${a8443!.ok ? "connected" : a8443!.err}; arrived: ${outside!.seen(tA).length}`, !a8443!.ok && outside!.seen(tA).length === 0),
+      table.add("2 direct (control)", "container on a plain bridge reaches it", `${c.ok ? "connected" : c.err}; arrived: ${outside!.seen(tC).length}`, c.ok && (c.data ?? "").includes("outside-ok") && outside!.seen(tC).length === 1),
+    ]);
+  });
+
+  it("3. egress proxy: only allowlisted name:port via its allowed IPs", async () => {
+    const via = (target: string, t: string) => nodeProbe<{ status: string; body?: string; err?: string }>(dk, A().gateway, P.CONNECT_PROBE, [A().egressIp, "3128", target, t, "8000"], { user: A().user });
+    const t = { notListed: token("px-host"), ip: token("px-ip"), priv: token("px-priv"), port: token("px-port"), ok: token("px-ok"), plain: token("px-plain") };
+    const notListed = await via(`notallowed.octw.test:${ALLOWED_PORT}`, t.notListed);
+    const ipLiteral = await via(`${outsideAddr}:${ALLOWED_PORT}`, t.ip);
+    const priv = await via(`private.octw.test:${ALLOWED_PORT}`, t.priv);
+    const badPort = await via(`allowed.octw.test:${UNLISTED_PORT}`, t.port);
+    const ok = await via(`allowed.octw.test:${ALLOWED_PORT}`, t.ok);
+    const plain = await nodeProbe<{ status: string }>(dk, A().gateway, P.PLAIN_PROXY_PROBE, [A().egressIp, "3128", `allowed.octw.test:${ALLOWED_PORT}`, t.plain], { user: A().user });
+    const bReach = await nodeProbe<{ ok: boolean; err?: string }>(dk, ctl.b, P.TCP_PROBE, [B().gatewayIp, "18789", "", "4000"]);
+    const denied = (r: { status: string }, tk: string) => r.status === "403" && outside!.seen(tk).length === 0;
+    rows("egress proxy", [
+      table.add("3 CONNECT host not on allowlist", "403, nothing arrives", `${notListed.status}; arrived ${outside!.seen(t.notListed).length}`, denied(notListed, t.notListed)),
+      table.add("3 CONNECT IP literal", "403, nothing arrives", `${ipLiteral.status}; arrived ${outside!.seen(t.ip).length}`, denied(ipLiteral, t.ip)),
+      table.add("3 CONNECT allowlisted name → private IP", "403 (B's gateway not reached)", `${priv.status}; squid asked DNS: ${dns!.seen("private.octw.test").length > 0}`, priv.status === "403"),
+      table.add("3 CONNECT allowlisted host, unlisted port", "403, nothing arrives", `${badPort.status}; arrived ${outside!.seen(t.port).length}`, denied(badPort, t.port)),
+      table.add("3 plain-HTTP proxying", "403 (CONNECT only)", plain.status, plain.status === "403" && outside!.seen(t.plain).length === 0),
+      table.add("3 CONNECT allowlisted host:port (control)", "200, fake outside answers", `${ok.status}; ${(ok.body ?? "").trim().split("\n").pop()}`, ok.status === "200" && (ok.body ?? "").includes("outside-ok") && outside!.seen(t.ok).length === 1),
+      table.add("3 private target reachable (control)", "B's gateway answers on its network", bReach.ok ? "connected" : String(bReach.err), bReach.ok),
+    ]);
+  });
+
+  it("4. cannot write outside its read-write paths; /tmp is noexec", async () => {
+    const paths = ["/usr/probe-w", "/etc/probe-w", "/lib/probe-w", "/opt/openclaw/probe-w", "/tmp/probe-w", "/var/lib/openclaw/probe-w"];
+    const a = await nodeProbe<Record<string, string>>(dk, A().gateway, P.WRITE_PROBE, paths, { user: A().user });
+    const c = await nodeProbe<Record<string, string>>(dk, ctl.out, P.WRITE_PROBE, paths.slice(0, 4));
+    const r: boolean[] = [];
+    for (const p of paths.slice(0, 4)) {
+      r.push(table.add(`4 write ${p.replace("/probe-w", "")}`, "EROFS", String(a[p]), a[p] === "EROFS"));
+    }
+    r.push(table.add("4 write read-write paths (control)", "/tmp and state dir writable", `/tmp ${a["/tmp/probe-w"]}, state ${a["/var/lib/openclaw/probe-w"]}`, a["/tmp/probe-w"] === "written" && a["/var/lib/openclaw/probe-w"] === "written"));
+    r.push(table.add("4 write system paths (control)", "writable without read-only root", JSON.stringify(c), Object.values(c).every((v) => v === "written")));
+    const ex = await inA(P.NOEXEC_PROBE);
+    const exCtl = await inCtl(ctl.a, P.NOEXEC_PROBE);
+    r.push(table.add("4 exec what it wrote to /tmp", "permission denied (noexec)", show(ex), /Permission denied/.test(ex.stdout) && /rc=126/.test(ex.stdout)));
+    r.push(table.add("4 exec from /tmp (control)", "runs where /tmp is exec", show(exCtl), /^ran$/m.test(exCtl.stdout) && /rc=0/.test(exCtl.stdout)));
+    rows("filesystem", r);
+  });
+
+  it("5. cannot gain privileges", async () => {
+    const r: boolean[] = [];
+    const uidLine = (s: string) => /^Uid:\s*(\d+)\s+(\d+)/m.exec(s);
+    const su = await inA(P.SETUID_PROBE);
+    const suCtl = await inCtl(ctl.a, P.SETUID_PROBE);
+    const suA = uidLine(su.stdout);
+    const suC = uidLine(suCtl.stdout);
+    r.push(table.add("5 setuid-root binary (su)", "no-new-privs: euid stays tenant UID", show(su), /NoNewPrivs:\s*1/.test(su.stdout) && suA !== null && suA[2] === String(A().uid)));
+    r.push(table.add("5 setuid-root binary (control)", "euid 0 without no-new-privs", show(suCtl), suC !== null && suC[2] === "0"));
+
+    for (const [label, script] of [["unshare -U", P.UNSHARE_USER_PROBE], ["unshare -Urn (net ns)", P.UNSHARE_NET_PROBE]] as const) {
+      const x = await inA(script);
+      const c = await inCtl(ctl.a, script);
+      r.push(table.add(`5 ${label}`, "refused", show(x), !/rc=0/.test(x.stdout)));
+      r.push(table.add(`5 ${label} (control)`, "works without the seccomp profile", show(c), /rc=0/.test(c.stdout)));
+    }
+    const m = await inA(P.MOUNT_PROBE);
+    const mc = await inCtl(ctl.a, P.MOUNT_PROBE);
+    r.push(table.add("5 mount (direct, in userns)", "both refused", show(m), !/direct rc=0/.test(m.stdout) && !/userns rc=0/.test(m.stdout)));
+    r.push(table.add("5 mount (control)", "mount in a user namespace works", show(mc), /userns rc=0/.test(mc.stdout)));
+
+    const pid = (await inA(P.GATEWAY_PID)).stdout.trim();
+    const pt = await inA(`perl -e '${P.PTRACE_PERL}' ${pid}`);
+    const ptCtl = await inCtl(ctl.a, `sleep 30 & p=$!; perl -e '${P.PTRACE_PERL}' $p; kill $p`);
+    r.push(table.add(`5 ptrace the gateway (pid ${pid || "?"})`, "attach refused", show(pt), /^\d+$/.test(pid) && /attach=-1/.test(pt.stdout)));
+    r.push(table.add("5 ptrace (control)", "attach works without the profile", show(ptCtl), /attach=0/.test(ptCtl.stdout)));
+
+    const raw = await inA(P.RAW_SOCKET_PROBE);
+    const rawCtl = await inCtl(ctl.out, P.RAW_SOCKET_PROBE);
+    r.push(table.add("5 raw socket", "refused", show(raw), /raw=fail/.test(raw.stdout)));
+    r.push(table.add("5 raw socket (control)", "works with CAP_NET_RAW", show(rawCtl), /raw=ok/.test(rawCtl.stdout)));
+
+    const ch = await inA(P.CHOWN_PROBE(B().uid));
+    const chCtl = await inCtl(ctl.out, P.CHOWN_PROBE(B().uid));
+    r.push(table.add("5 chown to root / to B's UID", "both refused", show(ch), !/root rc=0/.test(ch.stdout) && !/other rc=0/.test(ch.stdout)));
+    r.push(table.add("5 chown (control)", "works with CAP_CHOWN", show(chCtl), /root rc=0/.test(chCtl.stdout) && /other rc=0/.test(chCtl.stdout)));
+
+    const su2 = await inA(P.SETUID_CALL_PROBE(B().uid));
+    const su2Ctl = await inCtl(ctl.out, P.SETUID_CALL_PROBE(B().uid));
+    r.push(table.add("5 change own UID (to 0, to B's)", "both refused", show(su2), !/root rc=0/.test(su2.stdout) && !/other rc=0/.test(su2.stdout)));
+    r.push(table.add("5 change UID (control)", "works with CAP_SETUID", show(su2Ctl), /root rc=0/.test(su2Ctl.stdout) && new RegExp(`^${B().uid}$`, "m").test(su2Ctl.stdout)));
+    rows("privileges", r);
+  });
+
+  it("6. state volume is 0700 and its own; no secret in its environment or in docker inspect", async () => {
+    const st = await inA("stat -c '%a %u %g' /var/lib/openclaw");
+    const secrets = new Set<string>();
+    for (const rec of rm.records) {
+      for (const p of rec.secretPaths) {
+        let v: unknown = rec.inputs;
+        for (const k of p.split(".")) v = (v as Record<string, unknown> | undefined)?.[k];
+        const add = (x: unknown) => typeof x === "string" && x.length >= 12 && secrets.add(x);
+        if (Array.isArray(v)) v.forEach(add);
+        else add(v);
+      }
+      if (rec.type === "random:index/randomPassword:RandomPassword") secrets.add(String(rec.outputs.result));
+      if (rec.type === "random:index/randomBytes:RandomBytes") {
+        secrets.add(String(rec.outputs.base64));
+        secrets.add(String(rec.outputs.hex));
+      }
+    }
+    const env = await inA("cat /proc/self/environ /proc/1/environ 2>/dev/null | tr '\\0' '\\n'");
+    const inspect = JSON.stringify(await dk.getContainer(A().gateway).inspect());
+    const leakedEnv = [...secrets].filter((s) => env.stdout.includes(s));
+    const leakedInspect = [...secrets].filter((s) => inspect.includes(s));
+    const tokenFile = await inA(`cat ${ROUTER_TOKEN_PATH}`);
+    rows("state and secrets", [
+      table.add("6 state volume mode/owner", `700 ${A().uid} ${A().gid}`, st.stdout.trim(), st.stdout.trim() === `700 ${A().uid} ${A().gid}`),
+      table.add("6 secrets in /proc/*/environ", "none", `${leakedEnv.length} of ${secrets.size} known secrets`, leakedEnv.length === 0),
+      table.add("6 secrets in docker inspect", "none", `${leakedInspect.length} of ${secrets.size} known secrets`, leakedInspect.length === 0),
+      table.add("6 secret search works (control)", "router token found in its 0400 file", `${secrets.has(tokenFile.stdout.trim()) ? "found" : "not found"}; env has OPENCLAW_STATE_DIR: ${env.stdout.includes("OPENCLAW_STATE_DIR=")}`, secrets.size > 0 && secrets.has(tokenFile.stdout.trim()) && env.stdout.includes("OPENCLAW_STATE_DIR=")),
+    ]);
+  });
+
+  it("7. exhausting processes and memory in alpha leaves bravo serving", async () => {
+    const bHealth = () => nodeProbe<{ ok: boolean; status?: number; err?: string }>(dk, ctl.b, P.HEALTH_PROBE, [`http://${B().gatewayIp}:18789/healthz`]);
+    const bSpawn = () => execIn(dk, B().gateway, ["/bin/sh", "-c", "echo spawned"], { user: B().user });
+    const n = 700;
+    const fork = await inA(P.FORK_PROBE(n, 12), 60_000);
+    const [hDuringFork, sDuringFork] = await Promise.all([bHealth(), bSpawn()]);
+    const forkCtl = await inCtl(ctl.a, P.FORK_PROBE(n, 2));
+    const forked = Number(/forked=(\d+)/.exec(fork.stdout)?.[1] ?? -1);
+
+    const memLimit = (await dk.getContainer(A().gateway).inspect()).HostConfig.Memory ?? 0;
+    const chunks = Math.ceil((memLimit * 1.6) / (64 * 1024 * 1024));
+    const memA = inA(`/usr/local/bin/node -e '${P.MEMORY_PROBE(chunks)}'; echo "rc=$?"`, 120_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    const [hDuringMem, sDuringMem] = await Promise.all([bHealth(), bSpawn()]);
+    const mem = await memA;
+    const memCtl = await inCtl(ctl.a, `/usr/local/bin/node -e '${P.MEMORY_PROBE(chunks)}'; echo "rc=$?"`);
+    rows("exhaustion", [
+      table.add(`7 fork ${n} in A`, "stopped by nproc (EAGAIN)", fork.stdout.trim(), forked >= 0 && forked < n && /Resource temporarily unavailable/.test(fork.stdout)),
+      table.add(`7 fork ${n} (control)`, "all forked without the limit", forkCtl.stdout.trim(), new RegExp(`forked=${n} err=none`).test(forkCtl.stdout)),
+      table.add("7 B during A's fork storm", "B healthy and can spawn", `health ${hDuringFork.ok ? "ok" : hDuringFork.err ?? hDuringFork.status}; spawn ${sDuringFork.stdout.trim() || sDuringFork.stderr}`, hDuringFork.ok && sDuringFork.stdout.trim() === "spawned"),
+      table.add(`7 allocate ${chunks * 64} MiB in A`, `killed/refused at ${Math.round(memLimit / 1048576)} MiB`, show(mem), !/allocated/.test(mem.stdout)),
+      table.add(`7 allocate ${chunks * 64} MiB (control)`, "succeeds without the limit", show(memCtl), /allocated/.test(memCtl.stdout)),
+      table.add("7 B during A's memory storm", "B healthy and can spawn", `health ${hDuringMem.ok ? "ok" : hDuringMem.err ?? hDuringMem.status}; spawn ${sDuringMem.stdout.trim() || sDuringMem.stderr}`, hDuringMem.ok && sDuringMem.stdout.trim() === "spawned"),
+    ]);
+  });
+
+  it("8. no DNS leaves alpha's network (the engine's upstream is the suite's DNS server)", async () => {
+    const t = { a: token("exfil-a"), aCtl: token("exfil-actl"), open: token("exfil-open"), fixed: token("exfil-fixed") };
+    const look = (id: string, name: string, user?: string) => nodeProbe<{ ok: boolean; addr?: string; err?: string }>(dk, id, P.DNS_PROBE, [name], user ? { user } : {});
+    const [a, own, aCtl, open, fixed] = await Promise.all([
+      look(A().gateway, `${t.a}.exfil.octw.test`, A().user),
+      look(A().gateway, A().egressName, A().user),
+      look(ctl.a, `${t.aCtl}.exfil.octw.test`),
+      look(ctl.dnsOpen, `${t.open}.exfil.octw.test`),
+      look(ctl.dnsFixed, `${t.fixed}.exfil.octw.test`),
+    ]);
+    await new Promise((r) => setTimeout(r, 500));
+    const seen = (k: keyof typeof t) => dns!.seen(t[k]).length;
+    rows("dns", [
+      table.add("8 A looks up an outside name", "no query reaches any DNS server", `${a.ok ? "resolved" : a.err}; queries seen: ${seen("a")}`, seen("a") === 0),
+      table.add("8 A resolves its own proxy's name (control)", "container names still resolve", own.ok ? `${own.addr}` : String(own.err), own.ok && own.addr === A().egressIp),
+      table.add("8 internal network, default DNS (control)", "query reaches the upstream: channel exists", `${open.ok ? "resolved" : open.err}; queries seen: ${seen("open")}`, seen("open") > 0),
+      table.add("8 internal network, dns 127.0.0.1", "the fix alone closes it", `${fixed.ok ? "resolved" : fixed.err}; queries seen: ${seen("fixed")}`, seen("fixed") === 0),
+      table.add("8 A's network without the fix", "no query (no host address on the bridge)", `${aCtl.ok ? "resolved" : aCtl.err}; queries seen: ${seen("aCtl")}`, seen("aCtl") === 0),
+    ]);
+  });
+
+  it("9. after SIGKILL of its gateway process, alpha serves again within 30 s with its state", async () => {
+    const marker = token("state");
+    await inA(`echo ${marker} > /var/lib/openclaw/probe-marker`);
+    const pid = (await inA(P.GATEWAY_PID)).stdout.trim();
+    const killedAt = Date.now();
+    const kill = await inA(`kill -9 ${pid}; echo "rc=$?"`).catch((e: unknown) => ({ exitCode: null, stdout: String(e), stderr: "" }));
+    let back = -1;
+    // the container goes down with its process; a fresh one must be serving within 30 s
+    await new Promise((r) => setTimeout(r, 1000));
+    while (Date.now() - killedAt < 30_000) {
+      try {
+        const hc = await nodeProbe<{ ok: boolean }>(dk, ctl.a, P.HEALTH_PROBE, [`http://${A().gatewayIp}:18789/healthz`]);
+        if (hc.ok) {
+          back = Date.now() - killedAt;
+          break;
+        }
+      } catch {
+        // control container hiccup: retry
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const info = await dk.getContainer(A().gateway).inspect();
+    const restartedAfter = (Date.parse(info.State.StartedAt) - killedAt) / 1000;
+    const m = back >= 0 ? await inA("cat /var/lib/openclaw/probe-marker") : { stdout: "" };
+    rows("restart", [
+      table.add("9 SIGKILL gateway process", "process dies, container restarts", `pid ${pid}; ${show(kill)}; restarts ${info.RestartCount}`, /^\d+$/.test(pid) && info.RestartCount >= 1),
+      table.add("9 serving again", "≤ 30 s", `${back >= 0 ? `${(back / 1000).toFixed(1)} s` : "not within 30 s"} (container restarted after ${restartedAfter.toFixed(1)} s)`, back >= 0 && back <= 30_000),
+      table.add("9 state intact", "marker file still there", m.stdout.trim() === marker ? "intact" : `got "${m.stdout.trim()}"`, m.stdout.trim() === marker),
+    ]);
+  });
+});
