@@ -50,10 +50,11 @@ const S = AUDIT_SCHEMA;
 // Mirrors chain.ts: "-" for NULL, else "<utf8 byte length>:<value>". The database is UTF-8
 // (checked before migrating), so octet_length() is the UTF-8 byte length.
 const m1AuditEvents = `
+-- No SET clause, so the planner can inline it (it runs once per field per event); its only
+-- caller, append_events, pins search_path, and every name in it is schema-qualified.
 CREATE FUNCTION ${S}.chain_field(v text) RETURNS text
   LANGUAGE sql IMMUTABLE PARALLEL SAFE
-  SET search_path = pg_catalog, pg_temp
-  AS $fn$ SELECT CASE WHEN v IS NULL THEN '-' ELSE octet_length(v)::text || ':' || v END $fn$;
+  AS $fn$ SELECT CASE WHEN v IS NULL THEN '-' ELSE pg_catalog.textcat(pg_catalog.textcat(pg_catalog.octet_length(v)::pg_catalog.text, ':'), v) END $fn$;
 
 CREATE TABLE ${S}.audit_events (
   id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -129,7 +130,9 @@ CREATE FUNCTION ${S}.append_events(events jsonb) RETURNS integer
   AS $fn$
 DECLARE
   e jsonb;
+  fresh jsonb[];
   t text;
+  cur text := NULL;
   k text;
   tenants text[];
   s bigint;
@@ -137,7 +140,17 @@ DECLARE
   ts timestamptz;
   det jsonb;
   nh bytea;
-  inserted integer := 0;
+  a_tenant text[] := '{}';
+  a_seq bigint[] := '{}';
+  a_time timestamptz[] := '{}';
+  a_actor text[] := '{}';
+  a_action text[] := '{}';
+  a_target text[] := '{}';
+  a_decision text[] := '{}';
+  a_details jsonb[] := '{}';
+  a_key text[] := '{}';
+  a_prev bytea[] := '{}';
+  a_hash bytea[] := '{}';
 BEGIN
   IF jsonb_typeof(events) IS DISTINCT FROM 'array' THEN
     RAISE EXCEPTION 'events: must be a JSON array of audit events' USING ERRCODE = '22023';
@@ -145,28 +158,43 @@ BEGIN
   IF jsonb_array_length(events) > 10000 THEN
     RAISE EXCEPTION 'events: at most 10000 per call, got %', jsonb_array_length(events) USING ERRCODE = '22023';
   END IF;
-  SELECT array_agg(DISTINCT el->>'tenant' ORDER BY el->>'tenant') INTO tenants
-    FROM jsonb_array_elements(events) el;
+  IF EXISTS (SELECT 1 FROM jsonb_array_elements(events) el
+              WHERE jsonb_typeof(el) IS DISTINCT FROM 'object' OR el->>'tenant' IS NULL OR el->>'idempotencyKey' IS NULL
+                 OR el->>'actor' IS NULL OR el->>'action' IS NULL OR el->>'time' IS NULL) THEN
+    RAISE EXCEPTION 'event: tenant, actor, action, time and idempotencyKey are required' USING ERRCODE = '22023';
+  END IF;
+  SELECT array_agg(DISTINCT el->>'tenant' ORDER BY el->>'tenant') INTO tenants FROM jsonb_array_elements(events) el;
   IF tenants IS NULL THEN RETURN 0; END IF;
   -- Create missing heads, then lock every head of the batch in one (sorted) order, so that
   -- concurrent batches serialise per tenant and can never deadlock each other.
   INSERT INTO ${S}.audit_heads (tenant, seq, hash)
     SELECT x, 0, '\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea
-      FROM unnest(tenants) x WHERE x IS NOT NULL
+      FROM unnest(tenants) x
     ON CONFLICT (tenant) DO NOTHING;
   PERFORM 1 FROM ${S}.audit_heads WHERE tenant = ANY (tenants) ORDER BY tenant FOR UPDATE;
 
-  FOR e IN SELECT value FROM jsonb_array_elements(events) LOOP
+  -- The events not stored yet, once each (replays of the spool re-send events that may already
+  -- be stored: they are skipped, not errors), grouped by tenant, in batch order within a tenant.
+  -- Computed after the heads are locked, so no concurrent append of these tenants is in flight.
+  SELECT coalesce(array_agg(d.value ORDER BY d.value->>'tenant', d.ord), '{}') INTO fresh
+    FROM (SELECT DISTINCT ON (x.value->>'tenant', x.value->>'idempotencyKey') x.value, x.ord
+            FROM jsonb_array_elements(events) WITH ORDINALITY AS x(value, ord)
+           ORDER BY x.value->>'tenant', x.value->>'idempotencyKey', x.ord) d
+   WHERE NOT EXISTS (SELECT 1 FROM ${S}.audit_events a
+                      WHERE a.tenant = d.value->>'tenant' AND a.idempotency_key = d.value->>'idempotencyKey');
+
+  -- The chain is sequential, so it is computed in memory here; rows and heads are then written
+  -- with one statement each (per-row statements cost ~20x more).
+  FOREACH e IN ARRAY fresh LOOP
     t := e->>'tenant';
     k := e->>'idempotencyKey';
-    IF t IS NULL OR k IS NULL OR e->>'actor' IS NULL OR e->>'action' IS NULL OR e->>'time' IS NULL THEN
-      RAISE EXCEPTION 'event: tenant, actor, action, time and idempotencyKey are required' USING ERRCODE = '22023';
+    IF cur IS DISTINCT FROM t THEN
+      SELECT h.seq, h.hash INTO s, prev FROM ${S}.audit_heads h WHERE h.tenant = t;
+      cur := t;
     END IF;
-    -- Replays of the spool re-send events that may already be stored: skip, do not fail.
-    CONTINUE WHEN EXISTS (SELECT 1 FROM ${S}.audit_events WHERE tenant = t AND idempotency_key = k);
-    det := CASE WHEN jsonb_typeof(e->'details') IN ('null') OR e->'details' IS NULL THEN NULL ELSE e->'details' END;
+    det := CASE WHEN e->'details' IS NULL OR jsonb_typeof(e->'details') = 'null' THEN NULL ELSE e->'details' END;
     ts := (e->>'time')::timestamptz;
-    SELECT h.seq + 1, h.hash INTO s, prev FROM ${S}.audit_heads h WHERE h.tenant = t;
+    s := s + 1;
     nh := sha256(prev || convert_to(
             ${S}.chain_field('octw.audit.v1')
          || ${S}.chain_field(t)
@@ -178,13 +206,30 @@ BEGIN
          || ${S}.chain_field(e->>'decision')
          || ${S}.chain_field(det::text)
          || ${S}.chain_field(k), 'UTF8'));
-    INSERT INTO ${S}.audit_events
-      (tenant, seq, time, actor, action, target, decision, details, idempotency_key, prev_hash, hash)
-      VALUES (t, s, ts, e->>'actor', e->>'action', e->>'target', e->>'decision', det, k, prev, nh);
-    UPDATE ${S}.audit_heads SET seq = s, hash = nh WHERE tenant = t;
-    inserted := inserted + 1;
+    a_tenant := a_tenant || t;
+    a_seq := a_seq || s;
+    a_time := a_time || ts;
+    a_actor := a_actor || (e->>'actor');
+    a_action := a_action || (e->>'action');
+    a_target := a_target || (e->>'target');
+    a_decision := a_decision || (e->>'decision');
+    a_details := a_details || det;
+    a_key := a_key || k;
+    a_prev := a_prev || prev;
+    a_hash := a_hash || nh;
+    prev := nh;
   END LOOP;
-  RETURN inserted;
+  IF cardinality(a_tenant) = 0 THEN RETURN 0; END IF;
+
+  INSERT INTO ${S}.audit_events
+    (tenant, seq, time, actor, action, target, decision, details, idempotency_key, prev_hash, hash)
+    SELECT * FROM unnest(a_tenant, a_seq, a_time, a_actor, a_action, a_target, a_decision, a_details, a_key, a_prev, a_hash);
+  UPDATE ${S}.audit_heads h SET seq = last.seq, hash = last.hash
+    FROM (SELECT DISTINCT ON (u.tenant) u.tenant, u.seq, u.hash
+            FROM unnest(a_tenant, a_seq, a_hash) AS u(tenant, seq, hash)
+           ORDER BY u.tenant, u.seq DESC) last
+   WHERE h.tenant = last.tenant;
+  RETURN cardinality(a_tenant);
 END
 $fn$;
 
