@@ -103,6 +103,14 @@ export const EdgeConfigSchema = z
       /** Reject tokens whose lifetime (exp - iat) exceeds this; 0 disables. */
       maxLifetimeSec: z.number().int().min(0).max(31_536_000).default(86_400),
       keys: KeySourceSchema,
+      /**
+       * Tokens whose signature was verified are remembered (by their exact text) for this long,
+       * so a client re-using its token skips the signature check; exp/nbf are still checked on
+       * every request. Bounds how long a token signed by a key just removed from the JWKS keeps
+       * working. 0 disables.
+       */
+      verifiedCacheSec: z.number().int().min(0).max(300).default(60),
+      verifiedCacheMax: z.number().int().min(1).max(1_000_000).default(10_000),
       tenantClaim: z.string().min(1).default("tenant"),
       roleClaim: z.string().min(1).default("role"),
       userClaim: z.string().min(1).default("sub"),

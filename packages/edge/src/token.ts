@@ -38,7 +38,12 @@ export type TokenResult =
 /** Values that go into an HTTP header and the audit trail: printable ASCII, bounded. */
 const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]{0,254}[\x21-\x7e])?$/;
 
+type TokenOk = Extract<TokenResult, { ok: true }>;
+
 export class TokenVerifier {
+  /** Verified tokens by their exact text (insertion order = age, for eviction). */
+  private readonly verified = new Map<string, { result: TokenOk; nbf: number | undefined; until: number }>();
+
   private constructor(
     private readonly getKey: JWTVerifyGetKey,
     private readonly jwt: EdgeConfig["jwt"],
@@ -71,6 +76,29 @@ export class TokenVerifier {
     if (token.length > 16_384 || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token)) {
       return { ok: false, reason: "malformed_token" };
     }
+    const now = this.now();
+    const hit = this.verified.get(token);
+    if (hit !== undefined) {
+      if (now < hit.until) {
+        // Signature, issuer, audience and claims were checked when cached; time moves on.
+        if (hit.result.exp + this.jwt.clockToleranceSec <= now) return { ok: false, reason: "token_expired" };
+        if (hit.nbf !== undefined && hit.nbf - this.jwt.clockToleranceSec > now) return { ok: false, reason: "token_not_yet_valid" };
+        return hit.result;
+      }
+      this.verified.delete(token);
+    }
+    const r = await this.verifyUncached(token);
+    if (r.ok && this.jwt.verifiedCacheSec > 0) {
+      if (this.verified.size >= this.jwt.verifiedCacheMax) {
+        const oldest = this.verified.keys().next().value;
+        if (oldest !== undefined) this.verified.delete(oldest);
+      }
+      this.verified.set(token, { result: r.result, nbf: r.nbf, until: now + this.jwt.verifiedCacheSec });
+    }
+    return r.ok ? r.result : r;
+  }
+
+  private async verifyUncached(token: string): Promise<{ ok: true; result: TokenOk; nbf: number | undefined } | Extract<TokenResult, { ok: false }>> {
     let payload: JWTPayload;
     try {
       const r = await jwtVerify(token, this.getKey, {
@@ -94,7 +122,12 @@ export class TokenVerifier {
     if (!HEADER_SAFE.test(sub)) return { ok: false, reason: "invalid_subject" };
     const tenant = payload[this.jwt.tenantClaim];
     if (typeof tenant !== "string" || tenant === "") return { ok: false, reason: "missing_tenant", sub };
-    return { ok: true, sub, tenant, roleClaim: payload[this.jwt.roleClaim], exp };
+    return { ok: true, result: { ok: true, sub, tenant, roleClaim: payload[this.jwt.roleClaim], exp }, nbf: payload.nbf };
+  }
+
+  /** Verified tokens currently remembered. */
+  get cachedTokens(): number {
+    return this.verified.size;
   }
 }
 

@@ -109,6 +109,51 @@ describe("token matrix (static keys)", () => {
   });
 });
 
+describe("verified-token cache", () => {
+  it("remembers verified tokens only, still checks exp and nbf on every use, and can be disabled", async () => {
+    let now = Math.floor(Date.now() / 1000);
+    const v = await TokenVerifier.create(jwtConfig({ kind: "static", jwks: [es.publicJwk] }, { clockToleranceSec: 0 }), () => now);
+    const t = await es.sign(claims("acme", "viewer"), { expSec: 60, nbf: now + 10 });
+    expect(await v.verify(t)).toMatchObject({ ok: false, reason: "token_not_yet_valid" });
+    expect(v.cachedTokens).toBe(0); // failures are not remembered
+    now += 20;
+    expect(await v.verify(t)).toMatchObject({ ok: true });
+    expect(v.cachedTokens).toBe(1);
+    now -= 15; // clock went back before nbf: the cached entry still checks nbf
+    expect(await v.verify(t)).toMatchObject({ ok: false, reason: "token_not_yet_valid" });
+    now += 15 + 41; // past exp
+    expect(await v.verify(t)).toMatchObject({ ok: false, reason: "token_expired" });
+
+    const off = await TokenVerifier.create(jwtConfig({ kind: "static", jwks: [es.publicJwk] }, { verifiedCacheSec: 0 }));
+    expect(await off.verify(await es.sign(claims("acme", "viewer")))).toMatchObject({ ok: true });
+    expect(off.cachedTokens).toBe(0);
+  });
+  it("is bounded", async () => {
+    const v = await TokenVerifier.create(jwtConfig({ kind: "static", jwks: [es.publicJwk] }, { verifiedCacheMax: 3 }));
+    for (let i = 0; i < 5; i++) expect(await v.verify(await es.sign(claims("acme", "viewer", `u${i}`)))).toMatchObject({ ok: true });
+    expect(v.cachedTokens).toBe(3);
+  });
+  it("forgets a token after verifiedCacheSec, so a key removed from the JWKS stops working", async () => {
+    let now = Math.floor(Date.now() / 1000);
+    let keys: object[] = [es.publicJwk];
+    const server = http.createServer((_q, r) => r.end(JSON.stringify({ keys })));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    try {
+      const v = await TokenVerifier.create(jwtConfig({ kind: "jwks-url", url, cacheMaxAgeMs: 1_000, cooldownMs: 1_000 }, { verifiedCacheSec: 5 }), () => now);
+      const t = await es.sign(claims("acme", "viewer"), { expSec: 120 });
+      expect(await v.verify(t)).toMatchObject({ ok: true });
+      keys = [ed.publicJwk]; // the issuer rotates es out
+      await new Promise((r) => setTimeout(r, 1_100)); // JWKS cache of jose expires
+      expect(await v.verify(t)).toMatchObject({ ok: true }); // still remembered
+      now += 6;
+      expect(await v.verify(t)).toMatchObject({ ok: false, reason: "unknown_key" });
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
+
 describe("JWKS URL", () => {
   let server: http.Server;
   let url: string;
