@@ -1,0 +1,46 @@
+/**
+ * One measured evaluation: `tsx child.ts <components|baseline> <tenants>` declares a platform
+ * of N tenants under pulumi mocks and prints one JSON line: wall time from the first
+ * declaration until every registration reached the mocks, peak RSS, resources registered.
+ * Run in its own process so peak memory belongs to this evaluation alone.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+// The Pulumi SDK captures `new Error().stack` for every promise it creates (leak diagnostics);
+// with tsx's source maps on, mapping those stacks dominates the run for both sides alike and
+// hides what the components cost. Both sides run with source maps off.
+process.setSourceMapsEnabled(false);
+import { declareBaseline } from "./baseline.js";
+import { declareWithComponents } from "./with-components.js";
+
+const [mode, tenantsArg] = process.argv.slice(2);
+const tenants = Number(tenantsArg);
+if ((mode !== "components" && mode !== "baseline") || !Number.isInteger(tenants) || tenants < 1) {
+  console.error("usage: child.ts <components|baseline> <tenants>");
+  process.exit(64);
+}
+
+let registered = 0;
+await pulumi.runtime.setMocks(
+  {
+    newResource: (args) => {
+      registered++;
+      const state = { ...(args.inputs as Record<string, unknown>) };
+      if (args.type === "docker:index/remoteImage:RemoteImage") state.imageId = String((args.inputs as { name?: unknown }).name);
+      if (args.type === "random:index/randomPassword:RandomPassword") state.result = `pw-${args.name}`;
+      if (args.type === "random:index/randomBytes:RandomBytes") state.base64 = "AAAA";
+      return { id: `${args.name}-id`, state };
+    },
+    call: (args) => args.inputs as Record<string, unknown>,
+  },
+  "bench",
+  "bench",
+  false,
+);
+
+const start = process.hrtime.bigint();
+if (mode === "components") declareWithComponents(tenants);
+else declareBaseline(tenants);
+await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+const ms = Number(process.hrtime.bigint() - start) / 1e6;
+console.log(JSON.stringify({ mode, tenants, ms, maxRssMb: process.resourceUsage().maxRSS / 1024, resources: registered }));
