@@ -153,7 +153,8 @@ export class SandboxPolicy extends pulumi.ComponentResource {
         // Not secret: the allowlist is reviewable config. Base64 keeps it one env line.
         envs: [`OCTW_SQUID_CONFIG_B64=${Buffer.from(plan.squidConfig).toString("base64")}`],
         healthcheck: {
-          tests: ["CMD", "/usr/local/bin/octw-squid-healthcheck"],
+          // A TCP connect to the proxy port with perl-base (in every Debian image; no curl needed).
+          tests: ["CMD", "/usr/bin/perl", "-MIO::Socket::INET", "-e", `exit(IO::Socket::INET->new(PeerAddr=>q(127.0.0.1:${SQUID_PORT}),Timeout=>2)?0:1)`],
           interval: "10s",
           timeout: "3s",
           startPeriod: "5s",

@@ -157,7 +157,8 @@ export class TenantGateway extends pulumi.ComponentResource {
         user: "0:0",
         networkMode: "none",
         entrypoints: ["/bin/sh", "-c"],
-        command: [`chown ${parsed.uid}:${parsed.gid} ${STATE_MOUNT} ${STATE_MOUNT}/.octw && chmod 0700 ${STATE_MOUNT} ${STATE_MOUNT}/.octw`],
+        // Inner path first: once /state is 0700 and the tenant's, root (without DAC_OVERRIDE) cannot enter it.
+        command: [`chown ${parsed.uid}:${parsed.gid} ${STATE_MOUNT}/.octw ${STATE_MOUNT} && chmod 0700 ${STATE_MOUNT}/.octw ${STATE_MOUNT}`],
         mounts: [{ type: "volume", source: this.stateVolume.name, target: STATE_MOUNT, volumeOptions: { noCopy: true } }],
         uploads: [
           { file: `${STATE_MOUNT}/openclaw.json`, content: config, permissions: "0400", ...owner },

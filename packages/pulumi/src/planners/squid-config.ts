@@ -38,6 +38,8 @@ export function renderSquidConfig(input: SquidConfigInput): string {
     "cache_mem 0 MB",
     "coredump_dir /tmp",
     "shutdown_lifetime 2 seconds",
+    // The pinger needs raw ICMP sockets (CAP_NET_RAW), which the proxy never has.
+    "pinger_enable off",
     "via off",
     "forwarded_for delete",
     "httpd_suppress_version_string on",
