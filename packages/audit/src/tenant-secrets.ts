@@ -123,7 +123,14 @@ export class TenantSecrets {
     );
     const row = rows[0];
     if (!row) throw new Error(`secret ${tenant}/${name}${options.version ? ` v${options.version}` : ""}: not found`);
-    const value = this.open(tenant, name, row);
+    let value: Buffer;
+    try {
+      value = this.open(tenant, name, row);
+    } catch (err) {
+      // A row that does not authenticate is tampering (or a wrong key): worth an audit event.
+      await this.audit?.record({ tenant, actor: this.actor, action: "secret.read", target: name, decision: "failed", details: { version: row.version, error: (err as Error).name } });
+      throw err;
+    }
     await this.audit?.record({ tenant, actor: this.actor, action: "secret.read", target: name, decision: "allowed", details: { version: row.version } });
     return value;
   }

@@ -42,7 +42,9 @@ async function freePort(): Promise<number> {
 export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const bin = await binDir();
   const asRoot = process.getuid?.() === 0;
-  const dir = await mkdtemp(join(tmpdir(), "octw-private-pg-"));
+  // As root the cluster directory must be reachable by the postgres user: /tmp always is,
+  // a TMPDIR under /root would not be.
+  const dir = await mkdtemp(join(asRoot ? "/tmp" : tmpdir(), "octw-private-pg-"));
   if (asRoot) {
     const { stdout } = await run("id", ["-u", "postgres"]);
     const { stdout: g } = await run("id", ["-g", "postgres"]);

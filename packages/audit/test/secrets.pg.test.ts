@@ -69,8 +69,10 @@ describe("tenant secrets on a real Postgres (as the writer role)", () => {
     await su(`INSERT INTO octw.tenant_secrets (tenant, name, version, key_version, nonce, ciphertext, auth_tag)
               SELECT 'evil', name, version, key_version, nonce, ciphertext, auth_tag FROM octw.tenant_secrets
                WHERE tenant = 'acme' AND name = 'openai/api-key'`);
-    const s = new TenantSecrets({ db: pool, keyring: [k1] });
+    const s = new TenantSecrets({ db: pool, keyring: [k1], audit });
     await expect(s.get("evil", "openai/api-key")).rejects.toThrow(/evil\/openai\/api-key v1: authentication failed/);
+    // The failed attempt is itself audited.
+    expect(events.at(-1)).toMatchObject({ tenant: "evil", action: "secret.read", target: "openai/api-key", decision: "failed" });
   });
 
   it("a row moved to another secret name does not decrypt", async () => {
