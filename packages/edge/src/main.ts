@@ -4,7 +4,7 @@
 //   octw-edge healthcheck   exit 0 when the local edge answers /_edge/healthz with 200
 // Config: JSON at $OCTW_EDGE_CONFIG (default /etc/octw-edge/config.json), nothing secret in it.
 // Secrets come from files the config names (audit DB URL, TLS key), never from the environment.
-import { readFileSync } from "node:fs";
+import { readFileSync, unwatchFile, watchFile } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import { AuditClient } from "@octw/audit";
@@ -13,6 +13,7 @@ import { parseEdgeConfig, type EdgeConfig } from "./config";
 import { HEALTH_PATH, createEdge } from "./server";
 
 export const DEFAULT_CONFIG_PATH = "/etc/octw-edge/config.json";
+const CONFIG_POLL_MS = Number(process.env.OCTW_EDGE_CONFIG_POLL_MS ?? 2_000);
 
 function log(line: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), component: "octw-edge", ...line })}\n`);
@@ -44,7 +45,8 @@ function readSecretFile(field: string, path: string): string {
 }
 
 async function serve(): Promise<void> {
-  const config = loadConfig();
+  const configPath = process.env.OCTW_EDGE_CONFIG ?? DEFAULT_CONFIG_PATH;
+  const config = loadConfig(configPath);
   const audit = new AuditClient({
     connection: readSecretFile("audit.connectionUrlFile", config.audit.connectionUrlFile),
     spoolPath: config.audit.spoolPath,
@@ -56,11 +58,30 @@ async function serve(): Promise<void> {
   const edge = await createEdge(config, { audit: toAuditSink(audit), tls, log });
   const addr = await edge.listen();
   log({ msg: "listening", address: addr.address, port: addr.port, tenants: config.tenants.length, tls: Boolean(tls) });
+  // Tenants come and go without restarting the edge: the file is polled (it is rewritten from
+  // another container, where inotify events do not reach) and re-read on SIGHUP. An invalid
+  // new config is logged and the running one kept.
+  let reloading = Promise.resolve();
+  const reload = (why: string) => {
+    reloading = reloading.then(async () => {
+      try {
+        const r = await edge.reconfigure(loadConfig(configPath));
+        log({ msg: "config reloaded", why, ...r });
+      } catch (err) {
+        log({ msg: "config reload refused, keeping the running config", why, error: err instanceof Error ? err.message : String(err) });
+      }
+    });
+  };
+  watchFile(configPath, { interval: CONFIG_POLL_MS }, (cur, prev) => {
+    if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size || cur.ino !== prev.ino) reload("file changed");
+  });
+  process.on("SIGHUP", () => reload("SIGHUP"));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log({ msg: "draining", signal });
+    unwatchFile(configPath);
     edge
       .close()
       .then(() => audit.close())

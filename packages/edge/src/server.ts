@@ -43,12 +43,19 @@ export interface EdgeServer {
   close(): Promise<void>;
   /** Open proxied WebSocket pairs (for tests and health). */
   readonly openWebSockets: number;
+  /**
+   * Applies a new config without dropping connections: tenants, routing, keys, roles, headers,
+   * rate limits, body/WebSocket limits. Listener, header-size and audit settings only change on
+   * restart (listed in restartNeeded).
+   */
+  reconfigure(next: EdgeConfig): Promise<{ restartNeeded: string[]; closedSockets: number }>;
 }
 
 type Denied = { allow: false; status: number; error: string; headers?: Record<string, string> };
 type Allowed = {
   allow: true;
   tenant: TenantRoute;
+  target: URL;
   route: Extract<RouteMatch, { tenant: string }>;
   sub: string;
   scopes: string[];
@@ -89,24 +96,28 @@ function safeCloseCode(code: number): number {
     : 1000;
 }
 
-export async function createEdge(config: EdgeConfig, deps: EdgeDeps): Promise<EdgeServer> {
+export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<EdgeServer> {
   const nowSec = deps.nowSec ?? (() => Math.floor(Date.now() / 1000));
   const log = deps.log ?? (() => {});
-  const verifier = await TokenVerifier.create(config.jwt, nowSec);
+  // Everything below that a config reload may change is a `let`, swapped by reconfigure().
+  // Request handlers read them when they need them; a decision carries its own upstream.
+  let config = initial;
+  let verifier = await TokenVerifier.create(config.jwt, nowSec);
   const auditor = new BufferedAuditor(deps.audit, {
     bufferMax: config.audit.bufferMax,
     onError: (err) => log({ msg: "audit sink failed", error: err instanceof Error ? err.message : String(err) }),
   });
-  const tenants = new Map(config.tenants.map((t) => [t.id, t]));
-  const upstreams = new Map(config.tenants.map((t) => [t.id, new URL(t.upstream)]));
-  const perIp = new RateLimiter(config.limits.perClientIp);
-  const perTenant = new RateLimiter(config.limits.perTenant);
-  const perSubject = new RateLimiter(config.limits.perSubject);
-  const sanitize: SanitizeOptions = {
-    userHeader: config.headers.user,
-    cookieName: config.cookie.name,
-    extraStripped: new Set(config.headers.stripExtra),
-  };
+  const tenantMap = (c: EdgeConfig) => new Map(c.tenants.map((t) => [t.id, { route: t, target: new URL(t.upstream) }]));
+  const sanitizeOf = (c: EdgeConfig): SanitizeOptions => ({
+    userHeader: c.headers.user,
+    cookieName: c.cookie.name,
+    extraStripped: new Set(c.headers.stripExtra),
+  });
+  let tenants = tenantMap(config);
+  let perIp = new RateLimiter(config.limits.perClientIp);
+  let perTenant = new RateLimiter(config.limits.perTenant);
+  let perSubject = new RateLimiter(config.limits.perSubject);
+  let sanitize = sanitizeOf(config);
   const proto: "http" | "https" = deps.tls ? "https" : config.listen.publicScheme;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
   // Rate-limit denials are coalesced: one audit event per key per second, with a count.
@@ -183,6 +194,9 @@ export async function createEdge(config: EdgeConfig, deps: EdgeDeps): Promise<Ed
     if (v.tenant !== route.tenant) {
       return deny(ctx, 403, "tenant_mismatch", { tenant: route.tenant, actor: v.sub, role: null });
     }
+    // Re-read after the await: a reload may have removed the tenant meanwhile.
+    const entry = tenants.get(route.tenant);
+    if (entry === undefined) return deny(ctx, 404, "unknown_tenant", { tenant: null, actor: v.sub, role: null });
     const roles = scopesForRoleClaim(v.roleClaim, config.roles);
     const roleLabel = roles.roles.length ? roles.roles.join(",").slice(0, 128) : null;
     if (!roles.ok) return deny(ctx, 403, roles.reason, { tenant: route.tenant, actor: v.sub, role: roleLabel });
@@ -196,7 +210,8 @@ export async function createEdge(config: EdgeConfig, deps: EdgeDeps): Promise<Ed
     if (!audit(ctx, true, { ...who, reason, status: 0 })) return { allow: false, status: 503, error: "unavailable" };
     return {
       allow: true,
-      tenant: tenants.get(route.tenant)!,
+      tenant: entry.route,
+      target: entry.target,
       route,
       sub: v.sub,
       scopes: roles.scopes,
@@ -277,7 +292,7 @@ export async function createEdge(config: EdgeConfig, deps: EdgeDeps): Promise<Ed
   }
 
   function proxyHttp(req: IncomingMessage, res: ServerResponse, a: Allowed, clientIp: string): void {
-    const target = upstreams.get(a.tenant.id)!;
+    const target = a.target;
     const up = http.request({
       host: target.hostname,
       port: target.port || 80,
@@ -331,7 +346,7 @@ export async function createEdge(config: EdgeConfig, deps: EdgeDeps): Promise<Ed
     handleProtocols: (_protocols, req) => chosenProtocol.get(req) ?? false,
   });
   const chosenProtocol = new WeakMap<IncomingMessage, string>();
-  const pairs = new Set<{ client: WebSocket; upstream: WebSocket }>();
+  const pairs = new Set<{ client: WebSocket; upstream: WebSocket; tenant: string; target: string }>();
 
   function rejectUpgrade(socket: Duplex, status: number, error: string, headers: Record<string, string> = {}): void {
     const body = JSON.stringify({ error });
@@ -360,7 +375,7 @@ export async function createEdge(config: EdgeConfig, deps: EdgeDeps): Promise<Ed
     if (!d.allow) return rejectUpgrade(socket, d.status, d.error, d.headers);
     if (d.route.localPath === SESSION_LOCAL_PATH) return rejectUpgrade(socket, 405, "method_not_allowed");
 
-    const target = upstreams.get(d.tenant.id)!;
+    const target = d.target;
     const headers = identityHeaders(req, d, clientIp);
     for (const name of Object.keys(headers)) if (name.startsWith("sec-websocket-")) delete headers[name];
     const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim()).filter(Boolean);
@@ -393,12 +408,12 @@ export async function createEdge(config: EdgeConfig, deps: EdgeDeps): Promise<Ed
         return;
       }
       if (upstream.protocol) chosenProtocol.set(req, upstream.protocol);
-      wss.handleUpgrade(req, socket, head, (client) => relay(client, upstream, d.exp));
+      wss.handleUpgrade(req, socket, head, (client) => relay(client, upstream, d.exp, d.tenant.id, d.target.href));
     });
   }
 
-  function relay(client: WebSocket, upstream: WebSocket, tokenExp: number): void {
-    const pair = { client, upstream };
+  function relay(client: WebSocket, upstream: WebSocket, tokenExp: number, tenant: string, target: string): void {
+    const pair = { client, upstream, tenant, target };
     pairs.add(pair);
     const HIGH = 4 * 1024 * 1024;
     let idle: NodeJS.Timeout;
@@ -489,6 +504,35 @@ export async function createEdge(config: EdgeConfig, deps: EdgeDeps): Promise<Ed
     auditor,
     get openWebSockets() {
       return pairs.size;
+    },
+    reconfigure: async (next: EdgeConfig) => {
+      const restartNeeded: string[] = [];
+      const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+      if (!same(next.listen, config.listen)) restartNeeded.push("listen");
+      for (const k of ["maxHeaderBytes", "requestTimeoutMs"] as const) {
+        if (next.limits[k] !== config.limits[k]) restartNeeded.push(`limits.${k}`);
+      }
+      if (!same(next.audit, config.audit)) restartNeeded.push("audit");
+      // Build everything first, then swap: a bad key in the new config leaves the old one running.
+      const nextVerifier = same(next.jwt, config.jwt) ? verifier : await TokenVerifier.create(next.jwt, nowSec);
+      const nextTenants = tenantMap(next);
+      if (!same(next.limits.perClientIp, config.limits.perClientIp)) perIp = new RateLimiter(next.limits.perClientIp);
+      if (!same(next.limits.perTenant, config.limits.perTenant)) perTenant = new RateLimiter(next.limits.perTenant);
+      if (!same(next.limits.perSubject, config.limits.perSubject)) perSubject = new RateLimiter(next.limits.perSubject);
+      verifier = nextVerifier;
+      tenants = nextTenants;
+      sanitize = sanitizeOf(next);
+      config = next;
+      // WebSockets of a tenant that left, or whose gateway moved, end now.
+      let closedSockets = 0;
+      for (const p of pairs) {
+        if (nextTenants.get(p.tenant)?.target.href !== p.target) {
+          p.client.close(WS_CLOSE.shutdown, "tenant route changed");
+          p.upstream.close(WS_CLOSE.shutdown, "tenant route changed");
+          closedSockets++;
+        }
+      }
+      return { restartNeeded, closedSockets };
     },
     listen: () =>
       new Promise<AddressInfo>((resolve, reject) => {

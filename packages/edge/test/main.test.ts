@@ -22,12 +22,12 @@ async function freePort(): Promise<number> {
   return p;
 }
 
-function writeConfig(name: string, port: number, auditUrlFile: string): string {
+function writeConfig(name: string, port: number, auditUrlFile: string, tenants = ["a"]): string {
   const file = path.join(dir, name);
   writeFileSync(file, JSON.stringify({
     listen: { host: "127.0.0.1", port, publicScheme: "http" },
     routing: { hostDomain: "octw.test" },
-    tenants: [{ id: "a", upstream: upstream.url }],
+    tenants: tenants.map((id) => ({ id, upstream: upstream.url })),
     jwt: { issuer: ISSUER, audience: AUDIENCE, algorithms: ["ES256"], keys: { kind: "static", jwks: [issuer.publicJwk] } },
     audit: { connectionUrlFile: auditUrlFile, spoolPath: path.join(dir, `${name}.spool`) },
   }));
@@ -51,7 +51,7 @@ describe("octw-edge main", () => {
     writeFileSync(secret, "postgres://edge:s3cret-pw@127.0.0.1:1/audit\n", { mode: 0o400 });
     const port = await freePort();
     const cfg = writeConfig("ok.json", port, secret);
-    const env = { ...process.env, OCTW_EDGE_CONFIG: cfg };
+    const env = { ...process.env, OCTW_EDGE_CONFIG: cfg, OCTW_EDGE_CONFIG_POLL_MS: "300" };
     const child = spawn(process.execPath, ["--import", "tsx", MAIN], { env, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString("utf8")));
@@ -63,16 +63,28 @@ describe("octw-edge main", () => {
     expect(spawnSync(process.execPath, ["--import", "tsx", MAIN, "healthcheck"], { env, timeout: 20_000 }).status).toBe(0);
 
     const token = await issuer.sign(claims("a", "viewer"));
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = http.request({ host: "127.0.0.1", port, path: "/x", headers: { host: "a.octw.test", authorization: `Bearer ${token}` } }, (res) => {
+    const get = (host: string, t: string) => new Promise<number>((resolve, reject) => {
+      const req = http.request({ host: "127.0.0.1", port, path: "/x", headers: { host, authorization: `Bearer ${t}` } }, (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);
       });
       req.on("error", reject);
       req.end();
     });
-    expect(status).toBe(200);
+    expect(await get("a.octw.test", token)).toBe(200);
     expect(upstream.requests.at(-1)?.headers["x-openclaw-scopes"]).toBe("operator.read");
+
+    // A new tenant appears in the file: served without a restart. A broken file is refused.
+    const tokenB = await issuer.sign(claims("b", "viewer"));
+    expect(await get("b.octw.test", tokenB)).toBe(404);
+    writeConfig("ok.json", port, secret, ["a", "b"]);
+    const until = Date.now() + 10_000;
+    while ((await get("b.octw.test", tokenB)) !== 200 && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+    expect(await get("b.octw.test", tokenB)).toBe(200);
+    writeFileSync(cfg, "{ not json");
+    while (!out.includes("config reload refused") && Date.now() < until + 5_000) await new Promise((r) => setTimeout(r, 200));
+    expect(out).toContain("config reload refused");
+    expect(await get("b.octw.test", tokenB)).toBe(200);
 
     const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
     child.kill("SIGTERM");

@@ -378,6 +378,38 @@ describe("audit fails closed", () => {
   });
 });
 
+describe("reconfigure (tenants come and go without a restart)", () => {
+  it("adds a tenant, then removes one: its WebSockets end, other tenants' stay, new requests get 404", async () => {
+    const r = await startEdge({ tenants: [{ id: "a", upstream: a.url }] });
+    const base = parseEdgeConfig({
+      listen: { host: "127.0.0.1", port: 0, publicScheme: "https" },
+      routing: { hostDomain: "octw.test", pathRouting: true },
+      tenants: [{ id: "a", upstream: a.url }],
+      jwt: { issuer: ISSUER, audience: AUDIENCE, algorithms: ["ES256"], keys: { kind: "static", jwks: [issuer.publicJwk] } },
+    });
+    const tb = bearer(await issuer.sign(claims("b", "viewer", "rb@example.test")));
+    const ta = bearer(await issuer.sign(claims("a", "viewer", "ra@example.test")));
+    expect((await request(r.port, { host: "b.octw.test", headers: tb })).status).toBe(404);
+    const added = await r.edge.reconfigure({ ...base, tenants: [...base.tenants, { id: "b", upstream: b.url }] });
+    expect(added).toEqual({ restartNeeded: [], closedSockets: 0 });
+    expect((await request(r.port, { host: "b.octw.test", headers: tb })).status).toBe(200);
+
+    const wsA = (await wsConnect(r.port, "/ws", { host: "a.octw.test", ...ta })).ws!;
+    const wsB = (await wsConnect(r.port, "/ws", { host: "b.octw.test", ...tb })).ws!;
+    const aClosed = closed(wsA);
+    const removed = await r.edge.reconfigure({ ...base, tenants: [{ id: "b", upstream: b.url }] });
+    expect(removed.closedSockets).toBe(1);
+    expect((await aClosed).code).toBe(WS_CLOSE.shutdown);
+    expect(wsB.readyState).toBe(WebSocket.OPEN);
+    wsB.send("still");
+    expect(await nextMessage(wsB)).toBe("B:still");
+    expect((await request(r.port, { host: "a.octw.test", headers: ta })).status).toBe(404);
+    expect((await r.edge.reconfigure({ ...base, listen: { ...base.listen, port: 1 } })).restartNeeded).toEqual(["listen"]);
+    wsB.close();
+    await r.edge.close();
+  });
+});
+
 describe("graceful shutdown", () => {
   it("lets an in-flight request finish, closes WebSockets with 1001, refuses new connections", async () => {
     const g = await startEdge();
