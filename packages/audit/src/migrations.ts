@@ -60,7 +60,7 @@ CREATE TABLE ${S}.audit_events (
   id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   tenant          text        NOT NULL CHECK (tenant ~ '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$'),
   seq             bigint      NOT NULL CHECK (seq >= 1),
-  time            timestamptz NOT NULL,
+  time            timestamptz NOT NULL CHECK (isfinite(time)),
   actor           text        NOT NULL CHECK (length(actor) BETWEEN 1 AND 256),
   action          text        NOT NULL CHECK (length(action) <= 128 AND action ~ '^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+$'),
   target          text        CHECK (length(target) BETWEEN 1 AND 1024),
