@@ -8,6 +8,8 @@ export { SandboxPolicy, DEFAULT_PROXY_LIMITS, type SandboxPolicyArgs, type Sandb
 export { TenantGateway, DEFAULT_GATEWAY_LIMITS, MIN_GATEWAY_MEMORY_MB, ROUTER_TOKEN_PATH, type TenantGatewayArgs } from "./components/tenant-gateway.js";
 export { AuditStore, POSTGRES_UID, type AuditStoreArgs, type AuditConnection, type EmbeddedAuditStoreArgs, type ExternalAuditStoreArgs } from "./components/audit-store.js";
 export { AuditSchema, type AuditSchemaArgs } from "./components/audit-schema.js";
+export { Edge, EDGE_PORT, EDGE_UID, renderEdgeConfig, type EdgeArgs, type EdgeJwtArgs } from "./components/edge.js";
+export { NetworkAttachment, type NetworkAttachmentArgs } from "./components/network-attachment.js";
 export { OpenClawPlatform, type OpenClawPlatformArgs, type PlatformTenant } from "./components/openclaw-platform.js";
 
 export * from "./planners/network-plan.js";

@@ -4,6 +4,8 @@ import { labelList } from "../planners/container-hardening.js";
 import { planPlatform, type OpenClawPlatformConfig, type PlatformPlan, type TenantPlan } from "../planners/platform-config.js";
 import { OctwConfigError } from "../validation.js";
 import { AuditStore } from "./audit-store.js";
+import { Edge } from "./edge.js";
+import { NetworkAttachment } from "./network-attachment.js";
 import { SandboxPolicy, type SandboxPolicyArgs } from "./sandbox-policy.js";
 import { TenantGateway } from "./tenant-gateway.js";
 import { TenantNetwork } from "./tenant-network.js";
@@ -30,6 +32,8 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
   declare readonly egressNetwork: docker.Network;
   declare readonly controlNetwork: docker.Network;
   declare readonly audit: AuditStore;
+  /** The shared JWT edge, when `edge` is configured. */
+  declare readonly edge?: Edge;
   declare readonly plan: PlatformPlan;
   /** Per tenant: gateway URL on its network, proxy URL, subnet, UID, and what is not enforced. */
   declare readonly tenantSummary: pulumi.Output<Record<string, { gatewayUrl: string; proxyUrl: string; subnet: string; uid: number; notEnforced: string[] }>>;
@@ -107,6 +111,43 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
       child,
     );
 
+    let edge: Edge | undefined;
+    if (plan.config.edge) {
+      const e = plan.config.edge;
+      const ingress = new docker.Network(
+        `${name}-ingress`,
+        {
+          name: `${plan.prefix}-ingress`,
+          driver: "bridge",
+          internal: false,
+          ipamConfigs: [{ subnet: plan.ingressSubnet }],
+          options: { "com.docker.network.bridge.enable_icc": "false" },
+          labels: labelList({ "octw.component": "ingress-network", "octw.managed-by": "pulumi" }),
+        },
+        { ...child, deleteBeforeReplace: true },
+      );
+      edge = new Edge(
+        `${name}-edge`,
+        {
+          image: plan.config.images.edge!,
+          allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
+          ingressNetworkName: ingress.name,
+          controlNetworkName: this.controlNetwork.name,
+          auditConnectionUrl: pulumi.secret(
+            this.audit.writer.apply((w) => `postgres://${encodeURIComponent(w.user)}:${encodeURIComponent(w.password)}@${w.host}:${w.port}/${w.database}${w.sslMode === "disable" ? "" : `?sslmode=${w.sslMode}`}`),
+          ),
+          ...(e.hostPort ? { hostPort: e.hostPort } : {}),
+          ...(e.hostIp ? { hostIp: e.hostIp } : {}),
+          ...((e.hostRouting ?? true) ? { hostDomain: plan.domain } : {}),
+          jwt: e.jwt,
+          ...(e.roles ? { roles: e.roles } : {}),
+          namePrefix: plan.prefix,
+        },
+        { ...child, dependsOn: [this.audit] },
+      );
+    }
+    this.edge = edge;
+
     const tenants: Record<string, PlatformTenant> = {};
     for (const t of plan.tenants) {
       const id = t.config.id;
@@ -132,6 +173,15 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
         },
         { ...child, dependsOn: [policy] },
       );
+      if (edge) {
+        // The edge joins this tenant's network at the address the gateway trusts, as a resource of
+        // this tenant: adding or removing the tenant never touches the edge container.
+        new NetworkAttachment(
+          `${name}-${id}-edge-attachment`,
+          { container: edge.containerName, network: network.networkName, ipv4Address: t.addresses.edge },
+          { ...child, dependsOn: [edge, network] },
+        );
+      }
       tenants[id] = { network, policy, gateway };
     }
     this.tenants = tenants;
@@ -150,7 +200,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
         ]),
       ),
     );
-    this.registerOutputs({ tenantSummary: this.tenantSummary, auditWriter: this.audit.writer, auditReader: this.audit.reader });
+    this.registerOutputs({ tenantSummary: this.tenantSummary, auditWriter: this.audit.writer, auditReader: this.audit.reader, edgeUrl: edge?.url });
   }
 
   private static policyArgs(plan: PlatformPlan, t: TenantPlan, egressNetworkName: pulumi.Input<string>, tenantNetworkName: pulumi.Input<string>): SandboxPolicyArgs {

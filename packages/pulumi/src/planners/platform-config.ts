@@ -80,6 +80,8 @@ export interface PlatformImagesConfig {
   egressProxy: string;
   /** Postgres image for the embedded AuditStore, pinned. Required when `audit.mode` is `embedded`. */
   postgres?: string;
+  /** The edge image (`images/edge`), pinned. Required when `edge` is set. */
+  edge?: string;
   /**
    * Accept tag-only images (development only).
    * @default false
@@ -101,6 +103,39 @@ export interface PlatformAuditConfig {
   databaseName?: string;
   /** @default - generated (RandomBytes) */
   masterKey?: pulumi.Input<string>;
+}
+
+export interface PlatformEdgeConfig {
+  /**
+   * Host port of the edge.
+   * @default 8443
+   */
+  hostPort?: number;
+  /**
+   * Host address the edge binds to.
+   * @default "127.0.0.1"
+   */
+  hostIp?: string;
+  /**
+   * Route `<tenant>.<domain>` by host (besides `/t/<tenant>/` by path).
+   * @default true
+   */
+  hostRouting?: boolean;
+  jwt: {
+    issuer: string;
+    audience: string;
+    algorithms: ("RS256" | "ES256" | "EdDSA")[];
+    /** Static public JWKs. */
+    jwks?: Record<string, unknown>[];
+    /** Or a JWKS URL. */
+    jwksUrl?: string;
+    /** @default "tenant" */
+    tenantClaim?: string;
+    /** @default "role" */
+    roleClaim?: string;
+  };
+  /** @default viewer/member/admin as documented in packages/edge */
+  roles?: Record<string, string[]>;
 }
 
 export interface OpenClawPlatformConfig {
@@ -130,6 +165,16 @@ export interface OpenClawPlatformConfig {
    */
   controlSubnet?: string;
   /**
+   * Subnet of the ingress network (the edge's published port).
+   * @default "10.63.2.0/28"
+   */
+  ingressSubnet?: string;
+  /**
+   * The shared JWT edge. Requires `images.edge`.
+   * @default - no edge: gateways are reachable from their tenant network only
+   */
+  edge?: PlatformEdgeConfig;
+  /**
    * First tenant UID; a tenant's UIDs are uidBase + slot * 4 + (0..3).
    * @default 200000
    */
@@ -158,11 +203,30 @@ export const platformConfigSchema = z
     addressPool: cidr.optional(),
     egressSubnet: cidr.optional(),
     controlSubnet: cidr.optional(),
+    ingressSubnet: cidr.optional(),
+    edge: z
+      .strictObject({
+        hostPort: z.number().int().min(1).max(65535).optional(),
+        hostIp: z.ipv4().optional(),
+        hostRouting: z.boolean().optional(),
+        jwt: z.strictObject({
+          issuer: z.string().min(1),
+          audience: z.string().min(1),
+          algorithms: z.array(z.enum(["RS256", "ES256", "EdDSA"], "only asymmetric algorithms: RS256, ES256, EdDSA")).min(1),
+          jwks: z.array(z.record(z.string(), z.unknown())).optional(),
+          jwksUrl: z.url({ protocol: /^https?$/ }).optional(),
+          tenantClaim: z.string().min(1).optional(),
+          roleClaim: z.string().min(1).optional(),
+        }),
+        roles: z.record(z.string(), z.array(z.string())).optional(),
+      })
+      .optional(),
     uidBase: z.number().int().min(100_000, "must be >= 100000 (clear of distribution and login users)").max(2 ** 31 - 2 ** 24).optional(),
     images: z.strictObject({
       openclaw: z.string(),
       egressProxy: z.string(),
       postgres: z.string().optional(),
+      edge: z.string().optional(),
       allowUnpinned: z.boolean().optional(),
     }),
     defaults: z.strictObject({ limits: limitsSchema.optional(), presets: presetsSchema.optional() }).optional(),
@@ -211,6 +275,7 @@ export interface PlatformPlan {
   readonly addressPool: string;
   readonly egressSubnet: string;
   readonly controlSubnet: string;
+  readonly ingressSubnet: string;
   /** Postgres's fixed address on the control network (offset .2). */
   readonly auditAddress: string;
   readonly tenants: readonly TenantPlan[];
@@ -229,6 +294,7 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
   const addressPool = c.addressPool ?? "10.64.0.0/10";
   const egressSubnet = c.egressSubnet ?? "10.63.0.0/24";
   const controlSubnet = c.controlSubnet ?? "10.63.1.0/28";
+  const ingressSubnet = c.ingressSubnet ?? "10.63.2.0/28";
   const pool = parseIpv4Cidr(addressPool)!;
   const capacity = slotCapacity(pool);
   if (capacity < 2) problems.push({ path: "addressPool", message: `${addressPool} is too small: it must hold at least two /27s` });
@@ -237,15 +303,21 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
   if (cidrsOverlap(pool, egress)) problems.push({ path: "egressSubnet", message: `${egressSubnet} overlaps addressPool ${addressPool}` });
   if (cidrsOverlap(pool, control)) problems.push({ path: "controlSubnet", message: `${controlSubnet} overlaps addressPool ${addressPool}` });
   if (cidrsOverlap(egress, control)) problems.push({ path: "controlSubnet", message: `${controlSubnet} overlaps egressSubnet ${egressSubnet}` });
+  const ingress = parseIpv4Cidr(ingressSubnet)!;
+  for (const [other, otherName] of [[pool, "addressPool"], [egress, "egressSubnet"], [control, "controlSubnet"]] as const) {
+    if (cidrsOverlap(ingress, other)) problems.push({ path: "ingressSubnet", message: `${ingressSubnet} overlaps ${otherName}` });
+  }
   if (control.prefixLength > 29) problems.push({ path: "controlSubnet", message: "must be at least a /29" });
 
   const allowUnpinned = c.images.allowUnpinned ?? false;
-  for (const key of ["openclaw", "egressProxy", "postgres"] as const) {
+  for (const key of ["openclaw", "egressProxy", "postgres", "edge"] as const) {
     const ref = c.images[key];
     if (ref === undefined) continue;
     const problem = imageProblem(ref, allowUnpinned);
     if (problem) problems.push({ path: `images.${key}`, message: problem });
   }
+  if (c.edge !== undefined && c.images.edge === undefined) problems.push({ path: "images.edge", message: "is required when edge is set" });
+  if (c.edge !== undefined && !c.edge.jwt.jwks?.length && !c.edge.jwt.jwksUrl) problems.push({ path: "edge.jwt", message: "needs jwks (static public keys) or jwksUrl" });
   if (c.audit.mode === "embedded" && c.images.postgres === undefined) problems.push({ path: "images.postgres", message: 'is required when audit.mode is "embedded"' });
   if (c.audit.mode === "external") {
     for (const key of ["host", "adminUser", "adminPassword"] as const) {
@@ -298,6 +370,7 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
     addressPool: formatCidr(pool),
     egressSubnet,
     controlSubnet,
+    ingressSubnet,
     auditAddress: formatIpv4(control.base + 2),
     tenants,
   };

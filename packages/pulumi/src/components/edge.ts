@@ -1,0 +1,222 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { parseEdgeConfig, type EdgeConfigInput } from "@octw/edge";
+import { z } from "zod";
+import { hardenedContainerArgs, labelList } from "../planners/container-hardening.js";
+import { imageProblem } from "../planners/image-pinning.js";
+import { OPENCLAW_PORT } from "../planners/openclaw-config.js";
+import { OctwConfigError, parseOrThrow } from "../validation.js";
+
+/** The edge image's own UID:GID (images/edge). */
+export const EDGE_UID = 10002;
+export const EDGE_PORT = 8443;
+const STATE_DIR = "/var/lib/octw-edge";
+const CONFIG_PATH = `${STATE_DIR}/config/config.json`;
+const AUDIT_URL_PATH = `${STATE_DIR}/secrets/audit-db-url`;
+
+export interface EdgeJwtArgs {
+  issuer: string;
+  audience: string;
+  /** Allowed algorithms (asymmetric only). */
+  algorithms: ("RS256" | "ES256" | "EdDSA")[];
+  /** Public JWKs the edge trusts (static keys), e.g. the local dev issuer's. */
+  jwks?: Record<string, unknown>[];
+  /** Or a JWKS URL (cached, refreshed on unknown kid, rate-limited). */
+  jwksUrl?: string;
+  /**
+   * Claim naming the tenant.
+   * @default "tenant"
+   */
+  tenantClaim?: string;
+  /**
+   * Claim naming the role.
+   * @default "role"
+   */
+  roleClaim?: string;
+}
+
+export interface EdgeArgs {
+  /** The edge image (`images/edge`), pinned. */
+  image: string;
+  /**
+   * Accept a tag-only image.
+   * @default false
+   */
+  allowUnpinnedImage?: boolean;
+  /** Non-internal network that carries the published port. */
+  ingressNetworkName: pulumi.Input<string>;
+  /** The control network, where the audit Postgres is. */
+  controlNetworkName: pulumi.Input<string>;
+  /** Writer connection URL of the audit store (secret; delivered as a 0400 file). */
+  auditConnectionUrl: pulumi.Input<string>;
+  /**
+   * Host port the edge is published on.
+   * @default 8443
+   */
+  hostPort?: number;
+  /**
+   * Host address the port binds to.
+   * @default "127.0.0.1"
+   */
+  hostIp?: string;
+  /**
+   * `<tenant>.<hostDomain>` routes to that tenant.
+   * @default - host routing off; path routing (`/t/<tenant>/`) only
+   */
+  hostDomain?: string;
+  jwt: EdgeJwtArgs;
+  /**
+   * Role → OpenClaw operator scopes.
+   * @default viewer: read; member: read, write; admin: read, write, admin, approvals, pairing
+   */
+  roles?: Record<string, string[]>;
+  /**
+   * Docker name prefix; the edge reaches tenant `t` at `<prefix>-<t>-gateway`, a name that only
+   * resolves on the tenant networks the edge is attached to.
+   * @default "octw"
+   */
+  namePrefix?: string;
+  /**
+   * @default 512
+   */
+  memoryMb?: number;
+}
+
+const inputString = z.custom<pulumi.Input<string>>((v) => typeof v === "string" || pulumi.Output.isInstance(v), "must be a string or a pulumi Output<string>");
+const argsSchema = z.strictObject({
+  image: z.string(),
+  allowUnpinnedImage: z.boolean().optional(),
+  ingressNetworkName: inputString,
+  controlNetworkName: inputString,
+  auditConnectionUrl: inputString,
+  hostPort: z.number().int().min(1).max(65535).optional(),
+  hostIp: z.ipv4().optional(),
+  hostDomain: z.string().optional(),
+  jwt: z.strictObject({
+    issuer: z.string().min(1),
+    audience: z.string().min(1),
+    algorithms: z.array(z.enum(["RS256", "ES256", "EdDSA"])).min(1),
+    jwks: z.array(z.record(z.string(), z.unknown())).optional(),
+    jwksUrl: z.url().optional(),
+    tenantClaim: z.string().optional(),
+    roleClaim: z.string().optional(),
+  }),
+  roles: z.record(z.string(), z.array(z.string())).optional(),
+  namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).optional(),
+  memoryMb: z.number().int().min(128).max(65_536).optional(),
+});
+
+/** The edge's config file (not secret), validated with the edge's own schema. */
+export function renderEdgeConfig(args: EdgeArgs): string {
+  const prefix = args.namePrefix ?? "octw";
+  // `upstreamTemplate`: tenant t is reached at <prefix>-t-gateway, a name that resolves only on the
+  // tenant networks the edge is attached to, so the edge's config never lists tenants.
+  const config: EdgeConfigInput & { routing: { upstreamTemplate: string } } = {
+    listen: { host: "0.0.0.0", port: EDGE_PORT, publicScheme: "https" },
+    routing: {
+      ...(args.hostDomain ? { hostDomain: args.hostDomain } : {}),
+      pathRouting: true,
+      upstreamTemplate: `http://${prefix}-{tenant}-gateway:${OPENCLAW_PORT}`,
+    },
+    tenants: [],
+    jwt: {
+      issuer: args.jwt.issuer,
+      audience: args.jwt.audience,
+      algorithms: args.jwt.algorithms,
+      keys: args.jwt.jwksUrl ? { kind: "jwks-url", url: args.jwt.jwksUrl } : { kind: "static", jwks: (args.jwt.jwks ?? []) as never[] },
+      ...(args.jwt.tenantClaim ? { tenantClaim: args.jwt.tenantClaim } : {}),
+      ...(args.jwt.roleClaim ? { roleClaim: args.jwt.roleClaim } : {}),
+    },
+    ...(args.roles ? { roles: args.roles } : {}),
+    headers: { user: "x-octw-user" },
+    audit: { connectionUrlFile: AUDIT_URL_PATH, spoolPath: `${STATE_DIR}/audit.spool` },
+  };
+  parseEdgeConfig(config);
+  return `${JSON.stringify(config, null, 2)}\n`;
+}
+
+/**
+ * The shared JWT edge: the only container with a published port. It joins the ingress network
+ * (the port) and the control network (audit); tenant networks are joined by per-tenant
+ * NetworkAttachment resources, so tenants come and go without replacing or restarting it.
+ */
+export class Edge extends pulumi.ComponentResource {
+  declare readonly container: docker.Container;
+  declare readonly containerName: pulumi.Output<string>;
+  declare readonly url: pulumi.Output<string>;
+
+  constructor(name: string, args: EdgeArgs, opts?: pulumi.ComponentResourceOptions) {
+    const subject = `Edge "${name}"`;
+    const parsed = parseOrThrow(argsSchema, args, subject);
+    const problem = imageProblem(parsed.image, parsed.allowUnpinnedImage ?? false);
+    if (problem) throw new OctwConfigError(subject, [{ path: "image", message: problem }]);
+    let config: string;
+    try {
+      config = renderEdgeConfig(args);
+    } catch (err) {
+      throw new OctwConfigError(subject, [{ path: "jwt", message: (err as Error).message }]);
+    }
+    super("octw:index:Edge", name, {}, opts);
+    const prefix = parsed.namePrefix ?? "octw";
+    const labels = (component: string) => labelList({ "octw.component": component, "octw.managed-by": "pulumi" });
+    const image = new docker.RemoteImage(`${name}-image`, { name: parsed.image, keepLocally: true }, { parent: this });
+    const volume = new docker.Volume(`${name}-state`, { name: `${prefix}-edge-state`, driver: "local", labels: labels("edge-state") }, { parent: this });
+    const owner = { owner: String(EDGE_UID), group: String(EDGE_UID) };
+    // Delivers config and the audit URL into the edge's volume (uploads need a writable root; see TenantGateway).
+    const init = new docker.Container(
+      `${name}-state-init`,
+      {
+        name: `${prefix}-edge-state-init`,
+        image: image.imageId,
+        ...hardenedContainerArgs({ uid: EDGE_UID, gid: EDGE_UID, limits: { memoryMb: 64, cpus: 0.25, nproc: 32, nofile: 256 }, tmpfs: [], addCapabilities: ["CHOWN", "FOWNER"] }),
+        readOnly: false,
+        user: "0:0",
+        networkMode: "none",
+        entrypoints: ["/bin/sh", "-c"],
+        command: [`chown ${EDGE_UID}:${EDGE_UID} /state/config /state/secrets /state && chmod 0700 /state/config /state/secrets /state`],
+        mounts: [{ type: "volume", source: volume.name, target: "/state", volumeOptions: { noCopy: true } }],
+        uploads: [
+          { file: "/state/config/config.json", content: config, permissions: "0400", ...owner },
+          { file: "/state/secrets/audit-db-url", content: pulumi.secret(parsed.auditConnectionUrl), permissions: "0400", ...owner },
+        ],
+        attach: true,
+        mustRun: false,
+        start: true,
+        restart: "no",
+        labels: labels("edge-state-init"),
+      },
+      { parent: this, deleteBeforeReplace: true },
+    );
+    const hostPort = parsed.hostPort ?? EDGE_PORT;
+    this.container = new docker.Container(
+      `${name}-edge`,
+      {
+        name: `${prefix}-edge`,
+        image: image.imageId,
+        hostname: `${prefix}-edge`,
+        ...hardenedContainerArgs({ uid: EDGE_UID, gid: EDGE_UID, limits: { memoryMb: parsed.memoryMb ?? 512, cpus: 1, nproc: 256, nofile: 65_536 }, tmpfs: [{ path: "/tmp", sizeMb: 128 }] }),
+        networksAdvanced: [{ name: parsed.ingressNetworkName }, { name: parsed.controlNetworkName }],
+        ports: [{ internal: EDGE_PORT, external: hostPort, ip: parsed.hostIp ?? "127.0.0.1", protocol: "tcp" }],
+        mounts: [{ type: "volume", source: volume.name, target: STATE_DIR, volumeOptions: { noCopy: true } }],
+        envs: [`OCTW_EDGE_CONFIG=${CONFIG_PATH}`, "HOME=/tmp", "TMPDIR=/tmp", "NODE_ENV=production"],
+        healthcheck: {
+          tests: ["CMD", "/usr/local/bin/node", "--import", "tsx", "/opt/octw-edge/packages/edge/src/main.ts", "healthcheck"],
+          interval: "10s",
+          timeout: "5s",
+          startPeriod: "20s",
+          retries: 3,
+        },
+        restart: "unless-stopped",
+        destroyGraceSeconds: 15,
+        wait: true,
+        waitTimeout: 120,
+        labels: labels("edge"),
+      },
+      { parent: this, deleteBeforeReplace: true, dependsOn: [init] },
+    );
+    this.containerName = this.container.name;
+    // TLS ends in front of the edge (listen.publicScheme https); the published port speaks HTTP.
+    this.url = pulumi.output(`http://${parsed.hostIp ?? "127.0.0.1"}:${hostPort}`);
+    this.registerOutputs({ containerName: this.containerName, url: this.url });
+  }
+}
