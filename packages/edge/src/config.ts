@@ -88,6 +88,17 @@ export const EdgeConfigSchema = z
           .optional(),
         /** `/t/<tenant>/…` routes to that tenant (prefix removed upstream). false disables it. */
         pathRouting: z.boolean().default(true),
+        /**
+         * Upstream of a tenant not listed in `tenants`, e.g. `http://octw-{tenant}-gateway:18789`:
+         * the name resolves only on the tenant networks the edge is attached to, so tenants come
+         * and go without touching the edge's config. A name that does not resolve is an unknown
+         * tenant (404). Give the edge container `dns: ["127.0.0.1"]` so that lookups of unknown
+         * names end at Docker's embedded DNS and are never forwarded to the host's resolvers.
+         */
+        upstreamTemplate: z
+          .string()
+          .regex(/^http:\/\/[a-z0-9.-]*\{tenant\}[a-z0-9.-]*:\d{1,5}$/, "http://<host containing {tenant}>:<port>, e.g. http://octw-{tenant}-gateway:18789")
+          .optional(),
       })
       .prefault({}),
     tenants: z.array(TenantRouteSchema).refine(

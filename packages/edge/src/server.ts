@@ -3,6 +3,7 @@
 // upgrades to the tenant's gateway with identity headers the edge sets itself.
 import http, { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import https from "node:https";
+import dns from "node:dns/promises";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
@@ -33,6 +34,24 @@ export interface EdgeDeps {
   log?: ((line: Record<string, unknown>) => void) | undefined;
   /** Seconds since the epoch; injectable for token-time tests. */
   nowSec?: (() => number) | undefined;
+  /**
+   * Resolves a templated upstream host name to an IPv4 address, undefined when the name does
+   * not exist. Default: the system resolver (in the container: Docker's embedded DNS).
+   */
+  lookup?: ((host: string) => Promise<string | undefined>) | undefined;
+}
+
+/** How long a template lookup (found or not) is reused. */
+const LOOKUP_TTL_MS = 5_000;
+
+async function systemLookup(host: string): Promise<string | undefined> {
+  try {
+    return (await dns.lookup(host, { family: 4 })).address;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOTFOUND" || code === "ENODATA" || code === "EAI_NONAME") return undefined;
+    throw e;
+  }
 }
 
 export interface EdgeServer {
@@ -114,6 +133,33 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
     extraStripped: new Set(c.headers.stripExtra),
   });
   let tenants = tenantMap(config);
+  const lookup = deps.lookup ?? systemLookup;
+  const resolved = new Map<string, { address: string | undefined; until: number }>();
+  /** The tenant's upstream: listed, or from the template when its name resolves. */
+  async function tenantEntry(id: string): Promise<{ route: TenantRoute; target: URL } | undefined> {
+    const listed = tenants.get(id);
+    if (listed !== undefined || !config.routing.upstreamTemplate) return listed;
+    const url = new URL(config.routing.upstreamTemplate.replace("{tenant}", id));
+    const now = Date.now();
+    let hit = resolved.get(url.hostname);
+    if (hit === undefined || hit.until <= now) {
+      if (resolved.size > 10_000) resolved.clear();
+      hit = { address: await lookup(url.hostname), until: now + LOOKUP_TTL_MS };
+      resolved.set(url.hostname, hit);
+    }
+    if (hit.address === undefined) return undefined;
+    const target = new URL(url);
+    target.hostname = hit.address;
+    return { route: { id, upstream: url.href }, target };
+  }
+  /** Without waiting: a listed tenant, or a templated one resolved recently (audit attribution only). */
+  function knownNow(id: string): boolean {
+    if (tenants.has(id)) return true;
+    const tpl = config.routing.upstreamTemplate;
+    if (!tpl) return false;
+    const hit = resolved.get(new URL(tpl.replace("{tenant}", id)).hostname);
+    return hit !== undefined && hit.address !== undefined && hit.until > Date.now();
+  }
   let perIp = new RateLimiter(config.limits.perClientIp);
   let perTenant = new RateLimiter(config.limits.perTenant);
   let perSubject = new RateLimiter(config.limits.perSubject);
@@ -172,7 +218,7 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
     if (!perIp.take(ctx.clientIp)) return rateDeny(ctx, `ip:${ctx.clientIp}`, none, perIp.retryAfterSec());
 
     const route = resolveRoute(req.headers.host, req.url ?? "", config.routing);
-    const knownTenant = route.kind !== "none" && tenants.has(route.tenant) ? route.tenant : null;
+    const knownTenant = route.kind !== "none" && knownNow(route.tenant) ? route.tenant : null;
     const cookie = config.cookie.enabled ? readCookie(req.headers.cookie, config.cookie.name) : undefined;
     const { token, source } = extractToken(req.headers.authorization, cookie);
 
@@ -188,15 +234,12 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       // A cookie rides along on cross-site requests a browser makes; only same-origin ones count.
       return deny(ctx, 403, "origin_mismatch", { tenant: knownTenant, actor: v.sub, role: null });
     }
-    if (route.kind === "none" || knownTenant === null) {
-      return deny(ctx, 404, route.kind === "none" ? "no_route" : "unknown_tenant", { tenant: null, actor: v.sub, role: null });
-    }
+    if (route.kind === "none") return deny(ctx, 404, "no_route", { tenant: null, actor: v.sub, role: null });
+    const entry = await tenantEntry(route.tenant);
+    if (entry === undefined) return deny(ctx, 404, "unknown_tenant", { tenant: null, actor: v.sub, role: null });
     if (v.tenant !== route.tenant) {
       return deny(ctx, 403, "tenant_mismatch", { tenant: route.tenant, actor: v.sub, role: null });
     }
-    // Re-read after the await: a reload may have removed the tenant meanwhile.
-    const entry = tenants.get(route.tenant);
-    if (entry === undefined) return deny(ctx, 404, "unknown_tenant", { tenant: null, actor: v.sub, role: null });
     const roles = scopesForRoleClaim(v.roleClaim, config.roles);
     const roleLabel = roles.roles.length ? roles.roles.join(",").slice(0, 128) : null;
     if (!roles.ok) return deny(ctx, 403, roles.reason, { tenant: route.tenant, actor: v.sub, role: roleLabel });
@@ -408,7 +451,7 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
         return;
       }
       if (upstream.protocol) chosenProtocol.set(req, upstream.protocol);
-      wss.handleUpgrade(req, socket, head, (client) => relay(client, upstream, d.exp, d.tenant.id, d.target.href));
+      wss.handleUpgrade(req, socket, head, (client) => relay(client, upstream, d.exp, d.tenant.id, new URL(d.tenant.upstream).href));
     });
   }
 
@@ -521,12 +564,18 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       if (!same(next.limits.perSubject, config.limits.perSubject)) perSubject = new RateLimiter(next.limits.perSubject);
       verifier = nextVerifier;
       tenants = nextTenants;
+      resolved.clear();
       sanitize = sanitizeOf(next);
       config = next;
       // WebSockets of a tenant that left, or whose gateway moved, end now.
       let closedSockets = 0;
+      const upstreamOf = (id: string) => {
+        const listed = nextTenants.get(id);
+        if (listed) return new URL(listed.route.upstream).href;
+        return next.routing.upstreamTemplate ? new URL(next.routing.upstreamTemplate.replace("{tenant}", id)).href : undefined;
+      };
       for (const p of pairs) {
-        if (nextTenants.get(p.tenant)?.target.href !== p.target) {
+        if (upstreamOf(p.tenant) !== p.target) {
           p.client.close(WS_CLOSE.shutdown, "tenant route changed");
           p.upstream.close(WS_CLOSE.shutdown, "tenant route changed");
           closedSockets++;

@@ -51,7 +51,7 @@ let edge: EdgeServer;
 let audit: MemoryAudit;
 let port: number;
 
-async function startEdge(overrides: Partial<EdgeConfigInput> = {}, sink?: MemoryAudit): Promise<{ edge: EdgeServer; port: number; audit: MemoryAudit }> {
+async function startEdge(overrides: Partial<EdgeConfigInput> = {}, sink?: MemoryAudit, lookup?: (host: string) => Promise<string | undefined>): Promise<{ edge: EdgeServer; port: number; audit: MemoryAudit }> {
   const au = sink ?? new MemoryAudit();
   const config = parseEdgeConfig({
     listen: { host: "127.0.0.1", port: 0, publicScheme: "https" },
@@ -63,7 +63,7 @@ async function startEdge(overrides: Partial<EdgeConfigInput> = {}, sink?: Memory
     jwt: { issuer: ISSUER, audience: AUDIENCE, algorithms: ["ES256"], keys: { kind: "static", jwks: [issuer.publicJwk] } },
     ...overrides,
   });
-  const e = await createEdge(config, { audit: au });
+  const e = await createEdge(config, { audit: au, lookup });
   const addr = await e.listen();
   return { edge: e, port: addr.port, audit: au };
 }
@@ -407,6 +407,34 @@ describe("reconfigure (tenants come and go without a restart)", () => {
     expect((await r.edge.reconfigure({ ...base, listen: { ...base.listen, port: 1 } })).restartNeeded).toEqual(["listen"]);
     wsB.close();
     await r.edge.close();
+  });
+});
+
+describe("upstream template (tenants found by name, no config change per tenant)", () => {
+  it("routes a tenant whose gateway name resolves, 404s one whose name does not, and caches lookups", async () => {
+    const lookups: string[] = [];
+    // Stand-in for Docker's embedded DNS: no test may query the machine's resolver.
+    const names: Record<string, string> = { "gw-a.test": "127.0.0.1" };
+    const lookup = (host: string) => {
+      lookups.push(host);
+      return Promise.resolve(names[host]);
+    };
+    const r = await startEdge({ tenants: [], routing: { hostDomain: "octw.test", pathRouting: true, upstreamTemplate: `http://gw-{tenant}.test:${a.port}` } }, undefined, lookup);
+    const ta = bearer(await issuer.sign(claims("a", "member", "tpl@example.test")));
+    const tz = bearer(await issuer.sign(claims("zz", "member", "tpl@example.test")));
+    expect((await request(r.port, { host: "a.octw.test", path: "/via-template", headers: ta })).status).toBe(200);
+    expect(a.requests.at(-1)).toMatchObject({ url: "/via-template", headers: { "x-openclaw-scopes": "operator.read,operator.write", host: "a.octw.test" } });
+    expect((await request(r.port, { host: "a.octw.test", headers: ta })).status).toBe(200);
+    expect((await request(r.port, { host: "zz.octw.test", headers: tz })).status).toBe(404);
+    expect((await request(r.port, { host: "zz.octw.test", headers: tz })).status).toBe(404);
+    expect(lookups).toEqual(["gw-a.test", "gw-zz.test"]); // each name once (cached both ways)
+    // Cross-tenant with templated tenants is still 403 once the target exists.
+    expect((await request(r.port, { host: "a.octw.test", headers: tz })).status).toBe(403);
+    await r.edge.close();
+  });
+  it("rejects a template without {tenant}", () => {
+    const base = { jwt: { issuer: ISSUER, audience: AUDIENCE, algorithms: ["ES256"], keys: { kind: "static", jwks: [issuer.publicJwk] } } };
+    expect(() => parseEdgeConfig({ ...base, tenants: [], routing: { upstreamTemplate: "http://gw:18789" } })).toThrow(/routing\.upstreamTemplate: http:\/\/<host containing \{tenant\}>/);
   });
 });
 
