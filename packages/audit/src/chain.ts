@@ -62,7 +62,8 @@ export type BrokenLinkReason =
   | "hash-mismatch" // the row's content no longer matches its stored hash (edited row)
   | "prev-hash-mismatch" // the row does not point at its predecessor (deleted or re-hashed row)
   | "seq-gap" // a sequence number is missing (deleted row)
-  | "head-mismatch"; // the tenant's recorded head is not the last row (tail deleted)
+  | "head-mismatch" // the tenant's recorded head is not the last row (tail deleted)
+  | "anchor-mismatch"; // the chain no longer passes through a head exported earlier (rewritten chain)
 
 export interface BrokenLink {
   tenant: string;
@@ -87,7 +88,15 @@ export class ChainVerifier {
   private broken: BrokenLink | null = null;
   private count = 0;
 
-  constructor(readonly tenant: string) {}
+  /**
+   * `anchors`: heads exported earlier (seq -> hash, e.g. from `octw audit heads`), kept outside
+   * the database. A superuser who rewrites a chain from some row on and fixes the head too
+   * passes every other check, but the rewritten chain no longer runs through these hashes.
+   */
+  constructor(
+    readonly tenant: string,
+    private readonly anchors: ReadonlyMap<string, Buffer> = new Map(),
+  ) {}
 
   get firstBroken(): BrokenLink | null {
     return this.broken;
@@ -116,6 +125,10 @@ export class ChainVerifier {
     if (!expected.equals(row.hash)) {
       return fail("hash-mismatch", `stored hash ${row.hash.toString("hex")} != recomputed ${expected.toString("hex")}`);
     }
+    const anchor = this.anchors.get(row.seq);
+    if (anchor && !anchor.equals(row.hash)) {
+      return fail("anchor-mismatch", `hash ${row.hash.toString("hex")} != exported anchor ${anchor.toString("hex")}`);
+    }
     this.prevHash = row.hash;
     this.prevSeq = seq;
     this.count++;
@@ -124,7 +137,14 @@ export class ChainVerifier {
 
   /** Compare the end of the walked chain with the tenant's recorded head (when readable). */
   finish(head: ChainHead | null): BrokenLink | null {
-    if (this.broken || head === null) return this.broken;
+    if (this.broken) return this.broken;
+    for (const seq of this.anchors.keys()) {
+      if (BigInt(seq) > this.prevSeq) {
+        this.broken = { tenant: this.tenant, seq, id: null, reason: "anchor-mismatch", detail: `chain ends at seq ${this.prevSeq}, before exported anchor seq ${seq}` };
+        return this.broken;
+      }
+    }
+    if (head === null) return this.broken;
     if (BigInt(head.seq) !== this.prevSeq || !head.hash.equals(this.prevHash)) {
       this.broken = {
         tenant: this.tenant,

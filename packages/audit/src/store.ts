@@ -45,13 +45,26 @@ async function canReadHeads(db: Queryable): Promise<boolean> {
  * first broken link. Run as the owner (or a superuser) to check all tenants; a tenant reader
  * checks its own tenant (row-level security hides the rest).
  */
-export async function verifyAuditChain(db: Queryable, options: { tenant?: string; pageSize?: number } = {}): Promise<VerifyReport> {
+export async function verifyAuditChain(
+  db: Queryable,
+  options: { tenant?: string; pageSize?: number; anchors?: readonly ExportedHead[] } = {},
+): Promise<VerifyReport> {
   const pageSize = options.pageSize ?? 5_000;
   const headsReadable = await canReadHeads(db);
-  const tenants = options.tenant !== undefined ? [options.tenant] : await listTenants(db, headsReadable);
+  let tenants = options.tenant !== undefined ? [options.tenant] : await listTenants(db, headsReadable);
+  const anchors = new Map<string, Map<string, Buffer>>();
+  for (const a of options.anchors ?? []) {
+    if (options.tenant !== undefined && a.tenant !== options.tenant) continue;
+    if (!/^[0-9a-f]{64}$/.test(a.hash) || !/^[0-9]+$/.test(a.seq)) throw new Error(`anchors: entry for tenant ${a.tenant} needs seq (digits) and hash (64 hex digits)`);
+    const m = anchors.get(a.tenant) ?? new Map<string, Buffer>();
+    m.set(a.seq, Buffer.from(a.hash, "hex"));
+    anchors.set(a.tenant, m);
+  }
+  // An anchored tenant whose events have all vanished must still be checked (and fail).
+  tenants = [...new Set([...tenants, ...anchors.keys()])].sort();
   const results: TenantVerification[] = [];
   for (const tenant of tenants) {
-    const verifier = new ChainVerifier(tenant);
+    const verifier = new ChainVerifier(tenant, anchors.get(tenant));
     let afterSeq = "0";
     for (;;) {
       const { rows } = await db.query<ChainRow>(
@@ -79,6 +92,23 @@ export async function verifyAuditChain(db: Queryable, options: { tenant?: string
   }
   const firstBroken = results.find((r) => r.broken)?.broken ?? null;
   return { ok: firstBroken === null, tenants: results, firstBroken };
+}
+
+/** A chain head as exported for safekeeping outside the database (hash as hex). */
+export interface ExportedHead {
+  tenant: string;
+  seq: string;
+  hash: string;
+}
+
+/** The current head of every chain (or one tenant's), to keep outside the database as anchors. */
+export async function exportHeads(db: Queryable, options: { tenant?: string } = {}): Promise<ExportedHead[]> {
+  const { rows } = await db.query<ExportedHead>(
+    `SELECT tenant, seq::text AS seq, encode(hash, 'hex') AS hash FROM ${S}.audit_heads
+      WHERE ($1::text IS NULL OR tenant = $1) AND seq > 0 ORDER BY tenant`,
+    [options.tenant ?? null],
+  );
+  return rows;
 }
 
 export interface StoredEvent {

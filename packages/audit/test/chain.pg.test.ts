@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type pg from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { AuditClient, verifyAuditChain } from "../src/index";
+import { AuditClient, chainHash, exportHeads, verifyAuditChain, type ChainRow } from "../src/index";
 import { createAuditDb, requirePgUrl, withClient, type TestAuditDb } from "./pg-support";
 
 /** What a tamperer with superuser rights can do: switch off triggers for the session and edit. */
@@ -83,5 +83,32 @@ describe("hash chain on a real Postgres", () => {
     expect(one.tenants).toEqual([{ tenant: "t-one", verified: 40, broken: null }]);
     const two = await withClient(db.ownerUrl, (c) => verifyAuditChain(c, { tenant: "t-two", pageSize: 7 }));
     expect(two.firstBroken).toMatchObject({ seq: "1", reason: "hash-mismatch" });
+  });
+
+  it("catches a chain rewritten consistently from one row on (head included) through exported heads", async () => {
+    const anchors = await withClient(db.ownerUrl, (c) => exportHeads(c));
+    expect(anchors.map((a) => [a.tenant, a.seq])).toEqual([["t-one", "40"], ["t-two", "80"]]);
+    // A superuser edits seq 30 of t-two and re-hashes everything after it, then fixes the head.
+    await withClient(db.superUrl, async (c) => {
+      await c.query("SET session_replication_role = replica");
+      await c.query("UPDATE octw.audit_events SET decision = 'denied' WHERE tenant = 't-two' AND seq = 30");
+      const { rows } = await c.query<ChainRow>(
+        `SELECT id::text AS id, tenant, seq::text AS seq, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS time,
+                actor, action, target, decision, details::text AS details, idempotency_key AS "idempotencyKey", prev_hash AS "prevHash", hash
+           FROM octw.audit_events WHERE tenant = 't-two' AND seq >= 30 ORDER BY seq`,
+      );
+      let prev = rows[0]!.prevHash;
+      for (const r of rows) {
+        const hash = chainHash(prev, r);
+        await c.query("UPDATE octw.audit_events SET prev_hash = $1, hash = $2 WHERE id = $3::bigint", [prev, hash, r.id]);
+        prev = hash;
+      }
+      await c.query("UPDATE octw.audit_heads SET hash = $1 WHERE tenant = 't-two'", [prev]);
+    });
+    const plain = await verify();
+    expect(plain.ok).toBe(true); // without anchors a perfect rewrite is invisible
+    const anchored = await withClient(db.ownerUrl, (c) => verifyAuditChain(c, { anchors }));
+    expect(anchored.firstBroken).toMatchObject({ tenant: "t-two", seq: "80", reason: "anchor-mismatch" });
+    expect(anchored.tenants.find((t) => t.tenant === "t-one")?.broken).toBeNull();
   });
 });

@@ -125,4 +125,35 @@ describe("ChainVerifier", () => {
     const v = new ChainVerifier("a");
     expect(() => v.push(buildChain("b", 1)[0]!)).toThrow(/tenant b/);
   });
+
+  it("catches a fully rewritten chain (head fixed too) only through an exported anchor", () => {
+    const original = buildChain("a", 10);
+    const anchor = new Map([["8", original[7]!.hash]]);
+    // Rewrite from seq 5 on, re-hashing every later row: internally consistent again.
+    const rewritten = original.slice(0, 4);
+    let prev = original[3]!.hash;
+    for (let i = 5; i <= 10; i++) {
+      const f = fields("a", i, i === 5 ? { decision: "denied" } : {});
+      const hash = chainHash(prev, f);
+      rewritten.push({ ...f, id: String(i), prevHash: prev, hash });
+      prev = hash;
+    }
+    const head = { seq: "10", hash: prev };
+    const plain = new ChainVerifier("a");
+    rewritten.forEach((r) => plain.push(r));
+    expect(plain.finish(head)).toBeNull(); // the limitation without anchors
+    const anchored = new ChainVerifier("a", anchor);
+    rewritten.forEach((r) => anchored.push(r));
+    expect(anchored.finish(head)).toMatchObject({ seq: "8", reason: "anchor-mismatch" });
+    const intact = new ChainVerifier("a", anchor);
+    original.forEach((r) => intact.push(r));
+    expect(intact.finish({ seq: "10", hash: original[9]!.hash })).toBeNull(); // positive control
+  });
+
+  it("catches a chain cut short before an exported anchor", () => {
+    const rows = buildChain("a", 10);
+    const v = new ChainVerifier("a", new Map([["9", rows[8]!.hash]]));
+    rows.slice(0, 6).forEach((r) => v.push(r));
+    expect(v.finish({ seq: "6", hash: rows[5]!.hash })).toMatchObject({ seq: "9", reason: "anchor-mismatch" });
+  });
 });

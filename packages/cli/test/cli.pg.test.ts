@@ -1,4 +1,7 @@
 import { spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -91,6 +94,22 @@ describe("octw CLI against a real Postgres", () => {
     const ok = await octw(["audit", "verify"], asOwner());
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain("acme: ok (2 events verified)");
+    // Heads exported for safekeeping verify as anchors; a forged anchor does not.
+    const heads = await octw(["audit", "heads"], asOwner());
+    expect(heads.code).toBe(0);
+    const exported = JSON.parse(heads.stdout) as { tenant: string; seq: string; hash: string }[];
+    expect(exported).toMatchObject([{ tenant: "acme", seq: "2" }]);
+    const dir = await mkdtemp(join(tmpdir(), "octw-cli-anchors-"));
+    try {
+      await writeFile(join(dir, "good.json"), heads.stdout);
+      await writeFile(join(dir, "forged.json"), JSON.stringify([{ ...exported[0], hash: "00".repeat(32) }]));
+      expect((await octw(["audit", "verify", "--anchors", join(dir, "good.json")], asOwner())).code).toBe(0);
+      const forged = await octw(["audit", "verify", "--anchors", join(dir, "forged.json")], asOwner());
+      expect(forged.code).toBe(1);
+      expect(forged.stdout).toContain("anchor-mismatch");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
     await withClient(db.superUrl, async (c) => {
       await c.query("SET session_replication_role = replica");
       await c.query("UPDATE octw.audit_events SET decision = 'denied' WHERE tenant = 'acme' AND seq = 1");

@@ -1,5 +1,6 @@
+import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { applyGrants, applyMigrations, bindTenantReader, readEvents, requiredGrants, verifyAuditChain, type AuditRoles, type StoredEvent } from "@octw/audit";
+import { applyGrants, applyMigrations, bindTenantReader, exportHeads, readEvents, requiredGrants, verifyAuditChain, type AuditRoles, type ExportedHead, type StoredEvent } from "@octw/audit";
 import { databaseUrl, withPool } from "./connection";
 
 interface ConnOpts {
@@ -99,13 +100,20 @@ export function registerAuditCommands(program: Command): void {
     .command("verify")
     .description("walk each tenant's hash chain and report the first broken link (exit 1 if any)")
     .option("--tenant <tenant>", "only this tenant")
+    .option("--anchors <file>", "JSON file of heads saved earlier by `octw audit heads`; the chains must still run through them")
     .option("--json", "print the report as JSON")
     .option("--database-url <url>", "Postgres URL (default: $OCTW_AUDIT_DATABASE_URL)")
-    .action(async (opts: ConnOpts & { tenant?: string; json?: boolean }) => {
+    .action(async (opts: ConnOpts & { tenant?: string; json?: boolean; anchors?: string }) => {
+      let anchors: ExportedHead[] | undefined;
+      if (opts.anchors) {
+        const parsed: unknown = JSON.parse(await readFile(opts.anchors, "utf8"));
+        if (!Array.isArray(parsed)) throw new Error(`--anchors ${opts.anchors}: must be a JSON array as printed by \`octw audit heads\``);
+        anchors = parsed as ExportedHead[];
+      }
       const report = await withPool(databaseUrl(opts.databaseUrl), async (pool) => {
         const client = await pool.connect();
         try {
-          return await verifyAuditChain(client, { tenant: opts.tenant });
+          return await verifyAuditChain(client, { tenant: opts.tenant, anchors });
         } finally {
           client.release();
         }
@@ -121,5 +129,22 @@ export function registerAuditCommands(program: Command): void {
         if (b) process.stdout.write(`first broken link: tenant ${b.tenant} seq ${b.seq}${b.id ? ` (id ${b.id})` : ""}: ${b.reason}: ${b.detail}\n`);
       }
       if (!report.ok) process.exitCode = 1;
+    });
+
+  audit
+    .command("heads")
+    .description("print the head (seq, hash) of every chain as JSON: keep it outside the database, verify later with --anchors")
+    .option("--tenant <tenant>", "only this tenant")
+    .option("--database-url <url>", "Postgres URL (default: $OCTW_AUDIT_DATABASE_URL)")
+    .action(async (opts: ConnOpts & { tenant?: string }) => {
+      const heads = await withPool(databaseUrl(opts.databaseUrl), async (pool) => {
+        const client = await pool.connect();
+        try {
+          return await exportHeads(client, { tenant: opts.tenant });
+        } finally {
+          client.release();
+        }
+      });
+      process.stdout.write(JSON.stringify(heads, null, 2) + "\n");
     });
 }
