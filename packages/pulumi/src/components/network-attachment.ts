@@ -1,3 +1,4 @@
+import type * as nodeHttp from "node:http";
 import * as pulumi from "@pulumi/pulumi";
 
 export interface NetworkAttachmentArgs {
@@ -21,7 +22,7 @@ interface AttachmentInputs {
 declare const require: (id: string) => unknown;
 
 async function engine(method: string, path: string, body: unknown): Promise<{ status: number; text: string }> {
-  const http = require("node:http") as typeof import("node:http");
+  const http = require("node:http") as typeof nodeHttp;
   const host = process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
   if (!host.startsWith("unix://")) throw new Error(`NetworkAttachment: DOCKER_HOST ${host} is not a unix socket; only unix sockets are supported`);
   const payload = JSON.stringify(body);
