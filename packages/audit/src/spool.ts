@@ -28,6 +28,8 @@ export class Spool {
     await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
     // 0600: the spool holds tenant activity; nobody but the service may read it.
     this.fh = await open(this.path, "a+", 0o600);
+    // The mode above only applies to a new file; tighten one that already existed.
+    await this.fh.chmod(0o600);
     const { size } = await this.fh.stat();
     let keep = size;
     if (size > 0) {
