@@ -1,0 +1,464 @@
+// The router process: one HTTP listener on every tenant network it is attached to. Each request
+// is decided in this order — network → rate → token → provider → path → body/model →
+// concurrency → key — and either refused in the caller's API shape or forwarded to the
+// tenant's allowed upstream with the tenant's own key. Responses (SSE included) are piped as
+// they arrive, never buffered whole. One `inference.call` audit event per request.
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import type { ProviderApi, ProviderConfig, RouterConfig, TenantConfig } from "./config";
+import { KeyUnavailableError, type ProviderKeyCache } from "./keys";
+import { TenantLimiter } from "./limits";
+import {
+  FORWARDED_PATHS,
+  MODELS_PATH,
+  downstreamHeaders,
+  errorBody,
+  modelsList,
+  parseRouterPath,
+  readModel,
+  redactKey,
+  streamErrorEvent,
+  upstreamHeaders,
+} from "./shapes";
+import { buildTenantTable, checkToken, normalizeAddress, tenantByNetwork, type TenantTable } from "./tenancy";
+
+export const HEALTH_PATH = "/_router/healthz";
+export const ROUTER_ACTOR = "inference-router";
+/**
+ * Tenant under which requests that belong to no tenant are recorded (arrived on no tenant's
+ * address, or from outside its subnet). The colon keeps it out of the tenant-id space.
+ */
+export const PLATFORM_AUDIT_TENANT = "octw:inference-router";
+
+/** What the router hands to the audit store (an AuditClient fits). */
+export interface RouterAuditSink {
+  record(event: {
+    tenant: string;
+    actor: string;
+    action: string;
+    target?: string;
+    decision?: string;
+    details?: Record<string, unknown>;
+    time?: string;
+  }): Promise<unknown>;
+}
+
+export interface RouterDeps {
+  keys: Pick<ProviderKeyCache, "get" | "retain">;
+  audit: RouterAuditSink;
+  log?: (line: Record<string, unknown>) => void;
+}
+
+export interface InferenceRouter {
+  server: http.Server;
+  listen(): Promise<AddressInfo>;
+  /** Stops accepting; lets requests run for the grace; then cuts open streams with an error event. */
+  close(graceMs?: number): Promise<void>;
+  /** Swaps tenants and limits without dropping connections. Listener changes need a restart. */
+  reconfigure(next: RouterConfig): { restartNeeded: string[] };
+  readonly inFlight: number;
+  readonly auditPending: number;
+}
+
+interface CallRecord {
+  tenant: string;
+  decision: "allowed" | "denied" | "failed";
+  reason: string;
+  status: number;
+  provider: string | null;
+  model: string | null;
+  stream: boolean;
+  requestBytes: number;
+  responseBytes: number;
+  started: number;
+  ttfbMs: number | null;
+  client: string;
+}
+
+/** Printable and bounded, so a hostile model name cannot forge log lines or bloat the audit row. */
+function label(s: string | null): string | null {
+  return s === null ? null : s.replace(/[^\x20-\x7e]/g, "?").slice(0, 128);
+}
+
+export function createInferenceRouter(initial: RouterConfig, deps: RouterDeps): InferenceRouter {
+  const log = deps.log ?? (() => {});
+  let config = initial;
+  let table: TenantTable = buildTenantTable(config.tenants);
+  const limiter = new TenantLimiter();
+  const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 256 });
+  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 256 });
+  let auditPending = 0;
+  let inFlight = 0;
+  let draining = false;
+  /** Responses whose headers went out and whose body is still flowing: cut with an error event on shutdown. */
+  const open = new Set<{ api: ProviderApi; res: ServerResponse; sse: boolean; abort: () => void }>();
+
+  function audit(r: CallRecord): void {
+    auditPending++;
+    const ev = {
+      tenant: r.tenant,
+      actor: ROUTER_ACTOR,
+      action: "inference.call",
+      target: r.provider ? `${r.provider}/${label(r.model) ?? "-"}` : "-",
+      decision: r.decision,
+      details: {
+        reason: r.reason,
+        status: r.status,
+        provider: r.provider,
+        model: label(r.model),
+        stream: r.stream,
+        latencyMs: Math.round(performance.now() - r.started),
+        ttfbMs: r.ttfbMs,
+        requestBytes: r.requestBytes,
+        responseBytes: r.responseBytes,
+        client: r.client,
+      },
+      time: new Date().toISOString(),
+    };
+    deps.audit.record(ev).then(
+      () => void auditPending--,
+      (err: unknown) => {
+        auditPending--;
+        log({ msg: "audit record failed", error: err instanceof Error ? err.message : String(err) });
+      },
+    );
+  }
+
+  function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): number {
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(text),
+      "cache-control": "no-store",
+      ...(draining ? { connection: "close" } : {}),
+      ...headers,
+    });
+    res.end(text);
+    return Buffer.byteLength(text);
+  }
+
+  function readBody(req: IncomingMessage, max: number): Promise<Buffer | "too_large" | "aborted"> {
+    const declared = Number(req.headers["content-length"] ?? NaN);
+    if (declared > max) return Promise.resolve("too_large");
+    return new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      let n = 0;
+      let done = false;
+      req.on("data", (c: Buffer) => {
+        if (done) return;
+        n += c.length;
+        if (n > max) {
+          done = true;
+          resolve("too_large");
+          return;
+        }
+        chunks.push(c);
+      });
+      req.on("end", () => {
+        if (!done) resolve(Buffer.concat(chunks, n));
+        done = true;
+      });
+      req.on("error", () => {
+        if (!done) resolve("aborted");
+        done = true;
+      });
+      req.on("aborted", () => {
+        if (!done) resolve("aborted");
+        done = true;
+      });
+    });
+  }
+
+  async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.url === HEALTH_PATH && (req.method === "GET" || req.method === "HEAD")) {
+      const ok = !draining && auditPending < config.audit.bufferMax;
+      send(res, ok ? 200 : 503, { ok, inFlight, auditPending });
+      return;
+    }
+    const rec: CallRecord = {
+      tenant: PLATFORM_AUDIT_TENANT,
+      decision: "denied",
+      reason: "",
+      status: 0,
+      provider: null,
+      model: null,
+      stream: false,
+      requestBytes: 0,
+      responseBytes: 0,
+      started: performance.now(),
+      ttfbMs: null,
+      client: normalizeAddress(req.socket.remoteAddress),
+    };
+    const parsed = parseRouterPath(req.url);
+    // Until the provider is known, errors use the OpenAI shape (the more common SDK).
+    let api: ProviderApi = "openai";
+    const refuse = (status: number, reason: string, message: string, headers?: Record<string, string>) => {
+      rec.reason = reason;
+      rec.status = status;
+      rec.responseBytes = send(res, status, errorBody(api, status, reason, message), headers);
+      audit(rec);
+      req.resume();
+    };
+
+    if (draining) return refuse(503, "shutting_down", "the router is restarting; retry");
+    if (auditPending >= config.audit.bufferMax) return refuse(503, "audit_unavailable", "the router cannot record calls right now; retry later");
+
+    const net = tenantByNetwork(table, req.socket.localAddress, req.socket.remoteAddress);
+    if (!net.ok) return refuse(403, net.reason, "requests are accepted only from a tenant network, at the router's address on it");
+    const tenant: TenantConfig = net.tenant;
+    rec.tenant = tenant.id;
+    const provider: ProviderConfig | undefined = parsed ? tenant.providers.find((p) => p.name === parsed.provider) : undefined;
+    if (provider) api = provider.api;
+
+    const rate = limiter.rate(tenant.id, tenant.limits.rate);
+    if (!rate.ok) return refuse(429, "rate_limited", "request rate limit of this tenant exceeded", { "retry-after": String(rate.retryAfterSec) });
+
+    const tok = checkToken(table, tenant, req.headers);
+    if (!tok.ok) {
+      const status = tok.reason === "missing_token" || tok.reason === "invalid_token" ? 401 : 403;
+      return refuse(status, tok.reason, status === 401 ? "a valid router token is required" : "the router token does not belong to this network's tenant");
+    }
+    if (!parsed) return refuse(404, "unknown_path", "use /<provider>/v1/...");
+    rec.provider = parsed.provider;
+    if (!provider) return refuse(403, "provider_not_allowed", `provider "${label(parsed.provider)}" is not allowed for this tenant`);
+
+    if (parsed.rest === MODELS_PATH && (req.method === "GET" || req.method === "HEAD")) {
+      rec.decision = "allowed";
+      rec.reason = "models_list";
+      rec.status = 200;
+      rec.responseBytes = send(res, 200, modelsList(provider.api, provider.models));
+      audit(rec);
+      req.resume();
+      return;
+    }
+    if (!FORWARDED_PATHS[provider.api].has(parsed.rest)) return refuse(404, "unknown_path", `${parsed.rest} is not an endpoint the router forwards for a ${provider.api}-compatible provider`);
+    if (req.method !== "POST") return refuse(405, "method_not_allowed", "use POST", { allow: "POST" });
+
+    const body = await readBody(req, config.limits.maxBodyBytes);
+    if (body === "aborted") {
+      rec.reason = "client_aborted";
+      rec.decision = "failed";
+      audit(rec);
+      return;
+    }
+    if (body === "too_large") {
+      rec.reason = "body_too_large";
+      rec.status = 413;
+      rec.responseBytes = send(res, 413, errorBody(api, 413, "body_too_large", `request body exceeds ${config.limits.maxBodyBytes} bytes`), { connection: "close" });
+      audit(rec);
+      return;
+    }
+    rec.requestBytes = body.length;
+    const m = readModel(body);
+    if (!m.ok) return refuse(400, m.reason, m.reason === "invalid_json" ? "the body must be a JSON object" : "the body must name a model");
+    rec.model = m.model;
+    rec.stream = m.stream;
+    if (!provider.models.includes(m.model)) return refuse(403, "model_not_allowed", `model "${label(m.model)}" is not allowed for this tenant`);
+
+    const release = limiter.acquire(tenant.id, tenant.limits.maxConcurrent);
+    if (!release) return refuse(429, "concurrency_limited", "too many requests of this tenant in flight", { "retry-after": "1" });
+    inFlight++;
+    const done = () => {
+      release();
+      inFlight--;
+    };
+    let key: string;
+    try {
+      key = await deps.keys.get(tenant.id, provider.keySecret);
+    } catch (err) {
+      done();
+      const reason = err instanceof KeyUnavailableError && err.cause_ === "not_found" ? "key_not_stored" : "key_unavailable";
+      log({ msg: "provider key unavailable", tenant: tenant.id, provider: provider.name, reason });
+      return refuse(503, reason, "the tenant's provider key is not available");
+    }
+    forward(req, res, provider, parsed.rest, body, key, rec, done);
+  }
+
+  function forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    provider: ProviderConfig,
+    rest: string,
+    body: Buffer,
+    key: string,
+    rec: CallRecord,
+    done: () => void,
+  ): void {
+    const base = new URL(provider.baseUrl);
+    const secure = base.protocol === "https:";
+    const up = (secure ? https : http).request({
+      protocol: base.protocol,
+      hostname: base.hostname.replace(/^\[|\]$/g, ""),
+      port: base.port || (secure ? 443 : 80),
+      method: "POST",
+      path: `${base.pathname.replace(/\/$/, "")}${rest}`,
+      headers: upstreamHeaders(provider.api, req.headers, key, body.length, base.host),
+      agent: secure ? httpsAgent : httpAgent,
+      timeout: config.limits.upstreamTimeoutMs,
+    });
+    let finished = false;
+    const entry = { api: provider.api, res, sse: false, abort: () => up.destroy() };
+    const finish = (decision: CallRecord["decision"], reason: string) => {
+      if (finished) return;
+      finished = true;
+      open.delete(entry);
+      rec.decision = decision;
+      rec.reason = reason;
+      done();
+      audit(rec);
+    };
+    const fail = (reason: string, status: number, message: string) => {
+      if (finished) return;
+      up.destroy();
+      if (!res.headersSent) {
+        rec.status = status;
+        rec.responseBytes = send(res, status, errorBody(provider.api, status, reason, message));
+      } else {
+        cutStream(entry, reason, message);
+      }
+      finish("failed", reason);
+    };
+    up.on("timeout", () => fail("upstream_timeout", 504, "the provider did not answer in time"));
+    up.on("error", () => fail("upstream_unreachable", 502, "the provider could not be reached"));
+    up.on("response", (upRes) => {
+      const status = upRes.statusCode ?? 502;
+      rec.status = status;
+      rec.ttfbMs = Math.round(performance.now() - rec.started);
+      // While streaming, the connect timeout becomes an idle timeout between chunks.
+      up.setTimeout(config.limits.upstreamIdleMs);
+      if (status === 401 || status === 403) {
+        // The provider refused the tenant's key: its message may quote the key. Say so ourselves.
+        upRes.resume();
+        rec.responseBytes = send(res, 502, errorBody(provider.api, 502, "upstream_rejected_key", `the provider refused this tenant's key (HTTP ${status}); ask the operator to update it`));
+        rec.status = 502;
+        finish("failed", "upstream_rejected_key");
+        return;
+      }
+      if (status >= 300) {
+        // Error bodies are small: buffered (bounded) so any echo of the key can be removed.
+        const chunks: Buffer[] = [];
+        let n = 0;
+        upRes.on("data", (c: Buffer) => {
+          n += c.length;
+          if (n <= config.limits.maxErrorBodyBytes) chunks.push(c);
+        });
+        upRes.on("end", () => {
+          const text = redactKey(Buffer.concat(chunks).toString("utf8"), key);
+          const headers = downstreamHeaders(upRes.rawHeaders, false);
+          delete headers["content-encoding"];
+          res.writeHead(status, { ...headers, "content-length": Buffer.byteLength(text), ...(draining ? { connection: "close" } : {}) });
+          res.end(text);
+          rec.responseBytes = Buffer.byteLength(text);
+          finish("allowed", "upstream_error");
+        });
+        upRes.on("error", () => fail("upstream_aborted", 502, "the provider closed the connection"));
+        return;
+      }
+      const headers = downstreamHeaders(upRes.rawHeaders, true);
+      if (draining) headers.connection = "close";
+      entry.sse = String(upRes.headers["content-type"] ?? "").startsWith("text/event-stream");
+      res.writeHead(status, headers);
+      // Send the headers now: a stream's first event may take seconds, and the client waits for them.
+      res.flushHeaders();
+      open.add(entry);
+      upRes.on("data", (c: Buffer) => {
+        rec.responseBytes += c.length;
+        // Backpressure: a slow sandbox slows the upstream read, never grows memory.
+        if (!res.write(c)) {
+          upRes.pause();
+          res.once("drain", () => upRes.resume());
+        }
+      });
+      upRes.on("end", () => {
+        if (finished) return;
+        res.end();
+        finish("allowed", "ok");
+      });
+      upRes.on("error", () => fail("upstream_aborted", 502, "the provider closed the stream early"));
+      upRes.on("close", () => {
+        if (!upRes.complete) fail("upstream_aborted", 502, "the provider closed the stream early");
+      });
+    });
+    res.on("close", () => {
+      if (!res.writableFinished && !finished) {
+        up.destroy();
+        finish("failed", "client_closed");
+      }
+    });
+    up.end(body);
+  }
+
+  /**
+   * Ends a response whose headers are already out: an error event the SDKs raise (for SSE),
+   * then the connection is closed without the final chunk, so no client can take a cut
+   * stream for a complete one.
+   */
+  function cutStream(entry: { api: ProviderApi; res: ServerResponse; sse: boolean }, reason: string, message: string): void {
+    const socket = entry.res.socket;
+    if (entry.sse && socket && !socket.destroyed) {
+      // Written as a raw chunk of the chunked body, then the socket is ended without the terminator.
+      const event = Buffer.from(streamErrorEvent(entry.api, reason, message));
+      entry.res.write(event);
+    }
+    socket?.end();
+    socket?.destroySoon?.();
+  }
+
+  const server = http.createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 65_000, noDelay: true }, (req, res) => {
+    onRequest(req, res).catch((err: unknown) => {
+      log({ msg: "request handler failed", error: err instanceof Error ? err.message : String(err) });
+      if (!res.headersSent) send(res, 500, errorBody("openai", 500, "internal", "internal error"));
+      else res.destroy();
+    });
+  });
+  server.maxHeadersCount = 100;
+
+  return {
+    server,
+    get inFlight() {
+      return inFlight;
+    },
+    get auditPending() {
+      return auditPending;
+    },
+    listen() {
+      return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(config.listen.port, config.listen.host, () => {
+          server.off("error", reject);
+          resolve(server.address() as AddressInfo);
+        });
+      });
+    },
+    async close(graceMs = config.limits.shutdownGraceMs) {
+      draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = Date.now() + graceMs;
+      while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const e of [...open]) {
+        cutStream(e, "router_restarting", "the router is restarting; retry the request");
+        e.abort();
+      }
+      server.closeAllConnections();
+      await closed;
+      httpAgent.destroy();
+      httpsAgent.destroy();
+      const auditDeadline = Date.now() + 5_000;
+      while (auditPending > 0 && Date.now() < auditDeadline) await new Promise((r) => setTimeout(r, 20));
+    },
+    reconfigure(next) {
+      const restartNeeded: string[] = [];
+      if (next.listen.host !== config.listen.host || next.listen.port !== config.listen.port) restartNeeded.push("listen");
+      if (JSON.stringify(next.audit) !== JSON.stringify(config.audit)) restartNeeded.push("audit");
+      if (JSON.stringify(next.keys) !== JSON.stringify(config.keys)) restartNeeded.push("keys");
+      config = { ...next, listen: config.listen, audit: config.audit, keys: config.keys };
+      table = buildTenantTable(config.tenants);
+      const ids = new Set(config.tenants.map((t) => t.id));
+      limiter.retain(ids);
+      deps.keys.retain(ids);
+      return { restartNeeded };
+    },
+  };
+}
