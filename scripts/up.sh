@@ -71,11 +71,18 @@ ensure_images
 export OCTW_IMAGE_OPENCLAW="${OCTW_ENV[OCTW_IMAGE_OPENCLAW]}"
 export OCTW_IMAGE_EGRESS="${OCTW_ENV[OCTW_IMAGE_EGRESS]}"
 export OCTW_IMAGE_POSTGRES="${OCTW_ENV[OCTW_IMAGE_POSTGRES]}"
+export OCTW_IMAGE_EDGE="${OCTW_ENV[OCTW_IMAGE_EDGE]:-}"
+[ -n "$OCTW_IMAGE_EDGE" ] || missing "the edge image (images/edge): scripts/test-env/images.sh did not build it"
+
+# The local edge trusts a dev issuer whose key pair lives in .octw/dev-issuer (created here).
+npx tsx packages/cli/src/main.ts token --tenant alpha --role viewer --ttl 60s >/dev/null
 
 # 5. Deploy.
 "$PULUMI" stack select "$STACK" --create --non-interactive >/dev/null
 "$PULUMI" up --stack "$STACK" --yes --non-interactive --skip-preview=false
 say "deployed. Tenants (gateway address on its own network, egress proxy, what is not enforced):"
 "$PULUMI" stack output tenants --stack "$STACK" --json
-say "Each gateway is reachable only from its tenant network; users come in through the edge."
+say "Each gateway is reachable only from its tenant network; users come in through the edge:"
+say "  TOKEN=\$(npm run -s octw -- token --tenant alpha --role member)"
+say "  curl -H \"Authorization: Bearer \$TOKEN\" http://127.0.0.1:8443/t/alpha/healthz"
 say "Inspect: docker ps --filter label=octw.tenant ; tear down: $PULUMI destroy --stack $STACK"

@@ -3,7 +3,10 @@
  * them: config from the stack file, images from the environment (`env:` references).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ensureDevIssuer } from "@octw/edge";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { MockRecorder, PINNED, TYPES, settle } from "../../packages/pulumi/test/harness.js";
@@ -15,6 +18,7 @@ beforeAll(async () => {
   process.env.OCTW_IMAGE_OPENCLAW = PINNED.openclaw;
   process.env.OCTW_IMAGE_EGRESS = PINNED.egressProxy;
   process.env.OCTW_IMAGE_POSTGRES = PINNED.postgres;
+  process.env.OCTW_IMAGE_EDGE = `sha256:${"e".repeat(64)}`;
   pulumi.runtime.setAllConfig(
     {
       "octw:platform": JSON.stringify(stackFile.config["octw:platform"]),
@@ -31,11 +35,24 @@ beforeAll(async () => {
 describe("programs", () => {
   it("stacks/index.ts deploys the two demo tenants of Pulumi.local.yaml with images resolved from the environment", async () => {
     recorder.reset();
-    await import("../../stacks/index.js");
-    await settle();
+    // The stack reads the dev issuer's public key relative to the working directory, as
+    // `npm run up` runs it; give it a fresh one in a scratch directory.
+    const scratch = mkdtempSync(join(tmpdir(), "octw-stack-"));
+    const keys = await ensureDevIssuer(join(scratch, ".octw", "dev-issuer"));
+    const cwd = process.cwd();
+    process.chdir(scratch);
+    try {
+      await import("../../stacks/index.js");
+      await settle();
+    } finally {
+      process.chdir(cwd);
+    }
+    const edgeInit = recorder.ofType(TYPES.container).find((c) => c.inputs.name === "octw-edge-state-init")!;
+    const edgeConfig = JSON.parse((edgeInit.inputs.uploads as { file: string; content: string }[]).find((u) => u.file === "/state/config/config.json")!.content) as { jwt: { keys: { jwks: { kid: string }[] } } };
+    expect(edgeConfig.jwt.keys.jwks.map((k) => k.kid)).toEqual([keys.kid]);
     const gateways = recorder.ofType(TYPES.container).filter((r) => (r.inputs.labels as { label: string; value: string }[]).some((l) => l.label === "octw.component" && l.value === "gateway"));
     expect(gateways.map((g) => g.inputs.name).sort()).toEqual(["octw-alpha-gateway", "octw-bravo-gateway"]);
-    expect(recorder.ofType(TYPES.image).map((i) => i.inputs.name).sort()).toEqual([PINNED.openclaw, PINNED.openclaw, PINNED.egressProxy, PINNED.egressProxy, PINNED.postgres].sort());
+    expect(recorder.ofType(TYPES.image).map((i) => i.inputs.name).sort()).toEqual([PINNED.openclaw, PINNED.openclaw, PINNED.egressProxy, PINNED.egressProxy, PINNED.postgres, process.env.OCTW_IMAGE_EDGE].sort());
     const bravoProxy = recorder.ofType(TYPES.container).find((c) => c.inputs.name === "octw-bravo-egress")!;
     const squid = Buffer.from(String((bravoProxy.inputs.envs as string[])[0]).split("=")[1]!, "base64").toString();
     expect(squid).toContain("acl ep0_host dstdomain -n api.telegram.org");
