@@ -19,4 +19,6 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-imports": "error",
     },
   },
+  // Plain JS helpers (scripts run by node directly) are outside the TS project: lint them untyped.
+  { files: ["**/*.mjs", "**/*.js"], ...tseslint.configs.disableTypeChecked },
 );
