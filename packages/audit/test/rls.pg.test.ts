@@ -86,4 +86,11 @@ describe("row-level security: a tenant reader sees only its tenant", () => {
       expect(report.tenants).toEqual([{ tenant: "tenant-a", verified: 5, broken: null }]);
     });
   });
+
+  it("an AuditClient given a reader's credentials fails loudly instead of spooling forever", async () => {
+    const client = new AuditClient({ connection: readerA.url, spoolPath: join(dir, "reader-spool") });
+    await expect(client.record({ tenant: "tenant-a", actor: "x", action: "edge.auth.allowed" })).rejects.toMatchObject({ code: "42501" });
+    expect(client.stats()).toMatchObject({ spooled: 0, direct: 0 });
+    await client.close();
+  });
 });
