@@ -28,6 +28,6 @@ export default tseslint.config(
       "@pulumi/no-output-in-template-literal": "off",
       "@pulumi/no-output-instance-in-template-literal": "off",
     },
-    languageOptions: { globals: { process: "readonly", console: "readonly", Buffer: "readonly", setTimeout: "readonly", clearTimeout: "readonly" } },
+    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: { process: "readonly", console: "readonly", Buffer: "readonly", setTimeout: "readonly", clearTimeout: "readonly" } },
   },
 );
