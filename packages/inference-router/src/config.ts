@@ -148,8 +148,11 @@ export const RouterConfigSchema = z
       const at = ["tenants", i];
       if (seen.has(t.id)) ctx.addIssue({ code: "custom", path: [...at, "id"], message: `"${t.id}" is already used by tenants[${seen.get(t.id)}]` });
       seen.set(t.id, i);
-      const net = parseCidr(t.subnet)!;
-      if (!cidrContains(net, ipv4ToInt(t.routerAddress)!)) {
+      const net = parseCidr(t.subnet);
+      const router = ipv4ToInt(t.routerAddress);
+      // Field-level problems are already reported; the cross-checks need both values.
+      if (net === undefined || router === undefined) return;
+      if (!cidrContains(net, router)) {
         ctx.addIssue({ code: "custom", path: [...at, "routerAddress"], message: `${t.routerAddress} is not inside the tenant's subnet ${t.subnet}` });
       }
       const other = addresses.get(t.routerAddress);

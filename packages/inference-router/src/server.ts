@@ -92,7 +92,7 @@ export function createInferenceRouter(initial: RouterConfig, deps: RouterDeps): 
   let inFlight = 0;
   let draining = false;
   /** Responses whose headers went out and whose body is still flowing: cut with an error event on shutdown. */
-  const open = new Set<{ api: ProviderApi; res: ServerResponse; sse: boolean; abort: () => void }>();
+  const open = new Set<{ cut: (reason: string, message: string) => void }>();
 
   function audit(r: CallRecord): void {
     auditPending++;
@@ -298,7 +298,7 @@ export function createInferenceRouter(initial: RouterConfig, deps: RouterDeps): 
       timeout: config.limits.upstreamTimeoutMs,
     });
     let finished = false;
-    const entry = { api: provider.api, res, sse: false, abort: () => up.destroy() };
+    const entry = { api: provider.api, res, sse: false, cut: (reason: string, message: string) => fail(reason, 502, message) };
     const finish = (decision: CallRecord["decision"], reason: string) => {
       if (finished) return;
       finished = true;
@@ -437,10 +437,7 @@ export function createInferenceRouter(initial: RouterConfig, deps: RouterDeps): 
       server.closeIdleConnections();
       const deadline = Date.now() + graceMs;
       while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      for (const e of [...open]) {
-        cutStream(e, "router_restarting", "the router is restarting; retry the request");
-        e.abort();
-      }
+      for (const e of [...open]) e.cut("router_restarting", "the router is restarting; retry the request");
       server.closeAllConnections();
       await closed;
       httpAgent.destroy();

@@ -21,7 +21,7 @@ export interface ParsedPath {
 /** `/<provider>/v1/...` (query string dropped: none of the forwarded endpoints takes one). */
 export function parseRouterPath(url: string | undefined): ParsedPath | undefined {
   const path = (url ?? "").split("?", 1)[0] ?? "";
-  const m = /^\/([a-z][a-z0-9-]{0,31})(\/v1(?:\/[A-Za-z0-9_.-]+)*)\/?$/.exec(path);
+  const m = /^\/([a-z][a-z0-9-]{0,31})(\/v1(?:\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*)\/?$/.exec(path);
   if (!m) return undefined;
   return { provider: m[1]!, rest: m[2]! };
 }

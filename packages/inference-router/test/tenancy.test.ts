@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import { parseRouterConfig } from "../src/config";
+import { buildTenantTable, checkToken, presentedToken, tenantByNetwork } from "../src/tenancy";
+import { sha256 } from "./helpers";
+
+const cfg = parseRouterConfig({
+  tenants: [
+    { id: "a", routerAddress: "10.64.0.35", subnet: "10.64.0.32/27", tokenSha256: sha256("ta"), providers: [] },
+    { id: "b", routerAddress: "10.64.0.67", subnet: "10.64.0.64/27", tokenSha256: sha256("tb"), providers: [] },
+  ],
+});
+const table = buildTenantTable(cfg.tenants);
+const [a, b] = cfg.tenants as [typeof cfg.tenants[number], typeof cfg.tenants[number]];
+
+describe("tenant by network", () => {
+  it("arrival address and source subnet agree → that tenant (IPv4-mapped forms too)", () => {
+    expect(tenantByNetwork(table, "10.64.0.35", "10.64.0.37")).toEqual({ ok: true, tenant: a });
+    expect(tenantByNetwork(table, "::ffff:10.64.0.67", "::ffff:10.64.0.69")).toEqual({ ok: true, tenant: b });
+  });
+  it("source in another tenant's subnet → refused", () => {
+    expect(tenantByNetwork(table, "10.64.0.35", "10.64.0.69")).toEqual({ ok: false, reason: "source_outside_network" });
+  });
+  it("arrival at an address that is no tenant's (control network, loopback) → refused", () => {
+    expect(tenantByNetwork(table, "10.63.1.5", "10.64.0.37")).toEqual({ ok: false, reason: "unknown_network" });
+    expect(tenantByNetwork(table, "127.0.0.1", "127.0.0.1")).toEqual({ ok: false, reason: "unknown_network" });
+    expect(tenantByNetwork(table, undefined, undefined)).toEqual({ ok: false, reason: "unknown_network" });
+  });
+  it("an IPv6 source → refused", () => {
+    expect(tenantByNetwork(table, "10.64.0.35", "fe80::1")).toEqual({ ok: false, reason: "source_outside_network" });
+  });
+});
+
+describe("router token", () => {
+  it("reads Bearer or x-api-key; two different values conflict", () => {
+    expect(presentedToken({ authorization: "Bearer ta" })).toEqual({ token: "ta", conflict: false });
+    expect(presentedToken({ "x-api-key": "ta" })).toEqual({ token: "ta", conflict: false });
+    expect(presentedToken({ authorization: "Bearer ta", "x-api-key": "ta" })).toEqual({ token: "ta", conflict: false });
+    expect(presentedToken({ authorization: "Bearer ta", "x-api-key": "tb" })).toEqual({ conflict: true });
+    expect(presentedToken({ authorization: "Basic dGE6" })).toEqual({ conflict: false });
+  });
+  it("own token passes; another tenant's is told apart from a wrong one", () => {
+    expect(checkToken(table, a, { authorization: "Bearer ta" })).toEqual({ ok: true });
+    expect(checkToken(table, a, { authorization: "Bearer tb" })).toEqual({ ok: false, reason: "token_of_other_tenant" });
+    expect(checkToken(table, b, { "x-api-key": "ta" })).toEqual({ ok: false, reason: "token_of_other_tenant" });
+    expect(checkToken(table, a, { authorization: "Bearer nope" })).toEqual({ ok: false, reason: "invalid_token" });
+    expect(checkToken(table, a, {})).toEqual({ ok: false, reason: "missing_token" });
+    expect(checkToken(table, a, { authorization: "Bearer ta", "x-api-key": "tb" })).toEqual({ ok: false, reason: "ambiguous_token" });
+  });
+});
