@@ -25,4 +25,4 @@ const platform = new OpenClawPlatform(pulumi.getStack(), {
 
 export const tenants = platform.tenantSummary;
 export const auditWriter = platform.audit.writer;
-export const auditReader = platform.audit.reader;
+export const auditReaders = platform.auditReaders;

@@ -7,7 +7,8 @@ export { TenantNetwork, type TenantNetworkArgs } from "./components/tenant-netwo
 export { SandboxPolicy, DEFAULT_PROXY_LIMITS, type SandboxPolicyArgs, type SandboxPolicyPlan } from "./components/sandbox-policy.js";
 export { TenantGateway, DEFAULT_GATEWAY_LIMITS, MIN_GATEWAY_MEMORY_MB, ROUTER_TOKEN_PATH, type TenantGatewayArgs } from "./components/tenant-gateway.js";
 export { AuditStore, POSTGRES_UID, type AuditStoreArgs, type AuditConnection, type EmbeddedAuditStoreArgs, type ExternalAuditStoreArgs } from "./components/audit-store.js";
-export { AuditSchema, type AuditSchemaArgs } from "./components/audit-schema.js";
+export { AuditSql, type AuditSqlArgs } from "./components/audit-sql.js";
+export { TenantAuditReader, type TenantAuditReaderArgs } from "./components/tenant-audit-reader.js";
 export { Edge, EDGE_PORT, EDGE_UID, renderEdgeConfig, type EdgeArgs, type EdgeJwtArgs } from "./components/edge.js";
 export { NetworkAttachment, type NetworkAttachmentArgs } from "./components/network-attachment.js";
 export { OpenClawPlatform, type OpenClawPlatformArgs, type PlatformTenant } from "./components/openclaw-platform.js";

@@ -183,7 +183,7 @@ describe("OpenClawPlatform with three tenants", () => {
 
   it("marks generated secrets secret and keeps them out of every container's env", () => {
     const secretValues = resources.filter((r) => r.type === TYPES.password).map((r) => `pw-${r.name}`);
-    expect(secretValues.length).toBeGreaterThanOrEqual(3 + 4); // 3 router tokens, superuser + 3 roles
+    expect(secretValues.length).toBeGreaterThanOrEqual(3 + 3 + 3); // 3 router tokens, superuser + owner + writer, 3 tenant readers
     for (const c of resources.filter((r) => r.type === TYPES.container)) {
       const env = JSON.stringify((c.inputs as ContainerInputs).envs ?? []);
       for (const s of secretValues) expect(env, c.name).not.toContain(s);
@@ -196,7 +196,7 @@ describe("OpenClawPlatform with three tenants", () => {
         }
       });
     }
-    for (const r of resources.filter((x) => x.type === TYPES.pgRole)) expect(r.secretPaths, r.name).toContain("password");
+    for (const r of resources.filter((x) => x.type === TYPES.pgRole && (x.inputs as { login: boolean }).login)) expect(r.secretPaths, r.name).toContain("password");
     expect(resources.find((x) => x.type === TYPES.pgProvider)?.secretPaths).toContain("password");
     expect(resources.find((x) => x.type === TYPES.dynamic)?.secretPaths).toContain("password");
   });
@@ -209,8 +209,28 @@ describe("OpenClawPlatform with three tenants", () => {
   });
 
   it("declares the audit database, owner/writer/reader roles, explicit grants with deleteBeforeReplace semantics, and migrations", () => {
-    const roles = resources.filter((r) => r.type === TYPES.pgRole).map((r) => (r.inputs as { name: string }).name).sort();
-    expect(roles).toEqual(["octwtest_audit_owner", "octwtest_audit_reader", "octwtest_audit_writer"]);
+    const roleInputs = resources.filter((r) => r.type === TYPES.pgRole).map((r) => r.inputs as { name: string; login: boolean; roles?: string[]; superuser: boolean; bypassRowLevelSecurity: boolean });
+    expect(roleInputs.map((r) => r.name).sort()).toEqual([
+      "octwtest_audit_owner",
+      "octwtest_audit_reader",
+      "octwtest_audit_writer",
+      "octwtest_reader_alpha",
+      "octwtest_reader_bravo",
+      "octwtest_reader_charlie",
+    ]);
+    for (const r of roleInputs) {
+      expect(r.superuser, r.name).toBe(false);
+      expect(r.bypassRowLevelSecurity, r.name).toBe(false);
+    }
+    // The reader group cannot log in; each tenant reader is a login member of it, bound to its tenant.
+    expect(roleInputs.find((r) => r.name === "octwtest_audit_reader")?.login).toBe(false);
+    expect(roleInputs.find((r) => r.name === "octwtest_reader_bravo")).toMatchObject({ login: true, roles: ["octwtest_audit_reader"] });
+    const bindings = resources.filter((r) => r.type === TYPES.dynamic && r.name.endsWith("-audit-reader-binding")).map((r) => (r.inputs as { sql: string }).sql);
+    expect(bindings).toEqual([
+      "SELECT octw.bind_tenant_reader('octwtest_reader_alpha', 'alpha');",
+      "SELECT octw.bind_tenant_reader('octwtest_reader_bravo', 'bravo');",
+      "SELECT octw.bind_tenant_reader('octwtest_reader_charlie', 'charlie');",
+    ]);
     const grants = resources.filter((r) => r.type === TYPES.pgGrant).map((r) => r.inputs as { role: string; privileges: string[]; objects?: string[] });
     expect(grants.length).toBeGreaterThan(2);
     for (const g of grants) expect(Array.isArray(g.privileges)).toBe(true);
@@ -220,8 +240,9 @@ describe("OpenClawPlatform with three tenants", () => {
     for (const g of grants.filter((x) => x.role === "octwtest_audit_writer")) for (const forbidden of ["DELETE", "TRUNCATE"]) expect(g.privileges).not.toContain(forbidden);
     // PUBLIC loses its default CONNECT on the audit database.
     expect(grants.find((g) => g.role === "public")?.privileges).toEqual([]);
-    expect(resources.filter((r) => r.type === TYPES.dynamic)).toHaveLength(1);
-    expect(String((resources.find((r) => r.type === TYPES.dynamic)!.inputs as { sql: string }).sql)).toMatch(/audit_events/);
+    const migrations = resources.filter((r) => r.type === TYPES.dynamic && r.name.endsWith("-audit-schema"));
+    expect(migrations).toHaveLength(1);
+    expect(String((migrations[0]!.inputs as { sql: string }).sql)).toMatch(/audit_events/);
   });
 });
 

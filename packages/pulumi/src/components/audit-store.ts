@@ -7,7 +7,10 @@ import { z } from "zod";
 import { hardenedContainerArgs, labelList } from "../planners/container-hardening.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
-import { AuditSchema } from "./audit-schema.js";
+import { AuditSql } from "./audit-sql.js";
+
+/** What no OCTW audit role may ever have. */
+export const UNPRIVILEGED_ROLE = { superuser: false, createDatabase: false, createRole: false, replication: false, bypassRowLevelSecurity: false } as const;
 
 /** The embedded Postgres image's fixed UID:GID (images/postgres). */
 export const POSTGRES_UID = 5432;
@@ -120,7 +123,8 @@ const argsSchema = z
 
 /**
  * Postgres for the audit trail and tenant secrets. Declares (with @pulumi/postgresql) the
- * database, an owner role, a writer role that may only append events, and a reader role;
+ * database, an owner role, a writer role that may only append events, and a reader group
+ * (tenant readers are per-tenant login roles in it: TenantAuditReader);
  * applies `@octw/audit`'s versioned migrations as the owner; grants exactly what
  * `@octw/audit` says each role needs. Embedded mode also declares the Postgres container on
  * the private control network (no published port).
@@ -128,7 +132,10 @@ const argsSchema = z
 export class AuditStore extends pulumi.ComponentResource {
   declare readonly roles: AuditRoles;
   declare readonly writer: pulumi.Output<AuditConnection>;
-  declare readonly reader: pulumi.Output<AuditConnection>;
+  /** The provider (admin connection) that declared the roles; TenantAuditReader uses it. */
+  declare readonly provider: postgresql.Provider;
+  /** The migrated schema; anything that depends on audit objects depends on it. */
+  declare readonly schema: AuditSql;
   declare readonly owner: pulumi.Output<AuditConnection>;
   /** Master key for tenant secrets, base64. Secret. */
   declare readonly masterKey: pulumi.Output<string>;
@@ -226,28 +233,23 @@ export class AuditStore extends pulumi.ComponentResource {
     }
     const child = { parent: this, provider };
 
-    type RoleKey = keyof AuditRoles;
-    const perRole = <T>(make: (k: RoleKey) => T): Record<RoleKey, T> => ({ owner: make("owner"), writer: make("writer"), reader: make("reader") });
-    const passwords = perRole((k) => new random.RandomPassword(`${name}-${k}-password`, { length: 40, special: false }, { parent: this }));
-    const roleResources = perRole(
-      (k) =>
-        new postgresql.Role(
-          `${name}-${k}-role`,
-          {
-            name: roles[k],
-            login: true,
-            password: passwords[k].result,
-            superuser: false,
-            createDatabase: false,
-            createRole: false,
-            inherit: false,
-            replication: false,
-            bypassRowLevelSecurity: false,
-            connectionLimit: k === "owner" ? 8 : 64,
-          },
-          child,
-        ),
-    );
+    // owner and writer log in; reader is a NOLOGIN group that sees nothing by itself: each tenant
+    // gets its own login role in it, bound to that tenant (TenantAuditReader), because a session
+    // setting could be changed by whoever holds the connection.
+    const loginRole = (k: "owner" | "writer") => {
+      const password = new random.RandomPassword(`${name}-${k}-password`, { length: 40, special: false }, { parent: this });
+      const role = new postgresql.Role(
+        `${name}-${k}-role`,
+        { name: roles[k], login: true, password: password.result, ...UNPRIVILEGED_ROLE, inherit: false, connectionLimit: k === "owner" ? 8 : 64 },
+        child,
+      );
+      return { password, role };
+    };
+    const owner = loginRole("owner");
+    const writer = loginRole("writer");
+    const readerGroup = new postgresql.Role(`${name}-reader-role`, { name: roles.reader, login: false, ...UNPRIVILEGED_ROLE, inherit: false }, child);
+    const passwords = { owner: owner.password, writer: writer.password };
+    const roleResources = { owner: owner.role, writer: writer.role, reader: readerGroup };
     const database = new postgresql.Database(
       `${name}-database`,
       { name: databaseName, owner: roles.owner, encoding: "UTF8", template: "template0", allowConnections: true },
@@ -260,7 +262,7 @@ export class AuditStore extends pulumi.ComponentResource {
       { ...child, dependsOn: [database], deleteBeforeReplace: true },
     );
 
-    const schema = new AuditSchema(
+    const schema = new AuditSql(
       `${name}-schema`,
       {
         host,
@@ -295,11 +297,12 @@ export class AuditStore extends pulumi.ComponentResource {
     this.roles = roles;
     this.owner = connection(roles.owner, passwords.owner.result);
     this.writer = connection(roles.writer, passwords.writer.result);
-    this.reader = connection(roles.reader, passwords.reader.result);
+    this.provider = provider;
+    this.schema = schema;
     this.masterKey = parsed.masterKey
       ? pulumi.secret(parsed.masterKey)
       : pulumi.secret(new random.RandomBytes(`${name}-master-key`, { length: 32 }, { parent: this }).base64);
-    this.registerOutputs({ writer: this.writer, reader: this.reader, masterKey: this.masterKey });
+    this.registerOutputs({ writer: this.writer, masterKey: this.masterKey });
   }
 
   static validate(name: string, args: AuditStoreArgs) {

@@ -3,12 +3,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { labelList } from "../planners/container-hardening.js";
 import { planPlatform, type OpenClawPlatformConfig, type PlatformPlan, type TenantPlan } from "../planners/platform-config.js";
 import { OctwConfigError } from "../validation.js";
-import { AuditStore } from "./audit-store.js";
+import { AuditStore, type AuditConnection } from "./audit-store.js";
 import { Edge } from "./edge.js";
 import { NetworkAttachment } from "./network-attachment.js";
 import { SandboxPolicy, type SandboxPolicyArgs } from "./sandbox-policy.js";
 import { TenantGateway } from "./tenant-gateway.js";
 import { TenantNetwork } from "./tenant-network.js";
+import { TenantAuditReader } from "./tenant-audit-reader.js";
 
 export type OpenClawPlatformArgs = OpenClawPlatformConfig;
 
@@ -17,6 +18,8 @@ export interface PlatformTenant {
   readonly network: TenantNetwork;
   readonly policy: SandboxPolicy;
   readonly gateway: TenantGateway;
+  /** The tenant's own audit reader (a login role that sees only this tenant's rows). */
+  readonly auditReader: TenantAuditReader;
 }
 
 /**
@@ -35,6 +38,8 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
   /** The shared JWT edge, when `edge` is configured. */
   declare readonly edge?: Edge;
   declare readonly plan: PlatformPlan;
+  /** Per tenant: connection settings of its audit reader (sees only that tenant's rows). Secret. */
+  declare readonly auditReaders: pulumi.Output<Record<string, AuditConnection>>;
   /** Per tenant: gateway URL on its network, proxy URL, subnet, UID, and what is not enforced. */
   declare readonly tenantSummary: pulumi.Output<Record<string, { gatewayUrl: string; proxyUrl: string; subnet: string; uid: number; notEnforced: string[] }>>;
 
@@ -182,7 +187,8 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
           { ...child, dependsOn: [edge, network] },
         );
       }
-      tenants[id] = { network, policy, gateway };
+      const auditReader = new TenantAuditReader(`${name}-${id}-audit-reader`, { tenantId: id, audit: this.audit }, child);
+      tenants[id] = { network, policy, gateway, auditReader };
     }
     this.tenants = tenants;
     this.plan = plan;
@@ -200,7 +206,10 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
         ]),
       ),
     );
-    this.registerOutputs({ tenantSummary: this.tenantSummary, auditWriter: this.audit.writer, auditReader: this.audit.reader, edgeUrl: edge?.url });
+    this.auditReaders = pulumi.secret(
+      pulumi.all(Object.fromEntries(Object.entries(tenants).map(([id, t]) => [id, t.auditReader.connection]))) as pulumi.Output<Record<string, AuditConnection>>,
+    );
+    this.registerOutputs({ tenantSummary: this.tenantSummary, auditWriter: this.audit.writer, auditReaders: this.auditReaders, edgeUrl: edge?.url });
   }
 
   private static policyArgs(plan: PlatformPlan, t: TenantPlan, egressNetworkName: pulumi.Input<string>, tenantNetworkName: pulumi.Input<string>): SandboxPolicyArgs {

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 
-export interface AuditSchemaArgs {
+export interface AuditSqlArgs {
   host: pulumi.Input<string>;
   port: pulumi.Input<number>;
   database: pulumi.Input<string>;
@@ -9,7 +9,7 @@ export interface AuditSchemaArgs {
   user: pulumi.Input<string>;
   password: pulumi.Input<string>;
   sslMode: pulumi.Input<string>;
-  /** `@octw/audit`'s idempotent migration script (`migrationSql`). */
+  /** Idempotent SQL from `@octw/audit`: the migration script (`migrationSql`) or a reader binding. */
   sql: string;
 }
 
@@ -67,13 +67,14 @@ const provider: pulumi.dynamic.ResourceProvider = {
 };
 
 /**
- * The audit schema, migrated to the latest version at `pulumi up` (a Pulumi dynamic resource:
- * the Postgres provider has no notion of migrations). The password input is secret.
+ * Idempotent SQL of `@octw/audit` applied as the audit owner at `pulumi up`: the schema
+ * migrations (to the latest version), and each tenant reader's binding. A Pulumi dynamic
+ * resource, because the Postgres provider has no notion of either. The password is secret.
  */
-export class AuditSchema extends pulumi.dynamic.Resource {
+export class AuditSql extends pulumi.dynamic.Resource {
   declare readonly sqlSha256: pulumi.Output<string>;
 
-  constructor(name: string, args: AuditSchemaArgs, opts?: pulumi.CustomResourceOptions) {
+  constructor(name: string, args: AuditSqlArgs, opts?: pulumi.CustomResourceOptions) {
     const inputs = {
       ...args,
       password: pulumi.secret(args.password),

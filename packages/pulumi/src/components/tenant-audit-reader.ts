@@ -1,0 +1,59 @@
+import * as postgresql from "@pulumi/postgresql";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { bindTenantReaderSql } from "@octw/audit";
+import { z } from "zod";
+import { parseOrThrow } from "../validation.js";
+import { AuditSql } from "./audit-sql.js";
+import { UNPRIVILEGED_ROLE, type AuditConnection, type AuditStore } from "./audit-store.js";
+import { tenantIdSchema } from "./common.js";
+
+export interface TenantAuditReaderArgs {
+  tenantId: string;
+  /** The platform's audit store. */
+  audit: AuditStore;
+}
+
+const argsSchema = z.strictObject({ tenantId: tenantIdSchema, audit: z.custom<AuditStore>((v) => typeof v === "object" && v !== null, "must be an AuditStore") });
+
+/**
+ * A login role that reads one tenant's audit rows and nothing else: a member of the audit
+ * reader group, bound to the tenant by `@octw/audit`'s `bind_tenant_reader` (row-level
+ * security does the rest). Per tenant, so adding a tenant never changes the audit store.
+ */
+export class TenantAuditReader extends pulumi.ComponentResource {
+  declare readonly roleName: string;
+  /** Connection settings of this tenant's reader; secret. */
+  declare readonly connection: pulumi.Output<AuditConnection>;
+
+  constructor(name: string, args: TenantAuditReaderArgs, opts?: pulumi.ComponentResourceOptions) {
+    const parsed = parseOrThrow(argsSchema, args, `TenantAuditReader "${name}"`);
+    super("octw:index:TenantAuditReader", name, {}, opts);
+    const audit = parsed.audit;
+    const roleName = `${audit.roles.reader.replace(/_audit_reader$/, "")}_reader_${parsed.tenantId.replace(/-/g, "_")}`;
+    const password = new random.RandomPassword(`${name}-password`, { length: 40, special: false }, { parent: this });
+    const role = new postgresql.Role(
+      `${name}-role`,
+      // inherit: the group's SELECT grants are what this role reads through.
+      { name: roleName, login: true, password: password.result, ...UNPRIVILEGED_ROLE, inherit: true, roles: [audit.roles.reader], connectionLimit: 8 },
+      { parent: this, provider: audit.provider, dependsOn: [audit.schema] },
+    );
+    const owner = audit.owner;
+    new AuditSql(
+      `${name}-binding`,
+      {
+        host: owner.apply((o) => o.host),
+        port: owner.apply((o) => o.port),
+        database: owner.apply((o) => o.database),
+        user: owner.apply((o) => o.user),
+        password: owner.apply((o) => o.password),
+        sslMode: owner.apply((o) => o.sslMode),
+        sql: bindTenantReaderSql(roleName, parsed.tenantId),
+      },
+      { parent: this, dependsOn: [role, audit.schema] },
+    );
+    this.roleName = roleName;
+    this.connection = pulumi.secret(pulumi.all([owner, password.result]).apply(([o, pw]) => ({ ...o, user: roleName, password: pw })));
+    this.registerOutputs({ roleName, connection: this.connection });
+  }
+}
