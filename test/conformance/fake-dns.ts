@@ -58,23 +58,42 @@ function answer(msg: Buffer, q: { type: number; end: number }, ip: string | unde
 }
 
 export async function startFakeDns(address: string, records: Record<string, string>): Promise<FakeDns> {
-  const sock = dgram.createSocket("udp4");
+  let sock: dgram.Socket | undefined;
   const state: FakeDns = {
     queries: [],
     records: new Map(Object.entries(records).map(([k, v]) => [k.toLowerCase(), v])),
     seen: (fragment) => state.queries.filter((q) => q.name.includes(fragment.toLowerCase())),
-    close: () => new Promise<void>((r) => sock.close(() => r())),
+    close: () => new Promise<void>((r) => (sock ? sock.close(() => r()) : r())),
   };
-  sock.on("message", (msg, rinfo) => {
+  const onMessage = (s: dgram.Socket) => (msg: Buffer, rinfo: dgram.RemoteInfo) => {
     const q = parseQuestion(msg);
     if (!q) return;
     state.queries.push({ name: q.name, type: q.type, from: rinfo.address, at: Date.now() });
     const ip = state.records.get(q.name);
-    sock.send(answer(msg, q, ip, ip !== undefined), rinfo.port, rinfo.address);
-  });
-  await new Promise<void>((resolve, reject) => {
-    sock.once("error", reject);
-    sock.bind(53, address, () => resolve());
-  });
-  return state;
+    s.send(answer(msg, q, ip, ip !== undefined), rinfo.port, rinfo.address);
+  };
+  // The address is fixed (it is the engine's --dns), so only one suite can hold it: wait a
+  // while for another run (or scripts/test-env.sh's own DNS check) to let go, then fail clearly.
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const s = dgram.createSocket("udp4");
+    try {
+      await new Promise<void>((resolve, reject) => {
+        s.once("error", reject);
+        s.bind(53, address, () => {
+          s.off("error", reject);
+          resolve();
+        });
+      });
+      s.on("message", onMessage(s));
+      sock = s;
+      return state;
+    } catch (e) {
+      s.close();
+      if ((e as { code?: string }).code !== "EADDRINUSE" || Date.now() > deadline) {
+        throw new Error(`cannot bind the suite's DNS server to ${address}:53 (${String(e)}); another conformance run or scripts/test-env.sh's DNS check holds it`);
+      }
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
 }

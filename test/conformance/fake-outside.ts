@@ -42,10 +42,26 @@ export async function startFakeOutside(address: string, ports: number[]): Promis
       });
       sock.on("error", () => undefined);
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, address, () => resolve());
-    });
+    // fixed ports on a fixed address: wait a while for another run to let go, then fail clearly
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server.once("error", reject);
+          server.listen(port, address, () => {
+            server.off("error", reject);
+            resolve();
+          });
+        });
+        break;
+      } catch (e) {
+        if ((e as { code?: string }).code !== "EADDRINUSE" || Date.now() > deadline) {
+          await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+          throw new Error(`cannot listen on ${address}:${port} for the fake outside server (${String(e)}); another conformance run holds it`);
+        }
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
     servers.push(server);
   }
   return {

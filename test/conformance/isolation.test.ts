@@ -12,8 +12,8 @@ import { randomBytes } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import type Dockerode from "dockerode";
-import { OpenClawPlatform, ROUTER_TOKEN_PATH } from "@octw/pulumi";
-import { createRealizingMocks, newRunId, type RealizingMocks } from "../realize/index";
+import { OpenClawPlatform, planPlatform, ROUTER_TOKEN_PATH, type OpenClawPlatformArgs } from "@octw/pulumi";
+import { createRealizingMocks, demuxDockerStream, newRunId, type RealizingMocks } from "../realize/index";
 import { engine, requireEnv } from "./env";
 import { startFakeDns, type FakeDns } from "./fake-dns";
 import { startFakeOutside, type FakeOutside } from "./fake-outside";
@@ -76,7 +76,7 @@ beforeAll(async () => {
   rm = createRealizingMocks({ runId, docker: dk, log: (l) => process.env.OCTW_REALIZE_VERBOSE && console.log(`[realize] ${l}`) });
   await pulumi.runtime.setMocks(rm.mocks, "octw-conformance", "test", false);
 
-  const platform = new OpenClawPlatform("p", {
+  const config: OpenClawPlatformArgs = {
     prefix,
     domain: "octw.test",
     addressPool: `10.200.${h}.0/24`,
@@ -103,8 +103,9 @@ beforeAll(async () => {
       { id: "bravo", slot: 2 },
     ],
     audit: { mode: "embedded", databaseName: `${runId}_audit` },
-  });
-  const plan = (id: string) => platform.plan.tenants.find((t) => t.config.id === id)!;
+  };
+  const planned = planPlatform(config, "conformance platform");
+  const plan = (id: string) => planned.tenants.find((t) => t.config.id === id)!;
   const alpha = plan("alpha");
   const bravo = plan("bravo");
 
@@ -117,6 +118,8 @@ beforeAll(async () => {
     "private.octw.test": bravo.addresses.gateway,
   });
   outside = await startFakeOutside(outsideAddr, [ALLOWED_PORT, UNLISTED_PORT]);
+
+  const platform = new OpenClawPlatform("p", config);
 
   // Control containers: the gateway image without the hardening under test.
   const ctlNet = new docker.Network("ctl-net", {
@@ -384,23 +387,31 @@ describe("isolation of the realized 2-tenant platform (attacker = alpha's gatewa
     const bHealth = () => nodeProbe<{ ok: boolean; status?: number; err?: string }>(dk, ctl.b, P.HEALTH_PROBE, [`http://${B().gatewayIp}:18789/healthz`]);
     const bSpawn = () => execIn(dk, B().gateway, ["/bin/sh", "-c", "echo spawned"], { user: B().user });
     const n = 700;
-    const fork = await inA(P.FORK_PROBE(n, 12), 60_000);
+    const forkStart = Date.now();
+    const fork = await inA(P.FORK_PROBE(n, 8), 60_000);
     const [hDuringFork, sDuringFork] = await Promise.all([bHealth(), bSpawn()]);
+    // the children live 8 s; A's UID is at its limit until they are gone
+    await new Promise((r) => setTimeout(r, Math.max(0, forkStart + 9_000 - Date.now())));
     const forkCtl = await inCtl(ctl.a, P.FORK_PROBE(n, 2));
     const forked = Number(/forked=(\d+)/.exec(fork.stdout)?.[1] ?? -1);
 
-    const memLimit = (await dk.getContainer(A().gateway).inspect()).HostConfig.Memory ?? 0;
+    const before = await dk.getContainer(A().gateway).inspect();
+    const memLimit = before.HostConfig.Memory ?? 0;
     const chunks = Math.ceil((memLimit * 1.6) / (64 * 1024 * 1024));
     const memA = inA(`/usr/local/bin/node -e '${P.MEMORY_PROBE(chunks)}'; echo "rc=$?"`, 120_000);
     await new Promise((r) => setTimeout(r, 1500));
     const [hDuringMem, sDuringMem] = await Promise.all([bHealth(), bSpawn()]);
     const mem = await memA;
     const memCtl = await inCtl(ctl.a, `/usr/local/bin/node -e '${P.MEMORY_PROBE(chunks)}'; echo "rc=$?"`);
+    // The OOM killer may pick A's gateway (the largest process) instead of the probe: then A's
+    // container restarts — A hurt itself, which is the limit working.
+    const aRestarts = (await dk.getContainer(A().gateway).inspect()).RestartCount - before.RestartCount;
+    const memObserved = `${show(mem) || "(exec ended with its container)"}; A restarts: ${aRestarts}`;
     rows("exhaustion", [
       table.add(`7 fork ${n} in A`, "stopped by nproc (EAGAIN)", fork.stdout.trim(), forked >= 0 && forked < n && /Resource temporarily unavailable/.test(fork.stdout)),
       table.add(`7 fork ${n} (control)`, "all forked without the limit", forkCtl.stdout.trim(), new RegExp(`forked=${n} err=none`).test(forkCtl.stdout)),
       table.add("7 B during A's fork storm", "B healthy and can spawn", `health ${hDuringFork.ok ? "ok" : hDuringFork.err ?? hDuringFork.status}; spawn ${sDuringFork.stdout.trim() || sDuringFork.stderr}`, hDuringFork.ok && sDuringFork.stdout.trim() === "spawned"),
-      table.add(`7 allocate ${chunks * 64} MiB in A`, `killed/refused at ${Math.round(memLimit / 1048576)} MiB`, show(mem), !/allocated/.test(mem.stdout)),
+      table.add(`7 allocate ${chunks * 64} MiB in A`, `killed/refused at ${Math.round(memLimit / 1048576)} MiB`, memObserved, !/allocated|Cannot fork/.test(mem.stdout) && (/rc=(137|134)|alloc-error/.test(mem.stdout) || aRestarts > 0)),
       table.add(`7 allocate ${chunks * 64} MiB (control)`, "succeeds without the limit", show(memCtl), /allocated/.test(memCtl.stdout)),
       table.add("7 B during A's memory storm", "B healthy and can spawn", `health ${hDuringMem.ok ? "ok" : hDuringMem.err ?? hDuringMem.status}; spawn ${sDuringMem.stdout.trim() || sDuringMem.stderr}`, hDuringMem.ok && sDuringMem.stdout.trim() === "spawned"),
     ]);
@@ -408,7 +419,7 @@ describe("isolation of the realized 2-tenant platform (attacker = alpha's gatewa
 
   it("8. no DNS leaves alpha's network (the engine's upstream is the suite's DNS server)", async () => {
     const t = { a: token("exfil-a"), aCtl: token("exfil-actl"), open: token("exfil-open"), fixed: token("exfil-fixed") };
-    const look = (id: string, name: string, user?: string) => nodeProbe<{ ok: boolean; addr?: string; err?: string }>(dk, id, P.DNS_PROBE, [name], user ? { user } : {});
+    const look = (id: string, name: string, user?: string) => nodeProbe<{ ok: boolean; addr?: string; err?: string; ms?: number }>(dk, id, P.DNS_PROBE, [name], user ? { user } : {});
     const [a, own, aCtl, open, fixed] = await Promise.all([
       look(A().gateway, `${t.a}.exfil.octw.test`, A().user),
       look(A().gateway, A().egressName, A().user),
@@ -419,7 +430,7 @@ describe("isolation of the realized 2-tenant platform (attacker = alpha's gatewa
     await new Promise((r) => setTimeout(r, 500));
     const seen = (k: keyof typeof t) => dns!.seen(t[k]).length;
     rows("dns", [
-      table.add("8 A looks up an outside name", "no query reaches any DNS server", `${a.ok ? "resolved" : a.err}; queries seen: ${seen("a")}`, seen("a") === 0),
+      table.add("8 A looks up an outside name", "no query reaches any DNS server", `${a.ok ? "resolved" : a.err} after ${a.ms} ms; queries seen: ${seen("a")}`, seen("a") === 0),
       table.add("8 A resolves its own proxy's name (control)", "container names still resolve", own.ok ? `${own.addr}` : String(own.err), own.ok && own.addr === A().egressIp),
       table.add("8 internal network, default DNS (control)", "query reaches the upstream: channel exists", `${open.ok ? "resolved" : open.err}; queries seen: ${seen("open")}`, seen("open") > 0),
       table.add("8 internal network, dns 127.0.0.1", "the fix alone closes it", `${fixed.ok ? "resolved" : fixed.err}; queries seen: ${seen("fixed")}`, seen("fixed") === 0),
@@ -428,6 +439,13 @@ describe("isolation of the realized 2-tenant platform (attacker = alpha's gatewa
   });
 
   it("9. after SIGKILL of its gateway process, alpha serves again within 30 s with its state", async () => {
+    // start from a serving gateway (the memory probe may have restarted it)
+    const ready = Date.now();
+    while (Date.now() - ready < 150_000) {
+      const hc = await nodeProbe<{ ok: boolean }>(dk, ctl.a, P.HEALTH_PROBE, [`http://${A().gatewayIp}:18789/healthz`]).catch(() => ({ ok: false }));
+      if (hc.ok) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
     const marker = token("state");
     await inA(`echo ${marker} > /var/lib/openclaw/probe-marker`);
     const pid = (await inA(P.GATEWAY_PID)).stdout.trim();
@@ -451,6 +469,13 @@ describe("isolation of the realized 2-tenant platform (attacker = alpha's gatewa
     const info = await dk.getContainer(A().gateway).inspect();
     const restartedAfter = (Date.parse(info.State.StartedAt) - killedAt) / 1000;
     const m = back >= 0 ? await inA("cat /var/lib/openclaw/probe-marker") : { stdout: "" };
+    if (back < 0) {
+      await new Promise((r) => setTimeout(r, 30_000));
+      const later = await nodeProbe<{ ok: boolean }>(dk, ctl.a, P.HEALTH_PROBE, [`http://${A().gatewayIp}:18789/healthz`]).catch(() => ({ ok: false }));
+      console.log(`[conformance] alpha serving 60 s after SIGKILL: ${later.ok}`);
+      const logs = await dk.getContainer(A().gateway).logs({ stdout: true, stderr: true, tail: 40 });
+      console.log(`[conformance] alpha gateway log tail after SIGKILL:\n${demuxDockerStream(logs)}`);
+    }
     rows("restart", [
       table.add("9 SIGKILL gateway process", "process dies, container restarts", `pid ${pid}; ${show(kill)}; restarts ${info.RestartCount}`, /^\d+$/.test(pid) && info.RestartCount >= 1),
       table.add("9 serving again", "≤ 30 s", `${back >= 0 ? `${(back / 1000).toFixed(1)} s` : "not within 30 s"} (container restarted after ${restartedAfter.toFixed(1)} s)`, back >= 0 && back <= 30_000),

@@ -61,7 +61,8 @@ export const DNS_PROBE = `
 const dns = require("dns");
 const [name] = process.argv.slice(1);
 const t = setTimeout(() => { console.log(JSON.stringify({ ok: false, err: "timeout" })); process.exit(0); }, 15000);
-dns.lookup(name, { family: 4 }, (err, addr) => { clearTimeout(t); console.log(JSON.stringify(err ? { ok: false, err: err.code } : { ok: true, addr })); });
+const t0 = Date.now();
+dns.lookup(name, { family: 4 }, (err, addr) => { clearTimeout(t); const ms = Date.now() - t0; console.log(JSON.stringify(err ? { ok: false, err: err.code, ms } : { ok: true, addr, ms })); });
 `;
 
 /** Tries to create a file in each path. Prints {path: "written" | errno code}. */
