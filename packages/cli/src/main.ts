@@ -3,6 +3,7 @@ import { pathToFileURL } from "node:url";
 import { Command, CommanderError } from "commander";
 import { registerAuditCommands } from "./commands/audit";
 import { registerSecretsCommands } from "./commands/secrets";
+import { registerTokenCommand } from "./commands/token";
 
 /**
  * The `octw` command. This file is only the registry: each command group lives in
@@ -11,11 +12,12 @@ import { registerSecretsCommands } from "./commands/secrets";
 const commandGroups: ((program: Command) => void)[] = [
   registerAuditCommands,
   registerSecretsCommands,
+  registerTokenCommand,
 ];
 
 export function buildProgram(): Command {
   const program = new Command("octw")
-    .description("Operate an OCTW platform: audit trail, tenant secrets")
+    .description("Operate an OCTW platform: audit trail, tenant secrets, dev tokens")
     .showHelpAfterError()
     .exitOverride();
   for (const register of commandGroups) register(program);
