@@ -197,6 +197,9 @@ export class Edge extends pulumi.ComponentResource {
         ...hardenedContainerArgs({ uid: EDGE_UID, gid: EDGE_UID, limits: { memoryMb: parsed.memoryMb ?? 512, cpus: 1, nproc: 256, nofile: 65_536 }, tmpfs: [{ path: "/tmp", sizeMb: 128 }] }),
         networksAdvanced: [{ name: parsed.ingressNetworkName }, { name: parsed.controlNetworkName }],
         ports: [{ internal: EDGE_PORT, external: hostPort, ip: parsed.hostIp ?? "127.0.0.1", protocol: "tcp" }],
+        // Container names (tenant gateways) still resolve through Docker's embedded DNS; lookups of
+        // names of tenants that do not exist are not forwarded to the host's resolvers.
+        dns: ["127.0.0.1"],
         mounts: [{ type: "volume", source: volume.name, target: STATE_DIR, volumeOptions: { noCopy: true } }],
         envs: [`OCTW_EDGE_CONFIG=${CONFIG_PATH}`, "HOME=/tmp", "TMPDIR=/tmp", "NODE_ENV=production"],
         healthcheck: {
@@ -207,7 +210,9 @@ export class Edge extends pulumi.ComponentResource {
           retries: 3,
         },
         restart: "unless-stopped",
-        destroyGraceSeconds: 15,
+        // Drain (10 s) plus the audit flush.
+        stopTimeout: 25,
+        destroyGraceSeconds: 25,
         wait: true,
         waitTimeout: 120,
         labels: labels("edge"),
