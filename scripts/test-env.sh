@@ -26,14 +26,23 @@ done
 
 [ "$(id -u)" -eq 0 ] || die "scripts/test-env.sh must run as root (it installs packages and starts dockerd); uid is $(id -u)"
 exec </dev/null
+# One run at a time on the machine: the engine, Postgres and the image tags are shared by
+# every checkout, and two concurrent builds of one recipe would only race.
+exec 9>/run/lock/octw-test-env.lock
+if ! flock -n 9; then
+  log "another scripts/test-env.sh is running; waiting for it (at most 30 min)"
+  flock -w 1800 9 || die "another scripts/test-env.sh held the lock for 30 min"
+fi
 log "test environment in $OCTW_STATE_DIR (CI=${CI:-})"
 mkdir -p "$OCTW_STATE_DIR"
 
 ensure_engine
 ensure_postgres
-if [ "$with_images" = 1 ] && [ -f scripts/test-env/images.sh ]; then
-  . scripts/test-env/images.sh
+. scripts/test-env/images.sh
+if [ "$with_images" = 1 ]; then
   ensure_images
+else
+  keep_previous_image_ids
 fi
 env_write
 log "done: $OCTW_ENV_FILE"

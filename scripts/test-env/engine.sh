@@ -21,7 +21,9 @@ ensure_test_interface() {
   local a
   for a in "$OCTW_TEST_DNS_ADDR" "$OCTW_TEST_OUTSIDE_ADDR"; do
     ip -4 addr show dev "$OCTW_TEST_IFACE" | grep -q "inet $a/" \
-      || ip addr add "$a/32" dev "$OCTW_TEST_IFACE" || die "cannot add $a to $OCTW_TEST_IFACE"
+      || ip addr add "$a/32" dev "$OCTW_TEST_IFACE" 2>/dev/null \
+      || ip -4 addr show dev "$OCTW_TEST_IFACE" | grep -q "inet $a/" \
+      || die "cannot add $a to $OCTW_TEST_IFACE (is it assigned to another interface? $(ip -4 -br addr | grep -F "$a/" || true))"
   done
   ip link set "$OCTW_TEST_IFACE" up || die "cannot bring $OCTW_TEST_IFACE up"
 }
@@ -67,7 +69,7 @@ start_dockerd_without_systemd() {
   log "starting dockerd --dns $OCTW_TEST_DNS_ADDR (log: $OCTW_DOCKERD_LOG)"
   # setsid: its own session, so it outlives this script and a Ctrl-C of it.
   setsid -f /usr/sbin/dockerd --dns "$OCTW_TEST_DNS_ADDR" --pidfile "$OCTW_DOCKERD_PIDFILE" \
-    >>"$OCTW_DOCKERD_LOG" 2>&1 </dev/null
+    >>"$OCTW_DOCKERD_LOG" 2>&1 </dev/null 9>&-  # 9: test-env.sh's lock, not the daemon's
 }
 
 start_dockerd_with_systemd() {

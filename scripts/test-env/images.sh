@@ -51,7 +51,7 @@ docker_build() {
 
 rootfs_hash() {
   recipe_hash "DEBIAN_SUITE=$(pinned DEBIAN_SUITE)" "images/$1/debian-packages" \
-    images/base/slim-rootfs.sh "$OCTW_SCRIPTS_DIR/test-env/rootfs.sh"
+    images/base/slim-rootfs.sh scripts/test-env/rootfs.sh
 }
 
 # An image straight on its own debootstrapped root filesystem: base, egress-squid, postgres.
@@ -130,4 +130,16 @@ ensure_images() {
   build_image_on_rootfs postgres
   env_set OCTW_IMAGE_POSTGRES "$(image_id "$BUILT_REF")"
   log "images: base $base_ref, openclaw/egress-squid/postgres built or re-used"
+}
+
+# --no-images: carry the image ids of the previous env file over when the engine still has
+# them, so a quick run never leaves the other tests without images.
+keep_previous_image_ids() {
+  local k v
+  [ -f "$OCTW_ENV_FILE" ] || return 0
+  while IFS='=' read -r k v; do
+    case "$k" in
+      OCTW_IMAGE_*) if "$DOCKER" image inspect "$v" >/dev/null 2>&1; then env_set "$k" "$v"; else warn "$k=$v no longer exists; dropped"; fi ;;
+    esac
+  done < "$OCTW_ENV_FILE"
 }

@@ -34,13 +34,14 @@ ensure_postgres() {
       "listen_addresses = '127.0.0.1'" > "$listen_conf"
     if pg_ctlcluster "$OCTW_PG_VERSION" "$OCTW_PG_CLUSTER" status >/dev/null 2>&1; then
       log "restarting Postgres to listen on 127.0.0.1 only"
-      pg_ctlcluster "$OCTW_PG_VERSION" "$OCTW_PG_CLUSTER" restart || die "pg_ctlcluster restart failed"
+      pg_ctlcluster "$OCTW_PG_VERSION" "$OCTW_PG_CLUSTER" restart 9>&- || die "pg_ctlcluster restart failed"
     fi
   fi
   if ! pg_ctlcluster "$OCTW_PG_VERSION" "$OCTW_PG_CLUSTER" status >/dev/null 2>&1; then
     log "starting Postgres $OCTW_PG_VERSION/$OCTW_PG_CLUSTER"
     # pg_ctlcluster works with and without systemd; with systemd it goes through the unit.
-    pg_ctlcluster "$OCTW_PG_VERSION" "$OCTW_PG_CLUSTER" start \
+    # 9>&-: the server must not inherit (and hold forever) test-env.sh's lock.
+    pg_ctlcluster "$OCTW_PG_VERSION" "$OCTW_PG_CLUSTER" start 9>&- \
       || die "Postgres did not start (see /var/log/postgresql/postgresql-$OCTW_PG_VERSION-$OCTW_PG_CLUSTER.log)"
   fi
   wait_until 60 "Postgres" pg_isready -q -h 127.0.0.1 -p 5432 || die "Postgres does not accept connections on 127.0.0.1:5432"
