@@ -312,6 +312,26 @@ describe("realizing mock: what it refuses", () => {
     expect(await leftovers(runId)).toEqual([]);
   });
 
+  it("publishes declared ports on the declared host address and writes dnsOpts/dnsSearches/hosts", async () => {
+    const runId = newRunId();
+    const rm = createRealizingMocks({ runId, docker: dk });
+    await pulumi.runtime.setMocks(rm.mocks, "realize", "test", false);
+    const c = new docker.Container("pub", {
+      name: `${runId}-pub`, image: baseImage, command: ["sleep", "60"],
+      ports: [{ internal: 8080, external: 0, ip: "127.0.0.1", protocol: "tcp" }],
+      dnsOpts: ["timeout:1", "attempts:1"], dnsSearches: ["octw.test"], hosts: [{ host: "svc.octw.test", ip: "127.0.0.9" }],
+    });
+    await rm.settled();
+    const i = await dk.getContainer(await valueOf(c.id)).inspect();
+    const h = i.HostConfig as Record<string, unknown>;
+    expect(h.PortBindings).toEqual({ "8080/tcp": [{ HostIp: "127.0.0.1", HostPort: "0" }] });
+    expect(h.DnsOptions).toEqual(["timeout:1", "attempts:1"]);
+    expect(h.DnsSearch).toEqual(["octw.test"]);
+    expect(h.ExtraHosts).toEqual(["svc.octw.test:127.0.0.9"]);
+    await rm.destroyAll();
+    expect(await leftovers(runId)).toEqual([]);
+  });
+
   it("runs a dynamic resource's serialized provider with a real require, and deletes at teardown", async () => {
     const runId = newRunId();
     const rm = createRealizingMocks({ runId, docker: dk });
