@@ -30,6 +30,8 @@ export function startRunner(config: ShipperConfig, audit: AuditRecorder, log: (l
     follow.done
       .catch((err: unknown) => log({ msg: "log stream failed", container: id.slice(0, 12), error: err instanceof Error ? err.message : String(err) }))
       .then(async () => {
+        // Our own shutdown: open windows stay unrecorded and are re-read from the checkpoint.
+        if (stopped) return;
         // Stream over (proxy stopped or replaced): everything it holds is final.
         await source.flush(Number.MAX_SAFE_INTEGER);
         sources.delete(id);
