@@ -160,7 +160,7 @@ beforeAll(async () => {
     Image: images.postgres,
     Env: ["POSTGRES_PASSWORD_FILE=/var/lib/postgresql/data/.pw"],
     User: "5432:5432",
-    HostConfig: { ...hardened({ "/run/postgresql": "rw,nosuid,nodev", "/tmp": "rw,nosuid,nodev" }), Binds: [`${run}-pg:/var/lib/postgresql/data`], NetworkMode: NET.control.name, Memory: 512 * 1024 * 1024 },
+    HostConfig: { ...hardened({ "/run/postgresql": "rw,nosuid,nodev,size=4m,mode=0700,uid=5432,gid=5432", "/tmp": "rw,nosuid,nodev,size=64m,mode=1777" }), Binds: [`${run}-pg:/var/lib/postgresql/data`], NetworkMode: NET.control.name, Memory: 512 * 1024 * 1024 },
     NetworkingConfig: { EndpointsConfig: { [NET.control.name]: { IPAMConfig: { IPv4Address: NET.control.pg } } } },
   });
   await upload(pgId, "/var/lib/postgresql/data", [{ name: ".pw", content: pgPassword, mode: 0o400, uid: 5432 }]);
@@ -249,10 +249,11 @@ beforeAll(async () => {
   for (const t of ["a", "b"]) {
     const bearer = await token(t, "viewer", `probe@${t}`);
     let last = "";
-    await until(`gateway ${t} (last answer: ${last})`, 240_000, async () => {
-      const r = await rpc(t, bearer, "health");
+    // /readyz, not /healthz: OpenClaw answers RPCs reliably only once it reports ready.
+    await until(`gateway ${t}`, 240_000, async () => {
+      const r = await call({ tenantHost: `${t}.${DOMAIN}`, path: "/readyz", headers: { authorization: `Bearer ${bearer}` } });
       last = `${r.status} ${r.body.slice(0, 200)}`;
-      return r.ok ? true : undefined;
+      return r.status === 200 && (await rpc(t, bearer, "health")).ok ? true : undefined;
     }).catch((e: Error) => {
       throw new Error(`${e.message}; last answer through the edge: ${last}`);
     });
