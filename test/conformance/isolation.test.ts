@@ -9,6 +9,7 @@
 // OCTW_TEST_DNS_ADDR (the engine's --dns).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
+import net from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import type Dockerode from "dockerode";
@@ -34,6 +35,7 @@ let dns: FakeDns | undefined;
 let outside: FakeOutside | undefined;
 let outsideAddr: string;
 let started = 0;
+let auditAddress = "";
 
 interface Tenant {
   id: string;
@@ -106,6 +108,7 @@ beforeAll(async () => {
   };
   const planned = planPlatform(config, "conformance platform");
   const plan = (id: string) => planned.tenants.find((t) => t.config.id === id)!;
+  auditAddress = planned.auditAddress;
   const alpha = plan("alpha");
   const bravo = plan("bravo");
 
@@ -248,6 +251,18 @@ describe("isolation of the realized 2-tenant platform (attacker = alpha's gatewa
       r.push(table.add(`1 ${label} (control)`, "container on B's network connects", fromCtlB[i]!.ok ? "connected" : `failed: ${fromCtlB[i]!.err}`, fromCtlB[i]!.ok));
     });
     r.push(table.add("1 own egress proxy (control)", "A connects to its own proxy", own.ok ? "connected" : `failed: ${own.err}`, own.ok));
+    // the shared audit Postgres (control network) and B's gateway through A's own proxy
+    const pgA = await nodeProbe<{ ok: boolean; err?: string }>(dk, A().gateway, P.TCP_PROBE, [auditAddress, "5432", "", "4000"], { user: A().user });
+    const pgHost = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: auditAddress, port: 5432 });
+      s.setTimeout(4000, () => (s.destroy(), resolve(false)));
+      s.on("connect", () => (s.destroy(), resolve(true)));
+      s.on("error", () => resolve(false));
+    });
+    r.push(table.add("1 audit Postgres from A", "no connection", pgA.ok ? "connected" : `refused: ${pgA.err}`, !pgA.ok));
+    r.push(table.add("1 audit Postgres (control)", "reachable from the host (where pulumi runs)", pgHost ? "connected" : "failed", pgHost));
+    const viaProxy = await nodeProbe<{ status: string }>(dk, A().gateway, P.CONNECT_PROBE, [A().egressIp, "3128", `${B().gatewayIp}:18789`, token("px-b"), "8000"], { user: A().user });
+    r.push(table.add("1 B gateway through A's proxy", "403", viaProxy.status, viaProxy.status === "403"));
     // B's state volume: not mounted in A, not reachable through the host path.
     const mounts = await inA(`cat /proc/self/mountinfo; ls /var/lib/docker/volumes/${B().volume}/_data 2>&1; echo "rc=$?"`);
     const seesB = mounts.stdout.includes(B().volume) && !mounts.stdout.includes(`ls: cannot access`);
