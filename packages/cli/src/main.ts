@@ -1,6 +1,7 @@
 import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { Command, CommanderError } from "commander";
+import { registerApprovalsCommands } from "./commands/approvals";
 import { registerAuditCommands } from "./commands/audit";
 import { registerSecretsCommands } from "./commands/secrets";
 import { registerTokenCommand } from "./commands/token";
@@ -13,6 +14,7 @@ const commandGroups: ((program: Command) => void)[] = [
   registerAuditCommands,
   registerSecretsCommands,
   registerTokenCommand,
+  registerApprovalsCommands,
 ];
 
 export function buildProgram(): Command {
