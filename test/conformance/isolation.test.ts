@@ -14,7 +14,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import type Dockerode from "dockerode";
 import { OpenClawPlatform, planPlatform, ROUTER_TOKEN_PATH, type OpenClawPlatformArgs } from "@octw/pulumi";
-import { createRealizingMocks, demuxDockerStream, newRunId, type RealizingMocks } from "../realize/index";
+import { createRealizingMocks, demuxDockerStream, newRunId, sweepDeadRuns, type RealizingMocks } from "../realize/index";
 import { engine, requireEnv } from "./env";
 import { startFakeDns, type FakeDns } from "./fake-dns";
 import { startFakeOutside, type FakeOutside } from "./fake-outside";
@@ -67,6 +67,8 @@ function rows(label: string, results: boolean[]): void {
 beforeAll(async () => {
   started = Date.now();
   dk = await engine();
+  const swept = await sweepDeadRuns(dk);
+  if (swept.length) console.log(`[conformance] removed leftovers of dead runs: ${swept.join(", ")}`);
   const images = {
     openclaw: requireEnv("OCTW_IMAGE_OPENCLAW"),
     egressProxy: requireEnv("OCTW_IMAGE_EGRESS"),

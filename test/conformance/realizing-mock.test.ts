@@ -2,13 +2,14 @@
 // and in Postgres, an unimplemented field throws, and teardown leaves nothing of the run behind.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as fs from "node:fs";
+import { spawnSync } from "node:child_process";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as postgresql from "@pulumi/postgresql";
 import * as random from "@pulumi/random";
 import pg from "pg";
 import type Dockerode from "dockerode";
-import { createRealizingMocks, newRunId, RUN_LABEL, type RealizingMocks } from "../realize/index";
+import { createRealizingMocks, newRunId, PID_LABEL, RUN_LABEL, sweepDeadRuns, type RealizingMocks } from "../realize/index";
 import { engine, requireEnv, valueOf } from "./env";
 
 let dk: Dockerode;
@@ -330,6 +331,22 @@ describe("realizing mock: what it refuses", () => {
     expect(h.ExtraHosts).toEqual(["svc.octw.test:127.0.0.9"]);
     await rm.destroyAll();
     expect(await leftovers(runId)).toEqual([]);
+  });
+
+  it("sweeps leftovers of a run whose test process died, and leaves live runs alone", async () => {
+    const dead = newRunId();
+    const live = newRunId();
+    const child = spawnSync(process.execPath, ["-e", "process.pid"]);
+    const deadPid = child.pid;
+    const make = (run: string, pid: number) => dk.createVolume({ Name: `${run}-left`, Labels: { [RUN_LABEL]: run, [PID_LABEL]: String(pid) } });
+    await make(dead, deadPid);
+    await make(live, process.pid);
+    const swept = await sweepDeadRuns(dk);
+    expect(swept).toContain(dead);
+    expect(swept).not.toContain(live);
+    expect(await leftovers(dead)).toEqual([]);
+    expect(await leftovers(live)).toEqual([`volume ${live}-left`]);
+    await dk.getVolume(`${live}-left`).remove();
   });
 
   it("runs a dynamic resource's serialized provider with a real require, and deletes at teardown", async () => {

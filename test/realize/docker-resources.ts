@@ -12,6 +12,8 @@ import {
 } from "./field-check";
 
 export const RUN_LABEL = "octw.realize.run";
+/** pid of the test process that made the object: a later run sweeps objects of dead processes */
+export const PID_LABEL = "octw.realize.pid";
 
 export interface Realized {
   id: string;
@@ -87,7 +89,7 @@ export async function realizeNetwork(ctx: DockerContext, resName: string, a: Rec
       Options: strMap(T, resName, "ipamOptions", a.ipamOptions) ?? {},
     },
     Options: strMap(T, resName, "options", a.options) ?? {},
-    Labels: { ...labelList(T, resName, "labels", a.labels), [RUN_LABEL]: ctx.runId },
+    Labels: { ...labelList(T, resName, "labels", a.labels), [RUN_LABEL]: ctx.runId, [PID_LABEL]: String(process.pid) },
     CheckDuplicate: true,
   };
   const net = await ctx.docker.createNetwork(opts);
@@ -125,7 +127,7 @@ export async function realizeVolume(ctx: DockerContext, resName: string, a: Reco
     Name: name,
     Driver: str(T, resName, "driver", a.driver) ?? "local",
     DriverOpts: strMap(T, resName, "driverOpts", a.driverOpts) ?? {},
-    Labels: { ...labelList(T, resName, "labels", a.labels), [RUN_LABEL]: ctx.runId },
+    Labels: { ...labelList(T, resName, "labels", a.labels), [RUN_LABEL]: ctx.runId, [PID_LABEL]: String(process.pid) },
   };
   await ctx.docker.createVolume(opts);
   const info = (await ctx.docker.getVolume(name).inspect()) as { Name: string; Driver: string; Mountpoint: string };
@@ -251,7 +253,7 @@ export function planContainer(runId: string, resName: string, a: Record<string, 
     Domainname: str(T, resName, "domainname", a.domainname) ?? "",
     Tty: bool(T, resName, "tty", a.tty) ?? false,
     OpenStdin: bool(T, resName, "stdinOpen", a.stdinOpen) ?? false,
-    Labels: { ...labelList(T, resName, "labels", a.labels), [RUN_LABEL]: runId },
+    Labels: { ...labelList(T, resName, "labels", a.labels), [RUN_LABEL]: runId, [PID_LABEL]: String(process.pid) },
   };
   const envs = strList(T, resName, "envs", a.envs);
   if (envs?.length) config.Env = envs;

@@ -10,7 +10,7 @@ import path from "node:path";
 import type Dockerode from "dockerode";
 import type * as pulumi from "@pulumi/pulumi";
 import { unwrapSecrets } from "./secrets";
-import { RUN_LABEL, realizeContainer, realizeNetwork, realizeRemoteImage, realizeVolume, type DockerContext } from "./docker-resources";
+import { PID_LABEL, RUN_LABEL, realizeContainer, realizeNetwork, realizeRemoteImage, realizeVolume, type DockerContext } from "./docker-resources";
 import { pgTargetFromProvider, realizePostgres, type PgContext, type PgTarget } from "./postgres-resources";
 import { realizeRandom } from "./random-values";
 import { checkFields, fail, str } from "./field-check";
@@ -308,4 +308,36 @@ export async function sweepRun(docker: Dockerode, runId: string, log: (l: string
     await tryDo(`volume ${v.Name}`, () => docker.getVolume(v.Name).remove({ force: true }));
   }
   return failures;
+}
+
+/**
+ * Removes what runs of dead test processes left behind (a run killed before its teardown):
+ * objects carry the run id and the pid of the process that made them; a run whose process no
+ * longer exists on this host is swept. Runs of live processes (parallel suites) are untouched.
+ */
+export async function sweepDeadRuns(docker: Dockerode, log: (l: string) => void = () => undefined): Promise<string[]> {
+  const filters = JSON.stringify({ label: [RUN_LABEL, PID_LABEL] });
+  const runs = new Map<string, number>();
+  const note = (labels: Record<string, string> | undefined) => {
+    const run = labels?.[RUN_LABEL];
+    const pid = Number(labels?.[PID_LABEL]);
+    if (run && Number.isInteger(pid)) runs.set(run, pid);
+  };
+  for (const c of await docker.listContainers({ all: true, filters })) note(c.Labels);
+  for (const n of await docker.listNetworks({ filters })) note(n.Labels);
+  for (const v of (await docker.listVolumes({ filters })).Volumes ?? []) note(v.Labels);
+  const swept: string[] = [];
+  for (const [run, pid] of runs) {
+    let alive = true;
+    try {
+      process.kill(pid, 0);
+    } catch (e) {
+      alive = (e as { code?: string }).code === "EPERM";
+    }
+    if (alive) continue;
+    const failures = await sweepRun(docker, run, log);
+    if (failures.length) throw new AggregateError(failures, `sweeping leftovers of dead run ${run} failed`);
+    swept.push(run);
+  }
+  return swept;
 }
