@@ -10,6 +10,22 @@ export interface FixedRateResult {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** Every latency, for merging rounds. */
+  latencies: number[];
+}
+
+export function summarize(parts: FixedRateResult[]): FixedRateResult {
+  const lat = parts.flatMap((p) => p.latencies).sort((a, b) => a - b);
+  const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
+  return {
+    sent: parts.reduce((n, p) => n + p.sent, 0),
+    ok: parts.reduce((n, p) => n + p.ok, 0),
+    errors: parts.reduce((n, p) => n + p.errors, 0),
+    p50Ms: q(0.5),
+    p99Ms: q(0.99),
+    maxMs: lat.at(-1) ?? NaN,
+    latencies: lat,
+  };
 }
 
 export async function fixedRate(url: string, headers: Record<string, string>, rate: number, seconds: number): Promise<FixedRateResult> {
@@ -50,7 +66,5 @@ export async function fixedRate(url: string, headers: Record<string, string>, ra
   }
   await Promise.all(pending);
   agent.destroy();
-  lat.sort((a, b) => a - b);
-  const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
-  return { sent: total, ok, errors, p50Ms: q(0.5), p99Ms: q(0.99), maxMs: lat.at(-1) ?? NaN };
+  return summarize([{ sent: total, ok, errors, p50Ms: NaN, p99Ms: NaN, maxMs: NaN, latencies: lat }]);
 }
