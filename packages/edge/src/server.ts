@@ -336,12 +336,22 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
 
   function proxyHttp(req: IncomingMessage, res: ServerResponse, a: Allowed, clientIp: string): void {
     const target = a.target;
+    const headers = identityHeaders(req, a, clientIp);
+    // Framing is decided here, never left to Node's per-method default: for GET, DELETE and
+    // others, Node's client sends a body it has no length for WITHOUT chunked framing, so the
+    // gateway would read the body as a next request on the keep-alive connection — with any
+    // identity headers the client wrote into it (request smuggling past the edge).
+    const hasBody = req.headers["transfer-encoding"] !== undefined || req.headers["content-length"] !== undefined;
+    if (req.headers["transfer-encoding"] !== undefined) {
+      delete headers["content-length"]; // Node's parser already refused TE together with CL
+      headers["transfer-encoding"] = "chunked";
+    }
     const up = http.request({
       host: target.hostname,
       port: target.port || 80,
       method: req.method,
       path: a.route.upstreamPath,
-      headers: identityHeaders(req, a, clientIp),
+      headers,
       agent,
       timeout: config.limits.upstreamTimeoutMs,
     });
@@ -378,7 +388,11 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
         req.destroy();
       }
     });
-    req.pipe(up);
+    if (hasBody) req.pipe(up);
+    else {
+      up.end();
+      req.resume();
+    }
   }
 
   // ---- WebSockets ----

@@ -208,6 +208,43 @@ describe("HTTP: the token matrix at the edge", () => {
   });
 });
 
+describe("request framing (no smuggling past the edge)", () => {
+  async function raw(text: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const sock = net.connect(port, "127.0.0.1");
+      let out = "";
+      sock.on("data", (d: Buffer) => (out += d.toString("latin1")));
+      sock.on("error", reject);
+      sock.on("connect", () => sock.write(text));
+      setTimeout(() => {
+        sock.destroy();
+        resolve(out);
+      }, 700);
+    });
+  }
+  const smuggled = "GET /smuggled HTTP/1.1\r\nHost: a.octw.test\r\nx-octw-user: root\r\nx-openclaw-scopes: operator.admin\r\n\r\n";
+
+  for (const method of ["GET", "DELETE", "POST"]) {
+    it(`a chunked ${method} body reaches the gateway framed as a body, never as a second request`, async () => {
+      const t = await issuer.sign(claims("a", "viewer", "smuggler@example.test"));
+      const chunk = Buffer.byteLength(smuggled).toString(16);
+      const reply = await raw(
+        `${method} /first HTTP/1.1\r\nHost: a.octw.test\r\nAuthorization: Bearer ${t}\r\nTransfer-Encoding: chunked\r\n\r\n${chunk}\r\n${smuggled}\r\n0\r\n\r\n`,
+      );
+      expect(reply).toMatch(/^HTTP\/1\.1 200/);
+      expect(a.requests.map((r) => r.url)).toEqual(["/first"]);
+      expect(a.requests[0]!.body).toBe(smuggled); // delivered, as the body it was
+    });
+  }
+
+  it("a GET without a body sends none (positive control for the framing)", async () => {
+    const t = await issuer.sign(claims("a", "viewer", "plain@example.test"));
+    const reply = await raw(`GET /plain HTTP/1.1\r\nHost: a.octw.test\r\nAuthorization: Bearer ${t}\r\n\r\n`);
+    expect(reply).toMatch(/^HTTP\/1\.1 200/);
+    expect(a.requests.map((r) => [r.url, r.body])).toEqual([["/plain", ""]]);
+  });
+});
+
 describe("cookie (Control UI)", () => {
   it("issues the session cookie, then authenticates with it and hides it from the gateway", async () => {
     const t = await issuer.sign(claims("a", "member"));
