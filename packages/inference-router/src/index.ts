@@ -4,3 +4,4 @@ export * from "./shapes";
 export * from "./limits";
 export * from "./keys";
 export * from "./server";
+export * from "./policy";
