@@ -188,6 +188,8 @@ export class TenantGateway extends pulumi.ComponentResource {
         // Only container names of the tenant network resolve; everything else goes to a dead loopback
         // resolver instead of Docker's upstream — closes the DNS exfiltration channel of internal networks.
         dns: ["127.0.0.1"],
+        // A lookup of an outside name then fails after 1 s instead of glibc's 2 × 5 s.
+        dnsOpts: ["timeout:1", "attempts:1"],
         mounts: [{ type: "volume", source: this.stateVolume.name, target: OPENCLAW_STATE_DIR, volumeOptions: { noCopy: true } }],
         envs: [
           // Replaces the gateway when its config changes (the files arrive through state-init).
@@ -206,7 +208,14 @@ export class TenantGateway extends pulumi.ComponentResource {
           "NO_PROXY=localhost,127.0.0.1",
           "no_proxy=localhost,127.0.0.1",
         ],
-        command: ["openclaw", "gateway", "run"],
+        // Fail closed if state-init did not run or failed (pulumi-docker does not fail an
+        // `attach` container on a non-zero exit): the state dir must be this UID's and the config
+        // present, or the gateway never starts and the healthcheck fails the deploy.
+        command: [
+          "/bin/sh",
+          "-c",
+          `if [ "$(stat -c %a:%u ${OPENCLAW_STATE_DIR})" != "700:$(id -u)" ] || [ ! -r ${OPENCLAW_STATE_DIR}/openclaw.json ]; then echo "octw: ${OPENCLAW_STATE_DIR} is not 0700 and owned by $(id -u), or openclaw.json is missing: state-init did not run" >&2; exit 78; fi; exec openclaw gateway run`,
+        ],
         healthcheck: {
           // /healthz must answer JSON: the Control UI answers unknown paths with 200 HTML.
           tests: [
