@@ -26,6 +26,7 @@ export interface FakeProvider {
  * A provider that answers by model name:
  *  - `*-stream-gated`: SSE, one chunk per release() (proves the router forwards each chunk before the next exists);
  *  - `*-stream`: SSE, 5 chunks, 5 ms apart;
+ *  - `*-stream-dies`: SSE, 2 chunks, then the connection drops;
  *  - `echo-error`: 400 whose body quotes the Authorization / x-api-key it received (as real providers do);
  *  - `reject-key`: 401 quoting the key;
  *  - anything else: a JSON completion naming the model.
@@ -71,6 +72,14 @@ export async function fakeProvider(): Promise<FakeProvider> {
       if (model === "reject-key") {
         res.writeHead(401, { "content-type": "application/json" });
         res.end(JSON.stringify({ error: { message: `Incorrect API key provided: ${key}` } }));
+        return;
+      }
+      if (model.endsWith("-stream-dies")) {
+        // Two events, then the provider's connection drops mid-stream.
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        res.write(`data: ${JSON.stringify({ i: 0 })}\n\n`);
+        res.write(`data: ${JSON.stringify({ i: 1 })}\n\n`);
+        setTimeout(() => res.socket?.destroy(), 20);
         return;
       }
       if (model.endsWith("-stream") || model.endsWith("-stream-gated")) {

@@ -39,7 +39,7 @@ function configFor(url: string, overrides: { aLimits?: RouterConfigInput["tenant
         subnet: A.net,
         tokenSha256: sha256(A.token),
         providers: [
-          { name: "openai", api: "openai", baseUrl: url, models: ["gpt-a", "gpt-a-stream", "gpt-a-stream-gated", "echo-error", "reject-key"] },
+          { name: "openai", api: "openai", baseUrl: url, models: ["gpt-a", "gpt-a-stream", "gpt-a-stream-gated", "gpt-a-stream-dies", "echo-error", "reject-key"] },
           { name: "claude", api: "anthropic", baseUrl: url, models: ["claude-a", "claude-a-stream"] },
         ],
         limits: overrides.aLimits ?? { rate: { ratePerSec: 1_000, burst: 1_000 }, maxConcurrent: 50 },
@@ -232,6 +232,63 @@ describe("streaming", () => {
     await start(configFor(provider.url), port);
     const r = await send({ to: A.router, from: A.client, path: "/openai/v1/chat/completions", headers: bearer(A.token), body: chat("gpt-a") });
     expect(r.status).toBe(200);
+  });
+});
+
+describe("stream failures", () => {
+  const readAll = (res: import("node:http").IncomingMessage) =>
+    new Promise<{ text: string; complete: boolean }>((resolve) => {
+      let text = "";
+      res.on("data", (c: Buffer) => (text += c.toString()));
+      res.on("error", () => resolve({ text, complete: false }));
+      res.on("close", () => resolve({ text, complete: res.complete }));
+      res.resume();
+    });
+
+  it("the provider dropping mid-stream: the client gets the events so far, an error event, and an incomplete response", async () => {
+    const res = await openStream({ to: A.router, from: A.client, port, path: "/openai/v1/chat/completions", headers: bearer(A.token), body: chat("gpt-a-stream-dies", { stream: true }) });
+    const { text, complete } = await readAll(res);
+    expect(text).toContain('"i":1');
+    expect(text).toContain("octw_upstream_aborted");
+    expect(complete).toBe(false);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(events.at(-1)).toMatchObject({ tenant: "a", decision: "failed", details: { reason: "upstream_aborted", stream: true } });
+    expect(router.inFlight).toBe(0);
+  });
+
+  it("the client leaving mid-stream aborts the upstream request and frees the tenant's slot", async () => {
+    const res = await openStream({ to: A.router, from: A.client, port, path: "/openai/v1/chat/completions", headers: bearer(A.token), body: chat("gpt-a-stream-gated", { stream: true }) });
+    provider.release();
+    await nextChunk(res);
+    expect(router.inFlight).toBe(1);
+    res.destroy();
+    const end = Date.now() + 2_000;
+    while (router.inFlight > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    expect(router.inFlight).toBe(0);
+    expect(events.at(-1)).toMatchObject({ tenant: "a", decision: "failed", details: { reason: "client_closed" } });
+  });
+});
+
+describe("reconfigure (tenants come and go without a restart)", () => {
+  it("a removed tenant is refused at once; an added one is served; a running request is not dropped", async () => {
+    const cfg = configFor(provider.url);
+    const withoutB = { ...cfg, tenants: cfg.tenants.filter((t) => t.id !== "b") };
+    const stream = await openStream({ to: A.router, from: A.client, port, path: "/openai/v1/chat/completions", headers: bearer(A.token), body: chat("gpt-a-stream-gated", { stream: true }) });
+    expect(router.reconfigure(withoutB)).toEqual({ restartNeeded: [] });
+    const b = await send({ to: B.router, from: B.client, path: "/openai/v1/chat/completions", headers: bearer(B.token), body: chat("gpt-b") });
+    expect(b.status).toBe(403);
+    expect(b.body).toContain("unknown_network");
+    expect(router.reconfigure(cfg)).toEqual({ restartNeeded: [] });
+    expect((await send({ to: B.router, from: B.client, path: "/openai/v1/chat/completions", headers: bearer(B.token), body: chat("gpt-b") })).status).toBe(200);
+    for (let i = 0; i < 5; i++) provider.release();
+    const tail = await new Promise<string>((resolve) => {
+      let s = "";
+      stream.on("data", (c: Buffer) => (s += c.toString()));
+      stream.on("end", () => resolve(s));
+      stream.resume();
+    });
+    expect(tail).toContain("[DONE]");
+    expect(router.reconfigure({ ...cfg, listen: { host: "127.0.0.1", port: 1 } }).restartNeeded).toEqual(["listen"]);
   });
 });
 
