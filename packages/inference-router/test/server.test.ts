@@ -2,6 +2,7 @@
 // ranges: A = 127.0.10.0/27 (router at .3), B = 127.0.20.0/27 (router at .3); a client picks
 // its network by binding its source address. A third address (127.0.30.3) is a network no
 // tenant owns.
+import type { IncomingMessage } from "node:http";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parseRouterConfig, type RouterConfig, type RouterConfigInput } from "../src/config";
 import { ProviderKeyCache } from "../src/keys";
@@ -236,7 +237,7 @@ describe("streaming", () => {
 });
 
 describe("stream failures", () => {
-  const readAll = (res: import("node:http").IncomingMessage) =>
+  const readAll = (res: IncomingMessage) =>
     new Promise<{ text: string; complete: boolean }>((resolve) => {
       let text = "";
       res.on("data", (c: Buffer) => (text += c.toString()));
