@@ -8,7 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/test-env/common.sh
 [ -s "$OCTW_ENV_FILE" ] || die "$OCTW_ENV_FILE is missing: run scripts/test-env.sh first"
-set -a; . "$OCTW_ENV_FILE"; set +a
+set -a
+# shellcheck disable=SC1090 # written by scripts/test-env.sh
+. "$OCTW_ENV_FILE"
+set +a
 for v in OCTW_IMAGE_BASE OCTW_IMAGE_OPENCLAW OCTW_IMAGE_EGRESS OCTW_IMAGE_POSTGRES; do
   [ -n "${!v:-}" ] || die "$v is not set in $OCTW_ENV_FILE: run scripts/test-env.sh (with images)"
 done
@@ -26,9 +29,7 @@ check() { local what="$1"; shift; if "$@"; then pass "$what"; else fail "$what";
 dk() { "$DOCKER" "$@" 2> >(grep -v 'Localhost DNS setting (--dns=127.0.0.1)' >&2); }
 
 cleanup() {
-  local ids
-  ids=$("$DOCKER" ps -aq --filter "label=octw.smoke=$run_id")
-  [ -z "$ids" ] || "$DOCKER" rm -f $ids >/dev/null 2>&1 || true
+  "$DOCKER" ps -aq --filter "label=octw.smoke=$run_id" | xargs -r "$DOCKER" rm -f >/dev/null 2>&1 || true
   "$DOCKER" network rm "$NET" >/dev/null 2>&1 || true
   "$DOCKER" volume ls -q --filter "label=octw.smoke=$run_id" | xargs -r "$DOCKER" volume rm -f >/dev/null 2>&1 || true
   rm -rf "${TMPD:-}"
@@ -203,6 +204,7 @@ smoke_postgres() {
   "$DOCKER" start "$c" >/dev/null
   ip=$(ip_of "$c")
   # The password reaches the probe's psql through stdin, never a container's environment.
+  # shellcheck disable=SC2016 # the probe's own sh expands $0, $1, $pw
   psql_probe() {
     printf '%s\n' "$1" | dk run --rm -i --label "octw.smoke=$run_id" --network "$NET" --user 200998:200998 \
       "${HARDENING[@]}" --tmpfs /tmp:rw,nosuid,nodev,noexec,size=8m -e HOME=/tmp --entrypoint /bin/sh \

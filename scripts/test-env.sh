@@ -13,7 +13,9 @@ cd "$(dirname "$0")/.."
 OCTW_SCRIPTS_DIR="$PWD/scripts"
 # shellcheck source=scripts/test-env/common.sh
 . scripts/test-env/common.sh
+# shellcheck source=scripts/test-env/engine.sh
 . scripts/test-env/engine.sh
+# shellcheck source=scripts/test-env/postgres.sh
 . scripts/test-env/postgres.sh
 
 with_images=1
@@ -38,6 +40,7 @@ mkdir -p "$OCTW_STATE_DIR"
 
 ensure_engine
 ensure_postgres
+# shellcheck source=scripts/test-env/images.sh
 . scripts/test-env/images.sh
 if [ "$with_images" = 1 ]; then
   ensure_images

@@ -11,6 +11,7 @@ OCTW_TEST_DNS_ADDR="${OCTW_TEST_DNS_ADDR:-198.18.53.53}"
 OCTW_TEST_OUTSIDE_ADDR="${OCTW_TEST_OUTSIDE_ADDR:-198.18.80.80}"
 # The Debian client talks the engine's own API version; the newer client some machines have
 # in /usr/local/bin drops the legacy builder that is the only one working here.
+# shellcheck disable=SC2034 # used by the scripts that source this file
 if [ -x /usr/bin/docker ]; then DOCKER=/usr/bin/docker; else DOCKER=docker; fi
 export DOCKER_HOST="${DOCKER_HOST:-unix:///var/run/docker.sock}"
 
@@ -33,9 +34,10 @@ wait_until() {
 
 # Installs Debian packages that are missing; `apt-get update` only when something is.
 ensure_debian_packages() {
+  # (No `cmd | grep -q` under pipefail anywhere here: grep's early exit can SIGPIPE cmd.)
   local missing=() p
   for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" = "install ok installed" ] || missing+=("$p")
   done
   [ "${#missing[@]}" -eq 0 ] && return 0
   log "installing Debian packages: ${missing[*]}"

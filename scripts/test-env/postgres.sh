@@ -9,8 +9,10 @@ OCTW_PG_PASSWORD_FILE="$OCTW_STATE_DIR/pg-password"
 pg_superuser_sql() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d postgres "$@"; }
 
 pg_login_works() {
-  PGPASSWORD="$(cat "$OCTW_PG_PASSWORD_FILE")" PGCONNECT_TIMEOUT=5 \
-    psql -X -q -h 127.0.0.1 -p 5432 -U octw_test -d postgres -tAc 'select 1' 2>/dev/null | grep -qx 1
+  local out
+  out=$(PGPASSWORD="$(cat "$OCTW_PG_PASSWORD_FILE")" PGCONNECT_TIMEOUT=5 \
+    psql -X -q -h 127.0.0.1 -p 5432 -U octw_test -d postgres -tAc 'select 1' 2>/dev/null || true)
+  [ "$out" = 1 ]
 }
 
 ensure_postgres() {

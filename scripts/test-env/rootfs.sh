@@ -2,9 +2,16 @@
 # minbase plus the packages an image lists in images/<name>/debian-packages, slimmed by
 # images/base/slim-rootfs.sh and turned into an image with `docker import` (no registry).
 
+# Bump when build_rootfs_image changes what it produces (debootstrap flags, import changes):
+# it is part of every rootfs hash, so the images are rebuilt; edits that change nothing
+# (comments, messages) then cost no rebuild.
+# shellcheck disable=SC2034 # read by images.sh
+OCTW_ROOTFS_PROCEDURE=1
+
 # Debian's mirror as apt on this machine is configured for it (the only one reachable).
 debian_mirror() {
   local suite="$1" uri
+  # shellcheck disable=SC2016 # $(...) is apt's own field syntax
   uri=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null \
         | awk -v s="$suite" '$2 == s { print $1; exit }')
   [ -n "$uri" ] || die "apt on this machine has no source for Debian '$suite' (needed by debootstrap)"
@@ -15,7 +22,7 @@ debian_packages_of() { grep -v '^[[:space:]]*#' "$1" | tr -s ' \n' ',' | sed 's/
 
 # build_rootfs_image <name> <tag>: builds octw/rootfs-<name>:<tag> unless it exists.
 build_rootfs_image() {
-  local name="$1" tag="$2" ref="octw/rootfs-$1:$2"
+  local name="$1" ref="octw/rootfs-$1:$2"
   if "$DOCKER" image inspect "$ref" >/dev/null 2>&1; then
     log "rootfs $name: re-using $ref"
     return 0
