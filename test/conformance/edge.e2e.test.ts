@@ -134,6 +134,7 @@ beforeAll(async () => {
     edge: requireEnv("OCTW_IMAGE_EDGE"),
     openclaw: requireEnv("OCTW_IMAGE_OPENCLAW"),
     postgres: requireEnv("OCTW_IMAGE_POSTGRES"),
+    base: requireEnv("OCTW_IMAGE_BASE"),
   };
   const kp = await generateKeyPair("ES256", { extractable: true });
   key = kp.privateKey;
@@ -192,6 +193,18 @@ beforeAll(async () => {
   // The two gateways, each alone on its tenant network, trusting only the edge's address there.
   for (const t of ["a", "b"] as const) {
     const n = NET[t];
+    // The image has no state dir (so copy-up cannot reset the owner): a one-shot init container
+    // gives the fresh volume to the gateway's UID, as TenantGateway's state-init does.
+    const init = await createContainer({
+      name: `${run}-gw-${t}-init`,
+      Image: images.base,
+      User: "0:0",
+      Cmd: ["/bin/sh", "-c", "chown 10001:10001 /state && chmod 0700 /state"],
+      HostConfig: { NetworkMode: "none", CapDrop: ["ALL"], CapAdd: ["CHOWN", "FOWNER"], SecurityOpt: ["no-new-privileges"], Binds: [`${run}-gw-${t}:/state`] },
+    });
+    await dk.getContainer(init).start();
+    const done = (await dk.getContainer(init).wait()) as { StatusCode: number };
+    if (done.StatusCode !== 0) throw new Error(`state-init of gateway ${t} exited ${done.StatusCode}`);
     const id = await createContainer({
       name: `${run}-gw-${t}`,
       Image: images.openclaw,
