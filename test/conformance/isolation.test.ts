@@ -219,6 +219,16 @@ afterAll(async () => {
   }
   await dns?.close();
   await outside?.close();
+  // nothing of this run may survive it
+  if (dk) {
+    const left = [
+      ...(await dk.listContainers({ all: true })).filter((c) => c.Names.some((n) => n.includes(runId))).map((c) => c.Names[0]),
+      ...(await dk.listNetworks()).filter((n) => n.Name.includes(runId)).map((n) => n.Name),
+      ...((await dk.listVolumes()).Volumes ?? []).filter((v) => v.Name.includes(runId)).map((v) => v.Name),
+    ];
+    console.log(`[conformance] left on the engine after teardown: ${left.length ? left.join(", ") : "nothing"}`);
+    if (left.length) failures.push(new Error(`teardown left ${left.join(", ")}`));
+  }
   console.log(`[conformance] wall time ${((Date.now() - started) / 1000).toFixed(1)} s (deploy, probes, teardown)`);
   if (failures.length) throw new AggregateError(failures, "teardown failed");
 }, 180_000);

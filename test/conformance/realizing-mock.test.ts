@@ -58,12 +58,12 @@ describe("realizing mock: a hand-written program applied to the engine and Postg
     rm = createRealizingMocks({ runId, docker: dk, log: () => undefined });
     await pulumi.runtime.setMocks(rm.mocks, "realize", "test", false);
     third = 200 + (parseInt(runId.slice(1, 3), 16) % 50);
-    const subnet = `10.233.${third}.0/28`;
+    const subnet = `10.236.${third}.0/28`;
     const net = new docker.Network("net", {
       name: `${runId}-net`,
       driver: "bridge",
       internal: true,
-      ipamConfigs: [{ subnet, gateway: `10.233.${third}.1` }],
+      ipamConfigs: [{ subnet, gateway: `10.236.${third}.1` }],
       options: { "com.docker.network.bridge.enable_icc": "true" },
       labels: [{ label: "purpose", value: "realize-test" }],
     });
@@ -84,7 +84,7 @@ describe("realizing mock: a hand-written program applied to the engine and Postg
       readOnly: false,
       tmpfs: { "/tmp": "rw,noexec,nosuid,size=1m" },
       mounts: [{ type: "volume", source: vol.name, target: "/data" }],
-      networksAdvanced: [{ name: net.name, ipv4Address: `10.233.${third}.5`, aliases: ["gw-alias"] }],
+      networksAdvanced: [{ name: net.name, ipv4Address: `10.236.${third}.5`, aliases: ["gw-alias"] }],
       networkMode: "bridge",
       memory: 64,
       memorySwap: 64,
@@ -148,7 +148,7 @@ describe("realizing mock: a hand-written program applied to the engine and Postg
       Internal: boolean; IPAM: { Config: { Subnet: string }[] }; Options: Record<string, string>; Labels: Record<string, string>;
     };
     expect(n.Internal).toBe(true);
-    expect(n.IPAM.Config[0]?.Subnet).toBe(`10.233.${third}.0/28`);
+    expect(n.IPAM.Config[0]?.Subnet).toBe(`10.236.${third}.0/28`);
     expect(n.Options["com.docker.network.bridge.enable_icc"]).toBe("true");
     expect(n.Labels.purpose).toBe("realize-test");
   });
@@ -186,7 +186,7 @@ describe("realizing mock: a hand-written program applied to the engine and Postg
     // attached to its declared network only, at the declared address, with the alias
     expect(Object.keys(i.NetworkSettings.Networks)).toEqual([`${runId}-net`]);
     const ep = i.NetworkSettings.Networks[`${runId}-net`]!;
-    expect(ep.IPAddress).toBe(`10.233.${third}.5`);
+    expect(ep.IPAddress).toBe(`10.236.${third}.5`);
     expect(ep.Aliases).toEqual(expect.arrayContaining(["gw-alias"]));
     expect(i.State.Running).toBe(true);
     expect((i.State as { Health?: { Status: string } }).Health?.Status).toBe("healthy");
@@ -194,7 +194,7 @@ describe("realizing mock: a hand-written program applied to the engine and Postg
 
   it("returns the real network data to the program", async () => {
     const nets = (await valueOf(ctrNets)) as { networkName: string; ipAddress: string }[];
-    expect(nets).toEqual([expect.objectContaining({ networkName: `${runId}-net`, ipAddress: `10.233.${third}.5` })]);
+    expect(nets).toEqual([expect.objectContaining({ networkName: `${runId}-net`, ipAddress: `10.236.${third}.5` })]);
   });
 
   it("uploads before start with the declared mode and owner", async () => {
