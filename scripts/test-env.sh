@@ -30,6 +30,7 @@ done
 exec </dev/null
 # One run at a time on the machine: the engine, Postgres and the image tags are shared by
 # every checkout, and two concurrent builds of one recipe would only race.
+mkdir -p /run/lock
 exec 9>/run/lock/octw-test-env.lock
 if ! flock -n 9; then
   log "another scripts/test-env.sh is running; waiting for it (at most 30 min)"

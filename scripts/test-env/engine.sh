@@ -31,9 +31,11 @@ engine_answers() { "$DOCKER" version --format '{{.Server.Version}}' >/dev/null 2
 
 systemd_is_init() { [ "$(ps -p 1 -o comm= 2>/dev/null)" = "systemd" ]; }
 
+# The engine's pid: from its pidfile, else the oldest process named dockerd (an engine
+# started by other means, without the default pidfile).
 dockerd_pid() {
   local pid
-  pid=$(cat "$OCTW_DOCKERD_PIDFILE" 2>/dev/null) || return 1
+  pid=$(cat "$OCTW_DOCKERD_PIDFILE" 2>/dev/null || pgrep -xo dockerd || true)
   [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
   local argv0
   argv0=$(tr '\0' '\n' < "/proc/$pid/cmdline" | sed -n 1p)
