@@ -75,11 +75,17 @@ async function round(port: number, reqPath: string, headers: Record<string, stri
   const end = started + SECONDS * 1000;
   // Warm-up: open the connections once, not measured.
   await Promise.all(Array.from({ length: STREAMS }, () => oneStream(agent, port, reqPath, headers, body)));
-  const worker = async () => {
+  // Workers start spread over one stream's duration, as independent clients would; with
+  // BENCH_STAGGER=0 they start together and every stream's end triggers a synchronized wave
+  // of STREAMS new requests (a burst test, not steady load).
+  const streamMs = Number(process.env.BENCH_CHUNKS ?? 50) * Number(process.env.BENCH_CHUNK_GAP_MS ?? 20);
+  const stagger = process.env.BENCH_STAGGER !== "0";
+  const worker = async (i: number) => {
+    if (stagger) await new Promise((r) => setTimeout(r, (i / STREAMS) * streamMs));
     while (performance.now() < end) samples.push(await oneStream(agent, port, reqPath, headers, body));
   };
   const t = performance.now();
-  await Promise.all(Array.from({ length: STREAMS }, worker));
+  await Promise.all(Array.from({ length: STREAMS }, (_, i) => worker(i)));
   const seconds = (performance.now() - t) / 1000;
   agent.destroy();
   return { samples, seconds };
@@ -127,7 +133,7 @@ try {
   process.stdout.write(
     [
       `bench:inference — ${STREAMS} concurrent SSE streams, ${ROUNDS} alternating rounds of ${SECONDS} s, ${os.cpus().length} CPUs, node ${process.version}`,
-      `provider: ${process.env.BENCH_CHUNKS ?? 50} events per stream, ${process.env.BENCH_CHUNK_GAP_MS ?? 20} ms apart`,
+      `provider: ${process.env.BENCH_CHUNKS ?? 50} events per stream, ${process.env.BENCH_CHUNK_GAP_MS ?? 20} ms apart; clients ${process.env.BENCH_STAGGER === "0" ? "start together (bursts)" : "staggered over one stream's duration"}`,
       "",
       "| path | streams | streams/s | MB/s | TTFB p50 ms | p90 ms | p99 ms |",
       "|---|---|---|---|---|---|---|",
