@@ -41,16 +41,21 @@ export interface EdgeDeps {
   lookup?: ((host: string) => Promise<string | undefined>) | undefined;
 }
 
-/** How long a template lookup (found or not) is reused. */
+/** How long a template lookup is reused: found, and not found. */
 const LOOKUP_TTL_MS = 5_000;
+const LOOKUP_NEGATIVE_TTL_MS = 10_000;
+
+// c-ares, not getaddrinfo: with `dns: ["127.0.0.1"]` Docker's embedded DNS never answers for a
+// name that is not a container, and getaddrinfo then waits 10 s in a libuv thread-pool thread
+// (the pool WebCrypto's token checks also run on). One try with a 1 s timeout, off the pool.
+const resolver = new dns.Resolver({ timeout: 1_000, tries: 1 });
 
 async function systemLookup(host: string): Promise<string | undefined> {
   try {
-    return (await dns.lookup(host, { family: 4 })).address;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOTFOUND" || code === "ENODATA" || code === "EAI_NONAME") return undefined;
-    throw e;
+    return (await resolver.resolve4(host))[0];
+  } catch {
+    // Not found, no answer, refused: all mean "no such tenant gateway here" (404).
+    return undefined;
   }
 }
 
@@ -135,6 +140,8 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
   let tenants = tenantMap(config);
   const lookup = deps.lookup ?? systemLookup;
   const resolved = new Map<string, { address: string | undefined; until: number }>();
+  /** Lookups in flight, shared by concurrent requests for the same name. */
+  const resolving = new Map<string, Promise<string | undefined>>();
   /** The tenant's upstream: listed, or from the template when its name resolves. */
   async function tenantEntry(id: string): Promise<{ route: TenantRoute; target: URL } | undefined> {
     const listed = tenants.get(id);
@@ -143,8 +150,15 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
     const now = Date.now();
     let hit = resolved.get(url.hostname);
     if (hit === undefined || hit.until <= now) {
+      let pending = resolving.get(url.hostname);
+      if (pending === undefined) {
+        pending = lookup(url.hostname).catch(() => undefined);
+        resolving.set(url.hostname, pending);
+      }
+      const address = await pending;
+      resolving.delete(url.hostname);
       if (resolved.size > 10_000) resolved.clear();
-      hit = { address: await lookup(url.hostname), until: now + LOOKUP_TTL_MS };
+      hit = { address, until: Date.now() + (address === undefined ? LOOKUP_NEGATIVE_TTL_MS : LOOKUP_TTL_MS) };
       resolved.set(url.hostname, hit);
     }
     if (hit.address === undefined) return undefined;

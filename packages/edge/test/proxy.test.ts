@@ -452,9 +452,11 @@ describe("upstream template (tenants found by name, no config change per tenant)
     const lookups: string[] = [];
     // Stand-in for Docker's embedded DNS: no test may query the machine's resolver.
     const names: Record<string, string> = { "gw-a.test": "127.0.0.1" };
-    const lookup = (host: string) => {
+    const lookup = async (host: string) => {
       lookups.push(host);
-      return Promise.resolve(names[host]);
+      await new Promise((res) => setTimeout(res, 50)); // a lookup takes a while
+      if (host === "gw-broken.test") throw new Error("resolver exploded");
+      return names[host];
     };
     const r = await startEdge({ tenants: [], routing: { hostDomain: "octw.test", pathRouting: true, upstreamTemplate: `http://gw-{tenant}.test:${a.port}` } }, undefined, lookup);
     const ta = bearer(await issuer.sign(claims("a", "member", "tpl@example.test")));
@@ -465,6 +467,14 @@ describe("upstream template (tenants found by name, no config change per tenant)
     expect((await request(r.port, { host: "zz.octw.test", headers: tz })).status).toBe(404);
     expect((await request(r.port, { host: "zz.octw.test", headers: tz })).status).toBe(404);
     expect(lookups).toEqual(["gw-a.test", "gw-zz.test"]); // each name once (cached both ways)
+    // Concurrent requests for a name not yet looked up share one lookup; a failing lookup is a 404.
+    names["gw-slow.test"] = "127.0.0.1";
+    const ts = bearer(await issuer.sign(claims("slow", "member", "tpl@example.test")));
+    const statuses = await Promise.all([1, 2, 3, 4, 5].map(() => request(r.port, { host: "slow.octw.test", headers: ts })));
+    expect(statuses.map((x) => x.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(lookups.filter((l) => l === "gw-slow.test")).toHaveLength(1);
+    const tbroken = bearer(await issuer.sign(claims("broken", "member", "tpl@example.test")));
+    expect((await request(r.port, { host: "broken.octw.test", headers: tbroken })).status).toBe(404);
     // Cross-tenant with templated tenants is still 403 once the target exists.
     expect((await request(r.port, { host: "a.octw.test", headers: tz })).status).toBe(403);
     await r.edge.close();
