@@ -10,7 +10,8 @@ export interface PgRelay {
   close(): Promise<void>;
 }
 
-export async function pgRelay(target: URL): Promise<PgRelay> {
+/** `bindHost`: where the relay listens (loopback by default; a bridge address for containers). */
+export async function pgRelay(target: URL, bindHost = "127.0.0.1"): Promise<PgRelay> {
   const sockets = new Set<net.Socket>();
   let server: net.Server | undefined;
   let port = 0;
@@ -28,7 +29,7 @@ export async function pgRelay(target: URL): Promise<PgRelay> {
       c.on("error", end).on("close", end);
       up.on("error", end).on("close", end);
     });
-    await new Promise<void>((r) => server!.listen(port, "127.0.0.1", r));
+    await new Promise<void>((r) => server!.listen(port, bindHost, r));
     port = (server.address() as net.AddressInfo).port;
   };
   const shut = async () => {
@@ -41,7 +42,7 @@ export async function pgRelay(target: URL): Promise<PgRelay> {
   return {
     url(u) {
       const x = new URL(u);
-      x.hostname = "127.0.0.1";
+      x.hostname = bindHost;
       x.port = String(port);
       return x.toString();
     },
