@@ -226,11 +226,10 @@ beforeAll(async () => {
   // The edge: published on loopback, attached to control and both tenant networks.
   const edgeConfig = {
     listen: { host: "0.0.0.0", port: 8443, publicScheme: "http" },
-    routing: { hostDomain: DOMAIN, pathRouting: true },
-    tenants: [
-      { id: "a", upstream: `http://${NET.a.gateway}:18789` },
-      { id: "b", upstream: `http://${NET.b.gateway}:18789` },
-    ],
+    // As the Edge component configures it: gateways found by container name, which resolves
+    // only on the tenant networks the edge is attached to (and the edge's DNS is sunk).
+    routing: { hostDomain: DOMAIN, pathRouting: true, upstreamTemplate: `http://${run}-gw-{tenant}:18789` },
+    tenants: [],
     jwt: { issuer: ISSUER, audience: AUDIENCE, algorithms: ["ES256"], keys: { kind: "static", jwks: [jwk] } },
     audit: { connectionUrlFile: "/var/lib/octw-edge/audit-db-url", spoolPath: "/var/lib/octw-edge/audit.spool" },
   };
@@ -352,6 +351,15 @@ describe("tenant isolation at the edge", () => {
   });
 });
 
+describe("unknown tenants", () => {
+  it("a token for a tenant that has no gateway gets 404, answered within seconds", async () => {
+    const started = Date.now();
+    const r = await rpc("zz", await token("zz", "admin", "zed@zz"), "agents.list");
+    expect(r.status).toBe(404);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
+
 describe("Control UI through the edge", () => {
   it("loads with the session cookie the edge issues, and not without it", async () => {
     const m = await token("a", "member", "max@a");
@@ -380,6 +388,7 @@ describe("audit", () => {
       { tenant: "b", actor: "ada@a", action: "edge.auth.denied", reason: "tenant_mismatch" },
       { tenant: "b", actor: "bob@b", action: "edge.auth.allowed", role: "viewer" },
       { tenant: "a", actor: "anonymous", action: "edge.auth.denied", reason: "no_token" },
+      { tenant: "octw:edge", actor: "zed@zz", action: "edge.auth.denied", reason: "unknown_tenant" },
     ];
     const matches = (r: StoredEvent, w: (typeof want)[number]) => {
       const d = (r.details ?? {}) as { role?: string; reason?: string };
