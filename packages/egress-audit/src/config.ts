@@ -7,6 +7,11 @@ export const ShipperConfigSchema = z.strictObject({
   dockerSocket: z.string().min(1).default("/var/run/docker.sock"),
   /** Containers with this `octw.component` label are followed. */
   component: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, "a lower-case label value").default("egress-proxy"),
+  /**
+   * Further labels a proxy container must carry (all of them), e.g. to follow only one
+   * platform's proxies when several platforms or test runs share an engine.
+   */
+  labels: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,127}$/, "a label key"), z.string().max(256)).default({}),
   /** Aggregation window: one event per destination per window. Multiple of 1000. */
   windowMs: z.number().int().min(1_000).max(3_600_000).refine((n) => n % 1_000 === 0, "must be a multiple of 1000").default(10_000),
   /** Lines may arrive this late and still count in their window. */

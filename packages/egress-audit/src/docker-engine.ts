@@ -27,8 +27,9 @@ const COMPONENT_LABEL = "octw.component";
 const TENANT = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** Running containers labelled `octw.component=<component>`, with their `octw.tenant`. */
-export async function listProxyContainers(opts: EngineOptions, component = "egress-proxy"): Promise<ProxyContainer[]> {
-  const filters = encodeURIComponent(JSON.stringify({ label: [`${COMPONENT_LABEL}=${component}`], status: ["running"] }));
+export async function listProxyContainers(opts: EngineOptions, component = "egress-proxy", labels: Record<string, string> = {}): Promise<ProxyContainer[]> {
+  const wanted = [`${COMPONENT_LABEL}=${component}`, ...Object.entries(labels).map(([k, v]) => `${k}=${v}`)];
+  const filters = encodeURIComponent(JSON.stringify({ label: wanted, status: ["running"] }));
   const res = await get(opts, `/containers/json?filters=${filters}`);
   const chunks: Buffer[] = [];
   for await (const c of res) chunks.push(c as Buffer);

@@ -42,7 +42,7 @@ export function startRunner(config: ShipperConfig, audit: AuditRecorder, log: (l
 
   const discover = async () => {
     if (stopped) return;
-    const list = await listProxyContainers(engine, config.component);
+    const list = await listProxyContainers(engine, config.component, config.labels);
     for (const c of list) if (!sources.has(c.id)) attach(c.id, c.tenant);
   };
   const flush = async (nowMs = Date.now()) => {

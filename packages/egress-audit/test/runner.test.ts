@@ -91,6 +91,14 @@ describe("egress denial shipper", () => {
     await r.stop();
   });
 
+  it("extra label filters follow only the proxies that carry them", async () => {
+    engine.containers.get(ID_A)!.labels["octw.platform"] = "one";
+    const r = startRunner(parseShipperConfig({ dockerSocket: engine.socketPath, labels: { "octw.platform": "one" }, checkpointPath: path.join(dir, "cp.json") }), sink, () => {}, { timers: false });
+    await r.discover();
+    expect([...r.sources.keys()]).toEqual([ID_A]);
+    await r.stop();
+  });
+
   it("a stopped proxy's remaining windows are recorded when its stream ends", async () => {
     const now = Date.now();
     engine.log(ID_B, now, squidLine(now, "late.example.com", 8443));
