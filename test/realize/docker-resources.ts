@@ -619,6 +619,7 @@ export async function realizeContainer(ctx: DockerContext, resName: string, a: R
   } catch (e) {
     // a half-made container is removed at once, as the provider does on a failed create
     await destroy().catch(() => undefined);
-    throw e;
+    const msg = e instanceof Error ? e.message : String(e);
+    throw msg.startsWith("realizing mock:") ? e : new Error(`realizing mock: ${CTR} "${resName}": ${msg}`);
   }
 }
