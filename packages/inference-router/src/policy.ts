@@ -96,3 +96,24 @@ export function openclawModelsConfig(args: { routerAddress: string; tokenFile: s
     secrets: { providers: { [OPENCLAW_TOKEN_SECRET_PROVIDER]: { source: "file", path: args.tokenFile, mode: "singleValue" } } },
   };
 }
+
+/**
+ * Provider hosts that are also on the tenant's egress allowlist. The sandbox must never reach
+ * a provider directly (it would bypass the router's allowlist, limits and audit, and invite the
+ * agent to use a key of its own): a component should refuse a policy for which this is not
+ * empty. `egress` takes the enforced rules (`{ host, ports }`, wildcards as `*.example.com`).
+ */
+export function inferenceEgressConflicts(inference: ParsedInferencePolicy, egress: readonly { host: string; ports: readonly number[] }[]): string[] {
+  const out: string[] = [];
+  for (const p of inference.providers) {
+    const u = new URL(p.baseUrl);
+    const host = u.hostname.toLowerCase();
+    const port = Number(u.port || (u.protocol === "https:" ? 443 : 80));
+    for (const r of egress) {
+      const h = r.host.toLowerCase();
+      const matches = h === host || (h.startsWith("*.") && host.endsWith(h.slice(1)) && host.split(".").length === h.split(".").length);
+      if (matches && r.ports.includes(port)) out.push(`inference provider "${p.name}" (${host}:${port}) is also allowed as egress by ${r.host}:${r.ports.join(",")}`);
+    }
+  }
+  return out;
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseRouterConfig } from "../src/config";
-import { openclawModelsConfig, parseInferencePolicy, routerTenantEntry, routerTokenDigest } from "../src/policy";
+import { inferenceEgressConflicts, openclawModelsConfig, parseInferencePolicy, routerTenantEntry, routerTokenDigest } from "../src/policy";
 
 const inference = parseInferencePolicy({
   providers: [
@@ -34,5 +34,15 @@ describe("SandboxPolicy.inference", () => {
     const text = JSON.stringify(oc);
     expect(text).not.toContain("api.openai.example");
     expect(text).not.toContain("api.anthropic.example");
+  });
+});
+
+describe("provider hosts must not be egress destinations", () => {
+  it("finds exact and wildcard matches on the provider's port, nothing else", () => {
+    expect(inferenceEgressConflicts(inference, [{ host: "api.openai.example", ports: [443] }])).toEqual([
+      'inference provider "openai" (api.openai.example:443) is also allowed as egress by api.openai.example:443',
+    ]);
+    expect(inferenceEgressConflicts(inference, [{ host: "*.anthropic.example", ports: [443, 8443] }])).toHaveLength(1);
+    expect(inferenceEgressConflicts(inference, [{ host: "api.openai.example", ports: [8443] }, { host: "*.example", ports: [443] }, { host: "pypi.org", ports: [443] }])).toEqual([]);
   });
 });
