@@ -23,6 +23,7 @@ import {
   slotCapacity,
   tenantAddressPlan,
   tenantIdentityPlan,
+  volumeInitArgs,
 } from "../src/index.js";
 import { PINNED } from "./harness.js";
 
@@ -251,5 +252,20 @@ describe("platform plan", () => {
     // A /25 pool has 4 slots (1..3 usable): ids colliding on a derived slot must be reported.
     const ids = Array.from({ length: 6 }, (_, i) => ({ id: `t${i}` }));
     expect(() => planPlatform({ addressPool: "10.64.0.0/25", images: PINNED, tenants: ids, audit: { mode: "embedded" } }, "p")).toThrow(/derived from the id.*already taken by tenant "t\d"/);
+  });
+});
+
+describe("volume init", () => {
+  it("chowns and chmods innermost first, delivers 0400 files owned by the reader, and refuses escaping paths", () => {
+    const a = volumeInitArgs({ uid: 7000, gid: 7001, volumeName: "v", files: [{ path: "a/b/c.txt", content: "x" }, { path: "a/d.txt", content: "y" }, { path: "top", content: "z" }] });
+    expect(a.command).toEqual(["chown 7000:7001 /state/a/b /state/a /state && chmod 0700 /state/a/b /state/a /state"]);
+    expect(a.uploads).toEqual([
+      { file: "/state/a/b/c.txt", content: "x", permissions: "0400", owner: "7000", group: "7001" },
+      { file: "/state/a/d.txt", content: "y", permissions: "0400", owner: "7000", group: "7001" },
+      { file: "/state/top", content: "z", permissions: "0400", owner: "7000", group: "7001" },
+    ]);
+    expect(a).toMatchObject({ user: "0:0", networkMode: "none", readOnly: false, capabilities: { drops: ["ALL"], adds: ["CHOWN", "FOWNER"] }, attach: true, restart: "no" });
+    expect(() => volumeInitArgs({ uid: 7000, gid: 7000, volumeName: "v", files: [{ path: "../etc/passwd", content: "" }] })).toThrow(/without "\.\."/);
+    expect(() => volumeInitArgs({ uid: 7000, gid: 7000, volumeName: "v", files: [{ path: "/abs", content: "" }] })).toThrow(/relative/);
   });
 });

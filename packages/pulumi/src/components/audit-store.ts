@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { migrationSql, requiredGrants, type AuditRoles } from "@octw/audit";
 import { z } from "zod";
-import { hardenedContainerArgs, labelList } from "../planners/container-hardening.js";
+import { hardenedContainerArgs, labelList, volumeInitArgs } from "../planners/container-hardening.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 import { AuditSql } from "./audit-sql.js";
@@ -164,19 +164,12 @@ export class AuditStore extends pulumi.ComponentResource {
         {
           name: `${prefix}-audit-pgdata-init`,
           image: image.imageId,
-          ...hardenedContainerArgs({ uid: POSTGRES_UID, gid: POSTGRES_UID, limits: { memoryMb: 64, cpus: 0.25, nproc: 32, nofile: 256 }, tmpfs: [], addCapabilities: ["CHOWN", "FOWNER"] }),
-          // Uploads need a writable root (pulumi-docker PUTs the archive at "/"): see TenantGateway's state-init.
-          readOnly: false,
-          user: "0:0",
-          networkMode: "none",
-          entrypoints: ["/bin/sh", "-c"],
-          command: [`chown ${POSTGRES_UID}:${POSTGRES_UID} /data && chmod 0700 /data`],
-          uploads: [{ file: `/data/${PASSWORD_FILE_NAME}`, content: pulumi.secret(superPassword.result), permissions: "0400", owner: String(POSTGRES_UID), group: String(POSTGRES_UID) }],
-          mounts: [{ type: "volume", source: volume.name, target: "/data", volumeOptions: { noCopy: true } }],
-          attach: true,
-          mustRun: false,
-          start: true,
-          restart: "no",
+          ...volumeInitArgs<pulumi.Input<string>>({
+            uid: POSTGRES_UID,
+            gid: POSTGRES_UID,
+            volumeName: volume.name,
+            files: [{ path: PASSWORD_FILE_NAME, content: pulumi.secret(superPassword.result) }],
+          }),
           labels: labels("audit-data-init"),
         },
         { parent: this, deleteBeforeReplace: true },

@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { parseEdgeConfig, type EdgeConfigInput } from "@octw/edge";
 import { z } from "zod";
-import { hardenedContainerArgs, labelList } from "../planners/container-hardening.js";
+import { hardenedContainerArgs, labelList, volumeInitArgs } from "../planners/container-hardening.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OPENCLAW_PORT } from "../planners/openclaw-config.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
@@ -161,28 +161,21 @@ export class Edge extends pulumi.ComponentResource {
     const labels = (component: string) => labelList({ "octw.component": component, "octw.managed-by": "pulumi" });
     const image = new docker.RemoteImage(`${name}-image`, { name: parsed.image, keepLocally: true }, { parent: this });
     const volume = new docker.Volume(`${name}-state`, { name: `${prefix}-edge-state`, driver: "local", labels: labels("edge-state") }, { parent: this });
-    const owner = { owner: String(EDGE_UID), group: String(EDGE_UID) };
-    // Delivers config and the audit URL into the edge's volume (uploads need a writable root; see TenantGateway).
+    // Delivers the config and the audit URL into the edge's volume (see volumeInitArgs).
     const init = new docker.Container(
       `${name}-state-init`,
       {
         name: `${prefix}-edge-state-init`,
         image: image.imageId,
-        ...hardenedContainerArgs({ uid: EDGE_UID, gid: EDGE_UID, limits: { memoryMb: 64, cpus: 0.25, nproc: 32, nofile: 256 }, tmpfs: [], addCapabilities: ["CHOWN", "FOWNER"] }),
-        readOnly: false,
-        user: "0:0",
-        networkMode: "none",
-        entrypoints: ["/bin/sh", "-c"],
-        command: [`chown ${EDGE_UID}:${EDGE_UID} /state/config /state/secrets /state && chmod 0700 /state/config /state/secrets /state`],
-        mounts: [{ type: "volume", source: volume.name, target: "/state", volumeOptions: { noCopy: true } }],
-        uploads: [
-          { file: "/state/config/config.json", content: config, permissions: "0400", ...owner },
-          { file: "/state/secrets/audit-db-url", content: pulumi.secret(parsed.auditConnectionUrl), permissions: "0400", ...owner },
-        ],
-        attach: true,
-        mustRun: false,
-        start: true,
-        restart: "no",
+        ...volumeInitArgs<pulumi.Input<string>>({
+          uid: EDGE_UID,
+          gid: EDGE_UID,
+          volumeName: volume.name,
+          files: [
+            { path: "config/config.json", content: config },
+            { path: "secrets/audit-db-url", content: pulumi.secret(parsed.auditConnectionUrl) },
+          ],
+        }),
         labels: labels("edge-state-init"),
       },
       { parent: this, deleteBeforeReplace: true },

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { hardenedContainerArgs, labelList, type ResourceLimits, type TmpfsMount } from "../planners/container-hardening.js";
+import { hardenedContainerArgs, labelList, volumeInitArgs, type ResourceLimits, type TmpfsMount } from "../planners/container-hardening.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OPENCLAW_PORT, OPENCLAW_STATE_DIR, renderOpenClawConfig } from "../planners/openclaw-config.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
@@ -11,8 +11,6 @@ import { dockerName, tenantIdSchema } from "./common.js";
 
 /** Where the generated per-tenant secrets land: inside the 0700 state volume, each file 0400 and owned by the tenant. */
 export const ROUTER_TOKEN_PATH = `${OPENCLAW_STATE_DIR}/.octw/router-token`;
-/** Where state-init mounts the state volume. */
-const STATE_MOUNT = "/state";
 
 export interface TenantGatewayArgs {
   tenantId: string;
@@ -134,7 +132,6 @@ export class TenantGateway extends pulumi.ComponentResource {
       allowedOrigins: parsed.allowedOrigins ?? [],
       ...(parsed.userHeader ? { userHeader: parsed.userHeader } : {}),
     });
-    const owner = { owner: String(parsed.uid), group: String(parsed.gid) };
 
     // One-shot: deliver the config and secret files into the state volume and make its root the
     // tenant's, mode 0700, before the gateway mounts it. pulumi-docker uploads by PUTting an
@@ -146,29 +143,15 @@ export class TenantGateway extends pulumi.ComponentResource {
       {
         name: dockerName(prefix, parsed.tenantId, "state-init"),
         image: image.imageId,
-        ...hardenedContainerArgs({
+        ...volumeInitArgs<pulumi.Input<string>>({
           uid: parsed.uid,
           gid: parsed.gid,
-          limits: { memoryMb: 64, cpus: 0.25, nproc: 32, nofile: 256 },
-          tmpfs: [],
-          addCapabilities: ["CHOWN", "FOWNER"],
+          volumeName: this.stateVolume.name,
+          files: [
+            { path: "openclaw.json", content: config },
+            { path: ".octw/router-token", content: pulumi.secret(routerToken.result) },
+          ],
         }),
-        readOnly: false,
-        user: "0:0",
-        networkMode: "none",
-        entrypoints: ["/bin/sh", "-c"],
-        // Inner path first: once /state is 0700 and the tenant's, root (without DAC_OVERRIDE) cannot enter it.
-        command: [`chown ${parsed.uid}:${parsed.gid} ${STATE_MOUNT}/.octw ${STATE_MOUNT} && chmod 0700 ${STATE_MOUNT}/.octw ${STATE_MOUNT}`],
-        mounts: [{ type: "volume", source: this.stateVolume.name, target: STATE_MOUNT, volumeOptions: { noCopy: true } }],
-        uploads: [
-          { file: `${STATE_MOUNT}/openclaw.json`, content: config, permissions: "0400", ...owner },
-          { file: `${STATE_MOUNT}/.octw/router-token`, content: pulumi.secret(routerToken.result), permissions: "0400", ...owner },
-        ],
-        // Wait for it to finish; it exits 0 and stays as the record of what was delivered.
-        attach: true,
-        mustRun: false,
-        start: true,
-        restart: "no",
         labels: labels("gateway-state-init"),
       },
       { parent: this, deleteBeforeReplace: true },

@@ -95,3 +95,49 @@ export function labelList(labels: Record<string, string>): { label: string; valu
     .sort()
     .map((label) => ({ label, value: labels[label]! }));
 }
+
+/** Where a volume-init container mounts the volume it prepares. */
+export const INIT_MOUNT = "/state";
+
+export interface VolumeInitInput<Content> {
+  /** Owner of the volume root, of every directory below it that a file needs, and of the files. */
+  readonly uid: number;
+  readonly gid: number;
+  readonly volumeName: Content;
+  /** Files to deliver, by path relative to the volume root; each ends up 0400 and owned by uid:gid. */
+  readonly files: readonly { readonly path: string; readonly content: Content }[];
+}
+
+/**
+ * Args of the one-shot container that prepares a volume for a read-only container: it delivers
+ * files (pulumi-docker uploads by PUTting an archive at "/", which a read-only root refuses, so
+ * the long-lived container cannot receive them itself) and makes the volume root and the
+ * directories the files sit in 0700 and owned by `uid`. It runs as root with only CAP_CHOWN and
+ * CAP_FOWNER, no network, and exits at once. Directories are chowned and chmodded innermost
+ * first: once an outer one is 0700 and not root's, root (without DAC_OVERRIDE) cannot enter it.
+ */
+export function volumeInitArgs<Content>(input: VolumeInitInput<Content>) {
+  const dirs = new Set<string>();
+  for (const f of input.files) {
+    if (f.path.startsWith("/") || f.path.split("/").includes("..")) throw new RangeError(`file path ${f.path} must be relative to the volume, without ".."`);
+    const parts = f.path.split("/").slice(0, -1);
+    for (let i = parts.length; i > 0; i--) dirs.add(`${INIT_MOUNT}/${parts.slice(0, i).join("/")}`);
+  }
+  const ordered = [...dirs].sort((a, b) => b.split("/").length - a.split("/").length || a.localeCompare(b));
+  const targets = [...ordered, INIT_MOUNT].join(" ");
+  return {
+    ...hardenedContainerArgs({ uid: input.uid, gid: input.gid, limits: { memoryMb: 64, cpus: 0.25, nproc: 32, nofile: 256 }, tmpfs: [], addCapabilities: ["CHOWN", "FOWNER"] }),
+    readOnly: false,
+    user: "0:0",
+    networkMode: "none",
+    entrypoints: ["/bin/sh", "-c"],
+    command: [`chown ${input.uid}:${input.gid} ${targets} && chmod 0700 ${targets}`],
+    mounts: [{ type: "volume", source: input.volumeName, target: INIT_MOUNT, volumeOptions: { noCopy: true } }],
+    uploads: input.files.map((f) => ({ file: `${INIT_MOUNT}/${f.path}`, content: f.content, permissions: "0400", owner: String(input.uid), group: String(input.gid) })),
+    // Wait for it to finish; it stays (exited) as the record of what was delivered.
+    attach: true,
+    mustRun: false,
+    start: true,
+    restart: "no",
+  };
+}

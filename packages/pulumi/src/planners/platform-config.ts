@@ -6,6 +6,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { tenantIdSchema } from "../components/common.js";
+import type { EdgeJwtArgs } from "../components/edge.js";
 import { imageProblem } from "./image-pinning.js";
 import {
   DEFAULT_UID_BASE,
@@ -121,19 +122,7 @@ export interface PlatformEdgeConfig {
    * @default true
    */
   hostRouting?: boolean;
-  jwt: {
-    issuer: string;
-    audience: string;
-    algorithms: ("RS256" | "ES256" | "EdDSA")[];
-    /** Static public JWKs. */
-    jwks?: Record<string, unknown>[];
-    /** Or a JWKS URL. */
-    jwksUrl?: string;
-    /** @default "tenant" */
-    tenantClaim?: string;
-    /** @default "role" */
-    roleClaim?: string;
-  };
+  jwt: EdgeJwtArgs;
   /** @default viewer/member/admin as documented in packages/edge */
   roles?: Record<string, string[]>;
 }
