@@ -187,7 +187,8 @@ export class Edge extends pulumi.ComponentResource {
         name: `${prefix}-edge`,
         image: image.imageId,
         hostname: `${prefix}-edge`,
-        ...hardenedContainerArgs({ uid: EDGE_UID, gid: EDGE_UID, limits: { memoryMb: parsed.memoryMb ?? 512, cpus: 1, nproc: 256, nofile: 65_536 }, tmpfs: [{ path: "/tmp", sizeMb: 128 }] }),
+        // nofile stays under the engine's usual hard limit (20000 on these hosts): above it the container cannot start.
+        ...hardenedContainerArgs({ uid: EDGE_UID, gid: EDGE_UID, limits: { memoryMb: parsed.memoryMb ?? 512, cpus: 1, nproc: 256, nofile: 16_384 }, tmpfs: [{ path: "/tmp", sizeMb: 128 }] }),
         networksAdvanced: [{ name: parsed.ingressNetworkName }, { name: parsed.controlNetworkName }],
         ports: [{ internal: EDGE_PORT, external: hostPort, ip: parsed.hostIp ?? "127.0.0.1", protocol: "tcp" }],
         // Container names (tenant gateways) still resolve through Docker's embedded DNS; lookups of
