@@ -59,6 +59,11 @@ export const TenantLimitsSchema = z.strictObject({
   rate: RateSchema.default({ ratePerSec: 10, burst: 20 }),
   /** Requests of this tenant in flight at once (streams included); more are refused with 429. */
   maxConcurrent: z.number().int().min(1).max(10_000).default(8),
+  /**
+   * Open TCP connections from this tenant's network (idle keep-alive ones included); more are
+   * closed at once, so one tenant cannot exhaust the shared router's sockets.
+   */
+  maxConnections: z.number().int().min(1).max(100_000).default(64),
 });
 
 export const ProviderSchema = z

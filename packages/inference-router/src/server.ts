@@ -5,7 +5,7 @@
 // they arrive, never buffered whole. One `inference.call` audit event per request.
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import https from "node:https";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import type { ProviderApi, ProviderConfig, RouterConfig, TenantConfig } from "./config";
 import { KeyUnavailableError, type ProviderKeyCache } from "./keys";
 import { TenantLimiter } from "./limits";
@@ -405,7 +405,8 @@ export function createInferenceRouter(initial: RouterConfig, deps: RouterDeps): 
     socket?.destroySoon?.();
   }
 
-  const server = http.createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 65_000, noDelay: true }, (req, res) => {
+  // requestTimeout bounds receiving a request (not the response, which may stream for long).
+  const server = http.createServer({ requestTimeout: 120_000, headersTimeout: 30_000, keepAliveTimeout: 65_000, noDelay: true }, (req, res) => {
     onRequest(req, res).catch((err: unknown) => {
       log({ msg: "request handler failed", error: err instanceof Error ? err.message : String(err) });
       if (!res.headersSent) send(res, 500, errorBody("openai", 500, "internal", "internal error"));
@@ -413,6 +414,25 @@ export function createInferenceRouter(initial: RouterConfig, deps: RouterDeps): 
     });
   });
   server.maxHeadersCount = 100;
+
+  // Connections per arrival address: a tenant's sockets count against its own cap only;
+  // connections to no tenant's address share one small cap.
+  const connections = new Map<string, number>();
+  const UNKNOWN_CAP = 64;
+  server.on("connection", (socket: Socket) => {
+    const local = normalizeAddress(socket.localAddress);
+    const tenant = table.byAddress.get(local);
+    const key = tenant ? tenant.id : "";
+    const cap = tenant ? tenant.limits.maxConnections : UNKNOWN_CAP;
+    const n = connections.get(key) ?? 0;
+    if (n >= cap) {
+      socket.destroy();
+      log({ msg: "connection refused: cap reached", tenant: key || null, cap });
+      return;
+    }
+    connections.set(key, n + 1);
+    socket.once("close", () => connections.set(key, (connections.get(key) ?? 1) - 1));
+  });
 
   return {
     server,

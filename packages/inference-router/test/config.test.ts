@@ -15,7 +15,7 @@ describe("router config", () => {
   it("fills defaults: key secret name, limits, listener, key cache bounds", () => {
     const c = parseRouterConfig({ tenants: [tenant("a", 1)] });
     expect(c.tenants[0]!.providers[0]!.keySecret).toBe("openai/api-key");
-    expect(c.tenants[0]!.limits).toEqual({ rate: { ratePerSec: 10, burst: 20 }, maxConcurrent: 8 });
+    expect(c.tenants[0]!.limits).toEqual({ rate: { ratePerSec: 10, burst: 20 }, maxConcurrent: 8, maxConnections: 64 });
     expect(c.listen).toEqual({ host: "0.0.0.0", port: 8080 });
     expect(c.keys.cacheTtlMs).toBeLessThan(c.keys.maxStaleMs);
   });

@@ -12,7 +12,7 @@ const inference = parseInferencePolicy({
 
 describe("SandboxPolicy.inference", () => {
   it("defaults: no providers, default limits; key secret names derived", () => {
-    expect(parseInferencePolicy(undefined)).toEqual({ providers: [], limits: { rate: { ratePerSec: 10, burst: 20 }, maxConcurrent: 8 } });
+    expect(parseInferencePolicy(undefined)).toEqual({ providers: [], limits: { rate: { ratePerSec: 10, burst: 20 }, maxConcurrent: 8, maxConnections: 64 } });
     expect(inference.providers.map((p) => p.keySecret)).toEqual(["openai/api-key", "anthropic/key"]);
   });
   it("errors name the field", () => {

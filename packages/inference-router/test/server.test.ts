@@ -3,6 +3,7 @@
 // its network by binding its source address. A third address (127.0.30.3) is a network no
 // tenant owns.
 import type { IncomingMessage } from "node:http";
+import { connect, type Socket } from "node:net";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parseRouterConfig, type RouterConfig, type RouterConfigInput } from "../src/config";
 import { ProviderKeyCache } from "../src/keys";
@@ -323,6 +324,34 @@ describe("per-tenant limits", () => {
     await new Promise((r) => setTimeout(r, 20));
     const again = await send({ to: A.router, from: A.client, path: "/openai/v1/chat/completions", headers: bearer(A.token), body: chat("gpt-a") });
     expect(again.status).toBe(200);
+  });
+});
+
+describe("connection cap per tenant", () => {
+  it("A's idle connections beyond its cap are closed; B still connects and is served", async () => {
+    await stop();
+    await start(configFor(provider.url, { aLimits: { rate: { ratePerSec: 1_000, burst: 1_000 }, maxConcurrent: 50, maxConnections: 3 } }));
+    const open = (to: string, from: string) =>
+      new Promise<{ closedSoon: boolean; sock: Socket }>((resolve) => {
+        const sock = connect({ host: to, port, localAddress: from });
+        sock.on("error", () => {});
+        sock.on("connect", () => {
+          const t = setTimeout(() => resolve({ closedSoon: false, sock }), 200);
+          sock.on("close", () => {
+            clearTimeout(t);
+            resolve({ closedSoon: true, sock });
+          });
+        });
+      });
+    const held = [await open(A.router, A.client), await open(A.router, A.client), await open(A.router, A.client)];
+    expect(held.map((h) => h.closedSoon)).toEqual([false, false, false]);
+    expect((await open(A.router, A.client)).closedSoon).toBe(true);
+    const b = await send({ to: B.router, from: B.client, path: "/openai/v1/chat/completions", headers: bearer(B.token), body: chat("gpt-b") });
+    expect(b.status).toBe(200);
+    held.forEach((h) => h.sock.destroy());
+    await new Promise((r) => setTimeout(r, 50));
+    const a = await send({ to: A.router, from: A.client, path: "/openai/v1/chat/completions", headers: bearer(A.token), body: chat("gpt-a") });
+    expect(a.status).toBe(200);
   });
 });
 
