@@ -16,7 +16,7 @@ const config = parseRouterConfig({
       subnet: "127.0.0.0/27",
       tokenSha256: createHash("sha256").update(token).digest("hex"),
       providers: [{ name: "openai", api: "openai", baseUrl: `http://127.0.0.1:${providerPort}`, models: ["bench-model"] }],
-      limits: { rate: { ratePerSec: 100_000, burst: 100_000 }, maxConcurrent: 10_000 },
+      limits: { rate: { ratePerSec: 100_000, burst: 100_000 }, maxConcurrent: 10_000, maxConnections: 10_000 },
     },
   ],
 });
