@@ -10,6 +10,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
 import net from "node:net";
+import http from "node:http";
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import type Dockerode from "dockerode";
@@ -36,6 +38,14 @@ let outside: FakeOutside | undefined;
 let outsideAddr: string;
 let started = 0;
 let auditAddress = "";
+// the shared edge: published on loopback, attached to every tenant network at offset .2
+const EDGE_ISSUER = "https://issuer.conformance.test";
+const EDGE_AUDIENCE = "octw-edge";
+const edgeHostPort = 20000 + (parseInt(runId.slice(3, 7), 16) % 10000);
+let edgeKey: CryptoKey;
+let foreignKey: CryptoKey;
+let edgeId = "";
+const edgeAddr = { alpha: "", bravo: "" };
 
 interface Tenant {
   id: string;
@@ -73,7 +83,12 @@ beforeAll(async () => {
     openclaw: requireEnv("OCTW_IMAGE_OPENCLAW"),
     egressProxy: requireEnv("OCTW_IMAGE_EGRESS"),
     postgres: requireEnv("OCTW_IMAGE_POSTGRES"),
+    edge: requireEnv("OCTW_IMAGE_EDGE"),
   };
+  const keys = await generateKeyPair("ES256", { extractable: true });
+  edgeKey = keys.privateKey;
+  foreignKey = (await generateKeyPair("ES256")).privateKey;
+  const jwk = { ...(await exportJWK(keys.publicKey)), kid: "conformance", alg: "ES256", use: "sig" };
   outsideAddr = requireEnv("OCTW_TEST_OUTSIDE_ADDR");
   const dnsAddr = requireEnv("OCTW_TEST_DNS_ADDR");
 
@@ -86,7 +101,13 @@ beforeAll(async () => {
     addressPool: `10.200.${h}.0/24`,
     egressSubnet: `10.201.${h}.0/24`,
     controlSubnet: `10.202.${h}.0/28`,
+    ingressSubnet: `10.204.${h}.0/28`,
     images,
+    edge: {
+      hostPort: edgeHostPort,
+      hostIp: "127.0.0.1",
+      jwt: { issuer: EDGE_ISSUER, audience: EDGE_AUDIENCE, algorithms: ["ES256"], jwks: [jwk] },
+    },
     tenants: [
       {
         id: "alpha",
@@ -113,6 +134,8 @@ beforeAll(async () => {
   auditAddress = planned.auditAddress;
   const alpha = plan("alpha");
   const bravo = plan("bravo");
+  edgeAddr.alpha = alpha.addresses.edge;
+  edgeAddr.bravo = bravo.addresses.edge;
 
   // DNS answers for the proxy probes: the allowed name points at the fake outside server, the
   // "private" name at bravo's gateway (a container of this run), the unlisted name exists too
@@ -199,6 +222,7 @@ beforeAll(async () => {
       volume: vol?.Name ?? "",
     };
   }
+  edgeId = (await dk.listContainers({ all: true, filters: JSON.stringify({ label: ["octw.component=edge"], name: [prefix] }) }))[0]?.Id ?? "";
   ctl.a = (await containerByName(`${prefix}-ctl-alpha`)).Id;
   ctl.b = (await containerByName(`${prefix}-ctl-bravo`)).Id;
   ctl.out = (await containerByName(`${prefix}-ctl-out`)).Id;
@@ -232,6 +256,31 @@ afterAll(async () => {
   console.log(`[conformance] wall time ${((Date.now() - started) / 1000).toFixed(1)} s (deploy, probes, teardown)`);
   if (failures.length) throw new AggregateError(failures, "teardown failed");
 }, 180_000);
+
+function sign(key: CryptoKey, tenant: string, role: string): Promise<string> {
+  return new SignJWT({ tenant, role })
+    .setProtectedHeader({ alg: "ES256", kid: "conformance" })
+    .setIssuer(EDGE_ISSUER)
+    .setAudience(EDGE_AUDIENCE)
+    .setSubject(`user-of-${tenant}`)
+    .setIssuedAt()
+    .setExpirationTime("5m")
+    .sign(key);
+}
+
+/** GET on loopback (the edge's published port) from the test process. */
+function hostGet(url: string, token: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const rq = http.get(url, { headers: { authorization: `Bearer ${token}` }, timeout: 8000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    rq.on("timeout", () => rq.destroy(new Error("timeout")));
+    rq.on("error", reject);
+  });
+}
 
 const A = () => T.alpha;
 const B = () => T.bravo;
@@ -279,6 +328,20 @@ describe("isolation of the realized 2-tenant platform (attacker = alpha's gatewa
     const mounts = await inA(`cat /proc/self/mountinfo; ls /var/lib/docker/volumes/${B().volume}/_data 2>&1; echo "rc=$?"`);
     const seesB = mounts.stdout.includes(B().volume) && !mounts.stdout.includes(`ls: cannot access`);
     r.push(table.add("1 B state volume from A", "not mounted, path absent", seesB ? "visible" : `absent (${mounts.stdout.trim().split("\n").pop()})`, !mounts.stdout.split("\n").some((l) => l.includes(B().volume) && !l.startsWith("ls:")) && /rc=[12]/.test(mounts.stdout)));
+    // The shared edge sits on both tenant networks. From A it is reachable (it must reach A's
+    // gateway), but reaching B through it takes a valid token for B.
+    const edgeInfo = await dk.getContainer(edgeId).inspect();
+    const edgeNets = Object.values(edgeInfo.NetworkSettings.Networks).map((n) => n.IPAddress);
+    r.push(table.add("1 edge on both tenant networks (control)", `edge at ${edgeAddr.alpha} and ${edgeAddr.bravo}`, edgeNets.join(", "), edgeNets.includes(edgeAddr.alpha) && edgeNets.includes(edgeAddr.bravo)));
+    const forged = await sign(foreignKey, "bravo", "admin");
+    const req = (auth?: string) => b64(`GET /t/bravo/healthz HTTP/1.1\r\nHost: edge\r\n${auth ? `Authorization: Bearer ${auth}\r\n` : ""}x-octw-user: mallory\r\nx-openclaw-scopes: operator.admin\r\nConnection: close\r\n\r\n`);
+    const viaEdge = (payload: string) => nodeProbe<{ ok: boolean; data?: string; err?: string }>(dk, A().gateway, P.TCP_PROBE, [edgeAddr.alpha, "8443", payload, "6000"], { user: A().user });
+    const [noToken, forgedToken] = await Promise.all([viaEdge(req()), viaEdge(req(forged))]);
+    const status = (x: { ok: boolean; data?: string; err?: string }) => (x.ok ? (x.data ?? "").split(" ")[1] ?? "?" : `no connection (${x.err})`);
+    r.push(table.add("1 A → edge → B, no token (spoofed headers)", "401", status(noToken), status(noToken) === "401"));
+    r.push(table.add("1 A → edge → B, token of a foreign key", "401", status(forgedToken), status(forgedToken) === "401"));
+    const valid = await hostGet(`http://127.0.0.1:${edgeHostPort}/t/bravo/healthz`, await sign(edgeKey, "bravo", "viewer"));
+    r.push(table.add("1 edge → B with a valid B token (control)", "200 from B's gateway", `${valid.status} ${valid.body.slice(0, 60)}`, valid.status === 200 && valid.body.trim().startsWith("{")));
     const bOwn = await execIn(dk, B().gateway, ["stat", "-c", "%a %u", "/var/lib/openclaw"], { user: B().user });
     r.push(table.add("1 B state volume (control)", "B sees its own volume", bOwn.stdout.trim(), bOwn.stdout.trim() === `700 ${B().uid}`));
     rows("cross-tenant reachability", r);
