@@ -34,7 +34,7 @@ function serve(): void {
     onError: (err) => log({ msg: "audit client", error: err.message }),
   });
   const runner = startRunner(config, audit, log);
-  log({ msg: "started", windowMs: config.windowMs, component: config.component });
+  log({ msg: "started", windowMs: config.windowMs, follows: `octw.component=${config.component}` });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
