@@ -6,12 +6,20 @@ import { OctwConfigError } from "../validation.js";
 import { AuditStore, type AuditConnection } from "./audit-store.js";
 import { Edge } from "./edge.js";
 import { NetworkAttachment } from "./network-attachment.js";
+import { InferenceRouter, type RouterTenantEntry } from "./inference-router.js";
+import { routerTenantEntry, routerTokenDigest } from "@octw/inference-router";
 import { SandboxPolicy, type SandboxPolicyArgs } from "./sandbox-policy.js";
 import { TenantGateway } from "./tenant-gateway.js";
 import { TenantNetwork } from "./tenant-network.js";
 import { TenantAuditReader } from "./tenant-audit-reader.js";
 
 export type OpenClawPlatformArgs = OpenClawPlatformConfig;
+
+/** libpq URL of an audit connection (the password is URL-encoded). */
+function postgresUrl(c: AuditConnection): string {
+  const ssl = c.sslMode === "disable" ? "" : `?sslmode=${c.sslMode}`;
+  return `postgres://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@${c.host}:${c.port}/${c.database}${ssl}`;
+}
 
 /** What the platform exposes per tenant. */
 export interface PlatformTenant {
@@ -37,6 +45,8 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
   declare readonly audit: AuditStore;
   /** The shared JWT edge, when `edge` is configured. */
   declare readonly edge?: Edge;
+  /** The shared inference router, when any tenant's policy has `inference`. */
+  declare readonly inferenceRouter?: InferenceRouter;
   declare readonly plan: PlatformPlan;
   /** Per tenant: connection settings of its audit reader (sees only that tenant's rows). Secret. */
   declare readonly auditReaders: pulumi.Output<Record<string, AuditConnection>>;
@@ -50,7 +60,10 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
     const problems: { path: string; message: string }[] = [];
     for (const [i, t] of plan.tenants.entries()) {
       try {
-        SandboxPolicy.plan(`${name}-${t.config.id}`, OpenClawPlatform.policyArgs(plan, t, "(egress)", "(tenant)"));
+        const policyPlan = SandboxPolicy.plan(`${name}-${t.config.id}`, OpenClawPlatform.policyArgs(plan, t, "(egress)", "(tenant)"));
+        if (policyPlan.inference && plan.config.images.inferenceRouter === undefined) {
+          problems.push({ path: "images.inferenceRouter", message: `is required: tenants[${i}].policy has an inference section` });
+        }
       } catch (err) {
         if (!(err instanceof OctwConfigError)) throw err;
         problems.push(...err.problems.map((p) => ({ path: `tenants[${i}].${p.path}`, message: p.message })));
@@ -138,9 +151,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
           allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
           ingressNetworkName: ingress.name,
           controlNetworkName: this.controlNetwork.name,
-          auditConnectionUrl: pulumi.secret(
-            this.audit.writer.apply((w) => `postgres://${encodeURIComponent(w.user)}:${encodeURIComponent(w.password)}@${w.host}:${w.port}/${w.database}${w.sslMode === "disable" ? "" : `?sslmode=${w.sslMode}`}`),
-          ),
+          auditConnectionUrl: pulumi.secret(this.audit.writer.apply(postgresUrl)),
           ...(e.hostPort ? { hostPort: e.hostPort } : {}),
           ...(e.hostIp ? { hostIp: e.hostIp } : {}),
           ...((e.hostRouting ?? true) ? { hostDomain: plan.domain } : {}),
@@ -154,6 +165,8 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
     this.edge = edge;
 
     const tenants: Record<string, PlatformTenant> = {};
+    const routerEntries: pulumi.Output<RouterTenantEntry>[] = [];
+    const routerNeeded: { id: string; network: TenantNetwork; address: string }[] = [];
     for (const t of plan.tenants) {
       const id = t.config.id;
       const network = new TenantNetwork(`${name}-${id}`, { tenantId: id, slot: t.addresses.slot, addressPool: plan.addressPool, namePrefix: plan.prefix }, child);
@@ -175,9 +188,19 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
           ...(t.config.runtime ? { runtime: t.config.runtime } : {}),
           allowedOrigins: [`https://${id}.${plan.domain}`],
           namePrefix: plan.prefix,
+          ...(policy.plan.inference ? { inference: { routerAddress: t.addresses.inferenceRouter, policy: policy.plan.inference } } : {}),
         },
         { ...child, dependsOn: [policy] },
       );
+      const inference = policy.plan.inference;
+      if (inference) {
+        routerEntries.push(
+          gateway.routerToken.apply((token) =>
+            routerTenantEntry({ tenantId: id, routerAddress: t.addresses.inferenceRouter, subnet: t.addresses.subnet, tokenSha256: routerTokenDigest(token), inference }),
+          ),
+        );
+        routerNeeded.push({ id, network, address: t.addresses.inferenceRouter });
+      }
       if (edge) {
         // The edge joins this tenant's network at the address the gateway trusts, as a resource of
         // this tenant: adding or removing the tenant never touches the edge container.
@@ -189,6 +212,30 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
       }
       const auditReader = new TenantAuditReader(`${name}-${id}-audit-reader`, { tenantId: id, audit: this.audit }, child);
       tenants[id] = { network, policy, gateway, auditReader };
+    }
+    if (routerNeeded.length > 0) {
+      const router = new InferenceRouter(
+        `${name}-inference-router`,
+        {
+          image: plan.config.images.inferenceRouter!,
+          allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
+          egressNetworkName: this.egressNetwork.name,
+          controlNetworkName: this.controlNetwork.name,
+          databaseUrl: pulumi.secret(this.audit.writer.apply(postgresUrl)),
+          masterKeyring: pulumi.secret(this.audit.masterKey.apply((k) => `1:${k}`)),
+          tenants: pulumi.all(routerEntries),
+          namePrefix: plan.prefix,
+        },
+        { ...child, dependsOn: [this.audit] },
+      );
+      for (const r of routerNeeded) {
+        new NetworkAttachment(
+          `${name}-${r.id}-router-attachment`,
+          { container: router.containerName, network: r.network.networkName, ipv4Address: r.address },
+          { ...child, dependsOn: [router, r.network] },
+        );
+      }
+      this.inferenceRouter = router;
     }
     this.tenants = tenants;
     this.plan = plan;

@@ -14,6 +14,7 @@ import {
   type UnenforceableFeature,
 } from "../planners/sandbox-policy-schema.js";
 import { SQUID_PORT, renderSquidConfig } from "../planners/squid-config.js";
+import { inferenceEgressConflicts, parseInferencePolicy, type ParsedInferencePolicy } from "@octw/inference-router";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 import { dockerName, tenantIdSchema } from "./common.js";
 
@@ -102,6 +103,8 @@ export interface SandboxPolicyPlan {
   readonly squidConfig: string;
   readonly proxyUrl: string;
   readonly gatewayFilesystem: GatewayFilesystemPlan;
+  /** The tenant's model providers through the inference router, when the policy has `inference`. */
+  readonly inference?: ParsedInferencePolicy;
 }
 
 /**
@@ -185,7 +188,20 @@ export class SandboxPolicy extends pulumi.ComponentResource {
     const own = parsed.policy === undefined ? [] : [parsePolicyDocument(parsed.policy, subject, "policy")];
     const merged = mergePolicyDocuments([...presetDocs, ...own], subject);
     const enforced = planEnforcement(merged, parsed.allowUnenforced ?? [], subject);
+    let inference: ParsedInferencePolicy | undefined;
+    if (merged.inference !== undefined) {
+      try {
+        inference = parseInferencePolicy(merged.inference, "policy.inference");
+      } catch (err) {
+        const lines = (err as Error).message.split("\n").slice(1).map((l) => l.trim()).filter(Boolean);
+        throw new OctwConfigError(subject, lines.map((l) => ({ path: l.slice(0, l.indexOf(":")), message: l.slice(l.indexOf(":") + 1).trim() })));
+      }
+      // The sandbox must never reach a provider itself: that would bypass the router's allowlist, limits and audit.
+      const conflicts = inferenceEgressConflicts(inference, enforced.egress);
+      if (conflicts.length) throw new OctwConfigError(subject, conflicts.map((c) => ({ path: "policy.network_policies", message: `${c}: remove it from the egress allowlist; model calls go through the inference router` })));
+    }
     return {
+      ...(inference ? { inference } : {}),
       enforced,
       squidConfig: renderSquidConfig({ tenantId: parsed.tenantId, rules: enforced.egress }),
       proxyUrl: `http://${parsed.proxyAddress}:${SQUID_PORT}`,

@@ -7,6 +7,7 @@ import { hardenedContainerArgs, labelList, volumeInitArgs, type ResourceLimits, 
 import { imageProblem } from "../planners/image-pinning.js";
 import { OPENCLAW_PORT, OPENCLAW_STATE_DIR, renderOpenClawConfig } from "../planners/openclaw-config.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
+import { openclawModelsConfig, type ParsedInferencePolicy } from "@octw/inference-router";
 import { dockerName, tenantIdSchema } from "./common.js";
 
 /** Where the generated per-tenant secrets land: inside the 0700 state volume, each file 0400 and owned by the tenant. */
@@ -55,6 +56,12 @@ export interface TenantGatewayArgs {
    */
   userHeader?: string;
   /**
+   * Model providers through the inference router: the router's address on this tenant's network
+   * and the tenant's `inference` policy. The gateway's API key for them is its router token file.
+   * @default - no model providers configured
+   */
+  inference?: { routerAddress: string; policy: ParsedInferencePolicy };
+  /**
    * Prefix of the Docker object names.
    * @default "octw"
    */
@@ -92,6 +99,7 @@ const argsSchema = z.strictObject({
   allowedOrigins: z.array(z.url({ protocol: /^https?$/ })).optional(),
   userHeader: z.string().regex(/^x-[a-z0-9-]+$/, "must be a lowercase x- header name").optional(),
   namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).optional(),
+  inference: z.strictObject({ routerAddress: z.ipv4(), policy: z.custom<ParsedInferencePolicy>((v) => typeof v === "object" && v !== null) }).optional(),
 });
 
 /**
@@ -131,6 +139,9 @@ export class TenantGateway extends pulumi.ComponentResource {
       edgeAddress: parsed.edgeAddress,
       allowedOrigins: parsed.allowedOrigins ?? [],
       ...(parsed.userHeader ? { userHeader: parsed.userHeader } : {}),
+      ...(parsed.inference
+        ? { models: openclawModelsConfig({ routerAddress: parsed.inference.routerAddress, tokenFile: ROUTER_TOKEN_PATH, inference: parsed.inference.policy }) }
+        : {}),
     });
 
     // One-shot: deliver the config and secret files into the state volume and make its root the

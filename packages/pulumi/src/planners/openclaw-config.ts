@@ -14,6 +14,11 @@ export interface OpenClawConfigInput {
   readonly userHeader?: string;
   /** Origins allowed to open the Control UI (e.g. `https://alpha.openclaw.example.com`). */
   readonly allowedOrigins: readonly string[];
+  /**
+   * Model providers through the inference router (`models` and `secrets` sections, from
+   * `@octw/inference-router`'s `openclawModelsConfig`): no secret, only a file reference.
+   */
+  readonly models?: { readonly models: unknown; readonly secrets: unknown };
 }
 
 export function renderOpenClawConfig(input: OpenClawConfigInput): string {
@@ -32,6 +37,7 @@ export function renderOpenClawConfig(input: OpenClawConfigInput): string {
     },
     // No phoning home from inside the sandbox: updates arrive as new pinned images.
     update: { checkOnStart: false },
+    ...(input.models ? { models: input.models.models, secrets: input.models.secrets } : {}),
   };
   return `${JSON.stringify(config, null, 2)}\n`;
 }

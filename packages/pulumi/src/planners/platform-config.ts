@@ -83,6 +83,8 @@ export interface PlatformImagesConfig {
   postgres?: string;
   /** The edge image (`images/edge`), pinned. Required when `edge` is set. */
   edge?: string;
+  /** The inference router image (`images/inference-router`), pinned. Required when a tenant's policy has `inference`. */
+  inferenceRouter?: string;
   /**
    * Accept tag-only images (development only).
    * @default false
@@ -216,6 +218,7 @@ export const platformConfigSchema = z
       egressProxy: z.string(),
       postgres: z.string().optional(),
       edge: z.string().optional(),
+      inferenceRouter: z.string().optional(),
       allowUnpinned: z.boolean().optional(),
     }),
     defaults: z.strictObject({ limits: limitsSchema.optional(), presets: presetsSchema.optional() }).optional(),
@@ -299,7 +302,7 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
   if (control.prefixLength > 29) problems.push({ path: "controlSubnet", message: "must be at least a /29" });
 
   const allowUnpinned = c.images.allowUnpinned ?? false;
-  for (const key of ["openclaw", "egressProxy", "postgres", "edge"] as const) {
+  for (const key of ["openclaw", "egressProxy", "postgres", "edge", "inferenceRouter"] as const) {
     const ref = c.images[key];
     if (ref === undefined) continue;
     const problem = imageProblem(ref, allowUnpinned);

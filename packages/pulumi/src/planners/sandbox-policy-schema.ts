@@ -92,6 +92,11 @@ export const sandboxPolicyDocumentSchema = z.strictObject({
   network_policies: z
     .record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "policy keys are lowercase identifiers (a-z, 0-9, _ and -)"), networkPolicySchema)
     .optional(),
+  /**
+   * OCTW's extension: model providers and models the tenant may use through the inference
+   * router, and limits (validated by `@octw/inference-router`'s schema in SandboxPolicy).
+   */
+  inference: z.unknown().optional(),
 });
 
 /** A policy document in OCTW's subset of the OpenShell format. */
@@ -169,6 +174,12 @@ export function mergePolicyDocuments(docs: readonly ParsedDocument[], subject: s
         if (prev !== undefined && prev !== v) problems.push({ path: `policy.process.${key}`, message: `fragments disagree (${String(prev)} vs ${String(v)})` });
         merged.process = { ...merged.process, [key]: v };
       }
+    }
+    if (doc.inference !== undefined) {
+      if (merged.inference !== undefined && JSON.stringify(merged.inference) !== JSON.stringify(doc.inference)) {
+        problems.push({ path: "policy.inference", message: "is defined by two fragments with different contents; keep one" });
+      }
+      merged.inference = doc.inference;
     }
     for (const [key, np] of Object.entries(doc.network_policies ?? {})) {
       const nps = (merged.network_policies ??= {});

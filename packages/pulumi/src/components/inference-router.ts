@@ -1,0 +1,143 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { ROUTER_PORT, parseRouterConfig, type RouterConfigInput } from "@octw/inference-router";
+import { z } from "zod";
+import { hardenedContainerArgs, labelList, volumeInitArgs } from "../planners/container-hardening.js";
+import { imageProblem } from "../planners/image-pinning.js";
+import { OctwConfigError, parseOrThrow } from "../validation.js";
+
+/** The router image's own UID:GID (images/inference-router). */
+export const ROUTER_UID = 10003;
+const STATE_DIR = "/var/lib/octw-inference-router";
+
+/** One tenant's entry of the router config (`routerTenantEntry` of @octw/inference-router). */
+export type RouterTenantEntry = RouterConfigInput["tenants"][number];
+
+export interface InferenceRouterArgs {
+  /** The router image (`images/inference-router`), pinned. */
+  image: string;
+  /**
+   * Accept a tag-only image.
+   * @default false
+   */
+  allowUnpinnedImage?: boolean;
+  /** A network with a route to the model providers (the shared egress network). */
+  egressNetworkName: pulumi.Input<string>;
+  /** The control network, where the audit Postgres is. */
+  controlNetworkName: pulumi.Input<string>;
+  /** Audit writer URL (reads `tenant_secrets`, appends `inference.call`). Secret; a 0400 file. */
+  databaseUrl: pulumi.Input<string>;
+  /** Master keyring `<version>:<base64 32 bytes>` for tenant secrets. Secret; a 0400 file. */
+  masterKeyring: pulumi.Input<string>;
+  /** The tenants it serves (token digests, never tokens). */
+  tenants: pulumi.Input<RouterTenantEntry[]>;
+  /**
+   * @default "octw"
+   */
+  namePrefix?: string;
+  /**
+   * @default 512
+   */
+  memoryMb?: number;
+}
+
+const inputAny = z.custom<pulumi.Input<unknown>>((v) => v !== undefined && v !== null, "is required");
+const argsSchema = z.strictObject({
+  image: z.string(),
+  allowUnpinnedImage: z.boolean().optional(),
+  egressNetworkName: inputAny,
+  controlNetworkName: inputAny,
+  databaseUrl: inputAny,
+  masterKeyring: inputAny,
+  tenants: inputAny,
+  namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).optional(),
+  memoryMb: z.number().int().min(128).max(65_536).optional(),
+});
+
+/** The router's config file (nothing secret in it), validated with the router's own schema. */
+export function renderRouterConfig(tenants: RouterTenantEntry[]): string {
+  const config: RouterConfigInput = {
+    listen: { host: "0.0.0.0", port: ROUTER_PORT },
+    tenants,
+    keys: { connectionUrlFile: `${STATE_DIR}/secrets/db-url`, keyringFile: `${STATE_DIR}/secrets/master-keyring` },
+    audit: { spoolPath: `${STATE_DIR}/audit.spool` },
+  };
+  parseRouterConfig(config);
+  return `${JSON.stringify(config, null, 2)}\n`;
+}
+
+/**
+ * The shared inference router: holds the tenants' provider keys (decrypted from
+ * `tenant_secrets`), enforces each tenant's provider/model allowlist and limits, and is the only
+ * way a tenant's model calls leave. Joins the egress and control networks; tenant networks are
+ * joined by per-tenant NetworkAttachments at offset .3.
+ *
+ * Its config lists the tenants (address, subnet, token digest, providers): adding a tenant
+ * re-delivers that file through the router's init container and the running router re-reads it
+ * (polled) — the router container itself is neither replaced nor restarted.
+ */
+export class InferenceRouter extends pulumi.ComponentResource {
+  declare readonly container: docker.Container;
+  declare readonly containerName: pulumi.Output<string>;
+
+  constructor(name: string, args: InferenceRouterArgs, opts?: pulumi.ComponentResourceOptions) {
+    const subject = `InferenceRouter "${name}"`;
+    const parsed = parseOrThrow(argsSchema, args, subject);
+    const problem = imageProblem(parsed.image, parsed.allowUnpinnedImage ?? false);
+    if (problem) throw new OctwConfigError(subject, [{ path: "image", message: problem }]);
+    super("octw:index:InferenceRouter", name, {}, opts);
+    const prefix = parsed.namePrefix ?? "octw";
+    const labels = (component: string) => labelList({ "octw.component": component, "octw.managed-by": "pulumi" });
+    const image = new docker.RemoteImage(`${name}-image`, { name: parsed.image, keepLocally: true }, { parent: this });
+    const volume = new docker.Volume(`${name}-state`, { name: `${prefix}-router-state`, driver: "local", labels: labels("router-state") }, { parent: this });
+    const config = pulumi.output(args.tenants).apply((t) => renderRouterConfig(t));
+    const init = new docker.Container(
+      `${name}-state-init`,
+      {
+        name: `${prefix}-router-state-init`,
+        image: image.imageId,
+        ...volumeInitArgs<pulumi.Input<string>>({
+          uid: ROUTER_UID,
+          gid: ROUTER_UID,
+          volumeName: volume.name,
+          files: [
+            { path: "config/config.json", content: config },
+            { path: "secrets/db-url", content: pulumi.secret(args.databaseUrl) },
+            { path: "secrets/master-keyring", content: pulumi.secret(args.masterKeyring) },
+          ],
+        }),
+        labels: labels("router-state-init"),
+      },
+      { parent: this, deleteBeforeReplace: true },
+    );
+    this.container = new docker.Container(
+      `${name}-router`,
+      {
+        name: `${prefix}-inference-router`,
+        image: image.imageId,
+        hostname: `${prefix}-inference-router`,
+        ...hardenedContainerArgs({ uid: ROUTER_UID, gid: ROUTER_UID, limits: { memoryMb: parsed.memoryMb ?? 512, cpus: 1, nproc: 256, nofile: 16_384 }, tmpfs: [{ path: "/tmp", sizeMb: 128 }] }),
+        // Egress first: the router resolves and reaches the providers from there.
+        networksAdvanced: [{ name: args.egressNetworkName }, { name: args.controlNetworkName }],
+        mounts: [{ type: "volume", source: volume.name, target: STATE_DIR, volumeOptions: { noCopy: true } }],
+        envs: [`OCTW_ROUTER_CONFIG=${STATE_DIR}/config/config.json`, "HOME=/tmp", "TMPDIR=/tmp", "NODE_ENV=production"],
+        healthcheck: {
+          tests: ["CMD", "/usr/local/bin/node", "--import", "tsx", "/opt/octw-inference-router/packages/inference-router/src/main.ts", "healthcheck"],
+          interval: "10s",
+          timeout: "5s",
+          startPeriod: "20s",
+          retries: 3,
+        },
+        restart: "unless-stopped",
+        stopTimeout: 25,
+        destroyGraceSeconds: 25,
+        wait: true,
+        waitTimeout: 120,
+        labels: labels("inference-router"),
+      },
+      { parent: this, deleteBeforeReplace: true, dependsOn: [init] },
+    );
+    this.containerName = this.container.name;
+    this.registerOutputs({ containerName: this.containerName });
+  }
+}
