@@ -72,7 +72,7 @@ describe("inference routing", () => {
     const policy = { version: 1, inference, network_policies: { leak: { endpoints: [{ host: "api.openai.example", port: 443 }] } } };
     let err: unknown;
     try {
-      new OpenClawPlatform("i3", config(policy) as OpenClawPlatformArgs);
+      new OpenClawPlatform("i3", config(policy) as unknown as OpenClawPlatformArgs);
     } catch (e) {
       err = e;
     }
@@ -83,9 +83,9 @@ describe("inference routing", () => {
   });
 
   it("names the field of a bad inference section, and asks for the router image", () => {
-    expect(() => new OpenClawPlatform("i4", config({ version: 1, inference: { providers: [{ name: "x", api: "grpc", baseUrl: "https://a.example", models: ["m"] }] } }) as OpenClawPlatformArgs)).toThrow(
+    expect(() => new OpenClawPlatform("i4", config({ version: 1, inference: { providers: [{ name: "x", api: "grpc", baseUrl: "https://a.example", models: ["m"] }] } }) as unknown as OpenClawPlatformArgs)).toThrow(
       /tenants\[0\]\.policy\.inference\.providers\.0\.api: must be one of: openai, anthropic/,
     );
-    expect(() => new OpenClawPlatform("i5", config({ version: 1, inference }, { ...PINNED }) as OpenClawPlatformArgs)).toThrow(/images\.inferenceRouter: is required/);
+    expect(() => new OpenClawPlatform("i5", config({ version: 1, inference }, { ...PINNED }) as unknown as OpenClawPlatformArgs)).toThrow(/images\.inferenceRouter: is required/);
   });
 });
