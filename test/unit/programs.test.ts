@@ -19,6 +19,7 @@ beforeAll(async () => {
   process.env.OCTW_IMAGE_EGRESS = PINNED.egressProxy;
   process.env.OCTW_IMAGE_POSTGRES = PINNED.postgres;
   process.env.OCTW_IMAGE_EDGE = `sha256:${"e".repeat(64)}`;
+  process.env.OCTW_IMAGE_INFERENCE_ROUTER = `sha256:${"f".repeat(64)}`;
   pulumi.runtime.setAllConfig(
     {
       "octw:platform": JSON.stringify(stackFile.config["octw:platform"]),
@@ -52,7 +53,8 @@ describe("programs", () => {
     expect(edgeConfig.jwt.keys.jwks.map((k) => k.kid)).toEqual([keys.kid]);
     const gateways = recorder.ofType(TYPES.container).filter((r) => (r.inputs.labels as { label: string; value: string }[]).some((l) => l.label === "octw.component" && l.value === "gateway"));
     expect(gateways.map((g) => g.inputs.name).sort()).toEqual(["octw-alpha-gateway", "octw-bravo-gateway"]);
-    expect(recorder.ofType(TYPES.image).map((i) => i.inputs.name).sort()).toEqual([PINNED.openclaw, PINNED.openclaw, PINNED.egressProxy, PINNED.egressProxy, PINNED.postgres, process.env.OCTW_IMAGE_EDGE].sort());
+    expect(recorder.ofType(TYPES.image).map((i) => i.inputs.name).sort()).toEqual([PINNED.openclaw, PINNED.openclaw, PINNED.egressProxy, PINNED.egressProxy, PINNED.postgres, process.env.OCTW_IMAGE_EDGE, process.env.OCTW_IMAGE_INFERENCE_ROUTER].sort());
+    expect(recorder.ofType(TYPES.container).map((c) => c.inputs.name)).toContain("octw-inference-router");
     const bravoProxy = recorder.ofType(TYPES.container).find((c) => c.inputs.name === "octw-bravo-egress")!;
     const squid = Buffer.from(String((bravoProxy.inputs.envs as string[])[0]).split("=")[1]!, "base64").toString();
     expect(squid).toContain("acl ep0_host dstdomain -n api.telegram.org");
