@@ -17,7 +17,8 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAuditDb, type TestAuditDb } from "../../packages/audit/test/pg-support";
 import { pgRelay, type PgRelay } from "../../packages/egress-audit/test/pg-relay";
-import { routerTokenDigest } from "../../packages/inference-router/src/policy";
+import { renderOpenClawConfig } from "@octw/pulumi";
+import { openclawModelsConfig, parseInferencePolicy, routerTokenDigest } from "../../packages/inference-router/src/policy";
 import { engine, requireEnv } from "./env";
 import { execIn, nodeProbe } from "./probe-exec";
 
@@ -31,9 +32,11 @@ const KEY_B = `sk-B-${randomBytes(16).toString("hex")}`;
 const ROUTER_UID = 10003;
 const HARDENING = { ReadonlyRootfs: true, CapDrop: ["ALL"], SecurityOpt: ["no-new-privileges"], Tmpfs: { "/tmp": "rw,nosuid,nodev,noexec,size=64m" } };
 
-// The fake provider: records what it receives; answers JSON, or SSE (5 events, 150 ms apart).
+// The fake provider: records what it receives; answers in OpenAI's chat-completions format,
+// as JSON or as SSE (5 deltas, 150 ms apart), so a real OpenClaw agent can use it too.
 const PROVIDER = `
 const http = require("http"); const calls = [];
+const base = m => ({ id: "c1", created: 1, model: m });
 http.createServer((req, res) => {
   if (req.url === "/__calls") { res.end(JSON.stringify(calls)); return; }
   let b = ""; req.on("data", c => b += c); req.on("end", () => {
@@ -41,9 +44,18 @@ http.createServer((req, res) => {
     calls.push({ path: req.url, authorization: req.headers.authorization || null, xApiKey: req.headers["x-api-key"] || null, model: j.model });
     if (j.stream) {
       res.writeHead(200, { "content-type": "text/event-stream" }); res.flushHeaders();
-      let i = 0; const t = setInterval(() => { res.write("data: " + JSON.stringify({ i }) + "\\n\\n"); if (++i === 5) { clearInterval(t); res.end("data: [DONE]\\n\\n"); } }, 150);
+      const words = ["po", "ng", " from", " the", " provider"]; let i = 0;
+      const t = setInterval(() => {
+        res.write("data: " + JSON.stringify({ ...base(j.model), object: "chat.completion.chunk", choices: [{ index: 0, delta: i === 0 ? { role: "assistant", content: words[i] } : { content: words[i] }, finish_reason: null }] }) + "\\n\\n");
+        if (++i === words.length) { clearInterval(t);
+          res.write("data: " + JSON.stringify({ ...base(j.model), object: "chat.completion.chunk", choices: [{ index: 0, delta: {}, finish_reason: "stop" }], usage: { prompt_tokens: 1, completion_tokens: 5, total_tokens: 6 } }) + "\\n\\n");
+          res.end("data: [DONE]\\n\\n"); }
+      }, 150);
       res.on("close", () => clearInterval(t));
-    } else { res.writeHead(200, { "content-type": "application/json" }); res.end(JSON.stringify({ model: j.model, choices: [{ message: { content: "ok" } }] })); }
+    } else {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ ...base(j.model), object: "chat.completion", choices: [{ index: 0, message: { role: "assistant", content: "pong from the provider" }, finish_reason: "stop" }], usage: { prompt_tokens: 1, completion_tokens: 5, total_tokens: 6 } }));
+    }
   });
 }).listen(8080, "0.0.0.0");`;
 
@@ -233,6 +245,34 @@ describe("inference router on real tenant networks", () => {
     expect(routerEnv).not.toContain(KEY_A);
     expect(routerEnv).not.toContain("postgres://");
   });
+
+  it("a real OpenClaw agent turn in A's network goes through the router, configured by openclawModelsConfig (token from a file SecretRef)", async () => {
+    const state = "/tmp/oc";
+    const inference = parseInferencePolicy({ providers: [{ name: "openai", api: "openai", baseUrl: "https://provider.invalid", models: ["gpt-a"] }] });
+    const config = {
+      ...(JSON.parse(renderOpenClawConfig({ edgeAddress: "10.250.1.2", allowedOrigins: ["https://a.localhost"] })) as Record<string, unknown>),
+      ...openclawModelsConfig({ routerAddress: ADDR.routerA, tokenFile: `${state}/.octw/router-token`, inference }),
+      agents: { defaults: { model: { primary: "openai/gpt-a" } } },
+    };
+    const setup = await execIn(docker, containers.clientA!.id, ["/usr/local/bin/node", "-e", `
+      const fs = require("fs"); const [dir, cfg, tok] = process.argv.slice(1);
+      fs.mkdirSync(dir + "/.octw", { recursive: true, mode: 0o700 });
+      fs.writeFileSync(dir + "/openclaw.json", Buffer.from(cfg, "base64"));
+      fs.writeFileSync(dir + "/.octw/router-token", tok, { mode: 0o400 });`, "--", state, Buffer.from(JSON.stringify(config)).toString("base64"), TOKEN_A]);
+    expect(setup.exitCode).toBe(0);
+    const before = (await providerCalls()).length;
+    const env = [`OPENCLAW_STATE_DIR=${state}`, `HOME=${state}`, "XDG_CACHE_HOME=/tmp/.cache", "OPENCLAW_OFFLINE=1", "OPENCLAW_NO_AUTO_UPDATE=1", "OPENCLAW_DISABLE_BONJOUR=1"];
+    const turn = await execIn(docker, containers.clientA!.id, ["openclaw", "agent", "--local", "--json", "--timeout", "90", "-m", "Reply with one word."], { env, timeoutMs: 240_000 });
+    const calls = (await providerCalls()).slice(before);
+    expect(calls.length, `${turn.stdout.slice(-800)}\n${turn.stderr.slice(-800)}`).toBeGreaterThan(0);
+    for (const c of calls) {
+      expect(c.authorization).toBe(`Bearer ${KEY_A}`);
+      expect(c.model).toBe("gpt-a");
+    }
+    expect(turn.stdout).toContain("pong from the provider");
+    // The token is all A's agent holds; the provider saw A's key, never the token.
+    expect(JSON.stringify(calls)).not.toContain(TOKEN_A);
+  }, 300_000);
 
   it("Postgres unreachable: cached keys keep serving", async () => {
     expect((await client("clientA", ADDR.routerA, TOKEN_A, "gpt-a")).status).toBe(200);
