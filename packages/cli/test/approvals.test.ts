@@ -100,6 +100,13 @@ describe("approve: the stack file edit", () => {
     }
   });
 
+  it("pins allowed_ips when given (a non-public destination), and the proxy config pins them too", () => {
+    const { text, policyKey } = approveInStackFile(STACK, "charlie", { ...d, allowedIps: ["198.51.100.7"] });
+    const parsed = parsePolicyDocument(policyOf(text, "charlie"), "charlie");
+    expect(parsed.network_policies?.[policyKey]?.endpoints).toEqual([{ host: "evil.example.com", port: 443, allowed_ips: ["198.51.100.7"] }]);
+    expect(squidFor(text, "charlie")).toMatch(/dst 198\.51\.100\.7/);
+  });
+
   it("keeps a block-scalar policy a block scalar", () => {
     const { text } = approveInStackFile(STACK, "bravo", d);
     expect(text).toMatch(/policy: \|/);

@@ -2,7 +2,7 @@ import { readFile, rename, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Command } from "commander";
 import { AUDIT_SCHEMA } from "@octw/audit";
-import { hostProblem, parsePolicyDocument } from "@octw/pulumi";
+import { hostProblem, ipOrCidrProblem, parsePolicyDocument } from "@octw/pulumi";
 import { isMap, isScalar, isSeq, parseDocument, Scalar, type Document, type YAMLMap } from "yaml";
 import { cliActor, databaseUrl, directAudit, withPool } from "./connection";
 
@@ -24,6 +24,11 @@ const PLATFORM_KEY = "octw:platform";
 export interface Destination {
   host: string;
   port: number;
+  /**
+   * Addresses the name may resolve to. Needed for a destination that is not public (the proxy
+   * refuses non-public addresses unless the rule pins them), e.g. a partner's internal API.
+   */
+  allowedIps?: string[];
 }
 
 /** `host:port` as the agent asked for it; the host must be an allowlistable DNS name. */
@@ -72,8 +77,13 @@ function alreadyAllowed(policy: unknown, d: Destination): string | undefined {
 }
 
 /** Adds `network_policies.<key>` to a policy mapping node (creating `network_policies` if absent). */
+/** The `network_policies` entry an approval adds. */
+function ruleFor(key: string, d: Destination): { name: string; endpoints: { host: string; port: number; allowed_ips?: string[] }[] } {
+  return { name: key.replace(/_/g, "-"), endpoints: [{ host: d.host, port: d.port, ...(d.allowedIps?.length ? { allowed_ips: d.allowedIps } : {}) }] };
+}
+
 function addRuleToMap(doc: Document, policy: YAMLMap, key: string, d: Destination, subject: string): void {
-  const entry = doc.createNode({ name: key.replace(/_/g, "-"), endpoints: [{ host: d.host, port: d.port }] });
+  const entry = doc.createNode(ruleFor(key, d));
   const nps = policy.get("network_policies", true);
   if (nps === undefined || (isScalar(nps) && nps.value === null)) {
     const map = doc.createNode({}) as YAMLMap;
@@ -156,7 +166,7 @@ export function approveInStackFile(text: string, tenant: string, d: Destination)
     if (existing) throw new Error(`${d.host}:${d.port} is already allowed for tenant "${tenant}" (network_policies.${existing})`);
   };
   if (current === undefined || (isScalar(current) && current.value === null)) {
-    t.set("policy", doc.createNode({ version: 1, network_policies: { [key]: { name: key.replace(/_/g, "-"), endpoints: [{ host: d.host, port: d.port }] } } }));
+    t.set("policy", doc.createNode({ version: 1, network_policies: { [key]: ruleFor(key, d) } }));
   } else if (isScalar(current) && typeof current.value === "string") {
     // YAML text inside a block scalar: edit it as its own document, keep it a block scalar.
     const inner = parseDocument(current.value);
@@ -274,9 +284,15 @@ export function registerApprovalsCommands(program: Command): void {
     .argument("<destination>", "host:port, e.g. api.example.com:443")
     .requiredOption("--stack-file <path>", "the stack config file, e.g. stacks/Pulumi.local.yaml")
     .option("--reason <text>", "why (recorded in the audit event)")
+    .option("--allowed-ip <ip-or-cidr...>", "pin the addresses the name may resolve to (required for a non-public destination)")
     .option("--database-url <url>", "Postgres URL (default: $OCTW_AUDIT_DATABASE_URL)")
-    .action(async (tenant: string, destination: string, opts: DbOption & { stackFile: string; reason?: string }) => {
+    .action(async (tenant: string, destination: string, opts: DbOption & { stackFile: string; reason?: string; allowedIp?: string[] }) => {
       const d = parseDestination(destination);
+      for (const ip of opts.allowedIp ?? []) {
+        const problem = ipOrCidrProblem(ip);
+        if (problem) throw new Error(`--allowed-ip: "${ip}" ${problem}`);
+      }
+      if (opts.allowedIp?.length) d.allowedIps = [...new Set(opts.allowedIp)];
       let text: string;
       try {
         text = await readFile(opts.stackFile, "utf8");
@@ -291,7 +307,7 @@ export function registerApprovalsCommands(program: Command): void {
           action: APPROVED_ACTION,
           target: `${d.host}:${d.port}`,
           decision: "approved",
-          details: { stack_file: basename(opts.stackFile), policy_key: result.policyKey, ...(opts.reason ? { reason: opts.reason.slice(0, 500) } : {}) },
+          details: { stack_file: basename(opts.stackFile), policy_key: result.policyKey, ...(d.allowedIps ? { allowed_ips: d.allowedIps } : {}), ...(opts.reason ? { reason: opts.reason.slice(0, 500) } : {}) },
         }),
       );
       await replaceFile(opts.stackFile, result.text);
