@@ -383,6 +383,13 @@ describe("edge deployed from its container contract (Docker API)", () => {
       expect(ui.status).toBe(200);
       expect(ui.headers["content-type"]).toMatch(/text\/html/);
       expect(ui.body).toContain("<title>OpenClaw Control");
+      // Its script loads through the edge too (the UI is more than its index page).
+      const script = /<script[^>]+src="(\/assets\/[^"]+\.js)"/.exec(ui.body)?.[1];
+      expect(script).toBeDefined();
+      const js = await call({ tenantHost: `a.${DOMAIN}`, path: script!, headers: { cookie } });
+      expect(js.status).toBe(200);
+      expect(js.headers["content-type"]).toMatch(/javascript/);
+      expect(js.body.length).toBeGreaterThan(0);
       expect((await call({ tenantHost: `a.${DOMAIN}`, path: "/" })).status).toBe(401);
     });
   });
