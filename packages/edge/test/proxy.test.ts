@@ -332,6 +332,7 @@ describe("limits", () => {
   });
   afterAll(() => l.edge.close());
 
+
   it("caps request bodies by Content-Length and while streaming", async () => {
     const t = bearer(await issuer.sign(claims("a", "member", "body@example.test")));
     const ok = await request(l.port, { host: "a.octw.test", method: "POST", path: "/small", headers: t, body: "x".repeat(1000) });
@@ -395,6 +396,33 @@ describe("limits", () => {
     const c = await closed(ws!);
     clearInterval(keepBusy);
     expect(c.code).toBe(WS_CLOSE.tokenExpired);
+  });
+});
+
+describe("upstream timeout and WebSocket payload limit", () => {
+  let u: { edge: EdgeServer; port: number; audit: MemoryAudit };
+  beforeAll(async () => {
+    u = await startEdge({ limits: { wsMaxPayloadBytes: 1_024, upstreamTimeoutMs: 200 } });
+  });
+  afterAll(() => u.edge.close());
+
+  it("answers 504 when the gateway does not answer in time", async () => {
+    const t = bearer(await issuer.sign(claims("a", "viewer", "slow@example.test")));
+    a.slowMs = 600;
+    expect((await request(u.port, { host: "a.octw.test", path: "/slow", headers: t })).status).toBe(504);
+    a.slowMs = 50;
+    expect((await request(u.port, { host: "a.octw.test", path: "/slow", headers: t })).status).toBe(200);
+    a.slowMs = 300;
+  });
+
+  it("closes a WebSocket whose message exceeds the payload limit (1009), and relays one within it", async () => {
+    const t = await issuer.sign(claims("a", "viewer", "big@example.test"));
+    const { ws } = await wsConnect(u.port, "/ws", { host: "a.octw.test", ...bearer(t) });
+    ws!.send("x".repeat(1_000));
+    expect(await nextMessage(ws!)).toBe(`A:${"x".repeat(1_000)}`);
+    const c = closed(ws!);
+    ws!.send("y".repeat(2_000));
+    expect((await c).code).toBe(1009);
   });
 });
 
