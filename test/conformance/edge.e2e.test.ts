@@ -128,7 +128,9 @@ function openclawConfig(edgeAddress: string, tenant: string): string {
       bind: "lan",
       port: 18789,
       trustedProxies: [edgeAddress],
-      auth: { mode: "trusted-proxy", trustedProxy: { userHeader: "x-octw-user" } },
+      // Both test users get operator.admin from the gateway itself on WebSocket sessions: what a
+      // session really holds is then decided by the edge's scope cap alone.
+      auth: { mode: "trusted-proxy", trustedProxy: { userHeader: "x-octw-user" }, identityScopes: { "vera@a": ["operator.admin"], "ada@a": ["operator.admin"] } },
       controlUi: { allowedOrigins: [`http://${tenant}.${DOMAIN}:${edgePort}`] },
     },
     update: { checkOnStart: false },
@@ -369,6 +371,70 @@ describe("edge deployed from its container contract (Docker API)", () => {
       const r = await rpc("zz", await token("zz", "admin", "zed@zz"), "agents.list");
       expect(r.status).toBe(404);
       expect(Date.now() - started).toBeLessThan(5_000);
+    });
+  });
+
+  describe("WebSocket RPC: the edge's scope header caps what a session holds", () => {
+    /** Control UI handshake through the edge; returns the hello-ok scopes and the answer to one method. */
+    async function wsSession(tenant: string, bearer: string, method: string, buildId = "e2e"): Promise<{ helloScopes?: string[]; ok?: boolean; missingScope?: string; gatewayBuildId?: string; raw: string[] }> {
+      const raw: string[] = [];
+      return new Promise((resolve) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${edgePort}/`, {
+          headers: { host: `${tenant}.${DOMAIN}:${edgePort}`, cookie: `octw_session=${bearer}`, origin: `http://${tenant}.${DOMAIN}:${edgePort}` },
+        });
+        let helloScopes: string[] | undefined;
+        let finished = false;
+        const done = (r: { ok?: boolean; missingScope?: string; gatewayBuildId?: string }) => {
+          if (finished) return;
+          finished = true;
+          ws.close();
+          resolve({ helloScopes, ...r, raw });
+        };
+        setTimeout(() => done({}), 20_000);
+        ws.on("message", (d: Buffer) => {
+          const text = d.toString("utf8");
+          raw.push(text.slice(0, 300));
+          const f = JSON.parse(text) as { type: string; event?: string; id?: string; ok?: boolean; payload?: { auth?: { scopes?: string[] } }; error?: { details?: { missingScope?: string; gatewayBuildId?: string } } };
+          if (f.type === "event" && f.event === "connect.challenge") {
+            ws.send(JSON.stringify({
+              type: "req",
+              id: "c1",
+              method: "connect",
+              params: {
+                minProtocol: 4,
+                maxProtocol: 4,
+                client: { id: "openclaw-control-ui", version: "e2e", platform: "test", mode: "webchat", buildId },
+                role: "operator",
+                scopes: ["operator.admin", "operator.read", "operator.write"],
+                caps: [],
+              },
+            }));
+          } else if (f.type === "res" && f.id === "c1") {
+            if (!f.ok) return done({ ok: false, gatewayBuildId: f.error?.details?.gatewayBuildId });
+            helloScopes = f.payload?.auth?.scopes;
+            ws.send(JSON.stringify({ type: "req", id: "m1", method, params: {} }));
+          } else if (f.type === "res" && f.id === "m1") {
+            done({ ok: f.ok === true, missingScope: f.error?.details?.missingScope });
+          }
+        });
+        ws.once("unexpected-response", (_q, res) => {
+          raw.push(`HTTP ${res.statusCode}`);
+          res.resume();
+          done({});
+        });
+      });
+    }
+
+    it("viewer granted admin by the gateway is capped to read by the edge; admin keeps admin (control)", async () => {
+      // The Control UI must match the gateway's build (else "reload this page"): learn it once.
+      const build = (await wsSession("a", await token("a", "member", "max@a"), "health")).gatewayBuildId;
+      expect(build).toBeDefined();
+      const viewer = await wsSession("a", await token("a", "viewer", "vera@a"), "update.status", build);
+      const admin = await wsSession("a", await token("a", "admin", "ada@a"), "update.status", build);
+      expect(admin, JSON.stringify(admin.raw)).toMatchObject({ ok: true });
+      expect(admin.helloScopes).toContain("operator.admin");
+      expect(viewer, JSON.stringify(viewer.raw)).toMatchObject({ ok: false, missingScope: "operator.admin" });
+      expect(viewer.helloScopes ?? []).not.toContain("operator.admin");
     });
   });
 
