@@ -6,6 +6,7 @@ import { OctwConfigError } from "../validation.js";
 import { AuditStore, type AuditConnection } from "./audit-store.js";
 import { Edge } from "./edge.js";
 import { NetworkAttachment } from "./network-attachment.js";
+import { EgressAuditShipper } from "./egress-audit-shipper.js";
 import { InferenceRouter, type RouterTenantEntry } from "./inference-router.js";
 import { routerTenantEntry, routerTokenDigest } from "@octw/inference-router";
 import { SandboxPolicy, type SandboxPolicyArgs } from "./sandbox-policy.js";
@@ -163,6 +164,26 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
       );
     }
     this.edge = edge;
+
+    if (plan.config.egressAudit) {
+      const x = plan.config.egressAudit;
+      new EgressAuditShipper(
+        `${name}-egress-audit`,
+        {
+          image: plan.config.images.egressAudit!,
+          allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
+          controlNetworkName: this.controlNetwork.name,
+          auditConnectionUrl: pulumi.secret(this.audit.writer.apply(postgresUrl)),
+          dockerSocketGid: x.dockerSocketGid,
+          ...(x.dockerSocketPath ? { dockerSocketPath: x.dockerSocketPath } : {}),
+          ...(x.windowMs ? { windowMs: x.windowMs } : {}),
+          // Only this platform's proxies (several platforms may share an engine).
+          proxyLabels: { "octw.platform": plan.prefix },
+          namePrefix: plan.prefix,
+        },
+        { ...child, dependsOn: [this.audit] },
+      );
+    }
 
     const tenants: Record<string, PlatformTenant> = {};
     const routerEntries: pulumi.Output<RouterTenantEntry>[] = [];

@@ -167,7 +167,7 @@ export class SandboxPolicy extends pulumi.ComponentResource {
         destroyGraceSeconds: 5,
         wait: true,
         waitTimeout: 60,
-        labels: labelList({ "octw.tenant": args.tenantId, "octw.component": "egress-proxy", "octw.managed-by": "pulumi" }),
+        labels: labelList({ "octw.tenant": args.tenantId, "octw.component": "egress-proxy", "octw.platform": prefix, "octw.managed-by": "pulumi" }),
       },
       { parent: this, deleteBeforeReplace: true },
     );

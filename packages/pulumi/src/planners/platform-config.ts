@@ -85,6 +85,8 @@ export interface PlatformImagesConfig {
   edge?: string;
   /** The inference router image (`images/inference-router`), pinned. Required when a tenant's policy has `inference`. */
   inferenceRouter?: string;
+  /** The egress-audit shipper image (`images/egress-audit`), pinned. Required when `egressAudit` is set. */
+  egressAudit?: string;
   /**
    * Accept tag-only images (development only).
    * @default false
@@ -161,6 +163,13 @@ export interface OpenClawPlatformConfig {
    */
   ingressSubnet?: string;
   /**
+   * Ship the egress proxies' denials to the audit trail (`egress.denied`, for `octw approvals`).
+   * The shipper reads proxy logs through the engine socket, so it is as trusted as the engine:
+   * opting in means naming the socket's group.
+   * @default - no shipper
+   */
+  egressAudit?: { dockerSocketGid: number; dockerSocketPath?: string; windowMs?: number };
+  /**
    * The shared JWT edge. Requires `images.edge`.
    * @default - no edge: gateways are reachable from their tenant network only
    */
@@ -195,6 +204,13 @@ export const platformConfigSchema = z
     egressSubnet: cidr.optional(),
     controlSubnet: cidr.optional(),
     ingressSubnet: cidr.optional(),
+    egressAudit: z
+      .strictObject({
+        dockerSocketGid: z.number().int().min(1, "must be the engine socket's group (not root)").max(2 ** 31 - 2),
+        dockerSocketPath: z.string().startsWith("/").optional(),
+        windowMs: z.number().int().min(1000).max(3_600_000).optional(),
+      })
+      .optional(),
     edge: z
       .strictObject({
         hostPort: z.number().int().min(1).max(65535).optional(),
@@ -219,6 +235,7 @@ export const platformConfigSchema = z
       postgres: z.string().optional(),
       edge: z.string().optional(),
       inferenceRouter: z.string().optional(),
+      egressAudit: z.string().optional(),
       allowUnpinned: z.boolean().optional(),
     }),
     defaults: z.strictObject({ limits: limitsSchema.optional(), presets: presetsSchema.optional() }).optional(),
@@ -302,7 +319,8 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
   if (control.prefixLength > 29) problems.push({ path: "controlSubnet", message: "must be at least a /29" });
 
   const allowUnpinned = c.images.allowUnpinned ?? false;
-  for (const key of ["openclaw", "egressProxy", "postgres", "edge", "inferenceRouter"] as const) {
+  if (c.egressAudit !== undefined && c.images.egressAudit === undefined) problems.push({ path: "images.egressAudit", message: "is required when egressAudit is set" });
+  for (const key of ["openclaw", "egressProxy", "postgres", "edge", "inferenceRouter", "egressAudit"] as const) {
     const ref = c.images[key];
     if (ref === undefined) continue;
     const problem = imageProblem(ref, allowUnpinned);

@@ -1,0 +1,133 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { hardenedContainerArgs, labelList, volumeInitArgs } from "../planners/container-hardening.js";
+import { imageProblem } from "../planners/image-pinning.js";
+import { OctwConfigError, parseOrThrow } from "../validation.js";
+
+/** The shipper image's own UID:GID (images/egress-audit). */
+export const EGRESS_AUDIT_UID = 10004;
+const STATE_DIR = "/var/lib/octw-egress-audit";
+
+export interface EgressAuditShipperArgs {
+  /** The shipper image (`images/egress-audit`), pinned. */
+  image: string;
+  /**
+   * Accept a tag-only image.
+   * @default false
+   */
+  allowUnpinnedImage?: boolean;
+  /** The control network, where the audit Postgres is (its only network). */
+  controlNetworkName: pulumi.Input<string>;
+  /** Audit writer URL. Secret; delivered as a 0400 file. */
+  auditConnectionUrl: pulumi.Input<string>;
+  /** GID that owns the engine socket on the host (the shipper joins that group, nothing more). */
+  dockerSocketGid: number;
+  /**
+   * The engine socket on the host.
+   * @default "/var/run/docker.sock"
+   */
+  dockerSocketPath?: string;
+  /** Labels an egress proxy must carry to be followed (e.g. this platform's `octw.platform`). */
+  proxyLabels: Record<string, string>;
+  /**
+   * Aggregation window: a retry loop within it is one event with a count.
+   * @default 10000
+   */
+  windowMs?: number;
+  /**
+   * @default "octw"
+   */
+  namePrefix?: string;
+}
+
+const argsSchema = z.strictObject({
+  image: z.string(),
+  allowUnpinnedImage: z.boolean().optional(),
+  controlNetworkName: z.custom<pulumi.Input<string>>((v) => v !== undefined && v !== null, "is required"),
+  auditConnectionUrl: z.custom<pulumi.Input<string>>((v) => v !== undefined && v !== null, "is required"),
+  dockerSocketGid: z.number().int().min(1, "must be the socket's group (not root)").max(2 ** 31 - 2),
+  dockerSocketPath: z.string().startsWith("/").optional(),
+  proxyLabels: z.record(z.string(), z.string()),
+  windowMs: z.number().int().min(1000).max(3_600_000).optional(),
+  namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).optional(),
+});
+
+/**
+ * Turns every CONNECT the tenants' egress proxies refuse into `egress.denied` audit events
+ * (aggregated per tenant, host, port and method over a window; spooled when Postgres is down),
+ * which `octw approvals` lists for review. It follows proxies by label, so tenants come and go
+ * without touching it.
+ *
+ * Trust: it reads the proxies' logs through the Engine API, and the engine socket has no
+ * read-only mode — whoever can talk to it controls the host. The shipper listens on nothing,
+ * has no route out (control network only) and only issues two GET calls, but it is as trusted
+ * as the engine: put a filtering socket proxy in front of it, or run it on the host, in
+ * production (see packages/egress-audit/README.md).
+ */
+export class EgressAuditShipper extends pulumi.ComponentResource {
+  declare readonly container: docker.Container;
+
+  constructor(name: string, args: EgressAuditShipperArgs, opts?: pulumi.ComponentResourceOptions) {
+    const subject = `EgressAuditShipper "${name}"`;
+    const parsed = parseOrThrow(argsSchema, args, subject);
+    const problem = imageProblem(parsed.image, parsed.allowUnpinnedImage ?? false);
+    if (problem) throw new OctwConfigError(subject, [{ path: "image", message: problem }]);
+    super("octw:index:EgressAuditShipper", name, {}, opts);
+    const prefix = parsed.namePrefix ?? "octw";
+    const socket = parsed.dockerSocketPath ?? "/var/run/docker.sock";
+    const labels = (component: string) => labelList({ "octw.component": component, "octw.managed-by": "pulumi" });
+    const image = new docker.RemoteImage(`${name}-image`, { name: parsed.image, keepLocally: true }, { parent: this });
+    const volume = new docker.Volume(`${name}-state`, { name: `${prefix}-egress-audit-state`, driver: "local", labels: labels("egress-audit-state") }, { parent: this });
+    const config = {
+      dockerSocket: socket,
+      component: "egress-proxy",
+      labels: parsed.proxyLabels,
+      windowMs: parsed.windowMs ?? 10_000,
+      checkpointPath: `${STATE_DIR}/checkpoints.json`,
+      audit: { connectionUrlFile: `${STATE_DIR}/secrets/audit-db-url`, spoolPath: `${STATE_DIR}/audit.spool` },
+    };
+    const init = new docker.Container(
+      `${name}-state-init`,
+      {
+        name: `${prefix}-egress-audit-state-init`,
+        image: image.imageId,
+        ...volumeInitArgs<pulumi.Input<string>>({
+          uid: EGRESS_AUDIT_UID,
+          gid: EGRESS_AUDIT_UID,
+          volumeName: volume.name,
+          files: [
+            { path: "config/config.json", content: `${JSON.stringify(config, null, 2)}\n` },
+            { path: "secrets/audit-db-url", content: pulumi.secret(parsed.auditConnectionUrl) },
+          ],
+        }),
+        labels: labels("egress-audit-state-init"),
+      },
+      { parent: this, deleteBeforeReplace: true },
+    );
+    this.container = new docker.Container(
+      `${name}-shipper`,
+      {
+        name: `${prefix}-egress-audit`,
+        image: image.imageId,
+        hostname: `${prefix}-egress-audit`,
+        ...hardenedContainerArgs({ uid: EGRESS_AUDIT_UID, gid: EGRESS_AUDIT_UID, limits: { memoryMb: 256, cpus: 0.5, nproc: 128, nofile: 4096 }, tmpfs: [{ path: "/tmp", sizeMb: 64 }] }),
+        // Only the socket's group, so the socket is usable without running as root.
+        groupAdds: [String(parsed.dockerSocketGid)],
+        networksAdvanced: [{ name: parsed.controlNetworkName }],
+        dns: ["127.0.0.1"],
+        mounts: [
+          { type: "volume", source: volume.name, target: STATE_DIR, volumeOptions: { noCopy: true } },
+          { type: "bind", source: socket, target: socket },
+        ],
+        envs: [`OCTW_EGRESS_AUDIT_CONFIG=${STATE_DIR}/config/config.json`, "HOME=/tmp", "TMPDIR=/tmp", "NODE_ENV=production"],
+        restart: "unless-stopped",
+        stopTimeout: 25,
+        destroyGraceSeconds: 25,
+        labels: labels("egress-audit"),
+      },
+      { parent: this, deleteBeforeReplace: true, dependsOn: [init] },
+    );
+    this.registerOutputs({});
+  }
+}
