@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { OpenClawPlatform, type OpenClawPlatformArgs } from "../src/index.js";
+import { OpenClawPlatform } from "../src/index.js";
 import { MockRecorder, PINNED, TYPES, settle } from "./harness.js";
 
 const recorder = new MockRecorder();
