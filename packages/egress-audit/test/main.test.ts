@@ -45,9 +45,11 @@ describe("octw-egress-audit process", () => {
     const p = start({ dockerSocket: engine.socketPath, windowMs: 1_000, graceMs: 0, flushMs: 200, discoverMs: 500, checkpointPath: path.join(dir, "cp.json"), audit: { connectionUrlFile: path.join(dir, "db-url"), spoolPath: path.join(dir, "spool", "audit.spool") } });
     try {
       const spool = path.join(dir, "spool", "audit.spool");
+      // Read only whole lines: the spool may be caught mid-append.
+      const read = () => (existsSync(spool) ? readFileSync(spool, "utf8").split("\n").slice(0, -1) : []);
       const end = Date.now() + 30_000;
-      while (!(existsSync(spool) && statSync(spool).size > 0) && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
-      const lines = readFileSync(spool, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { tenant: string; action: string; target: string; details: { count: number } });
+      while (read().length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
+      const lines = read().map((l) => JSON.parse(l) as { tenant: string; action: string; target: string; details: { count: number } });
       expect(lines).toEqual([expect.objectContaining({ tenant: "alpha", action: "egress.denied", target: "blocked.example.com:443", details: expect.objectContaining({ count: 30 }) as unknown })]);
       expect((statSync(spool).mode & 0o777).toString(8)).toBe("600");
       p.child.kill("SIGTERM");
