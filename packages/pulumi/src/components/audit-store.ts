@@ -158,7 +158,8 @@ export class AuditStore extends pulumi.ComponentResource {
       const superPassword = new random.RandomPassword(`${name}-superuser-password`, { length: 40, special: false }, { parent: this });
       const image = new docker.RemoteImage(`${name}-image`, { name: e.image, keepLocally: true }, { parent: this });
       const labels = (component: string) => labelList({ "octw.component": component, "octw.managed-by": "pulumi" });
-      const volume = new docker.Volume(`${name}-data`, { name: `${prefix}-audit-pgdata`, driver: "local", labels: labels("audit-data") }, { parent: this });
+      // The audit history outlives the stack: `pulumi destroy` leaves the data volume in place.
+      const volume = new docker.Volume(`${name}-data`, { name: `${prefix}-audit-pgdata`, driver: "local", labels: labels("audit-data") }, { parent: this, retainOnDelete: true });
       const init = new docker.Container(
         `${name}-data-init`,
         {

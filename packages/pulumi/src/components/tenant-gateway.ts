@@ -130,8 +130,9 @@ export class TenantGateway extends pulumi.ComponentResource {
     this.stateVolume = new docker.Volume(
       `${name}-state`,
       { name: dockerName(prefix, parsed.tenantId, "state"), driver: "local", labels: labels("gateway-state") },
-      // The tenant's memory lives here: never deleted by a replace of something else.
-      { parent: this, protect: false, retainOnDelete: false },
+      // The tenant's memory. Removing the tenant removes it (offboarding deletes tenant data);
+      // the volume's inputs never change, so no other change replaces it.
+      { parent: this },
     );
 
     const routerToken = new random.RandomPassword(`${name}-router-token`, { length: 48, special: false }, { parent: this });
