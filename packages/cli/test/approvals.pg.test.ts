@@ -63,7 +63,7 @@ afterAll(async () => {
   await engine?.close();
   await relay?.close();
   await db?.drop();
-  rmSync(dir, { recursive: true, force: true });
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe("octw approvals against a real Postgres", () => {

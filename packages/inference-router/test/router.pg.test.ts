@@ -118,7 +118,7 @@ afterAll(async () => {
   await relay?.close();
   await provider?.close();
   await db?.drop();
-  rmSync(spoolDir, { recursive: true, force: true });
+  if (spoolDir) rmSync(spoolDir, { recursive: true, force: true });
 });
 
 async function rows(): Promise<{ tenant: string; actor: string; action: string; target: string; decision: string; details: Record<string, unknown> }[]> {
