@@ -1,5 +1,6 @@
 /**
- * The baseline: the same Docker, random and Postgres resources with the same hardening,
+ * The baseline: the same Docker, random and Postgres resources (the tenant audit reader's
+ * binding through the same dynamic resource) with the same hardening,
  * declared directly — no components, no validation, no policy parsing, no planners beyond what
  * a hand-written program would hard-code (the seccomp profile and squid config are computed
  * once and pasted, as a hand-written program would paste them).
@@ -7,7 +8,7 @@
 import * as docker from "@pulumi/docker";
 import * as postgresql from "@pulumi/postgresql";
 import * as random from "@pulumi/random";
-import { buildSeccompProfile, renderSquidConfig } from "@octw/pulumi";
+import { AuditSql, buildSeccompProfile, renderSquidConfig } from "@octw/pulumi";
 import { IMAGES } from "./with-components.js";
 
 const SECCOMP = `seccomp=${JSON.stringify(buildSeccompProfile())}`;
@@ -118,6 +119,14 @@ export function declareBaseline(tenants: number): void {
         labels: [{ label: "octw.tenant", value: id }],
       },
       { dependsOn: [init] },
+    );
+    // The tenant's own audit reader: a login role in the reader group, bound to the tenant.
+    const readerPw = new random.RandomPassword(`bench-${id}-reader-pw`, { length: 40, special: false });
+    const reader = new postgresql.Role(`bench-${id}-reader`, { name: `bench_reader_${id}`, login: true, password: readerPw.result, inherit: true, roles: ["bench_audit_reader"] }, { provider });
+    new AuditSql(
+      `bench-${id}-reader-binding`,
+      { host: "10.63.1.2", port: 5432, database: "octw_audit", user: "bench_audit_owner", password: superPw.result, sslMode: "disable", sql: `SELECT octw.bind_tenant_reader('bench_reader_${id}', '${id}');` },
+      { dependsOn: [reader] },
     );
   }
 }
