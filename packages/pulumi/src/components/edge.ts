@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { parseEdgeConfig, type EdgeConfigInput } from "@octw/edge";
 import { z } from "zod";
-import { hardenedContainerArgs, labelList, volumeInitArgs } from "../planners/container-hardening.js";
+import { labelList, nodeServiceArgs, volumeInitArgs } from "../planners/container-hardening.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OPENCLAW_PORT } from "../planners/openclaw-config.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
@@ -188,27 +188,21 @@ export class Edge extends pulumi.ComponentResource {
         image: image.imageId,
         hostname: `${prefix}-edge`,
         // nofile stays under the engine's usual hard limit (20000 on these hosts): above it the container cannot start.
-        ...hardenedContainerArgs({ uid: EDGE_UID, gid: EDGE_UID, limits: { memoryMb: parsed.memoryMb ?? 512, cpus: 1, nproc: 256, nofile: 16_384 }, tmpfs: [{ path: "/tmp", sizeMb: 128 }] }),
+        ...nodeServiceArgs({
+          uid: EDGE_UID,
+          limits: { memoryMb: parsed.memoryMb ?? 512, cpus: 1, nproc: 256, nofile: 16_384 },
+          tmpSizeMb: 128,
+          volumeName: volume.name,
+          stateDir: STATE_DIR,
+          configEnv: "OCTW_EDGE_CONFIG",
+          configPath: CONFIG_PATH,
+          healthcheckEntry: "/opt/octw-edge/packages/edge/src/main.ts",
+        }),
         networksAdvanced: [{ name: parsed.ingressNetworkName }, { name: parsed.controlNetworkName }],
         ports: [{ internal: EDGE_PORT, external: hostPort, ip: parsed.hostIp ?? "127.0.0.1", protocol: "tcp" }],
         // Container names (tenant gateways) still resolve through Docker's embedded DNS; lookups of
         // names of tenants that do not exist are not forwarded to the host's resolvers.
         dns: ["127.0.0.1"],
-        mounts: [{ type: "volume", source: volume.name, target: STATE_DIR, volumeOptions: { noCopy: true } }],
-        envs: [`OCTW_EDGE_CONFIG=${CONFIG_PATH}`, "HOME=/tmp", "TMPDIR=/tmp", "NODE_ENV=production"],
-        healthcheck: {
-          tests: ["CMD", "/usr/local/bin/node", "--import", "tsx", "/opt/octw-edge/packages/edge/src/main.ts", "healthcheck"],
-          interval: "10s",
-          timeout: "5s",
-          startPeriod: "20s",
-          retries: 3,
-        },
-        restart: "unless-stopped",
-        // Drain (10 s) plus the audit flush.
-        stopTimeout: 25,
-        destroyGraceSeconds: 25,
-        wait: true,
-        waitTimeout: 120,
         labels: labels("edge"),
       },
       { parent: this, deleteBeforeReplace: true, dependsOn: [init] },

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { hardenedContainerArgs, labelList, volumeInitArgs } from "../planners/container-hardening.js";
+import { labelList, nodeServiceArgs, volumeInitArgs } from "../planners/container-hardening.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 
@@ -111,19 +111,20 @@ export class EgressAuditShipper extends pulumi.ComponentResource {
         name: `${prefix}-egress-audit`,
         image: image.imageId,
         hostname: `${prefix}-egress-audit`,
-        ...hardenedContainerArgs({ uid: EGRESS_AUDIT_UID, gid: EGRESS_AUDIT_UID, limits: { memoryMb: 256, cpus: 0.5, nproc: 128, nofile: 4096 }, tmpfs: [{ path: "/tmp", sizeMb: 64 }] }),
+        ...nodeServiceArgs({
+          uid: EGRESS_AUDIT_UID,
+          limits: { memoryMb: 256, cpus: 0.5, nproc: 128, nofile: 4096 },
+          tmpSizeMb: 64,
+          volumeName: volume.name,
+          stateDir: STATE_DIR,
+          extraMounts: [{ type: "bind", source: socket, target: socket }],
+          configEnv: "OCTW_EGRESS_AUDIT_CONFIG",
+          configPath: `${STATE_DIR}/config/config.json`,
+        }),
         // Only the socket's group, so the socket is usable without running as root.
         groupAdds: [String(parsed.dockerSocketGid)],
         networksAdvanced: [{ name: parsed.controlNetworkName }],
         dns: ["127.0.0.1"],
-        mounts: [
-          { type: "volume", source: volume.name, target: STATE_DIR, volumeOptions: { noCopy: true } },
-          { type: "bind", source: socket, target: socket },
-        ],
-        envs: [`OCTW_EGRESS_AUDIT_CONFIG=${STATE_DIR}/config/config.json`, "HOME=/tmp", "TMPDIR=/tmp", "NODE_ENV=production"],
-        restart: "unless-stopped",
-        stopTimeout: 25,
-        destroyGraceSeconds: 25,
         labels: labels("egress-audit"),
       },
       { parent: this, deleteBeforeReplace: true, dependsOn: [init] },

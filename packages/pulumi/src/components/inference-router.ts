@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ROUTER_PORT, parseRouterConfig, type RouterConfigInput } from "@octw/inference-router";
 import { z } from "zod";
-import { hardenedContainerArgs, labelList, volumeInitArgs } from "../planners/container-hardening.js";
+import { labelList, nodeServiceArgs, volumeInitArgs } from "../planners/container-hardening.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 
@@ -116,23 +116,18 @@ export class InferenceRouter extends pulumi.ComponentResource {
         name: `${prefix}-inference-router`,
         image: image.imageId,
         hostname: `${prefix}-inference-router`,
-        ...hardenedContainerArgs({ uid: ROUTER_UID, gid: ROUTER_UID, limits: { memoryMb: parsed.memoryMb ?? 512, cpus: 1, nproc: 256, nofile: 16_384 }, tmpfs: [{ path: "/tmp", sizeMb: 128 }] }),
+        ...nodeServiceArgs({
+          uid: ROUTER_UID,
+          limits: { memoryMb: parsed.memoryMb ?? 512, cpus: 1, nproc: 256, nofile: 16_384 },
+          tmpSizeMb: 128,
+          volumeName: volume.name,
+          stateDir: STATE_DIR,
+          configEnv: "OCTW_ROUTER_CONFIG",
+          configPath: `${STATE_DIR}/config/config.json`,
+          healthcheckEntry: "/opt/octw-inference-router/packages/inference-router/src/main.ts",
+        }),
         // Egress first: the router resolves and reaches the providers from there.
         networksAdvanced: [{ name: args.egressNetworkName }, { name: args.controlNetworkName }],
-        mounts: [{ type: "volume", source: volume.name, target: STATE_DIR, volumeOptions: { noCopy: true } }],
-        envs: [`OCTW_ROUTER_CONFIG=${STATE_DIR}/config/config.json`, "HOME=/tmp", "TMPDIR=/tmp", "NODE_ENV=production"],
-        healthcheck: {
-          tests: ["CMD", "/usr/local/bin/node", "--import", "tsx", "/opt/octw-inference-router/packages/inference-router/src/main.ts", "healthcheck"],
-          interval: "10s",
-          timeout: "5s",
-          startPeriod: "20s",
-          retries: 3,
-        },
-        restart: "unless-stopped",
-        stopTimeout: 25,
-        destroyGraceSeconds: 25,
-        wait: true,
-        waitTimeout: 120,
         labels: labels("inference-router"),
       },
       { parent: this, deleteBeforeReplace: true, dependsOn: [init] },

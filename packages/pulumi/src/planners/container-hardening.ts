@@ -141,3 +141,52 @@ export function volumeInitArgs<Content>(input: VolumeInitInput<Content>) {
     restart: "no",
   };
 }
+
+export interface NodeServiceInput<Content> {
+  /** The image's own UID:GID (the service runs as it). */
+  readonly uid: number;
+  readonly limits: ResourceLimits;
+  /** Size of the /tmp tmpfs (tsx's transform cache lives there). */
+  readonly tmpSizeMb: number;
+  /** The service's state volume and where it is mounted. */
+  readonly volumeName: Content;
+  readonly stateDir: string;
+  /** Further mounts (e.g. a bind of the engine socket). */
+  readonly extraMounts?: readonly { type: "bind"; source: string; target: string }[];
+  /** Environment variable naming the config file, and the file (inside the state volume). */
+  readonly configEnv: string;
+  readonly configPath: string;
+  /** The entry point's path in the image, when it has a `healthcheck` subcommand; the container then waits healthy. */
+  readonly healthcheckEntry?: string;
+}
+
+/**
+ * Args of a shared OCTW node service (edge, inference router, egress-audit shipper): hardened,
+ * read-only, its state volume, config named by one env var (never secrets), a stop timeout that
+ * covers the drain (10 s) plus the audit flush, and — when the entry point has one — the
+ * `healthcheck` subcommand, waited on at deploy.
+ */
+export function nodeServiceArgs<Content>(input: NodeServiceInput<Content>) {
+  const health = input.healthcheckEntry
+    ? {
+        healthcheck: {
+          tests: ["CMD", "/usr/local/bin/node", "--import", "tsx", input.healthcheckEntry, "healthcheck"],
+          interval: "10s",
+          timeout: "5s",
+          startPeriod: "20s",
+          retries: 3,
+        },
+        wait: true,
+        waitTimeout: 120,
+      }
+    : {};
+  return {
+    ...hardenedContainerArgs({ uid: input.uid, gid: input.uid, limits: input.limits, tmpfs: [{ path: "/tmp", sizeMb: input.tmpSizeMb }] }),
+    mounts: [{ type: "volume", source: input.volumeName, target: input.stateDir, volumeOptions: { noCopy: true } }, ...(input.extraMounts ?? [])],
+    envs: [`${input.configEnv}=${input.configPath}`, "HOME=/tmp", "TMPDIR=/tmp", "NODE_ENV=production"],
+    ...health,
+    restart: "unless-stopped",
+    stopTimeout: 25,
+    destroyGraceSeconds: 25,
+  };
+}
