@@ -63,20 +63,46 @@ interface Teardown {
 
 const DOCKER_PROVIDER_FIELDS = ["host", "version"];
 
-export function createRealizingMocks(opts: RealizingMocksOptions): RealizingMocks {
+/** What creating one resource left behind: the engine object, its outputs, and how to undo it. */
+export interface Created {
+  id: string;
+  outputs: Record<string, unknown>;
+  /** the provider's Delete of this resource */
+  destroy: () => Promise<void>;
+  /** Postgres roles are dropped after the objects they own */
+  kind: "role" | "other";
+  /** the provider's state after Create + Read (what its next Diff compares against), where modelled */
+  read?: Record<string, unknown>;
+  /** the serialized dynamic provider, for diff/update/delete of a dynamic resource */
+  dynamic?: DynamicProvider;
+}
+
+export interface DynamicProvider {
+  check?: (olds: unknown, news: Record<string, unknown>) => Promise<{ inputs?: Record<string, unknown>; failures?: { property: string; reason: string }[] }>;
+  create: (inputs: Record<string, unknown>) => Promise<{ id: string; outs?: Record<string, unknown> }>;
+  diff?: (id: string, olds: Record<string, unknown>, news: Record<string, unknown>) => Promise<{ changes?: boolean; replaces?: string[]; deleteBeforeReplace?: boolean }>;
+  update?: (id: string, olds: Record<string, unknown>, news: Record<string, unknown>) => Promise<{ outs?: Record<string, unknown> } | undefined>;
+  delete?: (id: string, props: Record<string, unknown>) => Promise<void>;
+}
+
+export interface ResourceRealizer {
+  /** creates one custom resource for real; `inputs` are unwrapped (no secret envelopes) */
+  create(type: string, name: string, inputs: Record<string, unknown>, provider: string | undefined): Promise<Created>;
+  /** loads a dynamic resource's serialized provider */
+  loadDynamic(name: string, inputs: Record<string, unknown>): DynamicProvider;
+  docker: DockerContext;
+}
+
+/** The per-resource half of the realizing mock: one create per declared resource, on the engine, Postgres or the CSPRNG. */
+export function createResourceRealizer(opts: RealizingMocksOptions): ResourceRealizer {
   const { runId, docker } = opts;
   if (!/^[a-z0-9]{4,}$/.test(runId)) throw new Error(`realizing mock: runId ("${runId}") must be lowercase alphanumeric, ≥4 chars`);
   const log = opts.log ?? (() => undefined);
-  const records: RealizedRecord[] = [];
-  const teardowns: Teardown[] = [];
-  const errors: Error[] = [];
-  const pending = new Set<Promise<unknown>>();
   const pgProviders = new Map<string, PgTarget>();
   const dctx: DockerContext = { docker, runId, log };
   const pctx: PgContext = { runId, log, createdDatabases: new Set() };
   const requireFrom = opts.requireFrom ?? path.join(process.cwd(), "package.json");
   let providerSeq = 0;
-
   // Catalog updates on one server run one at a time: concurrent GRANT/REVOKE on the same
   // object fails with "tuple concurrently updated", and the upstream provider serializes them
   // (advisory locks) too.
@@ -107,6 +133,92 @@ export function createRealizingMocks(opts: RealizingMocksOptions): RealizingMock
     return t;
   };
 
+  async function create(t: string, name: string, inputs: Record<string, unknown>, provider: string | undefined): Promise<Created> {
+    if (t === "pulumi:providers:postgresql") {
+      const target = pgTargetFromProvider(name, inputs);
+      const id = `pgprovider-${++providerSeq}`;
+      pgProviders.set(id, target);
+      return { id, outputs: {}, destroy: () => Promise.resolve(), kind: "other" };
+    }
+    if (t === "pulumi:providers:docker") {
+      checkFields(t, name, inputs, DOCKER_PROVIDER_FIELDS);
+      const host = str(t, name, "host", inputs.host);
+      const ours = process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
+      if (host && host !== ours) fail(t, name, "host", `("${host}") must be the engine under test (${ours})`);
+      return { id: `dockerprovider-${++providerSeq}`, outputs: {}, destroy: () => Promise.resolve(), kind: "other" };
+    }
+    if (t === "pulumi:providers:random") {
+      checkFields(t, name, inputs, ["version"]);
+      return { id: `randomprovider-${++providerSeq}`, outputs: {}, destroy: () => Promise.resolve(), kind: "other" };
+    }
+    if (t.startsWith("pulumi:providers:")) fail(t, name, "type", "is a provider the realizing mock does not implement");
+    if (t.startsWith("docker:")) {
+      const r = t === "docker:index/network:Network" ? await realizeNetwork(dctx, name, inputs)
+        : t === "docker:index/volume:Volume" ? await realizeVolume(dctx, name, inputs)
+        : t === "docker:index/remoteImage:RemoteImage" ? await realizeRemoteImage(dctx, name, inputs)
+        : t === "docker:index/container:Container" ? await realizeContainer(dctx, name, inputs)
+        : fail(t, name, "type", "is not implemented by the realizing mock");
+      return { ...r, kind: "other" };
+    }
+    if (t.startsWith("postgresql:")) {
+      const target = pgTargetFor(t, name, provider);
+      const r = await serializedPg(target, () => realizePostgres(pctx, t, name, inputs, target));
+      return r;
+    }
+    if (t.startsWith("random:")) {
+      const r = realizeRandom(t, name, inputs);
+      return { id: r.id, outputs: r.outputs, destroy: () => Promise.resolve(), kind: "other" };
+    }
+    if (t === "pulumi-nodejs:dynamic:Resource") {
+      const p = loadDynamic(name, inputs);
+      let news = Object.fromEntries(Object.entries(inputs).filter(([k]) => k !== "__provider"));
+      if (p.check) {
+        const c = await p.check({}, news);
+        if (c.failures?.length) {
+          throw new Error(`realizing mock: dynamic resource "${name}" check failed: ${c.failures.map((f) => `${f.property}: ${f.reason}`).join("; ")}`);
+        }
+        if (c.inputs) news = c.inputs;
+      }
+      const r = await p.create(news);
+      // As the dynamic-provider host does (cmd/dynamic-provider/index.js create): the state is the
+      // provider's outs plus the serialized provider itself.
+      const outs = { ...(r.outs ?? {}), __provider: inputs.__provider };
+      log(`dynamic resource ${name} created (${r.id})`);
+      return {
+        id: r.id, outputs: outs, kind: "other", dynamic: p,
+        destroy: async () => {
+          if (p.delete) await p.delete(r.id, outs);
+        },
+      };
+    }
+    return fail(t, name, "type", "is not implemented by the realizing mock");
+  }
+
+  function loadDynamic(name: string, inputs: Record<string, unknown>): DynamicProvider {
+    const text = inputs.__provider;
+    if (typeof text !== "string") fail("pulumi-nodejs:dynamic:Resource", name, "__provider", "must be the serialized provider module");
+    const req = createRequire(requireFrom);
+    const mod: { exports: Record<string, unknown> } = { exports: {} };
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- evaluating the serialized provider is exactly what Pulumi's dynamic-provider host does (require-from-string)
+    const load = new Function("exports", "require", "module", "__filename", "__dirname", text) as (...a: unknown[]) => void;
+    load(mod.exports, req, mod, requireFrom, path.dirname(requireFrom));
+    const handler = mod.exports.handler as (() => Record<string, unknown>) | undefined;
+    if (typeof handler !== "function") fail("pulumi-nodejs:dynamic:Resource", name, "__provider", "does not export handler()");
+    return handler() as unknown as DynamicProvider;
+  }
+
+  return { create, loadDynamic, docker: dctx };
+}
+
+export function createRealizingMocks(opts: RealizingMocksOptions): RealizingMocks {
+  const realizer = createResourceRealizer(opts);
+  const { runId, docker } = opts;
+  const log = opts.log ?? (() => undefined);
+  const records: RealizedRecord[] = [];
+  const teardowns: Teardown[] = [];
+  const errors: Error[] = [];
+  const pending = new Set<Promise<unknown>>();
+
   async function realize(args: pulumi.runtime.MockResourceArgs): Promise<pulumi.runtime.MockResourceResult> {
     const started = Date.now();
     const secretPaths: string[] = [];
@@ -122,92 +234,14 @@ export function createRealizingMocks(opts: RealizingMocksOptions): RealizingMock
       records.push(rec);
       return { id: undefined, state: rawInputs };
     }
-    let id: string;
-    let outputs: Record<string, unknown> = {};
-    const t = args.type;
-    if (t === "pulumi:providers:postgresql") {
-      const target = pgTargetFromProvider(args.name, inputs);
-      id = `pgprovider-${++providerSeq}`;
-      pgProviders.set(id, target);
-    } else if (t === "pulumi:providers:docker") {
-      checkFields(t, args.name, inputs, DOCKER_PROVIDER_FIELDS);
-      const host = str(t, args.name, "host", inputs.host);
-      const ours = process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
-      if (host && host !== ours) fail(t, args.name, "host", `("${host}") must be the engine under test (${ours})`);
-      id = `dockerprovider-${++providerSeq}`;
-    } else if (t === "pulumi:providers:random") {
-      checkFields(t, args.name, inputs, ["version"]);
-      id = `randomprovider-${++providerSeq}`;
-    } else if (t.startsWith("pulumi:providers:")) {
-      fail(t, args.name, "type", "is a provider the realizing mock does not implement");
-    } else if (t.startsWith("docker:")) {
-      const r = t === "docker:index/network:Network" ? await realizeNetwork(dctx, args.name, inputs)
-        : t === "docker:index/volume:Volume" ? await realizeVolume(dctx, args.name, inputs)
-        : t === "docker:index/remoteImage:RemoteImage" ? await realizeRemoteImage(dctx, args.name, inputs)
-        : t === "docker:index/container:Container" ? await realizeContainer(dctx, args.name, inputs)
-        : fail(t, args.name, "type", "is not implemented by the realizing mock");
-      teardowns.push({ label: `${t} ${args.name}`, kind: "other", destroy: r.destroy });
-      id = r.id;
-      outputs = r.outputs;
-    } else if (t.startsWith("postgresql:")) {
-      const target = pgTargetFor(t, args.name, args.provider);
-      const r = await serializedPg(target, () => realizePostgres(pctx, t, args.name, inputs, target));
-      teardowns.push({ label: `${t} ${args.name}`, kind: r.kind, destroy: r.destroy });
-      id = r.id;
-      outputs = r.outputs;
-    } else if (t.startsWith("random:")) {
-      const r = realizeRandom(t, args.name, inputs);
-      id = r.id;
-      outputs = r.outputs;
-    } else if (t === "pulumi-nodejs:dynamic:Resource") {
-      const r = await realizeDynamic(args.name, inputs);
-      teardowns.push({ label: `${t} ${args.name}`, kind: "other", destroy: r.destroy });
-      id = r.id;
-      outputs = r.outs;
-    } else {
-      fail(t, args.name, "type", "is not implemented by the realizing mock");
-    }
-    rec.id = id;
-    rec.outputs = unwrapSecrets(outputs) as Record<string, unknown>;
+    const r = await realizer.create(args.type, args.name, inputs, args.provider);
+    teardowns.push({ label: `${args.type} ${args.name}`, kind: r.kind, destroy: r.destroy });
+    rec.id = r.id;
+    rec.outputs = unwrapSecrets(r.outputs) as Record<string, unknown>;
     rec.ms = Date.now() - started;
     records.push(rec);
     // the raw inputs keep their secret envelopes, so outputs of secret inputs stay secret
-    return { id, state: { ...rawInputs, ...outputs } };
-  }
-
-  async function realizeDynamic(name: string, inputs: Record<string, unknown>) {
-    const text = inputs.__provider;
-    if (typeof text !== "string") fail("pulumi-nodejs:dynamic:Resource", name, "__provider", "must be the serialized provider module");
-    const req = createRequire(requireFrom);
-    const mod: { exports: Record<string, unknown> } = { exports: {} };
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- evaluating the serialized provider is exactly what Pulumi's dynamic-provider host does (require-from-string)
-    const load = new Function("exports", "require", "module", "__filename", "__dirname", text) as (...a: unknown[]) => void;
-    load(mod.exports, req, mod, requireFrom, path.dirname(requireFrom));
-    const handler = mod.exports.handler as (() => Record<string, unknown>) | undefined;
-    if (typeof handler !== "function") fail("pulumi-nodejs:dynamic:Resource", name, "__provider", "does not export handler()");
-    const provider = handler() as {
-      check?: (olds: unknown, news: Record<string, unknown>) => Promise<{ inputs?: Record<string, unknown>; failures?: { property: string; reason: string }[] }>;
-      create: (inputs: Record<string, unknown>) => Promise<{ id: string; outs?: Record<string, unknown> }>;
-      delete?: (id: string, props: Record<string, unknown>) => Promise<void>;
-    };
-    let news = Object.fromEntries(Object.entries(inputs).filter(([k]) => k !== "__provider"));
-    if (provider.check) {
-      const c = await provider.check({}, news);
-      if (c.failures?.length) {
-        throw new Error(`realizing mock: dynamic resource "${name}" check failed: ${c.failures.map((f) => `${f.property}: ${f.reason}`).join("; ")}`);
-      }
-      if (c.inputs) news = c.inputs;
-    }
-    const r = await provider.create(news);
-    const outs = r.outs ?? {};
-    log(`dynamic resource ${name} created (${r.id})`);
-    return {
-      id: r.id,
-      outs,
-      destroy: async () => {
-        if (provider.delete) await provider.delete(r.id, outs);
-      },
-    };
+    return { id: r.id, state: { ...rawInputs, ...r.outputs } };
   }
 
   const mocks: pulumi.runtime.Mocks = {
