@@ -44,9 +44,11 @@ describe("the edge", () => {
   it("joins every tenant network through a per-tenant attachment at the address that tenant's gateway trusts", async () => {
     const rs = await deploy("e2", config([{ id: "alpha", slot: 1 }, { id: "bravo", slot: 2 }]));
     const attachments = rs.filter((r) => r.type === TYPES.dynamic && r.name.endsWith("-edge-attachment")).map((r) => r.inputs as { container: string; network: string; ipv4Address: string });
+    // by the edge container's id (the mock's id is "<resource name>-id"): a replaced edge gets new attachments
+    const edgeId = `${rs.find((r) => r.type === TYPES.container && r.inputs.name === "octwtest-edge")!.name}-id`;
     expect(attachments).toEqual([
-      expect.objectContaining({ container: "octwtest-edge", network: "octwtest-alpha-net", ipv4Address: "10.64.0.34" }),
-      expect.objectContaining({ container: "octwtest-edge", network: "octwtest-bravo-net", ipv4Address: "10.64.0.66" }),
+      expect.objectContaining({ container: edgeId, network: "octwtest-alpha-net", ipv4Address: "10.64.0.34" }),
+      expect.objectContaining({ container: edgeId, network: "octwtest-bravo-net", ipv4Address: "10.64.0.66" }),
     ]);
     for (const g of rs.filter((r) => r.type === TYPES.container && label(r, "octw.component") === "gateway-state-init")) {
       const cfg = JSON.parse((g.inputs.uploads as { file: string; content: string }[]).find((u) => u.file === "/state/openclaw.json")!.content) as { gateway: { trustedProxies: string[] } };

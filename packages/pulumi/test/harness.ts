@@ -43,6 +43,10 @@ function fakeOutputs(type: string, name: string, inputs: Record<string, unknown>
       return { imageId: `sha256:${Buffer.from(String(inputs.name)).toString("hex").padEnd(64, "0").slice(0, 64)}`, repoDigest: String(inputs.name) };
     case "random:index/randomPassword:RandomPassword":
       return { result: `pw-${name}`, bcryptHash: `hash-${name}` };
+    case "docker:index/container:Container":
+      // the provider's Read records exit_code for a container that is not running: a one-shot
+      // (`attach`) container that ran to completion reports 0
+      return inputs.attach === true ? { exitCode: 0 } : {};
     case "random:index/randomBytes:RandomBytes":
       return { base64: Buffer.from(`bytes-${name}`).toString("base64"), hex: Buffer.from(`bytes-${name}`).toString("hex") };
     default:

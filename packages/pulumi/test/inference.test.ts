@@ -63,7 +63,7 @@ describe("inference routing", () => {
     expect(router.inputs.readOnly).toBe(true);
     expect(JSON.stringify(router.inputs.envs)).not.toContain("pw-");
     const attachments = rs.filter((r) => r.type === TYPES.dynamic && r.name.endsWith("-router-attachment")).map((r) => r.inputs);
-    expect(attachments).toEqual([expect.objectContaining({ container: "octwtest-inference-router", network: "octwtest-alpha-net", ipv4Address: "10.64.0.35" })]);
+    expect(attachments).toEqual([expect.objectContaining({ container: `${router.name}-id`, network: "octwtest-alpha-net", ipv4Address: "10.64.0.35" })]);
   });
 
   it("refuses a policy whose egress allowlist would let the sandbox reach a provider directly", async () => {

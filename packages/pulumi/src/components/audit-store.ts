@@ -4,7 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { migrationSql, requiredGrants, type AuditRoles } from "@octw/audit";
 import { z } from "zod";
-import { hardenedContainerArgs, labelList, volumeInitArgs } from "../planners/container-hardening.js";
+import { hardenedContainerArgs, labelList, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
+import { afterSuccessOf } from "./common.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 import { AuditSql } from "./audit-sql.js";
@@ -195,16 +196,16 @@ export class AuditStore extends pulumi.ComponentResource {
           shmSize: 128,
           networksAdvanced: [{ name: e.networkName, ipv4Address: e.address }],
           dns: ["127.0.0.1"],
-          mounts: [{ type: "volume", source: volume.name, target: PGDATA, volumeOptions: { noCopy: true } }],
+          mounts: [{ type: "volume", source: volume.name, target: PGDATA }],
           envs: [`POSTGRES_PASSWORD_FILE=${passwordFile}`, `PGDATA=${PGDATA}`],
           healthcheck: { tests: ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres"], interval: "5s", timeout: "3s", startPeriod: "10s", retries: 10 },
           restart: "unless-stopped",
           destroyGraceSeconds: 30,
           wait: true,
-          waitTimeout: 120,
+          waitTimeout: afterSuccessOf(init, `${name}: data-init`, 120),
           labels: labels("audit-postgres"),
         },
-        { parent: this, deleteBeforeReplace: true, dependsOn: [init] },
+        { parent: this, deleteBeforeReplace: true, dependsOn: [init], replaceOnChanges: REPLACE_ON_CHANGES },
       );
       host = e.address;
       port = 5432;
@@ -235,19 +236,25 @@ export class AuditStore extends pulumi.ComponentResource {
       const role = new postgresql.Role(
         `${name}-${k}-role`,
         { name: roles[k], login: true, password: password.result, ...UNPRIVILEGED_ROLE, inherit: false, connectionLimit: k === "owner" ? 8 : 64 },
-        child,
+        // Retained: the provider's delete runs REASSIGN OWNED / DROP OWNED before DROP ROLE, which
+        // for the owner would drop the audit schema with it.
+        { ...child, retainOnDelete: true },
       );
       return { password, role };
     };
     const owner = loginRole("owner");
     const writer = loginRole("writer");
-    const readerGroup = new postgresql.Role(`${name}-reader-role`, { name: roles.reader, login: false, ...UNPRIVILEGED_ROLE, inherit: false }, child);
+    const readerGroup = new postgresql.Role(`${name}-reader-role`, { name: roles.reader, login: false, ...UNPRIVILEGED_ROLE, inherit: false }, { ...child, retainOnDelete: true });
     const passwords = { owner: owner.password, writer: writer.password };
     const roleResources = { owner: owner.role, writer: writer.role, reader: readerGroup };
     const database = new postgresql.Database(
       `${name}-database`,
       { name: databaseName, owner: roles.owner, encoding: "UTF8", template: "template0", allowConnections: true },
-      { ...child, dependsOn: [roleResources.owner] },
+      // The tamper-evident trail outlives the infrastructure that writes it: the provider's delete
+      // is DROP DATABASE … WITH (FORCE) (cyrilgdn resource_postgresql_database.go), so `pulumi
+      // destroy` and a removed AuditStore leave the database in place (README: "What `pulumi
+      // destroy` leaves behind").
+      { ...child, dependsOn: [roleResources.owner], retainOnDelete: true },
     );
     // Nobody but the roles below may connect: revoke PUBLIC's default CONNECT/TEMPORARY.
     const publicRevoke = new postgresql.Grant(

@@ -1,3 +1,4 @@
+import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 
 /** Tenant ids are lowercase DNS labels: they become host names, Docker names and Postgres values. */
@@ -8,4 +9,20 @@ export const tenantIdSchema = z
 /** Docker object name for a tenant's part, e.g. `octw-alpha-gateway`. */
 export function dockerName(prefix: string, tenantId: string, part: string): string {
   return `${prefix}-${tenantId}-${part}`;
+}
+
+/**
+ * The `waitTimeout` of a container that needs a one-shot init container to have succeeded — or a
+ * failed deploy. pulumi-docker waits for an `attach` container to exit but never checks its exit
+ * code (kreuzwerker v4.5.0 resource_docker_container_funcs.go, create: ContainerWait and no
+ * status check); its Read records `exit_code`. Deriving the dependent's `waitTimeout` from that
+ * code stops the dependent from being created after a failed init, with the init's name in the
+ * error. `waitTimeout` only matters at create and does not force replacement, so a replaced init
+ * shows the dependent as an update in preview, never a replacement.
+ */
+export function afterSuccessOf(init: { exitCode: pulumi.Output<number | undefined> }, what: string, waitTimeoutS: number): pulumi.Output<number> {
+  return init.exitCode.apply((code) => {
+    if (code !== 0) throw new Error(`${what} exited ${code ?? "(no exit code)"}: the container that needs it is not created; see \`docker logs\` of the init container`);
+    return waitTimeoutS;
+  });
 }

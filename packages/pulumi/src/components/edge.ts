@@ -2,7 +2,8 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { parseEdgeConfig, type EdgeConfigInput } from "@octw/edge";
 import { z } from "zod";
-import { labelList, nodeServiceArgs, volumeInitArgs } from "../planners/container-hardening.js";
+import { labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
+import { afterSuccessOf } from "./common.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OPENCLAW_PORT } from "../planners/openclaw-config.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
@@ -198,6 +199,7 @@ export class Edge extends pulumi.ComponentResource {
           configPath: CONFIG_PATH,
           healthcheckEntry: "/opt/octw-edge/packages/edge/src/main.ts",
         }),
+        waitTimeout: afterSuccessOf(init, `${name}: state-init`, 120),
         networksAdvanced: [{ name: parsed.ingressNetworkName }, { name: parsed.controlNetworkName }],
         ports: [{ internal: EDGE_PORT, external: hostPort, ip: parsed.hostIp ?? "127.0.0.1", protocol: "tcp" }],
         // Container names (tenant gateways) still resolve through Docker's embedded DNS; lookups of
@@ -205,7 +207,7 @@ export class Edge extends pulumi.ComponentResource {
         dns: ["127.0.0.1"],
         labels: labels("edge"),
       },
-      { parent: this, deleteBeforeReplace: true, dependsOn: [init] },
+      { parent: this, deleteBeforeReplace: true, dependsOn: [init], replaceOnChanges: REPLACE_ON_CHANGES },
     );
     this.containerName = this.container.name;
     // TLS ends in front of the edge (listen.publicScheme https); the published port speaks HTTP.

@@ -1,7 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { labelList, nodeServiceArgs, volumeInitArgs } from "../planners/container-hardening.js";
+import { labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
+import { afterSuccessOf } from "./common.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 
@@ -120,14 +121,17 @@ export class EgressAuditShipper extends pulumi.ComponentResource {
           extraMounts: [{ type: "bind", source: socket, target: socket }],
           configEnv: "OCTW_EGRESS_AUDIT_CONFIG",
           configPath: `${STATE_DIR}/config/config.json`,
+          // its heartbeat: the deploy waits until the shipper runs
+          healthcheckEntry: "/opt/octw-egress-audit/packages/egress-audit/src/main.ts",
         }),
+        waitTimeout: afterSuccessOf(init, `${name}: state-init`, 120),
         // Only the socket's group, so the socket is usable without running as root.
         groupAdds: [String(parsed.dockerSocketGid)],
         networksAdvanced: [{ name: parsed.controlNetworkName }],
         dns: ["127.0.0.1"],
         labels: labels("egress-audit"),
       },
-      { parent: this, deleteBeforeReplace: true, dependsOn: [init] },
+      { parent: this, deleteBeforeReplace: true, dependsOn: [init], replaceOnChanges: REPLACE_ON_CHANGES },
     );
     this.registerOutputs({});
   }

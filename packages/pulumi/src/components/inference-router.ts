@@ -2,7 +2,8 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ROUTER_PORT, parseRouterConfig, type RouterConfigInput } from "@octw/inference-router";
 import { z } from "zod";
-import { labelList, nodeServiceArgs, volumeInitArgs } from "../planners/container-hardening.js";
+import { labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
+import { afterSuccessOf } from "./common.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 
@@ -126,11 +127,12 @@ export class InferenceRouter extends pulumi.ComponentResource {
           configPath: `${STATE_DIR}/config/config.json`,
           healthcheckEntry: "/opt/octw-inference-router/packages/inference-router/src/main.ts",
         }),
+        waitTimeout: afterSuccessOf(init, `${name}: state-init`, 120),
         // Egress first: the router resolves and reaches the providers from there.
         networksAdvanced: [{ name: args.egressNetworkName }, { name: args.controlNetworkName }],
         labels: labels("inference-router"),
       },
-      { parent: this, deleteBeforeReplace: true, dependsOn: [init] },
+      { parent: this, deleteBeforeReplace: true, dependsOn: [init], replaceOnChanges: REPLACE_ON_CHANGES },
     );
     this.containerName = this.container.name;
     this.registerOutputs({ containerName: this.containerName });

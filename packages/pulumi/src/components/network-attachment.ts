@@ -2,7 +2,10 @@ import type * as nodeHttp from "node:http";
 import * as pulumi from "@pulumi/pulumi";
 
 export interface NetworkAttachmentArgs {
-  /** Name or id of a running container (a shared service such as the edge). */
+  /**
+   * Id of a running container (a shared service such as the edge). Pass the id, not the name:
+   * when the container is replaced its id changes, which replaces the attachment too.
+   */
   container: pulumi.Input<string>;
   /** Name of the network to attach it to (a tenant network). */
   network: pulumi.Input<string>;

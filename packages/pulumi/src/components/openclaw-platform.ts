@@ -227,7 +227,9 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
         // this tenant: adding or removing the tenant never touches the edge container.
         new NetworkAttachment(
           `${name}-${id}-edge-attachment`,
-          { container: edge.containerName, network: network.networkName, ipv4Address: t.addresses.edge },
+          // by container id, not name: a replaced edge has a new id, so its attachments are
+          // replaced with it (a name would stay the same and leave the new edge unattached)
+          { container: edge.container.id, network: network.networkName, ipv4Address: t.addresses.edge },
           { ...child, dependsOn: [edge, network] },
         );
       }
@@ -252,7 +254,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
       for (const r of routerNeeded) {
         new NetworkAttachment(
           `${name}-${r.id}-router-attachment`,
-          { container: router.containerName, network: r.network.networkName, ipv4Address: r.address },
+          { container: router.container.id, network: r.network.networkName, ipv4Address: r.address },
           { ...child, dependsOn: [router, r.network] },
         );
       }

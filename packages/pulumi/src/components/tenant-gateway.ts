@@ -3,12 +3,12 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { hardenedContainerArgs, labelList, volumeInitArgs, type ResourceLimits, type TmpfsMount } from "../planners/container-hardening.js";
+import { hardenedContainerArgs, labelList, volumeInitArgs, type ResourceLimits, type TmpfsMount, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OPENCLAW_PORT, OPENCLAW_STATE_DIR, renderOpenClawConfig } from "../planners/openclaw-config.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 import { openclawModelsConfig, type ParsedInferencePolicy } from "@octw/inference-router";
-import { dockerName, tenantIdSchema } from "./common.js";
+import { afterSuccessOf, dockerName, tenantIdSchema } from "./common.js";
 
 /** Where the generated per-tenant secrets land: inside the 0700 state volume, each file 0400 and owned by the tenant. */
 export const ROUTER_TOKEN_PATH = `${OPENCLAW_STATE_DIR}/.octw/router-token`;
@@ -130,9 +130,10 @@ export class TenantGateway extends pulumi.ComponentResource {
     this.stateVolume = new docker.Volume(
       `${name}-state`,
       { name: dockerName(prefix, parsed.tenantId, "state"), driver: "local", labels: labels("gateway-state") },
-      // The tenant's memory. Removing the tenant removes it (offboarding deletes tenant data);
-      // the volume's inputs never change, so no other change replaces it.
-      { parent: this },
+      // The tenant's memory outlives the declaration: removing the tenant (or `pulumi destroy`)
+      // leaves the volume on the engine, so a mistaken config change cannot erase a tenant's data.
+      // Offboarding removes it explicitly (README: "Removing a tenant for good").
+      { parent: this, retainOnDelete: true },
     );
 
     const routerToken = new random.RandomPassword(`${name}-router-token`, { length: 48, special: false }, { parent: this });
@@ -185,7 +186,7 @@ export class TenantGateway extends pulumi.ComponentResource {
         dns: ["127.0.0.1"],
         // A lookup of an outside name then fails after 1 s instead of glibc's 2 × 5 s.
         dnsOpts: ["timeout:1", "attempts:1"],
-        mounts: [{ type: "volume", source: this.stateVolume.name, target: OPENCLAW_STATE_DIR, volumeOptions: { noCopy: true } }],
+        mounts: [{ type: "volume", source: this.stateVolume.name, target: OPENCLAW_STATE_DIR }],
         envs: [
           // Replaces the gateway when its config changes (the files arrive through state-init).
           `OCTW_CONFIG_SHA256=${createHash("sha256").update(config).digest("hex")}`,
@@ -221,17 +222,18 @@ export class TenantGateway extends pulumi.ComponentResource {
           ],
           interval: "15s",
           timeout: "5s",
-          startPeriod: "60s",
+          // "1m0s", not "60s": the provider reads durations back as Go's time.Duration.String()
+          startPeriod: "1m0s",
           retries: 3,
         },
         restart: "unless-stopped",
         stopSignal: "SIGTERM",
         destroyGraceSeconds: 10,
         wait: true,
-        waitTimeout: 180,
+        waitTimeout: afterSuccessOf(stateInit, `${name}: state-init`, 180),
         labels: labels("gateway"),
       },
-      { parent: this, deleteBeforeReplace: true, dependsOn: [stateInit] },
+      { parent: this, deleteBeforeReplace: true, dependsOn: [stateInit], replaceOnChanges: REPLACE_ON_CHANGES },
     );
     this.containerName = this.container.name;
     this.url = pulumi.output(`http://${parsed.address}:${OPENCLAW_PORT}`);

@@ -56,6 +56,33 @@ export interface HardenedContainerArgs {
 
 const SECCOMP = seccompSecurityOpt(buildSeccompProfile());
 
+/**
+ * `cpus` exactly as pulumi-docker reads it back, so a second `up` sees no change: its Read writes
+ * nanoInt64ToDecimalString(NanoCPUs) (kreuzwerker v4.5.0 internal/provider/helpers.go) — "1.0"
+ * for 1, "0.5", "0.25", "10." for 10 — and `cpus` forces replacement, so any other spelling
+ * ("1") would replace the container on every later `up`.
+ */
+export function cpusAsProviderReadsThem(cpus: number): string {
+  const nano = Math.round(cpus * 1e9);
+  if (!Number.isSafeInteger(nano) || nano <= 0) throw new RangeError(`cpus (${cpus}) must be a positive number of CPUs`);
+  const whole = Math.trunc(nano / 1e9);
+  const frac = String(nano % 1e9).padStart(9, "0");
+  const s = `${whole}.${frac}`;
+  // upstream: `if strings.Count(str, "0") == 9 { return rat.FloatString(1) }`, then trailing zeros trimmed
+  if ((s.match(/0/g) ?? []).length === 9) return `${whole}.${frac.slice(0, 1)}`;
+  return s.replace(/0+$/, "");
+}
+
+/**
+ * Containers whose changes pulumi-docker would record without applying them: `tmpfs`,
+ * `healthcheck` and `init` are not ForceNew, and the provider's Update only sends restart policy
+ * and memory/CPU-share changes to the engine (kreuzwerker v4.5.0
+ * resource_docker_container_funcs.go resourceDockerContainerUpdate). A policy that changes a
+ * tenant's writable paths would then show as an update and never reach the container; replacing
+ * is the only way such a change takes effect.
+ */
+export const REPLACE_ON_CHANGES = ["tmpfs", "healthcheck", "init", "cpuPeriod", "cpuQuota"];
+
 export function tmpfsOptions(mount: TmpfsMount, uid: number, gid: number): string {
   // mode 1777 only for /tmp (a shared scratch convention); other paths belong to the tenant alone.
   const mode = mount.path === "/tmp" ? "1777" : "0700";
@@ -74,7 +101,7 @@ export function hardenedContainerArgs(input: HardeningInput): HardenedContainerA
     tmpfs: Object.fromEntries(input.tmpfs.map((m) => [m.path, tmpfsOptions(m, input.uid, input.gid)])),
     memory: input.limits.memoryMb,
     memorySwap: input.limits.memoryMb,
-    cpus: String(input.limits.cpus),
+    cpus: cpusAsProviderReadsThem(input.limits.cpus),
     ulimits: [
       { name: "nproc", soft: input.limits.nproc, hard: input.limits.nproc },
       { name: "nofile", soft: input.limits.nofile, hard: input.limits.nofile },
@@ -132,7 +159,10 @@ export function volumeInitArgs<Content>(input: VolumeInitInput<Content>) {
     networkMode: "none",
     entrypoints: ["/bin/sh", "-c"],
     command: [`chown ${input.uid}:${input.gid} ${targets} && chmod 0700 ${targets}`],
-    mounts: [{ type: "volume", source: input.volumeName, target: INIT_MOUNT, volumeOptions: { noCopy: true } }],
+    // No `volumeOptions` (noCopy) anywhere: pulumi-docker refuses any volume_options block on an
+    // engine below API 1.45 (Docker < 26; Debian 12's docker.io is 1.41). Copy-up is harmless here:
+    // every volume is first mounted by its init container at INIT_MOUNT, which no image has.
+    mounts: [{ type: "volume", source: input.volumeName, target: INIT_MOUNT }],
     uploads: input.files.map((f) => ({ file: `${INIT_MOUNT}/${f.path}`, content: f.content, permissions: "0400", owner: String(input.uid), group: String(input.gid) })),
     // Wait for it to finish; it stays (exited) as the record of what was delivered.
     attach: true,
@@ -171,6 +201,7 @@ export function nodeServiceArgs<Content>(input: NodeServiceInput<Content>) {
     ? {
         healthcheck: {
           tests: ["CMD", "/usr/local/bin/node", "--import", "tsx", input.healthcheckEntry, "healthcheck"],
+          // Go duration strings as the provider reads them back (time.Duration.String())
           interval: "10s",
           timeout: "5s",
           startPeriod: "20s",
@@ -182,7 +213,7 @@ export function nodeServiceArgs<Content>(input: NodeServiceInput<Content>) {
     : {};
   return {
     ...hardenedContainerArgs({ uid: input.uid, gid: input.uid, limits: input.limits, tmpfs: [{ path: "/tmp", sizeMb: input.tmpSizeMb }] }),
-    mounts: [{ type: "volume", source: input.volumeName, target: input.stateDir, volumeOptions: { noCopy: true } }, ...(input.extraMounts ?? [])],
+    mounts: [{ type: "volume", source: input.volumeName, target: input.stateDir }, ...(input.extraMounts ?? [])],
     envs: [`${input.configEnv}=${input.configPath}`, "HOME=/tmp", "TMPDIR=/tmp", "NODE_ENV=production"],
     ...health,
     restart: "unless-stopped",
