@@ -48,7 +48,9 @@ describe("inference routing", () => {
 
   it("declares the router with token digests (never tokens), its secrets as 0400 files, and attaches it to alpha's network only", async () => {
     const rs = await deploy("i2", config({ version: 1, inference }));
-    const routerCfg = JSON.parse(upload(rs, "octwtest-router-state-init", "/state/config/config.json")) as { tenants: { id: string; routerAddress: string; subnet: string; tokenSha256: string }[] };
+    const tenantsFile = rs.find((r) => r.type === TYPES.dynamic && r.name.endsWith("-tenants"))!;
+    expect(tenantsFile.inputs).toMatchObject({ path: "/state/config/config.json", uid: 10003, gid: 10003, mode: 0o400 });
+    const routerCfg = JSON.parse(tenantsFile.inputs.content as string) as { tenants: { id: string; routerAddress: string; subnet: string; tokenSha256: string }[] };
     const token = "pw-i2-alpha-router-token";
     expect(routerCfg.tenants).toEqual([
       expect.objectContaining({ id: "alpha", routerAddress: "10.64.0.35", subnet: "10.64.0.32/27", tokenSha256: createHash("sha256").update(token).digest("hex") }),

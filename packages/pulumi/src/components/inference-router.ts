@@ -2,7 +2,8 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ROUTER_PORT, parseRouterConfig, type RouterConfigInput } from "@octw/inference-router";
 import { z } from "zod";
-import { labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
+import { INIT_MOUNT, labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
+import { ServiceConfigFile } from "./service-config-file.js";
 import { afterSuccessOf } from "./common.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
@@ -74,8 +75,8 @@ export function renderRouterConfig(tenants: RouterTenantEntry[]): string {
  * joined by per-tenant NetworkAttachments at offset .3.
  *
  * Its config lists the tenants (address, subnet, token digest, providers): adding a tenant
- * re-delivers that file through the router's init container and the running router re-reads it
- * (polled) — the router container itself is neither replaced nor restarted.
+ * rewrites that file in place (a ServiceConfigFile, an update) and the running router re-reads
+ * it (polled) — neither the router nor its init container is replaced or restarted.
  */
 export class InferenceRouter extends pulumi.ComponentResource {
   declare readonly container: docker.Container;
@@ -102,7 +103,8 @@ export class InferenceRouter extends pulumi.ComponentResource {
           gid: ROUTER_UID,
           volumeName: volume.name,
           files: [
-            { path: "config/config.json", content: config },
+            // makes config/ (0700, the router's); config.json itself is a ServiceConfigFile
+            { path: "config/README", content: "config.json here is written by the platform's ServiceConfigFile (the tenant list); it changes in place\n" },
             { path: "secrets/db-url", content: pulumi.secret(args.databaseUrl) },
             { path: "secrets/master-keyring", content: pulumi.secret(args.masterKeyring) },
           ],
@@ -110,6 +112,14 @@ export class InferenceRouter extends pulumi.ComponentResource {
         labels: labels("router-state-init"),
       },
       { parent: this, deleteBeforeReplace: true },
+    );
+    // The tenant list changes with every tenant added or removed: written in place through the
+    // exited init container, it is an update of this one resource; the init container's inputs
+    // stay the same and the running router re-reads the file.
+    const tenantsFile = new ServiceConfigFile(
+      `${name}-tenants`,
+      { container: init.id, path: `${INIT_MOUNT}/config/config.json`, content: config, uid: ROUTER_UID, gid: ROUTER_UID, mode: 0o400 },
+      { parent: this, dependsOn: [init] },
     );
     this.container = new docker.Container(
       `${name}-router`,
@@ -132,7 +142,7 @@ export class InferenceRouter extends pulumi.ComponentResource {
         networksAdvanced: [{ name: args.egressNetworkName }, { name: args.controlNetworkName }],
         labels: labels("inference-router"),
       },
-      { parent: this, deleteBeforeReplace: true, dependsOn: [init], replaceOnChanges: REPLACE_ON_CHANGES },
+      { parent: this, deleteBeforeReplace: true, dependsOn: [init, tenantsFile], replaceOnChanges: REPLACE_ON_CHANGES },
     );
     this.containerName = this.container.name;
     this.registerOutputs({ containerName: this.containerName });
