@@ -92,7 +92,8 @@ export class InferenceRouter extends pulumi.ComponentResource {
     const labels = (component: string) => labelList({ "octw.component": component, "octw.managed-by": "pulumi" });
     const image = new docker.RemoteImage(`${name}-image`, { name: parsed.image, keepLocally: true }, { parent: this });
     const volume = new docker.Volume(`${name}-state`, { name: `${prefix}-router-state`, driver: "local", labels: labels("router-state") }, { parent: this });
-    const config = pulumi.output(args.tenants).apply((t) => renderRouterConfig(t));
+    // Sorted by tenant id: the order of the platform's tenant list is not a change of the router's.
+    const config = pulumi.output(args.tenants).apply((t) => renderRouterConfig([...t].sort((a, b) => a.id.localeCompare(b.id))));
     const init = new docker.Container(
       `${name}-state-init`,
       {
