@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The node that `npm test` (scripts/test.sh), `npm run up` (scripts/up.sh) and .ci/run run
 # every later step on: npm ci, eslint, tsc, vitest, tsx. Sourced by them (not run), from the
 # repository root; one implementation for all three.
