@@ -44,7 +44,7 @@ ensure_postgres
 # shellcheck source=scripts/test-env/images.sh
 . scripts/test-env/images.sh
 if [ "$with_images" = 1 ]; then
-  ensure_images
+  ensure_images check_engine_dns
 else
   keep_previous_image_ids
 fi

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # `npm test`: the whole test suite, from a fresh clone.
-#  1. installs node dependencies from the lockfile when they are missing or stale;
+#  0. the node of package.json's engines.node: the machine's, or a pinned Node 24 installed
+#     into .octw/node (scripts/ensure-node.sh); every later step runs on it;
+#  1. installs node dependencies from the lockfile when they are missing, stale, or were
+#     installed by another node;
 #  2. scripts/test-env.sh installs and starts what the tests need (Docker engine, Postgres,
 #     locally built images) and writes their coordinates to .octw/test-env.env;
 #  3. lint + strict typecheck, unit tests (mocks), Postgres tests, conformance on Docker.
@@ -8,10 +11,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "== npm ci (dependencies missing or older than package-lock.json)"
-  npm ci --no-audit --no-fund
-fi
+echo "== node"
+# shellcheck source=scripts/ensure-node.sh
+. scripts/ensure-node.sh
+ensure_node
+ensure_node_modules
+echo "node $(node --version) ($(command -v node)); vitest runs on: $(npx vitest --version)"
 
 echo "== test environment"
 bash scripts/test-env.sh

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # `npm run up`: the main job. Deploys the local stack (stacks/Pulumi.local.yaml) on this
 # machine's Docker engine with the Pulumi CLI, then prints how to reach each tenant.
-#  1. a Docker engine must answer (this script does not install or reconfigure one);
+#  0. the node of package.json's engines.node: the machine's, or a pinned Node 24 installed
+#     into .octw/node (scripts/ensure-node.sh); dependencies from the lockfile with it;
+#  1. a Docker engine: one that answers is used as it is (never restarted or reconfigured);
+#     with none, as root on Debian, Debian's docker.io is installed and started with its own
+#     container DNS (scripts/test-env/engine.sh, ensure_engine_running); else what to run;
 #  2. the Pulumi CLI: the one on PATH, or a pinned version installed into .octw/pulumi after
 #     verifying its SHA-256 against the release's published checksums (never `curl | sh`);
 #  3. a local file backend and a generated passphrase in .octw/ (0600, git-ignored);
@@ -18,16 +22,25 @@ mkdir -p "$STATE"
 say() { printf '[octw up] %s\n' "$*"; }
 missing() { printf '[octw up] MISSING: %s\n' "$*" >&2; exit 1; }
 
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "installing node dependencies from the lockfile"
-  npm ci --no-audit --no-fund
-fi
+# 0. Node and the dependencies.
+# shellcheck source=scripts/ensure-node.sh
+. scripts/ensure-node.sh
+ensure_node
+ensure_node_modules
 
-# 1. Docker engine.
-if [ -x /usr/bin/docker ]; then DOCKER=/usr/bin/docker; else DOCKER=docker; fi
-command -v "$DOCKER" >/dev/null || missing "the docker client. Install Debian's docker.io (apt-get install docker.io) or Docker Engine."
-"$DOCKER" info >/dev/null 2>&1 || missing "a Docker engine answering on ${DOCKER_HOST:-unix:///var/run/docker.sock}. Start dockerd (e.g. systemctl start docker) or set DOCKER_HOST."
-say "docker engine: $("$DOCKER" version --format '{{.Server.Version}}')"
+# 1. Docker engine (the same install and start functions as the test environment's).
+OCTW_SCRIPTS_DIR="$ROOT/scripts"
+# shellcheck source=scripts/test-env/common.sh
+. scripts/test-env/common.sh
+# shellcheck source=scripts/test-env/engine.sh
+. scripts/test-env/engine.sh
+ensure_engine_running || missing "$ENGINE_MISSING"
+say "docker engine: $("$DOCKER" version --format '{{.Server.Version}}') on $DOCKER_HOST"
+if [ "$DOCKER_HOST" = "$OCTW_DEFAULT_DOCKER_HOST" ] && dockerd_uses_test_dns; then
+  # npm test's environment restarted this engine so; restarting it back would stop the tests'
+  # containers, so that is the user's call.
+  say "NOTE: this engine forwards container DNS to the test address $OCTW_TEST_DNS_ADDR (set by npm test's scripts/test-env.sh): the stack deploys, but the tenants' egress proxies cannot resolve their allowlisted hosts. For real egress, restart the engine without it (this stops the tests' containers): $(if systemd_is_init; then echo "rm $OCTW_TEST_DNS_DROPIN && systemctl daemon-reload && systemctl restart docker.service"; else echo "kill \$(cat $OCTW_DOCKERD_PIDFILE), wait until dockerd has exited, then npm run up (it starts dockerd without --dns)"; fi)."
+fi
 
 # 2. Pulumi CLI.
 PULUMI="$(command -v pulumi || true)"
@@ -64,12 +77,10 @@ export PULUMI_CONFIG_PASSPHRASE_FILE="$STATE/pulumi-passphrase"
 export PULUMI_SKIP_UPDATE_CHECK=1
 
 # 4. Images, built locally and pinned by id (the same recipes the tests use).
-# shellcheck source=scripts/test-env/common.sh
-. scripts/test-env/common.sh
+# (The test environment also checks that the engine forwards DNS only to its test address; the
+# main job's engine forwards to the host's resolvers, so no check here.)
+# shellcheck source=scripts/test-env/images.sh
 . scripts/test-env/images.sh
-# The test environment also checks that the engine forwards DNS only to its test address; a real
-# engine forwards to the host's resolvers, which is what the main job wants.
-check_engine_dns() { :; }
 ensure_images
 export OCTW_IMAGE_OPENCLAW="${OCTW_ENV[OCTW_IMAGE_OPENCLAW]}"
 export OCTW_IMAGE_EGRESS="${OCTW_ENV[OCTW_IMAGE_EGRESS]}"

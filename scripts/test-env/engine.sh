@@ -1,10 +1,17 @@
-# The Docker engine for the tests (sourced by scripts/test-env.sh).
-# The engine must forward container DNS to OCTW_TEST_DNS_ADDR, never to the machine's
-# resolver: Docker's embedded DNS otherwise copies /etc/resolv.conf, and a test lookup of an
-# unknown name would leave the machine.
+# The Docker engine (sourced by scripts/test-env.sh and scripts/up.sh). Its two callers want
+# different engines, installed and started by the same functions (start_engine):
+#  - the tests (ensure_engine): container DNS forwarded to OCTW_TEST_DNS_ADDR only, never to
+#    the machine's resolver: Docker's embedded DNS otherwise copies /etc/resolv.conf, and a
+#    test lookup of an unknown name would leave the machine. It (re)starts dockerd so.
+#  - the main job (ensure_engine_running): an engine that answers is used as it is, never
+#    restarted (other work may run on it); when none runs, Debian's is installed and started
+#    as Debian ships it, container DNS to the host's resolvers, which the tenants' egress
+#    proxies need to reach their allowlisted hosts.
 
 OCTW_DOCKERD_LOG="${OCTW_DOCKERD_LOG:-/var/log/octw-dockerd.log}"
 OCTW_DOCKERD_PIDFILE=/var/run/docker.pid
+OCTW_DEFAULT_DOCKER_HOST=unix:///var/run/docker.sock
+OCTW_TEST_DNS_DROPIN=/etc/systemd/system/docker.service.d/octw-test-dns.conf
 
 # A dummy interface is the natural holder of local-only addresses; some kernels (this
 # project's VMs) lack the dummy driver, and a bridge with no ports behaves the same for
@@ -43,15 +50,27 @@ dockerd_pid() {
   echo "$pid"
 }
 
-# True when the running dockerd was started with exactly our --dns (flag or daemon.json).
-dockerd_has_test_dns() {
-  local pid args
+dockerd_args() {
+  local pid
   pid=$(dockerd_pid) || return 1
-  args=$(tr '\0' ' ' < "/proc/$pid/cmdline")
+  tr '\0' ' ' < "/proc/$pid/cmdline"
+}
+
+# True when the running dockerd forwards container DNS to the test address (among others).
+dockerd_uses_test_dns() {
+  local args
+  args=$(dockerd_args) || return 1
   case " $args " in
-    *" --dns $OCTW_TEST_DNS_ADDR "*|*" --dns=$OCTW_TEST_DNS_ADDR "*) ;;
+    *" --dns $OCTW_TEST_DNS_ADDR "*|*" --dns=$OCTW_TEST_DNS_ADDR "*) return 0 ;;
     *) return 1 ;;
   esac
+}
+
+# True when the running dockerd was started with exactly our --dns (flag or daemon.json).
+dockerd_has_test_dns() {
+  local args
+  dockerd_uses_test_dns || return 1
+  args=$(dockerd_args) || return 1
   # A second --dns (or one from daemon.json) would let lookups fall through to it.
   [ "$(grep -o -- '--dns[ =]' <<<"$args" | wc -l)" -eq 1 ] || return 1
   ! grep -qs '"dns"' /etc/docker/daemon.json
@@ -68,29 +87,48 @@ stop_dockerd() {
   done
 }
 
+# start_dockerd_without_systemd [dns address]
 start_dockerd_without_systemd() {
-  log "starting dockerd --dns $OCTW_TEST_DNS_ADDR (log: $OCTW_DOCKERD_LOG)"
+  local dns=()
+  [ -z "${1:-}" ] || dns=(--dns "$1")
+  log "starting dockerd${1:+ --dns $1} (log: $OCTW_DOCKERD_LOG)"
   # setsid: its own session, so it outlives this script and a Ctrl-C of it.
-  setsid -f /usr/sbin/dockerd --dns "$OCTW_TEST_DNS_ADDR" --pidfile "$OCTW_DOCKERD_PIDFILE" \
+  setsid -f /usr/sbin/dockerd "${dns[@]}" --pidfile "$OCTW_DOCKERD_PIDFILE" \
     >>"$OCTW_DOCKERD_LOG" 2>&1 </dev/null 9>&-  # 9: test-env.sh's lock, not the daemon's
 }
 
+# start_dockerd_with_systemd [dns address]: with an address, docker.service is configured to
+# forward to it (a drop-in) and restarted; without, it is started as this machine configures it.
 start_dockerd_with_systemd() {
-  local dropin=/etc/systemd/system/docker.service.d/octw-test-dns.conf
-  log "configuring docker.service with --dns $OCTW_TEST_DNS_ADDR ($dropin) and restarting it"
-  mkdir -p "$(dirname "$dropin")"
-  cat > "$dropin" <<UNIT
+  if [ -z "${1:-}" ]; then
+    log "starting docker.service"
+    systemctl start docker.service || die "systemctl start docker.service failed (see journalctl -u docker.service)"
+    return 0
+  fi
+  log "configuring docker.service with --dns $1 ($OCTW_TEST_DNS_DROPIN) and restarting it"
+  mkdir -p "$(dirname "$OCTW_TEST_DNS_DROPIN")"
+  cat > "$OCTW_TEST_DNS_DROPIN" <<UNIT
 # Written by OCTW's scripts/test-env.sh: container DNS goes to the test resolver only.
 [Service]
 ExecStart=
-ExecStart=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock --dns $OCTW_TEST_DNS_ADDR --pidfile $OCTW_DOCKERD_PIDFILE
+ExecStart=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock --dns $1 --pidfile $OCTW_DOCKERD_PIDFILE
 UNIT
   systemctl daemon-reload || die "systemctl daemon-reload failed"
   systemctl restart docker.service || die "systemctl restart docker.service failed"
 }
 
+# start_engine [dns address]: starts (or, under systemd with an address, restarts) dockerd and
+# waits until it answers.
+start_engine() {
+  if systemd_is_init; then start_dockerd_with_systemd "${1:-}"; else start_dockerd_without_systemd "${1:-}"; fi
+  wait_until 90 "Docker engine" engine_answers \
+    || die "the Docker engine did not answer within 90s (see $(if systemd_is_init; then echo "journalctl -u docker.service"; else echo "$OCTW_DOCKERD_LOG"; fi))"
+}
+
+ensure_engine_packages() { ensure_debian_packages docker.io iptables; }
+
 ensure_engine() {
-  ensure_debian_packages docker.io iptables
+  ensure_engine_packages
   ensure_test_interface
   if engine_answers && dockerd_has_test_dns; then
     log "engine answers ($("$DOCKER" version --format '{{.Server.Version}}')), dockerd forwards DNS to $OCTW_TEST_DNS_ADDR"
@@ -99,15 +137,54 @@ ensure_engine() {
       log "RESTARTING this machine's Docker engine: it was not started with --dns $OCTW_TEST_DNS_ADDR (its containers stop)"
       systemd_is_init || stop_dockerd
     fi
-    if systemd_is_init; then start_dockerd_with_systemd; else start_dockerd_without_systemd; fi
-    wait_until 90 "Docker engine" engine_answers \
-      || die "the Docker engine did not answer within 90s (see $OCTW_DOCKERD_LOG)"
+    start_engine "$OCTW_TEST_DNS_ADDR"
     dockerd_has_test_dns || die "dockerd runs but not with --dns $OCTW_TEST_DNS_ADDR; check /etc/docker/daemon.json and its command line"
     log "engine answers ($("$DOCKER" version --format '{{.Server.Version}}'))"
   fi
   env_set DOCKER_HOST "$DOCKER_HOST"
   env_set OCTW_TEST_DNS_ADDR "$OCTW_TEST_DNS_ADDR"
   env_set OCTW_TEST_OUTSIDE_ADDR "$OCTW_TEST_OUTSIDE_ADDR"
+}
+
+engine_is_root() { [ "$(id -u)" -eq 0 ]; }
+engine_on_debian() { [ -r /etc/debian_version ] && command -v apt-get >/dev/null; }
+
+# The main job's engine. Returns 0 when one answers (started here if need be); otherwise
+# sets ENGINE_MISSING to what is missing and what to run, and returns 1. Only the default
+# socket is ever started here: an engine named by another DOCKER_HOST is the user's.
+# shellcheck disable=SC2034 # ENGINE_MISSING is read by scripts/up.sh
+ensure_engine_running() {
+  ENGINE_MISSING=""
+  engine_answers && return 0
+  if [ "$DOCKER_HOST" != "$OCTW_DEFAULT_DOCKER_HOST" ]; then
+    ENGINE_MISSING="a Docker engine answering on DOCKER_HOST=$DOCKER_HOST. Start the engine it names, or unset DOCKER_HOST to use $OCTW_DEFAULT_DOCKER_HOST (as root on Debian, npm run up installs and starts that one itself)."
+    command -v "$DOCKER" >/dev/null \
+      || ENGINE_MISSING="the docker client, to talk to DOCKER_HOST=$DOCKER_HOST. Install Debian's docker.io (apt-get install docker.io) or Docker's CLI."
+    return 1
+  fi
+  if ! engine_on_debian; then
+    ENGINE_MISSING="a Docker engine answering on $DOCKER_HOST. This is not Debian (no /etc/debian_version or no apt-get), so npm run up does not install one: install Docker Engine for this system, start it, and run npm run up again."
+    return 1
+  fi
+  if ! engine_is_root; then
+    if dockerd_pid >/dev/null; then
+      ENGINE_MISSING="access to the Docker engine on $DOCKER_HOST: dockerd runs but does not answer user $(id -un). Run npm run up as root (sudo npm run up), or add the user to the docker group (sudo usermod -aG docker $(id -un), then log in again)."
+    else
+      ENGINE_MISSING="a Docker engine answering on $DOCKER_HOST. Run npm run up as root (sudo npm run up): it installs and starts Debian's docker.io itself. Or do that yourself: sudo apt-get install -y docker.io iptables && sudo systemctl start docker.service (without systemd: sudo dockerd &)."
+    fi
+    return 1
+  fi
+  ensure_engine_packages
+  # docker.io's postinst starts the engine where systemd runs.
+  engine_answers && return 0
+  if dockerd_pid >/dev/null; then
+    log "dockerd runs but does not answer on $DOCKER_HOST yet; waiting for it"
+    wait_until 60 "Docker engine" engine_answers \
+      || die "dockerd (pid $(dockerd_pid)) runs but has not answered on $DOCKER_HOST for 60s; see its log ($OCTW_DOCKERD_LOG or journalctl -u docker.service)"
+    return 0
+  fi
+  log "no Docker engine answers on $DOCKER_HOST: starting Debian's (container DNS as Debian configures it)"
+  start_engine
 }
 
 # Proves that a container's lookup of an unknown name reaches OCTW_TEST_DNS_ADDR and nothing
