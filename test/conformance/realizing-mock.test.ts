@@ -282,12 +282,34 @@ describe("realizing mock: what it refuses", () => {
     expect(await leftovers(runId)).toEqual([]);
   });
 
-  it("fails a container that does not stay running (mustRun) and removes it", async () => {
+  it("as the provider: a container that dies at once is a successful create with its exit code, and a one-shot's failure is not checked", async () => {
+    // kreuzwerker v4.5.0 resource_docker_container_funcs.go: create has no must_run check and
+    // never checks an `attach` container's exit code; Read records exit_code. The components gate
+    // on exitCode themselves (afterSuccessOf).
     const runId = newRunId();
     const rm = createRealizingMocks({ runId, docker: dk });
     await pulumi.runtime.setMocks(rm.mocks, "realize", "test", false);
-    new docker.Container("dies", { name: `${runId}-dies`, image: baseImage, command: ["sh", "-c", "exit 3"], networkMode: "none" });
-    await expect(rm.settled()).rejects.toThrow(/failed to be in running state \(exit 3\)/);
+    const dies = new docker.Container("dies", { name: `${runId}-dies`, image: baseImage, command: ["sh", "-c", "exit 3"], networkMode: "none" });
+    const once = new docker.Container("once-fails", { name: `${runId}-once-fails`, image: baseImage, command: ["sh", "-c", "exit 4"], networkMode: "none", attach: true, mustRun: false });
+    await rm.settled();
+    expect(await valueOf(dies.exitCode)).toBe(3);
+    expect(await valueOf(once.exitCode)).toBe(4);
+    await rm.destroyAll();
+    expect(await leftovers(runId)).toEqual([]);
+  });
+
+  it("refuses volumeOptions on an engine below API 1.45, as the provider does (even without a subpath)", async () => {
+    const runId = newRunId();
+    const api = (await dk.version()).ApiVersion;
+    const rm = createRealizingMocks({ runId, docker: dk });
+    await pulumi.runtime.setMocks(rm.mocks, "realize", "test", false);
+    const v = new docker.Volume("v", { name: `${runId}-v` });
+    new docker.Container("vo", { name: `${runId}-vo`, image: baseImage, command: ["sleep", "5"], networkMode: "none", mounts: [{ type: "volume", source: v.name, target: "/d", volumeOptions: { noCopy: true } }] });
+    if (api >= "1.45") {
+      await rm.settled(); // control: a newer engine takes it
+    } else {
+      await expect(rm.settled()).rejects.toThrow(/requires docker version 1\.45 or higher/);
+    }
     await rm.destroyAll();
     expect(await leftovers(runId)).toEqual([]);
   });
