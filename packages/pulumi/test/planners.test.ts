@@ -246,12 +246,12 @@ describe("OpenClaw config", () => {
 });
 
 describe("platform plan", () => {
-  it("derives slots from ids when none is given and reports collisions with both names", () => {
+  it("derives slots from ids when none is given and reports collisions naming both entries", () => {
     const plan = planPlatform({ images: PINNED, tenants: [{ id: "alpha" }, { id: "bravo" }], audit: { mode: "embedded" } }, "p");
     expect(plan.tenants.map((t) => t.addresses.slot)).toEqual([derivedSlot("alpha", slotCapacity(parseIpv4Cidr("10.64.0.0/10")!)), derivedSlot("bravo", slotCapacity(parseIpv4Cidr("10.64.0.0/10")!))]);
     // A /25 pool has 4 slots (1..3 usable): ids colliding on a derived slot must be reported.
     const ids = Array.from({ length: 6 }, (_, i) => ({ id: `t${i}` }));
-    expect(() => planPlatform({ addressPool: "10.64.0.0/25", images: PINNED, tenants: ids, audit: { mode: "embedded" } }, "p")).toThrow(/derived from the id.*already taken by tenant "t\d"/);
+    expect(() => planPlatform({ addressPool: "10.64.0.0/25", images: PINNED, tenants: ids, audit: { mode: "embedded" } }, "p")).toThrow(/tenants\[\d\]\.slot: \(derived from the id\) is already taken by tenants\[\d\]/);
   });
 });
 
