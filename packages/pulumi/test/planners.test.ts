@@ -168,10 +168,15 @@ describe("squid config", () => {
     expect(lines).toContain("http_access deny !CONNECT");
     expect(lines.filter((l) => l.startsWith("http_access")).at(-1)).toBe("http_access deny all");
   });
-  it("requires a public destination unless allowed_ips names it", () => {
+  it("requires every resolved address public, or every one inside allowed_ips (no address outside them)", () => {
     expect(lines).toContain("http_access allow CONNECT ep0_host ep0_port !non_public_dst");
-    expect(lines).toContain("acl ep2_ips dst 198.18.80.80");
-    expect(lines).toContain("http_access allow CONNECT ep2_host ep2_port ep2_ips");
+    // ep2_outside: every address of both families except 198.18.80.80 (see squid-acl.test.ts).
+    const outside = lines.filter((l) => l.startsWith("acl ep2_outside dst ")).flatMap((l) => l.split(" ").slice(3));
+    expect(outside).toContain("198.18.80.81/32");
+    expect(outside).toContain("198.18.80.0/26");
+    expect(outside).toContain("::/0");
+    expect(outside.some((c) => c.startsWith("198.18.80.80"))).toBe(false);
+    expect(lines).toContain("http_access allow CONNECT ep2_host ep2_port !ep2_outside");
     expect(config).toMatch(/acl non_public_dst dst .*169\.254\.0\.0\/16/);
     expect(config).toMatch(/acl non_public_dst dst .*10\.0\.0\.0\/8/);
   });
