@@ -6,6 +6,16 @@ const master = randomBytes(32);
 const addr: SecretAddress = { tenant: "acme", name: "openai/api-key", version: 1 };
 const plaintext = Buffer.from("sk-test-value-123");
 
+/** The error `f` throws; fails the test (by throwing itself) when `f` returns normally. */
+function thrownBy(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (err) {
+    return err;
+  }
+  throw new Error("expected the call to throw, but it did not throw");
+}
+
 function flip(buf: Buffer, index = 0): Buffer {
   const copy = Buffer.from(buf);
   copy[index] = copy[index]! ^ 0x01;
@@ -68,15 +78,19 @@ describe("AES-256-GCM sealing", () => {
   });
 
   it("error messages carry no key or secret material", () => {
-    try {
-      openSecret(deriveTenantKey(master, "other"), addr, sealed);
-      expect.unreachable();
-    } catch (err) {
-      const m = (err as Error).message;
-      expect(m).not.toContain(plaintext.toString());
-      expect(m).not.toContain(key.toString("hex"));
-      expect(m).not.toContain(sealed.ciphertext.toString("hex"));
+    const other = deriveTenantKey(master, "other");
+    // Outside try/catch: a call that does not throw fails here instead of being swallowed.
+    const err = thrownBy(() => openSecret(other, addr, sealed));
+    expect(err).toBeInstanceOf(Error);
+    const m = (err as Error).message;
+    expect(m).toMatch(/authentication failed/);
+    for (const material of [plaintext.toString(), key.toString("hex"), key.toString("base64"), other.toString("hex"), master.toString("hex"), master.toString("base64"), sealed.ciphertext.toString("hex")]) {
+      expect(m).not.toContain(material);
     }
+  });
+
+  it("thrownBy itself fails a call that does not throw (positive control)", () => {
+    expect(() => thrownBy(() => openSecret(key, addr, sealed))).toThrow(/did not throw/);
   });
 });
 

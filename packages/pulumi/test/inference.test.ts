@@ -79,14 +79,14 @@ describe("inference routing", () => {
       err = e;
     }
     expect(err).toBeInstanceOf(OctwConfigError);
-    expect((err as Error).message).toMatch(/tenants\[0\]\.policy\.network_policies: inference provider "openai" \(api\.openai\.example:443\) is also allowed as egress/);
+    expect((err as Error).message).toMatch(/tenants\[0\]\.policy\.inference\.providers\[0\]\.baseUrl: is also allowed as egress by tenants\[0\]\.policy\.network_policies\.leak/);
     await settle();
     expect(recorder.resources).toEqual([]);
   });
 
   it("names the field of a bad inference section, and asks for the router image", () => {
     expect(() => new OpenClawPlatform("i4", config({ version: 1, inference: { providers: [{ name: "x", api: "grpc", baseUrl: "https://a.example", models: ["m"] }] } }) as unknown as OpenClawPlatformArgs)).toThrow(
-      /tenants\[0\]\.policy\.inference\.providers\.0\.api: must be one of: openai, anthropic/,
+      /tenants\[0\]\.policy\.inference\.providers\[0\]\.api: must be one of: openai, anthropic/,
     );
     expect(() => new OpenClawPlatform("i5", config({ version: 1, inference }, { ...PINNED }) as unknown as OpenClawPlatformArgs)).toThrow(/images\.inferenceRouter: is required/);
   });

@@ -168,10 +168,15 @@ describe("squid config", () => {
     expect(lines).toContain("http_access deny !CONNECT");
     expect(lines.filter((l) => l.startsWith("http_access")).at(-1)).toBe("http_access deny all");
   });
-  it("requires a public destination unless allowed_ips names it", () => {
+  it("requires every resolved address public, or every one inside allowed_ips (no address outside them)", () => {
     expect(lines).toContain("http_access allow CONNECT ep0_host ep0_port !non_public_dst");
-    expect(lines).toContain("acl ep2_ips dst 198.18.80.80");
-    expect(lines).toContain("http_access allow CONNECT ep2_host ep2_port ep2_ips");
+    // ep2_outside: every address of both families except 198.18.80.80 (see squid-acl.test.ts).
+    const outside = lines.filter((l) => l.startsWith("acl ep2_outside dst ")).flatMap((l) => l.split(" ").slice(3));
+    expect(outside).toContain("198.18.80.81/32");
+    expect(outside).toContain("198.18.80.0/26");
+    expect(outside).toContain("::/0");
+    expect(outside.some((c) => c.startsWith("198.18.80.80"))).toBe(false);
+    expect(lines).toContain("http_access allow CONNECT ep2_host ep2_port !ep2_outside");
     expect(config).toMatch(/acl non_public_dst dst .*169\.254\.0\.0\/16/);
     expect(config).toMatch(/acl non_public_dst dst .*10\.0\.0\.0\/8/);
   });
@@ -246,12 +251,12 @@ describe("OpenClaw config", () => {
 });
 
 describe("platform plan", () => {
-  it("derives slots from ids when none is given and reports collisions with both names", () => {
+  it("derives slots from ids when none is given and reports collisions naming both entries", () => {
     const plan = planPlatform({ images: PINNED, tenants: [{ id: "alpha" }, { id: "bravo" }], audit: { mode: "embedded" } }, "p");
     expect(plan.tenants.map((t) => t.addresses.slot)).toEqual([derivedSlot("alpha", slotCapacity(parseIpv4Cidr("10.64.0.0/10")!)), derivedSlot("bravo", slotCapacity(parseIpv4Cidr("10.64.0.0/10")!))]);
     // A /25 pool has 4 slots (1..3 usable): ids colliding on a derived slot must be reported.
     const ids = Array.from({ length: 6 }, (_, i) => ({ id: `t${i}` }));
-    expect(() => planPlatform({ addressPool: "10.64.0.0/25", images: PINNED, tenants: ids, audit: { mode: "embedded" } }, "p")).toThrow(/derived from the id.*already taken by tenant "t\d"/);
+    expect(() => planPlatform({ addressPool: "10.64.0.0/25", images: PINNED, tenants: ids, audit: { mode: "embedded" } }, "p")).toThrow(/tenants\[\d\]\.slot: \(derived from the id\) is already taken by tenants\[\d\]/);
   });
 });
 

@@ -59,6 +59,7 @@ const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /**
  * Checks an endpoint host. Returns a reason when it is refused, `undefined` when it is fine.
+ * Reasons never quote the host (it is tenant input and may be anything, a secret included).
  * Allowed: a lowercase DNS name of at least two labels whose last label is not numeric,
  * optionally with `*` as its whole first label (`*.example.com` = any single label in front).
  */
@@ -83,7 +84,7 @@ export function hostProblem(host: string): string | undefined {
       continue;
     }
     if (label.includes("*")) return "may contain a wildcard only as its whole first label (`*.example.com`)";
-    if (!LABEL.test(label)) return `label "${label}" is not a valid DNS label (a-z, 0-9, inner hyphens, 1-63 characters)`;
+    if (!LABEL.test(label)) return `has a label (number ${i + 1}) that is not a valid DNS label (a-z, 0-9, inner hyphens, 1-63 characters; internationalized names in punycode, xn--…)`;
   }
   const bare = labels[0] === "*" ? labels.slice(1).join(".") : host;
   if (RESERVED_NAMES.some((re) => re.test(bare))) return "names a loopback, local-network or metadata name, which is never an egress destination";

@@ -17,22 +17,25 @@ export function classifyImage(ref: string): ImagePin | { kind: "invalid"; reason
   if (at >= 0) {
     const repoAndTag = ref.slice(0, at);
     const digest = ref.slice(at + 1);
-    if (!DIGEST.test(digest)) return { kind: "invalid", reason: `digest "${digest}" is not sha256:<64 hex>` };
+    if (!DIGEST.test(digest)) return { kind: "invalid", reason: "has a digest that is not sha256:<64 lowercase hex>" };
     const repo = repoAndTag.replace(/:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, "");
-    if (!REPO.test(repo)) return { kind: "invalid", reason: `repository "${repo}" is not a valid image name` };
+    if (!REPO.test(repo)) return { kind: "invalid", reason: "has a repository part that is not a valid image name (lowercase a-z, 0-9, . _ - separators, optional registry:port/)" };
     return { kind: "digest", ref };
   }
   const repo = ref.replace(/:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, "");
-  if (!REPO.test(repo)) return { kind: "invalid", reason: `"${ref}" is not a valid image reference` };
+  if (!REPO.test(repo)) return { kind: "invalid", reason: "is not a valid image reference: use repo@sha256:<digest> or a local image id sha256:<id>" };
   return { kind: "unpinned", ref };
 }
 
-/** Returns a problem message for `ref`, or undefined when it may be used. */
+/**
+ * Returns a problem message for `ref`, or undefined when it may be used. The message never
+ * quotes the reference: it may have been resolved from the operator's environment.
+ */
 export function imageProblem(ref: string, allowUnpinned: boolean): string | undefined {
   const c = classifyImage(ref);
   if (c.kind === "invalid") return c.reason;
   if (c.kind === "unpinned" && !allowUnpinned) {
-    return `"${ref}" is not pinned; use repo@sha256:<digest> or a local image id sha256:<id>, or set allowUnpinnedImage: true`;
+    return "is not pinned (a tag can be moved under a running platform); use repo@sha256:<digest> or a local image id sha256:<id>, or set allowUnpinnedImage: true";
   }
   return undefined;
 }

@@ -22,9 +22,11 @@ import {
   type TenantAddressPlan,
   type TenantIdentityPlan,
 } from "./network-plan.js";
+import { MIN_UID_BASE, SERVICE_IDS, platformPrincipals, sharedIdentities, socketGroupProblem, tenantIdRange } from "./identity-plan.js";
 import { POLICY_PRESET_NAMES, type PolicyPresetName } from "./presets.js";
 import { UNENFORCEABLE_FEATURES, type SandboxPolicyDocument, type UnenforceableFeature } from "./sandbox-policy-schema.js";
-import { OctwConfigError, formatPath } from "../validation.js";
+import { planTenantPolicy, type TenantPolicyPlan } from "./tenant-policy.js";
+import { OctwConfigError, issueProblem } from "../validation.js";
 
 export interface TenantLimitsConfig {
   /** @default 1536 */
@@ -228,7 +230,7 @@ export const platformConfigSchema = z
         roles: z.record(z.string(), z.array(z.string())).optional(),
       })
       .optional(),
-    uidBase: z.number().int().min(100_000, "must be >= 100000 (clear of distribution and login users)").max(2 ** 31 - 2 ** 24).optional(),
+    uidBase: z.number().int().min(MIN_UID_BASE, `must be >= ${MIN_UID_BASE} (ids below are the host's users and the shared services')`).max(2 ** 31 - 2 ** 24).optional(),
     images: z.strictObject({
       openclaw: z.string(),
       egressProxy: z.string(),
@@ -275,6 +277,8 @@ export interface TenantPlan {
   readonly image: string;
   readonly presets: PolicyPresetName[];
   readonly limits: Required<TenantLimitsConfig>;
+  /** The tenant's policy, validated and planned (presets + own document). */
+  readonly policy: TenantPolicyPlan;
 }
 
 export interface PlatformPlan {
@@ -296,7 +300,7 @@ export const DEFAULT_TENANT_LIMITS: Required<TenantLimitsConfig> = { memoryMb: 1
 export function planPlatform(config: unknown, subject: string): PlatformPlan {
   const result = platformConfigSchema.safeParse(config);
   if (!result.success) {
-    throw new OctwConfigError(subject, result.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
+    throw new OctwConfigError(subject, result.error.issues.map((i) => issueProblem(i, "", platformConfigSchema)));
   }
   const c = result.data;
   const problems: { path: string; message: string }[] = [];
@@ -306,15 +310,15 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
   const ingressSubnet = c.ingressSubnet ?? "10.63.2.0/28";
   const pool = parseIpv4Cidr(addressPool)!;
   const capacity = slotCapacity(pool);
-  if (capacity < 2) problems.push({ path: "addressPool", message: `${addressPool} is too small: it must hold at least two /27s` });
+  if (capacity < 2) problems.push({ path: "addressPool", message: "is too small: it must hold at least two /27s" });
   const egress = parseIpv4Cidr(egressSubnet)!;
   const control = parseIpv4Cidr(controlSubnet)!;
-  if (cidrsOverlap(pool, egress)) problems.push({ path: "egressSubnet", message: `${egressSubnet} overlaps addressPool ${addressPool}` });
-  if (cidrsOverlap(pool, control)) problems.push({ path: "controlSubnet", message: `${controlSubnet} overlaps addressPool ${addressPool}` });
-  if (cidrsOverlap(egress, control)) problems.push({ path: "controlSubnet", message: `${controlSubnet} overlaps egressSubnet ${egressSubnet}` });
+  if (cidrsOverlap(pool, egress)) problems.push({ path: "egressSubnet", message: "overlaps addressPool; the subnets must be disjoint" });
+  if (cidrsOverlap(pool, control)) problems.push({ path: "controlSubnet", message: "overlaps addressPool; the subnets must be disjoint" });
+  if (cidrsOverlap(egress, control)) problems.push({ path: "controlSubnet", message: "overlaps egressSubnet; the subnets must be disjoint" });
   const ingress = parseIpv4Cidr(ingressSubnet)!;
   for (const [other, otherName] of [[pool, "addressPool"], [egress, "egressSubnet"], [control, "controlSubnet"]] as const) {
-    if (cidrsOverlap(ingress, other)) problems.push({ path: "ingressSubnet", message: `${ingressSubnet} overlaps ${otherName}` });
+    if (cidrsOverlap(ingress, other)) problems.push({ path: "ingressSubnet", message: `overlaps ${otherName}; the subnets must be disjoint` });
   }
   if (control.prefixLength > 29) problems.push({ path: "controlSubnet", message: "must be at least a /29" });
 
@@ -336,43 +340,76 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
   }
 
   const byId = new Map<string, number>();
-  const bySlot = new Map<number, string>();
+  const bySlot = new Map<number, number>();
   const uidBase = c.uidBase ?? DEFAULT_UID_BASE;
+  const tenantIds = tenantIdRange(uidBase, pool);
+  if ((Object.values(SERVICE_IDS) as number[]).some((id) => id >= tenantIds.first && id <= tenantIds.last)) {
+    problems.push({ path: "uidBase", message: `gives tenants ids of shared services (${Object.values(SERVICE_IDS).join(", ")}); raise it` });
+  }
+  if (c.egressAudit !== undefined) {
+    const problem = socketGroupProblem(c.egressAudit.dockerSocketGid, uidBase, pool);
+    if (problem) problems.push({ path: "egressAudit.dockerSocketGid", message: problem });
+  }
   const tenants: TenantPlan[] = [];
   c.tenants.forEach((t, i) => {
     const at = `tenants[${i}]`;
-    if (byId.has(t.id)) problems.push({ path: `${at}.id`, message: `"${t.id}" is already used by tenants[${byId.get(t.id)}]` });
+    if (byId.has(t.id)) problems.push({ path: `${at}.id`, message: `is already used by tenants[${byId.get(t.id)}]; tenant ids are unique` });
     byId.set(t.id, i);
     const slot = t.slot ?? (capacity >= 2 ? derivedSlot(t.id, capacity) : 1);
     if (slot >= capacity) {
-      problems.push({ path: `${at}.slot`, message: `${slot} does not fit the address pool ${addressPool} (slots 1..${capacity - 1})` });
+      problems.push({ path: `${at}.slot`, message: `does not fit the address pool (slots 1..${capacity - 1})` });
       return;
     }
     const other = bySlot.get(slot);
     if (other !== undefined) {
       problems.push({
         path: `${at}.slot`,
-        message: `slot ${slot}${t.slot === undefined ? " (derived from the id)" : ""} is already taken by tenant "${other}": its subnet would overlap; set a distinct explicit slot`,
+        message: `${t.slot === undefined ? "(derived from the id) " : ""}is already taken by tenants[${other}]: its subnet would overlap; set a distinct explicit slot`,
       });
       return;
     }
-    bySlot.set(slot, t.id);
+    bySlot.set(slot, i);
     if (uidBase + (slot + 1) * UIDS_PER_SLOT > 2 ** 31 - 1) problems.push({ path: `${at}.slot`, message: "gives UIDs beyond 2^31-1; lower uidBase or the slot" });
     const image = t.image ?? c.images.openclaw;
     if (t.image !== undefined) {
       const problem = imageProblem(t.image, allowUnpinned);
       if (problem) problems.push({ path: `${at}.image`, message: problem });
     }
+    const presets = t.presets ?? c.defaults?.presets ?? ["restricted"];
+    let policy: TenantPolicyPlan;
+    try {
+      policy = planTenantPolicy({ presets, policy: t.policy, allowUnenforced: t.allowUnenforced ?? [] }, subject, `${at}.policy`);
+    } catch (err) {
+      if (!(err instanceof OctwConfigError)) throw err;
+      // Preset problems are named relative to the tenant too.
+      problems.push(...err.problems.map((p) => ({ path: p.path.startsWith("presets[") ? `${at}.${p.path}` : p.path, message: p.message })));
+      return;
+    }
+    if (policy.inference !== undefined && c.images.inferenceRouter === undefined) {
+      problems.push({ path: "images.inferenceRouter", message: `is required: ${at}.policy has an inference section` });
+    }
     tenants.push({
       config: t,
+      policy,
       addresses: tenantAddressPlan(pool, slot),
       identity: tenantIdentityPlan(uidBase, slot),
       image,
-      presets: t.presets ?? c.defaults?.presets ?? ["restricted"],
+      presets,
       limits: { ...DEFAULT_TENANT_LIMITS, ...c.defaults?.limits, ...t.limits },
     });
   });
   if (problems.length) throw new OctwConfigError(subject, problems);
+  // By construction no two principals share an id; checked, because it is what isolates them.
+  const clashes = sharedIdentities(
+    platformPrincipals({
+      tenants: tenants.map((t) => ({ id: t.config.id, ...t.identity })),
+      embeddedPostgres: c.audit.mode === "embedded",
+      edge: c.edge !== undefined,
+      inferenceRouter: tenants.some((t) => t.policy.inference !== undefined),
+      ...(c.egressAudit ? { egressAudit: { dockerSocketGid: c.egressAudit.dockerSocketGid } } : {}),
+    }),
+  );
+  if (clashes.length) throw new OctwConfigError(subject, clashes.map((m) => ({ path: "uidBase", message: `gives two principals one id (${m})` })));
   return {
     config: c,
     prefix: c.prefix ?? "octw",

@@ -6,9 +6,9 @@
  * enforced — never dropped silently.
  */
 import { posix } from "node:path";
-import { parse as parseYaml } from "yaml";
+import { parseDocument as parseYamlDocument } from "yaml";
 import { z } from "zod";
-import { OctwConfigError, formatPath } from "../validation.js";
+import { OctwConfigError, issueProblem } from "../validation.js";
 import { hostProblem, ipOrCidrProblem } from "./host-rules.js";
 
 /** Features of the OpenShell format that a Docker host cannot enforce, by the key `allowUnenforced` takes. */
@@ -29,12 +29,12 @@ const port = z.number().int().min(1, "must be a port 1..65535").max(65535, "must
 
 const hostSchema = z.string().superRefine((host, ctx) => {
   const problem = hostProblem(host);
-  if (problem) ctx.addIssue({ code: "custom", message: `host "${host}" ${problem}` });
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
 const ipSchema = z.string().superRefine((ip, ctx) => {
   const problem = ipOrCidrProblem(ip);
-  if (problem) ctx.addIssue({ code: "custom", message: `"${ip}" ${problem}` });
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
 const endpointSchema = z
@@ -64,14 +64,20 @@ const networkPolicySchema = z.strictObject({
 
 const absolutePath = z.string().superRefine((p, ctx) => {
   if (!p.startsWith("/") || posix.normalize(p) !== p || p.includes("//") || (p.length > 1 && p.endsWith("/"))) {
-    ctx.addIssue({ code: "custom", message: `"${p}" must be an absolute, normalized path (no "..", no trailing slash)` });
+    ctx.addIssue({ code: "custom", message: 'must be an absolute, normalized path (no "..", no "//", no trailing slash)' });
   }
 });
 
-const idSchema = z.union([
-  z.number().int().min(1, "must not be root (0)").max(2 ** 31 - 2),
-  z.string().regex(/^(sandbox|tenant|[1-9][0-9]{0,9})$/, 'must be a numeric id >= 1, or "sandbox"/"tenant" for the tenant\'s allocated id'),
-]);
+/**
+ * A tenant never chooses its identity: its UID/GID are allocated from its slot (uidBase + 4·slot,
+ * see network-plan.ts), so no policy can name another tenant's id or a shared service's (the
+ * edge's, the router's…) and share its RLIMIT_NPROC budget or its files. OpenShell's
+ * `sandbox` (and OCTW's `tenant`) name that allocated id; a number is refused.
+ */
+const idSchema = z.custom<"sandbox" | "tenant">(
+  (v) => v === "sandbox" || v === "tenant",
+  'must be "sandbox" or "tenant" (the tenant\'s own allocated id); a policy cannot choose a numeric UID/GID: tenant ids are allocated per slot (uidBase + 4·slot)',
+);
 
 export const sandboxPolicyDocumentSchema = z.strictObject({
   version: z.literal(1, "must be 1 (the OpenShell policy format version OCTW reads)"),
@@ -123,8 +129,13 @@ export interface EnforcedSandboxPolicy {
   readonly egress: readonly EgressRule[];
   /** Paths that get a tmpfs (besides the gateway's state volume, which is always writable). */
   readonly readWritePaths: readonly string[];
-  readonly runAsUser?: number;
-  readonly runAsGroup?: number;
+  /**
+   * Never set: a policy cannot choose its identity (`process.run_as_user/run_as_group` only
+   * accept "sandbox"/"tenant", the tenant's allocated id). Kept so consumers that fall back to
+   * the allocated id read the same.
+   */
+  readonly runAsUser?: never;
+  readonly runAsGroup?: never;
   /** `path: reason` for every field accepted through `allowUnenforced`. Empty when everything is enforced. */
   readonly notEnforced: readonly string[];
 }
@@ -133,17 +144,28 @@ export interface EnforcedSandboxPolicy {
 export function parsePolicyDocument(input: unknown, subject: string, pathPrefix = "policy"): ParsedDocument {
   let value = input;
   if (typeof input === "string") {
+    // Silent: the parser would otherwise print its warnings (which quote the source text, e.g.
+    // an unresolved `!tag`) to stderr, i.e. into preview output. Warnings are refused like
+    // errors, and either is reported by code and position only, never by the text.
+    const doc = parseYamlDocument(input, { strict: true, uniqueKeys: true, prettyErrors: false, logLevel: "silent" });
+    const first = doc.errors[0] ?? doc.warnings[0];
+    if (first) {
+      const pos = first.linePos?.[0];
+      const where = pos ? ` at line ${pos.line}, column ${pos.col}` : "";
+      const code = /^[A-Z_]{1,40}$/.test(first.code) ? ` (${first.code})` : "";
+      throw new OctwConfigError(subject, [{ path: pathPrefix, message: `is not valid YAML${code}${where}` }]);
+    }
     try {
-      value = parseYaml(input, { strict: true, uniqueKeys: true, prettyErrors: true });
-    } catch (err) {
-      throw new OctwConfigError(subject, [{ path: pathPrefix, message: `is not valid YAML: ${(err as Error).message.split("\n")[0]}` }]);
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch {
+      throw new OctwConfigError(subject, [{ path: pathPrefix, message: "is not valid YAML (aliases expand too far or do not resolve)" }]);
     }
   }
   const result = sandboxPolicyDocumentSchema.safeParse(value);
   if (!result.success) {
     throw new OctwConfigError(
       subject,
-      result.error.issues.map((i) => ({ path: formatPath(i.path, pathPrefix), message: i.message })),
+      result.error.issues.map((i) => issueProblem(i, pathPrefix, sandboxPolicyDocumentSchema)),
     );
   }
   return result.data;
@@ -171,7 +193,7 @@ export function mergePolicyDocuments(docs: readonly ParsedDocument[], subject: s
         const v = doc.process[key];
         if (v === undefined) continue;
         const prev = merged.process?.[key];
-        if (prev !== undefined && prev !== v) problems.push({ path: `policy.process.${key}`, message: `fragments disagree (${String(prev)} vs ${String(v)})` });
+        if (prev !== undefined && prev !== v) problems.push({ path: `policy.process.${key}`, message: "is set differently by two fragments; keep one" });
         merged.process = { ...merged.process, [key]: v };
       }
     }
@@ -222,7 +244,7 @@ export function planEnforcement(
     if (DEVICE_PATHS.has(p)) return;
     const system = SYSTEM_PATHS.find((s) => p === s || (s !== "/" && p.startsWith(`${s}/`)));
     if (system) {
-      problems.push({ path: `${pathPrefix}.filesystem_policy.read_write[${i}]`, message: `"${p}" is ${system === p ? "" : "inside "}${system}, which holds the image's code or kernel interfaces and is never writable; use /tmp or a path like /sandbox` });
+      problems.push({ path: `${pathPrefix}.filesystem_policy.read_write[${i}]`, message: `is ${system === p ? "" : "inside "}${system}, which holds the image's code or kernel interfaces and is never writable; use /tmp or a path like /sandbox` });
       return;
     }
     readWritePaths.push(p);
@@ -230,12 +252,11 @@ export function planEnforcement(
   if (!readWritePaths.includes("/tmp")) {
     problems.push({ path: `${pathPrefix}.filesystem_policy.read_write`, message: 'must include "/tmp": OpenClaw needs a writable /tmp (it is mounted noexec,nosuid,nodev)' });
   }
+  const listed = fs?.read_write ?? ["/tmp"];
   for (const p of readWritePaths) {
     const parent = readWritePaths.find((q) => q !== p && p.startsWith(`${q}/`));
-    if (parent) problems.push({ path: `${pathPrefix}.filesystem_policy.read_write`, message: `"${p}" is inside "${parent}"; list only the outer path` });
+    if (parent) problems.push({ path: `${pathPrefix}.filesystem_policy.read_write[${listed.indexOf(p)}]`, message: `is inside read_write[${listed.indexOf(parent)}]; list only the outer path` });
   }
-
-  const toId = (v: string | number | undefined): number | undefined => (v === undefined || v === "sandbox" || v === "tenant" ? undefined : Number(v));
 
   const egress: EgressRule[] = [];
   for (const [key, np] of Object.entries(doc.network_policies ?? {})) {
@@ -257,8 +278,6 @@ export function planEnforcement(
   return {
     egress,
     readWritePaths: [...readWritePaths].sort(),
-    ...(toId(doc.process?.run_as_user) !== undefined ? { runAsUser: toId(doc.process?.run_as_user) } : {}),
-    ...(toId(doc.process?.run_as_group) !== undefined ? { runAsGroup: toId(doc.process?.run_as_group) } : {}),
     notEnforced,
   };
 }

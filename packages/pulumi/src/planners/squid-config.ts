@@ -5,15 +5,22 @@
  * - Only CONNECT is served (a TLS tunnel to host:port); plain-HTTP proxying is refused, so the
  *   proxy never sees or forwards a request body in clear.
  * - A CONNECT is allowed when its host matches an allowlisted name AND its port is one of that
- *   endpoint's ports AND every address the name resolves to is public — or, when the endpoint
- *   has `allowed_ips`, the destination is in them. IP-literal targets never match a name rule.
+ *   endpoint's ports AND EVERY address the name resolves to is public — or, when the endpoint
+ *   has `allowed_ips`, every address is in them. IP-literal targets never match a name rule.
+ * - Squid's `dst` ACL matches when ANY of a name's resolved addresses matches. So "every
+ *   address is acceptable" is written as "no address is unacceptable": `!non_public_dst`, and
+ *   for `allowed_ips` `!epN_outside`, where `epN_outside` lists every address of both families
+ *   outside `allowed_ips` (its complement). A name that resolves to an allowed address AND to a
+ *   forbidden one (say 169.254.169.254) is refused before Squid picks an address to connect to.
  * - Everything else is denied. Denials are logged (issue "blocked egress surfaced for approval"
  *   reads the access log).
  */
 import type { EgressRule } from "./sandbox-policy-schema.js";
 import { NON_PUBLIC_IPV4, NON_PUBLIC_IPV6 } from "./host-rules.js";
+import { complementCidrs } from "./ip-ranges.js";
 
 export const SQUID_PORT = 3128;
+const ACL_VALUES_PER_LINE = 16;
 
 export interface SquidConfigInput {
   readonly tenantId: string;
@@ -63,8 +70,10 @@ export function renderSquidConfig(input: SquidConfigInput): string {
     lines.push(`acl ${name}_host ${acl.type} -n${acl.type === "dstdom_regex" ? " -i" : ""} ${acl.value}`);
     lines.push(`acl ${name}_port port ${rule.ports.join(" ")}`);
     if (rule.allowedIps.length) {
-      lines.push(`acl ${name}_ips dst ${rule.allowedIps.join(" ")}`);
-      lines.push(`http_access allow CONNECT ${name}_host ${name}_port ${name}_ips`);
+      const outside = [...complementCidrs(rule.allowedIps, 4), ...complementCidrs(rule.allowedIps, 6)];
+      // Repeated acl lines add to one ACL; chunks keep lines short.
+      for (let k = 0; k < outside.length; k += ACL_VALUES_PER_LINE) lines.push(`acl ${name}_outside dst ${outside.slice(k, k + ACL_VALUES_PER_LINE).join(" ")}`);
+      lines.push(`http_access allow CONNECT ${name}_host ${name}_port !${name}_outside`);
     } else {
       lines.push(`http_access allow CONNECT ${name}_host ${name}_port !non_public_dst`);
     }

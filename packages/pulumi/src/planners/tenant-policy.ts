@@ -1,0 +1,78 @@
+/**
+ * A tenant's whole policy, validated once: presets + the tenant's own document, merged, turned
+ * into what is enforced, and its `inference` section checked against the router's schema and
+ * against the egress allowlist. Pure; every problem names its field and never quotes the
+ * tenant's input (a policy is attacker input, and its errors end up in preview output).
+ */
+import { inferencePolicySchema, type ParsedInferencePolicy } from "@octw/inference-router";
+import { OctwConfigError, issueProblem } from "../validation.js";
+import { POLICY_PRESETS, type PolicyPresetName } from "./presets.js";
+import {
+  mergePolicyDocuments,
+  parsePolicyDocument,
+  planEnforcement,
+  type EnforcedSandboxPolicy,
+  type UnenforceableFeature,
+} from "./sandbox-policy-schema.js";
+
+export interface TenantPolicyInput {
+  readonly presets: readonly PolicyPresetName[];
+  readonly policy?: unknown;
+  readonly allowUnenforced?: readonly UnenforceableFeature[];
+}
+
+export interface TenantPolicyPlan {
+  readonly enforced: EnforcedSandboxPolicy;
+  readonly inference?: ParsedInferencePolicy;
+}
+
+/** `*.example.com` covers exactly one label in front, as the proxy's ACL does. */
+function hostCovers(rule: string, host: string): boolean {
+  if (rule.startsWith("*.")) return host.endsWith(rule.slice(1)) && host.split(".").length === rule.split(".").length;
+  return rule === host;
+}
+
+/**
+ * Validates and plans a tenant's policy. Throws one {@link OctwConfigError} whose paths start
+ * with `pathPrefix` (e.g. `tenants[2].policy`).
+ */
+export function planTenantPolicy(input: TenantPolicyInput, subject: string, pathPrefix = "policy"): TenantPolicyPlan {
+  const presetDocs = input.presets.map((p, i) => parsePolicyDocument(POLICY_PRESETS[p], subject, `presets[${i}]`));
+  const own = input.policy === undefined ? [] : [parsePolicyDocument(input.policy, subject, pathPrefix)];
+  let merged;
+  try {
+    merged = mergePolicyDocuments([...presetDocs, ...own], subject);
+  } catch (err) {
+    // mergePolicyDocuments names fields relative to "policy".
+    if (!(err instanceof OctwConfigError)) throw err;
+    throw new OctwConfigError(subject, err.problems.map((p) => ({ path: p.path.replace(/^policy/, pathPrefix), message: p.message })));
+  }
+  const enforced = planEnforcement(merged, input.allowUnenforced ?? [], subject, pathPrefix);
+  if (merged.inference === undefined) return { enforced };
+
+  const at = `${pathPrefix}.inference`;
+  const parsed = inferencePolicySchema.safeParse(merged.inference);
+  if (!parsed.success) throw new OctwConfigError(subject, parsed.error.issues.map((i) => issueProblem(i, at, inferencePolicySchema)));
+  const inference = parsed.data;
+  const problems: { path: string; message: string }[] = [];
+  const firstOf = new Map<string, number>();
+  inference.providers.forEach((p, i) => {
+    const first = firstOf.get(p.name);
+    if (first !== undefined) problems.push({ path: `${at}.providers[${i}].name`, message: `is already the name of providers[${first}]; provider names are unique` });
+    else firstOf.set(p.name, i);
+    // The sandbox must never reach a provider itself: that would bypass the router's allowlist, limits and audit.
+    const u = new URL(p.baseUrl);
+    const host = u.hostname.toLowerCase();
+    const port = Number(u.port || (u.protocol === "https:" ? 443 : 80));
+    for (const rule of enforced.egress) {
+      if (hostCovers(rule.host, host) && rule.ports.includes(port)) {
+        problems.push({
+          path: `${at}.providers[${i}].baseUrl`,
+          message: `is also allowed as egress by ${pathPrefix}.network_policies.${rule.policy}: remove it from the egress allowlist; model calls go through the inference router`,
+        });
+      }
+    }
+  });
+  if (problems.length) throw new OctwConfigError(subject, problems);
+  return { enforced, inference };
+}

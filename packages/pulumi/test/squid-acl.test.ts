@@ -1,0 +1,172 @@
+/**
+ * An allowlisted name must not become a path to a forbidden address. Squid's `dst` ACL matches
+ * when ANY resolved address matches, so the rendered config must refuse a name as soon as ONE
+ * of its addresses is outside what its endpoint allows. Checked here with a small evaluator of
+ * the Squid subset the planner emits (same "any address" semantics), over generated policies
+ * and DNS answers; test/conformance/egress-dns-mixed.docker.test.ts checks it with real Squid.
+ */
+import fc from "fast-check";
+import { BlockList, isIP } from "node:net";
+import { describe, expect, it } from "vitest";
+import { NON_PUBLIC_IPV4, NON_PUBLIC_IPV6, renderSquidConfig, type EgressRule } from "../src/index.js";
+import { cidrContains, complementCidrs, parseCidrRange } from "../src/planners/ip-ranges.js";
+
+interface Acl {
+  type: string;
+  values: string[];
+}
+
+/** Evaluates the config's http_access for a CONNECT, with Squid's semantics for the ACL types the planner uses. */
+function squidDecides(config: string, req: { method: string; host: string; port: number; addresses: string[] }): "allow" | "deny" {
+  const acls = new Map<string, Acl>();
+  const access: { action: string; terms: string[] }[] = [];
+  for (const raw of config.split("\n")) {
+    const line = raw.trim();
+    if (line.startsWith("acl ")) {
+      const [, name, type, ...rest] = line.split(/\s+/);
+      const values = rest.filter((v) => v !== "-n" && v !== "-i");
+      const acl = acls.get(name!) ?? { type: type!, values: [] };
+      expect(acl.type).toBe(type);
+      acl.values.push(...values);
+      acls.set(name!, acl);
+    } else if (line.startsWith("http_access ")) {
+      const [, action, ...terms] = line.split(/\s+/);
+      access.push({ action: action!, terms });
+    }
+  }
+  const matches = (acl: Acl): boolean => {
+    switch (acl.type) {
+      case "method":
+        return acl.values.includes(req.method);
+      case "dstdomain":
+        // -n: the name as asked, never a reverse lookup; an IP-literal target never matches a name.
+        return isIP(req.host) === 0 && acl.values.some((v) => (v.startsWith(".") ? req.host.endsWith(v) || req.host === v.slice(1) : req.host === v));
+      case "dstdom_regex":
+        return isIP(req.host) === 0 && acl.values.some((v) => new RegExp(v, "i").test(req.host));
+      case "port":
+        return acl.values.map(Number).includes(req.port);
+      case "dst":
+        // ANY resolved address in ANY listed network.
+        return req.addresses.some((a) => acl.values.some((c) => cidrContains(c, a)));
+      case "all":
+        return true;
+      default:
+        throw new Error(`evaluator does not know acl type ${acl.type}`);
+    }
+  };
+  for (const rule of access) {
+    const all = rule.terms.every((t) => {
+      if (t === "all") return true;
+      const neg = t.startsWith("!");
+      const acl = acls.get(neg ? t.slice(1) : t);
+      if (!acl) throw new Error(`undefined acl ${t}`);
+      return matches(acl) !== neg;
+    });
+    if (all) return rule.action === "allow" ? "allow" : "deny";
+  }
+  return "deny";
+}
+
+// Two lists: node's BlockList would match every IPv4 address against ::ffff:0:0/96.
+const nonPublic4 = new BlockList();
+const nonPublic6 = new BlockList();
+for (const c of NON_PUBLIC_IPV4) nonPublic4.addSubnet(c.split("/")[0]!, Number(c.split("/")[1]), "ipv4");
+for (const c of NON_PUBLIC_IPV6) nonPublic6.addSubnet(c.split("/")[0]!, Number(c.split("/")[1]), "ipv6");
+const isPublic = (a: string) => !(isIP(a) === 4 ? nonPublic4.check(a, "ipv4") : nonPublic6.check(a, "ipv6"));
+
+/** The intended semantics: some endpoint matches name and port, and EVERY address is acceptable to it. */
+function intended(rules: readonly EgressRule[], req: { host: string; port: number; addresses: string[] }): "allow" | "deny" {
+  if (req.addresses.length === 0) return "deny";
+  const ok = rules.some((r) => {
+    const nameOk = r.host.startsWith("*.") ? req.host.endsWith(r.host.slice(1)) && req.host.split(".").length === r.host.split(".").length : req.host === r.host;
+    if (!nameOk || !r.ports.includes(req.port)) return false;
+    return req.addresses.every((a) => (r.allowedIps.length ? r.allowedIps.some((c) => cidrContains(c, a)) : isPublic(a)));
+  });
+  return ok ? "allow" : "deny";
+}
+
+const METADATA = "169.254.169.254";
+
+describe("ip-ranges", () => {
+  it("complement: every address is in exactly one of the set and its complement (v4 and v6)", () => {
+    const v4cidr = fc.tuple(fc.ipV4(), fc.integer({ min: 8, max: 32 })).map(([a, l]) => {
+      const r = parseCidrRange(`${a}/${l}`);
+      return `${[24n, 16n, 8n, 0n].map((s) => ((r.range.start >> s) & 255n).toString()).join(".")}/${l}`;
+    });
+    fc.assert(
+      fc.property(fc.array(v4cidr, { minLength: 1, maxLength: 4 }), fc.array(fc.ipV4(), { minLength: 1, maxLength: 20 }), (set, probes) => {
+        const comp = complementCidrs(set, 4);
+        for (const p of probes) expect(set.some((c) => cidrContains(c, p)) !== comp.some((c) => cidrContains(c, p))).toBe(true);
+        for (const c of set) expect(comp.some((x) => cidrContains(x, c.split("/")[0]!))).toBe(false);
+      }),
+      { numRuns: 300 },
+    );
+    fc.assert(
+      fc.property(fc.ipV6(), fc.integer({ min: 32, max: 128 }), fc.array(fc.ipV6(), { minLength: 1, maxLength: 10 }), (a, l, probes) => {
+        const r = parseCidrRange(`${a}/${l}`);
+        const base = complementCidrs([], 6)[0]!; // "::/0"
+        expect(base).toBe("::/0");
+        const comp = complementCidrs([`${a}/${l}`], 6);
+        for (const p of [...probes, a]) {
+          const inSet = parseCidrRange(p).range.start >= r.range.start && parseCidrRange(p).range.start <= r.range.end;
+          expect(inSet !== comp.some((c) => cidrContains(c, p)), p).toBe(true);
+        }
+      }),
+      { numRuns: 200 },
+    );
+    expect(complementCidrs(["10.250.12.10"], 4)).toHaveLength(32);
+    expect(complementCidrs([], 4)).toEqual(["0.0.0.0/0"]);
+  });
+});
+
+describe("Squid config: a name with ANY forbidden resolved address is refused", () => {
+  const allowedPrivate: EgressRule = { policy: "git", host: "git.corp.example", ports: [443], allowedIps: ["10.20.0.7"] };
+  const publicOnly: EgressRule = { policy: "api", host: "api.example.com", ports: [443], allowedIps: [] };
+  const config = renderSquidConfig({ tenantId: "t", rules: [allowedPrivate, publicOnly] });
+
+  it.each([
+    ["allowed private address only (positive control)", "git.corp.example", ["10.20.0.7"], "allow"],
+    ["allowed private + metadata", "git.corp.example", ["10.20.0.7", METADATA], "deny"],
+    ["metadata + allowed private (order)", "git.corp.example", [METADATA, "10.20.0.7"], "deny"],
+    ["allowed private + another private", "git.corp.example", ["10.20.0.7", "10.20.0.8"], "deny"],
+    ["allowed private + a public address", "git.corp.example", ["10.20.0.7", "93.184.216.34"], "deny"],
+    ["allowed private + IPv6 link-local", "git.corp.example", ["10.20.0.7", "fe80::1"], "deny"],
+    ["public only (positive control)", "api.example.com", ["93.184.216.34", "2606:2800:220:1::1"], "allow"],
+    ["public + metadata", "api.example.com", ["93.184.216.34", METADATA], "deny"],
+    ["public + IPv4-mapped metadata", "api.example.com", ["93.184.216.34", "::ffff:169.254.169.254"], "deny"],
+  ] as const)("%s", (_name, host, addresses, expected) => {
+    expect(squidDecides(config, { method: "CONNECT", host, port: 443, addresses: [...addresses] })).toBe(expected);
+  });
+
+  it("the previous rendering (allow when ANY address is allowed) lets the mixed name through: the evaluator sees the hole", () => {
+    const old = config.replace(/acl ep0_outside dst .*\n/g, "").replace("acl ep0_port port 443", "acl ep0_port port 443\nacl ep0_ips dst 10.20.0.7").replace("!ep0_outside", "ep0_ips");
+    expect(squidDecides(old, { method: "CONNECT", host: "git.corp.example", port: 443, addresses: ["10.20.0.7", METADATA] })).toBe("allow");
+  });
+
+  it("property: over generated policies and DNS answers, Squid's decision is the intended one (allow only if EVERY address is acceptable)", () => {
+    const label = fc.stringMatching(/^[a-z][a-z0-9]{0,6}$/);
+    const hostArb = fc.tuple(fc.constantFrom("", "*."), label, fc.constantFrom("example.com", "corp.example")).map(([w, l, d]) => `${w}${l}.${d}`);
+    const allowedIpArb = fc.oneof(fc.constantFrom("10.20.0.7", "10.20.0.0/24", "192.168.4.0/30", "203.0.113.9", "2001:db9::7", "fd00::/64"), fc.ipV4().filter((a) => !a.startsWith("127.") && !a.startsWith("169.254.") && !a.startsWith("0.")));
+    const ruleArb = fc.record({ policy: label, host: hostArb, ports: fc.uniqueArray(fc.constantFrom(443, 8443, 22), { minLength: 1, maxLength: 2 }), allowedIps: fc.uniqueArray(allowedIpArb, { maxLength: 2 }) });
+    const addressArb = fc.oneof(fc.constantFrom(METADATA, "10.20.0.7", "10.20.0.8", "192.168.4.1", "203.0.113.9", "2001:db9::7", "fd00::5", "fe80::1", "93.184.216.34", "127.0.0.1"), fc.ipV4());
+    let allowed = 0;
+    let denied = 0;
+    fc.assert(
+      fc.property(fc.array(ruleArb, { minLength: 1, maxLength: 4 }), fc.nat(), fc.constantFrom(443, 8443, 22), fc.array(addressArb, { minLength: 1, maxLength: 4 }), fc.boolean(), (rules, pick, port, addresses, sub) => {
+        const r = rules[pick % rules.length]!;
+        const host = r.host.startsWith("*.") ? `${sub ? "x1" : "yy"}${r.host.slice(1)}` : r.host;
+        const cfg = renderSquidConfig({ tenantId: "t", rules });
+        const got = squidDecides(cfg, { method: "CONNECT", host, port, addresses });
+        expect(got, JSON.stringify({ rules, host, port, addresses })).toBe(intended(rules, { host, port, addresses }));
+        if (got === "allow") allowed++;
+        else denied++;
+        // Whatever is allowed, no address of the name is outside its endpoint's allowance: metadata never.
+        if (got === "allow") expect(addresses).not.toContain(METADATA);
+      }),
+      { numRuns: 1_500 },
+    );
+    // Both outcomes occur often enough for the property to mean something.
+    expect(allowed).toBeGreaterThan(50);
+    expect(denied).toBeGreaterThan(50);
+  });
+});
