@@ -162,7 +162,13 @@ export function addressProblem(address: string, policy: DestinationPolicy): stri
  * credentials, query or fragment). Messages never repeat the URL (a tenant's policy is input).
  */
 export function baseUrlProblem(baseUrl: string, policy: DestinationPolicy = {}): string | undefined {
-  const u = new URL(baseUrl);
+  let u: URL;
+  try {
+    u = new URL(baseUrl);
+  } catch {
+    // e.g. a host whose last label is numeric but is no IPv4 form (the URL parser refuses it).
+    return "must be a valid URL whose host is a DNS name or an IP address";
+  }
   if (u.protocol !== "https:" && !(u.protocol === "http:" && policy.insecureForTests)) {
     return "must be an https:// URL (the router sends the tenant's key there)";
   }
