@@ -388,7 +388,12 @@ export function createInferenceRouter(initial: RouterConfig, deps: RouterDeps): 
           agent: secure ? pool.https : pool.http,
         });
         up.on("timeout", guarded(() => fail("upstream_idle", 504, "the provider stopped sending")));
-        up.on("error", guarded(() => fail(upRes ? "upstream_aborted" : "upstream_unreachable", 502, upRes ? "the provider closed the connection" : "the provider could not be reached")));
+        up.on("error", guarded((err: NodeJS.ErrnoException) => {
+          // llhttp's parse errors (HPE_*): the provider answered, but not with valid HTTP/1.1.
+          if (String(err.code ?? "").startsWith("HPE_")) fail("upstream_invalid_response", 502, "the provider sent a response the router cannot relay");
+          else if (upRes || err.code === "ECONNRESET") fail("upstream_aborted", 502, "the provider closed the connection");
+          else fail("upstream_unreachable", 502, "the provider could not be reached");
+        }));
         up.on("response", guarded(onResponse));
         up.end(body);
       }),
@@ -428,6 +433,15 @@ export function createInferenceRouter(initial: RouterConfig, deps: RouterDeps): 
       if (status >= 300) return relayError(r, status);
       const headers = downstreamHeaders(r.rawHeaders);
       if (draining) headers.connection = "close";
+      if (status === 204 || status === 304) {
+        // No body by definition: the answer is complete now, whatever bytes the provider sends next
+        // (which could only be garbage on this connection, so it is not reused).
+        res.writeHead(status, headers);
+        res.end();
+        finish("allowed", "ok");
+        up!.destroy();
+        return;
+      }
       entry.sse = String(r.headers["content-type"] ?? "").startsWith("text/event-stream");
       res.writeHead(status, headers);
       // Send the headers now: a stream's first event may take seconds, and the client waits for them.
