@@ -2,7 +2,9 @@
 // it is secret: tenants' router tokens appear only as SHA-256 digests, provider keys live
 // encrypted in Postgres (tenant_secrets) and are named here, and the database URL and master
 // keyring are referenced by file path (read by main.ts).
+import { isIP } from "node:net";
 import { z } from "zod";
+import { baseUrlProblem, blockListOf, type DestinationPolicy } from "./destination";
 
 /** Same tenant ids as the edge and the platform: lower-case DNS labels. */
 export const TENANT_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -44,6 +46,22 @@ export function cidrContains(c: Cidr, ip: number): boolean {
   return ((ip & c.mask) >>> 0) === c.base;
 }
 
+/** An IPv4 or IPv6 address or CIDR (no width limit: these are networks to refuse or test networks). */
+export function anyCidrProblem(text: string): string | undefined {
+  const [addr, len, extra] = text.split("/");
+  const family = isIP(addr ?? "");
+  if (extra !== undefined || family === 0) return "must be an IP address or CIDR such as 10.64.0.0/16 or fd00::/8";
+  if (len !== undefined && (!/^\d{1,3}$/.test(len) || Number(len) > (family === 4 ? 32 : 128))) return `has an invalid prefix length (0..${family === 4 ? 32 : 128})`;
+  return undefined;
+}
+const anyCidr = z.string().superRefine((s, ctx) => {
+  const p = anyCidrProblem(s);
+  if (p) ctx.addIssue({ code: "custom", message: p });
+});
+
+/** The env var that must be "1" for `allowInsecureProvidersForTests` to be accepted. Set only by tests. */
+export const INSECURE_PROVIDERS_ENV = "OCTW_ROUTER_INSECURE_PROVIDERS_FOR_TESTS";
+
 const ipv4 = z.string().refine((s) => ipv4ToInt(s) !== undefined, "must be an IPv4 address such as 10.64.0.35");
 const cidr = z.string().refine((s) => parseCidr(s) !== undefined, "must be an IPv4 CIDR /8../30 without host bits, e.g. 10.64.0.32/27");
 
@@ -72,7 +90,10 @@ export const ProviderSchema = z
     name: z.string().regex(PROVIDER_NAME_PATTERN, "a lower-case name: a-z first, then a-z, 0-9 or '-', at most 32 characters"),
     api: z.enum(PROVIDER_APIS, "must be one of: openai, anthropic"),
     /** Upstream origin (+ optional path prefix) the router forwards to; never reachable from the sandbox. */
-    baseUrl: z.url({ protocol: /^https?$/, error: "must be an http(s) URL such as https://api.example.com" }).refine(
+    // Syntax here; where it may point (https, public host) is checked by the schema that uses this
+    // one (`inferencePolicySchema` always strictly; the router config strictly unless its test
+    // escape hatch is on), see `baseUrlProblem`.
+    baseUrl: z.url({ protocol: /^https?$/, error: "must be an https URL such as https://api.example.com" }).refine(
       (u) => !new URL(u).search && !new URL(u).hash && !new URL(u).username && !new URL(u).password,
       "must not carry a query, a fragment or credentials",
     ),
@@ -104,6 +125,18 @@ export const RouterConfigSchema = z
       })
       .prefault({}),
     tenants: z.array(TenantSchema),
+    /**
+     * The platform's own networks besides the tenant subnets (control, egress, host): a provider
+     * address inside them is refused at connect time. Tenant subnets are always refused.
+     */
+    platformNetworks: z.array(anyCidr).default([]),
+    /**
+     * TEST ONLY. Lets providers use http:// and the listed networks (e.g. ["127.0.0.1/32"] for a
+     * fake provider on loopback). Refused unless the router's environment has
+     * OCTW_ROUTER_INSECURE_PROVIDERS_FOR_TESTS=1, which no component sets; the components never
+     * render this field. Tenant subnets and platformNetworks stay refused even then.
+     */
+    allowInsecureProvidersForTests: z.array(anyCidr).min(1).optional(),
     limits: z
       .strictObject({
         /** Request bodies are read whole (the model field decides routing); bounded. */
@@ -112,6 +145,8 @@ export const RouterConfigSchema = z
         upstreamTimeoutMs: z.number().int().min(100).max(600_000).default(60_000),
         /** Longest silence between two chunks of an upstream response (streams). */
         upstreamIdleMs: z.number().int().min(100).max(3_600_000).default(120_000),
+        /** Longest a whole upstream exchange may last (an endless stream is cut here). */
+        upstreamMaxMs: z.number().int().min(100).max(86_400_000).default(1_800_000),
         /** On SIGTERM, how long open requests may run before they are cut with an error. */
         shutdownGraceMs: z.number().int().min(0).max(600_000).default(10_000),
         /** Error bodies of the upstream are buffered (to remove the key if echoed) up to this size. */
@@ -145,6 +180,10 @@ export const RouterConfigSchema = z
       .prefault({}),
   })
   .superRefine((c, ctx) => {
+    if (c.allowInsecureProvidersForTests !== undefined && process.env[INSECURE_PROVIDERS_ENV] !== "1") {
+      ctx.addIssue({ code: "custom", path: ["allowInsecureProvidersForTests"], message: `is a test-only switch and is refused here (the router's environment does not set ${INSECURE_PROVIDERS_ENV}=1)` });
+    }
+    const destinations = destinationPolicyOf(c);
     const seen = new Map<string, number>();
     const addresses = new Map<string, string>();
     const subnets: { tenant: string; cidr: Cidr }[] = [];
@@ -173,11 +212,23 @@ export const RouterConfigSchema = z
       hashes.set(t.tokenSha256, t.id);
       const names = new Set<string>();
       t.providers.forEach((p, j) => {
+        const where = baseUrlProblem(p.baseUrl, destinations);
+        if (where) ctx.addIssue({ code: "custom", path: [...at, "providers", j, "baseUrl"], message: where });
         if (names.has(p.name)) ctx.addIssue({ code: "custom", path: [...at, "providers", j, "name"], message: `"${p.name}" is listed twice for this tenant` });
         names.add(p.name);
       });
     });
   });
+
+/**
+ * Where providers may be: public addresses outside the platform's networks (tenant subnets and
+ * `platformNetworks`), plus — only when the test hatch is accepted — http:// and its networks.
+ */
+export function destinationPolicyOf(c: { tenants: readonly { subnet: string }[]; platformNetworks?: readonly string[]; allowInsecureProvidersForTests?: readonly string[] }): DestinationPolicy {
+  const platform = [...c.tenants.map((t) => t.subnet).filter((s) => anyCidrProblem(s) === undefined), ...(c.platformNetworks ?? []).filter((s) => anyCidrProblem(s) === undefined)];
+  const hatch = c.allowInsecureProvidersForTests && process.env[INSECURE_PROVIDERS_ENV] === "1" ? c.allowInsecureProvidersForTests.filter((s) => anyCidrProblem(s) === undefined) : undefined;
+  return { platform: blockListOf(platform), ...(hatch ? { insecureForTests: blockListOf(hatch) } : {}) };
+}
 
 export type RouterConfig = z.output<typeof RouterConfigSchema>;
 export type RouterConfigInput = z.input<typeof RouterConfigSchema>;

@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { ProviderSchema, TenantLimitsSchema, type ProviderApi, type RouterConfigInput } from "./config";
+import { baseUrlProblem } from "./destination";
 
 /** The router's port on every network it joins. */
 export const ROUTER_PORT = 8080;
@@ -14,10 +15,18 @@ export const ROUTER_PORT = 8080;
  * router, and how much. The tenant's keys are NOT here: they are `tenant_secrets` rows
  * (`octw secrets set --tenant <id> --name <keySecret>`), never in config or state.
  */
-export const inferencePolicySchema = z.strictObject({
-  providers: z.array(ProviderSchema).default([]),
-  limits: TenantLimitsSchema.prefault({}),
-});
+export const inferencePolicySchema = z
+  .strictObject({
+    providers: z.array(ProviderSchema).default([]),
+    limits: TenantLimitsSchema.prefault({}),
+  })
+  .superRefine((p, ctx) => {
+    // A policy is tenant input: https and a public host only, with no test escape hatch.
+    p.providers.forEach((provider, i) => {
+      const where = baseUrlProblem(provider.baseUrl);
+      if (where) ctx.addIssue({ code: "custom", path: ["providers", i, "baseUrl"], message: where });
+    });
+  });
 
 export type InferencePolicy = z.input<typeof inferencePolicySchema>;
 export type ParsedInferencePolicy = z.output<typeof inferencePolicySchema>;

@@ -5,8 +5,9 @@
 // they arrive, never buffered whole. One `inference.call` audit event per request.
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import https from "node:https";
-import type { AddressInfo, Socket } from "node:net";
-import type { ProviderApi, ProviderConfig, RouterConfig, TenantConfig } from "./config";
+import { isIP, type AddressInfo, type Socket } from "node:net";
+import { destinationPolicyOf, type ProviderApi, type ProviderConfig, type RouterConfig, type TenantConfig } from "./config";
+import { DestinationRefusedError, pinnedLookup, vetDestination, type DestinationPolicy, type ResolvedAddress, type Resolver } from "./destination";
 import { KeyUnavailableError, type ProviderKeyCache } from "./keys";
 import { TenantLimiter } from "./limits";
 import {
@@ -16,11 +17,10 @@ import {
   errorBody,
   modelsList,
   parseRouterPath,
-  readModel,
   redactKey,
   streamErrorEvent,
-  upstreamHeaders,
 } from "./shapes";
+import { checkBody, passedHeaders, upstreamHeaders } from "./body";
 import { buildTenantTable, checkToken, normalizeAddress, tenantByNetwork, type TenantTable } from "./tenancy";
 
 export const HEALTH_PATH = "/_router/healthz";
@@ -48,6 +48,8 @@ export interface RouterDeps {
   keys: Pick<ProviderKeyCache, "get" | "retain">;
   audit: RouterAuditSink;
   log?: (line: Record<string, unknown>) => void;
+  /** How provider hosts are resolved (tests inject one; default: the system resolver). */
+  resolve?: Resolver;
 }
 
 export interface InferenceRouter {
@@ -86,8 +88,8 @@ export function createInferenceRouter(initial: RouterConfig, deps: RouterDeps): 
   let config = initial;
   let table: TenantTable = buildTenantTable(config.tenants);
   const limiter = new TenantLimiter();
-  const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 256 });
-  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 256 });
+  const agents = new Map<string, { http: http.Agent; https: https.Agent }>();
+  let destinations: DestinationPolicy = destinationPolicyOf(config);
   let auditPending = 0;
   let inFlight = 0;
   let draining = false;
@@ -250,8 +252,12 @@ export function createInferenceRouter(initial: RouterConfig, deps: RouterDeps): 
       return;
     }
     rec.requestBytes = body.length;
-    const m = readModel(body);
-    if (!m.ok) return refuse(400, m.reason, m.reason === "invalid_json" ? "the body must be a JSON object" : "the body must name a model");
+    // What is forwarded is what was checked: the body re-serialized from the parsed value, and
+    // only client headers of a checked form (src/body.ts).
+    const m = checkBody(req.headers, body);
+    if (!m.ok) return refuse(m.status, m.reason, m.message);
+    const passed = passedHeaders(provider.api, req.headers);
+    if (!passed.ok) return refuse(400, "invalid_header", `header ${passed.header} is not of the form the router forwards`);
     rec.model = m.model;
     rec.stream = m.stream;
     if (!provider.models.includes(m.model)) return refuse(403, "model_not_allowed", `model "${label(m.model)}" is not allowed for this tenant`);
@@ -272,12 +278,35 @@ export function createInferenceRouter(initial: RouterConfig, deps: RouterDeps): 
       log({ msg: "provider key unavailable", tenant: tenant.id, provider: provider.name, reason });
       return refuse(503, reason, "the tenant's provider key is not available");
     }
-    forward(req, res, provider, parsed.rest, body, key, rec, done);
+    forward(res, passed.headers, tenant.id, provider, parsed.rest, m.forward, key, rec, done);
   }
 
+  /** The tenant's own connection pools: a socket that carried one tenant's key never carries another's request. */
+  function agentsOf(tenantId: string): { http: http.Agent; https: https.Agent } {
+    let a = agents.get(tenantId);
+    if (!a) {
+      a = {
+        http: new http.Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 64 }),
+        https: new https.Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 64 }),
+      };
+      agents.set(tenantId, a);
+    }
+    return a;
+  }
+
+  /**
+   * Forwards the checked request and relays the provider's answer. The provider is attacker
+   * input too (DESIGN: attacker 4): nothing it sends may throw out of a handler (every handler
+   * runs under `guarded`), hang the router (a wall-clock deadline for the response head, an idle
+   * timeout between chunks, a deadline for the whole exchange) or grow memory (error bodies are
+   * bounded, success bodies are piped with backpressure). Whatever goes wrong, the client gets a
+   * 502/504 in its API's shape, or — once a stream has started — an error event and a cut
+   * connection, and the call is audited as failed.
+   */
   function forward(
-    req: IncomingMessage,
     res: ServerResponse,
+    passed: Record<string, string>,
+    tenantId: string,
     provider: ProviderConfig,
     rest: string,
     body: Buffer,
@@ -287,106 +316,184 @@ export function createInferenceRouter(initial: RouterConfig, deps: RouterDeps): 
   ): void {
     const base = new URL(provider.baseUrl);
     const secure = base.protocol === "https:";
-    const up = (secure ? https : http).request({
-      protocol: base.protocol,
-      hostname: base.hostname.replace(/^\[|\]$/g, ""),
-      port: base.port || (secure ? 443 : 80),
-      method: "POST",
-      path: `${base.pathname.replace(/\/$/, "")}${rest}`,
-      headers: upstreamHeaders(provider.api, req.headers, key, body.length, base.host),
-      agent: secure ? httpsAgent : httpAgent,
-      timeout: config.limits.upstreamTimeoutMs,
-    });
+    const hostname = base.hostname.replace(/^\[|\]$/g, "");
+    const limits = config.limits;
+    let up: http.ClientRequest | undefined;
+    let upRes: IncomingMessage | undefined;
     let finished = false;
+    const timers: NodeJS.Timeout[] = [];
     const entry = { api: provider.api, res, sse: false, cut: (reason: string, message: string) => fail(reason, 502, message) };
     const finish = (decision: CallRecord["decision"], reason: string) => {
       if (finished) return;
       finished = true;
+      timers.forEach(clearTimeout);
       open.delete(entry);
       rec.decision = decision;
       rec.reason = reason;
       done();
       audit(rec);
     };
-    const fail = (reason: string, status: number, message: string) => {
+    const fail = (reason: string, status: number, message: string, decision: CallRecord["decision"] = "failed") => {
       if (finished) return;
-      up.destroy();
-      if (!res.headersSent) {
-        rec.status = status;
-        rec.responseBytes = send(res, status, errorBody(provider.api, status, reason, message));
-      } else {
-        cutStream(entry, reason, message);
+      up?.destroy();
+      upRes?.destroy();
+      try {
+        if (!res.headersSent) {
+          rec.status = status;
+          rec.responseBytes = send(res, status, errorBody(provider.api, status, reason, message));
+        } else {
+          cutStream(entry, reason, message);
+        }
+      } catch {
+        res.destroy();
       }
-      finish("failed", reason);
+      finish(decision, reason);
     };
-    up.on("timeout", () => fail("upstream_timeout", 504, "the provider did not answer in time"));
-    up.on("error", () => fail("upstream_unreachable", 502, "the provider could not be reached"));
-    up.on("response", (upRes) => {
-      const status = upRes.statusCode ?? 502;
+    /** Runs an upstream event handler; anything it throws becomes a 502, never an uncaught exception. */
+    const guarded =
+      <A extends unknown[]>(fn: (...args: A) => void) =>
+      (...args: A): void => {
+        try {
+          fn(...args);
+        } catch (err) {
+          log({ msg: "upstream response refused", tenant: tenantId, provider: provider.name, error: err instanceof Error ? (err as NodeJS.ErrnoException).code ?? err.name : "error" });
+          fail("upstream_invalid_response", 502, "the provider sent a response the router cannot relay");
+        }
+      };
+    // Wall clock, not socket idle: a provider trickling one byte at a time would reset an idle timer forever.
+    timers.push(setTimeout(guarded(() => { if (!upRes) fail("upstream_timeout", 504, "the provider did not answer in time"); }), limits.upstreamTimeoutMs));
+    timers.push(setTimeout(guarded(() => fail("upstream_timeout", 504, "the provider's answer took longer than the router allows")), limits.upstreamMaxMs));
+    res.on("close", () => {
+      if (!res.writableFinished && !finished) {
+        up?.destroy();
+        upRes?.destroy();
+        finish("failed", "client_closed");
+      }
+    });
+
+    vetDestination(hostname, destinations, deps.resolve).then(
+      guarded((pinned: ResolvedAddress) => {
+        if (finished) return;
+        const pool = agentsOf(tenantId);
+        up = (secure ? https : http).request({
+          protocol: base.protocol,
+          host: hostname,
+          // The socket goes to the address that was checked, never to a second DNS answer.
+          lookup: pinnedLookup(pinned) as unknown as http.RequestOptions["lookup"],
+          ...(secure ? { servername: isIP(hostname) === 0 ? hostname : undefined } : {}),
+          port: base.port || (secure ? 443 : 80),
+          method: "POST",
+          path: `${base.pathname.replace(/\/$/, "")}${rest}`,
+          headers: upstreamHeaders(provider.api, passed, key, body.length, base.host),
+          agent: secure ? pool.https : pool.http,
+        });
+        up.on("timeout", guarded(() => fail("upstream_idle", 504, "the provider stopped sending")));
+        up.on("error", guarded((err: NodeJS.ErrnoException) => {
+          // llhttp's parse errors (HPE_*): the provider answered, but not with valid HTTP/1.1.
+          if (String(err.code ?? "").startsWith("HPE_")) fail("upstream_invalid_response", 502, "the provider sent a response the router cannot relay");
+          else if (upRes || err.code === "ECONNRESET") fail("upstream_aborted", 502, "the provider closed the connection");
+          else fail("upstream_unreachable", 502, "the provider could not be reached");
+        }));
+        up.on("response", guarded(onResponse));
+        up.end(body);
+      }),
+      (err: unknown) => {
+        if (err instanceof DestinationRefusedError) {
+          log({ msg: "provider destination refused", tenant: tenantId, provider: provider.name, error: err.message });
+          fail("destination_not_public", 502, "the provider's address is not a public destination; the router does not connect there", "denied");
+        } else {
+          fail("upstream_unreachable", 502, "the provider's host could not be resolved");
+        }
+      },
+    );
+
+    function onResponse(r: IncomingMessage): void {
+      upRes = r;
+      const status = r.statusCode ?? 0;
       rec.status = status;
       rec.ttfbMs = Math.round(performance.now() - rec.started);
-      // While streaming, the connect timeout becomes an idle timeout between chunks.
-      up.setTimeout(config.limits.upstreamIdleMs);
+      // While streaming, the head deadline gives way to an idle timeout between chunks.
+      up!.setTimeout(limits.upstreamIdleMs);
+      r.on("error", guarded(() => fail("upstream_aborted", 502, "the provider closed the connection")));
+      r.on("close", guarded(() => { if (!r.complete) fail("upstream_aborted", 502, "the provider closed the stream early"); }));
+      if (!Number.isInteger(status) || status < 200 || status > 599) {
+        // 1xx other than the informational ones Node consumes, or a code no client understands.
+        fail("upstream_invalid_response", 502, "the provider answered with an invalid status code");
+        return;
+      }
       if (status === 401 || status === 403) {
         // The provider refused the tenant's key: its message may quote the key. Say so ourselves.
-        upRes.resume();
+        r.resume();
         rec.responseBytes = send(res, 502, errorBody(provider.api, 502, "upstream_rejected_key", `the provider refused this tenant's key (HTTP ${status}); ask the operator to update it`));
         rec.status = 502;
         finish("failed", "upstream_rejected_key");
+        up!.destroy();
         return;
       }
-      if (status >= 300) {
-        // Error bodies are small: buffered (bounded) so any echo of the key can be removed.
-        const chunks: Buffer[] = [];
-        let n = 0;
-        upRes.on("data", (c: Buffer) => {
-          n += c.length;
-          if (n <= config.limits.maxErrorBodyBytes) chunks.push(c);
-        });
-        upRes.on("end", () => {
-          const text = redactKey(Buffer.concat(chunks).toString("utf8"), key);
-          const headers = downstreamHeaders(upRes.rawHeaders, false);
-          delete headers["content-encoding"];
-          res.writeHead(status, { ...headers, "content-length": Buffer.byteLength(text), ...(draining ? { connection: "close" } : {}) });
-          res.end(text);
-          rec.responseBytes = Buffer.byteLength(text);
-          finish("allowed", "upstream_error");
-        });
-        upRes.on("error", () => fail("upstream_aborted", 502, "the provider closed the connection"));
-        return;
-      }
-      const headers = downstreamHeaders(upRes.rawHeaders, true);
+      if (status >= 300) return relayError(r, status);
+      const headers = downstreamHeaders(r.rawHeaders);
       if (draining) headers.connection = "close";
-      entry.sse = String(upRes.headers["content-type"] ?? "").startsWith("text/event-stream");
+      if (status === 204 || status === 304) {
+        // No body by definition: the answer is complete now, whatever bytes the provider sends next
+        // (which could only be garbage on this connection, so it is not reused).
+        res.writeHead(status, headers);
+        res.end();
+        finish("allowed", "ok");
+        up!.destroy();
+        return;
+      }
+      entry.sse = String(r.headers["content-type"] ?? "").startsWith("text/event-stream");
       res.writeHead(status, headers);
       // Send the headers now: a stream's first event may take seconds, and the client waits for them.
       res.flushHeaders();
       open.add(entry);
-      upRes.on("data", (c: Buffer) => {
+      r.on("data", guarded((c: Buffer) => {
+        if (finished) return;
         rec.responseBytes += c.length;
         // Backpressure: a slow sandbox slows the upstream read, never grows memory.
         if (!res.write(c)) {
-          upRes.pause();
-          res.once("drain", () => upRes.resume());
+          r.pause();
+          res.once("drain", () => r.resume());
         }
-      });
-      upRes.on("end", () => {
+      }));
+      r.on("end", guarded(() => {
         if (finished) return;
         res.end();
         finish("allowed", "ok");
-      });
-      upRes.on("error", () => fail("upstream_aborted", 502, "the provider closed the stream early"));
-      upRes.on("close", () => {
-        if (!upRes.complete) fail("upstream_aborted", 502, "the provider closed the stream early");
-      });
-    });
-    res.on("close", () => {
-      if (!res.writableFinished && !finished) {
-        up.destroy();
-        finish("failed", "client_closed");
-      }
-    });
-    up.end(body);
+      }));
+    }
+
+    /** Error bodies are small: buffered (bounded) so any echo of the key can be removed, then relayed. */
+    function relayError(r: IncomingMessage, status: number): void {
+      const chunks: Buffer[] = [];
+      let n = 0;
+      const encoding = String(r.headers["content-encoding"] ?? "identity").trim().toLowerCase();
+      const reply = () => {
+        if (finished) return;
+        // A compressed body cannot be searched for the key: the router says what happened itself.
+        const text = encoding === "identity" || encoding === "" ? redactKey(Buffer.concat(chunks, n).toString("utf8"), key) : JSON.stringify(errorBody(provider.api, status, "upstream_error", `the provider answered HTTP ${status}`));
+        const headers = downstreamHeaders(r.rawHeaders);
+        delete headers["content-encoding"];
+        if (encoding !== "identity" && encoding !== "") headers["content-type"] = "application/json";
+        res.writeHead(status, { ...headers, "content-length": Buffer.byteLength(text), ...(draining ? { connection: "close" } : {}) });
+        res.end(text);
+        rec.responseBytes = Buffer.byteLength(text);
+        finish("allowed", "upstream_error");
+      };
+      r.on("data", guarded((c: Buffer) => {
+        if (finished) return;
+        const room = limits.maxErrorBodyBytes - n;
+        chunks.push(c.length > room ? c.subarray(0, room) : c);
+        n += Math.min(c.length, room);
+        if (n >= limits.maxErrorBodyBytes) {
+          // An endless error body is not read to its end: what fits is relayed, the rest dropped.
+          reply();
+          up!.destroy();
+          r.destroy();
+        }
+      }));
+      r.on("end", guarded(reply));
+    }
   }
 
   /**
@@ -460,8 +567,10 @@ export function createInferenceRouter(initial: RouterConfig, deps: RouterDeps): 
       for (const e of [...open]) e.cut("router_restarting", "the router is restarting; retry the request");
       server.closeAllConnections();
       await closed;
-      httpAgent.destroy();
-      httpsAgent.destroy();
+      for (const a of agents.values()) {
+        a.http.destroy();
+        a.https.destroy();
+      }
       const auditDeadline = Date.now() + 5_000;
       while (auditPending > 0 && Date.now() < auditDeadline) await new Promise((r) => setTimeout(r, 20));
     },
@@ -472,8 +581,15 @@ export function createInferenceRouter(initial: RouterConfig, deps: RouterDeps): 
       if (JSON.stringify(next.keys) !== JSON.stringify(config.keys)) restartNeeded.push("keys");
       config = { ...next, listen: config.listen, audit: config.audit, keys: config.keys };
       table = buildTenantTable(config.tenants);
+      destinations = destinationPolicyOf(config);
       const ids = new Set(config.tenants.map((t) => t.id));
       limiter.retain(ids);
+      for (const [id, a] of agents) {
+        if (ids.has(id)) continue;
+        a.http.destroy();
+        a.https.destroy();
+        agents.delete(id);
+      }
       deps.keys.retain(ids);
       return { restartNeeded };
     },

@@ -1,6 +1,7 @@
 // The two request shapes the router speaks (OpenAI-compatible and Anthropic-compatible): which
 // paths exist, where the model is named, how the key is sent upstream, which client headers
 // may pass, and what an error looks like to that shape's SDKs.
+import { validateHeaderName, validateHeaderValue } from "node:http";
 import type { ProviderApi } from "./config";
 
 /** Paths (after `/<provider>`) the router forwards, by shape. Everything else is refused. */
@@ -26,69 +27,36 @@ export function parseRouterPath(url: string | undefined): ParsedPath | undefined
   return { provider: m[1]!, rest: m[2]! };
 }
 
-export type BodyResult = { ok: true; model: string; stream: boolean } | { ok: false; reason: "invalid_json" | "missing_model" };
-
-/** Both shapes name the model in the top-level `model` field of a JSON body, and ask for SSE with `stream: true`. */
-export function readModel(body: Buffer): BodyResult {
-  let json: unknown;
-  try {
-    json = JSON.parse(body.toString("utf8"));
-  } catch {
-    return { ok: false, reason: "invalid_json" };
-  }
-  if (json === null || typeof json !== "object" || Array.isArray(json)) return { ok: false, reason: "invalid_json" };
-  const { model, stream } = json as { model?: unknown; stream?: unknown };
-  if (typeof model !== "string" || model.length === 0) return { ok: false, reason: "missing_model" };
-  return { ok: true, model, stream: stream === true };
-}
-
 /**
- * Client headers that may reach the provider. An allowlist, not a denylist: whatever
- * credential-bearing header a sandbox invents (Authorization, x-api-key, api-key, cookies,
- * x-goog-api-key, proxy headers, …) is dropped because it is not on this list.
+ * Upstream response headers not passed to the sandbox: hop-by-hop, cookies, and framing. The
+ * router frames every response it sends itself (chunked, or its own content-length), so a
+ * provider's duplicate, conflicting or lying length never reaches a client.
  */
-const PASSED: Record<ProviderApi, ReadonlySet<string>> = {
-  openai: new Set(["content-type", "accept", "user-agent", "openai-beta", "idempotency-key"]),
-  anthropic: new Set(["content-type", "accept", "user-agent", "anthropic-version", "anthropic-beta"]),
-};
+const DROPPED_RESPONSE = new Set(["connection", "keep-alive", "transfer-encoding", "proxy-authenticate", "proxy-connection", "upgrade", "trailer", "te", "set-cookie", "set-cookie2", "alt-svc", "content-length", "date"]);
+/** At most this many headers of the provider are relayed (node already bounds their total size). */
+const MAX_RELAYED_HEADERS = 64;
 
-export const DEFAULT_ANTHROPIC_VERSION = "2023-06-01";
-
-/** Headers for the upstream request: the allowed client headers plus the tenant's key. */
-export function upstreamHeaders(
-  api: ProviderApi,
-  clientHeaders: Record<string, string | string[] | undefined>,
-  key: string,
-  bodyLength: number,
-  host: string,
-): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of PASSED[api]) {
-    const v = clientHeaders[name];
-    if (typeof v === "string" && v.length <= 1024) out[name] = v;
+/** Whether Node would accept this header when the router writes it (writeHead throws otherwise). */
+function writable(name: string, value: string): boolean {
+  try {
+    validateHeaderName(name);
+    validateHeaderValue(name, value);
+    return true;
+  } catch {
+    return false;
   }
-  out["content-type"] ??= "application/json";
-  out["content-length"] = String(bodyLength);
-  out.host = host;
-  if (api === "openai") {
-    out.authorization = `Bearer ${key}`;
-  } else {
-    out["x-api-key"] = key;
-    out["anthropic-version"] ??= DEFAULT_ANTHROPIC_VERSION;
-  }
-  return out;
 }
 
-/** Upstream response headers not passed to the sandbox: hop-by-hop, cookies, and lengths the router may change. */
-const DROPPED_RESPONSE = new Set(["connection", "keep-alive", "transfer-encoding", "proxy-authenticate", "upgrade", "trailer", "te", "set-cookie", "alt-svc", "content-length"]);
-
-export function downstreamHeaders(raw: readonly string[], keepLength: boolean): Record<string, string | string[]> {
+export function downstreamHeaders(raw: readonly string[]): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  for (let i = 0; i + 1 < raw.length; i += 2) {
+  let count = 0;
+  for (let i = 0; i + 1 < raw.length && count < MAX_RELAYED_HEADERS; i += 2) {
     const name = raw[i]!.toLowerCase();
-    if (DROPPED_RESPONSE.has(name) && !(keepLength && name === "content-length")) continue;
+    const value = raw[i + 1]!;
+    if (DROPPED_RESPONSE.has(name) || !writable(name, value)) continue;
+    count++;
     const prev = out[name];
-    out[name] = prev === undefined ? raw[i + 1]! : [...(Array.isArray(prev) ? prev : [prev]), raw[i + 1]!];
+    out[name] = prev === undefined ? value : [...(Array.isArray(prev) ? prev : [prev]), value];
   }
   return out;
 }

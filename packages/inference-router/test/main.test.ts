@@ -3,7 +3,7 @@
 // with a message that names the field and never the content.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -36,14 +36,15 @@ function writeConfig(tenants: unknown[], extra: Record<string, unknown> = {}): s
     tenants,
     keys: { connectionUrlFile: path.join(dir, "db-url"), keyringFile: path.join(dir, "keyring") },
     audit: { spoolPath: path.join(dir, "spool", "audit.spool") },
+    allowInsecureProvidersForTests: ["127.0.0.1/32"],
     ...extra,
   }));
   return p;
 }
 
-function start(configPath: string): { child: ChildProcess; out: () => string; exited: Promise<number | null> } {
+function start(configPath: string, env: Record<string, string> = { OCTW_ROUTER_INSECURE_PROVIDERS_FOR_TESTS: "1" }): { child: ChildProcess; out: () => string; exited: Promise<number | null> } {
   const child = spawn(process.execPath, ["--import", "tsx", MAIN, "serve"], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", OCTW_ROUTER_CONFIG: configPath, OCTW_ROUTER_CONFIG_POLL_MS: "100000" },
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", OCTW_ROUTER_CONFIG: configPath, OCTW_ROUTER_CONFIG_POLL_MS: "100000", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -118,5 +119,18 @@ describe("octw-inference-router process", () => {
     const p = start(cfg);
     expect(await p.exited).toBe(1);
     expect(p.out()).toContain(`keys.connectionUrlFile: cannot read secret file ${path.join(dir, "missing")} (ENOENT)`);
+  });
+
+  it("the test-only provider hatch is refused when the environment does not set it (positive control: the tests above start with it)", async () => {
+    const cfg = writeConfig([tenant(A, "a")]);
+    const p = start(cfg, {});
+    expect(await p.exited).toBe(1);
+    expect(p.out()).toContain("allowInsecureProvidersForTests: is a test-only switch and is refused here");
+    // Without the hatch, the same plain-http loopback provider is refused, naming the field.
+    const strict = path.join(dir, "strict.json");
+    writeFileSync(strict, JSON.stringify({ ...JSON.parse(readFileSync(cfg, "utf8")) as object, allowInsecureProvidersForTests: undefined }));
+    const q = start(strict, {});
+    expect(await q.exited).toBe(1);
+    expect(q.out()).toContain("tenants.0.providers.0.baseUrl: must be an https:// URL");
   });
 });

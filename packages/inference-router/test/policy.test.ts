@@ -16,7 +16,7 @@ describe("SandboxPolicy.inference", () => {
     expect(inference.providers.map((p) => p.keySecret)).toEqual(["openai/api-key", "anthropic/key"]);
   });
   it("errors name the field", () => {
-    expect(() => parseInferencePolicy({ providers: [{ name: "x", api: "openai", baseUrl: "ftp://x", models: ["m"] }] }, "tenants[1].policy.inference")).toThrow(/tenants\[1\]\.policy\.inference\.providers\.0\.baseUrl: must be an http\(s\) URL/);
+    expect(() => parseInferencePolicy({ providers: [{ name: "x", api: "openai", baseUrl: "ftp://x", models: ["m"] }] }, "tenants[1].policy.inference")).toThrow(/tenants\[1\]\.policy\.inference\.providers\.0\.baseUrl: must be an https URL/);
     expect(() => parseInferencePolicy({ providers: [], apiKey: "sk" })).toThrow(/Unrecognized key: "apiKey"/);
     expect(() => parseInferencePolicy({ providers: [inference.providers[0], inference.providers[0]] })).toThrow(/providers\.1\.name: "openai" is listed twice/);
   });

@@ -11,7 +11,7 @@ import { AuditClient, TenantSecrets } from "@octw/audit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAuditDb, type TestAuditDb } from "../../audit/test/pg-support";
-import { parseRouterConfig } from "../src/config";
+import { INSECURE_PROVIDERS_ENV, parseRouterConfig } from "../src/config";
 import { ProviderKeyCache } from "../src/keys";
 import { ROUTER_ACTOR, createInferenceRouter, type InferenceRouter } from "../src/server";
 import { call, fakeProvider, listenOn, sha256, type FakeProvider } from "./helpers";
@@ -64,6 +64,9 @@ async function pgRelay(target: URL): Promise<{ url(u: string): string; cut(): Pr
   };
 }
 
+// The fake provider is plain http on loopback: the router's test-only escape hatch (src/destination.ts).
+process.env[INSECURE_PROVIDERS_ENV] = "1";
+
 let db: TestAuditDb;
 let relay: Awaited<ReturnType<typeof pgRelay>>;
 let provider: FakeProvider;
@@ -96,6 +99,7 @@ beforeAll(async () => {
   const secrets = new TenantSecrets({ db: pool, keyring, audit, actor: ROUTER_ACTOR });
   const config = parseRouterConfig({
     listen: { host: "127.0.0.1", port: 0 },
+    allowInsecureProvidersForTests: ["127.0.0.1/32"],
     keys: { cacheTtlMs: 300, maxStaleMs: 3_000 },
     tenants: [
       { id: "a", routerAddress: A.router, subnet: A.net, tokenSha256: sha256(A.token), providers: [{ name: "openai", api: "openai", baseUrl: provider.url, models: ["gpt-a"] }] },

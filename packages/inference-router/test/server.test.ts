@@ -5,7 +5,7 @@
 import type { IncomingMessage } from "node:http";
 import { connect, type Socket } from "node:net";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { parseRouterConfig, type RouterConfig, type RouterConfigInput } from "../src/config";
+import { INSECURE_PROVIDERS_ENV, parseRouterConfig, type RouterConfig, type RouterConfigInput } from "../src/config";
 import { ProviderKeyCache } from "../src/keys";
 import { PLATFORM_AUDIT_TENANT, createInferenceRouter, type InferenceRouter } from "../src/server";
 import { call, fakeProvider, listenOn, nextChunk, openStream, sha256, type FakeProvider, type Reply } from "./helpers";
@@ -20,6 +20,9 @@ const KEYS: Record<string, string> = {
 };
 const SECRETS = [...Object.values(KEYS), A.token, B.token];
 
+// The fake provider is plain http on loopback: the router's test-only escape hatch (src/destination.ts).
+process.env[INSECURE_PROVIDERS_ENV] = "1";
+
 let provider: FakeProvider;
 let router: InferenceRouter;
 let listeners: { port: number; close(): Promise<void> };
@@ -33,6 +36,7 @@ let port: number;
 function configFor(url: string, overrides: { aLimits?: RouterConfigInput["tenants"][number]["limits"]; maxBodyBytes?: number } = {}): RouterConfig {
   return parseRouterConfig({
     listen: { host: "127.0.0.1", port: 0 },
+    allowInsecureProvidersForTests: ["127.0.0.1/32"],
     limits: { maxBodyBytes: overrides.maxBodyBytes ?? 4_096, shutdownGraceMs: 200, upstreamTimeoutMs: 5_000 },
     tenants: [
       {
