@@ -14,7 +14,7 @@ import { RateLimiter } from "./ratelimit";
 import { scopesForRoleClaim, scopesHeaderValue } from "./roles";
 import { resolveRoute, type RouteMatch } from "./routing";
 import { TokenVerifier, extractToken } from "./token";
-import { errorCode, relayableStatus, upgradeRefusalStatus } from "./upstream-response";
+import { errorCode, isValidHeaderName, isValidHeaderValue, relayableStatus, upgradeRefusalStatus } from "./upstream-response";
 
 export const HEALTH_PATH = "/_edge/healthz";
 export const SESSION_LOCAL_PATH = "/_edge/session";
@@ -418,7 +418,12 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
         return;
       }
       const status = relayableStatus(upRes.statusCode);
-      if (status === undefined) {
+      // A status line or header Node's parser let through but RFC 9112 does not allow (a
+      // control character in the reason phrase) is a malformed answer: 502, not a repair.
+      const wellFormed =
+        isValidHeaderValue(upRes.statusMessage ?? "") &&
+        upRes.rawHeaders.every((v, i) => (i % 2 === 0 ? isValidHeaderName(v) : isValidHeaderValue(v)));
+      if (status === undefined || !wellFormed) {
         upRes.resume();
         fail(502, "upstream_invalid_response");
         return;
@@ -533,7 +538,10 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
     upstream.on("error", (err) => {
       // Before open: a malformed handshake answer (bad accept key, unknown subprotocol,
       // extension not offered, ...), a reset, or unreachable. After open, relay() handles it.
-      if (!opened) refuse(502, "bad_gateway", /handshake has timed out/.test(err.message) ? "upstream_timeout" : "upstream_invalid_response", err);
+      if (!opened) {
+        if (/handshake has timed out/.test(err.message)) refuse(504, "gateway_timeout", "upstream_timeout", err);
+        else refuse(502, "bad_gateway", "upstream_invalid_response", err);
+      }
     });
     socket.once("close", () => {
       if (!opened) {
