@@ -42,6 +42,9 @@ export interface EdgeDeps {
   lookup?: ((host: string) => Promise<string | undefined>) | undefined;
 }
 
+/** How long a WebSocket peer has to answer the edge's close frame before it is dropped. */
+const WS_CLOSE_GRACE_MS = 2_000;
+
 /** How long a template lookup is reused: found, and not found. */
 const LOOKUP_TTL_MS = 5_000;
 const LOOKUP_NEGATIVE_TTL_MS = 10_000;
@@ -569,9 +572,18 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
     pairs.add(pair);
     const HIGH = 4 * 1024 * 1024;
     let idle: NodeJS.Timeout;
+    // A peer that never answers the close frame would hold the connection for ws's own 30 s
+    // close timeout; the edge gives it WS_CLOSE_GRACE_MS, then drops it.
+    const closeWithGrace = (ws: WebSocket, code: number, reason: string | Buffer) => {
+      if (ws.readyState !== WebSocket.OPEN) return;
+      ws.close(code, reason);
+      const t = setTimeout(() => ws.terminate(), WS_CLOSE_GRACE_MS);
+      t.unref();
+      ws.once("close", () => clearTimeout(t));
+    };
     const closeBoth = (code: number, reason: string) => {
-      if (client.readyState === WebSocket.OPEN) client.close(code, reason);
-      if (upstream.readyState === WebSocket.OPEN) upstream.close(code, reason);
+      closeWithGrace(client, code, reason);
+      closeWithGrace(upstream, code, reason);
     };
     const touch = () => {
       clearTimeout(idle);
@@ -602,14 +614,14 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
     };
     client.on("close", (code, reason) => {
       finish();
-      if (upstream.readyState === WebSocket.OPEN) upstream.close(safeCloseCode(code), reason);
+      if (upstream.readyState === WebSocket.OPEN) closeWithGrace(upstream, safeCloseCode(code), reason);
       else upstream.terminate();
     });
     let upstreamFailed = false;
     upstream.on("close", (code, reason) => {
       finish();
       if (upstreamFailed) return;
-      if (client.readyState === WebSocket.OPEN) client.close(safeCloseCode(code), reason);
+      if (client.readyState === WebSocket.OPEN) closeWithGrace(client, safeCloseCode(code), reason);
       else client.terminate();
     });
     client.on("error", () => upstream.terminate());
@@ -621,7 +633,7 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       upstreamFailed = true;
       onUpstreamError(err);
       upstream.terminate();
-      if (client.readyState === WebSocket.OPEN) client.close(1014, "bad gateway");
+      if (client.readyState === WebSocket.OPEN) closeWithGrace(client, 1014, "bad gateway");
       else client.terminate();
     });
   }

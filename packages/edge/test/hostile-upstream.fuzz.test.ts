@@ -8,7 +8,7 @@
 // the audit spool holds an edge.upstream.failed event for it, and tenant b is served throughout.
 // OCTW_FUZZ_RUNS sets the number of generated cases (default 50; `npm run fuzz` uses 1000).
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -239,6 +239,10 @@ function alive(pid: number | undefined): boolean {
   }
 }
 
+function openFds(pid: number | undefined): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
 interface HttpOutcome { status?: number; body: string; complete: boolean; error?: string; ms: number }
 
 function httpGet(host: string, urlPath: string, token: string, agent: http.Agent | false = false): Promise<HttpOutcome> {
@@ -399,7 +403,9 @@ describe("hostile upstream vs the real edge process", () => {
     bWs.on("close", (code) => bFailures.push(`ws closed ${code}`));
     const pinger = setInterval(() => bWs.readyState === WebSocket.OPEN && bWs.send("ping"), 100);
 
+    const fdsBefore = openFds(edge.pid);
     const expected: { id: string; label: string }[] = [];
+    const labels = new Map<string, string>();
     const findings: string[] = [];
     let n = 0;
     const started = Date.now();
@@ -408,6 +414,7 @@ describe("hostile upstream vs the real edge process", () => {
         fc.asyncProperty(scenario, async (sc) => {
           const id = `r${n++}`;
           hostile.scripts.set(id, sc.steps);
+          labels.set(id, `${sc.transport} ${sc.expect.kind} ${JSON.stringify(sc.steps).slice(0, 200)}`);
           const host = sc.route === "host" ? "a.octw.test" : "octw.test";
           const p = sc.route === "host" ? `/fuzz/${id}` : `/t/a/fuzz/${id}`;
           const e = sc.expect;
@@ -482,6 +489,13 @@ describe("hostile upstream vs the real edge process", () => {
     expect(failed.every((ev) => (ev as unknown as { tenant: string }).tenant === "a")).toBe(true);
     expect(JSON.stringify(spoolEvents())).not.toContain(tokenA);
     expect(alive(edge.pid)).toBe(true);
-    process.stdout.write(`hostile-upstream fuzz: ${RUNS} runs in ${elapsedMs} ms, ${expected.length} audited failures, tenant b: ${bOk} requests, ${bWsEchoes} ws echoes\n`);
+    // Nothing leaks: the edge let go of every hostile connection, and holds no more descriptors
+    // than before (slack for keep-alive sockets and the audit client's retries).
+    const leakUntil = Date.now() + 5_000;
+    while (hostile.openConnections > 0 && Date.now() < leakUntil) await new Promise((r) => setTimeout(r, 100));
+    expect(hostile.openIds().map((id) => `${id} ${labels.get(id) ?? ""}`)).toEqual([]);
+    const fdsAfter = openFds(edge.pid);
+    expect(fdsAfter).toBeLessThanOrEqual(fdsBefore + 16);
+    process.stdout.write(`hostile-upstream fuzz: ${RUNS} runs in ${elapsedMs} ms, ${expected.length} audited failures, tenant b: ${bOk} requests, ${bWsEchoes} ws echoes, edge fds ${fdsBefore} -> ${fdsAfter}\n`);
   }, RUNS * 4_000 + 60_000);
 });

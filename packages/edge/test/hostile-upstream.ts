@@ -23,6 +23,10 @@ export interface HostileUpstream {
   scripts: Map<string, readonly Step[]>;
   /** Requests that reached the upstream, by id. */
   seen: Set<string>;
+  /** Connections from the edge still open (a leak if they stay after the edge gave up). */
+  readonly openConnections: number;
+  /** The script ids of the connections still open. */
+  openIds(): string[];
   close(): Promise<void>;
 }
 
@@ -32,6 +36,7 @@ export async function hostileUpstream(): Promise<HostileUpstream> {
   const scripts = new Map<string, readonly Step[]>();
   const seen = new Set<string>();
   const sockets = new Set<net.Socket>();
+  const idOf = new WeakMap<net.Socket, string>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
     const timers = new Set<NodeJS.Timeout>();
@@ -56,6 +61,7 @@ export async function hostileUpstream(): Promise<HostileUpstream> {
         return;
       }
       seen.add(id);
+      idOf.set(socket, id);
       void run(socket, script, key, timers);
     };
     socket.on("data", onData);
@@ -109,6 +115,10 @@ export async function hostileUpstream(): Promise<HostileUpstream> {
     url: `http://127.0.0.1:${port}`,
     scripts,
     seen,
+    get openConnections() {
+      return sockets.size;
+    },
+    openIds: () => [...sockets].map((s) => idOf.get(s) ?? "(no request yet)"),
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
