@@ -14,7 +14,7 @@ describe("octw token", () => {
     const dir = path.join(root, "dev-issuer");
     const token = await runToken({ tenant: "acme", role: "admin", sub: "ci@local", ttl: "5m", dir });
     expect(statSync(path.join(dir, "private.jwk.json")).mode & 0o777).toBe(0o600);
-    const v = await TokenVerifier.create(parseEdgeConfig({ tenants: [], jwt: devIssuerJwtConfig(await ensureDevIssuer(dir)) }).jwt);
+    const v = await TokenVerifier.create(parseEdgeConfig({ routing: { hostDomain: "octw.test" }, tenants: [], jwt: devIssuerJwtConfig(await ensureDevIssuer(dir)) }).jwt);
     expect(await v.verify(token)).toMatchObject({ ok: true, sub: "ci@local", tenant: "acme", roleClaim: "admin" });
   });
 

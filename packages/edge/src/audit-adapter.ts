@@ -18,7 +18,7 @@ export function toAuditInput(ev: EdgeAuditEvent): AuditEventInput {
     actor: ev.actor ?? "anonymous",
     action: ev.type,
     target: route === "" ? "-" : route,
-    decision: ev.type === "edge.auth.allowed" ? "allowed" : "denied",
+    decision: ev.type === "edge.auth.allowed" ? "allowed" : ev.type === "edge.auth.denied" ? "denied" : "failed",
     details: rest,
     time: ev.at,
   };

@@ -12,7 +12,12 @@ export interface AuditSink {
   record(event: EdgeAuditEvent): Promise<void>;
 }
 
-export type EdgeAuditType = "edge.auth.allowed" | "edge.auth.denied";
+/**
+ * `edge.upstream.failed`: an allowed request the tenant's gateway did not answer properly
+ * (unreachable, timed out, malformed, reset, WebSocket protocol violation). The client got 502
+ * or 504 (or its connection cut, when the response had already begun).
+ */
+export type EdgeAuditType = "edge.auth.allowed" | "edge.auth.denied" | "edge.upstream.failed";
 
 export interface EdgeAuditEvent {
   type: EdgeAuditType;
@@ -30,6 +35,8 @@ export interface EdgeAuditEvent {
     transport: "http" | "ws";
     /** How many identical denials this event stands for (rate-limit denials are coalesced). */
     count?: number;
+    /** Node's error code for an upstream failure (e.g. HPE_INVALID_CONSTANT); never upstream text. */
+    error?: string;
   };
   at: string;
 }

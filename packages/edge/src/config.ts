@@ -40,12 +40,30 @@ const PemKeySchema = z.object({
 const KeySourceSchema = z.discriminatedUnion("kind", [
   z.object({
     kind: z.literal("jwks-url"),
+    /**
+     * https: only — keys fetched over plain HTTP could be swapped by anyone on the path, and
+     * whoever chooses the keys chooses every token's tenant and role.
+     */
     url: z.url({ protocol: /^https?$/ }),
+    /**
+     * Escape hatch for tests: also accept `http://` when the host is a loopback address literal
+     * (127.0.0.0/8 or [::1]). Never set it in a deployment.
+     */
+    allowHttpLoopback: z.boolean().default(false),
     /** How long fetched keys are used before a refetch. */
     cacheMaxAgeMs: z.number().int().min(1_000).max(86_400_000).default(600_000),
     /** Minimum gap between fetches triggered by an unknown `kid` (rate limit of refreshes). */
     cooldownMs: z.number().int().min(1_000).max(3_600_000).default(30_000),
     timeoutMs: z.number().int().min(100).max(30_000).default(5_000),
+  }).superRefine((k, ctx) => {
+    const u = new URL(k.url);
+    if (u.protocol === "https:") return;
+    if (k.allowHttpLoopback && isLoopbackLiteral(u.hostname)) return;
+    ctx.addIssue({
+      code: "custom",
+      path: ["url"],
+      message: "must be an https: URL (http: only for a loopback address literal with allowHttpLoopback: true, for tests)",
+    });
   }),
   z.object({
     kind: z.literal("static"),
@@ -53,6 +71,13 @@ const KeySourceSchema = z.discriminatedUnion("kind", [
     pems: z.array(PemKeySchema).default([]),
   }).refine((s) => s.jwks.length + s.pems.length > 0, "static keys: give at least one JWK or PEM"),
 ]);
+
+/** 127.0.0.0/8 or ::1, written as an address: a name could resolve anywhere. */
+export function isLoopbackLiteral(hostname: string): boolean {
+  if (hostname === "[::1]") return true;
+  const m = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(hostname);
+  return m !== null && m.slice(1).every((o) => Number(o) <= 255);
+}
 
 const RateSchema = z.object({
   /** Sustained requests per second. */
@@ -86,8 +111,16 @@ export const EdgeConfigSchema = z
           .string()
           .regex(/^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/, "a lower-case DNS name")
           .optional(),
-        /** `/t/<tenant>/…` routes to that tenant (prefix removed upstream). false disables it. */
-        pathRouting: z.boolean().default(true),
+        /**
+         * `/t/<tenant>/…` routes to that tenant (prefix removed upstream). Off by default: it puts
+         * every tenant's Control UI on ONE browser origin, where a hostile tenant's pages can run
+         * same-origin requests against other tenants' routes with the user's cookies, read
+         * other tenants' responses and register origin-wide workers (see the README). The edge
+         * confines upstream cookies and Service-Worker-Allowed to the tenant's prefix, but the
+         * origin stays shared. When `hostDomain` is also set, path routes are served only on
+         * the host `<hostDomain>` itself.
+         */
+        pathRouting: z.boolean().default(false),
         /**
          * Upstream of a tenant not listed in `tenants`, e.g. `http://octw-{tenant}-gateway:18789`:
          * the name resolves only on the tenant networks the edge is attached to, so tenants come
@@ -111,7 +144,11 @@ export const EdgeConfigSchema = z
       algorithms: z.array(z.enum(ALLOWED_ALGORITHMS)).min(1),
       /** Clock skew tolerated on exp/nbf; bounded so a mistake cannot make tokens immortal. */
       clockToleranceSec: z.number().int().min(0).max(300).default(30),
-      /** Reject tokens whose lifetime (exp - iat) exceeds this; 0 disables. */
+      /**
+       * Reject tokens whose lifetime (exp - iat) exceeds this; 0 disables. When enabled, a token
+       * must carry `iat`, and `iat` must not lie in the future (beyond clockToleranceSec):
+       * otherwise a far-future iat would make any exp pass.
+       */
       maxLifetimeSec: z.number().int().min(0).max(31_536_000).default(86_400),
       keys: KeySourceSchema,
       /**
@@ -152,7 +189,13 @@ export const EdgeConfigSchema = z
         perSubject: RateSchema.default({ ratePerSec: 50, burst: 100 }),
         /** Applied before any token is checked, so floods of bad tokens cost little. */
         perClientIp: RateSchema.default({ ratePerSec: 100, burst: 200 }),
+        /**
+         * Until the gateway's response headers are complete (504 after it, however the bytes
+         * trickle), and the longest silence allowed while its body streams.
+         */
         upstreamTimeoutMs: z.number().int().min(100).max(600_000).default(60_000),
+        /** Longest a gateway's response body may stream in total (then the response is cut). */
+        upstreamBodyTimeoutMs: z.number().int().min(100).max(86_400_000).default(600_000),
         requestTimeoutMs: z.number().int().min(1_000).max(3_600_000).default(300_000),
         wsIdleTimeoutMs: z.number().int().min(1_000).max(86_400_000).default(600_000),
         wsMaxLifetimeMs: z.number().int().min(1_000).max(604_800_000).default(43_200_000),
@@ -173,7 +216,7 @@ export const EdgeConfigSchema = z
   })
   .superRefine((c, ctx) => {
     if (!c.routing.hostDomain && !c.routing.pathRouting) {
-      ctx.addIssue({ code: "custom", path: ["routing"], message: "enable host routing (hostDomain) or pathRouting" });
+      ctx.addIssue({ code: "custom", path: ["routing"], message: "set routing.hostDomain (host routing, one origin per tenant; recommended) or enable routing.pathRouting" });
     }
     const reserved = new Set([c.headers.user, "x-openclaw-scopes"]);
     if (reserved.size !== 2) {

@@ -2,6 +2,7 @@
 // for identity (trusted-proxy auth), so anything a client could use to claim an identity,
 // scopes or a client address is removed, and the edge sets those itself.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import { isValidHeaderName, isValidHeaderValue } from "./upstream-response";
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) never travel past a proxy. */
 const HOP_BY_HOP = new Set([
@@ -125,8 +126,30 @@ export function upstreamRequestHeaders(
   return out;
 }
 
-/** Response headers from the gateway: hop-by-hop removed; cookies that could reach other tenants dropped. */
-export function downstreamResponseHeaders(rawHeaders: readonly string[], cookieName: string): string[] {
+/** The route a response goes back on: it decides how far a cookie or worker may reach. */
+export interface ResponseScope {
+  cookieName: string;
+  /** host: the tenant's own origin `<tenant>.<domain>`; path: `/t/<tenant>/` on a shared origin. */
+  kind: "host" | "path";
+  /** The route's root path (`/` for host routes, `/t/<tenant>/` for path routes). */
+  cookiePath: string;
+}
+
+/** Never from a gateway: transport and protocol of the edge's own origin are the edge's to set. */
+const DROPPED_RESPONSE = new Set(["alt-svc", "set-cookie2"]);
+
+/**
+ * On a shared origin (path routes) these set policy for the WHOLE origin, i.e. for every
+ * tenant: reporting endpoints would collect other tenants' URLs (NEL, Report-To,
+ * Reporting-Endpoints), and HSTS could be switched off (max-age=0) for all of them.
+ */
+const ORIGIN_WIDE = new Set(["nel", "report-to", "reporting-endpoints", "strict-transport-security"]);
+
+/**
+ * Response headers from the gateway: hop-by-hop removed; headers Node would refuse to write
+ * dropped; cookies, service-worker scope and Clear-Site-Data confined to the tenant's route.
+ */
+export function downstreamResponseHeaders(rawHeaders: readonly string[], scope: ResponseScope): string[] {
   const out: string[] = [];
   const conn = new Set<string>();
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
@@ -137,21 +160,81 @@ export function downstreamResponseHeaders(rawHeaders: readonly string[], cookieN
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const value = rawHeaders[i + 1]!;
+    if (!isValidHeaderName(name) || !isValidHeaderValue(value)) continue;
     const n = name.toLowerCase();
-    if (HOP_BY_HOP.has(n) || conn.has(n)) continue;
-    if (n === "set-cookie" && !isSafeUpstreamCookie(value, cookieName)) continue;
-    out.push(name, value);
+    if (HOP_BY_HOP.has(n) || conn.has(n) || DROPPED_RESPONSE.has(n)) continue;
+    if (scope.kind === "path" && ORIGIN_WIDE.has(n)) continue;
+    let kept: string | undefined = value;
+    if (n === "set-cookie") kept = confineCookie(value, scope);
+    else if (n === "service-worker-allowed") kept = confineServiceWorkerAllowed(value, scope);
+    else if (n === "clear-site-data") kept = confineClearSiteData(value, scope);
+    if (kept !== undefined) out.push(name, kept);
   }
   return out;
 }
 
+/** `/t/acme/` + `/x` → `/t/acme/x`: a gateway's paths are relative to its route root. */
+function underRoute(root: string, path: string): string {
+  return root.replace(/\/$/, "") + path;
+}
+
 /**
- * A compromised gateway must not plant cookies on other tenants' hosts (a Domain attribute
- * widens a cookie to every sibling host) nor overwrite the edge's session cookie.
+ * A gateway's Set-Cookie, confined to its tenant, or undefined (dropped):
+ * - named like the edge's session cookie (any case): dropped — it would replace or shadow the
+ *   user's session;
+ * - without a name: dropped (browsers store it under the empty name; nothing legitimate needs it);
+ * - `Domain`: removed, so the cookie is host-only — a Domain attribute widens it to every
+ *   sibling `<tenant>.<domain>` host;
+ * - on path routes, `Path` is rewritten under the tenant's prefix (`Path=/` → `Path=/t/<tenant>/`,
+ *   missing or not absolute → the prefix): the origin is shared, and a browser sends a cookie to
+ *   every path its Path covers. Without an explicit Path the browser would default it from the
+ *   request URL, which for `/t/<tenant>` (no slash) is `/t` — every tenant.
  */
-export function isSafeUpstreamCookie(setCookie: string, cookieName: string): boolean {
-  const [pair, ...attrs] = setCookie.split(";");
-  const name = pair?.split("=", 1)[0]?.trim();
-  if (!name || name === cookieName) return false;
-  return !attrs.some((a) => a.trim().toLowerCase().startsWith("domain"));
+export function confineCookie(setCookie: string, scope: ResponseScope): string | undefined {
+  const [pair = "", ...attrs] = setCookie.split(";");
+  const eq = pair.indexOf("=");
+  if (eq === -1) return undefined;
+  const name = pair.slice(0, eq).trim();
+  if (name === "" || name.toLowerCase() === scope.cookieName.toLowerCase()) return undefined;
+  const kept: string[] = [];
+  let path: string | undefined;
+  for (const raw of attrs) {
+    const a = raw.trim();
+    const key = a.split("=", 1)[0]!.trim().toLowerCase();
+    if (key === "domain") continue;
+    if (key === "path" && scope.kind === "path") {
+      path = a.slice(a.indexOf("=") + 1).trim(); // the last Path wins, as in browsers
+      continue;
+    }
+    if (a !== "") kept.push(a);
+  }
+  if (scope.kind === "path") {
+    kept.push(`Path=${underRoute(scope.cookiePath, path?.startsWith("/") ? path : "/")}`);
+  }
+  return [pair.trim(), ...kept].join("; ");
+}
+
+/**
+ * Service-Worker-Allowed widens a worker's scope beyond its script's directory. On a host
+ * route the origin is the tenant's own, so it stays. On a path route a worker scoped `/` would
+ * control every tenant's pages: the value is moved under the tenant's prefix, and anything but
+ * an absolute path is dropped.
+ */
+export function confineServiceWorkerAllowed(value: string, scope: ResponseScope): string | undefined {
+  if (scope.kind === "host") return value;
+  const v = value.trim();
+  if (!v.startsWith("/") || v.startsWith("//") || v.includes("\\")) return undefined;
+  return underRoute(scope.cookiePath, v);
+}
+
+/**
+ * Clear-Site-Data acts on the whole origin — and `"cookies"` on the whole registrable domain,
+ * i.e. every tenant's host. Host routes keep the directives confined to their own origin
+ * (cache, storage, execution contexts); path routes share the origin, so nothing is kept.
+ */
+export function confineClearSiteData(value: string, scope: ResponseScope): string | undefined {
+  if (scope.kind === "path") return undefined;
+  const own = new Set(['"cache"', '"storage"', '"executionContexts"', '"prefetchCache"', '"prerenderCache"']);
+  const kept = value.split(",").map((d) => d.trim()).filter((d) => own.has(d));
+  return kept.length ? kept.join(", ") : undefined;
 }

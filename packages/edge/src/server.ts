@@ -14,6 +14,7 @@ import { RateLimiter } from "./ratelimit";
 import { scopesForRoleClaim, scopesHeaderValue } from "./roles";
 import { resolveRoute, type RouteMatch } from "./routing";
 import { TokenVerifier, extractToken } from "./token";
+import { errorCode, isValidHeaderName, isValidHeaderValue, relayableStatus, upgradeRefusalStatus } from "./upstream-response";
 
 export const HEALTH_PATH = "/_edge/healthz";
 export const SESSION_LOCAL_PATH = "/_edge/session";
@@ -40,6 +41,9 @@ export interface EdgeDeps {
    */
   lookup?: ((host: string) => Promise<string | undefined>) | undefined;
 }
+
+/** How long a WebSocket peer has to answer the edge's close frame before it is dropped. */
+const WS_CLOSE_GRACE_MS = 2_000;
 
 /** How long a template lookup is reused: found, and not found. */
 const LOOKUP_TTL_MS = 5_000;
@@ -186,9 +190,10 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
 
   function audit(ctx: Ctx, allowed: boolean, fields: {
     tenant: string | null; actor: string | null; role: string | null; reason: string; status: number; count?: number;
+    type?: EdgeAuditEvent["type"]; error?: string;
   }): boolean {
     const ev: EdgeAuditEvent = {
-      type: allowed ? "edge.auth.allowed" : "edge.auth.denied",
+      type: fields.type ?? (allowed ? "edge.auth.allowed" : "edge.auth.denied"),
       tenant: fields.tenant,
       actor: fields.actor,
       detail: {
@@ -200,6 +205,7 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
         clientIp: ctx.clientIp,
         transport: ctx.transport,
         ...(fields.count !== undefined ? { count: fields.count } : {}),
+        ...(fields.error !== undefined ? { error: fields.error } : {}),
       },
       at: new Date().toISOString(),
     };
@@ -345,12 +351,18 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       req.resume();
       return;
     }
-    proxyHttp(req, res, d, ctx.clientIp);
+    proxyHttp(req, res, d, ctx);
   }
 
-  function proxyHttp(req: IncomingMessage, res: ServerResponse, a: Allowed, clientIp: string): void {
+  /** An allowed request its gateway did not answer properly: recorded, never silently. */
+  function auditUpstream(ctx: Ctx, a: Allowed, reason: string, status: number, err?: unknown): void {
+    // The request was already admitted (and recorded); a full buffer only loses this detail.
+    audit(ctx, false, { tenant: a.tenant.id, actor: a.sub, role: null, reason, status, type: "edge.upstream.failed", ...(err !== undefined ? { error: errorCode(err) } : {}) });
+  }
+
+  function proxyHttp(req: IncomingMessage, res: ServerResponse, a: Allowed, ctx: Ctx): void {
     const target = a.target;
-    const headers = identityHeaders(req, a, clientIp);
+    const headers = identityHeaders(req, a, ctx.clientIp);
     // Framing is decided here, never left to Node's per-method default: for GET, DELETE and
     // others, Node's client sends a body it has no length for WITHOUT chunked framing, so the
     // gateway would read the body as a next request on the keep-alive connection — with any
@@ -360,6 +372,7 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       delete headers["content-length"]; // Node's parser already refused TE together with CL
       headers["transfer-encoding"] = "chunked";
     }
+    const limits = config.limits;
     const up = http.request({
       host: target.hostname,
       port: target.port || 80,
@@ -367,38 +380,84 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       path: a.route.upstreamPath,
       headers,
       agent,
-      timeout: config.limits.upstreamTimeoutMs,
+      // Idle bound: no byte from the gateway for this long, while waiting or while streaming.
+      timeout: limits.upstreamTimeoutMs,
+      // The gateway's response head is bounded like a client's request head.
+      maxHeaderSize: limits.maxHeaderBytes,
+      insecureHTTPParser: false,
     });
-    let finished = false;
-    up.on("timeout", () => {
+    // Exactly one outcome per request: relayed to the end, or failed (502/504 or a cut
+    // connection, audited). Everything a hostile gateway can do ends in one of the two.
+    let done = false;
+    let bodyTimer: NodeJS.Timeout | undefined;
+    // The idle timeout alone lets a gateway trickle one byte per period forever: the head
+    // gets a hard deadline, the body a total one.
+    const headTimer = setTimeout(() => fail(504, "upstream_timeout"), limits.upstreamTimeoutMs);
+    const settle = () => {
+      done = true;
+      clearTimeout(headTimer);
+      clearTimeout(bodyTimer);
+    };
+    const fail = (status: 502 | 504 | 413, reason: string, err?: unknown) => {
+      if (done) return;
+      settle();
       up.destroy();
-      if (!res.headersSent) sendJson(res, 504, { error: "gateway_timeout" });
-      else res.destroy();
-    });
-    up.on("error", () => {
-      if (finished) return;
-      if (!res.headersSent) sendJson(res, 502, { error: "bad_gateway" });
-      else res.destroy();
+      if (status !== 413) auditUpstream(ctx, a, reason, status, err);
+      if (!res.headersSent) sendJson(res, status, { error: PUBLIC_ERROR[status] ?? "error" }, status === 413 ? { connection: "close" } : {});
+      else res.destroy(); // the head is out: cutting the connection is how the client learns the body is incomplete
+    };
+    up.on("timeout", () => fail(504, "upstream_timeout"));
+    up.on("error", (err) => fail(502, err.message === "socket hang up" ? "upstream_reset" : "upstream_error", err));
+    up.on("upgrade", (_r, socket) => {
+      // 101 to a request that asked for no upgrade: not an answer.
+      socket.destroy();
+      fail(502, "upstream_invalid_response");
     });
     up.on("response", (upRes) => {
-      const headers = downstreamResponseHeaders(upRes.rawHeaders, config.cookie.name);
-      if (draining) headers.push("connection", "close");
-      res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, headers);
+      clearTimeout(headTimer);
+      upRes.on("error", (err) => fail(502, "upstream_reset", err));
+      if (done) {
+        upRes.resume();
+        return;
+      }
+      const status = relayableStatus(upRes.statusCode);
+      // A status line or header Node's parser let through but RFC 9112 does not allow (a
+      // control character in the reason phrase) is a malformed answer: 502, not a repair.
+      const wellFormed =
+        isValidHeaderValue(upRes.statusMessage ?? "") &&
+        upRes.rawHeaders.every((v, i) => (i % 2 === 0 ? isValidHeaderName(v) : isValidHeaderValue(v)));
+      if (status === undefined || !wellFormed) {
+        upRes.resume();
+        fail(502, "upstream_invalid_response");
+        return;
+      }
+      const out = downstreamResponseHeaders(upRes.rawHeaders, { cookieName: config.cookie.name, kind: a.route.kind, cookiePath: a.route.cookiePath });
+      if (draining) out.push("connection", "close");
+      try {
+        res.writeHead(status, STATUS_CODES[status] ?? "", out);
+      } catch (err) {
+        // The filters above should make this unreachable; if Node still refuses, it is a 502, not a crash.
+        upRes.resume();
+        fail(502, "upstream_invalid_response", err);
+        return;
+      }
+      bodyTimer = setTimeout(() => fail(504, "upstream_body_timeout"), limits.upstreamBodyTimeoutMs);
+      upRes.on("end", settle);
+      upRes.on("aborted", () => fail(502, "upstream_reset"));
       upRes.pipe(res);
-      upRes.on("end", () => (finished = true));
-      upRes.on("error", () => res.destroy());
     });
     res.on("close", () => {
-      if (!res.writableFinished) up.destroy();
+      if (!res.writableFinished) {
+        settle();
+        up.destroy();
+      }
     });
     let bytes = 0;
     req.on("data", (chunk: Buffer) => {
       bytes += chunk.length;
-      if (bytes > config.limits.maxBodyBytes) {
-        finished = true;
-        up.destroy();
+      if (bytes > limits.maxBodyBytes) {
         req.unpipe(up);
-        if (!res.headersSent) sendJson(res, 413, { error: "payload_too_large" }, { connection: "close" });
+        fail(413, "payload_too_large");
         req.destroy();
       }
     });
@@ -458,39 +517,73 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       followRedirects: false,
     });
     let opened = false;
-    upstream.once("unexpected-response", (_r, upRes) => {
-      // The gateway refused the upgrade: pass its status (not its body) back.
-      rejectUpgrade(socket, upRes.statusCode ?? 502, "upstream_refused");
-      upRes.resume();
+    let settled = false;
+    // ws's handshakeTimeout is an idle timeout; a gateway trickling its answer needs a deadline.
+    const deadline = setTimeout(() => refuse(504, "gateway_timeout", "upstream_timeout"), config.limits.upstreamTimeoutMs);
+    /** The one answer a refused upgrade gets (the ws client may report a failure more than once). */
+    const refuse = (status: number, error: string, reason: string, err?: unknown) => {
+      if (settled || opened) return;
+      settled = true;
+      clearTimeout(deadline);
+      upstream.removeAllListeners("open");
       upstream.terminate();
+      auditUpstream(ctx, d, reason, status, err);
+      if (!socket.destroyed && socket.writable) rejectUpgrade(socket, status, error);
+    };
+    upstream.once("unexpected-response", (_r, upRes) => {
+      // The gateway refused the upgrade: pass its status (never its body or headers) back,
+      // if it is a refusal at all.
+      upRes.on("error", () => {});
+      upRes.resume();
+      const status = upgradeRefusalStatus(upRes.statusCode);
+      refuse(status, status === 502 ? "bad_gateway" : "upstream_refused", status === 502 ? "upstream_invalid_response" : "upstream_refused");
     });
-    upstream.on("error", () => {
+    upstream.on("error", (err) => {
+      // Before open: a malformed handshake answer (bad accept key, unknown subprotocol,
+      // extension not offered, ...), a reset, or unreachable. After open, relay() handles it.
       if (!opened) {
-        if (!socket.destroyed) rejectUpgrade(socket, 502, "bad_gateway");
+        if (/handshake has timed out/.test(err.message)) refuse(504, "gateway_timeout", "upstream_timeout", err);
+        else refuse(502, "bad_gateway", "upstream_invalid_response", err);
       }
     });
     socket.once("close", () => {
-      if (!opened) upstream.terminate();
+      if (!opened) {
+        settled = true;
+        clearTimeout(deadline);
+        upstream.terminate();
+      }
     });
     upstream.once("open", () => {
       opened = true;
-      if (socket.destroyed || draining) {
-        upstream.close(WS_CLOSE.shutdown);
+      clearTimeout(deadline);
+      if (socket.destroyed || draining || settled) {
+        upstream.terminate();
         return;
       }
       if (upstream.protocol) chosenProtocol.set(req, upstream.protocol);
-      wss.handleUpgrade(req, socket, head, (client) => relay(client, upstream, d.exp, d.tenant.id, new URL(d.tenant.upstream).href));
+      wss.handleUpgrade(req, socket, head, (client) =>
+        relay(client, upstream, d.exp, d.tenant.id, new URL(d.tenant.upstream).href, (err) => auditUpstream(ctx, d, "upstream_ws_protocol_error", 1014, err)),
+      );
     });
   }
 
-  function relay(client: WebSocket, upstream: WebSocket, tokenExp: number, tenant: string, target: string): void {
+  function relay(client: WebSocket, upstream: WebSocket, tokenExp: number, tenant: string, target: string, onUpstreamError: (err: Error) => void): void {
     const pair = { client, upstream, tenant, target };
     pairs.add(pair);
     const HIGH = 4 * 1024 * 1024;
     let idle: NodeJS.Timeout;
+    // A peer that never answers the close frame would hold the connection for ws's own 30 s
+    // close timeout; the edge gives it WS_CLOSE_GRACE_MS, then drops it.
+    const closeWithGrace = (ws: WebSocket, code: number, reason: string | Buffer) => {
+      if (ws.readyState !== WebSocket.OPEN) return;
+      ws.close(code, reason);
+      const t = setTimeout(() => ws.terminate(), WS_CLOSE_GRACE_MS);
+      t.unref();
+      ws.once("close", () => clearTimeout(t));
+    };
     const closeBoth = (code: number, reason: string) => {
-      if (client.readyState === WebSocket.OPEN) client.close(code, reason);
-      if (upstream.readyState === WebSocket.OPEN) upstream.close(code, reason);
+      closeWithGrace(client, code, reason);
+      closeWithGrace(upstream, code, reason);
     };
     const touch = () => {
       clearTimeout(idle);
@@ -521,16 +614,28 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
     };
     client.on("close", (code, reason) => {
       finish();
-      if (upstream.readyState === WebSocket.OPEN) upstream.close(safeCloseCode(code), reason);
+      if (upstream.readyState === WebSocket.OPEN) closeWithGrace(upstream, safeCloseCode(code), reason);
       else upstream.terminate();
     });
+    let upstreamFailed = false;
     upstream.on("close", (code, reason) => {
       finish();
-      if (client.readyState === WebSocket.OPEN) client.close(safeCloseCode(code), reason);
+      if (upstreamFailed) return;
+      if (client.readyState === WebSocket.OPEN) closeWithGrace(client, safeCloseCode(code), reason);
       else client.terminate();
     });
     client.on("error", () => upstream.terminate());
-    upstream.on("error", () => client.terminate());
+    upstream.on("error", (err) => {
+      // A frame that breaks the protocol (bad opcode, RSV bits, invalid UTF-8, oversized,
+      // unmasked-rule violations...): ws has already failed the connection. The client gets a
+      // clean close, 1014 (bad gateway), and the audit trail the reason.
+      if (upstreamFailed) return;
+      upstreamFailed = true;
+      onUpstreamError(err);
+      upstream.terminate();
+      if (client.readyState === WebSocket.OPEN) closeWithGrace(client, 1014, "bad gateway");
+      else client.terminate();
+    });
   }
 
   const serverOpts: http.ServerOptions = {

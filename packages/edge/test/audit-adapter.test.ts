@@ -29,6 +29,10 @@ describe("edge events → @octw/audit events", () => {
     const input = toAuditInput({ ...base, type: "edge.auth.allowed", tenant: "acme", actor: "alice@example.test", detail: { ...base.detail, role: "viewer", reason: "ok", status: 0 } });
     expect(normalizeEvent(input)).toMatchObject({ tenant: "acme", actor: "alice@example.test", action: "edge.auth.allowed", decision: "allowed", details: { role: "viewer" } });
   });
+  it("maps an upstream failure to decision failed, valid for the audit store", () => {
+    const input = toAuditInput({ ...base, type: "edge.upstream.failed", tenant: "acme", actor: "alice@example.test", detail: { ...base.detail, reason: "upstream_invalid_response", status: 502, error: "HPE_INVALID_CONSTANT" } });
+    expect(normalizeEvent(input)).toMatchObject({ tenant: "acme", action: "edge.upstream.failed", decision: "failed", details: { reason: "upstream_invalid_response", status: 502, error: "HPE_INVALID_CONSTANT" } });
+  });
   it("the platform tenant can never be a tenant id the edge routes to", () => {
     expect(PLATFORM_AUDIT_TENANT).not.toMatch(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/);
   });

@@ -24,7 +24,7 @@ describe("dev issuer", () => {
   it("mints tokens the edge accepts with the dev issuer's public key, and only those", async () => {
     const keys = await ensureDevIssuer(path.join(root, "a"));
     const other = await ensureDevIssuer(path.join(root, "b"));
-    const v = await TokenVerifier.create(parseEdgeConfig({ tenants: [], jwt: devIssuerJwtConfig(keys) }).jwt);
+    const v = await TokenVerifier.create(parseEdgeConfig({ routing: { hostDomain: "octw.test" }, tenants: [], jwt: devIssuerJwtConfig(keys) }).jwt);
     const t = await mintDevToken(keys, { tenant: "acme", role: "member", sub: "dev@local", ttlSec: 600 });
     expect(await v.verify(t)).toMatchObject({ ok: true, sub: "dev@local", tenant: "acme", roleClaim: "member" });
     const foreign = await mintDevToken(other, { tenant: "acme", role: "admin", sub: "dev@local", ttlSec: 600 });

@@ -1,5 +1,9 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { downstreamResponseHeaders, readCookie, stripCookie, upstreamRequestHeaders } from "../src/headers";
+import { confineCookie, downstreamResponseHeaders, readCookie, stripCookie, upstreamRequestHeaders, type ResponseScope } from "../src/headers";
+
+const hostScope: ResponseScope = { cookieName: "octw_session", kind: "host", cookiePath: "/" };
+const pathScope: ResponseScope = { cookieName: "octw_session", kind: "path", cookiePath: "/t/acme/" };
 
 const opts = { userHeader: "x-octw-user", cookieName: "octw_session", extraStripped: new Set(["x-custom-id"]) };
 const identity = { user: "alice", scopes: "operator.read", clientIp: "203.0.113.7", host: "acme.octw.example", proto: "https" as const };
@@ -58,7 +62,7 @@ describe("header sanitation", () => {
     expect(readCookie("octw_session=a; octw_session=b", "octw_session")).toBeUndefined();
     expect(readCookie("a=1", "octw_session")).toBeUndefined();
   });
-  it("drops hop-by-hop response headers and cookies that could reach other tenants", () => {
+  it("drops hop-by-hop response headers, the edge cookie and Domain, on a host route", () => {
     const out = downstreamResponseHeaders(
       [
         "Content-Type", "text/html",
@@ -68,9 +72,90 @@ describe("header sanitation", () => {
         "Set-Cookie", "ui=1; Path=/",
         "Set-Cookie", "wide=1; Path=/; Domain=octw.example",
         "Set-Cookie", "octw_session=forged; Path=/",
+        "Set-Cookie", "OCTW_SESSION=forged",
+        "Alt-Svc", 'h2="other.example:443"',
       ],
-      "octw_session",
+      hostScope,
     );
-    expect(out).toEqual(["Content-Type", "text/html", "Set-Cookie", "ui=1; Path=/"]);
+    // Host route: the origin is the tenant's own, so Path=/ stays; Domain is stripped (host-only).
+    expect(out).toEqual(["Content-Type", "text/html", "Set-Cookie", "ui=1; Path=/", "Set-Cookie", "wide=1; Path=/"]);
+  });
+  it("on a path route, a Path=/ cookie is confined to /t/<tenant>/ (it would reach every tenant)", () => {
+    const out = downstreamResponseHeaders(["Set-Cookie", "ui=1; Path=/", "Set-Cookie", "sub=1; Path=/api; HttpOnly", "Set-Cookie", "nopath=1; Secure"], pathScope);
+    expect(out).toEqual(["Set-Cookie", "ui=1; Path=/t/acme/", "Set-Cookie", "sub=1; HttpOnly; Path=/t/acme/api", "Set-Cookie", "nopath=1; Secure; Path=/t/acme/"]);
+  });
+  it("Service-Worker-Allowed: kept on the tenant's own origin, moved under the prefix or dropped on a shared one", () => {
+    expect(downstreamResponseHeaders(["Service-Worker-Allowed", "/"], hostScope)).toEqual(["Service-Worker-Allowed", "/"]);
+    expect(downstreamResponseHeaders(["Service-Worker-Allowed", "/"], pathScope)).toEqual(["Service-Worker-Allowed", "/t/acme/"]);
+    for (const v of ["https://octw.example/", "//octw.example/", "../", "\\x"]) {
+      expect(downstreamResponseHeaders(["Service-Worker-Allowed", v], pathScope), v).toEqual([]);
+    }
+  });
+  it("Clear-Site-Data: never cookies (they span every tenant host), nothing at all on a shared origin", () => {
+    expect(downstreamResponseHeaders(["Clear-Site-Data", '"cache", "cookies", "storage"'], hostScope)).toEqual(["Clear-Site-Data", '"cache", "storage"']);
+    expect(downstreamResponseHeaders(["Clear-Site-Data", '"*"'], hostScope)).toEqual([]);
+    expect(downstreamResponseHeaders(["Clear-Site-Data", '"cache"'], pathScope)).toEqual([]);
+  });
+  it("origin-wide policies (reporting, HSTS) are dropped on a shared origin only", () => {
+    const h = ["NEL", "{}", "Report-To", "{}", "Reporting-Endpoints", "a=\"/r\"", "Strict-Transport-Security", "max-age=0"];
+    expect(downstreamResponseHeaders(h, pathScope)).toEqual([]);
+    expect(downstreamResponseHeaders(h, hostScope)).toEqual(h); // positive control: the same headers pass on a tenant's own origin
+  });
+  it("drops header names and values Node would refuse to write", () => {
+    expect(downstreamResponseHeaders(["X-Ok", "1", "X Bad", "1", "X-Ctl", "a\u0001b", "X-Del", "a\u007fb", "X-Latin", "\u00e9"], hostScope)).toEqual(["X-Ok", "1", "X-Latin", "\u00e9"]);
+  });
+});
+
+// A path-route cookie must never be sent by a browser to another tenant's prefix. Browsers send
+// a cookie to every request path its Path is a prefix of (RFC 6265 §5.1.4 path-match).
+function pathMatches(cookiePath: string, requestPath: string): boolean {
+  if (requestPath === cookiePath) return true;
+  if (!requestPath.startsWith(cookiePath)) return false;
+  return cookiePath.endsWith("/") || requestPath[cookiePath.length] === "/";
+}
+function attr(setCookie: string, name: string): string | undefined {
+  const hits = setCookie.split(";").slice(1).map((a) => a.trim()).filter((a) => a.split("=", 1)[0]!.trim().toLowerCase() === name);
+  return hits.at(-1)?.slice(hits.at(-1)!.indexOf("=") + 1);
+}
+
+describe("property: upstream Set-Cookie never reaches beyond the tenant", () => {
+  const attrName = fc.constantFrom("Path", "path", "PATH", " Path ", "Domain", "domain", " DOMAIN", "Max-Age", "Secure", "HttpOnly", "SameSite", "Partitioned");
+  const attrValue = fc.oneof(fc.constantFrom("/", "", "/t/other/", "/t", "/t/acme", "octw.example", ".octw.example", "/..", "//x"), fc.string({ maxLength: 12 }).filter((v) => !v.includes(";")));
+  const cookieName = fc.oneof(fc.constantFrom("octw_session", "OCTW_session", " octw_session ", "ui", "", "__Host-x"), fc.stringMatching(/^[A-Za-z0-9_-]{1,10}$/));
+  const setCookie = fc
+    .tuple(cookieName, fc.boolean(), fc.string({ maxLength: 8 }).filter((v) => !v.includes(";")), fc.array(fc.tuple(attrName, fc.boolean(), attrValue), { maxLength: 6 }))
+    .map(([n, hasEq, v, attrs]) => [`${n}${hasEq ? "=" : ""}${v}`, ...attrs.map(([k, eq, val]) => (eq ? `${k}=${val}` : k))].join("; "));
+  const otherTenantPath = fc.constantFrom("/t/other/", "/t/other/x", "/", "/t/", "/t/acmex/", "/t/acm/");
+
+  it("path route: no Domain, Path under /t/acme/, never the edge cookie, never matches another tenant's paths", () => {
+    fc.assert(
+      fc.property(setCookie, otherTenantPath, (sc, other) => {
+        const out = confineCookie(sc, pathScope);
+        if (out === undefined) return;
+        expect(attr(out, "domain")).toBeUndefined();
+        const p = attr(out, "path")!;
+        expect(p.startsWith("/t/acme/")).toBe(true);
+        expect(pathMatches(p, other)).toBe(false);
+        expect(out.split("=", 1)[0]!.trim().toLowerCase()).not.toBe("octw_session");
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+  it("host route: no Domain, never the edge cookie", () => {
+    fc.assert(
+      fc.property(setCookie, (sc) => {
+        const out = confineCookie(sc, hostScope);
+        if (out === undefined) return;
+        expect(attr(out, "domain")).toBeUndefined();
+        expect(out.split("=", 1)[0]!.trim().toLowerCase()).not.toBe("octw_session");
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+  it("positive control: the checker itself sees a cookie that would reach another tenant", () => {
+    expect(pathMatches("/", "/t/other/")).toBe(true);
+    expect(pathMatches("/t", "/t/other/x")).toBe(true);
+    expect(pathMatches("/t/acme/", "/t/acmex/")).toBe(false);
+    expect(attr("a=1; Domain=x; Path=/p", "domain")).toBe("x");
   });
 });

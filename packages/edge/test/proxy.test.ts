@@ -142,10 +142,13 @@ describe("HTTP: roles become the gateway's identity headers", () => {
     expect(JSON.parse(r.body)).toEqual({ upstream: "B", url: "/status?q=1" });
   });
 
-  it("drops upstream cookies that could reach other tenants or forge the edge session", async () => {
+  it("confines upstream cookies to the tenant: Domain stripped, edge session cookie dropped, Path under /t/<tenant>/ on path routes", async () => {
     const t = await issuer.sign(claims("a", "viewer"));
     const r = await request(port, { host: "a.octw.test", headers: bearer(t) });
-    expect(r.headers["set-cookie"]).toEqual(["ok_cookie=1; Path=/"]);
+    expect(r.headers["set-cookie"]).toEqual(["ok_cookie=1; Path=/", "evil=1; Path=/"]);
+    const p = await request(port, { host: "octw.test", path: "/t/a/", headers: bearer(t) });
+    expect(p.status).toBe(200);
+    expect(p.headers["set-cookie"]).toEqual(["ok_cookie=1; Path=/t/a/", "evil=1; Path=/t/a/"]);
   });
 });
 

@@ -8,6 +8,7 @@ import { AUDIENCE, ISSUER, claims, makeIssuer, tamper, unsignedToken, type Issue
 
 function jwtConfig(keys: unknown, extra: Record<string, unknown> = {}): EdgeConfig["jwt"] {
   return parseEdgeConfig({
+    routing: { hostDomain: "octw.test" },
     tenants: [],
     jwt: { issuer: ISSUER, audience: AUDIENCE, algorithms: ["ES256", "RS256", "EdDSA"], keys, ...extra },
   }).jwt;
@@ -140,7 +141,7 @@ describe("verified-token cache", () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
     try {
-      const v = await TokenVerifier.create(jwtConfig({ kind: "jwks-url", url, cacheMaxAgeMs: 1_000, cooldownMs: 1_000 }, { verifiedCacheSec: 5 }), () => now);
+      const v = await TokenVerifier.create(jwtConfig({ kind: "jwks-url", url, allowHttpLoopback: true, cacheMaxAgeMs: 1_000, cooldownMs: 1_000 }, { verifiedCacheSec: 5 }), () => now);
       const t = await es.sign(claims("acme", "viewer"), { expSec: 120 });
       expect(await v.verify(t)).toMatchObject({ ok: true });
       keys = [ed.publicJwk]; // the issuer rotates es out
@@ -172,7 +173,7 @@ describe("JWKS URL", () => {
 
   it("caches keys, refetches on an unknown kid, and rate-limits refetches", async () => {
     keys = [es.publicJwk];
-    const v = await TokenVerifier.create(jwtConfig({ kind: "jwks-url", url, cooldownMs: 1_000, cacheMaxAgeMs: 600_000 }));
+    const v = await TokenVerifier.create(jwtConfig({ kind: "jwks-url", url, allowHttpLoopback: true, cooldownMs: 1_000, cacheMaxAgeMs: 600_000 }));
     const viewer = claims("acme", "viewer");
     expect(await v.verify(await es.sign(viewer))).toMatchObject({ ok: true });
     expect(await v.verify(await es.sign(viewer))).toMatchObject({ ok: true });
@@ -192,7 +193,7 @@ describe("JWKS URL", () => {
   });
 
   it("fails closed when the JWKS cannot be fetched", async () => {
-    const v = await TokenVerifier.create(jwtConfig({ kind: "jwks-url", url: "http://127.0.0.1:1/jwks.json", timeoutMs: 500 }));
+    const v = await TokenVerifier.create(jwtConfig({ kind: "jwks-url", url: "http://127.0.0.1:1/jwks.json", allowHttpLoopback: true, timeoutMs: 500 }));
     expect(await v.verify(await es.sign(claims("acme", "viewer")))).toMatchObject({ ok: false });
   });
 });
