@@ -319,7 +319,7 @@ describe("realizing mock: what it refuses", () => {
     const rm = createRealizingMocks({ runId, docker: dk });
     await pulumi.runtime.setMocks(rm.mocks, "realize", "test", false);
     new docker.RemoteImage("missing", { name: `octw/does-not-exist-${runId}@sha256:${"0".repeat(64)}` });
-    await expect(rm.settled()).rejects.toThrow(/not present on the engine; the realizing mock never pulls/);
+    await expect(rm.settled()).rejects.toThrow(/not present on the engine; the provider would pull it, and the realizing mock never pulls/);
     await rm.destroyAll();
   });
 

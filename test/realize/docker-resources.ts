@@ -158,22 +158,18 @@ export async function realizeRemoteImage(ctx: DockerContext, resName: string, a:
   bool(T, resName, "keepLocally", a.keepLocally);
   bool(T, resName, "forceRemove", a.forceRemove);
   type ImageInfo = { Id: string; RepoDigests?: string[]; RepoTags?: string[] };
+  // kreuzwerker v4.5.0 resource_docker_image_funcs.go findImage: ImageInspect(name) — a local
+  // image id ("sha256:<id>"), a tag or a registry digest the engine holds — else a pull. A
+  // `repo@sha256:<local image id>` names a digest the engine does not have, so the provider
+  // would pull it (and fail offline); this mock never pulls, so it fails here too.
   let info: ImageInfo | undefined;
   try {
     info = (await ctx.docker.getImage(name).inspect());
   } catch (e) {
     if (statusOf(e) !== 404) throw e;
   }
-  // A locally built image has no registry digest; `repo@sha256:<image id>` then names it by id.
   const at = name.indexOf("@sha256:");
-  if (!info && at >= 0) {
-    try {
-      info = (await ctx.docker.getImage(name.slice(at + 1)).inspect());
-    } catch (e) {
-      if (statusOf(e) !== 404) throw e;
-    }
-  }
-  if (!info) fail(T, resName, "name", `("${name}") is not present on the engine; the realizing mock never pulls`);
+  if (!info) fail(T, resName, "name", `("${name}") is not present on the engine; the provider would pull it, and the realizing mock never pulls`);
   const repoDigest = at >= 0 ? name : (info.RepoDigests?.[0] ?? "");
   return {
     id: `${info.Id}${name}`,
