@@ -25,7 +25,7 @@ import * as P from "./probe-scripts";
 const runId = newRunId();
 const prefix = `octw-${runId}`;
 const h = (parseInt(runId.slice(1, 3), 16) % 200) + 20;
-const edgePort = 20000 + (parseInt(runId.slice(3, 7), 16) % 10000);
+let edgePort = 20000 + (parseInt(runId.slice(3, 7), 16) % 10000);
 const ISSUER = "octw-dev-issuer";
 const AUDIENCE = "octw-edge";
 const CTR = "docker:index/container:Container";
@@ -205,6 +205,22 @@ describe("a second `pulumi up` of the local stack", () => {
     expect(after.State.StartedAt).toBe(before.State.StartedAt);
     expect(after.HostConfig.Memory).toBe(1280 * 1024 * 1024);
     base = cfg;
+  });
+
+  it("replacing the edge (a new published port) replaces its tenant attachments with it, and every tenant is served by the new edge", async () => {
+    const newPort = edgePort + 1;
+    const cfg = { ...base, edge: { ...base.edge!, hostPort: newPort } };
+    const plan = show("the edge's published port changes", await dep.preview(program(cfg)));
+    const changed = plan.changed().filter((s) => s.custom).map((s) => `${s.op} ${s.name}`).sort();
+    expect(changed).toEqual([
+      "replace local-alpha-edge-attachment", "replace local-bravo-edge-attachment", "replace local-charlie-edge-attachment",
+      "replace local-delta-edge-attachment", "replace local-edge-edge",
+    ]);
+    await dep.up(program(cfg));
+    edgePort = newPort;
+    base = cfg;
+    expect(await viaEdge("alpha", await token("alpha", "viewer"))).toBe(200);
+    expect(await viaEdge("delta", await token("delta", "viewer"))).toBe(200);
   });
 
   it("removing a tenant deletes only that tenant's resources (its state volume and audit rows stay)", async () => {
