@@ -154,6 +154,8 @@ beforeAll(async () => {
       { id: "a", routerAddress: ADDR.routerA, subnet: NET.a, tokenSha256: routerTokenDigest(TOKEN_A), providers: [{ ...provider, models: ["gpt-a"] }] },
       { id: "b", routerAddress: ADDR.routerB, subnet: NET.b, tokenSha256: routerTokenDigest(TOKEN_B), providers: [{ ...provider, models: ["gpt-b"] }] },
     ],
+    // The fake provider is plain http on a test network: the router's test-only hatch (its env var is set below).
+    allowInsecureProvidersForTests: [`${ADDR.provider}/32`],
     limits: { shutdownGraceMs: 300 },
     keys: { cacheTtlMs: 1_000, maxStaleMs: 120_000 },
   }));
@@ -168,6 +170,7 @@ beforeAll(async () => {
   const router = await run("router", {
     Image: routerImage,
     User: `${ROUTER_UID}:${ROUTER_UID}`,
+    Env: ["OCTW_ROUTER_INSECURE_PROVIDERS_FOR_TESTS=1"],
     HostConfig: {
       ...HARDENING,
       Tmpfs: { ...HARDENING.Tmpfs, "/var/lib/octw-inference-router": `rw,nosuid,nodev,noexec,mode=0700,uid=${ROUTER_UID},gid=${ROUTER_UID}` },

@@ -8,7 +8,7 @@
 // own 502/504, or (stream already started) a cut connection — within a bound; every request is
 // one inference.call row, failed exactly when the client saw the router's error or a cut; and
 // every B request succeeds throughout.
-// Runs: OCTW_FUZZ_RUNS (default 50). Needs OCTW_TEST_PG_URL (a missing server is a failure).
+// Runs: OCTW_FUZZ_RUNS (default 50); OCTW_FUZZ_NODE picks the node binary of the router process. Needs OCTW_TEST_PG_URL (a missing server is a failure).
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -334,7 +334,8 @@ beforeAll(async () => {
     keys: { connectionUrlFile: path.join(dir, "db-url"), keyringFile: path.join(dir, "keyring") },
     audit: { spoolPath: path.join(dir, "audit.spool") },
   }));
-  child = spawn(process.execPath, ["--import", "tsx", MAIN, "serve"], {
+  // OCTW_FUZZ_NODE: another node binary for the router process (e.g. the router image's node 24).
+  child = spawn(process.env.OCTW_FUZZ_NODE ?? process.execPath, ["--import", "tsx", MAIN, "serve"], {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", OCTW_ROUTER_CONFIG: path.join(dir, "config.json"), OCTW_ROUTER_CONFIG_POLL_MS: "100000", OCTW_ROUTER_INSECURE_PROVIDERS_FOR_TESTS: "1" },
     stdio: ["ignore", "pipe", "pipe"],
   });
