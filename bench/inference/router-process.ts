@@ -7,8 +7,11 @@ import { ProviderKeyCache } from "../../packages/inference-router/src/keys";
 import { createInferenceRouter } from "../../packages/inference-router/src/server";
 
 const [routerPort, providerPort, token] = [Number(process.argv[2]), Number(process.argv[3]), process.argv[4] ?? ""];
+// The bench's provider is plain http on loopback: the router's test-only hatch.
+process.env.OCTW_ROUTER_INSECURE_PROVIDERS_FOR_TESTS = "1";
 const config = parseRouterConfig({
   listen: { host: "127.0.0.1", port: routerPort },
+  allowInsecureProvidersForTests: ["127.0.0.0/8"],
   tenants: [
     {
       id: "bench",

@@ -136,7 +136,11 @@ beforeAll(async () => {
   const inference = (model: string) => ({ providers: [{ name: "openai", api: "openai", baseUrl: `http://${outside}:${providerPort}`, models: [model] }], limits: { rate: { ratePerSec: 50, burst: 100 }, maxConcurrent: 8 } });
   rm = createRealizingMocks({ runId, docker: dk, log: (l) => process.env.OCTW_REALIZE_VERBOSE && console.log(`[realize] ${l}`) });
   await pulumi.runtime.setMocks(rm.mocks, "octw-inference-realized", "test", false);
+  // The fake provider speaks plain http on a test-owned non-public address: the test-only hatch,
+  // which the platform refuses unless this variable is set (no stack sets it).
+  process.env.OCTW_ROUTER_INSECURE_PROVIDERS_FOR_TESTS = "1";
   platform = new OpenClawPlatform("p", {
+    inferenceRouter: { insecureProvidersForTests: [`${outside}/32`] },
     prefix,
     domain: "octw.test",
     addressPool: `10.244.${hh}.0/24`,

@@ -4,8 +4,8 @@
 // these so the policy, the router's config and the gateway's config are derived from one place.
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { ProviderSchema, TenantLimitsSchema, type ProviderApi, type RouterConfigInput } from "./config";
-import { baseUrlProblem } from "./destination";
+import { INSECURE_PROVIDERS_ENV, ProviderSchema, TenantLimitsSchema, type ProviderApi, type RouterConfigInput } from "./config";
+import { baseUrlProblem, blockListOf, type DestinationPolicy } from "./destination";
 
 /** The router's port on every network it joins. */
 export const ROUTER_PORT = 8080;
@@ -15,25 +15,33 @@ export const ROUTER_PORT = 8080;
  * router, and how much. The tenant's keys are NOT here: they are `tenant_secrets` rows
  * (`octw secrets set --tenant <id> --name <keySecret>`), never in config or state.
  */
-export const inferencePolicySchema = z
-  .strictObject({
-    providers: z.array(ProviderSchema).default([]),
-    limits: TenantLimitsSchema.prefault({}),
-  })
-  .superRefine((p, ctx) => {
-    // A policy is tenant input: https and a public host only, with no test escape hatch.
-    p.providers.forEach((provider, i) => {
-      const where = baseUrlProblem(provider.baseUrl);
-      if (where) ctx.addIssue({ code: "custom", path: ["providers", i, "baseUrl"], message: where });
+function inferencePolicySchemaFor(destinations: DestinationPolicy) {
+  return z
+    .strictObject({
+      providers: z.array(ProviderSchema).default([]),
+      limits: TenantLimitsSchema.prefault({}),
+    })
+    .superRefine((p, ctx) => {
+      // A policy is tenant input: https and a public host only; the test escape hatch exists
+      // only when the operator's program turned it on (see parseInferencePolicy).
+      p.providers.forEach((provider, i) => {
+        const where = baseUrlProblem(provider.baseUrl, destinations);
+        if (where) ctx.addIssue({ code: "custom", path: ["providers", i, "baseUrl"], message: where });
+      });
     });
-  });
+}
+
+export const inferencePolicySchema = inferencePolicySchemaFor({});
 
 export type InferencePolicy = z.input<typeof inferencePolicySchema>;
 export type ParsedInferencePolicy = z.output<typeof inferencePolicySchema>;
 
 /** Validates an `inference` section; errors name the field (prefix e.g. `tenants[0].inference`). */
-export function parseInferencePolicy(input: unknown, pathPrefix = "inference"): ParsedInferencePolicy {
-  const r = inferencePolicySchema.safeParse(input ?? {});
+export function parseInferencePolicy(input: unknown, pathPrefix = "inference", insecureProvidersForTests?: readonly string[]): ParsedInferencePolicy {
+  // The test hatch (plain-http providers on the listed networks) needs the same env var the
+  // router itself requires; without it the CIDRs are ignored and the policy is judged as always.
+  const hatch = insecureProvidersForTests?.length && process.env[INSECURE_PROVIDERS_ENV] === "1" ? { insecureForTests: blockListOf(insecureProvidersForTests) } : {};
+  const r = (insecureProvidersForTests?.length ? inferencePolicySchemaFor(hatch) : inferencePolicySchema).safeParse(input ?? {});
   if (!r.success) {
     const lines = r.error.issues.map((i) => `${[pathPrefix, ...i.path].join(".")}: ${i.message}`);
     throw new Error(`invalid inference policy:\n  ${lines.join("\n  ")}`);

@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { ROUTER_PORT, parseRouterConfig, type RouterConfigInput } from "@octw/inference-router";
+import { INSECURE_PROVIDERS_ENV, ROUTER_PORT, parseRouterConfig, type RouterConfigInput } from "@octw/inference-router";
 import { z } from "zod";
 import { INIT_MOUNT, labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
 import { ServiceConfigFile } from "./service-config-file.js";
@@ -41,6 +41,13 @@ export interface InferenceRouterArgs {
    * @default 512
    */
   memoryMb?: number;
+  /**
+   * TEST ONLY: plain-http providers on these networks (the suite's fake provider). Refused unless
+   * the program's environment has OCTW_ROUTER_INSECURE_PROVIDERS_FOR_TESTS=1; sets that variable
+   * in the router's container, which refuses the field otherwise.
+   * @default - none
+   */
+  insecureProvidersForTests?: string[];
 }
 
 const inputAny = z.custom<pulumi.Input<unknown>>((v) => v !== undefined && v !== null, "is required");
@@ -54,13 +61,15 @@ const argsSchema = z.strictObject({
   tenants: inputAny,
   namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).optional(),
   memoryMb: z.number().int().min(128).max(65_536).optional(),
+  insecureProvidersForTests: z.array(z.string()).min(1).optional(),
 });
 
 /** The router's config file (nothing secret in it), validated with the router's own schema. */
-export function renderRouterConfig(tenants: RouterTenantEntry[]): string {
+export function renderRouterConfig(tenants: RouterTenantEntry[], insecureProvidersForTests?: readonly string[]): string {
   const config: RouterConfigInput = {
     listen: { host: "0.0.0.0", port: ROUTER_PORT },
     tenants,
+    ...(insecureProvidersForTests?.length ? { allowInsecureProvidersForTests: [...insecureProvidersForTests] } : {}),
     keys: { connectionUrlFile: `${STATE_DIR}/secrets/db-url`, keyringFile: `${STATE_DIR}/secrets/master-keyring` },
     audit: { spoolPath: `${STATE_DIR}/audit.spool` },
   };
@@ -93,7 +102,8 @@ export class InferenceRouter extends pulumi.ComponentResource {
     const image = new docker.RemoteImage(`${name}-image`, { name: parsed.image, keepLocally: true }, { parent: this });
     const volume = new docker.Volume(`${name}-state`, { name: `${prefix}-router-state`, driver: "local", labels: labels("router-state") }, { parent: this });
     // Sorted by tenant id: the order of the platform's tenant list is not a change of the router's.
-    const config = pulumi.output(args.tenants).apply((t) => renderRouterConfig([...t].sort((a, b) => a.id.localeCompare(b.id))));
+    const hatch = parsed.insecureProvidersForTests;
+    const config = pulumi.output(args.tenants).apply((t) => renderRouterConfig([...t].sort((a, b) => a.id.localeCompare(b.id)), hatch));
     const init = new docker.Container(
       `${name}-state-init`,
       {
@@ -137,6 +147,7 @@ export class InferenceRouter extends pulumi.ComponentResource {
           configEnv: "OCTW_ROUTER_CONFIG",
           configPath: `${STATE_DIR}/config/config.json`,
           healthcheckEntry: "/opt/octw-inference-router/packages/inference-router/src/main.ts",
+          ...(hatch ? { extraEnvs: [`${INSECURE_PROVIDERS_ENV}=1`] } : {}),
         }),
         waitTimeout: afterSuccessOf(init, `${name}: state-init`, 120),
         // Egress first: the router resolves and reaches the providers from there.

@@ -159,6 +159,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
           jwt: e.jwt,
           ...(e.roles ? { roles: e.roles } : {}),
           namePrefix: plan.prefix,
+          ...(plan.config.inferenceRouter?.insecureProvidersForTests ? { insecureProvidersForTests: plan.config.inferenceRouter.insecureProvidersForTests } : {}),
         },
         { ...child, dependsOn: [this.audit] },
       );
@@ -296,6 +297,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
       proxyUid: t.identity.egressProxyUid,
       proxyGid: t.identity.egressProxyGid,
       namePrefix: plan.prefix,
+      ...(plan.config.inferenceRouter?.insecureProvidersForTests ? { insecureInferenceProvidersForTests: plan.config.inferenceRouter.insecureProvidersForTests } : {}),
     };
   }
 }

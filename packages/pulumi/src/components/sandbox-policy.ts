@@ -63,6 +63,13 @@ export interface SandboxPolicyArgs {
    * @default "octw"
    */
   namePrefix?: string;
+  /**
+   * TEST ONLY: accept plain-http inference providers on these networks (the suite's fake
+   * provider). Honoured only when the program's environment has
+   * OCTW_ROUTER_INSECURE_PROVIDERS_FOR_TESTS=1, which no stack or component sets.
+   * @default - none: https and public destinations only
+   */
+  insecureInferenceProvidersForTests?: string[];
 }
 
 export const DEFAULT_PROXY_LIMITS: ResourceLimits = { memoryMb: 128, cpus: 0.5, nproc: 128, nofile: 4096 };
@@ -90,6 +97,7 @@ const argsSchema = z.strictObject({
   proxyGid: z.number().int().min(1000),
   proxyLimits: limitsSchema.optional(),
   namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).optional(),
+  insecureInferenceProvidersForTests: z.array(z.string()).min(1).optional(),
 });
 
 /** The writable places the policy grants the gateway, with their sizes. */
@@ -191,7 +199,7 @@ export class SandboxPolicy extends pulumi.ComponentResource {
     let inference: ParsedInferencePolicy | undefined;
     if (merged.inference !== undefined) {
       try {
-        inference = parseInferencePolicy(merged.inference, "policy.inference");
+        inference = parseInferencePolicy(merged.inference, "policy.inference", parsed.insecureInferenceProvidersForTests);
       } catch (err) {
         const lines = (err as Error).message.split("\n").slice(1).map((l) => l.trim()).filter(Boolean);
         throw new OctwConfigError(subject, lines.map((l) => ({ path: l.slice(0, l.indexOf(":")), message: l.slice(l.indexOf(":") + 1).trim() })));

@@ -188,6 +188,8 @@ export interface NodeServiceInput<Content> {
   readonly configPath: string;
   /** The entry point's path in the image, when it has a `healthcheck` subcommand; the container then waits healthy. */
   readonly healthcheckEntry?: string;
+  /** Further environment (never secrets). */
+  readonly extraEnvs?: readonly string[];
 }
 
 /**
@@ -214,7 +216,7 @@ export function nodeServiceArgs<Content>(input: NodeServiceInput<Content>) {
   return {
     ...hardenedContainerArgs({ uid: input.uid, gid: input.uid, limits: input.limits, tmpfs: [{ path: "/tmp", sizeMb: input.tmpSizeMb }] }),
     mounts: [{ type: "volume", source: input.volumeName, target: input.stateDir }, ...(input.extraMounts ?? [])],
-    envs: [`${input.configEnv}=${input.configPath}`, "HOME=/tmp", "TMPDIR=/tmp", "NODE_ENV=production"],
+    envs: [`${input.configEnv}=${input.configPath}`, "HOME=/tmp", "TMPDIR=/tmp", "NODE_ENV=production", ...(input.extraEnvs ?? [])],
     ...health,
     restart: "unless-stopped",
     stopTimeout: 25,

@@ -172,6 +172,13 @@ export interface OpenClawPlatformConfig {
    */
   egressAudit?: { dockerSocketGid: number; dockerSocketPath?: string; windowMs?: number };
   /**
+   * TEST ONLY: `insecureProvidersForTests` lets tenants' inference policies and the router use
+   * plain-http providers on the listed networks (a test suite's fake provider). Refused unless
+   * the program's environment has OCTW_ROUTER_INSECURE_PROVIDERS_FOR_TESTS=1.
+   * @default - none
+   */
+  inferenceRouter?: { insecureProvidersForTests?: string[] };
+  /**
    * The shared JWT edge. Requires `images.edge`.
    * @default - no edge: gateways are reachable from their tenant network only
    */
@@ -206,6 +213,15 @@ export const platformConfigSchema = z
     egressSubnet: cidr.optional(),
     controlSubnet: cidr.optional(),
     ingressSubnet: cidr.optional(),
+    inferenceRouter: z
+      .strictObject({
+        insecureProvidersForTests: z
+          .array(z.string())
+          .min(1)
+          .refine(() => process.env.OCTW_ROUTER_INSECURE_PROVIDERS_FOR_TESTS === "1", "is a test-only switch, refused unless the environment sets OCTW_ROUTER_INSECURE_PROVIDERS_FOR_TESTS=1")
+          .optional(),
+      })
+      .optional(),
     egressAudit: z
       .strictObject({
         dockerSocketGid: z.number().int().min(1, "must be the engine socket's group (not root)").max(2 ** 31 - 2),
