@@ -118,6 +118,8 @@ export function upstreamRequestHeaders(
     }
     out[name] = value;
   }
+  // The gateway sees the Host the edge routed on (normalized), never a variant of it.
+  if (identity.host !== undefined) out.host = identity.host;
   out[opts.userHeader] = identity.user;
   out["x-openclaw-scopes"] = identity.scopes;
   out["x-forwarded-for"] = identity.clientIp;

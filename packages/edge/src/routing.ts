@@ -39,6 +39,34 @@ export function normalizeHost(hostHeader: string | undefined): string | undefine
   return h === "" ? undefined : h;
 }
 
+/** The Host the edge routed on, as it is forwarded: lower-case, no trailing dot, port kept. */
+export function canonicalHost(hostHeader: string | undefined): string | undefined {
+  const host = normalizeHost(hostHeader);
+  if (host === undefined) return undefined;
+  const port = /:(\d{1,5})$/.exec(hostHeader!.trim())?.[1];
+  return port === undefined ? host : `${host}:${port}`;
+}
+
+/**
+ * Why a request target is refused (400), or undefined. The edge decides on the raw target and
+ * forwards it unchanged; anything another hop could read differently is refused rather than
+ * normalized: not origin-form (absolute-form `http://other/…`, `*`), dot-segments (`..`, `.`,
+ * also percent-encoded: a hop that normalizes would leave the tenant prefix the edge checked),
+ * backslashes (some servers read them as `/`), and a fragment (never part of a request).
+ */
+export function requestTargetProblem(url: string): string | undefined {
+  if (!url.startsWith("/")) return "target_not_origin_form";
+  const { path } = splitPathQuery(url);
+  if (path.includes("#")) return "target_has_fragment";
+  if (path.includes("\\") || /%5c/i.test(path)) return "target_has_backslash";
+  for (const seg of path.split("/")) {
+    // `..;x` is a dot-segment to servers that strip path parameters.
+    const dots = seg.replace(/%2e/gi, ".").replace(/;.*$/, "");
+    if (dots === "." || dots === "..") return "target_has_dot_segment";
+  }
+  return undefined;
+}
+
 function splitPathQuery(url: string): { path: string; query: string } {
   const q = url.indexOf("?");
   return q === -1 ? { path: url, query: "" } : { path: url.slice(0, q), query: url.slice(q) };
@@ -56,7 +84,9 @@ export function resolveRoute(hostHeader: string | undefined, url: string, rules:
     return { kind: "host", tenant: label, upstreamPath: url, cookiePath: "/", localPath: path };
   }
 
-  if (rules.pathRouting && path.startsWith(PATH_PREFIX)) {
+  // Path routes live on one host: `<hostDomain>` itself when host routing is on (any other
+  // host, e.g. `evil.example`, is no route), any host when path routing is all there is.
+  if (rules.pathRouting && path.startsWith(PATH_PREFIX) && (!rules.hostDomain || host === rules.hostDomain)) {
     const rest = path.slice(PATH_PREFIX.length);
     const slash = rest.indexOf("/");
     const tenant = slash === -1 ? rest : rest.slice(0, slash);

@@ -12,7 +12,7 @@ import type { EdgeConfig, TenantRoute } from "./config";
 import { readCookie, upstreamRequestHeaders, downstreamResponseHeaders, type SanitizeOptions } from "./headers";
 import { RateLimiter } from "./ratelimit";
 import { scopesForRoleClaim, scopesHeaderValue } from "./roles";
-import { resolveRoute, type RouteMatch } from "./routing";
+import { canonicalHost, requestTargetProblem, resolveRoute, type RouteMatch } from "./routing";
 import { TokenVerifier, extractToken } from "./token";
 import { errorCode, isValidHeaderName, isValidHeaderValue, relayableStatus, upgradeRefusalStatus } from "./upstream-response";
 
@@ -100,6 +100,7 @@ interface Ctx {
 }
 
 const PUBLIC_ERROR: Record<number, string> = {
+  400: "bad_request",
   401: "unauthorized",
   403: "forbidden",
   404: "not_found",
@@ -237,6 +238,12 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
     const none = { tenant: null, actor: null, role: null };
     if (!perIp.take(ctx.clientIp)) return rateDeny(ctx, `ip:${ctx.clientIp}`, none, perIp.retryAfterSec());
 
+    // What is checked is what is forwarded: one Host, an origin-form target without anything
+    // another hop could normalize into a different tenant's path.
+    const targetProblem = requestTargetProblem(req.url ?? "");
+    const hosts = req.rawHeaders.filter((_, i) => i % 2 === 0 && req.rawHeaders[i]!.toLowerCase() === "host").length;
+    if (targetProblem !== undefined || hosts !== 1) return deny(ctx, 400, targetProblem ?? "duplicate_host", none);
+
     const route = resolveRoute(req.headers.host, req.url ?? "", config.routing);
     const knownTenant = route.kind !== "none" && knownNow(route.tenant) ? route.tenant : null;
     const cookie = config.cookie.enabled ? readCookie(req.headers.cookie, config.cookie.name) : undefined;
@@ -287,7 +294,7 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
   function identityHeaders(req: IncomingMessage, a: Allowed, clientIp: string) {
     return upstreamRequestHeaders(
       req.headers,
-      { user: a.sub, scopes: scopesHeaderValue(a.scopes), clientIp, host: req.headers.host, proto },
+      { user: a.sub, scopes: scopesHeaderValue(a.scopes), clientIp, host: canonicalHost(req.headers.host), proto },
       sanitize,
     );
   }

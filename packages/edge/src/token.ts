@@ -25,6 +25,8 @@ export type TokenDenyReason =
   | "wrong_issuer"
   | "wrong_audience"
   | "token_lifetime_too_long"
+  | "missing_issued_at"
+  | "invalid_issued_at"
   | "missing_subject"
   | "invalid_subject"
   | "missing_tenant"
@@ -114,8 +116,17 @@ export class TokenVerifier {
       return { ok: false, reason: reasonOf(e, this.jwt.userClaim) };
     }
     const exp = payload.exp!;
-    if (this.jwt.maxLifetimeSec > 0 && exp - this.now() > this.jwt.maxLifetimeSec) {
-      return { ok: false, reason: "token_lifetime_too_long" };
+    if (this.jwt.maxLifetimeSec > 0) {
+      // The lifetime is what the issuer granted: exp − iat. Measuring exp − now instead would
+      // let a long-lived token in once it has aged below the bound. Without iat the lifetime is
+      // unknown, so the token is refused; an iat in the future (beyond the skew) would make any
+      // exp look short, so it is refused too. Together: exp − now ≤ maxLifetimeSec + skew.
+      const iat = payload.iat;
+      if (iat === undefined) return { ok: false, reason: "missing_issued_at" };
+      if (typeof iat !== "number" || !Number.isFinite(iat) || iat - this.jwt.clockToleranceSec > this.now()) {
+        return { ok: false, reason: "invalid_issued_at" };
+      }
+      if (exp - iat > this.jwt.maxLifetimeSec) return { ok: false, reason: "token_lifetime_too_long" };
     }
     const sub = payload[this.jwt.userClaim];
     if (typeof sub !== "string" || sub === "") return { ok: false, reason: "missing_subject" };
@@ -134,7 +145,8 @@ export class TokenVerifier {
 function reasonOf(e: unknown, userClaim: string): TokenDenyReason {
   if (e instanceof errors.JWTExpired) return "token_expired";
   if (e instanceof errors.JWTClaimValidationFailed) {
-    if (e.claim === "nbf" || e.claim === "iat") return "token_not_yet_valid";
+    if (e.claim === "nbf") return "token_not_yet_valid";
+    if (e.claim === "iat") return "invalid_issued_at";
     if (e.claim === "iss") return "wrong_issuer";
     if (e.claim === "aud") return "wrong_audience";
     if (e.claim === "exp") return "token_expired";

@@ -137,7 +137,7 @@ describe("HTTP: roles become the gateway's identity headers", () => {
 
   it("routes by path prefix and strips it", async () => {
     const t = await issuer.sign(claims("b", "viewer"));
-    const r = await request(port, { path: "/t/b/status?q=1", headers: bearer(t) });
+    const r = await request(port, { host: "octw.test", path: "/t/b/status?q=1", headers: bearer(t) });
     expect(r.status).toBe(200);
     expect(JSON.parse(r.body)).toEqual({ upstream: "B", url: "/status?q=1" });
   });
@@ -188,17 +188,17 @@ describe("HTTP: the token matrix at the edge", () => {
   });
 
   it("tenant A token on B's path route → 403, audited under B", async () => {
-    const r = await request(port, { path: "/t/b/x", headers: bearer(await issuer.sign(claims("a", "admin"))) });
+    const r = await request(port, { host: "octw.test", path: "/t/b/x", headers: bearer(await issuer.sign(claims("a", "admin"))) });
     expect(r.status).toBe(403);
     expect(b.requests).toHaveLength(0);
-    const ev = await audit.waitFor((e) => e.detail.route === "edge.test/t/b/x");
+    const ev = await audit.waitFor((e) => e.detail.route === "octw.test/t/b/x");
     expect(ev).toMatchObject({ type: "edge.auth.denied", tenant: "b", detail: { reason: "tenant_mismatch" } });
   });
 
   it("unknown tenant → 404 identical to no route; without a token every route looks alike (401)", async () => {
     const t = bearer(await issuer.sign(claims("a", "admin")));
     const unknownHost = await request(port, { host: "zzz.octw.test", headers: t });
-    const unknownPath = await request(port, { path: "/t/zzz/", headers: t });
+    const unknownPath = await request(port, { host: "octw.test", path: "/t/zzz/", headers: t });
     const noRoute = await request(port, { host: "edge.test", path: "/nothing", headers: t });
     expect([unknownHost.status, unknownPath.status, noRoute.status]).toEqual([404, 404, 404]);
     expect(new Set([unknownHost.body, unknownPath.body, noRoute.body]).size).toBe(1);
@@ -208,6 +208,59 @@ describe("HTTP: the token matrix at the edge", () => {
     expect(anonKnown.body).toBe(anonUnknown.body);
     const ev = await audit.waitFor((e) => e.detail.route === "zzz.octw.test/");
     expect(ev.tenant).toBeNull();
+  });
+});
+
+describe("what is checked is what is forwarded", () => {
+  async function raw(text: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const sock = net.connect(port, "127.0.0.1");
+      let out = "";
+      sock.on("data", (d: Buffer) => (out += d.toString("latin1")));
+      sock.on("error", reject);
+      sock.on("connect", () => sock.write(text));
+      setTimeout(() => {
+        sock.destroy();
+        resolve(out);
+      }, 500);
+    });
+  }
+  it("a path route on another host than the domain's own is no route (the tenant is named by one place)", async () => {
+    const t = bearer(await issuer.sign(claims("b", "viewer")));
+    expect((await request(port, { host: "evil.example", path: "/t/b/x", headers: t })).status).toBe(404);
+    expect((await request(port, { host: "octw.test", path: "/t/b/x", headers: t })).status).toBe(200); // control
+    expect(b.requests.map((r) => r.url)).toEqual(["/x"]);
+  });
+  it("two Host headers → 400, audited, nothing forwarded; one Host (control) → 200", async () => {
+    const t = await issuer.sign(claims("a", "viewer", "dup@example.test"));
+    const reply = await raw(`GET /dup HTTP/1.1\r\nHost: a.octw.test\r\nHost: b.octw.test\r\nAuthorization: Bearer ${t}\r\nConnection: close\r\n\r\n`);
+    expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+    expect(a.requests).toHaveLength(0);
+    expect(b.requests).toHaveLength(0);
+    await audit.waitFor((e) => e.detail.reason === "duplicate_host" && e.detail.status === 400);
+    expect(await raw(`GET /dup HTTP/1.1\r\nHost: a.octw.test\r\nAuthorization: Bearer ${t}\r\nConnection: close\r\n\r\n`)).toMatch(/^HTTP\/1\.1 200 /);
+  });
+  it("absolute-form, dot-segment, backslash targets → 400 before any token work; over WebSocket too", async () => {
+    const t = await issuer.sign(claims("a", "admin", "target@example.test"));
+    for (const target of ["http://b.octw.test/x", "/t/a/../b/x", "/t/a/%2e%2e/b/x", "/t/a/.%2E/b/", "/t/a/..\\b/x", "/t/a/%5c../b/"]) {
+      const reply = await raw(`GET ${target} HTTP/1.1\r\nHost: octw.test\r\nAuthorization: Bearer ${t}\r\nConnection: close\r\n\r\n`);
+      expect(reply, target).toMatch(/^HTTP\/1\.1 400 /);
+    }
+    // Raw: a WebSocket client would normalize the URL itself before sending it.
+    const upgrade = (target: string) =>
+      raw(`GET ${target} HTTP/1.1\r\nHost: octw.test\r\nAuthorization: Bearer ${t}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+    expect(await upgrade("/t/a/../b/ws")).toMatch(/^HTTP\/1\.1 400 /);
+    expect(await upgrade("/t/b/ws")).toMatch(/^HTTP\/1\.1 403 /); // control: the normalized target is a tenant mismatch
+    expect(a.requests).toHaveLength(0);
+    expect(b.requests).toHaveLength(0);
+    expect(b.upgrades).toHaveLength(0);
+    // Control: the same request with an ordinary target is served.
+    expect(await raw(`GET /t/a/x HTTP/1.1\r\nHost: octw.test\r\nAuthorization: Bearer ${t}\r\nConnection: close\r\n\r\n`)).toMatch(/^HTTP\/1\.1 200 /);
+  });
+  it("the gateway gets the Host the edge routed on, normalized", async () => {
+    const t = bearer(await issuer.sign(claims("a", "viewer")));
+    expect((await request(port, { host: "A.OCTW.TEST.:8443", path: "/h", headers: t })).status).toBe(200);
+    expect(a.requests[0]!.headers).toMatchObject({ host: "a.octw.test:8443", "x-forwarded-host": "a.octw.test:8443" });
   });
 });
 
@@ -261,8 +314,21 @@ describe("cookie (Control UI)", () => {
     expect(a.requests[0]!.headers.cookie).toBeUndefined();
   });
   it("scopes the path-route cookie to the tenant's prefix", async () => {
-    const s = await request(port, { path: "/t/b/_edge/session", method: "POST", headers: bearer(await issuer.sign(claims("b", "viewer"))) });
+    const s = await request(port, { host: "octw.test", path: "/t/b/_edge/session", method: "POST", headers: bearer(await issuer.sign(claims("b", "viewer"))) });
     expect(s.headers["set-cookie"]![0]).toContain("Path=/t/b/;");
+  });
+  it("the edge cookie is useless on another tenant's origin: host-only, and its token is bound to its tenant", async () => {
+    const t = await issuer.sign(claims("a", "admin", "cookie-a@example.test"));
+    const s = await request(port, { host: "a.octw.test", path: "/_edge/session", method: "POST", headers: bearer(t) });
+    const cookie = s.headers["set-cookie"]![0]!;
+    expect(cookie).not.toMatch(/domain/i); // host-only: a browser never sends it to b.octw.test
+    const pair = cookie.split(";")[0]!;
+    // Even replayed by hand on B's origin (or B's path route), it opens nothing there.
+    expect((await request(port, { host: "b.octw.test", path: "/x", headers: { cookie: pair, origin: "https://b.octw.test" } })).status).toBe(403);
+    expect((await request(port, { host: "octw.test", path: "/t/b/x", headers: { cookie: pair, origin: "https://octw.test" } })).status).toBe(403);
+    expect(b.requests).toHaveLength(0);
+    // Control: on its own origin it works.
+    expect((await request(port, { host: "a.octw.test", path: "/x", headers: { cookie: pair, origin: "https://a.octw.test" } })).status).toBe(200);
   });
   it("refuses a cookie-authenticated request from another origin", async () => {
     const t = await issuer.sign(claims("a", "admin"));
@@ -294,10 +360,10 @@ describe("WebSocket upgrades", () => {
   it("a token for A never reaches B over a WebSocket upgrade (host and path routes)", async () => {
     const t = await issuer.sign(claims("a", "admin"));
     expect((await wsConnect(port, "/ws", { host: "b.octw.test", ...bearer(t) })).status).toBe(403);
-    expect((await wsConnect(port, "/t/b/ws", { host: "edge.test", ...bearer(t) })).status).toBe(403);
+    expect((await wsConnect(port, "/t/b/ws", { host: "octw.test", ...bearer(t) })).status).toBe(403);
     expect(b.upgrades).toHaveLength(0);
     // positive control
-    const ok = await wsConnect(port, "/t/a/ws", { host: "edge.test", ...bearer(t) });
+    const ok = await wsConnect(port, "/t/a/ws", { host: "octw.test", ...bearer(t) });
     expect(ok.ws).toBeDefined();
     ok.ws!.close();
     expect(a.upgrades).toHaveLength(1);

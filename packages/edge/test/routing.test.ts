@@ -1,5 +1,6 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { normalizeHost, resolveRoute } from "../src/routing";
+import { canonicalHost, normalizeHost, requestTargetProblem, resolveRoute } from "../src/routing";
 
 const both = { hostDomain: "octw.example", pathRouting: true };
 
@@ -19,8 +20,15 @@ describe("route resolution", () => {
     expect(resolveRoute("octw.example", "/t/acme/api/x?q=1", both)).toEqual({
       kind: "path", tenant: "acme", upstreamPath: "/api/x?q=1", cookiePath: "/t/acme/", localPath: "/api/x",
     });
-    expect(resolveRoute("10.0.0.1:8443", "/t/acme", both)).toMatchObject({ kind: "path", tenant: "acme", upstreamPath: "/" });
-    expect(resolveRoute(undefined, "/t/acme/?a=b", both)).toMatchObject({ kind: "path", upstreamPath: "/?a=b" });
+    const pathOnly = { pathRouting: true };
+    expect(resolveRoute("10.0.0.1:8443", "/t/acme", pathOnly)).toMatchObject({ kind: "path", tenant: "acme", upstreamPath: "/" });
+    expect(resolveRoute(undefined, "/t/acme/?a=b", pathOnly)).toMatchObject({ kind: "path", upstreamPath: "/?a=b" });
+  });
+  it("with host routing on, path routes exist only on the domain's own host", () => {
+    expect(resolveRoute("octw.example:8443", "/t/acme/", both)).toMatchObject({ kind: "path", tenant: "acme" });
+    for (const host of ["evil.example", "10.0.0.1:8443", undefined, "octw.example.evil.example"]) {
+      expect(resolveRoute(host, "/t/acme/", both), String(host)).toEqual({ kind: "none" });
+    }
   });
   it("finds no route for other hosts, paths and odd input", () => {
     for (const [host, url] of [
@@ -44,9 +52,52 @@ describe("route resolution", () => {
     expect(resolveRoute("acme.octw.example", "/", { pathRouting: true })).toEqual({ kind: "none" });
     expect(resolveRoute("octw.example", "/t/acme/", { hostDomain: "octw.example", pathRouting: false })).toEqual({ kind: "none" });
   });
+  it("forwards the host it routed on: lower-case, no trailing dot, port kept", () => {
+    expect(canonicalHost("ACME.Octw.Example.:8443")).toBe("acme.octw.example:8443");
+    expect(canonicalHost("acme.octw.example")).toBe("acme.octw.example");
+    expect(canonicalHost("[::1]:80")).toBeUndefined();
+  });
+  it("refuses request targets another hop could read differently, accepts ordinary ones (control)", () => {
+    for (const url of ["http://b.octw.example/x", "*", "/t/a/../b/x", "/t/a/%2e%2e/b/", "/t/a/.%2E/b", "/t/a/./x", "/t/a/%2e/x", "/t/a\\..\\b/", "/t/a/%5C../b", "/x#frag", "/t/a/..", "/t/a/..;x/b"]) {
+      expect(requestTargetProblem(url), url).toBeDefined();
+    }
+    for (const url of ["/", "/t/a/x", "/t/a/x?next=/../../b", "/t/a/..x/...", "/t/a/%2fencoded", "/t/a/.well-known/x", "/a.b/c."]) {
+      expect(requestTargetProblem(url), url).toBeUndefined();
+    }
+  });
   it("normalizes hosts", () => {
     expect(normalizeHost("A.B:1")).toBe("a.b");
     expect(normalizeHost("")).toBeUndefined();
     expect(normalizeHost(undefined)).toBeUndefined();
+  });
+});
+
+// A browser, a CDN or the gateway's framework may normalize a path (WHATWG URL parsing:
+// dot-segments, %2e, backslash as slash). Whatever the edge routes to tenant T must still be
+// under /t/T/ after such normalization, or the edge checked one path and another hop used another.
+describe("property: a path route's tenant survives normalization by another hop", () => {
+  const seg = fc.constantFrom("a", "b", "t", "x", "..", ".", "%2e%2e", "%2E.", ".%2e", "%2e", "\\..", "..\\b", "%5c..", "%2f..%2f", "", "..;", "...", "a#..");
+  const url = fc
+    .tuple(fc.constantFrom("a", "b"), fc.array(seg, { maxLength: 6 }), fc.constantFrom("", "?q=/../b", "?x"))
+    .map(([tenant, segs, q]) => `/t/${tenant}/${segs.join("/")}${q}`);
+  const normalized = (u: string) => new URL(u, "http://octw.example").pathname;
+
+  it("every accepted target routed to T normalizes under /t/T/", () => {
+    fc.assert(
+      fc.property(url, (u) => {
+        if (requestTargetProblem(u) !== undefined) return;
+        const r = resolveRoute("octw.example", u, both);
+        if (r.kind !== "path") return;
+        const n = normalized(u);
+        expect(n === `/t/${r.tenant}` || n.startsWith(`/t/${r.tenant}/`), `${u} → ${n}`).toBe(true);
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+  it("positive control: routing alone (without the target check) would disagree with a normalizing hop", () => {
+    const u = "/t/a/%2e%2e/b/x";
+    expect(resolveRoute("octw.example", u, both)).toMatchObject({ kind: "path", tenant: "a" });
+    expect(normalized(u)).toBe("/t/b/x");
+    expect(normalized("/t/a/..\\b/x")).toBe("/t/b/x");
   });
 });

@@ -1,6 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { SignJWT } from "jose";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseEdgeConfig, type EdgeConfig } from "../src/config";
 import { TokenVerifier, extractToken } from "../src/token";
@@ -206,5 +207,57 @@ describe("token extraction", () => {
     expect(extractToken(undefined, undefined)).toEqual({ token: undefined, source: "none" });
     // A present but malformed Authorization never falls back to the cookie.
     expect(extractToken("Basic abc", "x.y.z")).toEqual({ token: undefined, source: "bearer" });
+  });
+});
+
+describe("token lifetime is exp − iat (what the issuer granted), not exp − now", () => {
+  const NOW = 1_900_000_000;
+  const DAY = 86_400;
+  /** Signs exactly the given iat/exp (undefined iat: no iat claim at all). */
+  const signAt = (iat: number | undefined, exp: number) => {
+    const jwt = new SignJWT({ ...claims("acme", "viewer"), ...(iat !== undefined ? { iat } : {}) })
+      .setProtectedHeader({ alg: "ES256", kid: es.kid })
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setExpirationTime(exp);
+    return jwt.sign(es.privateKey);
+  };
+  let atNow: TokenVerifier;
+  beforeAll(async () => {
+    atNow = await TokenVerifier.create(jwtConfig({ kind: "static", jwks: [es.publicJwk] }, { verifiedCacheSec: 0 }), () => NOW);
+  });
+
+  it("an old week-long token with an hour left is refused (exp − now would have let it in)", async () => {
+    expect(await atNow.verify(await signAt(NOW - 7 * DAY + 3_600, NOW + 3_600))).toEqual({ ok: false, reason: "token_lifetime_too_long" });
+  });
+  it("without iat the lifetime is unknown: refused while maxLifetimeSec is on, accepted when it is 0", async () => {
+    const t = await signAt(undefined, NOW + 600);
+    expect(await atNow.verify(t)).toEqual({ ok: false, reason: "missing_issued_at" });
+    const off = await TokenVerifier.create(jwtConfig({ kind: "static", jwks: [es.publicJwk] }, { maxLifetimeSec: 0 }), () => NOW);
+    expect(await off.verify(t)).toMatchObject({ ok: true });
+  });
+  it("an iat in the future cannot make a ten-year token look short; inside the skew it is fine", async () => {
+    expect(await atNow.verify(await signAt(NOW + 3_650 * DAY - 3_600, NOW + 3_650 * DAY))).toEqual({ ok: false, reason: "invalid_issued_at" });
+    expect(await atNow.verify(await signAt(NOW + 10, NOW + 600))).toMatchObject({ ok: true });
+  });
+  it("property: accepted exactly when iat is present, not in the future, exp − iat ≤ max and exp not past", async () => {
+    const tol = 30;
+    const max = DAY;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.option(fc.integer({ min: -10 * DAY, max: 10 * DAY }), { nil: undefined }),
+        fc.integer({ min: -2 * DAY, max: 3 * DAY }),
+        async (iatOffset, lifetime) => {
+          const iat = iatOffset === undefined ? undefined : NOW + iatOffset;
+          const exp = (iat ?? NOW) + lifetime;
+          const r = await atNow.verify(await signAt(iat, exp));
+          const expected = iat !== undefined && iat - tol <= NOW && exp - iat <= max && exp > NOW - tol;
+          expect(r.ok, JSON.stringify({ iat, exp, r })).toBe(expected);
+          // The bound the check exists for: nothing accepted outlives now + max + skew.
+          if (r.ok) expect(exp - NOW).toBeLessThanOrEqual(max + tol);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

@@ -116,7 +116,7 @@ export function renderEdgeConfig(args: EdgeArgs): string {
     listen: { host: "0.0.0.0", port: EDGE_PORT, publicScheme: "https" },
     routing: {
       ...(args.hostDomain ? { hostDomain: args.hostDomain } : {}),
-      pathRouting: true,
+      pathRouting: !args.hostDomain, // path routing shares one origin between tenants: only when there is no host domain
       upstreamTemplate: `http://${prefix}-{tenant}-gateway:${OPENCLAW_PORT}`,
     },
     tenants: [],
