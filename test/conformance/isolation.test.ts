@@ -269,9 +269,9 @@ function sign(key: CryptoKey, tenant: string, role: string): Promise<string> {
 }
 
 /** GET on loopback (the edge's published port) from the test process. */
-function hostGet(url: string, token: string): Promise<{ status: number; body: string }> {
+function hostGet(url: string, token: string, host?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const rq = http.get(url, { headers: { authorization: `Bearer ${token}` }, timeout: 8000 }, (res) => {
+    const rq = http.get(url, { headers: { authorization: `Bearer ${token}`, ...(host ? { host } : {}) }, timeout: 8000 }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (c: string) => (body += c));
@@ -334,13 +334,14 @@ describe("isolation of the realized 2-tenant platform (attacker = alpha's gatewa
     const edgeNets = Object.values(edgeInfo.NetworkSettings.Networks).map((n) => n.IPAddress);
     r.push(table.add("1 edge on both tenant networks (control)", `edge at ${edgeAddr.alpha} and ${edgeAddr.bravo}`, edgeNets.join(", "), edgeNets.includes(edgeAddr.alpha) && edgeNets.includes(edgeAddr.bravo)));
     const forged = await sign(foreignKey, "bravo", "admin");
-    const req = (auth?: string) => b64(`GET /t/bravo/healthz HTTP/1.1\r\nHost: edge\r\n${auth ? `Authorization: Bearer ${auth}\r\n` : ""}x-octw-user: mallory\r\nx-openclaw-scopes: operator.admin\r\nConnection: close\r\n\r\n`);
+    // One origin per tenant (host routing, the default): bravo is bravo.<domain>.
+    const req = (auth?: string) => b64(`GET /healthz HTTP/1.1\r\nHost: bravo.octw.test\r\n${auth ? `Authorization: Bearer ${auth}\r\n` : ""}x-octw-user: mallory\r\nx-openclaw-scopes: operator.admin\r\nConnection: close\r\n\r\n`);
     const viaEdge = (payload: string) => nodeProbe<{ ok: boolean; data?: string; err?: string }>(dk, A().gateway, P.TCP_PROBE, [edgeAddr.alpha, "8443", payload, "6000"], { user: A().user });
     const [noToken, forgedToken] = await Promise.all([viaEdge(req()), viaEdge(req(forged))]);
     const status = (x: { ok: boolean; data?: string; err?: string }) => (x.ok ? (x.data ?? "").split(" ")[1] ?? "?" : `no connection (${x.err})`);
     r.push(table.add("1 A → edge → B, no token (spoofed headers)", "401", status(noToken), status(noToken) === "401"));
     r.push(table.add("1 A → edge → B, token of a foreign key", "401", status(forgedToken), status(forgedToken) === "401"));
-    const valid = await hostGet(`http://127.0.0.1:${edgeHostPort}/t/bravo/healthz`, await sign(edgeKey, "bravo", "viewer"));
+    const valid = await hostGet(`http://127.0.0.1:${edgeHostPort}/healthz`, await sign(edgeKey, "bravo", "viewer"), "bravo.octw.test");
     r.push(table.add("1 edge → B with a valid B token (control)", "200 from B's gateway", `${valid.status} ${valid.body.slice(0, 60)}`, valid.status === 200 && valid.body.trim().startsWith("{")));
     const bOwn = await execIn(dk, B().gateway, ["stat", "-c", "%a %u", "/var/lib/openclaw"], { user: B().user });
     r.push(table.add("1 B state volume (control)", "B sees its own volume", bOwn.stdout.trim(), bOwn.stdout.trim() === `700 ${B().uid}`));

@@ -37,11 +37,18 @@ export type InferencePolicy = z.input<typeof inferencePolicySchema>;
 export type ParsedInferencePolicy = z.output<typeof inferencePolicySchema>;
 
 /** Validates an `inference` section; errors name the field (prefix e.g. `tenants[0].inference`). */
+/**
+ * The policy schema, with the test hatch (plain-http providers on the listed networks) when the
+ * operator's program turned it on: it needs the same env var the router itself requires, and
+ * without it the CIDRs are ignored and a policy is judged as always.
+ */
+export function inferencePolicySchemaWith(insecureProvidersForTests?: readonly string[]): typeof inferencePolicySchema {
+  if (!insecureProvidersForTests?.length || process.env[INSECURE_PROVIDERS_ENV] !== "1") return inferencePolicySchema;
+  return inferencePolicySchemaFor({ insecureForTests: blockListOf(insecureProvidersForTests) });
+}
+
 export function parseInferencePolicy(input: unknown, pathPrefix = "inference", insecureProvidersForTests?: readonly string[]): ParsedInferencePolicy {
-  // The test hatch (plain-http providers on the listed networks) needs the same env var the
-  // router itself requires; without it the CIDRs are ignored and the policy is judged as always.
-  const hatch = insecureProvidersForTests?.length && process.env[INSECURE_PROVIDERS_ENV] === "1" ? { insecureForTests: blockListOf(insecureProvidersForTests) } : {};
-  const r = (insecureProvidersForTests?.length ? inferencePolicySchemaFor(hatch) : inferencePolicySchema).safeParse(input ?? {});
+  const r = inferencePolicySchemaWith(insecureProvidersForTests).safeParse(input ?? {});
   if (!r.success) {
     const lines = r.error.issues.map((i) => `${[pathPrefix, ...i.path].join(".")}: ${i.message}`);
     throw new Error(`invalid inference policy:\n  ${lines.join("\n  ")}`);

@@ -394,7 +394,7 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
     const presets = t.presets ?? c.defaults?.presets ?? ["restricted"];
     let policy: TenantPolicyPlan;
     try {
-      policy = planTenantPolicy({ presets, policy: t.policy, allowUnenforced: t.allowUnenforced ?? [] }, subject, `${at}.policy`);
+      policy = planTenantPolicy({ presets, policy: t.policy, allowUnenforced: t.allowUnenforced ?? [], ...(c.inferenceRouter?.insecureProvidersForTests ? { insecureProvidersForTests: c.inferenceRouter.insecureProvidersForTests } : {}) }, subject, `${at}.policy`);
     } catch (err) {
       if (!(err instanceof OctwConfigError)) throw err;
       // Preset problems are named relative to the tenant too.

@@ -4,7 +4,7 @@
  * against the egress allowlist. Pure; every problem names its field and never quotes the
  * tenant's input (a policy is attacker input, and its errors end up in preview output).
  */
-import { inferencePolicySchema, type ParsedInferencePolicy } from "@octw/inference-router";
+import { inferencePolicySchemaWith, type ParsedInferencePolicy } from "@octw/inference-router";
 import { OctwConfigError, issueProblem } from "../validation.js";
 import { POLICY_PRESETS, type PolicyPresetName } from "./presets.js";
 import {
@@ -19,6 +19,8 @@ export interface TenantPolicyInput {
   readonly presets: readonly PolicyPresetName[];
   readonly policy?: unknown;
   readonly allowUnenforced?: readonly UnenforceableFeature[];
+  /** TEST ONLY (OpenClawPlatform `inferenceRouter.insecureProvidersForTests`). */
+  readonly insecureProvidersForTests?: readonly string[];
 }
 
 export interface TenantPolicyPlan {
@@ -51,8 +53,9 @@ export function planTenantPolicy(input: TenantPolicyInput, subject: string, path
   if (merged.inference === undefined) return { enforced };
 
   const at = `${pathPrefix}.inference`;
-  const parsed = inferencePolicySchema.safeParse(merged.inference);
-  if (!parsed.success) throw new OctwConfigError(subject, parsed.error.issues.map((i) => issueProblem(i, at, inferencePolicySchema)));
+  const schema = inferencePolicySchemaWith(input.insecureProvidersForTests);
+  const parsed = schema.safeParse(merged.inference);
+  if (!parsed.success) throw new OctwConfigError(subject, parsed.error.issues.map((i) => issueProblem(i, at, schema)));
   const inference = parsed.data;
   const problems: { path: string; message: string }[] = [];
   const firstOf = new Map<string, number>();
