@@ -104,12 +104,11 @@ describe("approve: the stack file edit", () => {
     const { text, policyKey } = approveInStackFile(STACK, "charlie", { ...d, allowedIps: ["198.51.100.7"] });
     const parsed = parsePolicyDocument(policyOf(text, "charlie"), "charlie");
     expect(parsed.network_policies?.[policyKey]?.endpoints).toEqual([{ host: "evil.example.com", port: 443, allowed_ips: ["198.51.100.7"] }]);
-    // pinned: allowed only when none of the name's addresses is outside the pinned one (the
-    // complement ACL leaves exactly 198.51.100.7 out)
+    // The proxy allows the name only if no address is outside 198.51.100.7 (its complement is listed).
     const squid = squidFor(text, "charlie");
-    expect(squid).toMatch(/evil\.example\.com:443 via 198\.51\.100\.7/);
-    expect(squid).toMatch(/198\.51\.100\.6\/32 198\.51\.100\.8\/29/);
-    expect(squid).toMatch(/http_access allow CONNECT (ep\d+)_host \1_port !\1_outside/);
+    expect(squid).toMatch(/acl ep\d+_outside dst .*198\.51\.100\.6\/32 198\.51\.100\.8\/29/);
+    expect(squid).toMatch(/http_access allow CONNECT ep\d+_host ep\d+_port !ep\d+_outside/);
+    expect(squid).not.toMatch(/198\.51\.100\.7\//);
   });
 
   it("keeps a block-scalar policy a block scalar", () => {

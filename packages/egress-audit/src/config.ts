@@ -20,7 +20,7 @@ export const ShipperConfigSchema = z.strictObject({
   flushMs: z.number().int().min(100).max(60_000).default(1_000),
   /** How often the engine is asked for new or replaced proxies. */
   discoverMs: z.number().int().min(500).max(600_000).default(5_000),
-  /** Distinct destinations per proxy and window before the rest fold into "(other)". */
+  /** Distinct destinations per proxy, window and chunk: a full chunk is sealed and recorded, never folded. */
   maxGroups: z.number().int().min(1).max(100_000).default(1_000),
   /** Where each proxy's read position survives restarts (a volume). */
   checkpointPath: z.string().min(1).default("/var/lib/octw-egress-audit/checkpoints.json"),

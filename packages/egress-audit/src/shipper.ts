@@ -6,8 +6,9 @@
 // the checkpoint of that proxy advance past the window; after a crash the shipper re-reads the
 // proxy's log from its checkpoint, rebuilds the same windows, and their idempotency keys make
 // the replay store each window once.
+import { createHash } from "node:crypto";
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
-import { DenialAggregator, type DenialWindowEvent } from "./aggregator";
+import { DenialAggregator, destinationOf, type DenialWindowEvent } from "./aggregator";
 import { isDenial, parseAccessLogLine } from "./squid-log";
 
 export const SHIPPER_ACTOR = "egress-audit";
@@ -106,7 +107,7 @@ export class DenialSource {
     this.newestMs = Math.max(this.newestMs, e.timeMs);
     if (!isDenial(e)) return;
     this.stats.denials++;
-    this.agg.add({ timeMs: e.timeMs, host: e.host, port: e.port, method: e.method });
+    this.agg.add({ timeMs: e.timeMs, destination: destinationOf(e.host, e.port, e.target), host: e.host, port: e.port, method: e.method });
   }
 
   /**
@@ -131,14 +132,38 @@ export class DenialSource {
   }
 }
 
+/** The audit trail's `target` holds 1024 characters; longer destinations keep a prefix and their digest. */
+export const MAX_TARGET = 1_024;
+/** Longest destination kept whole in `details` (Squid's URLs end at 8 KiB). */
+const MAX_DETAIL_DESTINATION = 16_384;
+
+function bounded(text: string, max: number): { text: string; sha256?: string } {
+  if (text.length <= max) return { text };
+  const sha256 = createHash("sha256").update(text).digest("hex");
+  return { text: `${text.slice(0, max - 80)}…(sha256:${sha256})`, sha256 };
+}
+
 export function toAuditEvent(ev: DenialWindowEvent): Parameters<AuditRecorder["record"]>[0] {
+  const target = bounded(ev.destination, MAX_TARGET);
+  const full = bounded(ev.destination, MAX_DETAIL_DESTINATION);
   return {
     tenant: ev.tenant,
     actor: SHIPPER_ACTOR,
     action: "egress.denied",
-    target: `${ev.host}:${ev.port}`,
+    target: target.text,
     decision: "denied",
-    details: { host: ev.host, port: ev.port, method: ev.method, count: ev.count, first_seen: ev.firstSeen, last_seen: ev.lastSeen, window_start: new Date(ev.windowStartMs).toISOString() },
+    details: {
+      host: ev.host,
+      port: ev.port,
+      method: ev.method,
+      count: ev.count,
+      first_seen: ev.firstSeen,
+      last_seen: ev.lastSeen,
+      window_start: new Date(ev.windowStartMs).toISOString(),
+      // A window with more destinations than maxGroups is recorded in chunks: no name is folded away.
+      window_chunk: ev.chunk,
+      ...(target.sha256 ? { destination: full.text, destination_sha256: target.sha256 } : {}),
+    },
     time: ev.lastSeen,
     idempotencyKey: ev.idempotencyKey,
   };

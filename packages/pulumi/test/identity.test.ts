@@ -10,7 +10,7 @@ import fc from "fast-check";
 import { generateKeyPairSync } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { EDGE_UID, EGRESS_AUDIT_UID, OctwConfigError, OpenClawPlatform, POSTGRES_UID, ROUTER_UID, planPlatform, type OpenClawPlatformArgs } from "../src/index.js";
-import { MIN_UID_BASE, SERVICE_IDS, platformPrincipals, sharedIdentities, socketGroupProblem, tenantIdRange } from "../src/planners/identity-plan.js";
+import { MIN_UID_BASE, SERVICE_IDS, platformPrincipals, sharedIdentities, socketGroupProblem, tenantIdRange, tenantPrincipalIdSchema } from "../src/planners/identity-plan.js";
 import { parseIpv4Cidr } from "../src/planners/network-plan.js";
 import { MockRecorder, PINNED, TYPES, settle } from "./harness.js";
 
@@ -216,5 +216,15 @@ describe("identities", () => {
     // Positive controls: the usual docker group, and an id just below the tenant range.
     expect(() => planPlatform(cfg(998), "p")).not.toThrow();
     expect(() => planPlatform(cfg(199_999), "p")).not.toThrow();
+  });
+
+  it("tenantPrincipalIdSchema (for components taking a tenant uid/gid) refuses every service, host and root id", () => {
+    for (const id of [0, 1000, 65534, ...Object.values(SERVICE_IDS), MIN_UID_BASE, MIN_UID_BASE + 3]) expect(tenantPrincipalIdSchema.safeParse(id).success, String(id)).toBe(false);
+    // Positive control: every id the slot plan hands out is accepted.
+    fc.assert(
+      fc.property(fc.integer({ min: MIN_UID_BASE, max: 2 ** 31 - 2 ** 24 }), fc.integer({ min: 1, max: 131_071 }), fc.constantFrom(0, 1), (base, slot, k) => {
+        expect(tenantPrincipalIdSchema.safeParse(base + 4 * slot + k).success).toBe(true);
+      }),
+    );
   });
 });

@@ -63,6 +63,14 @@ describe("host rules", () => {
     ["::1", /loopback/],
     ["fe80::1", /link-local/],
     ["::ffff:127.0.0.1", /IPv4-mapped/],
+    // IPv6 forms that embed a forbidden IPv4 address.
+    ["64:ff9b::a9fe:a9fe", /metadata/],
+    ["64:ff9b::127.0.0.1", /loopback/],
+    ["2002:a9fe:a9fe::1", /metadata/],
+    ["2002:7f00:1::", /loopback/],
+    ["2002::/16", /too wide/],
+    ["64:ff9b::a900:0/104", /contains 64:ff9b::a9fe:0\/112/],
+    ["64:ff9b::/96", /never an egress destination/],
     ["0.0.0.0/0", /too wide/],
     ["168.0.0.0/7", /too wide/],
     ["169.254.0.0/15", /link-local|contains 169.254.0.0\/16/],
@@ -78,8 +86,8 @@ describe("address and identity plan", () => {
   const pool = parseIpv4Cidr("10.64.0.0/10")!;
   it("carves /27s with fixed offsets", () => {
     expect(tenantAddressPlan(pool, 1)).toMatchObject({ subnet: "10.64.0.32/27", edge: "10.64.0.34", inferenceRouter: "10.64.0.35", egressProxy: "10.64.0.36", gateway: "10.64.0.37" });
-    expect(() => tenantAddressPlan(pool, 0)).toThrow(/outside/);
-    expect(() => tenantAddressPlan(pool, slotCapacity(pool))).toThrow(/outside/);
+    expect(() => tenantAddressPlan(pool, 0)).toThrow(/slot: must be an integer in 1\.\./);
+    expect(() => tenantAddressPlan(pool, slotCapacity(pool))).toThrow(/slot: must be an integer in 1\.\./);
   });
   it("gives distinct slots disjoint subnets and distinct UIDs (property)", () => {
     fc.assert(

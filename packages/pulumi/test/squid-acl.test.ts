@@ -134,6 +134,9 @@ describe("Squid config: a name with ANY forbidden resolved address is refused", 
     ["public only (positive control)", "api.example.com", ["93.184.216.34", "2606:2800:220:1::1"], "allow"],
     ["public + metadata", "api.example.com", ["93.184.216.34", METADATA], "deny"],
     ["public + IPv4-mapped metadata", "api.example.com", ["93.184.216.34", "::ffff:169.254.169.254"], "deny"],
+    ["public + NAT64 of metadata", "api.example.com", ["93.184.216.34", "64:ff9b::a9fe:a9fe"], "deny"],
+    ["public + 6to4 of metadata", "api.example.com", ["93.184.216.34", "2002:a9fe:a9fe::1"], "deny"],
+    ["public + Teredo", "api.example.com", ["93.184.216.34", "2001:0:4136:e378:8000:63bf:3fff:fdd2"], "deny"],
   ] as const)("%s", (_name, host, addresses, expected) => {
     expect(squidDecides(config, { method: "CONNECT", host, port: 443, addresses: [...addresses] })).toBe(expected);
   });

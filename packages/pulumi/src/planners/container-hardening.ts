@@ -146,7 +146,7 @@ export interface VolumeInitInput<Content> {
 export function volumeInitArgs<Content>(input: VolumeInitInput<Content>) {
   const dirs = new Set<string>();
   for (const f of input.files) {
-    if (f.path.startsWith("/") || f.path.split("/").includes("..")) throw new RangeError(`file path ${f.path} must be relative to the volume, without ".."`);
+    if (f.path.startsWith("/") || f.path.split("/").includes("..")) throw new RangeError('files[].path: must be relative to the volume, without ".."');
     const parts = f.path.split("/").slice(0, -1);
     for (let i = parts.length; i > 0; i--) dirs.add(`${INIT_MOUNT}/${parts.slice(0, i).join("/")}`);
   }

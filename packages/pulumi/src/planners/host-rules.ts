@@ -26,7 +26,11 @@ export const NON_PUBLIC_IPV6 = [
   "::/128",
   "::1/128",
   "::ffff:0:0/96", // IPv4-mapped: would smuggle any IPv4 past the v4 list
-  "64:ff9b::/96", // NAT64
+  "64:ff9b::/96", // NAT64: would reach any IPv4, the metadata address included
+  "64:ff9b:1::/48", // local-use NAT64
+  "2002::/16", // 6to4: embeds an IPv4 (2002:a9fe:a9fe:: is 169.254.169.254's)
+  "2001::/32", // Teredo: embeds an IPv4 server address
+  "100::/64", // discard-only
   "fc00::/7", // unique local
   "fe80::/10", // link-local
   "ff00::/8", // multicast
@@ -36,7 +40,18 @@ export const NON_PUBLIC_IPV6 = [
 /** Never reachable, not even through `allowed_ips`: the host itself and the metadata services. */
 const NEVER_ALLOWED_V4 = ["0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16"] as const;
 // (IPv4-mapped IPv6 is refused separately: node's BlockList matches IPv4 addresses against ::ffff:0:0/96.)
-const NEVER_ALLOWED_V6 = ["::/128", "::1/128", "fe80::/10"] as const;
+// The IPv4 ones again where IPv6 embeds an IPv4 address (NAT64 well-known prefix, 6to4).
+const NEVER_ALLOWED_V6 = [
+  "::/128",
+  "::1/128",
+  "fe80::/10",
+  "64:ff9b::/104", // NAT64 of 0.0.0.0/8
+  "64:ff9b::7f00:0/104", // NAT64 of 127.0.0.0/8
+  "64:ff9b::a9fe:0/112", // NAT64 of 169.254.0.0/16
+  "2002::/24", // 6to4 of 0.0.0.0/8
+  "2002:7f00::/24", // 6to4 of 127.0.0.0/8
+  "2002:a9fe::/32", // 6to4 of 169.254.0.0/16
+] as const;
 
 function blockList(v4: readonly string[], v6: readonly string[]): BlockList {
   const list = new BlockList();

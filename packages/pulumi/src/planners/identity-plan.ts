@@ -10,6 +10,7 @@
  *  - the only id the operator names is the engine socket's group (`egressAudit.dockerSocketGid`),
  *    which must be none of the above.
  */
+import { z } from "zod";
 import { UIDS_PER_SLOT, slotCapacity, type Ipv4Cidr } from "./network-plan.js";
 
 /**
@@ -37,6 +38,17 @@ export const ROOT_ID = 0;
 
 /** Lowest allowed `uidBase`: every id below it belongs to the host or a shared service. */
 export const MIN_UID_BASE = 100_000;
+
+/**
+ * A tenant container's UID or GID as a component takes it (TenantGateway `uid`/`gid`,
+ * SandboxPolicy `proxyUid`/`proxyGid`): inside the tenant id space, so it can be no shared
+ * service's, no host user's and not root. The message names no value.
+ */
+export const tenantPrincipalIdSchema = z
+  .number()
+  .int()
+  .min(MIN_UID_BASE + UIDS_PER_SLOT, `must be a tenant id (at least ${MIN_UID_BASE + UIDS_PER_SLOT}: uidBase + 4·slot + k, e.g. tenantIdentityPlan(...)); ids below belong to the host and the shared services`)
+  .max(2 ** 31 - 2, "must be below 2^31-1");
 
 /** First and last id (inclusive) that tenants of a platform can be given. */
 export function tenantIdRange(uidBase: number, pool: Ipv4Cidr): { first: number; last: number } {

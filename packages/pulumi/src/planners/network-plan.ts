@@ -103,7 +103,7 @@ export interface TenantAddressPlan {
 export function tenantAddressPlan(pool: Ipv4Cidr, slot: number): TenantAddressPlan {
   const capacity = slotCapacity(pool);
   if (!Number.isInteger(slot) || slot < 1 || slot >= capacity) {
-    throw new RangeError(`slot ${slot} is outside 1..${capacity - 1} of pool ${formatCidr(pool)}`);
+    throw new RangeError(`slot: must be an integer in 1..${capacity - 1} for this address pool`);
   }
   const base = pool.base + slot * TENANT_BLOCK;
   const at = (offset: number) => formatIpv4(base + offset);

@@ -52,7 +52,10 @@ export function renderSquidConfig(input: SquidConfigInput): string {
     "httpd_suppress_version_string on",
     `visible_hostname octw-egress-${input.tenantId}`,
     // One line per request, machine-readable: time, client, method, target, status, squid result code.
-    'logformat octw {"ts":%ts.%03tu,"client":"%>a","method":"%rm","target":"%ru","host":"%>rd","port":"%>rP","status":%>Hs,"result":"%Ss"}',
+    // `%#` URL-quotes what the tenant chooses (method, target, host): a name with quotes,
+    // backslashes or UTF-8 still leaves a valid JSON line, so no denial is lost to its spelling
+    // (@octw/egress-audit decodes them).
+    'logformat octw {"ts":%ts.%03tu,"client":"%>a","method":"%#rm","target":"%#ru","host":"%#>rd","port":"%>rP","status":%>Hs,"result":"%Ss"}',
     "access_log stdio:/dev/stdout octw",
     "cache_log stdio:/dev/stderr",
     "logfile_rotate 0",
