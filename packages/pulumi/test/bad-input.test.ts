@@ -112,7 +112,9 @@ describe("the individual components validate before declaring", () => {
   });
   it("TenantGateway: uid 0 and a missing /tmp are refused", () => {
     const args = { tenantId: "alpha", image: PINNED.openclaw, networkName: "n", address: "10.64.0.37", edgeAddress: "10.64.0.34", proxyUrl: "http://10.64.0.36:3128", tmpfs: [{ path: "/tmp", sizeMb: 64 }], uid: 200004, gid: 200004 };
-    expect(() => new TenantGateway("g", { ...args, uid: 0 })).toThrow(/uid: must be >= 1000/);
+    expect(() => new TenantGateway("g", { ...args, uid: 0 })).toThrow(/uid: must be a tenant id/);
+    // a shared service's id (the edge's 10002) is not a tenant's to take either
+    expect(() => new TenantGateway("g", { ...args, uid: 10002, gid: 10002 })).toThrow(/uid: must be a tenant id[\s\S]*gid: must be a tenant id/);
     expect(() => new TenantGateway("g", { ...args, tmpfs: [{ path: "/sandbox", sizeMb: 64 }] })).toThrow(/tmpfs: must include \/tmp/);
   });
   it("SandboxPolicy: unpinned proxy image", () => {

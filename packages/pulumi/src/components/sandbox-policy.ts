@@ -3,18 +3,17 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { hardenedContainerArgs, labelList, type ResourceLimits, type TmpfsMount, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
 import { imageProblem } from "../planners/image-pinning.js";
-import { POLICY_PRESETS, POLICY_PRESET_NAMES, type PolicyPresetName } from "../planners/presets.js";
+import { tenantPrincipalIdSchema } from "../planners/identity-plan.js";
+import { POLICY_PRESET_NAMES, type PolicyPresetName } from "../planners/presets.js";
 import {
   UNENFORCEABLE_FEATURES,
-  mergePolicyDocuments,
-  parsePolicyDocument,
-  planEnforcement,
   type EnforcedSandboxPolicy,
   type SandboxPolicyDocument,
   type UnenforceableFeature,
 } from "../planners/sandbox-policy-schema.js";
 import { SQUID_PORT, renderSquidConfig } from "../planners/squid-config.js";
-import { inferenceEgressConflicts, parseInferencePolicy, type ParsedInferencePolicy } from "@octw/inference-router";
+import { planTenantPolicy } from "../planners/tenant-policy.js";
+import type { ParsedInferencePolicy } from "@octw/inference-router";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 import { dockerName, tenantIdSchema } from "./common.js";
 
@@ -93,8 +92,9 @@ const argsSchema = z.strictObject({
   egressNetworkName: inputString,
   proxyImage: z.string(),
   allowUnpinnedImage: z.boolean().optional(),
-  proxyUid: z.number().int().min(1000),
-  proxyGid: z.number().int().min(1000),
+  // a tenant's own id, never the host's or a shared service's (identity-plan)
+  proxyUid: tenantPrincipalIdSchema,
+  proxyGid: tenantPrincipalIdSchema,
   proxyLimits: limitsSchema.optional(),
   namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).optional(),
   insecureInferenceProvidersForTests: z.array(z.string()).min(1).optional(),
@@ -192,22 +192,17 @@ export class SandboxPolicy extends pulumi.ComponentResource {
     const parsed = parseOrThrow(argsSchema, args, subject);
     const problem = imageProblem(parsed.proxyImage, parsed.allowUnpinnedImage ?? false);
     if (problem) throw new OctwConfigError(subject, [{ path: "proxyImage", message: problem }]);
-    const presetDocs = (parsed.presets ?? ["restricted"]).map((p, i) => parsePolicyDocument(POLICY_PRESETS[p], subject, `presets[${i}]`));
-    const own = parsed.policy === undefined ? [] : [parsePolicyDocument(parsed.policy, subject, "policy")];
-    const merged = mergePolicyDocuments([...presetDocs, ...own], subject);
-    const enforced = planEnforcement(merged, parsed.allowUnenforced ?? [], subject);
-    let inference: ParsedInferencePolicy | undefined;
-    if (merged.inference !== undefined) {
-      try {
-        inference = parseInferencePolicy(merged.inference, "policy.inference", parsed.insecureInferenceProvidersForTests);
-      } catch (err) {
-        const lines = (err as Error).message.split("\n").slice(1).map((l) => l.trim()).filter(Boolean);
-        throw new OctwConfigError(subject, lines.map((l) => ({ path: l.slice(0, l.indexOf(":")), message: l.slice(l.indexOf(":") + 1).trim() })));
-      }
-      // The sandbox must never reach a provider itself: that would bypass the router's allowlist, limits and audit.
-      const conflicts = inferenceEgressConflicts(inference, enforced.egress);
-      if (conflicts.length) throw new OctwConfigError(subject, conflicts.map((c) => ({ path: "policy.network_policies", message: `${c}: remove it from the egress allowlist; model calls go through the inference router` })));
-    }
+    // The one policy planner the platform uses too: presets + policy merged, enforcement planned,
+    // the inference section validated with structured, value-free errors.
+    const { enforced, inference } = planTenantPolicy(
+      {
+        presets: parsed.presets ?? ["restricted"],
+        policy: parsed.policy,
+        allowUnenforced: parsed.allowUnenforced ?? [],
+        ...(parsed.insecureInferenceProvidersForTests ? { insecureProvidersForTests: parsed.insecureInferenceProvidersForTests } : {}),
+      },
+      subject,
+    );
     return {
       ...(inference ? { inference } : {}),
       enforced,

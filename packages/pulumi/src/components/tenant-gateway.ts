@@ -8,6 +8,7 @@ import { imageProblem } from "../planners/image-pinning.js";
 import { OPENCLAW_PORT, OPENCLAW_STATE_DIR, renderOpenClawConfig } from "../planners/openclaw-config.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 import { openclawModelsConfig, type ParsedInferencePolicy } from "@octw/inference-router";
+import { tenantPrincipalIdSchema } from "../planners/identity-plan.js";
 import { afterSuccessOf, dockerName, tenantIdSchema } from "./common.js";
 
 /** Where the generated per-tenant secrets land: inside the 0700 state volume, each file 0400 and owned by the tenant. */
@@ -85,8 +86,9 @@ const argsSchema = z.strictObject({
   tmpfs: z
     .array(z.strictObject({ path: z.string().startsWith("/"), sizeMb: z.number().int().min(1).max(65_536) }))
     .refine((m) => m.some((x) => x.path === "/tmp"), "must include /tmp (OpenClaw needs it)"),
-  uid: z.number().int().min(1000, "must be >= 1000 (never root or a system user)").max(2 ** 31 - 2),
-  gid: z.number().int().min(1000, "must be >= 1000 (never root or a system group)").max(2 ** 31 - 2),
+  // a tenant's own id, never the host's or a shared service's (identity-plan)
+  uid: tenantPrincipalIdSchema,
+  gid: tenantPrincipalIdSchema,
   limits: z
     .strictObject({
       memoryMb: z.number().int().min(MIN_GATEWAY_MEMORY_MB, `must be at least ${MIN_GATEWAY_MEMORY_MB} (MiB): OpenClaw is OOM-killed below that`).max(1_048_576).optional(),
