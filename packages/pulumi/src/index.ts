@@ -26,3 +26,5 @@ export * from "./planners/container-hardening.js";
 export * from "./planners/openclaw-config.js";
 export * from "./planners/image-pinning.js";
 export * from "./planners/platform-config.js";
+export * from "./planners/identity-plan.js";
+export * from "./planners/tenant-policy.js";
