@@ -42,9 +42,15 @@ export type ParsedInferencePolicy = z.output<typeof inferencePolicySchema>;
  * operator's program turned it on: it needs the same env var the router itself requires, and
  * without it the CIDRs are ignored and a policy is judged as always.
  */
-export function inferencePolicySchemaWith(insecureProvidersForTests?: readonly string[]): typeof inferencePolicySchema {
-  if (!insecureProvidersForTests?.length || process.env[INSECURE_PROVIDERS_ENV] !== "1") return inferencePolicySchema;
-  return inferencePolicySchemaFor({ insecureForTests: blockListOf(insecureProvidersForTests) });
+export function inferencePolicySchemaWith(insecureProvidersForTests?: readonly string[], platformNetworks?: readonly string[]): typeof inferencePolicySchema {
+  const hatch = insecureProvidersForTests?.length && process.env[INSECURE_PROVIDERS_ENV] === "1";
+  if (!hatch && !platformNetworks?.length) return inferencePolicySchema;
+  return inferencePolicySchemaFor({
+    ...(hatch ? { insecureForTests: blockListOf(insecureProvidersForTests) } : {}),
+    // The platform's own networks are never a provider, whatever range they are in (an operator
+    // may run the platform on public addresses): the router would send the tenant's key there.
+    ...(platformNetworks?.length ? { platform: blockListOf(platformNetworks) } : {}),
+  });
 }
 
 export function parseInferencePolicy(input: unknown, pathPrefix = "inference", insecureProvidersForTests?: readonly string[]): ParsedInferencePolicy {

@@ -48,6 +48,12 @@ export interface InferenceRouterArgs {
    * @default - none
    */
   insecureProvidersForTests?: string[];
+  /**
+   * The platform's own networks (address pool, egress, control, ingress): the router never
+   * connects there for a provider, whatever a provider's name resolves to.
+   * @default - only the tenants' subnets it serves
+   */
+  platformNetworks?: string[];
 }
 
 const inputAny = z.custom<pulumi.Input<unknown>>((v) => v !== undefined && v !== null, "is required");
@@ -62,13 +68,17 @@ const argsSchema = z.strictObject({
   namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).optional(),
   memoryMb: z.number().int().min(128).max(65_536).optional(),
   insecureProvidersForTests: z.array(z.string()).min(1).optional(),
+  platformNetworks: z.array(z.string()).optional(),
 });
 
 /** The router's config file (nothing secret in it), validated with the router's own schema. */
-export function renderRouterConfig(tenants: RouterTenantEntry[], insecureProvidersForTests?: readonly string[]): string {
+export function renderRouterConfig(tenants: RouterTenantEntry[], insecureProvidersForTests?: readonly string[], platformNetworks?: readonly string[]): string {
   const config: RouterConfigInput = {
     listen: { host: "0.0.0.0", port: ROUTER_PORT },
     tenants,
+    // refused at connect time whatever a name resolves to: tenant networks without an inference
+    // section, the control network (Postgres), the egress and ingress networks
+    ...(platformNetworks?.length ? { platformNetworks: [...platformNetworks] } : {}),
     ...(insecureProvidersForTests?.length ? { allowInsecureProvidersForTests: [...insecureProvidersForTests] } : {}),
     keys: { connectionUrlFile: `${STATE_DIR}/secrets/db-url`, keyringFile: `${STATE_DIR}/secrets/master-keyring` },
     audit: { spoolPath: `${STATE_DIR}/audit.spool` },
@@ -103,7 +113,7 @@ export class InferenceRouter extends pulumi.ComponentResource {
     const volume = new docker.Volume(`${name}-state`, { name: `${prefix}-router-state`, driver: "local", labels: labels("router-state") }, { parent: this });
     // Sorted by tenant id: the order of the platform's tenant list is not a change of the router's.
     const hatch = parsed.insecureProvidersForTests;
-    const config = pulumi.output(args.tenants).apply((t) => renderRouterConfig([...t].sort((a, b) => a.id.localeCompare(b.id)), hatch));
+    const config = pulumi.output(args.tenants).apply((t) => renderRouterConfig([...t].sort((a, b) => a.id.localeCompare(b.id)), hatch, parsed.platformNetworks));
     const init = new docker.Container(
       `${name}-state-init`,
       {

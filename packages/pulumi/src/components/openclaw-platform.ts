@@ -159,7 +159,6 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
           jwt: e.jwt,
           ...(e.roles ? { roles: e.roles } : {}),
           namePrefix: plan.prefix,
-          ...(plan.config.inferenceRouter?.insecureProvidersForTests ? { insecureProvidersForTests: plan.config.inferenceRouter.insecureProvidersForTests } : {}),
         },
         { ...child, dependsOn: [this.audit] },
       );
@@ -249,6 +248,8 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
           masterKeyring: pulumi.secret(this.audit.masterKey.apply((k) => `1:${k}`)),
           tenants: pulumi.all(routerEntries),
           namePrefix: plan.prefix,
+          ...(plan.config.inferenceRouter?.insecureProvidersForTests ? { insecureProvidersForTests: plan.config.inferenceRouter.insecureProvidersForTests } : {}),
+          platformNetworks: [...plan.platformNetworks],
         },
         { ...child, dependsOn: [this.audit] },
       );
@@ -298,6 +299,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
       proxyGid: t.identity.egressProxyGid,
       namePrefix: plan.prefix,
       ...(plan.config.inferenceRouter?.insecureProvidersForTests ? { insecureInferenceProvidersForTests: plan.config.inferenceRouter.insecureProvidersForTests } : {}),
+      platformNetworks: [...plan.platformNetworks],
     };
   }
 }

@@ -69,6 +69,12 @@ export interface SandboxPolicyArgs {
    * @default - none: https and public destinations only
    */
   insecureInferenceProvidersForTests?: string[];
+  /**
+   * The platform's networks, never an inference provider (OpenClawPlatform passes its address
+   * pool, egress, control and ingress subnets).
+   * @default - none beyond the non-public ranges, which are always refused
+   */
+  platformNetworks?: string[];
 }
 
 export const DEFAULT_PROXY_LIMITS: ResourceLimits = { memoryMb: 128, cpus: 0.5, nproc: 128, nofile: 4096 };
@@ -98,6 +104,7 @@ const argsSchema = z.strictObject({
   proxyLimits: limitsSchema.optional(),
   namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).optional(),
   insecureInferenceProvidersForTests: z.array(z.string()).min(1).optional(),
+  platformNetworks: z.array(z.string()).optional(),
 });
 
 /** The writable places the policy grants the gateway, with their sizes. */
@@ -200,6 +207,7 @@ export class SandboxPolicy extends pulumi.ComponentResource {
         policy: parsed.policy,
         allowUnenforced: parsed.allowUnenforced ?? [],
         ...(parsed.insecureInferenceProvidersForTests ? { insecureProvidersForTests: parsed.insecureInferenceProvidersForTests } : {}),
+        ...(parsed.platformNetworks ? { platformNetworks: parsed.platformNetworks } : {}),
       },
       subject,
     );

@@ -305,6 +305,8 @@ export interface PlatformPlan {
   readonly egressSubnet: string;
   readonly controlSubnet: string;
   readonly ingressSubnet: string;
+  /** addressPool, egressSubnet, controlSubnet, ingressSubnet */
+  readonly platformNetworks: readonly string[];
   /** Postgres's fixed address on the control network (offset .2). */
   readonly auditAddress: string;
   readonly tenants: readonly TenantPlan[];
@@ -325,6 +327,8 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
   const controlSubnet = c.controlSubnet ?? "10.63.1.0/28";
   const ingressSubnet = c.ingressSubnet ?? "10.63.2.0/28";
   const pool = parseIpv4Cidr(addressPool)!;
+  // Every network of the platform: never an inference provider, in whatever range it lies.
+  const platformNetworks = [addressPool, egressSubnet, controlSubnet, ingressSubnet];
   const capacity = slotCapacity(pool);
   if (capacity < 2) problems.push({ path: "addressPool", message: "is too small: it must hold at least two /27s" });
   const egress = parseIpv4Cidr(egressSubnet)!;
@@ -394,7 +398,14 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
     const presets = t.presets ?? c.defaults?.presets ?? ["restricted"];
     let policy: TenantPolicyPlan;
     try {
-      policy = planTenantPolicy({ presets, policy: t.policy, allowUnenforced: t.allowUnenforced ?? [], ...(c.inferenceRouter?.insecureProvidersForTests ? { insecureProvidersForTests: c.inferenceRouter.insecureProvidersForTests } : {}) }, subject, `${at}.policy`);
+      policy = planTenantPolicy(
+        {
+          presets, policy: t.policy, allowUnenforced: t.allowUnenforced ?? [], platformNetworks,
+          ...(c.inferenceRouter?.insecureProvidersForTests ? { insecureProvidersForTests: c.inferenceRouter.insecureProvidersForTests } : {}),
+        },
+        subject,
+        `${at}.policy`,
+      );
     } catch (err) {
       if (!(err instanceof OctwConfigError)) throw err;
       // Preset problems are named relative to the tenant too.
@@ -434,6 +445,7 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
     egressSubnet,
     controlSubnet,
     ingressSubnet,
+    platformNetworks,
     auditAddress: formatIpv4(control.base + 2),
     tenants,
   };

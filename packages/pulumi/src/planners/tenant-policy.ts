@@ -21,6 +21,8 @@ export interface TenantPolicyInput {
   readonly allowUnenforced?: readonly UnenforceableFeature[];
   /** TEST ONLY (OpenClawPlatform `inferenceRouter.insecureProvidersForTests`). */
   readonly insecureProvidersForTests?: readonly string[];
+  /** The platform's own networks (address pool, egress, control, ingress): never an inference provider. */
+  readonly platformNetworks?: readonly string[];
 }
 
 export interface TenantPolicyPlan {
@@ -53,7 +55,7 @@ export function planTenantPolicy(input: TenantPolicyInput, subject: string, path
   if (merged.inference === undefined) return { enforced };
 
   const at = `${pathPrefix}.inference`;
-  const schema = inferencePolicySchemaWith(input.insecureProvidersForTests);
+  const schema = inferencePolicySchemaWith(input.insecureProvidersForTests, input.platformNetworks);
   const parsed = schema.safeParse(merged.inference);
   if (!parsed.success) throw new OctwConfigError(subject, parsed.error.issues.map((i) => issueProblem(i, at, schema)));
   const inference = parsed.data;
