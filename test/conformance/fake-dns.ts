@@ -1,5 +1,6 @@
 // The suite's own DNS server, bound to OCTW_TEST_DNS_ADDR — the address the engine forwards
-// container lookups to (`dockerd --dns`). It answers the suite's names (A records from a map),
+// container lookups to (`dockerd --dns`). It answers the suite's names (A records from a map;
+// a name may have several, in the order given, as a name pointing at two hosts would),
 // says NXDOMAIN to everything else, and records every query, so a probe can show whether a
 // lookup from a tenant container left the host's engine at all. It never forwards anything.
 import dgram from "node:dgram";
@@ -13,8 +14,8 @@ export interface DnsQuery {
 
 export interface FakeDns {
   queries: DnsQuery[];
-  /** lowercase name → IPv4 */
-  records: Map<string, string>;
+  /** lowercase name → its IPv4 addresses (one A record each, in this order) */
+  records: Map<string, readonly string[]>;
   seen(fragment: string): DnsQuery[];
   close(): Promise<void>;
 }
@@ -36,32 +37,36 @@ function parseQuestion(msg: Buffer): { name: string; type: number; end: number }
   return { name: labels.join(".").toLowerCase(), type: msg.readUInt16BE(i), end: i + 4 };
 }
 
-function answer(msg: Buffer, q: { type: number; end: number }, ip: string | undefined, known: boolean): Buffer {
+function answer(msg: Buffer, q: { type: number; end: number }, ips: readonly string[] | undefined): Buffer {
+  const known = ips !== undefined;
   const header = Buffer.alloc(12);
   msg.copy(header, 0, 0, 2); // id
   const rd = msg[2]! & 0x01;
   header[2] = 0x80 | 0x04 | rd; // QR, AA, RD as asked
   header[3] = 0x80 | (known ? 0 : 3); // RA; NXDOMAIN for names we do not serve
   header.writeUInt16BE(1, 4);
-  const withAnswer = known && ip !== undefined && q.type === 1;
-  header.writeUInt16BE(withAnswer ? 1 : 0, 6);
+  // AAAA and other types: the name exists but has no such record (NOERROR, no answer)
+  const answers = known && q.type === 1 ? ips : [];
+  header.writeUInt16BE(answers.length, 6);
   const question = msg.subarray(12, q.end);
-  if (!withAnswer) return Buffer.concat([header, question]);
-  const rr = Buffer.alloc(16);
-  rr.writeUInt16BE(0xc00c, 0);
-  rr.writeUInt16BE(1, 2); // A
-  rr.writeUInt16BE(1, 4); // IN
-  rr.writeUInt32BE(5, 6); // TTL
-  rr.writeUInt16BE(4, 10);
-  ip.split(".").forEach((o, k) => (rr[12 + k] = Number(o)));
-  return Buffer.concat([header, question, rr]);
+  const rrs = answers.map((ip) => {
+    const rr = Buffer.alloc(16);
+    rr.writeUInt16BE(0xc00c, 0);
+    rr.writeUInt16BE(1, 2); // A
+    rr.writeUInt16BE(1, 4); // IN
+    rr.writeUInt32BE(5, 6); // TTL
+    rr.writeUInt16BE(4, 10);
+    ip.split(".").forEach((o, k) => (rr[12 + k] = Number(o)));
+    return rr;
+  });
+  return Buffer.concat([header, question, ...rrs]);
 }
 
-export async function startFakeDns(address: string, records: Record<string, string>): Promise<FakeDns> {
+export async function startFakeDns(address: string, records: Record<string, string | readonly string[]>): Promise<FakeDns> {
   let sock: dgram.Socket | undefined;
   const state: FakeDns = {
     queries: [],
-    records: new Map(Object.entries(records).map(([k, v]) => [k.toLowerCase(), v])),
+    records: new Map(Object.entries(records).map(([k, v]) => [k.toLowerCase(), typeof v === "string" ? [v] : v])),
     seen: (fragment) => state.queries.filter((q) => q.name.includes(fragment.toLowerCase())),
     close: () => new Promise<void>((r) => (sock ? sock.close(() => r()) : r())),
   };
@@ -69,8 +74,7 @@ export async function startFakeDns(address: string, records: Record<string, stri
     const q = parseQuestion(msg);
     if (!q) return;
     state.queries.push({ name: q.name, type: q.type, from: rinfo.address, at: Date.now() });
-    const ip = state.records.get(q.name);
-    s.send(answer(msg, q, ip, ip !== undefined), rinfo.port, rinfo.address);
+    s.send(answer(msg, q, state.records.get(q.name)), rinfo.port, rinfo.address);
   };
   // The address is fixed (it is the engine's --dns), so only one suite can hold it: wait a
   // while for another run (or scripts/test-env.sh's own DNS check) to let go, then fail clearly.

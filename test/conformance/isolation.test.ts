@@ -15,7 +15,7 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import type Dockerode from "dockerode";
-import { OpenClawPlatform, planPlatform, ROUTER_TOKEN_PATH, type OpenClawPlatformArgs } from "@octw/pulumi";
+import { OctwConfigError, OpenClawPlatform, planPlatform, ROUTER_TOKEN_PATH, type OpenClawPlatformArgs } from "@octw/pulumi";
 import { createRealizingMocks, demuxDockerStream, newRunId, sweepDeadRuns, type RealizingMocks } from "../realize/index";
 import { engine, requireEnv } from "./env";
 import { startFakeDns, type FakeDns } from "./fake-dns";
@@ -35,7 +35,14 @@ let dk: Dockerode;
 let rm: RealizingMocks;
 let dns: FakeDns | undefined;
 let outside: FakeOutside | undefined;
+// Class 5's stand-in for 169.254.169.254: a listener the suite binds on the test environment's
+// DNS address (port 443), which the egress proxy can route to like the fake outside server. A
+// container would not do: the engine isolates bridge networks from each other (and the egress
+// network has icc off), so "nothing arrived" there would hold even with the hole open.
+let forbidden: FakeOutside | undefined;
 let outsideAddr: string;
+let dnsAddr: string;
+let config: OpenClawPlatformArgs;
 let started = 0;
 let auditAddress = "";
 // the shared edge: published on loopback, attached to every tenant network at offset .2
@@ -90,12 +97,12 @@ beforeAll(async () => {
   foreignKey = (await generateKeyPair("ES256")).privateKey;
   const jwk = { ...(await exportJWK(keys.publicKey)), kid: "conformance", alg: "ES256", use: "sig" };
   outsideAddr = requireEnv("OCTW_TEST_OUTSIDE_ADDR");
-  const dnsAddr = requireEnv("OCTW_TEST_DNS_ADDR");
+  dnsAddr = requireEnv("OCTW_TEST_DNS_ADDR");
 
   rm = createRealizingMocks({ runId, docker: dk, log: (l) => process.env.OCTW_REALIZE_VERBOSE && console.log(`[realize] ${l}`) });
   await pulumi.runtime.setMocks(rm.mocks, "octw-conformance", "test", false);
 
-  const config: OpenClawPlatformArgs = {
+  config = {
     prefix,
     domain: "octw.test",
     addressPool: `10.200.${h}.0/24`,
@@ -122,6 +129,15 @@ beforeAll(async () => {
                 { host: "private.octw.test", port: ALLOWED_PORT },
               ],
             },
+            // class 5: names pinned to the fake outside server's address; and (control only) a
+            // name pinned to the forbidden stand-in, to show the proxy can reach it when allowed
+            pinned: {
+              name: "pinned",
+              endpoints: [
+                { host: "*.pinned.octw.test", port: ALLOWED_PORT, allowed_ips: [outsideAddr] },
+                { host: "reach.octw.test", port: ALLOWED_PORT, allowed_ips: [dnsAddr] },
+              ],
+            },
           },
         },
       },
@@ -144,8 +160,14 @@ beforeAll(async () => {
     "allowed.octw.test": outsideAddr,
     "notallowed.octw.test": outsideAddr,
     "private.octw.test": bravo.addresses.gateway,
+    // class 5: an allowlisted name answering the allowed AND the forbidden address, both orders
+    "mixed.pinned.octw.test": [dnsAddr, outsideAddr],
+    "mixed2.pinned.octw.test": [outsideAddr, dnsAddr],
+    "only.pinned.octw.test": [outsideAddr],
+    "reach.octw.test": [dnsAddr],
   });
   outside = await startFakeOutside(outsideAddr, [ALLOWED_PORT, UNLISTED_PORT]);
+  forbidden = await startFakeOutside(dnsAddr, [ALLOWED_PORT]);
 
   const platform = new OpenClawPlatform("p", config);
 
@@ -243,6 +265,7 @@ afterAll(async () => {
   }
   await dns?.close();
   await outside?.close();
+  await forbidden?.close();
   // nothing of this run may survive it
   if (dk) {
     const left = [
@@ -279,6 +302,21 @@ function hostGet(url: string, token: string, host?: string): Promise<{ status: n
     });
     rq.on("timeout", () => rq.destroy(new Error("timeout")));
     rq.on("error", reject);
+  });
+}
+
+/** Any request to the edge's published port from the test process; headers as given. */
+function edgeRequest(method: string, path: string, headers: Record<string, string>): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const rq = http.request(`http://127.0.0.1:${edgeHostPort}${path}`, { method, headers, timeout: 8000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    rq.on("timeout", () => rq.destroy(new Error("timeout")));
+    rq.on("error", reject);
+    rq.end();
   });
 }
 
@@ -380,6 +418,117 @@ describe("isolation of the realized 2-tenant platform (attacker = alpha's gatewa
       table.add("3 plain-HTTP proxying", "403 (CONNECT only)", plain.status, plain.status === "403" && outside!.seen(t.plain).length === 0),
       table.add("3 CONNECT allowlisted host:port (control)", "200, fake outside answers", `${ok.status}; ${(ok.body ?? "").trim().split("\n").pop()}`, ok.status === "200" && (ok.body ?? "").includes("outside-ok") && outside!.seen(t.ok).length === 1),
       table.add("3 private target reachable (control)", "B's gateway answers on its network", bReach.ok ? "connected" : String(bReach.err), bReach.ok),
+    ]);
+  });
+
+  it("3a. class 5: an allowlisted name is no path to a forbidden address (allowed_ips, several A records)", async () => {
+    // Squid's `dst` ACL matches when ANY address of a name matches; the rendered config refuses
+    // a name as soon as one address is outside allowed_ips (`!epN_outside`). Same rule
+    // (*.pinned.octw.test via the fake outside's address) for the probes and the first control.
+    const via = (target: string, t: string) => nodeProbe<{ status: string; body?: string; err?: string }>(dk, A().gateway, P.CONNECT_PROBE, [A().egressIp, "3128", target, t, "8000"], { user: A().user });
+    const t = { mixed: token("c5-mixed"), mixed2: token("c5-mixed2"), only: token("c5-only"), reach: token("c5-reach") };
+    const before = forbidden!.hits.length;
+    const mixed = await via(`mixed.pinned.octw.test:${ALLOWED_PORT}`, t.mixed);
+    const mixed2 = await via(`mixed2.pinned.octw.test:${ALLOWED_PORT}`, t.mixed2);
+    const atForbidden = forbidden!.hits.length - before;
+    const only = await via(`only.pinned.octw.test:${ALLOWED_PORT}`, t.only);
+    const reach = await via(`reach.octw.test:${ALLOWED_PORT}`, t.reach);
+    const asked = (name: string) => dns!.queries.filter((q) => q.name === name && q.type === 1).length;
+    const refused = (r: { status: string }, tk: string, name: string) =>
+      r.status === "403" && atForbidden === 0 && outside!.seen(tk).length === 0 && asked(name) > 0;
+    const seenAt = (r: { status: string }, tk: string, name: string) => `${r.status}; connections to the forbidden stand-in: ${atForbidden}; arrived at the allowed one: ${outside!.seen(tk).length}; squid asked DNS: ${asked(name)}`;
+    const answered = (r: { body?: string }) => (r.body ?? "").trim().split("\n").pop() ?? "";
+    rows("class 5: allowlisted name → forbidden address", [
+      table.add("c5 CONNECT allowlisted name → [forbidden, allowed]", "403, no connection to the forbidden address", seenAt(mixed, t.mixed, "mixed.pinned.octw.test"), refused(mixed, t.mixed, "mixed.pinned.octw.test")),
+      table.add("c5 CONNECT allowlisted name → [allowed, forbidden]", "403, no connection to the forbidden address", seenAt(mixed2, t.mixed2, "mixed2.pinned.octw.test"), refused(mixed2, t.mixed2, "mixed2.pinned.octw.test")),
+      table.add("c5 same rule, name → [allowed] only (control)", "200, the allowed server answers", `${only.status}; ${answered(only)}`, only.status === "200" && answered(only) === `outside-ok ${ALLOWED_PORT} /${t.only}` && outside!.seen(t.only).length === 1),
+      table.add("c5 forbidden stand-in via the proxy when allowed (control)", "200, the stand-in answers: reachable, recorded", `${reach.status}; ${answered(reach)}; from ${forbidden!.seen(t.reach).map((x) => x.from).join(",")}`, reach.status === "200" && answered(reach) === `outside-ok ${ALLOWED_PORT} /${t.reach}` && forbidden!.seen(t.reach).length === 1),
+    ]);
+  });
+
+  it("3b. class 6: an inference provider baseUrl must pass the SSRF guard (config time: nothing is contacted)", async () => {
+    // Only configuration is judged here; no traffic goes to these addresses. The router's
+    // connect-time guard (every resolved address public and outside the platform, the socket
+    // pinned to the checked address) is packages/inference-router/test/destination.guard.test.ts.
+    const FIELD = "tenants[0].policy.inference.providers[0].baseUrl";
+    const withProvider = (baseUrl: string): OpenClawPlatformArgs => {
+      const c = structuredClone(config);
+      const a = c.tenants[0]!;
+      expect(a.id).toBe("alpha");
+      return {
+        ...c,
+        prefix: `c6${runId.slice(1)}`,
+        images: { ...c.images, inferenceRouter: requireEnv("OCTW_IMAGE_INFERENCE_ROUTER") },
+        tenants: [{ ...a, policy: { ...(a.policy as { version: 1 }), inference: { providers: [{ name: "models", api: "openai", baseUrl, models: ["model-1"] }] } } }, ...c.tenants.slice(1)],
+      };
+    };
+    const refusal = (f: () => unknown): OctwConfigError | string => {
+      try {
+        f();
+        return "accepted";
+      } catch (e) {
+        return e instanceof OctwConfigError ? e : `threw ${String(e)}`;
+      }
+    };
+    const cases: [string, string, string][] = [
+      ["c6 baseUrl → control-network Postgres", `https://${auditAddress}:5432/v1`, auditAddress],
+      ["c6 baseUrl → B's gateway", `https://${B().gatewayIp}:18789/v1`, B().gatewayIp],
+      ["c6 baseUrl http:// on a public name", "http://models.example.com/v1", "models.example.com"],
+      ["c6 baseUrl → 169.254.169.254", "https://169.254.169.254/latest", "169.254.169.254"],
+    ];
+    const r: boolean[] = [];
+    for (const [i, [label, baseUrl, host]] of cases.entries()) {
+      const cfg = withProvider(baseUrl);
+      const planned = refusal(() => planPlatform(cfg, "class 6 probe"));
+      const name = `c6-${i}-${runId}`;
+      const declared = refusal(() => new OpenClawPlatform(name, cfg));
+      await rm.settled();
+      const registered = rm.records.filter((x) => x.name.startsWith(name)).length;
+      const problem = (e: OctwConfigError | string) => (typeof e === "string" ? undefined : e.problems.find((p) => p.path === FIELD));
+      const ok = (e: OctwConfigError | string) => problem(e) !== undefined && typeof e !== "string" && !e.message.includes(host);
+      r.push(
+        table.add(
+          label,
+          `refused naming ${FIELD}, value not echoed, nothing registered`,
+          `${problem(planned)?.message ?? String(planned)}; constructor: ${problem(declared) ? "refused" : String(declared)}; registered ${registered}`,
+          ok(planned) && ok(declared) && registered === 0,
+        ),
+      );
+    }
+    const good = "https://models.example.com/v1";
+    const accepted = planPlatform(withProvider(good), "class 6 control");
+    const inference = accepted.tenants.find((x) => x.config.id === "alpha")?.policy.inference;
+    r.push(table.add("c6 https baseUrl on a public name (control)", "accepted (not contacted)", inference ? `accepted: ${inference.providers.length} provider` : "no inference section", inference?.providers[0]?.baseUrl === good));
+    rows("class 6: provider baseUrl guard", r);
+  });
+
+  it("3c. class 8: tenants do not share a browser origin (host routing; the session cookie stays on its tenant)", async () => {
+    // Upstream Set-Cookie / Service-Worker-Allowed / Clear-Site-Data confinement needs an upstream
+    // that sends them; the gateway image does not, so it is tested against fake upstreams in
+    // packages/edge/test/headers.test.ts, proxy.test.ts and hostile-upstream.fuzz.test.ts.
+    const aTok = await sign(edgeKey, "alpha", "viewer");
+    const bTok = await sign(edgeKey, "bravo", "viewer");
+    const bearer = (tk: string) => ({ authorization: `Bearer ${tk}` });
+    const [apexPath, ipPath, hostRoute] = await Promise.all([
+      edgeRequest("GET", "/t/bravo/healthz", { host: "octw.test", ...bearer(bTok) }),
+      edgeRequest("GET", "/t/bravo/healthz", bearer(bTok)),
+      edgeRequest("GET", "/healthz", { host: "bravo.octw.test", ...bearer(bTok) }),
+    ]);
+    const session = await edgeRequest("POST", "/_edge/session", { host: "alpha.octw.test", origin: "https://alpha.octw.test", "content-length": "0", ...bearer(aTok) });
+    const setCookie = [session.headers["set-cookie"] ?? []].flat().find((c) => c.startsWith("octw_session="));
+    const attrs = (setCookie ?? "").split(";").slice(1).map((x) => x.trim().toLowerCase());
+    const value = setCookie?.split(";")[0]!.slice("octw_session=".length) ?? "";
+    const replay = (tenant: string, origin: boolean) =>
+      edgeRequest("GET", "/healthz", { host: `${tenant}.octw.test`, cookie: `octw_session=${value}`, ...(origin ? { origin: `https://${tenant}.octw.test` } : {}) });
+    const [toB, toBNoOrigin, toA] = await Promise.all([replay("bravo", true), replay("bravo", false), replay("alpha", true)]);
+    const json = (x: { status: number; body: string }) => x.status === 200 && x.body.trim().startsWith("{");
+    rows("class 8: one origin per tenant", [
+      table.add("c8 path route /t/bravo/ on the apex host (B token)", "404: path routing is off", `${apexPath.status}`, apexPath.status === 404),
+      table.add("c8 path route /t/bravo/ on the published IP (B token)", "404: path routing is off", `${ipPath.status}`, ipPath.status === 404),
+      table.add("c8 bravo.octw.test /healthz, same token (control)", "200 from B's gateway", `${hostRoute.status} ${hostRoute.body.slice(0, 40)}`, json(hostRoute)),
+      table.add("c8 session cookie set on alpha's host", "204; no Domain; Path=/; Secure; HttpOnly; SameSite=Strict", `${session.status}; ${attrs.join("; ")}`, session.status === 204 && value === aTok && !attrs.some((x) => x.startsWith("domain")) && ["path=/", "secure", "httponly", "samesite=strict"].every((x) => attrs.includes(x))),
+      table.add("c8 alpha's cookie replayed on bravo.octw.test", "403 (with and without a same-origin Origin)", `${toB.status} / ${toBNoOrigin.status}`, toB.status === 403 && toBNoOrigin.status === 403),
+      table.add("c8 alpha's cookie on alpha.octw.test (control)", "200 from A's gateway: the cookie is a credential", `${toA.status} ${toA.body.slice(0, 40)}`, json(toA)),
     ]);
   });
 
