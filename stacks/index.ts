@@ -43,5 +43,6 @@ try {
 }
 
 export const tenants = platform.tenantSummary;
-export const auditWriter = platform.audit.writer;
+// The operator's connection (`octw approvals`, `octw secrets set`); each service gets only its own role.
+export const auditOperator = platform.audit.owner;
 export const auditReaders = platform.auditReaders;

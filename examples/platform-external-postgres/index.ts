@@ -1,7 +1,7 @@
 /**
  * The whole platform from one config object, with the audit trail on an existing Postgres
  * server (e.g. a managed one). The admin role needs CREATEDB and CREATEROLE; OCTW declares the
- * database, its owner/writer/reader roles and grants, and migrates the schema.
+ * database, its owner, per-service (edge/router/shipper) and reader roles and grants, and migrates the schema.
  *
  * Config: `images` (pinned), `db.host`, `db.adminUser`, secret `db.adminPassword`
  * (pulumi config set --secret db.adminPassword …).
@@ -35,4 +35,4 @@ const platform = new OpenClawPlatform("prod", {
 });
 
 export const tenants = platform.tenantSummary;
-export const auditWriter = platform.audit.writer;
+export const auditOperator = platform.audit.owner;

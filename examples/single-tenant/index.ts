@@ -85,4 +85,5 @@ const audit = new AuditStore("audit", {
 export const gatewayUrl = gateway.url;
 export const proxyUrl = policy.proxyUrl;
 export const notEnforced = policy.notEnforced;
-export const auditWriter = audit.writer;
+// For the edge / router / shipper, pass each its own: audit.services.edge, .router, .shipper.
+export const auditOperator = audit.owner;

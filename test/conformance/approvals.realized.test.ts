@@ -141,11 +141,11 @@ describe("approval of a blocked destination, on the realized stack", () => {
     for (let i = 0; i < TRIES; i++) expect((await connect(first, "alpha")).line).toMatch(/^HTTP\/1\.1 403/);
     expect(outside.hits.filter((h) => h.port === PORT)).toHaveLength(0);
 
-    // 2. The shipper follows this run's proxies into the platform's audit store.
-    const writer = await valueOf(first.platform.audit.writer);
+    // 2. The shipper follows this run's proxies into the platform's audit store, as its own role.
+    const shipper = await valueOf(first.platform.audit.services.shipper);
     const owner = await valueOf(first.platform.audit.owner);
-    const url = (c: typeof writer) => `postgres://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@${c.host}:${c.port}/${c.database}`;
-    const audit = new AuditClient({ connection: url(writer), spoolPath: path.join(dir, "audit.spool"), batchIntervalMs: 10 });
+    const url = (c: typeof shipper) => `postgres://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@${c.host}:${c.port}/${c.database}`;
+    const audit = new AuditClient({ connection: url(shipper), spoolPath: path.join(dir, "audit.spool"), batchIntervalMs: 10 });
     const runner = startRunner(parseShipperConfig({ dockerSocket: requireEnv("DOCKER_HOST").slice("unix://".length), labels: { [RUN_LABEL]: first.runId }, windowMs: 60_000, graceMs: 0, checkpointPath: path.join(dir, "cp.json") }), audit, () => {}, { timers: false });
     try {
       await runner.discover();

@@ -187,12 +187,15 @@ describe("edge deployed from its container contract (Docker API)", () => {
       await c.end();
       return true;
     });
-    const roles = { owner: "audit_owner", writer: "audit_writer", reader: "audit_reader" };
-    const writerPw = randomBytes(18).toString("hex");
+    // The edge appends as its own role, which may append only the edge's event types.
+    const roles = { owner: "audit_owner", reader: "audit_reader", edge: "audit_edge", router: "audit_router", shipper: "audit_shipper" };
+    const edgePw = randomBytes(18).toString("hex");
     const su = new pg.Client({ connectionString: pgSuperUrl });
     await su.connect();
     await su.query(`CREATE ROLE audit_owner LOGIN PASSWORD '${randomBytes(12).toString("hex")}'`);
-    await su.query(`CREATE ROLE audit_writer LOGIN PASSWORD '${writerPw}'`);
+    await su.query(`CREATE ROLE audit_edge LOGIN PASSWORD '${edgePw}'`);
+    await su.query(`CREATE ROLE audit_router NOLOGIN`);
+    await su.query(`CREATE ROLE audit_shipper NOLOGIN`);
     await su.query(`CREATE ROLE audit_reader NOLOGIN`);
     await su.query(`CREATE DATABASE audit OWNER audit_owner`);
     await su.end();
@@ -263,7 +266,7 @@ describe("edge deployed from its container contract (Docker API)", () => {
     });
     await upload(edgeId, "/var/lib/octw-edge", [
       { name: "config.json", content: JSON.stringify(edgeConfig), mode: 0o400, uid: 10002 },
-      { name: "audit-db-url", content: `postgres://audit_writer:${writerPw}@${NET.control.pg}:5432/audit`, mode: 0o400, uid: 10002 },
+      { name: "audit-db-url", content: `postgres://audit_edge:${edgePw}@${NET.control.pg}:5432/audit`, mode: 0o400, uid: 10002 },
     ]);
     await dk.getNetwork(NET.control.name).connect({ Container: edgeId, EndpointConfig: { IPAMConfig: { IPv4Address: NET.control.edge } } });
     await dk.getNetwork(NET.a.name).connect({ Container: edgeId, EndpointConfig: { IPAMConfig: { IPv4Address: NET.a.edge } } });

@@ -102,7 +102,7 @@ describe("egress denials from a real proxy to the pending list", () => {
     expect(answers).toHaveLength(TRIES);
     for (const a of answers) expect(a).toMatch(/^HTTP\/1\.1 403/);
 
-    audit = new AuditClient({ connection: db.writerUrl, spoolPath: path.join(dir, "audit.spool"), batchIntervalMs: 10 });
+    audit = new AuditClient({ connection: db.shipperUrl, spoolPath: path.join(dir, "audit.spool"), batchIntervalMs: 10 });
     const socket = requireEnv("DOCKER_HOST").slice("unix://".length);
     runner = startRunner(parseShipperConfig({ dockerSocket: socket, labels: { "octw.test": RUN }, windowMs: 60_000, graceMs: 0, checkpointPath: path.join(dir, "cp.json") }), audit, () => {}, { timers: false });
     await runner.discover();

@@ -123,7 +123,7 @@ beforeAll(async () => {
   const openclawImage = requireEnv("OCTW_IMAGE_OPENCLAW");
   const routerImage = requireEnv("OCTW_IMAGE_INFERENCE_ROUTER");
   db = await createAuditDb();
-  const pool = new pg.Pool({ connectionString: db.writerUrl, max: 1 });
+  const pool = new pg.Pool({ connectionString: db.ownerUrl, max: 1 }); // the operator stores keys
   const keyring = [{ version: 1, key: randomBytes(32) }];
   const secrets = new TenantSecrets({ db: pool, keyring });
   await secrets.set("a", "openai/api-key", KEY_A);
@@ -135,12 +135,12 @@ beforeAll(async () => {
   }
   const [netA, netB, netUp] = networks as [Dockerode.Network, Dockerode.Network, Dockerode.Network];
   // Postgres for the router: a relay on the provider network's bridge address (an interface this test created).
-  relay = await pgRelay(new URL(db.writerUrl), ADDR.upGateway);
+  relay = await pgRelay(new URL(db.routerUrl), ADDR.upGateway);
 
   dir = mkdtempSync(path.join(tmpdir(), "ir-conf-"));
   const secretsDir = path.join(dir, "secrets");
   mkdirSync(secretsDir);
-  writeFileSync(path.join(secretsDir, "db-url"), relay.url(db.writerUrl));
+  writeFileSync(path.join(secretsDir, "db-url"), relay.url(db.routerUrl));
   writeFileSync(path.join(secretsDir, "master-keyring"), `1:${keyring[0]!.key.toString("base64")}\n`);
   for (const f of ["db-url", "master-keyring"]) {
     chownSync(path.join(secretsDir, f), ROUTER_UID, ROUTER_UID);

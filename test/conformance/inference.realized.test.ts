@@ -155,10 +155,10 @@ beforeAll(async () => {
   });
   await rm.settled();
 
-  // The operator stores each tenant's own provider key (what `octw secrets set` does).
-  const writer = await valueOf(platform.audit.writer);
+  // The operator stores each tenant's own provider key (what `octw secrets set` does, as the owner).
+  const operator = await valueOf(platform.audit.owner);
   const masterKey = await valueOf(platform.audit.masterKey);
-  const pool = new pg.Pool({ host: writer.host, port: writer.port, database: writer.database, user: writer.user, password: writer.password, max: 1 });
+  const pool = new pg.Pool({ host: operator.host, port: operator.port, database: operator.database, user: operator.user, password: operator.password, max: 1 });
   try {
     const secrets = new TenantSecrets({ db: pool, keyring: [{ version: 1, key: Buffer.from(masterKey, "base64") }] });
     await secrets.set("alpha", "openai/api-key", KEYS.alpha);

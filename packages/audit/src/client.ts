@@ -46,7 +46,7 @@ export class PgAuditSink implements AuditSink {
 }
 
 export interface AuditClientOptions {
-  /** Connection of the writer role (URL or pg Pool config). Required unless `sink` is given. */
+  /** Connection of the service's own role (URL or pg Pool config; see AuditRoles). Required unless `sink` is given. */
   connection?: PgConnection;
   sink?: AuditSink;
   /** File for events that could not reach Postgres. One client per spool file. */
@@ -128,7 +128,7 @@ export class AuditClient {
     } else if (options.connection) {
       this.sink = new PgAuditSink(options.connection, this.onError);
     } else {
-      throw new Error("AuditClient option connection: required (a Postgres URL or pg Pool config of the writer role)");
+      throw new Error("AuditClient option connection: required (a Postgres URL or pg Pool config of the service's audit role)");
     }
     this.batchSize = positiveInt("batchSize", options.batchSize, 500);
     this.batchIntervalMs = options.batchIntervalMs ?? 10;

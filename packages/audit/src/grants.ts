@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { AUDIT_SCHEMA, quoteIdent, validateRoles, type AuditRoles } from "./migrations";
+import { AUDIT_SCHEMA, SERVICE_ROLES, quoteIdent, validateRoles, type AuditRoles } from "./migrations";
 
 /**
  * One privilege grant, shaped like a @pulumi/postgresql `Grant` (minus `database`, which the
@@ -15,25 +15,30 @@ export interface GrantSpec {
 }
 
 /**
- * Everything the writer and reader roles may do, and nothing else. The owner owns every object
+ * Everything the service and reader roles may do, and nothing else. The owner owns every object
  * (migrations run as it) and needs no grant. Declare these after migrations have run.
- *  - writer: append events only through octw.append_events (no privilege on audit tables at
- *    all), and read/insert/update sealed tenant secrets (no DELETE: versions are kept).
+ *  - edge, router, shipper: append events only through octw.append_events (no privilege on
+ *    audit tables at all; the function itself checks each event type against the calling role,
+ *    see SERVICE_EVENT_TYPES). The router alone may SELECT sealed tenant secrets (it opens the
+ *    tenant's provider key); no service may write them: `octw secrets set` runs as the owner.
  *  - reader: SELECT on the audit tables, filtered by row-level security to the one tenant its
  *    login role is bound to; reader_bindings is readable so the policy can look the binding up
  *    (its own RLS shows a role only its own row).
  */
 export function requiredGrants(roles: AuditRoles): GrantSpec[] {
   validateRoles(roles);
-  const { writer, reader } = roles;
   const schema = AUDIT_SCHEMA;
+  const service = (role: string): GrantSpec[] => [
+    { role, objectType: "database", privileges: ["CONNECT"] },
+    { role, objectType: "schema", schema, privileges: ["USAGE"] },
+    { role, objectType: "function", schema, objects: ["append_events"], privileges: ["EXECUTE"] },
+  ];
+  const { reader } = roles;
   return [
-    { role: writer, objectType: "database", privileges: ["CONNECT"] },
+    ...SERVICE_ROLES.flatMap((k) => service(roles[k])),
+    { role: roles.router, objectType: "table", schema, objects: ["tenant_secrets"], privileges: ["SELECT"] },
     { role: reader, objectType: "database", privileges: ["CONNECT"] },
-    { role: writer, objectType: "schema", schema, privileges: ["USAGE"] },
     { role: reader, objectType: "schema", schema, privileges: ["USAGE"] },
-    { role: writer, objectType: "function", schema, objects: ["append_events"], privileges: ["EXECUTE"] },
-    { role: writer, objectType: "table", schema, objects: ["tenant_secrets"], privileges: ["SELECT", "INSERT", "UPDATE"] },
     { role: reader, objectType: "table", schema, objects: ["audit_events", "audit_heads", "reader_bindings"], privileges: ["SELECT"] },
   ];
 }

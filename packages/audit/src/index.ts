@@ -1,5 +1,5 @@
-export { AUDIT_SCHEMA, migrations, migrationSql, applyMigrations, validateRoles, bindTenantReader, bindTenantReaderSql, quoteIdent, quoteLiteral } from "./migrations";
-export type { AuditRoles, Migration } from "./migrations";
+export { AUDIT_SCHEMA, SERVICE_ROLES, SERVICE_EVENT_TYPES, migrations, migrationSql, applyMigrations, validateRoles, bindTenantReader, bindTenantReaderSql, quoteIdent, quoteLiteral } from "./migrations";
+export type { AuditRoles, Migration, ServiceRole } from "./migrations";
 export { requiredGrants, applyGrants, grantStatements } from "./grants";
 export type { GrantSpec } from "./grants";
 export { normalizeEvent, AuditEventError } from "./event";

@@ -6,15 +6,41 @@ export const AUDIT_SCHEMA = "octw";
 /**
  * Role names chosen by the AuditStore component. The roles themselves are created (by
  * @pulumi/postgresql) before migrations run; migrations run AS `owner`.
- *  - owner:  owns every object; runs migrations; binds tenant readers.
- *  - writer: the services (edge, inference router): append audit events, use tenant secrets.
- *  - reader: group role of the per-tenant reader logins; sees nothing by itself.
+ *  - owner:   owns every object; runs migrations; binds tenant readers. It is also the
+ *             operator's role (`octw approvals`, `octw secrets set|rotate`): the only role that
+ *             may append any event type (approval decisions included) and write tenant secrets.
+ *  - edge, router, shipper: one login role per service. Each may append only the event types
+ *             SERVICE_EVENT_TYPES lists for it (enforced inside octw.append_events); only the
+ *             router may read tenant_secrets, and no service may write them.
+ *  - reader:  group role of the per-tenant reader logins; sees nothing by itself.
  */
 export interface AuditRoles {
   owner: string;
-  writer: string;
   reader: string;
+  edge: string;
+  router: string;
+  shipper: string;
 }
+
+/** The services that write audit events, each under its own role (AuditRoles[service]). */
+export const SERVICE_ROLES = ["edge", "router", "shipper"] as const;
+export type ServiceRole = (typeof SERVICE_ROLES)[number];
+
+/**
+ * The event types each service may append, exactly (no prefixes: `egress.denied` must not let
+ * the shipper write `egress.approval.*`). One credential per service, so a compromised service
+ * can forge only its own kind of event. Everything else (approval decisions `egress.approval.*`,
+ * `secret.set`, `secret.rewrapped`) comes from the owner/operator role only.
+ */
+export const SERVICE_EVENT_TYPES: Readonly<Record<ServiceRole, readonly string[]>> = Object.freeze({
+  // @octw/edge's EdgeAuditType
+  edge: Object.freeze(["edge.auth.allowed", "edge.auth.denied", "edge.upstream.failed"]),
+  // one per request; secret.read is what TenantSecrets.get records when the router opens a key
+  router: Object.freeze(["inference.call", "secret.read"]),
+  shipper: Object.freeze(["egress.denied"]),
+});
+
+const ROLE_KEYS = ["owner", "reader", ...SERVICE_ROLES] as const;
 
 export interface Migration {
   version: number;
@@ -25,14 +51,18 @@ export interface Migration {
 const ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export function validateRoles(roles: AuditRoles): void {
-  for (const key of ["owner", "writer", "reader"] as const) {
+  if (typeof roles !== "object" || roles === null) throw new Error(`roles: must be an object naming the ${ROLE_KEYS.join(", ")} roles`);
+  if ("writer" in roles) {
+    throw new Error("roles.writer: the shared writer role is retired (migration 3); edge, router and shipper each have their own role");
+  }
+  for (const key of ROLE_KEYS) {
     const name = roles[key];
     if (typeof name !== "string" || !ROLE_NAME.test(name)) {
       throw new Error(`roles.${key}: must be a lowercase Postgres role name matching ${ROLE_NAME.source}, got ${JSON.stringify(name)}`);
     }
   }
-  if (new Set([roles.owner, roles.writer, roles.reader]).size !== 3) {
-    throw new Error("roles: owner, writer and reader must be three different roles (the privilege split depends on it)");
+  if (new Set(ROLE_KEYS.map((k) => roles[k])).size !== ROLE_KEYS.length) {
+    throw new Error(`roles: ${ROLE_KEYS.join(", ")} must be ${ROLE_KEYS.length} different roles (the privilege split depends on it)`);
   }
 }
 
@@ -297,9 +327,89 @@ CREATE TABLE ${S}.tenant_secrets (
 CREATE INDEX tenant_secrets_key_version ON ${S}.tenant_secrets (key_version);
 `;
 
+// One credential per service (issue 10): which role may append which event type is checked
+// inside the database, so a stolen service credential cannot forge another service's events or
+// an operator's decision, whatever client it uses.
+const m3PerRoleAppend = `
+-- (role, event type) pairs a role may append; filled by migrationSql's grant step from
+-- SERVICE_EVENT_TYPES. Only the owner writes it (no grant on it to anyone).
+CREATE TABLE ${S}.append_grants (
+  role_name name NOT NULL,
+  action    text NOT NULL CHECK (length(action) <= 128 AND action ~ '^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+$'),
+  PRIMARY KEY (role_name, action)
+);
+
+-- The unchecked chain writer keeps its body (migration 1) under another name and becomes the
+-- owner's alone: whoever was granted EXECUTE on it before (the shared writer role of earlier
+-- versions) loses it here, so the checked entry point below is the only way in.
+ALTER FUNCTION ${S}.append_events(jsonb) RENAME TO append_events_unchecked;
+DO $revoke$
+DECLARE
+  g record;
+BEGIN
+  FOR g IN
+    SELECT DISTINCT a.grantee FROM pg_proc p, aclexplode(p.proacl) a
+     WHERE p.oid = '${S}.append_events_unchecked(jsonb)'::regprocedure AND a.grantee <> p.proowner AND a.grantee <> 0
+  LOOP
+    EXECUTE format('REVOKE ALL ON FUNCTION ${S}.append_events_unchecked(jsonb) FROM %I', pg_get_userbyid(g.grantee));
+  END LOOP;
+END
+$revoke$;
+REVOKE ALL ON FUNCTION ${S}.append_events_unchecked(jsonb) FROM PUBLIC;
+
+-- The shared writer could also read and write every tenant's sealed secrets. From here on only
+-- the owner (the operator's CLI) writes them and only the router role reads them; both grants
+-- are declared after migrations (requiredGrants), so whatever is granted now is the old one.
+DO $revoke_secrets$
+DECLARE
+  g record;
+BEGIN
+  FOR g IN
+    SELECT DISTINCT a.grantee FROM pg_class c, aclexplode(c.relacl) a
+     WHERE c.oid = '${S}.tenant_secrets'::regclass AND a.grantee <> c.relowner AND a.grantee <> 0
+  LOOP
+    EXECUTE format('REVOKE ALL ON ${S}.tenant_secrets FROM %I', pg_get_userbyid(g.grantee));
+  END LOOP;
+END
+$revoke_secrets$;
+
+-- Same signature and contract as before, plus: every event type of the batch must be granted
+-- to the calling login role (session_user: a SECURITY DEFINER function runs as its owner, so
+-- current_user is the owner here). Members of the owner role (the owner, superusers) may append
+-- anything: they own the rules. A refused batch stores nothing (42501, which AuditClient treats
+-- as permanent, so it is reported and never replayed from the spool).
+CREATE FUNCTION ${S}.append_events(events jsonb) RETURNS integer
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $fn$
+DECLARE
+  refused text;
+BEGIN
+  IF jsonb_typeof(events) = 'array' AND NOT pg_has_role(session_user, current_user, 'MEMBER') THEN
+    SELECT x.action INTO refused
+      FROM (SELECT DISTINCT el->>'action' AS action FROM jsonb_array_elements(events) el
+             WHERE jsonb_typeof(el) = 'object' AND el ? 'action') x
+     WHERE NOT EXISTS (SELECT 1 FROM ${S}.append_grants g JOIN pg_roles r ON r.rolname = g.role_name
+                        WHERE g.action = x.action AND pg_has_role(session_user, r.oid, 'MEMBER'))
+     ORDER BY x.action
+     LIMIT 1;
+    IF FOUND THEN
+      -- An action is named only in the shape of one (never arbitrary input text).
+      RAISE EXCEPTION 'role % may not append % events', session_user,
+        CASE WHEN refused ~ '^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+$' AND length(refused) <= 128 THEN refused ELSE 'malformed' END
+        USING ERRCODE = '42501';
+    END IF;
+  END IF;
+  RETURN ${S}.append_events_unchecked(events);
+END
+$fn$;
+REVOKE ALL ON FUNCTION ${S}.append_events(jsonb) FROM PUBLIC;
+`;
+
 export const migrations: readonly Migration[] = Object.freeze([
   { version: 1, name: "audit_events", sql: m1AuditEvents },
   { version: 2, name: "tenant_secrets", sql: m2TenantSecrets },
+  { version: 3, name: "per_role_append", sql: m3PerRoleAppend },
 ]);
 
 // pg_advisory_xact_lock key: ASCII "octw" / "mig\0", so it cannot collide with other users by accident.
@@ -310,31 +420,40 @@ const LOCK_KEY_2 = 0x6d696700;
  * ONE self-contained SQL text that applies every pending migration, idempotently: it takes
  * a transaction-level advisory lock (concurrent appliers queue up), records applied versions
  * in octw.schema_migrations, skips those already there, and commits everything at once.
- * It must run as roles.owner, and refuses writer/reader roles that could bypass RLS.
+ * It must run as roles.owner, and refuses service/reader roles that could bypass RLS or act as
+ * the owner or another service. Last, it replaces octw.append_grants with the (role, event type)
+ * pairs of SERVICE_EVENT_TYPES for these role names.
  * Run it with a single simple query (client.query(sql)); after an error, ROLLBACK or close
  * the connection (the transaction block is left aborted).
  */
 export function migrationSql(roles: AuditRoles): string {
   validateRoles(roles);
   const owner = quoteLiteral(roles.owner);
-  const writer = quoteLiteral(roles.writer);
   const reader = quoteLiteral(roles.reader);
+  const services = SERVICE_ROLES.map((k) => quoteLiteral(roles[k])).join(", ");
   const parts: string[] = [
     "BEGIN;",
     `SELECT pg_advisory_xact_lock(${LOCK_KEY_1}, ${LOCK_KEY_2});`,
     `DO $octw_preflight$
+DECLARE
+  missing text;
 BEGIN
   IF current_user <> ${owner} THEN
     RAISE EXCEPTION 'migrations must run as the owner role %, not as %', ${owner}, current_user USING ERRCODE = '42501';
   END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${writer}) THEN
-    RAISE EXCEPTION 'writer role % does not exist (create roles before migrating)', ${writer} USING ERRCODE = '42704';
+  SELECT r INTO missing FROM unnest(ARRAY[${reader}, ${services}]) r WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'role % does not exist (create roles before migrating)', missing USING ERRCODE = '42704';
   END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${reader}) THEN
-    RAISE EXCEPTION 'reader role % does not exist (create roles before migrating)', ${reader} USING ERRCODE = '42704';
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname IN (${reader}, ${services}) AND (rolsuper OR rolbypassrls)) THEN
+    RAISE EXCEPTION 'service and reader roles must not be superuser or BYPASSRLS' USING ERRCODE = '42501';
   END IF;
-  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname IN (${writer}, ${reader}) AND (rolsuper OR rolbypassrls)) THEN
-    RAISE EXCEPTION 'writer and reader roles must not be superuser or BYPASSRLS' USING ERRCODE = '42501';
+  -- A member of the owner may append anything, and a member of another service's role may act
+  -- as it (SET ROLE): either would undo the split, so it is refused rather than granted.
+  SELECT a INTO missing FROM unnest(ARRAY[${services}]) a, unnest(ARRAY[${owner}, ${services}]) b
+   WHERE a <> b AND pg_has_role(a, b, 'MEMBER') LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'service role % must not be a member of the owner role or of another service role', missing USING ERRCODE = '42501';
   END IF;
   IF current_setting('server_encoding') <> 'UTF8' THEN
     RAISE EXCEPTION 'the audit database must be UTF8, not %', current_setting('server_encoding') USING ERRCODE = '22023';
@@ -366,6 +485,11 @@ BEGIN
 END
 $${tag}$;`);
   }
+  // Not a versioned migration: the (role, event type) pairs of these roles, replaced as a whole
+  // on every run (inside the same transaction, so appends never see an empty table), so the
+  // table always says exactly what SERVICE_EVENT_TYPES says for the current role names.
+  const pairs = SERVICE_ROLES.flatMap((k) => SERVICE_EVENT_TYPES[k].map((a) => `(${quoteLiteral(roles[k])}, ${quoteLiteral(a)})`));
+  parts.push(`DELETE FROM ${S}.append_grants;`, `INSERT INTO ${S}.append_grants (role_name, action) VALUES\n  ${pairs.join(",\n  ")};`);
   parts.push("COMMIT;");
   return parts.join("\n");
 }

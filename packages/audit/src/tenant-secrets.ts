@@ -24,7 +24,7 @@ export interface SecretInfo {
 }
 
 export interface TenantSecretsOptions {
-  /** A pool (or client) connected as the writer role (or the owner). */
+  /** A pool (or client): the owner (operator) for set/rotate; the router role may only read (get/list). */
   db: Pick<pg.Pool, "query">;
   /** Master keys; the highest version seals new secrets, all versions can open. */
   keyring: readonly MasterKey[];

@@ -13,8 +13,8 @@ describe("audit_events is append-only", () => {
     await db?.drop();
   });
 
-  it("the writer appends through octw.append_events (positive control), idempotently", async () => {
-    await withClient(db.writerUrl, async (c) => {
+  it("a service role appends its own event type through octw.append_events (positive control), idempotently", async () => {
+    await withClient(db.edgeUrl, async (c) => {
       const r1 = await c.query<{ n: number }>("SELECT octw.append_events($1::jsonb) AS n", [batch("acme", ["a1", "a2"])]);
       expect(r1.rows[0]!.n).toBe(2);
       const r2 = await c.query<{ n: number }>("SELECT octw.append_events($1::jsonb) AS n", [batch("acme", ["a2", "a3", "a3"])]);
@@ -33,8 +33,8 @@ describe("audit_events is append-only", () => {
     ["TRUNCATE", "TRUNCATE octw.audit_events"],
     ["SELECT", "SELECT * FROM octw.audit_events"],
     ["UPDATE heads", "UPDATE octw.audit_heads SET seq = 0"],
-  ])("the writer is refused %s by privileges", async (_op, sql) => {
-    await withClient(db.writerUrl, async (c) => {
+  ])("a service role is refused %s by privileges", async (_op, sql) => {
+    await withClient(db.edgeUrl, async (c) => {
       const err = await c.query(sql).then(() => null, (e: unknown) => e as { code?: string; message?: string });
       expect(err?.code).toBe("42501");
       expect(err?.message).toMatch(/permission denied/);
@@ -57,17 +57,23 @@ describe("audit_events is append-only", () => {
     });
   });
 
-  it("the writer cannot call owner-only functions", async () => {
-    await withClient(db.writerUrl, async (c) => {
+  it("a service role cannot call owner-only functions", async () => {
+    await withClient(db.edgeUrl, async (c) => {
       await expect(c.query("SELECT octw.bind_tenant_reader('x', 'acme')")).rejects.toMatchObject({ code: "42501" });
     });
   });
 
-  it("rejects malformed events inside the database too (a writer calling the function directly)", async () => {
-    await withClient(db.writerUrl, async (c) => {
-      const bad = JSON.stringify([{ tenant: "acme", actor: "edge", action: "NOT A VERB", time: new Date().toISOString(), idempotencyKey: "b1" }]);
-      await expect(c.query("SELECT octw.append_events($1::jsonb)", [bad])).rejects.toMatchObject({ code: "23514" });
+  it("rejects malformed events inside the database too (a service calling the function directly)", async () => {
+    const ev = (over: object) => JSON.stringify([{ tenant: "acme", actor: "edge", action: "edge.auth.allowed", time: new Date().toISOString(), idempotencyKey: "b1", ...over }]);
+    await withClient(db.edgeUrl, async (c) => {
+      await expect(c.query("SELECT octw.append_events($1::jsonb)", [ev({ tenant: "not a tenant!" })])).rejects.toMatchObject({ code: "23514" });
+      // A malformed event type is no type this role was granted; the error does not echo it.
+      await expect(c.query("SELECT octw.append_events($1::jsonb)", [ev({ action: "NOT A VERB" })])).rejects.toThrow(/may not append malformed events/);
       await expect(c.query("SELECT octw.append_events($1::jsonb)", ['{"not":"an array"}'])).rejects.toThrow(/events: must be a JSON array/);
+    });
+    await withClient(db.ownerUrl, async (c) => {
+      // The owner may append any type, but not a malformed one.
+      await expect(c.query("SELECT octw.append_events($1::jsonb)", [ev({ action: "NOT A VERB" })])).rejects.toMatchObject({ code: "23514" });
     });
   });
 });

@@ -23,7 +23,7 @@ describe("hash chain on a real Postgres", () => {
     db = await createAuditDb(requirePgUrl());
     dir = await mkdtemp(join(tmpdir(), "octw-chain-"));
     // Two writers at once on the same tenants: the chain must still be one line per tenant.
-    const writers = [0, 1].map((w) => new AuditClient({ connection: db.writerUrl, spoolPath: join(dir, `spool-${w}`), batchSize: 7 }));
+    const writers = [0, 1].map((w) => new AuditClient({ connection: db.routerUrl, spoolPath: join(dir, `spool-${w}`), batchSize: 7 }));
     await Promise.all(
       writers.flatMap((c, w) =>
         Array.from({ length: 60 }, (_, i) =>

@@ -31,7 +31,7 @@ describe("fault: Postgres stops for several seconds while events are written", (
   async function writeThrough(name: string, disrupt: () => Promise<void>): Promise<{ total: number; stats: ReturnType<AuditClient["stats"]>; errors: number }> {
     const spoolPath = join(dir, `${name}.jsonl`);
     const errors: Error[] = [];
-    const client = new AuditClient({ connection: db.writerUrl, spoolPath, batchSize: 50, batchIntervalMs: 5, retryIntervalMs: 200, onError: (e) => errors.push(e) });
+    const client = new AuditClient({ connection: db.shipperUrl, spoolPath, batchSize: 50, batchIntervalMs: 5, retryIntervalMs: 200, onError: (e) => errors.push(e) });
     const tenants = ["alpha", "beta", "gamma"];
     const accepted = new Map<string, string[]>(tenants.map((t) => [t, []]));
     let rejected = 0;
@@ -117,7 +117,7 @@ describe("fault: Postgres stops for several seconds while events are written", (
     const r = await writeThrough("kill", async () => {
       for (let i = 0; i < 8; i++) {
         await withClient(db.superUrl, (c) =>
-          c.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", [db.roles.writer]),
+          c.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", [db.roles.shipper]),
         );
         await sleep(250);
       }

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { applyGrants, applyMigrations, bindTenantReader, quoteIdent, quoteLiteral, requiredGrants, type AuditRoles } from "../src/index";
+import { SERVICE_ROLES, applyGrants, applyMigrations, bindTenantReader, quoteIdent, quoteLiteral, requiredGrants, type AuditRoles } from "../src/index";
 
 /** The shared test server's superuser URL. Missing = failure, never a skip. */
 export function requirePgUrl(): string {
@@ -31,8 +31,12 @@ export interface TestAuditDb {
   database: string;
   roles: AuditRoles;
   superUrl: string;
+  /** The owner, which is also the operator's role (approvals, secrets set/rotate). */
   ownerUrl: string;
-  writerUrl: string;
+  /** Login URL of each service's own role. */
+  edgeUrl: string;
+  routerUrl: string;
+  shipperUrl: string;
   /** Creates a login role, member of roles.reader, bound to `tenant`; returns its URL. */
   tenantReader(tenant: string): Promise<{ role: string; url: string }>;
   /** Creates a login role member of roles.reader but bound to no tenant. */
@@ -41,27 +45,27 @@ export interface TestAuditDb {
 }
 
 /**
- * A fresh database with its own owner/writer/reader roles (random names, cluster-wide, so
+ * A fresh database with its own owner/reader/edge/router/shipper roles (random names, cluster-wide, so
  * they are dropped afterwards), migrated and granted exactly as the AuditStore component
  * would do it: roles first, migrations as the owner, then requiredGrants().
  */
 export async function createAuditDb(baseUrl: string = requirePgUrl(), options: { migrate?: boolean } = {}): Promise<TestAuditDb> {
   const id = randomBytes(5).toString("hex");
   const database = `octw_audit_test_${id}`;
-  const roles: AuditRoles = { owner: `octw_${id}_owner`, writer: `octw_${id}_writer`, reader: `octw_${id}_reader` };
+  const roles: AuditRoles = { owner: `octw_${id}_owner`, reader: `octw_${id}_reader`, edge: `octw_${id}_edge`, router: `octw_${id}_router`, shipper: `octw_${id}_shipper` };
   const pw = () => randomBytes(18).toString("hex");
   const ownerPw = pw();
-  const writerPw = pw();
+  const servicePw = { edge: pw(), router: pw(), shipper: pw() };
   const extraRoles: string[] = [];
   const superUrl = urlFor(baseUrl, decodeURIComponent(new URL(baseUrl).username), decodeURIComponent(new URL(baseUrl).password), database);
   await withClient(baseUrl, async (c) => {
     await c.query(`CREATE ROLE ${quoteIdent(roles.owner)} LOGIN PASSWORD ${quoteLiteral(ownerPw)}`);
-    await c.query(`CREATE ROLE ${quoteIdent(roles.writer)} LOGIN PASSWORD ${quoteLiteral(writerPw)}`);
+    for (const k of SERVICE_ROLES) await c.query(`CREATE ROLE ${quoteIdent(roles[k])} LOGIN PASSWORD ${quoteLiteral(servicePw[k])}`);
     await c.query(`CREATE ROLE ${quoteIdent(roles.reader)} NOLOGIN`);
     await c.query(`CREATE DATABASE ${quoteIdent(database)} OWNER ${quoteIdent(roles.owner)} ENCODING 'UTF8' TEMPLATE template0`);
   });
   const ownerUrl = urlFor(baseUrl, roles.owner, ownerPw, database);
-  const writerUrl = urlFor(baseUrl, roles.writer, writerPw, database);
+  const serviceUrl = (k: (typeof SERVICE_ROLES)[number]) => urlFor(baseUrl, roles[k], servicePw[k], database);
   if (options.migrate !== false) {
     await withClient(ownerUrl, async (c) => {
       await applyMigrations(c, roles);
@@ -80,7 +84,9 @@ export async function createAuditDb(baseUrl: string = requirePgUrl(), options: {
     roles,
     superUrl,
     ownerUrl,
-    writerUrl,
+    edgeUrl: serviceUrl("edge"),
+    routerUrl: serviceUrl("router"),
+    shipperUrl: serviceUrl("shipper"),
     async tenantReader(tenant: string) {
       const r = await newReader();
       await withClient(ownerUrl, (c) => bindTenantReader(c, r.role, tenant));
@@ -90,7 +96,7 @@ export async function createAuditDb(baseUrl: string = requirePgUrl(), options: {
     async drop() {
       await withClient(baseUrl, async (c) => {
         await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`);
-        for (const r of [...extraRoles, roles.reader, roles.writer, roles.owner]) await c.query(`DROP ROLE IF EXISTS ${quoteIdent(r)}`);
+        for (const r of [...extraRoles, roles.reader, ...SERVICE_ROLES.map((k) => roles[k]), roles.owner]) await c.query(`DROP ROLE IF EXISTS ${quoteIdent(r)}`);
       });
     },
   };

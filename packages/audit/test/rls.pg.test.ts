@@ -14,12 +14,13 @@ describe("row-level security: a tenant reader sees only its tenant", () => {
   beforeAll(async () => {
     db = await createAuditDb(requirePgUrl());
     dir = await mkdtemp(join(tmpdir(), "octw-rls-"));
-    const client = new AuditClient({ connection: db.writerUrl, spoolPath: join(dir, "spool") });
+    const edge = new AuditClient({ connection: db.edgeUrl, spoolPath: join(dir, "edge-spool") });
+    const shipper = new AuditClient({ connection: db.shipperUrl, spoolPath: join(dir, "shipper-spool") });
     await Promise.all([
-      ...Array.from({ length: 5 }, (_, i) => client.record({ tenant: "tenant-a", actor: "u-a", action: "edge.auth.allowed", details: { i } })),
-      ...Array.from({ length: 7 }, (_, i) => client.record({ tenant: "tenant-b", actor: "u-b", action: "egress.denied", target: "evil.example", details: { i } })),
+      ...Array.from({ length: 5 }, (_, i) => edge.record({ tenant: "tenant-a", actor: "u-a", action: "edge.auth.allowed", details: { i } })),
+      ...Array.from({ length: 7 }, (_, i) => shipper.record({ tenant: "tenant-b", actor: "u-b", action: "egress.denied", target: "evil.example", details: { i } })),
     ]);
-    await client.close();
+    await Promise.all([edge.close(), shipper.close()]);
     readerA = await db.tenantReader("tenant-a");
     readerB = await db.tenantReader("tenant-b");
   });

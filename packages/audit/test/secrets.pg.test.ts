@@ -8,7 +8,7 @@ const k1: MasterKey = { version: 1, key: randomBytes(32) };
 const k2: MasterKey = { version: 2, key: randomBytes(32) };
 const VALUE = "sk-live-" + randomBytes(12).toString("hex");
 
-describe("tenant secrets on a real Postgres (as the writer role)", () => {
+describe("tenant secrets on a real Postgres (as the operator: the owner role)", () => {
   let db: TestAuditDb;
   let pool: pg.Pool;
   const events: AuditEventInput[] = [];
@@ -21,7 +21,7 @@ describe("tenant secrets on a real Postgres (as the writer role)", () => {
 
   beforeAll(async () => {
     db = await createAuditDb(requirePgUrl());
-    pool = new pg.Pool({ connectionString: db.writerUrl, max: 4 });
+    pool = new pg.Pool({ connectionString: db.ownerUrl, max: 4 });
   });
   afterAll(async () => {
     await pool?.end();

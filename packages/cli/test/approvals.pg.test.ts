@@ -54,7 +54,7 @@ async function events(action: string): Promise<{ tenant: string; target: string;
 beforeAll(async () => {
   db = await createAuditDb();
   engine = await fakeEngine();
-  relay = await pgRelay(new URL(db.writerUrl));
+  relay = await pgRelay(new URL(db.shipperUrl));
   dir = mkdtempSync(path.join(tmpdir(), "approvals-"));
   stackCopy = path.join(dir, "Pulumi.local.yaml");
   copyFileSync(STACK, stackCopy);
@@ -73,7 +73,7 @@ describe("octw approvals against a real Postgres", () => {
     // alpha's agent retries a blocked host 1 500 times across two windows; bravo tries one host once.
     for (let i = 0; i < 1_500; i++) engine.log(ID_A, T0 + i * 10, squidLine(T0 + i * 10, "evil.example.com", 443));
     engine.log(ID_B, T0 + 5, squidLine(T0 + 5, "pastebin.example.org", 443));
-    const audit = new AuditClient({ connection: relay.url(db.writerUrl), spoolPath: path.join(dir, "audit.spool"), batchIntervalMs: 10, retryIntervalMs: 200 });
+    const audit = new AuditClient({ connection: relay.url(db.shipperUrl), spoolPath: path.join(dir, "audit.spool"), batchIntervalMs: 10, retryIntervalMs: 200 });
     await relay.cut(); // Postgres unreachable while the shipper records
     const runner = startRunner(parseShipperConfig({ dockerSocket: engine.socketPath, windowMs: 10_000, graceMs: 1_000, checkpointPath: path.join(dir, "cp.json") }), audit, () => {}, { timers: false });
     await runner.discover();
@@ -139,6 +139,25 @@ describe("octw approvals against a real Postgres", () => {
     expect(pending.stdout).toBe("no pending destinations\n");
     const all = JSON.parse((await octw(["approvals", "list", "--all", "--json"], env)).stdout) as { tenant: string; decision: string }[];
     expect(all.map((p) => [p.tenant, p.decision]).sort()).toEqual([["alpha", "approved"], ["bravo", "rejected"]]);
+  });
+
+  it("a service role cannot decide: approve/reject with the shipper's own credentials are refused by the database, nothing written", async () => {
+    const asShipper = { OCTW_AUDIT_DATABASE_URL: db.shipperUrl };
+    const before = readFileSync(stackCopy, "utf8");
+    const counts = async () => [(await events("egress.approval.approved")).length, (await events("egress.approval.rejected")).length];
+    const n = await counts();
+    const app = await octw(["approvals", "approve", "alpha", "forged.example.com:443", "--stack-file", stackCopy], asShipper);
+    expect(app.code).toBe(1);
+    expect(app.stderr).toContain(`role ${db.roles.shipper} may not append egress.approval.approved events`);
+    const rej = await octw(["approvals", "reject", "bravo", "forged.example.com:443"], asShipper);
+    expect(rej.code).toBe(1);
+    expect(rej.stderr).toContain(`role ${db.roles.shipper} may not append egress.approval.rejected events`);
+    expect(readFileSync(stackCopy, "utf8")).toBe(before);
+    expect(await counts()).toEqual(n);
+    // Positive control: the same command as the operator (owner) records the decision.
+    const ok = await octw(["approvals", "reject", "bravo", "forged.example.com:443"], { OCTW_AUDIT_DATABASE_URL: db.ownerUrl });
+    expect(ok.code).toBe(0);
+    expect(await counts()).toEqual([n[0], n[1]! + 1]);
   });
 
   it("a bad destination or an unknown tenant is refused before anything is recorded or written", async () => {

@@ -48,24 +48,39 @@ describe("octw CLI against a real Postgres", () => {
   });
 
   const asOwner = () => ({ OCTW_AUDIT_DATABASE_URL: db.ownerUrl });
-  const asWriter = (keyring: string) => ({ OCTW_AUDIT_DATABASE_URL: db.writerUrl, OCTW_MASTER_KEYRING: keyring });
+  // The operator runs `octw secrets` as the owner; a service role (the router's) may only read.
+  const asOperator = (keyring: string) => ({ OCTW_AUDIT_DATABASE_URL: db.ownerUrl, OCTW_MASTER_KEYRING: keyring });
+  const asRouter = (keyring: string) => ({ OCTW_AUDIT_DATABASE_URL: db.routerUrl, OCTW_MASTER_KEYRING: keyring });
 
   it("audit migrate applies migrations and grants, and is idempotent", async () => {
-    const args = ["audit", "migrate", "--owner", db.roles.owner, "--writer", db.roles.writer, "--reader", db.roles.reader, "--apply-grants"];
+    const r = db.roles;
+    const args = ["audit", "migrate", "--owner", r.owner, "--reader", r.reader, "--edge", r.edge, "--router", r.router, "--shipper", r.shipper, "--apply-grants"];
+    // The retired shared writer is refused by name, before anything is applied.
+    const old = await octw(["audit", "migrate", "--owner", r.owner, "--writer", r.edge, "--reader", r.reader], asOwner());
+    expect(old.code).toBe(1);
+    expect(old.stderr).toContain("--writer: the shared writer role is retired; pass --edge, --router and --shipper");
+    const missing = await octw(args.filter((a, i) => a !== "--shipper" && args[i - 1] !== "--shipper"), asOwner());
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("--shipper: required");
     const first = await octw(args, asOwner());
     expect(first.stderr).toBe("");
     expect(first).toMatchObject({ code: 0 });
-    expect(first.stdout).toContain("migrations applied: 1, 2");
+    expect(first.stdout).toContain("migrations applied: 1, 2, 3");
     const again = await octw(args, asOwner());
     expect(again.code).toBe(0);
   });
 
   it("secrets set reads the value from stdin and never prints it; list shows no value", async () => {
-    const set = await octw(["secrets", "set", "--tenant", "acme", "--name", "openai/api-key"], asWriter(key(1, k1)), SECRET + "\n");
+    // A service role cannot store a secret (only the operator writes them), and the value is not echoed.
+    const forged = await octw(["secrets", "set", "--tenant", "acme", "--name", "openai/api-key"], asRouter(key(1, k1)), SECRET + "\n");
+    expect(forged.code).toBe(1);
+    expect(forged.stderr).toContain("permission denied");
+    expect(forged.stdout + forged.stderr).not.toContain(SECRET);
+    const set = await octw(["secrets", "set", "--tenant", "acme", "--name", "openai/api-key"], asOperator(key(1, k1)), SECRET + "\n");
     expect(set.stderr).toBe("");
     expect(set.code).toBe(0);
     expect(set.stdout).toContain("stored acme/openai/api-key version 1 (master key version 1)");
-    const list = await octw(["secrets", "list", "--tenant", "acme"], asWriter(""));
+    const list = await octw(["secrets", "list", "--tenant", "acme"], asRouter(""));
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(/acme\topenai\/api-key\t1\t1\t/);
     for (const r of [set, list]) expect(r.stdout + r.stderr).not.toContain(SECRET);
@@ -82,11 +97,11 @@ describe("octw CLI against a real Postgres", () => {
   });
 
   it("secrets rotate re-wraps under the newest key", async () => {
-    const rot = await octw(["secrets", "rotate"], asWriter(`${key(1, k1)},${key(2, k2)}`));
+    const rot = await octw(["secrets", "rotate"], asOperator(`${key(1, k1)},${key(2, k2)}`));
     expect(rot.stderr).toBe("");
     expect(rot.code).toBe(0);
     expect(rot.stdout).toContain("re-wrapped 1 secret version(s) under master key version 2");
-    const list = await octw(["secrets", "list", "--json"], asWriter(""));
+    const list = await octw(["secrets", "list", "--json"], asOperator(""));
     expect(JSON.parse(list.stdout)).toMatchObject([{ tenant: "acme", name: "openai/api-key", version: 1, keyVersion: 2 }]);
   });
 
@@ -124,10 +139,10 @@ describe("octw CLI against a real Postgres", () => {
     const noUrl = await octw(["audit", "verify"], {});
     expect(noUrl.code).toBe(1);
     expect(noUrl.stderr).toContain("database URL: pass --database-url or set OCTW_AUDIT_DATABASE_URL");
-    const badKey = await octw(["secrets", "set", "--tenant", "acme", "--name", "x"], asWriter("1:c2hvcnQ="), "v");
+    const badKey = await octw(["secrets", "set", "--tenant", "acme", "--name", "x"], asOperator("1:c2hvcnQ="), "v");
     expect(badKey.code).toBe(1);
     expect(badKey.stderr).toContain("OCTW_MASTER_KEYRING: keyring[0].key: must be exactly 32 bytes");
-    const empty = await octw(["secrets", "set", "--tenant", "acme", "--name", "x"], asWriter(key(1, k1)), "");
+    const empty = await octw(["secrets", "set", "--tenant", "acme", "--name", "x"], asOperator(key(1, k1)), "");
     expect(empty.code).toBe(1);
     expect(empty.stderr).toContain("value: stdin was empty");
   });

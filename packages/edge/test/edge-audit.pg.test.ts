@@ -35,7 +35,7 @@ let issuer: Awaited<ReturnType<typeof makeIssuer>>;
 beforeAll(async () => {
   db = await createAuditDb();
   spoolDir = mkdtempSync(path.join(tmpdir(), "edge-audit-"));
-  client = new AuditClient({ connection: db.writerUrl, spoolPath: path.join(spoolDir, "spool"), batchIntervalMs: 20 });
+  client = new AuditClient({ connection: db.edgeUrl, spoolPath: path.join(spoolDir, "spool"), batchIntervalMs: 20 });
   issuer = await makeIssuer("ES256");
   upstream = await recordingUpstream("A");
   const config = parseEdgeConfig({

@@ -83,18 +83,18 @@ const ask = (who: typeof A, token: string, model: string) =>
 
 beforeAll(async () => {
   db = await createAuditDb();
-  // Keys are stored the way an operator does it (octw secrets set), through the writer role.
-  const setup = new pg.Pool({ connectionString: db.writerUrl, max: 1 });
+  // Keys are stored the way an operator does it (octw secrets set), as the owner; the router runs as its own role.
+  const setup = new pg.Pool({ connectionString: db.ownerUrl, max: 1 });
   const store = new TenantSecrets({ db: setup, keyring });
   await store.set("a", "openai/api-key", KEY_A);
   await store.set("b", "openai/api-key", KEY_B);
   await setup.end();
 
-  relay = await pgRelay(new URL(db.writerUrl));
+  relay = await pgRelay(new URL(db.routerUrl));
   provider = await fakeProvider();
   spoolDir = mkdtempSync(path.join(tmpdir(), "router-audit-"));
-  audit = new AuditClient({ connection: relay.url(db.writerUrl), spoolPath: path.join(spoolDir, "audit.spool"), batchIntervalMs: 10, retryIntervalMs: 200 });
-  pool = new pg.Pool({ connectionString: relay.url(db.writerUrl), max: 2, connectionTimeoutMillis: 1_000 });
+  audit = new AuditClient({ connection: relay.url(db.routerUrl), spoolPath: path.join(spoolDir, "audit.spool"), batchIntervalMs: 10, retryIntervalMs: 200 });
+  pool = new pg.Pool({ connectionString: relay.url(db.routerUrl), max: 2, connectionTimeoutMillis: 1_000 });
   pool.on("error", () => {});
   const secrets = new TenantSecrets({ db: pool, keyring, audit, actor: ROUTER_ACTOR });
   const config = parseRouterConfig({

@@ -308,7 +308,7 @@ async function auditRows(): Promise<{ tenant: string; decision: string; details:
 beforeAll(async () => {
   db = await createAuditDb();
   const keyring = [{ version: 1, key: randomBytes(32) }];
-  const setup = new pg.Pool({ connectionString: db.writerUrl, max: 1 });
+  const setup = new pg.Pool({ connectionString: db.ownerUrl, max: 1 }); // the operator stores keys
   const store = new TenantSecrets({ db: setup, keyring });
   await store.set("a", "openai/api-key", KEY_A);
   await store.set("b", "openai/api-key", KEY_B);
@@ -317,7 +317,7 @@ beforeAll(async () => {
   good = await goodProvider();
   dir = mkdtempSync(path.join(tmpdir(), "router-fuzz-"));
   port = await freePort();
-  writeFileSync(path.join(dir, "db-url"), db.writerUrl);
+  writeFileSync(path.join(dir, "db-url"), db.routerUrl);
   writeFileSync(path.join(dir, "keyring"), `1:${keyring[0]!.key.toString("base64")}\n`);
   chmodSync(path.join(dir, "db-url"), 0o400);
   chmodSync(path.join(dir, "keyring"), 0o400);

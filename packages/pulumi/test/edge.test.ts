@@ -65,7 +65,7 @@ describe("the edge", () => {
     expect(cfg.tenants).toEqual([]);
     expect(cfg.routing.upstreamTemplate).toBe("http://octwtest-{tenant}-gateway:18789");
     const url = uploads.find((u) => u.file === "/state/secrets/audit-db-url")!;
-    expect(url.content).toMatch(/^postgres:\/\/octwtest_audit_writer:pw-e3-audit-writer-password@10\.63\.1\.2:5432\/octw_audit$/);
+    expect(url.content).toMatch(/^postgres:\/\/octwtest_audit_edge:pw-e3-audit-edge-password@10\.63\.1\.2:5432\/octw_audit$/);
     expect(url.permissions).toBe("0400");
     expect(init.secretPaths.some((p) => p.startsWith("uploads"))).toBe(true);
     const edge = rs.find((r) => r.type === TYPES.container && r.inputs.name === "octwtest-edge")!;

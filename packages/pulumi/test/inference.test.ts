@@ -58,7 +58,7 @@ describe("inference routing", () => {
     const init = rs.find((r) => r.type === TYPES.container && r.inputs.name === "octwtest-router-state-init")!;
     expect(JSON.stringify(init.inputs.uploads)).not.toContain(`"${token}"`);
     expect(upload(rs, "octwtest-router-state-init", "/state/secrets/master-keyring")).toMatch(/^1:/);
-    expect(upload(rs, "octwtest-router-state-init", "/state/secrets/db-url")).toMatch(/^postgres:\/\/octwtest_audit_writer:/);
+    expect(upload(rs, "octwtest-router-state-init", "/state/secrets/db-url")).toMatch(/^postgres:\/\/octwtest_audit_router:pw-i2-audit-router-password@/);
     expect(init.secretPaths.some((p) => p.startsWith("uploads"))).toBe(true);
     const router = rs.find((r) => r.type === TYPES.container && r.inputs.name === "octwtest-inference-router")!;
     expect((router.inputs.networksAdvanced as { name: string }[]).map((n) => n.name)).toEqual(["octwtest-egress", "octwtest-control"]);

@@ -183,7 +183,7 @@ describe("OpenClawPlatform with three tenants", () => {
 
   it("marks generated secrets secret and keeps them out of every container's env", () => {
     const secretValues = resources.filter((r) => r.type === TYPES.password).map((r) => `pw-${r.name}`);
-    expect(secretValues.length).toBeGreaterThanOrEqual(3 + 3 + 3); // 3 router tokens, superuser + owner + writer, 3 tenant readers
+    expect(secretValues.length).toBeGreaterThanOrEqual(3 + 5 + 3); // 3 router tokens, superuser + owner + edge/router/shipper, 3 tenant readers
     for (const c of resources.filter((r) => r.type === TYPES.container)) {
       const env = JSON.stringify((c.inputs as ContainerInputs).envs ?? []);
       for (const s of secretValues) expect(env, c.name).not.toContain(s);
@@ -208,11 +208,14 @@ describe("OpenClawPlatform with three tenants", () => {
     }
   });
 
-  it("declares the audit database, owner/writer/reader roles, explicit grants with deleteBeforeReplace semantics, and migrations", () => {
+  it("declares the audit database, owner/reader/per-service roles (and the retired writer, NOLOGIN), explicit grants with deleteBeforeReplace semantics, and migrations", () => {
     const roleInputs = resources.filter((r) => r.type === TYPES.pgRole).map((r) => r.inputs as { name: string; login: boolean; roles?: string[]; superuser: boolean; bypassRowLevelSecurity: boolean });
     expect(roleInputs.map((r) => r.name).sort()).toEqual([
+      "octwtest_audit_edge",
       "octwtest_audit_owner",
       "octwtest_audit_reader",
+      "octwtest_audit_router",
+      "octwtest_audit_shipper",
       "octwtest_audit_writer",
       "octwtest_reader_alpha",
       "octwtest_reader_bravo",
@@ -224,6 +227,7 @@ describe("OpenClawPlatform with three tenants", () => {
     }
     // The reader group cannot log in; each tenant reader is a login member of it, bound to its tenant.
     expect(roleInputs.find((r) => r.name === "octwtest_audit_reader")?.login).toBe(false);
+    expect(roleInputs.find((r) => r.name === "octwtest_audit_writer")?.login).toBe(false);
     expect(roleInputs.find((r) => r.name === "octwtest_reader_bravo")).toMatchObject({ login: true, roles: ["octwtest_audit_reader"] });
     const bindings = resources.filter((r) => r.type === TYPES.dynamic && r.name.endsWith("-audit-reader-binding")).map((r) => (r.inputs as { sql: string }).sql);
     expect(bindings).toEqual([
@@ -234,10 +238,12 @@ describe("OpenClawPlatform with three tenants", () => {
     const grants = resources.filter((r) => r.type === TYPES.pgGrant).map((r) => r.inputs as { role: string; privileges: string[]; objects?: string[] });
     expect(grants.length).toBeGreaterThan(2);
     for (const g of grants) expect(Array.isArray(g.privileges)).toBe(true);
-    // The writer appends audit events and may not change or remove any (tenant_secrets rotation needs UPDATE).
-    const writerOnAudit = grants.filter((g) => g.role === "octwtest_audit_writer" && (g.objects ?? []).some((o) => o.startsWith("audit"))).flatMap((g) => g.privileges);
-    for (const forbidden of ["UPDATE", "DELETE", "TRUNCATE"]) expect(writerOnAudit).not.toContain(forbidden);
-    for (const g of grants.filter((x) => x.role === "octwtest_audit_writer")) for (const forbidden of ["DELETE", "TRUNCATE"]) expect(g.privileges).not.toContain(forbidden);
+    // The services append through append_events only: no privilege on an audit table, no write on any table.
+    for (const g of grants.filter((x) => /^octwtest_audit_(edge|router|shipper)$/.test(x.role))) {
+      expect((g.objects ?? []).some((o) => o.startsWith("audit")), g.role).toBe(false);
+      for (const forbidden of ["INSERT", "UPDATE", "DELETE", "TRUNCATE"]) expect(g.privileges).not.toContain(forbidden);
+    }
+    expect(grants.filter((g) => g.role === "octwtest_audit_writer")).toEqual([]);
     // PUBLIC loses its default CONNECT on the audit database.
     expect(grants.find((g) => g.role === "public")?.privileges).toEqual([]);
     const migrations = resources.filter((r) => r.type === TYPES.dynamic && r.name.endsWith("-audit-schema"));

@@ -87,7 +87,7 @@ async function main(): Promise<void> {
     console.log(`server: ${settings.map((s) => `${s.name}=${s.setting}`).join(", ")}; ${seconds}s per run, ${tenants} tenants, batch ${batchSize}`);
     const raw = await rawInsertRate(db.ownerUrl);
     console.log(`raw single-row INSERT (autocommit, 1 connection): ${raw.rows} rows, ${raw.perSecond.toFixed(0)} rows/s`);
-    const audit = await auditRate(db.writerUrl, spoolDir);
+    const audit = await auditRate(db.edgeUrl, spoolDir);
     console.log(`AuditClient (batched, hash-chained):            ${audit.accepted} events, ${audit.perSecond.toFixed(0)} events/s  (direct ${audit.stats.direct}, spooled ${audit.stats.spooled})`);
     const ratio = audit.perSecond / raw.perSecond;
     console.log(`ratio audit / raw: ${ratio.toFixed(2)}x`);

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { applyGrants, applyMigrations, bindTenantReader, exportHeads, readEvents, requiredGrants, verifyAuditChain, type AuditRoles, type ExportedHead, type StoredEvent } from "@octw/audit";
+import { SERVICE_ROLES, applyGrants, applyMigrations, bindTenantReader, exportHeads, readEvents, requiredGrants, verifyAuditChain, type AuditRoles, type ExportedHead, type StoredEvent } from "@octw/audit";
 import { databaseUrl, withPool } from "./connection";
 
 interface ConnOpts {
@@ -27,13 +27,19 @@ export function registerAuditCommands(program: Command): void {
   audit
     .command("migrate")
     .description("apply pending schema migrations (connect as the owner role); idempotent")
-    .requiredOption("--owner <role>", "owner role (the one connecting)")
-    .requiredOption("--writer <role>", "writer role (services appending events)")
+    .requiredOption("--owner <role>", "owner role (the one connecting; also the operator's role for approvals and secrets)")
     .requiredOption("--reader <role>", "reader group role (tenant readers are members)")
-    .option("--apply-grants", "also grant writer and reader what requiredGrants() lists")
+    // Checked in the action rather than by commander, so that the retired --writer gets its own message.
+    .option("--edge <role>", "the edge's own role (appends edge.* decisions only); required")
+    .option("--router <role>", "the inference router's own role (appends inference.call and secret.read; reads tenant_secrets); required")
+    .option("--shipper <role>", "the egress-audit shipper's own role (appends egress.denied only); required")
+    .option("--writer <role>", "retired: the shared writer role was split into --edge, --router and --shipper")
+    .option("--apply-grants", "also grant the service and reader roles what requiredGrants() lists")
     .option("--database-url <url>", "Postgres URL (default: $OCTW_AUDIT_DATABASE_URL)")
-    .action(async (opts: ConnOpts & AuditRoles & { applyGrants?: boolean }) => {
-      const roles: AuditRoles = { owner: opts.owner, writer: opts.writer, reader: opts.reader };
+    .action(async (opts: ConnOpts & AuditRoles & { writer?: string; applyGrants?: boolean }) => {
+      if (opts.writer !== undefined) throw new Error("--writer: the shared writer role is retired; pass --edge, --router and --shipper (one role per service)");
+      for (const k of SERVICE_ROLES) if (opts[k] === undefined) throw new Error(`--${k}: required (the ${k}'s own role)`);
+      const roles: AuditRoles = { owner: opts.owner, reader: opts.reader, edge: opts.edge, router: opts.router, shipper: opts.shipper };
       await withPool(databaseUrl(opts.databaseUrl), async (pool) => {
         const client = await pool.connect();
         try {

@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { migrationSql, requiredGrants, type AuditRoles } from "@octw/audit";
+import { SERVICE_ROLES, migrationSql, requiredGrants, type AuditRoles, type ServiceRole } from "@octw/audit";
 import { z } from "zod";
 import { hardenedContainerArgs, labelList, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
 import { afterSuccessOf } from "./common.js";
@@ -124,19 +124,27 @@ const argsSchema = z
 
 /**
  * Postgres for the audit trail and tenant secrets. Declares (with @pulumi/postgresql) the
- * database, an owner role, a writer role that may only append events, and a reader group
- * (tenant readers are per-tenant login roles in it: TenantAuditReader);
+ * database, an owner role (also the operator's: `octw approvals`, `octw secrets set`), one
+ * login role per service (edge, inference router, egress-audit shipper) that may append only
+ * that service's event types (checked inside `octw.append_events`) — only the router's may read
+ * tenant secrets — and a reader group (tenant readers are per-tenant login roles in it:
+ * TenantAuditReader);
  * applies `@octw/audit`'s versioned migrations as the owner; grants exactly what
  * `@octw/audit` says each role needs. Embedded mode also declares the Postgres container on
  * the private control network (no published port).
  */
 export class AuditStore extends pulumi.ComponentResource {
   declare readonly roles: AuditRoles;
-  declare readonly writer: pulumi.Output<AuditConnection>;
+  /**
+   * Per service, the connection of its own role: give each service only its own. Secret.
+   * (Replaces the shared `writer` of earlier versions.)
+   */
+  declare readonly services: Readonly<Record<ServiceRole, pulumi.Output<AuditConnection>>>;
   /** The provider (admin connection) that declared the roles; TenantAuditReader uses it. */
   declare readonly provider: postgresql.Provider;
   /** The migrated schema; anything that depends on audit objects depends on it. */
   declare readonly schema: AuditSql;
+  /** The owner/operator connection (migrations, `octw approvals`, `octw secrets set`). Never give it to a service. */
   declare readonly owner: pulumi.Output<AuditConnection>;
   /** Master key for tenant secrets, base64. Secret. */
   declare readonly masterKey: pulumi.Output<string>;
@@ -147,7 +155,13 @@ export class AuditStore extends pulumi.ComponentResource {
     super("octw:index:AuditStore", name, {}, opts);
     const prefix = parsed.namePrefix ?? "octw";
     const rolePrefix = prefix.replace(/-/g, "_");
-    const roles: AuditRoles = { owner: `${rolePrefix}_audit_owner`, writer: `${rolePrefix}_audit_writer`, reader: `${rolePrefix}_audit_reader` };
+    const roles: AuditRoles = {
+      owner: `${rolePrefix}_audit_owner`,
+      reader: `${rolePrefix}_audit_reader`,
+      edge: `${rolePrefix}_audit_edge`,
+      router: `${rolePrefix}_audit_router`,
+      shipper: `${rolePrefix}_audit_shipper`,
+    };
     const databaseName = parsed.databaseName ?? "octw_audit";
 
     let host: string;
@@ -228,25 +242,36 @@ export class AuditStore extends pulumi.ComponentResource {
     }
     const child = { parent: this, provider };
 
-    // owner and writer log in; reader is a NOLOGIN group that sees nothing by itself: each tenant
-    // gets its own login role in it, bound to that tenant (TenantAuditReader), because a session
-    // setting could be changed by whoever holds the connection.
-    const loginRole = (k: "owner" | "writer") => {
+    // owner and the services log in; reader is a NOLOGIN group that sees nothing by itself: each
+    // tenant gets its own login role in it, bound to that tenant (TenantAuditReader), because a
+    // session setting could be changed by whoever holds the connection.
+    const loginRole = (k: "owner" | ServiceRole, connectionLimit: number) => {
       const password = new random.RandomPassword(`${name}-${k}-password`, { length: 40, special: false }, { parent: this });
       const role = new postgresql.Role(
         `${name}-${k}-role`,
-        { name: roles[k], login: true, password: password.result, ...UNPRIVILEGED_ROLE, inherit: false, connectionLimit: k === "owner" ? 8 : 64 },
+        { name: roles[k], login: true, password: password.result, ...UNPRIVILEGED_ROLE, inherit: false, connectionLimit },
         // Retained: the provider's delete runs REASSIGN OWNED / DROP OWNED before DROP ROLE, which
         // for the owner would drop the audit schema with it.
         { ...child, retainOnDelete: true },
       );
       return { password, role };
     };
-    const owner = loginRole("owner");
-    const writer = loginRole("writer");
+    const owner = loginRole("owner", 8);
+    // Pools are small (an AuditClient holds 2 connections, the router's key reads 4 more); the
+    // limits leave room for a replaced container overlapping its successor.
+    const service = { edge: loginRole("edge", 24), router: loginRole("router", 24), shipper: loginRole("shipper", 8) };
     const readerGroup = new postgresql.Role(`${name}-reader-role`, { name: roles.reader, login: false, ...UNPRIVILEGED_ROLE, inherit: false }, { ...child, retainOnDelete: true });
-    const passwords = { owner: owner.password, writer: writer.password };
-    const roleResources = { owner: owner.role, writer: writer.role, reader: readerGroup };
+    // The shared writer of earlier versions (one credential for every service) is kept as a
+    // declared tombstone: on a stack that had it, `pulumi up` turns it into NOLOGIN without a
+    // password (and removes its grants), instead of leaving a live credential behind; on a new
+    // stack it is an inert role with no privilege. Migration 3 already revoked what it held in
+    // the database, and octw.append_events grants it no event type.
+    new postgresql.Role(
+      `${name}-writer-role`,
+      { name: `${rolePrefix}_audit_writer`, login: false, ...UNPRIVILEGED_ROLE, inherit: false, connectionLimit: 0 },
+      { ...child, retainOnDelete: true },
+    );
+    const roleResources = { owner: owner.role, reader: readerGroup, ...Object.fromEntries(SERVICE_ROLES.map((k) => [k, service[k].role])) };
     const database = new postgresql.Database(
       `${name}-database`,
       { name: databaseName, owner: roles.owner, encoding: "UTF8", template: "template0", allowConnections: true },
@@ -270,11 +295,11 @@ export class AuditStore extends pulumi.ComponentResource {
         port,
         database: databaseName,
         user: roles.owner,
-        password: passwords.owner.result,
+        password: owner.password.result,
         sslMode,
         sql: migrationSql(roles),
       },
-      { parent: this, dependsOn: [database, publicRevoke, roleResources.writer, roleResources.reader] },
+      { parent: this, dependsOn: [database, publicRevoke, ...Object.values(roleResources)] },
     );
     for (const g of requiredGrants(roles)) {
       // Named by what it grants, not by position, so a new grant never renames the others.
@@ -296,14 +321,14 @@ export class AuditStore extends pulumi.ComponentResource {
     const connection = (user: string, password: pulumi.Output<string>): pulumi.Output<AuditConnection> =>
       pulumi.secret(password.apply((pw) => ({ host, port, database: databaseName, user, password: pw, sslMode })));
     this.roles = roles;
-    this.owner = connection(roles.owner, passwords.owner.result);
-    this.writer = connection(roles.writer, passwords.writer.result);
+    this.owner = connection(roles.owner, owner.password.result);
+    this.services = Object.freeze(Object.fromEntries(SERVICE_ROLES.map((k) => [k, connection(roles[k], service[k].password.result)])) as Record<ServiceRole, pulumi.Output<AuditConnection>>);
     this.provider = provider;
     this.schema = schema;
     this.masterKey = parsed.masterKey
       ? pulumi.secret(parsed.masterKey)
       : pulumi.secret(new random.RandomBytes(`${name}-master-key`, { length: 32 }, { parent: this }).base64);
-    this.registerOutputs({ writer: this.writer, masterKey: this.masterKey });
+    this.registerOutputs({ services: this.services, masterKey: this.masterKey });
   }
 
   static validate(name: string, args: AuditStoreArgs) {

@@ -48,7 +48,7 @@ export interface EdgeArgs {
   ingressNetworkName: pulumi.Input<string>;
   /** The control network, where the audit Postgres is. */
   controlNetworkName: pulumi.Input<string>;
-  /** Writer connection URL of the audit store (secret; delivered as a 0400 file). */
+  /** URL of the edge's own audit role (`AuditStore.services.edge`: appends `edge.*` decisions only). Secret; a 0400 file. */
   auditConnectionUrl: pulumi.Input<string>;
   /**
    * Host port the edge is published on.

@@ -20,7 +20,7 @@ export interface EgressAuditShipperArgs {
   allowUnpinnedImage?: boolean;
   /** The control network, where the audit Postgres is (its only network). */
   controlNetworkName: pulumi.Input<string>;
-  /** Audit writer URL. Secret; delivered as a 0400 file. */
+  /** URL of the shipper's own audit role (`AuditStore.services.shipper`: appends `egress.denied` only). Secret; a 0400 file. */
   auditConnectionUrl: pulumi.Input<string>;
   /** GID that owns the engine socket on the host (the shipper joins that group, nothing more). */
   dockerSocketGid: number;

@@ -27,7 +27,10 @@ export interface InferenceRouterArgs {
   egressNetworkName: pulumi.Input<string>;
   /** The control network, where the audit Postgres is. */
   controlNetworkName: pulumi.Input<string>;
-  /** Audit writer URL (reads `tenant_secrets`, appends `inference.call`). Secret; a 0400 file. */
+  /**
+   * URL of the router's own audit role (`AuditStore.services.router`: reads `tenant_secrets`,
+   * appends `inference.call` and `secret.read`, nothing else). Secret; a 0400 file.
+   */
   databaseUrl: pulumi.Input<string>;
   /** Master keyring `<version>:<base64 32 bytes>` for tenant secrets. Secret; a 0400 file. */
   masterKeyring: pulumi.Input<string>;

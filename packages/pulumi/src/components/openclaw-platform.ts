@@ -152,7 +152,8 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
           allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
           ingressNetworkName: ingress.name,
           controlNetworkName: this.controlNetwork.name,
-          auditConnectionUrl: pulumi.secret(this.audit.writer.apply(postgresUrl)),
+          // Each service gets its own role, which may append only its own event types.
+          auditConnectionUrl: pulumi.secret(this.audit.services.edge.apply(postgresUrl)),
           ...(e.hostPort ? { hostPort: e.hostPort } : {}),
           ...(e.hostIp ? { hostIp: e.hostIp } : {}),
           ...((e.hostRouting ?? true) ? { hostDomain: plan.domain } : {}),
@@ -173,7 +174,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
           image: plan.config.images.egressAudit!,
           allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
           controlNetworkName: this.controlNetwork.name,
-          auditConnectionUrl: pulumi.secret(this.audit.writer.apply(postgresUrl)),
+          auditConnectionUrl: pulumi.secret(this.audit.services.shipper.apply(postgresUrl)),
           dockerSocketGid: x.dockerSocketGid,
           ...(x.dockerSocketPath ? { dockerSocketPath: x.dockerSocketPath } : {}),
           ...(x.windowMs ? { windowMs: x.windowMs } : {}),
@@ -244,7 +245,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
           allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
           egressNetworkName: this.egressNetwork.name,
           controlNetworkName: this.controlNetwork.name,
-          databaseUrl: pulumi.secret(this.audit.writer.apply(postgresUrl)),
+          databaseUrl: pulumi.secret(this.audit.services.router.apply(postgresUrl)),
           masterKeyring: pulumi.secret(this.audit.masterKey.apply((k) => `1:${k}`)),
           tenants: pulumi.all(routerEntries),
           namePrefix: plan.prefix,
@@ -281,7 +282,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
     this.auditReaders = pulumi.secret(
       pulumi.all(Object.fromEntries(Object.entries(tenants).map(([id, t]) => [id, t.auditReader.connection]))) as pulumi.Output<Record<string, AuditConnection>>,
     );
-    this.registerOutputs({ tenantSummary: this.tenantSummary, auditWriter: this.audit.writer, auditReaders: this.auditReaders, edgeUrl: edge?.url });
+    this.registerOutputs({ tenantSummary: this.tenantSummary, auditReaders: this.auditReaders, edgeUrl: edge?.url });
   }
 
   private static policyArgs(plan: PlatformPlan, t: TenantPlan, egressNetworkName: pulumi.Input<string>, tenantNetworkName: pulumi.Input<string>): SandboxPolicyArgs {
