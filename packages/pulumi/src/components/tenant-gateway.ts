@@ -231,7 +231,9 @@ export class TenantGateway extends pulumi.ComponentResource {
         destroyGraceSeconds: 10,
         wait: true,
         waitTimeout: afterSuccessOf(stateInit, `${name}: state-init`, 180),
-        labels: labels("gateway"),
+        // octw.platform: the waker acts only on containers of its own platform (packages/waker).
+        // Not on the volume: a volume's labels force its replacement, and it holds the tenant's state.
+        labels: labelList({ "octw.tenant": parsed.tenantId, "octw.component": "gateway", "octw.platform": prefix, "octw.managed-by": "pulumi" }),
       },
       { parent: this, deleteBeforeReplace: true, dependsOn: [stateInit], replaceOnChanges: REPLACE_ON_CHANGES },
     );
