@@ -27,3 +27,4 @@ export * from "./planners/container-hardening.js";
 export * from "./planners/openclaw-config.js";
 export * from "./planners/image-pinning.js";
 export * from "./planners/platform-config.js";
+export * from "./planners/suspend-policy.js";
