@@ -28,3 +28,4 @@ export * from "./planners/openclaw-config.js";
 export * from "./planners/image-pinning.js";
 export * from "./planners/platform-config.js";
 export * from "./planners/suspend-policy.js";
+export * from "./planners/gateway-runtime.js";
