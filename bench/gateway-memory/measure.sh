@@ -25,9 +25,11 @@ docker volume create "$vol" >/dev/null
 cfg='{"gateway":{"mode":"local","bind":"lan","port":18789,"trustedProxies":["'"${sub%.0/28}"'.2"],"auth":{"mode":"trusted-proxy","trustedProxy":{"userHeader":"x-octw-user"}},"controlUi":{"allowedOrigins":[]}},"update":{"checkOnStart":false}'"${CONFIG_EXTRA:+,$CONFIG_EXTRA}"'}'
 printf '%s\n' "$cfg" | docker run -i --name "$name-init" --network none --user 0:0 --cap-drop ALL --cap-add CHOWN --cap-add FOWNER \
   -v "$vol:/state" --entrypoint /bin/sh "$image" -c "cat > /state/openclaw.json && chmod 0400 /state/openclaw.json && chown $uid:$uid /state/openclaw.json /state && chmod 0700 /state" >/dev/null
+# shellcheck disable=SC2054 # the commas are NO_PROXY's own list syntax
 envs=(-e OPENCLAW_STATE_DIR=/var/lib/openclaw -e HOME=/var/lib/openclaw -e XDG_CACHE_HOME=/tmp/.cache -e OPENCLAW_CONFIG_READONLY=1
       -e OPENCLAW_NO_AUTO_UPDATE=1 -e OPENCLAW_DISABLE_BONJOUR=1 -e OPENCLAW_PROXY_URL=http://127.0.0.9:3128 -e HTTPS_PROXY=http://127.0.0.9:3128 -e NO_PROXY=localhost,127.0.0.1)
 for kv in "$@"; do envs+=(-e "$kv"); done
+# shellcheck disable=SC2086 # GATEWAY_CMD is a word list
 docker create --name "$name" --hostname "$name" --user "$uid:$uid" --read-only --cap-drop ALL --security-opt no-new-privileges:true \
   --tmpfs "/tmp:rw,noexec,nosuid,nodev,size=512m,mode=1777,uid=$uid,gid=$uid" --memory 1536m --memory-swap 1536m --cpus 1 \
   --ulimit nproc=512:512 --ulimit nofile=8192:8192 --ipc private --network "$net" --ip "$addr" --dns 127.0.0.1 \
