@@ -123,7 +123,7 @@ build_openclaw_image() {
   BUILT_REF="$ref"
 }
 
-# The images of the monorepo's own services (edge, inference router, egress audit): each
+# The images of the monorepo's own services (edge, inference router, egress audit, waker): each
 # folder's stage-context.sh assembles node 24 + the package sources + their production
 # dependencies; the hash covers that folder, the sources it copies, node and the base.
 # build_staged_image <name> <base ref> <package>...
@@ -169,6 +169,8 @@ ensure_images() {
   env_set OCTW_IMAGE_INFERENCE_ROUTER "$(image_id "$BUILT_REF")"
   build_staged_image egress-audit "$base_ref" egress-audit audit
   env_set OCTW_IMAGE_EGRESS_AUDIT "$(image_id "$BUILT_REF")"
+  build_staged_image waker "$base_ref" waker audit
+  env_set OCTW_IMAGE_WAKER "$(image_id "$BUILT_REF")"
   log "images: all built or re-used (base $base_ref)"
 }
 

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { hardenedContainerArgs, labelList, volumeInitArgs, type ResourceLimits, type TmpfsMount, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OPENCLAW_PORT, OPENCLAW_STATE_DIR, renderOpenClawConfig } from "../planners/openclaw-config.js";
+import { gatewayRuntimeEnv } from "../planners/gateway-runtime.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 import { openclawModelsConfig, type ParsedInferencePolicy } from "@octw/inference-router";
 import { tenantPrincipalIdSchema } from "../planners/identity-plan.js";
@@ -67,6 +68,12 @@ export interface TenantGatewayArgs {
    * @default "octw"
    */
   namePrefix?: string;
+  /**
+   * The leaner node settings of `gatewayRuntimeEnv` (smaller V8 young generation, compile cache
+   * in the state volume, no self-respawn). They disable no OpenClaw feature.
+   * @default true
+   */
+  lean?: boolean;
 }
 
 /** OpenClaw idles at ≈650 MiB; 768 MiB is the measured floor, so the default leaves headroom. */
@@ -101,6 +108,7 @@ const argsSchema = z.strictObject({
   allowedOrigins: z.array(z.url({ protocol: /^https?$/ })).optional(),
   userHeader: z.string().regex(/^x-[a-z0-9-]+$/, "must be a lowercase x- header name").optional(),
   namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).optional(),
+  lean: z.boolean().optional(),
   inference: z.strictObject({ routerAddress: z.ipv4(), policy: z.custom<ParsedInferencePolicy>((v) => typeof v === "object" && v !== null) }).optional(),
 });
 
@@ -205,6 +213,7 @@ export class TenantGateway extends pulumi.ComponentResource {
           `https_proxy=${parsed.proxyUrl}`,
           "NO_PROXY=localhost,127.0.0.1",
           "no_proxy=localhost,127.0.0.1",
+          ...gatewayRuntimeEnv({ lean: parsed.lean ?? true }),
         ],
         // Fail closed if state-init did not run or failed (pulumi-docker does not fail an
         // `attach` container on a non-zero exit): the state dir must be this UID's and the config
@@ -233,7 +242,9 @@ export class TenantGateway extends pulumi.ComponentResource {
         destroyGraceSeconds: 10,
         wait: true,
         waitTimeout: afterSuccessOf(stateInit, `${name}: state-init`, 180),
-        labels: labels("gateway"),
+        // octw.platform: the waker acts only on containers of its own platform (packages/waker).
+        // Not on the volume: a volume's labels force its replacement, and it holds the tenant's state.
+        labels: labelList({ "octw.tenant": parsed.tenantId, "octw.component": "gateway", "octw.platform": prefix, "octw.managed-by": "pulumi" }),
       },
       { parent: this, deleteBeforeReplace: true, dependsOn: [stateInit], replaceOnChanges: REPLACE_ON_CHANGES },
     );

@@ -26,6 +26,7 @@ import { MIN_UID_BASE, SERVICE_IDS, platformPrincipals, sharedIdentities, socket
 import { POLICY_PRESET_NAMES, type PolicyPresetName } from "./presets.js";
 import { UNENFORCEABLE_FEATURES, type SandboxPolicyDocument, type UnenforceableFeature } from "./sandbox-policy-schema.js";
 import { planTenantPolicy, type TenantPolicyPlan } from "./tenant-policy.js";
+import { capacityReport, capacitySchema, resolveSuspendPolicy, suspendPolicySchema, type CapacityConfig, type SuspendPolicy } from "./suspend-policy.js";
 import { OctwConfigError, issueProblem } from "../validation.js";
 
 export interface TenantLimitsConfig {
@@ -74,6 +75,11 @@ export interface TenantConfig {
    * @default - the engine's default
    */
   runtime?: string;
+  /**
+   * When this tenant is suspended while idle: `"alwaysOn"` or `{ pauseAfterS, stopAfterS }`.
+   * @default - the platform's `suspend`
+   */
+  suspend?: SuspendPolicy;
 }
 
 export interface PlatformImagesConfig {
@@ -191,6 +197,18 @@ export interface OpenClawPlatformConfig {
   images: PlatformImagesConfig;
   /** Defaults applied to every tenant. */
   defaults?: { limits?: TenantLimitsConfig; presets?: PolicyPresetName[] };
+  /**
+   * Default suspend policy of idle tenants: `"alwaysOn"`, or `{ pauseAfterS, stopAfterS }`
+   * (paused: frozen, memory kept; stopped: memory freed). Tenants may override it.
+   * @default "alwaysOn"
+   */
+  suspend?: SuspendPolicy;
+  /**
+   * The host's memory budget: a config whose always-on tenants plus `maxActive` resident
+   * suspendable ones (plus the reserve) do not fit is refused, naming the numbers.
+   * @default - not checked
+   */
+  capacity?: CapacityConfig;
   tenants: TenantConfig[];
   audit: PlatformAuditConfig;
 }
@@ -257,6 +275,8 @@ export const platformConfigSchema = z
       allowUnpinned: z.boolean().optional(),
     }),
     defaults: z.strictObject({ limits: limitsSchema.optional(), presets: presetsSchema.optional() }).optional(),
+    suspend: suspendPolicySchema.optional(),
+    capacity: capacitySchema.optional(),
     tenants: z
       .array(
         z.strictObject({
@@ -268,6 +288,7 @@ export const platformConfigSchema = z
           limits: limitsSchema.optional(),
           image: z.string().optional(),
           runtime: z.string().regex(/^[a-z][a-z0-9_.-]{0,62}$/, "must be an OCI runtime name such as runsc").optional(),
+          suspend: suspendPolicySchema.optional(),
         }),
       )
       .min(1, "must list at least one tenant"),
@@ -293,6 +314,8 @@ export interface TenantPlan {
   readonly image: string;
   readonly presets: PolicyPresetName[];
   readonly limits: Required<TenantLimitsConfig>;
+  /** When the tenant is suspended while idle (its own, else the platform's, else always on). */
+  readonly suspend: SuspendPolicy;
   /** The tenant's policy, validated and planned (presets + own document). */
   readonly policy: TenantPolicyPlan;
 }
@@ -423,8 +446,16 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
       image,
       presets,
       limits: { ...DEFAULT_TENANT_LIMITS, ...c.defaults?.limits, ...t.limits },
+      suspend: resolveSuspendPolicy(c.suspend, t.suspend),
     });
   });
+  if (c.capacity !== undefined && problems.length === 0) {
+    const report = capacityReport(
+      c.capacity,
+      tenants.map((t) => ({ id: t.config.id, suspend: t.suspend, memoryLimitMb: t.limits.memoryMb })),
+    );
+    if (!report.fits) problems.push({ path: "capacity.hostMemoryMb", message: `is too small for the tenants that can be resident at once: ${report.explanation}` });
+  }
   if (problems.length) throw new OctwConfigError(subject, problems);
   // By construction no two principals share an id; checked, because it is what isolates them.
   const clashes = sharedIdentities(

@@ -1,0 +1,146 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { z } from "zod";
+import { labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
+import { imageProblem } from "../planners/image-pinning.js";
+import { OctwConfigError, parseOrThrow } from "../validation.js";
+import { afterSuccessOf } from "./common.js";
+
+/** The waker image's own UID:GID (images/waker). */
+export const WAKER_UID = 10005;
+/** Port of the waker's HTTP API on the control network (packages/waker/README.md). */
+export const WAKER_PORT = 8790;
+const STATE_DIR = "/var/lib/octw-waker";
+
+export interface WakerArgs {
+  /** The waker image (`images/waker`), pinned. */
+  image: string;
+  /**
+   * Accept a tag-only image.
+   * @default false
+   */
+  allowUnpinnedImage?: boolean;
+  /** The control network (its only network): the edge reaches it there, tenants are not on it. */
+  controlNetworkName: pulumi.Input<string>;
+  /** Audit writer URL. Secret; delivered as a 0400 file. */
+  auditConnectionUrl: pulumi.Input<string>;
+  /** GID that owns the engine socket on the host (the waker joins that group, nothing more). */
+  dockerSocketGid: number;
+  /**
+   * The engine socket on the host.
+   * @default "/var/run/docker.sock"
+   */
+  dockerSocketPath?: string;
+  /**
+   * A wake that has not reached the wanted state by then answers 504.
+   * @default 60000
+   */
+  wakeTimeoutMs?: number;
+  /**
+   * Prefix of the Docker object names; also the `octw.platform` label value the waker acts on.
+   * @default "octw"
+   */
+  namePrefix?: string;
+}
+
+const argsSchema = z.strictObject({
+  image: z.string(),
+  allowUnpinnedImage: z.boolean().optional(),
+  controlNetworkName: z.custom<pulumi.Input<string>>((v) => v !== undefined && v !== null, "is required"),
+  auditConnectionUrl: z.custom<pulumi.Input<string>>((v) => v !== undefined && v !== null, "is required"),
+  dockerSocketGid: z.number().int().min(1, "must be the socket's group (not root)").max(2 ** 31 - 2),
+  dockerSocketPath: z.string().startsWith("/", "must be an absolute path").optional(),
+  wakeTimeoutMs: z.number().int().min(1_000).max(600_000).optional(),
+  namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).optional(),
+});
+
+/**
+ * Wakes and suspends this platform's tenants (gateway + egress proxy) on request of the edge,
+ * so the internet-facing edge never holds the Engine API socket. Exactly two operations over
+ * HTTP with a shared token (generated here; `token` is the secret the edge gets), acting only
+ * on containers labelled `octw.platform=<namePrefix>`; every transition is an audit event.
+ *
+ * Trust: as trusted as the engine (it holds the socket). It sits on the control network only,
+ * which no tenant container joins, publishes no port and has no route out. See
+ * packages/waker/README.md.
+ */
+export class Waker extends pulumi.ComponentResource {
+  declare readonly container: docker.Container;
+  /** The bearer token the edge must present. Secret. */
+  declare readonly token: pulumi.Output<string>;
+  /** `http://<prefix>-waker:8790` — resolves on the control network. */
+  declare readonly url: pulumi.Output<string>;
+
+  constructor(name: string, args: WakerArgs, opts?: pulumi.ComponentResourceOptions) {
+    const subject = `Waker "${name}"`;
+    const parsed = parseOrThrow(argsSchema, args, subject);
+    const problem = imageProblem(parsed.image, parsed.allowUnpinnedImage ?? false);
+    if (problem) throw new OctwConfigError(subject, [{ path: "image", message: problem }]);
+    super("octw:index:Waker", name, {}, opts);
+    const prefix = parsed.namePrefix ?? "octw";
+    const socket = parsed.dockerSocketPath ?? "/var/run/docker.sock";
+    const labels = (component: string) => labelList({ "octw.component": component, "octw.managed-by": "pulumi", "octw.platform": prefix });
+    const image = new docker.RemoteImage(`${name}-image`, { name: parsed.image, keepLocally: true }, { parent: this });
+    const volume = new docker.Volume(`${name}-state`, { name: `${prefix}-waker-state`, driver: "local", labels: labels("waker-state") }, { parent: this });
+    const token = new random.RandomPassword(`${name}-token`, { length: 48, special: false }, { parent: this });
+    const config = {
+      dockerSocket: socket,
+      platform: prefix,
+      listen: { host: "0.0.0.0", port: WAKER_PORT },
+      tokenFile: `${STATE_DIR}/secrets/waker-token`,
+      wakeTimeoutMs: parsed.wakeTimeoutMs ?? 60_000,
+      audit: { connectionUrlFile: `${STATE_DIR}/secrets/audit-db-url`, spoolPath: `${STATE_DIR}/audit.spool` },
+    };
+    const init = new docker.Container(
+      `${name}-state-init`,
+      {
+        name: `${prefix}-waker-state-init`,
+        image: image.imageId,
+        ...volumeInitArgs<pulumi.Input<string>>({
+          uid: WAKER_UID,
+          gid: WAKER_UID,
+          volumeName: volume.name,
+          files: [
+            { path: "config/config.json", content: `${JSON.stringify(config, null, 2)}\n` },
+            { path: "secrets/waker-token", content: pulumi.secret(token.result) },
+            { path: "secrets/audit-db-url", content: pulumi.secret(parsed.auditConnectionUrl) },
+          ],
+        }),
+        labels: labels("waker-state-init"),
+      },
+      { parent: this, deleteBeforeReplace: true },
+    );
+    const hostname = `${prefix}-waker`;
+    this.container = new docker.Container(
+      `${name}-waker`,
+      {
+        name: hostname,
+        image: image.imageId,
+        hostname,
+        ...nodeServiceArgs({
+          uid: WAKER_UID,
+          limits: { memoryMb: 256, cpus: 0.5, nproc: 128, nofile: 4096 },
+          tmpSizeMb: 64,
+          volumeName: volume.name,
+          stateDir: STATE_DIR,
+          extraMounts: [{ type: "bind", source: socket, target: socket }],
+          configEnv: "OCTW_WAKER_CONFIG",
+          configPath: `${STATE_DIR}/config/config.json`,
+          healthcheckEntry: "/opt/octw-waker/packages/waker/src/main.ts",
+        }),
+        waitTimeout: afterSuccessOf(init, `${name}: state-init`, 120),
+        // Only the socket's group, so the socket is usable without running as root.
+        groupAdds: [String(parsed.dockerSocketGid)],
+        // The control network only: the edge is there, no tenant container is; no published port.
+        networksAdvanced: [{ name: parsed.controlNetworkName }],
+        dns: ["127.0.0.1"],
+        labels: labels("waker"),
+      },
+      { parent: this, deleteBeforeReplace: true, dependsOn: [init], replaceOnChanges: REPLACE_ON_CHANGES },
+    );
+    this.token = pulumi.secret(token.result);
+    this.url = pulumi.output(`http://${hostname}:${WAKER_PORT}`);
+    this.registerOutputs({ token: this.token, url: this.url });
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * How the gateway's node runs: the memory and cold-start settings measured for issue 12
+ * (bench/gateway-memory/measure.sh; figures in bench/gateway-memory/README.md). Pure data the
+ * TenantGateway component puts into the container's environment. None of these settings turns
+ * off an OpenClaw feature, plugin or channel: they change how V8 sizes its young generation and
+ * where node keeps its compile cache, nothing a tenant's policy can enable.
+ */
+import { OPENCLAW_STATE_DIR } from "./openclaw-config.js";
+
+/**
+ * node's compile cache, inside the tenant's own state volume so that it survives a stop (the
+ * /tmp tmpfs, where OpenClaw puts it by default, does not; a stopped tenant then recompiles
+ * every module on wake). Writable by the tenant, like everything in that volume: the gateway
+ * already runs the tenant's code as that UID and the volume already persists its state, so a
+ * poisoned cache gives the tenant nothing it did not have, and only inside its own boundary.
+ */
+export const GATEWAY_COMPILE_CACHE_DIR = `${OPENCLAW_STATE_DIR}/.cache/node-compile-cache`;
+
+/**
+ * V8's young generation (semi-space) in MiB. The default (up to 16 MiB per semi-space, per
+ * isolate and per node process: the gateway runs three) is sized for throughput; 1 MiB cut
+ * the idle cgroup RSS by ≈100 MiB (700 → 602 MiB) at a measured CPU cost that its compile
+ * cache more than pays back on a warm start.
+ */
+export const GATEWAY_SEMI_SPACE_MB = 1;
+
+export interface GatewayRuntimeInput {
+  /**
+   * Apply the leaner settings.
+   * @default true
+   */
+  readonly lean?: boolean;
+}
+
+/** Environment entries (`KEY=value`) for the gateway container; sorted, so diffs are stable. */
+export function gatewayRuntimeEnv(input: GatewayRuntimeInput = {}): string[] {
+  if (input.lean === false) return [];
+  const env: Record<string, string> = {
+    // Inherited by the gateway's helper processes (spawn broker, read-only SQLite worker) too.
+    NODE_OPTIONS: `--max-semi-space-size=${GATEWAY_SEMI_SPACE_MB}`,
+    NODE_COMPILE_CACHE: GATEWAY_COMPILE_CACHE_DIR,
+    // openclaw.mjs re-executes itself when NODE_COMPILE_CACHE is set (to move the cache into a
+    // per-version subdirectory), leaving a second node process (≈58 MiB) waiting for the child.
+    // This marks the respawn as done; node's compile cache checks each entry against the source
+    // it compiled, so one directory across OpenClaw versions stays correct.
+    OPENCLAW_PACKAGED_COMPILE_CACHE_RESPAWNED: "1",
+    // Restarts stay in-process (OpenClaw's recommendation for supervised gateways): no detached
+    // child taking over the PID the engine tracks. Self-update is off anyway (images are pinned).
+    OPENCLAW_NO_RESPAWN: "1",
+  };
+  return Object.keys(env)
+    .sort()
+    .map((k) => `${k}=${env[k]!}`);
+}

@@ -1,0 +1,44 @@
+// The waker's configuration (JSON file; nothing secret in it: the shared token and the audit
+// database URL are read from the files it names).
+import { z } from "zod";
+
+export const WakerConfigSchema = z.strictObject({
+  /** The engine's unix socket. */
+  dockerSocket: z.string().startsWith("/", "must be an absolute path").default("/var/run/docker.sock"),
+  /** This platform's prefix: only containers labelled `octw.platform=<platform>` are acted on. */
+  platform: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, "must be the platform prefix: a lower-case letter, then up to 30 of [a-z0-9-]"),
+  listen: z
+    .strictObject({
+      host: z.ipv4().default("0.0.0.0"),
+      port: z.number().int().min(1).max(65_535).default(8790),
+    })
+    .prefault({}),
+  /** File holding the shared bearer token the edge presents (mode 0400). */
+  tokenFile: z.string().startsWith("/", "must be an absolute path").default("/var/lib/octw-waker/secrets/waker-token"),
+  /** A wake that has not reached the wanted state by then fails (and answers 504). */
+  wakeTimeoutMs: z.number().int().min(1_000).max(600_000).default(60_000),
+  /** Grace period of `docker stop` before the engine kills the gateway. */
+  stopGraceS: z.number().int().min(1).max(300).default(10),
+  /** How often a waking container's state is read from the engine. */
+  pollMs: z.number().int().min(20).max(5_000).default(100),
+  /** Requests served at once; more are answered 503 with Retry-After. */
+  maxInFlight: z.number().int().min(1).max(10_000).default(256),
+  audit: z
+    .strictObject({
+      /** File holding the audit writer's Postgres URL (a secret: mode 0400). */
+      connectionUrlFile: z.string().min(1).default("/var/lib/octw-waker/secrets/audit-db-url"),
+      spoolPath: z.string().min(1).default("/var/lib/octw-waker/audit.spool"),
+    })
+    .prefault({}),
+});
+
+export type WakerConfig = z.output<typeof WakerConfigSchema>;
+
+export function parseWakerConfig(input: unknown): WakerConfig {
+  const r = WakerConfigSchema.safeParse(input);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`);
+    throw new Error(`invalid waker config:\n  ${lines.join("\n  ")}`);
+  }
+  return r.data;
+}
