@@ -153,7 +153,7 @@ describe("hostile egress denials from a real proxy to stored events", () => {
     // Positive control of the refusal itself: every request was answered by the proxy with a refusal.
     for (const a of answers) expect(a).toMatch(/^HTTP\/1\.1 (403|400)/);
 
-    audit = new AuditClient({ connection: db.writerUrl, spoolPath: path.join(dir, "audit.spool"), batchIntervalMs: 10 });
+    audit = new AuditClient({ connection: db.shipperUrl, spoolPath: path.join(dir, "audit.spool"), batchIntervalMs: 10 });
     const socket = requireEnv("DOCKER_HOST").slice("unix://".length);
     runner = startRunner(parseShipperConfig({ dockerSocket: socket, labels: { "octw.test": RUN }, windowMs: 60_000, graceMs: 0, maxGroups: MAX_GROUPS, checkpointPath: path.join(dir, "cp.json") }), audit, () => {}, { timers: false });
     await runner.discover();
