@@ -4,9 +4,8 @@
 //   octw-inference-router healthcheck  exit 0 when the local router answers its health path
 // Config: JSON at $OCTW_ROUTER_CONFIG (default /etc/octw-inference-router/config.json), nothing
 // secret in it. The database URL and the master keyring come from files the config names.
-import { readFileSync, unwatchFile, watchFile } from "node:fs";
-import http from "node:http";
 import { AuditClient, TenantSecrets, validateKeyring, type MasterKey } from "@octw/audit";
+import { jsonLog, readJsonFile, readSecretFile, runService, type Running } from "@octw/service-shell";
 import pg from "pg";
 import { parseRouterConfig, type RouterConfig } from "./config";
 import { ProviderKeyCache } from "./keys";
@@ -14,34 +13,10 @@ import { HEALTH_PATH, ROUTER_ACTOR, createInferenceRouter } from "./server";
 
 export const DEFAULT_CONFIG_PATH = "/etc/octw-inference-router/config.json";
 const CONFIG_POLL_MS = Number(process.env.OCTW_ROUTER_CONFIG_POLL_MS ?? 2_000);
-
-function log(line: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), component: "octw-inference-router", ...line })}\n`);
-}
+const log = jsonLog("octw-inference-router");
 
 export function loadConfig(path = process.env.OCTW_ROUTER_CONFIG ?? DEFAULT_CONFIG_PATH): RouterConfig {
-  let raw: string;
-  try {
-    raw = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new Error(`router config ${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? "error"})`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch {
-    throw new Error(`router config ${path}: not valid JSON`);
-  }
-  return parseRouterConfig(json);
-}
-
-function readSecretFile(field: string, path: string): string {
-  try {
-    return readFileSync(path, "utf8").trim();
-  } catch (e) {
-    // Names the field and the path, never the content.
-    throw new Error(`${field}: cannot read secret file ${path} (${(e as NodeJS.ErrnoException).code ?? "error"})`);
-  }
+  return parseRouterConfig(readJsonFile("router config", path));
 }
 
 /** `<version>:<base64 32-byte key>` entries separated by commas or newlines (the `octw secrets` format). */
@@ -61,9 +36,8 @@ export function parseKeyring(text: string, source: string): MasterKey[] {
   }
 }
 
-async function serve(): Promise<void> {
-  const configPath = process.env.OCTW_ROUTER_CONFIG ?? DEFAULT_CONFIG_PATH;
-  const config = loadConfig(configPath);
+async function serve(): Promise<Running<RouterConfig>> {
+  const config = loadConfig();
   const dbUrl = readSecretFile("keys.connectionUrlFile", config.keys.connectionUrlFile);
   const keyring = parseKeyring(readSecretFile("keys.keyringFile", config.keys.keyringFile), `keys.keyringFile ${config.keys.keyringFile}`);
   const audit = new AuditClient({
@@ -83,67 +57,15 @@ async function serve(): Promise<void> {
   const router = createInferenceRouter(config, { keys, audit, log });
   const addr = await router.listen();
   log({ msg: "listening", address: addr.address, port: addr.port, tenants: config.tenants.length });
-  // Tenants come and go without a restart: the file is polled (rewritten from outside the
-  // container, where inotify does not reach) and re-read on SIGHUP; an invalid file is logged
-  // and the running config kept.
-  const reload = (why: string) => {
-    try {
-      const r = router.reconfigure(loadConfig(configPath));
-      log({ msg: "config reloaded", why, ...r });
-    } catch (err) {
-      log({ msg: "config reload refused, keeping the running config", why, error: err instanceof Error ? err.message : String(err) });
-    }
-  };
-  watchFile(configPath, { interval: CONFIG_POLL_MS }, (cur, prev) => {
-    if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size || cur.ino !== prev.ino) reload("file changed");
-  });
-  process.on("SIGHUP", () => reload("SIGHUP"));
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log({ msg: "draining", signal });
-    unwatchFile(configPath);
-    router
-      .close()
-      .then(() => audit.close())
-      .then(() => pool.end())
-      .then(() => {
-        log({ msg: "stopped" });
-        process.exit(0);
-      })
-      .catch((err: unknown) => {
-        log({ msg: "shutdown failed", error: err instanceof Error ? err.message : String(err) });
-        process.exit(1);
-      });
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+  const drain = () => router.close().then(() => audit.close()).then(() => pool.end());
+  return { reconfigure: (next: RouterConfig) => router.reconfigure(next), drain };
 }
 
-async function healthcheck(): Promise<void> {
-  const config = loadConfig();
-  const status = await new Promise<number>((resolve) => {
-    const req = http.request({ host: "127.0.0.1", port: config.listen.port, path: HEALTH_PATH, timeout: 3_000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on("error", () => resolve(0));
-    req.on("timeout", () => req.destroy());
-    req.end();
-  });
-  process.exit(status === 200 ? 0 : 1);
-}
-
-const command = process.argv[2] ?? "serve";
-if (command === "serve") {
-  serve().catch((err: unknown) => {
-    log({ msg: "failed to start", error: err instanceof Error ? err.message : String(err) });
-    process.exit(1);
-  });
-} else if (command === "healthcheck") {
-  void healthcheck();
-} else {
-  process.stderr.write(`octw-inference-router: unknown command ${JSON.stringify(command)} (allowed: serve, healthcheck)\n`);
-  process.exit(2);
-}
+// Tenants come and go without a restart: the config file is re-read on change and on SIGHUP.
+runService({
+  name: "octw-inference-router",
+  log,
+  serve,
+  reload: { path: process.env.OCTW_ROUTER_CONFIG ?? DEFAULT_CONFIG_PATH, pollMs: CONFIG_POLL_MS, load: loadConfig },
+  health: { http: () => ({ port: loadConfig().listen.port, path: HEALTH_PATH, tls: false }) },
+});
