@@ -1,0 +1,27 @@
+// A service built on the shell alone, for the process tests: FIXTURE_* env vars pick its behaviour.
+import { jsonLog, readJsonFile, readSecretFile, runService } from "../src/index";
+
+const log = jsonLog("fixture");
+const env = process.env;
+const load = (path: string) => {
+  const c = readJsonFile("fixture config", path) as { tenants?: unknown };
+  if (!Array.isArray(c.tenants)) throw new Error("tenants: must be an array");
+  return c as { tenants: unknown[] };
+};
+
+runService({
+  name: "octw-fixture",
+  log,
+  serve: () => {
+    const config = load(env.FIXTURE_CONFIG!);
+    readSecretFile("secretFile", env.FIXTURE_SECRET!);
+    log({ msg: "listening", tenants: config.tenants.length });
+    return {
+      reconfigure: (next: { tenants: unknown[] }) => ({ tenants: next.tenants.length }),
+      drain: () => (env.FIXTURE_DRAIN_FAILS ? Promise.reject(new Error("drain broke")) : Promise.resolve()),
+    };
+  },
+  reload: { path: env.FIXTURE_CONFIG!, pollMs: 100, load },
+  health: { heartbeat: { path: env.FIXTURE_HEARTBEAT!, everyMs: 200 } },
+  stopLog: env.FIXTURE_QUIET_STOP ? { announce: "stopping", logStopped: false } : undefined,
+});
