@@ -6,16 +6,14 @@
 // Secrets come from files the config names (audit DB URL, TLS key), never from the environment.
 import { readFileSync } from "node:fs";
 import { AuditClient } from "@octw/audit";
-import { jsonLog, readJsonFile, readSecretFile, runService, type Running } from "@octw/service-shell";
+import { readJsonFile, readSecretFile, runService, serviceSettings, type Running } from "@octw/service-shell";
 import { toAuditSink } from "./audit-adapter";
 import { parseEdgeConfig, type EdgeConfig } from "./config";
 import { HEALTH_PATH, createEdge } from "./server";
 
-export const DEFAULT_CONFIG_PATH = "/etc/octw-edge/config.json";
-const CONFIG_POLL_MS = Number(process.env.OCTW_EDGE_CONFIG_POLL_MS ?? 2_000);
-const log = jsonLog("octw-edge");
+const { log, configPath, configPollMs } = serviceSettings("octw-edge", "OCTW_EDGE");
 
-export function loadConfig(path = process.env.OCTW_EDGE_CONFIG ?? DEFAULT_CONFIG_PATH): EdgeConfig {
+export function loadConfig(path = configPath): EdgeConfig {
   return parseEdgeConfig(readJsonFile("edge config", path));
 }
 
@@ -41,5 +39,5 @@ function healthTarget() {
 }
 
 // Tenants come and go without restarting the edge: the config file is re-read on change and on SIGHUP.
-const reload = { path: process.env.OCTW_EDGE_CONFIG ?? DEFAULT_CONFIG_PATH, pollMs: CONFIG_POLL_MS, load: loadConfig };
+const reload = { path: configPath, pollMs: configPollMs, load: loadConfig };
 runService({ name: "octw-edge", log, serve, reload, health: { http: healthTarget } });

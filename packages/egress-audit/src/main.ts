@@ -5,17 +5,14 @@
 //                a deploy waits until the shipper really runs)
 // Config: JSON at $OCTW_EGRESS_AUDIT_CONFIG (default /etc/octw-egress-audit/config.json).
 import { AuditClient } from "@octw/audit";
-import { jsonLog, readJsonFile, readSecretFile, runService, type Running } from "@octw/service-shell";
+import { readJsonFile, readSecretFile, runService, serviceSettings, type Running } from "@octw/service-shell";
 import { parseShipperConfig } from "./config";
 import { startRunner } from "./runner";
 
-const CONFIG_PATH = process.env.OCTW_EGRESS_AUDIT_CONFIG ?? "/etc/octw-egress-audit/config.json";
-const HEARTBEAT_PATH = process.env.OCTW_EGRESS_AUDIT_HEARTBEAT ?? "/tmp/octw-egress-audit.heartbeat";
-const HEARTBEAT_MS = 10_000;
-const log = jsonLog("octw-egress-audit");
+const { log, configPath, heartbeat } = serviceSettings("octw-egress-audit", "OCTW_EGRESS_AUDIT");
 
 function serve(): Running<never> {
-  const config = parseShipperConfig(readJsonFile("config", CONFIG_PATH));
+  const config = parseShipperConfig(readJsonFile("config", configPath));
   const audit = new AuditClient({
     connection: readSecretFile("audit.connectionUrlFile", config.audit.connectionUrlFile),
     spoolPath: config.audit.spoolPath,
@@ -26,5 +23,4 @@ function serve(): Running<never> {
   return { drain: () => runner.stop().then(() => audit.close()) };
 }
 
-const heartbeat = { path: HEARTBEAT_PATH, everyMs: HEARTBEAT_MS };
 runService({ name: "octw-egress-audit", log, serve, health: { heartbeat }, stopLog: { announce: "stopping", logStopped: false } });

@@ -5,17 +5,15 @@
 // Config: JSON at $OCTW_ROUTER_CONFIG (default /etc/octw-inference-router/config.json), nothing
 // secret in it. The database URL and the master keyring come from files the config names.
 import { AuditClient, TenantSecrets, validateKeyring, type MasterKey } from "@octw/audit";
-import { jsonLog, readJsonFile, readSecretFile, runService, type Running } from "@octw/service-shell";
+import { readJsonFile, readSecretFile, runService, serviceSettings, type Running } from "@octw/service-shell";
 import pg from "pg";
 import { parseRouterConfig, type RouterConfig } from "./config";
 import { ProviderKeyCache } from "./keys";
 import { HEALTH_PATH, ROUTER_ACTOR, createInferenceRouter } from "./server";
 
-export const DEFAULT_CONFIG_PATH = "/etc/octw-inference-router/config.json";
-const CONFIG_POLL_MS = Number(process.env.OCTW_ROUTER_CONFIG_POLL_MS ?? 2_000);
-const log = jsonLog("octw-inference-router");
+const { log, configPath, configPollMs } = serviceSettings("octw-inference-router", "OCTW_ROUTER");
 
-export function loadConfig(path = process.env.OCTW_ROUTER_CONFIG ?? DEFAULT_CONFIG_PATH): RouterConfig {
+export function loadConfig(path = configPath): RouterConfig {
   return parseRouterConfig(readJsonFile("router config", path));
 }
 
@@ -66,6 +64,6 @@ runService({
   name: "octw-inference-router",
   log,
   serve,
-  reload: { path: process.env.OCTW_ROUTER_CONFIG ?? DEFAULT_CONFIG_PATH, pollMs: CONFIG_POLL_MS, load: loadConfig },
+  reload: { path: configPath, pollMs: configPollMs, load: loadConfig },
   health: { http: () => ({ port: loadConfig().listen.port, path: HEALTH_PATH, tls: false }) },
 });

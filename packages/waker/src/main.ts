@@ -4,19 +4,16 @@
 //   healthcheck  exit 0 when the heartbeat is younger than 30 s (the container's healthcheck)
 // Config: JSON at $OCTW_WAKER_CONFIG (default /etc/octw-waker/config.json).
 import { AuditClient } from "@octw/audit";
-import { jsonLog, readJsonFile, readSecretFile, runService, type Running } from "@octw/service-shell";
+import { readJsonFile, readSecretFile, runService, serviceSettings, type Running } from "@octw/service-shell";
 import { parseWakerConfig } from "./config";
 import { Engine } from "./engine";
 import { createWakerServer } from "./server";
 import { Waker } from "./waker";
 
-const CONFIG_PATH = process.env.OCTW_WAKER_CONFIG ?? "/etc/octw-waker/config.json";
-const HEARTBEAT_PATH = process.env.OCTW_WAKER_HEARTBEAT ?? "/tmp/octw-waker.heartbeat";
-const HEARTBEAT_MS = 10_000;
-const log = jsonLog("octw-waker");
+const { log, configPath, heartbeat } = serviceSettings("octw-waker", "OCTW_WAKER");
 
 function serve(): Running<never> {
-  const config = parseWakerConfig(readJsonFile("config", CONFIG_PATH));
+  const config = parseWakerConfig(readJsonFile("config", configPath));
   const token = readSecretFile("tokenFile", config.tokenFile);
   if (token.length < 32) throw new Error(`tokenFile: the token must be at least 32 characters`);
   const audit = new AuditClient({
@@ -43,4 +40,4 @@ function serve(): Running<never> {
   return { drain };
 }
 
-runService({ name: "octw-waker", log, serve, health: { heartbeat: { path: HEARTBEAT_PATH, everyMs: HEARTBEAT_MS } }, stopLog: { announce: "stopping", logStopped: false } });
+runService({ name: "octw-waker", log, serve, health: { heartbeat }, stopLog: { announce: "stopping", logStopped: false } });
