@@ -78,14 +78,30 @@ describe("squid.conf: the endpoint blocks", () => {
     const c = renderSquidConfig({ tenantId: "t", rules: [{ policy: "w", host: "*.my-api.example", ports: [443], allowedIps: [] }] });
     const acl = c.split("\n").find((l) => l.startsWith("acl ep0_host"))!;
     const source = acl.split(" ").at(-1)!;
-    expect(source.endsWith("\\.my\\-api\\.example$")).toBe(true);
+    expect(source).toBe("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.my\\-api\\.example$");
     const re = new RegExp(source, "i");
     expect(re.test("v1.my-api.example")).toBe(true);
     expect(re.test("v1.my-apixexample")).toBe(false);
     expect(re.test("v1xmy-api.example")).toBe(false);
+    expect(re.test("v1..my-api.example")).toBe(false);
   });
   it("ends by denying all, after the last endpoint", () => {
     expect(lines.filter((l) => l.startsWith("http_access")).at(-1)).toBe("http_access deny all");
     expect(config.endsWith("http_access deny all\n")).toBe(true);
+  });
+});
+
+describe("squid.conf: every line is one Squid reads", () => {
+  const KNOWN = new Set([
+    "http_port", "pid_filename", "cache", "cache_mem", "coredump_dir", "shutdown_lifetime", "pinger_enable", "via", "forwarded_for",
+    "httpd_suppress_version_string", "visible_hostname", "logformat", "access_log", "cache_log", "logfile_rotate", "acl", "http_access",
+  ]);
+  it("each line is blank, a comment, or a known directive (an unknown word stops Squid at startup)", () => {
+    for (const c of [config, renderSquidConfig({ tenantId: "x", rules: [] })]) {
+      for (const line of c.split("\n")) {
+        if (line === "" || line.startsWith("# ")) continue;
+        expect(KNOWN.has(line.split(" ")[0]!), JSON.stringify(line)).toBe(true);
+      }
+    }
   });
 });
