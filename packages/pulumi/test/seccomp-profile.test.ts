@@ -43,6 +43,12 @@ describe("seccomp profile: well-formed", () => {
     expect(unconditional(profile)).not.toContain("personality");
   });
 
+  it("documents a reason for each syscall a container could otherwise use for an escape", () => {
+    for (const n of ["ptrace", "bpf", "userfaultfd", "perf_event_open", "keyctl", "unshare", "setns", "mount", "io_uring_setup", "clone3", "open_by_handle_at", "kexec_load", "init_module", "personality"]) {
+      expect(DENIED_SYSCALLS[n], n).toMatch(/\w{4}/);
+    }
+  });
+
   it("keeps the ordinary ground of every group programs use", () => {
     const list = new Set(unconditional(profile));
     const groups: Record<string, string[]> = {
