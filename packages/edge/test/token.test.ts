@@ -148,7 +148,7 @@ describe("verified-token cache", () => {
       keys = [ed.publicJwk]; // the issuer rotates es out
       await new Promise((r) => setTimeout(r, 1_100)); // JWKS cache of jose expires
       expect(await v.verify(t)).toMatchObject({ ok: true }); // still remembered
-      now += 6;
+      now += 5; // exactly verifiedCacheSec later: the entry has expired
       expect(await v.verify(t)).toMatchObject({ ok: false, reason: "unknown_key" });
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
