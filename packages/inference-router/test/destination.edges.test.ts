@@ -47,6 +47,9 @@ describe("nonPublicReason: names the range", () => {
     expect(nonPublicReason("64:FF9B::7f00:1")).toBe("NAT64 (64:ff9b::/96, 64:ff9b:1::/48)");
     expect(nonPublicReason("::1")).toMatch(/^not global unicast IPv6 \(only 2000::\/3 is public/);
     expect(nonPublicReason("fd00::1")).toMatch(/^not global unicast IPv6/);
+    // Only a PREFIX names the mapped / NAT64 forms.
+    expect(nonPublicReason("fd00::ffff:7f00:1")).toMatch(/^not global unicast IPv6/);
+    expect(nonPublicReason("fd00:64:ff9b::1")).toMatch(/^not global unicast IPv6/);
   });
   it("public addresses (also in brackets) have no reason; anything else is not an IP address", () => {
     expect(nonPublicReason("2606:4700::1")).toBeUndefined();
@@ -90,6 +93,7 @@ describe("blockListOf and the platform's networks", () => {
     expect(addressProblem("10.65.0.3", { platform, insecureForTests: blockListOf(["10.0.0.0/8"]) })).toBeUndefined();
     expect(addressProblem("127.0.0.1", {})).toBe("is not a public address (127.0.0.0/8 loopback)");
     expect(addressProblem("2606:[4700::1", {})).toBe("is not a public address (not an IP address)");
+    expect(addressProblem("2606:4700]::1", {})).toBe("is not a public address (not an IP address)");
   });
 });
 
@@ -110,7 +114,7 @@ describe("baseUrlProblem: exact reasons", () => {
   it("only the exact local names and suffixes are local: public names that merely contain them pass", () => {
     for (const host of ["localhost.example.com", "api.mylocalhost.example", "x.localhost.example.com", "x.local.example.com", "x.locality.example",
       "x.internal.example.com", "x.arpa.example.com", "metadata.example.com", "x.metadatas.example", "x.lan.example.com", "x.intranet.example.com",
-      "x.home.example.com", "x.corp.example.com", "api.example.a1", "api.example.1a"]) {
+      "x.home.example.com", "x.corp.example.com", "api.example.a1", "api.example.1a", "api.mylocalhost", "x.mymetadata"]) {
       expect(baseUrlProblem(`https://${host}`), host).toBeUndefined();
     }
   });
@@ -128,6 +132,11 @@ describe("vetDestination: exact answers and refusals", () => {
     expect(e).toBeInstanceOf(DestinationRefusedError);
     expect((e as Error).name).toBe("DestinationRefusedError");
     expect((e as Error).message).toBe("the provider host resolved to an address that is not a public address (10.0.0.0/8 private)");
+  });
+  it("only a whole bracket pair makes a literal: a host with a stray bracket is a name for the resolver", async () => {
+    for (const host of ["2606:[4700::1", "2606:4700]::1"]) {
+      await expect(vetDestination(host, {}, answers({ address: "10.1.2.3", family: 4 })), host).rejects.toThrow("not a public address");
+    }
   });
   it("the first answer is the one connected to", async () => {
     await expect(vetDestination("api.example.com", {}, answers({ address: "1.0.0.1", family: 4 }, { address: "2606:4700::1", family: 6 }))).resolves.toEqual({ address: "1.0.0.1", family: 4 });
