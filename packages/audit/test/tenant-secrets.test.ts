@@ -60,6 +60,8 @@ class MemoryTable {
     }
     if (sql === `${select} WHERE key_version <> $1 AND (tenant, name, version) > ($2, $3, $4) ORDER BY tenant, name, version LIMIT $5`) {
       const after = [p2, p3, p4] as [string, string, number];
+      // A row comparison with a NULL in it is NULL in SQL: no row qualifies.
+      if (after.some((x) => x === null || x === undefined)) return answer([]);
       return answer(this.sorted().filter((r) => r.key_version !== p1 && compareKey([r.tenant, r.name, r.version], after) > 0).slice(0, p5 as number).map((r) => ({ ...r })));
     }
     if (sql === `UPDATE ${TABLE} SET key_version = $1, nonce = $2, ciphertext = $3, auth_tag = $4, rotated_at = now() WHERE tenant = $5 AND name = $6 AND version = $7 AND key_version = $8 AND nonce = $9`) {
@@ -125,6 +127,13 @@ describe("TenantSecrets: set and get", () => {
     expect(table.rows.map((r) => r.key_version)).toEqual([2, 2, 2, 2]);
     // Only ciphertext is stored.
     for (const r of table.rows) expect(r.ciphertext.toString("latin1")).not.toContain("second");
+  });
+
+  it("bounds a string by its UTF-8 bytes, not its characters", async () => {
+    const { secrets } = setup();
+    await expect(secrets.set("acme", "wide", "é".repeat(32 * 1024 + 1))).rejects.toThrow("value: must be at most 64 KiB");
+    await secrets.set("acme", "wide", "é".repeat(32 * 1024));
+    expect((await secrets.get("acme", "wide")).toString("utf8")).toBe("é".repeat(32 * 1024));
   });
 
   it("takes a Buffer as it is, and bounds the value: not empty, at most 64 KiB", async () => {
@@ -211,6 +220,8 @@ describe("TenantSecrets: a row opens only as the secret it was sealed for", () =
     await writer.set("acme", "key", "v");
     const reader = new TenantSecrets({ db: table.db, keyring: [k1] });
     await expect(reader.get("acme", "key")).rejects.toThrow(/^master key version 2 is not in the keyring \(have 1\)$/);
+    const k3: MasterKey = { version: 3, key: randomBytes(32) };
+    await expect(new TenantSecrets({ db: table.db, keyring: [k3, k1] }).get("acme", "key")).rejects.toThrow(/^master key version 2 is not in the keyring \(have 1, 3\)$/);
   });
 });
 
@@ -310,6 +321,17 @@ describe("TenantSecrets: master key rotation", () => {
     // One page with every row, one empty page, one UPDATE per row.
     const pages = table.statements.filter((s) => s.includes("LIMIT $5"));
     expect(pages).toHaveLength(2);
+  });
+
+  it("pages past 100 rows by default; tenants of any case; works without an audit sink", async () => {
+    const table = new MemoryTable();
+    const old = new TenantSecrets({ db: table.db, keyring: [k1] });
+    for (let i = 0; i < 101; i++) await old.set(i % 2 ? "Acme" : "beta", `n${i}`, `v${i}`);
+    const secrets = new TenantSecrets({ db: table.db, keyring: [k1, k2] });
+    expect(await secrets.rotateMasterKey()).toEqual({ rewrapped: 101, failed: [] });
+    expect(table.statements.filter((s) => s.includes("LIMIT $5"))).toHaveLength(3); // 100, 1, none
+    expect(table.rows.every((r) => r.key_version === 2)).toBe(true);
+    expect((await new TenantSecrets({ db: table.db, keyring: [k2] }).get("Acme", "n1")).toString()).toBe("v1");
   });
 
   it("leaves a row that does not authenticate as it is and reports it; the others rotate", async () => {
