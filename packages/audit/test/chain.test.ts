@@ -157,3 +157,88 @@ describe("ChainVerifier", () => {
     expect(v.finish({ seq: "6", hash: rows[5]!.hash })).toMatchObject({ seq: "9", reason: "anchor-mismatch" });
   });
 });
+
+// The verifier's contract at its edges, with the exact report an operator reads (mutation
+// testing showed the tests above would pass with these details or branches changed).
+describe("ChainVerifier: reports and edges", () => {
+  const hex = (b: Buffer) => b.toString("hex");
+
+  it("push answers false for the breaking row and for every row after it", () => {
+    const rows = buildChain("a", 4);
+    rows[1] = { ...rows[1]!, actor: "x" };
+    const v = new ChainVerifier("a");
+    expect(v.push(rows[0]!)).toBe(true);
+    expect(v.push(rows[1])).toBe(false);
+    expect(v.push(rows[2]!)).toBe(false);
+    expect(v.firstBroken).toMatchObject({ seq: "2", reason: "hash-mismatch" });
+  });
+
+  it("each broken link names the row and says what disagreed", () => {
+    const rows = buildChain("a", 5);
+    const gap = new ChainVerifier("a");
+    gap.push(rows[0]!);
+    gap.push(rows[2]!);
+    expect(gap.firstBroken).toEqual({ tenant: "a", seq: "3", id: "3", reason: "seq-gap", detail: "expected seq 2, found 3" });
+
+    const prev = new ChainVerifier("a");
+    prev.push(rows[0]!);
+    prev.push({ ...rows[1]!, prevHash: Buffer.alloc(32, 7) });
+    expect(prev.firstBroken).toEqual({
+      tenant: "a", seq: "2", id: "2", reason: "prev-hash-mismatch",
+      detail: `prev_hash ${"07".repeat(32)} != hash of seq 1 ${hex(rows[0]!.hash)}`,
+    });
+
+    const edited = new ChainVerifier("a");
+    const bad = { ...rows[0]!, actor: "x" };
+    edited.push(bad);
+    expect(edited.firstBroken).toEqual({
+      tenant: "a", seq: "1", id: "1", reason: "hash-mismatch",
+      detail: `stored hash ${hex(rows[0]!.hash)} != recomputed ${hex(chainHash(GENESIS_HASH, bad))}`,
+    });
+
+    const anchored = new ChainVerifier("a", new Map([["2", Buffer.alloc(32, 9)]]));
+    anchored.push(rows[0]!);
+    anchored.push(rows[1]!);
+    expect(anchored.firstBroken).toEqual({
+      tenant: "a", seq: "2", id: "2", reason: "anchor-mismatch",
+      detail: `hash ${hex(rows[1]!.hash)} != exported anchor ${"09".repeat(32)}`,
+    });
+  });
+
+  it("finish: without a readable head, an intact chain is fine; an anchor at the last row is inside the chain", () => {
+    const rows = buildChain("a", 3);
+    const v = new ChainVerifier("a", new Map([["3", rows[2]!.hash]]));
+    rows.forEach((r) => v.push(r));
+    expect(v.finish(null)).toBeNull();
+    expect(v.verified).toBe(3);
+  });
+
+  it("finish: an anchor beyond the end names the anchor and where the chain ends", () => {
+    const rows = buildChain("a", 3);
+    const v = new ChainVerifier("a", new Map([["4", Buffer.alloc(32)]]));
+    rows.forEach((r) => v.push(r));
+    expect(v.finish(null)).toEqual({ tenant: "a", seq: "4", id: null, reason: "anchor-mismatch", detail: "chain ends at seq 3, before exported anchor seq 4" });
+  });
+
+  it("finish: a head at the right seq with another hash is a mismatch, as is a head at another seq", () => {
+    const rows = buildChain("a", 3);
+    const v = new ChainVerifier("a");
+    rows.forEach((r) => v.push(r));
+    expect(v.finish({ seq: "3", hash: Buffer.alloc(32, 1) })).toEqual({ tenant: "a", seq: "3", id: null, reason: "head-mismatch", detail: "head says seq 3, chain ends at seq 3" });
+    const w = new ChainVerifier("a");
+    rows.forEach((r) => w.push(r));
+    expect(w.finish({ seq: "5", hash: rows[2]!.hash })).toMatchObject({ reason: "head-mismatch", detail: "head says seq 5, chain ends at seq 3" });
+  });
+
+  it("finish keeps the first broken link, whatever the head says", () => {
+    const rows = buildChain("a", 3);
+    const v = new ChainVerifier("a", new Map([["9", Buffer.alloc(32)]]));
+    v.push(rows[0]!);
+    v.push(rows[2]!);
+    expect(v.finish({ seq: "7", hash: Buffer.alloc(32) })).toMatchObject({ seq: "3", reason: "seq-gap" });
+  });
+
+  it("refuses a prev hash that is not 32 bytes", () => {
+    expect(() => chainHash(Buffer.alloc(31), fields("a", 1))).toThrow("prevHash must be 32 bytes, got 31");
+  });
+});

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { confineCookie, downstreamResponseHeaders, readCookie, stripCookie, upstreamRequestHeaders, type ResponseScope } from "../src/headers";
+import { confineClearSiteData, confineCookie, confineServiceWorkerAllowed, downstreamResponseHeaders, isStrippedRequestHeader, readCookie, stripCookie, upstreamRequestHeaders, type ResponseScope } from "../src/headers";
 
 const hostScope: ResponseScope = { cookieName: "octw_session", kind: "host", cookiePath: "/" };
 const pathScope: ResponseScope = { cookieName: "octw_session", kind: "path", cookiePath: "/t/acme/" };
@@ -157,5 +157,82 @@ describe("property: upstream Set-Cookie never reaches beyond the tenant", () => 
     expect(pathMatches("/t", "/t/other/x")).toBe(true);
     expect(pathMatches("/t/acme/", "/t/acmex/")).toBe(false);
     expect(attr("a=1; Domain=x; Path=/p", "domain")).toBe("x");
+  });
+});
+
+// Each name on the strip lists, and the small parsing edges, pinned one by one (mutation
+// testing showed the tests above would pass with any single one of them missing).
+const HOP_BY_HOP = ["connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"];
+const IDENTITY = [
+  "authorization", "forwarded", "x-real-ip", "x-client-ip", "true-client-ip", "cf-connecting-ip", "x-cluster-client-ip", "remote-user",
+  "x-remote-user", "x-user", "x-email", "x-forwarded-user", "x-forwarded-email", "x-forwarded-preferred-username", "x-forwarded-groups",
+  "x-forwarded-access-token", "x-openclaw-scopes", "x-octw-anything", "x-forwarded-server", "x-auth-request-user", "tailscale-user-name", "x-pomerium-jwt-assertion",
+];
+
+describe("header sanitation: every listed name, one at a time", () => {
+  it.each([...HOP_BY_HOP, ...IDENTITY])("a client's %s never reaches the gateway (any case)", (name) => {
+    expect(isStrippedRequestHeader(name.toUpperCase(), new Set())).toBe(true);
+    // Alone (no Connection header naming it), so only the list can strip it.
+    const out = upstreamRequestHeaders({ [name]: "v", accept: "*/*" }, { ...identity, host: undefined }, { ...opts, extraStripped: new Set() });
+    const forwardedByClient = Object.entries(out).filter(([k, v]) => k === name && v === "v");
+    expect(forwardedByClient).toEqual([]);
+    expect(out.accept).toBe("*/*"); // control: an ordinary header passes
+  });
+  it("ordinary headers are not on the list (control)", () => {
+    for (const name of ["accept", "content-type", "user-agent", "x-request-id", "cookie"]) expect(isStrippedRequestHeader(name, new Set()), name).toBe(false);
+  });
+  it.each(HOP_BY_HOP)("a gateway's %s response header never reaches the client", (name) => {
+    expect(downstreamResponseHeaders([name, "v", "X-Kept", "1"], hostScope)).toEqual(["X-Kept", "1"]);
+  });
+  it("Alt-Svc and Set-Cookie2 are dropped on any route; a Connection-named header too", () => {
+    expect(downstreamResponseHeaders(["Alt-Svc", 'h3=":443"', "Set-Cookie2", "a=1", "X-Kept", "1"], hostScope)).toEqual(["X-Kept", "1"]);
+    // Only Connection's own value names hop-by-hop headers, not any header's value.
+    expect(downstreamResponseHeaders(["X-Note", "content-type", "Content-Type", "text/plain"], hostScope)).toEqual(["X-Note", "content-type", "Content-Type", "text/plain"]);
+  });
+  it("an odd trailing name without a value is ignored, even `connection`", () => {
+    expect(downstreamResponseHeaders(["X-A", "1", "connection"], hostScope)).toEqual(["X-A", "1"]);
+  });
+});
+
+describe("header sanitation: request edges", () => {
+  it("headers without a value are not forwarded at all; the Host is the edge's, else the client's", () => {
+    const out = upstreamRequestHeaders({ "x-empty": undefined, host: "evil.example", cookie: "octw_session=tok" }, identity, opts);
+    expect("x-empty" in out).toBe(false);
+    expect("cookie" in out).toBe(false); // nothing left after the edge cookie
+    expect(out.host).toBe("acme.octw.example");
+    expect(out["x-forwarded-host"]).toBe("acme.octw.example");
+    const noHost = upstreamRequestHeaders({ host: "10.0.0.1:8443" }, { ...identity, host: undefined }, opts);
+    expect(noHost.host).toBe("10.0.0.1:8443");
+    expect("x-forwarded-host" in noHost).toBe(false);
+  });
+  it("several Cookie headers are joined before the edge cookie is removed", () => {
+    const out = upstreamRequestHeaders({ cookie: ["a=1", "octw_session=tok", "b=2"] as unknown as string }, identity, opts);
+    expect(out.cookie).toBe("a=1; b=2");
+  });
+  it("stripCookie: blanks and empty parts go, a spaced-out edge cookie name is still the edge cookie", () => {
+    expect(stripCookie(undefined, "octw_session")).toBeUndefined();
+    expect(stripCookie("a=1;; b=2", "octw_session")).toBe("a=1; b=2");
+    expect(stripCookie("octw_session =tok; a=1", "octw_session")).toBe("a=1");
+  });
+  it("readCookie: a part without '=' is no value, the value is trimmed", () => {
+    expect(readCookie(undefined, "octw_session")).toBeUndefined();
+    expect(readCookie("octw_sessionX", "octw_session")).toBeUndefined();
+    expect(readCookie("a=1; octw_session= tok ", "octw_session")).toBe("tok");
+  });
+});
+
+describe("header sanitation: response edges", () => {
+  it("Set-Cookie: nameless dropped; spacing cannot hide Domain or Path; empty attributes go", () => {
+    expect(confineCookie("=v", hostScope)).toBeUndefined();
+    expect(confineCookie(" a=1;; Secure; Domain =octw.example", hostScope)).toBe("a=1; Secure");
+    expect(confineCookie("a=1; Path= /x", pathScope)).toBe("a=1; Path=/t/acme/x");
+  });
+  it("Service-Worker-Allowed: untouched on a host route, trimmed on a path route", () => {
+    expect(confineServiceWorkerAllowed("sw/", hostScope)).toBe("sw/");
+    expect(confineServiceWorkerAllowed(" /app/ ", pathScope)).toBe("/t/acme/app/");
+  });
+  it("Clear-Site-Data: every origin-confined directive is kept on a host route, cookies never", () => {
+    const all = '"cache", "storage", "executionContexts", "prefetchCache", "prerenderCache", "cookies", "*"';
+    expect(confineClearSiteData(all, hostScope)).toBe('"cache", "storage", "executionContexts", "prefetchCache", "prerenderCache"');
   });
 });

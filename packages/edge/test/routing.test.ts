@@ -72,6 +72,42 @@ describe("route resolution", () => {
   });
 });
 
+// Edges of the host and target grammar, each pinned to the exact outcome (mutation testing
+// showed the checks above would pass with these branches removed).
+describe("host and target edge cases", () => {
+  it("a port is all digits, else the host is refused; surrounding blanks are ignored", () => {
+    expect(normalizeHost(" ACME.octw.example:443 ")).toBe("acme.octw.example");
+    for (const host of ["acme.octw.example:x443", "acme.octw.example:443x", "acme.octw.example:", "acme.octw.example:123456", ":443", "."]) {
+      expect(normalizeHost(host), host).toBeUndefined();
+    }
+  });
+  it("the forwarded host keeps the port the edge parsed (the last one), blanks dropped", () => {
+    expect(canonicalHost(" acme.octw.example:8443 ")).toBe("acme.octw.example:8443");
+    expect(canonicalHost("acme:1:8443")).toBe("acme:1:8443");
+    expect(canonicalHost("acme.octw.example:x")).toBeUndefined();
+  });
+  it("names the reason a target is refused", () => {
+    expect(requestTargetProblem("http://b.octw.example/x")).toBe("target_not_origin_form");
+    expect(requestTargetProblem("*")).toBe("target_not_origin_form");
+    expect(requestTargetProblem("/x#frag")).toBe("target_has_fragment");
+    expect(requestTargetProblem("/t/a\\b")).toBe("target_has_backslash");
+    expect(requestTargetProblem("/t/a/%5cb")).toBe("target_has_backslash");
+    expect(requestTargetProblem("/t/a/../b")).toBe("target_has_dot_segment");
+  });
+  it("a dot-segment with any path parameter (or an empty one) is still a dot-segment", () => {
+    for (const url of ["/t/a/..;/b", "/t/a/..;jsessionid=1/b", "/t/a/.;x=y/b", "/t/a/%2e%2e;v=1"]) {
+      expect(requestTargetProblem(url), url).toBe("target_has_dot_segment");
+    }
+    expect(requestTargetProblem("/t/a/..x;y/b")).toBeUndefined();
+  });
+  it("a target not in origin form is never routed, even on a tenant host", () => {
+    for (const url of ["http://other.example/x", "*", "t/acme/x"]) {
+      expect(resolveRoute("acme.octw.example", url, both), url).toEqual({ kind: "none" });
+      expect(resolveRoute("octw.example", url, both), url).toEqual({ kind: "none" });
+    }
+  });
+});
+
 // A browser, a CDN or the gateway's framework may normalize a path (WHATWG URL parsing:
 // dot-segments, %2e, backslash as slash). Whatever the edge routes to tenant T must still be
 // under /t/T/ after such normalization, or the edge checked one path and another hop used another.

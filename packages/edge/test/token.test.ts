@@ -148,7 +148,7 @@ describe("verified-token cache", () => {
       keys = [ed.publicJwk]; // the issuer rotates es out
       await new Promise((r) => setTimeout(r, 1_100)); // JWKS cache of jose expires
       expect(await v.verify(t)).toMatchObject({ ok: true }); // still remembered
-      now += 6;
+      now += 5; // exactly verifiedCacheSec later: the entry has expired
       expect(await v.verify(t)).toMatchObject({ ok: false, reason: "unknown_key" });
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
@@ -259,5 +259,148 @@ describe("token lifetime is exp − iat (what the issuer granted), not exp − n
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+// Boundaries and reason codes, each pinned exactly (mutation testing showed which of them no
+// test above could tell apart). Time is injected; every token is signed with exactly the
+// claims given (no iat/exp added).
+describe("token edges: exact boundaries and reasons", () => {
+  const NOW = 1_900_000_000;
+  const signRaw = (payload: Record<string, unknown>) => new SignJWT(payload).setProtectedHeader({ alg: "ES256", kid: es.kid }).sign(es.privateKey);
+  const base = (extra: Record<string, unknown> = {}) => ({ sub: "alice@example.test", tenant: "acme", iss: ISSUER, aud: AUDIENCE, iat: NOW, exp: NOW + 300, ...extra });
+  const verifierAt = (now: () => number, extra: Record<string, unknown> = {}) =>
+    TokenVerifier.create(jwtConfig({ kind: "static", jwks: [es.publicJwk] }, extra), now);
+
+  it("an empty token is no token", async () => {
+    expect(await verifier.verify("")).toEqual({ ok: false, reason: "no_token" });
+  });
+
+  it("a correctly signed token longer than 16 KiB is refused before verification; 16 KiB exactly is verified", async () => {
+    const v = await verifierAt(() => NOW, { maxLifetimeSec: 0 });
+    const sized = async (len: number) => {
+      // base64url grows by 4 chars per 3 bytes: search the padding that gives exactly len.
+      for (let pad = Math.floor(len * 0.7); pad < len; pad++) {
+        const t = await signRaw(base({ pad: "x".repeat(pad) }));
+        if (t.length === len) return t;
+        if (t.length > len) break;
+      }
+      throw new Error(`no token of length ${len}`);
+    };
+    expect(await v.verify(await sized(16_384))).toMatchObject({ ok: true });
+    expect(await v.verify(await sized(16_386))).toEqual({ ok: false, reason: "malformed_token" });
+  });
+
+  it("lifetime: exp − iat equal to the maximum is allowed, one second more is not", async () => {
+    const v = await verifierAt(() => NOW, { maxLifetimeSec: 600, verifiedCacheSec: 0 });
+    expect(await v.verify(await signRaw(base({ exp: NOW + 600 })))).toMatchObject({ ok: true });
+    expect(await v.verify(await signRaw(base({ exp: NOW + 601 })))).toEqual({ ok: false, reason: "token_lifetime_too_long" });
+  });
+
+  it("iat: at now + skew exactly is allowed, one second later is not; a non-number iat is invalid", async () => {
+    const v = await verifierAt(() => NOW, { clockToleranceSec: 30, verifiedCacheSec: 0 });
+    expect(await v.verify(await signRaw(base({ iat: NOW + 30 })))).toMatchObject({ ok: true });
+    expect(await v.verify(await signRaw(base({ iat: NOW + 31 })))).toEqual({ ok: false, reason: "invalid_issued_at" });
+    expect(await v.verify(await signRaw(base({ iat: "soon" })))).toEqual({ ok: false, reason: "invalid_issued_at" });
+  });
+
+  it("exp is required; a non-number exp is refused", async () => {
+    const v = await verifierAt(() => NOW, { verifiedCacheSec: 0 });
+    const { exp: _exp, ...noExp } = base();
+    expect(await v.verify(await signRaw(noExp))).toEqual({ ok: false, reason: "token_expired" });
+    expect(await v.verify(await signRaw(base({ exp: "later" })))).toEqual({ ok: false, reason: "token_expired" });
+  });
+
+  it("subject: empty or not a string is missing; one printable character is fine", async () => {
+    const v = await verifierAt(() => NOW, { verifiedCacheSec: 0 });
+    expect(await v.verify(await signRaw(base({ sub: "" })))).toEqual({ ok: false, reason: "missing_subject" });
+    expect(await v.verify(await signRaw(base({ sub: 123 })))).toEqual({ ok: false, reason: "missing_subject" });
+    expect(await v.verify(await signRaw(base({ sub: "a" })))).toMatchObject({ ok: true, sub: "a" });
+    expect(await v.verify(await signRaw(base({ sub: " a" })))).toEqual({ ok: false, reason: "invalid_subject" });
+  });
+
+  it("tenant: empty or not a string is missing (the subject is kept for the audit)", async () => {
+    const v = await verifierAt(() => NOW, { verifiedCacheSec: 0 });
+    expect(await v.verify(await signRaw(base({ tenant: "" })))).toEqual({ ok: false, reason: "missing_tenant", sub: "alice@example.test" });
+    expect(await v.verify(await signRaw(base({ tenant: 7 })))).toEqual({ ok: false, reason: "missing_tenant", sub: "alice@example.test" });
+  });
+
+  it("a cached token expires at exp + skew exactly, as an uncached one does", async () => {
+    let now = NOW;
+    const v = await verifierAt(() => now, { clockToleranceSec: 30, verifiedCacheSec: 300 });
+    const t = await signRaw(base({ exp: NOW + 60 }));
+    expect(await v.verify(t)).toMatchObject({ ok: true });
+    now = NOW + 60 + 10; // past exp, inside the skew: still valid from the cache
+    expect(await v.verify(t)).toMatchObject({ ok: true });
+    expect(v.cachedTokens).toBe(1);
+    now = NOW + 60 + 30;
+    expect(await v.verify(t)).toEqual({ ok: false, reason: "token_expired" });
+  });
+
+  it("a cached token with nbf stays valid inside the skew before nbf, and on every later use", async () => {
+    let now = NOW;
+    const v = await verifierAt(() => now, { clockToleranceSec: 30, verifiedCacheSec: 300 });
+    const t = await signRaw(base({ nbf: NOW + 10 }));
+    expect(await v.verify(t)).toMatchObject({ ok: true }); // 10 s early, inside the skew
+    expect(await v.verify(t)).toMatchObject({ ok: true }); // cached
+    now = NOW - 20; // nbf − skew exactly: still valid
+    expect(await v.verify(t)).toMatchObject({ ok: true });
+    now = NOW - 21;
+    expect(await v.verify(t)).toEqual({ ok: false, reason: "token_not_yet_valid" });
+  });
+
+  it("an entry past verifiedCacheSec is dropped, and not re-added when the token now fails", async () => {
+    let now = NOW;
+    const v = await verifierAt(() => now, { clockToleranceSec: 0, verifiedCacheSec: 5 });
+    const t = await signRaw(base({ exp: NOW + 60 }));
+    expect(await v.verify(t)).toMatchObject({ ok: true });
+    expect(v.cachedTokens).toBe(1);
+    now = NOW + 100;
+    expect(await v.verify(t)).toEqual({ ok: false, reason: "token_expired" });
+    expect(v.cachedTokens).toBe(0);
+  });
+});
+
+describe("token edges: key-set failures", () => {
+  const serve = async (handler: http.RequestListener) => {
+    const server = http.createServer(handler);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`, close: () => new Promise<void>((r) => server.close(() => r())) };
+  };
+  const through = (url: string) => TokenVerifier.create(jwtConfig({ kind: "jwks-url", url, allowHttpLoopback: true, timeoutMs: 500 }));
+
+  it("no answer from the key server: keys_unavailable", async () => {
+    expect(await (await through("http://127.0.0.1:1/jwks.json")).verify(await es.sign(claims("acme", "viewer")))).toEqual({ ok: false, reason: "keys_unavailable" });
+  });
+
+  it("a key set that is not one (JWKSInvalid), or comes too late (JWKSTimeout): keys_unavailable", async () => {
+    const bad = await serve((_q, r) => { r.setHeader("content-type", "application/json"); r.end(JSON.stringify({ keys: "none" })); });
+    const slow = await serve((_q, r) => { setTimeout(() => r.end(JSON.stringify({ keys: [] })), 1_500); });
+    try {
+      expect(await (await through(bad.url)).verify(await es.sign(claims("acme", "viewer")))).toEqual({ ok: false, reason: "keys_unavailable" });
+      expect(await (await through(slow.url)).verify(await es.sign(claims("acme", "viewer")))).toEqual({ ok: false, reason: "keys_unavailable" });
+    } finally {
+      await bad.close();
+      await slow.close();
+    }
+  });
+
+  it("a key server answering non-200: refused as token_invalid (a JOSE error of no other kind)", async () => {
+    const down = await serve((_q, r) => { r.statusCode = 503; r.end("{}"); });
+    try {
+      expect(await (await through(down.url)).verify(await es.sign(claims("acme", "viewer")))).toEqual({ ok: false, reason: "token_invalid" });
+    } finally {
+      await down.close();
+    }
+  });
+});
+
+describe("token extraction: the Authorization grammar", () => {
+  it("exactly `Bearer <token>`: any run of spaces between, trailing spaces allowed, nothing else", () => {
+    expect(extractToken("Bearer  a.b.c", undefined).token).toBe("a.b.c");
+    expect(extractToken("Bearer a.b.c  ", undefined).token).toBe("a.b.c");
+    for (const h of ["xBearer a.b.c", "Bearer a.b.c d", "Bearer a.b.c x", "Bearer", "Bearer "]) {
+      expect(extractToken(h, "cookie.token.x"), h).toEqual({ token: undefined, source: "bearer" });
+    }
   });
 });

@@ -47,3 +47,28 @@ describe("router token", () => {
     expect(checkToken(table, a, { authorization: "Bearer ta", "x-api-key": "tb" })).toEqual({ ok: false, reason: "ambiguous_token" });
   });
 });
+
+// Edges pinned one by one (mutation testing showed the tests above would pass without them).
+describe("tenancy edges", () => {
+  it("a source that is no IPv4 address is refused even for a subnet starting at 0.0.0.0 (where its 0 would match)", () => {
+    const zero = buildTenantTable([{ ...a, routerAddress: "0.0.0.3", subnet: "0.0.0.0/8" }]);
+    expect(tenantByNetwork(zero, "0.0.0.3", "0.0.0.9")).toMatchObject({ ok: true }); // control
+    for (const src of ["fe80::1", "", undefined, "not-an-address"]) {
+      expect(tenantByNetwork(zero, "0.0.0.3", src), String(src)).toEqual({ ok: false, reason: "source_outside_network" });
+    }
+  });
+  it("the Bearer grammar: any run of blanks between, trailing blanks allowed, nothing before or after", () => {
+    expect(presentedToken({ authorization: "Bearer \t ta" })).toStrictEqual({ token: "ta", conflict: false });
+    expect(presentedToken({ authorization: "Bearer ta \t" })).toStrictEqual({ token: "ta", conflict: false });
+    for (const auth of ["xBearer ta", "Bearer ta tb", "Bearer ta x", "Bearer"]) {
+      expect(presentedToken({ authorization: auth }), auth).toStrictEqual({ conflict: false });
+    }
+  });
+  it("an Authorization given as a list is no token; x-api-key is trimmed; no token means no token field", () => {
+    expect(presentedToken({ authorization: ["Bearer ta"] })).toStrictEqual({ conflict: false });
+    expect(presentedToken({ "x-api-key": " ta " })).toStrictEqual({ token: "ta", conflict: false });
+    expect(presentedToken({ "x-api-key": "   " })).toStrictEqual({ conflict: false });
+    expect(presentedToken({})).toStrictEqual({ conflict: false });
+    expect(checkToken(table, a, { "x-api-key": " ta " })).toEqual({ ok: true });
+  });
+});

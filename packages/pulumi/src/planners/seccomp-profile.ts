@@ -173,11 +173,17 @@ export function buildSeccompProfile(options: SeccompOptions = {}): SeccompProfil
     if (cloneIdx >= 0) syscalls[0]!.names.splice(cloneIdx, 1);
     syscalls.push({ names: ["clone"], action: "SCMP_ACT_ALLOW", args: [{ index: 0, value: CLONE_NAMESPACE_FLAGS, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ" }] });
   }
-  // Any address family but vsock (a channel to the hypervisor host).
-  syscalls.push({ names: ["socket"], action: "SCMP_ACT_ALLOW", args: [{ index: 0, value: AF_VSOCK, op: "SCMP_CMP_NE" }] });
+  // Any address family but vsock (a channel to the hypervisor host). An extra denial of
+  // socket (or personality, below) removes its filtered rule too, or the denial would be void.
+  if (!denied.has("socket")) {
+    syscalls.push({ names: ["socket"], action: "SCMP_ACT_ALLOW", args: [{ index: 0, value: AF_VSOCK, op: "SCMP_CMP_NE" }] });
+  }
   // Only the default personality (and the read-only query 0xffffffff), no exec-domain tricks.
-  for (const value of [0, 8, 0x20000, 0x20008, 0xffffffff]) {
-    syscalls.push({ names: ["personality"], action: "SCMP_ACT_ALLOW", args: [{ index: 0, value, op: "SCMP_CMP_EQ" }] });
+  // (personality is in DENIED_SYSCALLS for its unconditional form; these values stay allowed.)
+  if (!options.extraDenied?.includes("personality")) {
+    for (const value of [0, 8, 0x20000, 0x20008, 0xffffffff]) {
+      syscalls.push({ names: ["personality"], action: "SCMP_ACT_ALLOW", args: [{ index: 0, value, op: "SCMP_CMP_EQ" }] });
+    }
   }
   // clone3 answers ENOSYS so glibc and node fall back to clone, where the flags are checkable.
   syscalls.push({ names: ["clone3"], action: "SCMP_ACT_ERRNO", errnoRet: 38 });
