@@ -18,6 +18,8 @@ import { parse as parseYaml } from "yaml";
 import { OpenClawPlatform, planPlatform, type OpenClawPlatformArgs } from "@octw/pulumi";
 import { RUN_LABEL, demuxDockerStream, newRunId, sweepDeadRuns } from "../realize/index";
 import { createDeployment, type Deployment, type Plan } from "../realize/deployment";
+import { diffByRules } from "../realize/provider-model/diff";
+import { CONTAINER_RULES } from "../realize/provider-model/docker";
 import { engine, requireEnv } from "./env";
 import { execIn, nodeProbe } from "./probe-exec";
 import * as P from "./probe-scripts";
@@ -251,6 +253,35 @@ describe("a second `pulumi up` of the local stack", () => {
     expect(await viaEdge("charlie", await token("charlie", "viewer"))).toBe(200);
     // a valid token of another tenant: authenticated, not authorized for bravo
     expect(await viaEdge("bravo", await token("alpha", "viewer"))).toBe(403);
+  });
+
+  it("suspended tenants (a paused gateway, a stopped gateway and proxy) are left alone by `up --refresh`: no change planned, nobody woken", async () => {
+    const alpha = dk.getContainer(gatewayId("alpha"));
+    const charlie = dk.getContainer(gatewayId("charlie"));
+    const charlieProxy = dk.getContainer(`${prefix}-charlie-egress`);
+    await alpha.pause();
+    await charlie.stop({ t: 5 });
+    await charlieProxy.stop({ t: 2 });
+    try {
+      // A plain `up` does not read the engine; `up --refresh` (and PR previews with --refresh) does.
+      await dep.refresh();
+      const read = dep.find(CTR, "local-charlie-gateway")!;
+      // control: the provider reads the stopped gateway back as must_run false, and without
+      // ignoreChanges its diff against the config would be an update that starts it
+      expect(read.state.mustRun).toBe(false);
+      expect(diffByRules(CONTAINER_RULES, read.name, read.state, read.inputs).changes.map((c) => c.field)).toEqual(["mustRun"]);
+      expect(read.options.ignoreChanges).toContain("mustRun");
+      const plan = show("up --refresh with charlie stopped and alpha paused", await dep.preview(program(base)));
+      expect(plan.changed().filter((s) => s.custom)).toEqual([]);
+      await dep.up(program(base));
+      expect((await charlie.inspect()).State.Running).toBe(false);
+      expect((await charlieProxy.inspect()).State.Running).toBe(false);
+      expect((await alpha.inspect()).State.Paused).toBe(true);
+    } finally {
+      await alpha.unpause();
+      await charlieProxy.start();
+      await charlie.start();
+    }
   });
 
   it("`pulumi destroy` keeps the audit database, its data volume and the tenants' state volumes", async () => {

@@ -130,6 +130,8 @@ export interface Deployment {
   up(program: Program): Promise<Plan>;
   /** `pulumi destroy`: deletes every resource with the engine's semantics (retainOnDelete, protect) */
   destroy(): Promise<Plan>;
+  /** `pulumi refresh` (or `up --refresh`): every Docker resource's state re-read from the engine by the provider's Read */
+  refresh(): Promise<void>;
   entries(): StateEntry[];
   find(type: string, name: string): StateEntry | undefined;
   /** test teardown: removes everything this deployment made, retained resources included */
@@ -440,6 +442,12 @@ export function createDeployment(opts: DeploymentOptions): Deployment {
         await engineDelete(e, "pulumi destroy");
       }
       return new Plan(steps);
+    },
+    async refresh() {
+      for (const e of state.values()) {
+        if (!e.custom || !e.id || !e.type.startsWith("docker:")) continue;
+        e.state = await readState(e.type, e.id, e.inputs, { id: e.id, outputs: e.outputs, destroy: e.destroy, kind: "other" });
+      }
     },
     entries: () => [...state.values()],
     find: (type, name) => [...state.values()].find((e) => e.type === type && e.name === name),

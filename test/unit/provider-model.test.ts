@@ -70,6 +70,12 @@ describe("resource_docker_container.go schema + _funcs.go Read: container diffs"
     expect(ctr({ capabilities: [{ adds: [], drops: ["ALL"] }] }, { capabilities: { adds: ["NET_RAW"], drops: ["ALL"] } }).op).toBe("replace");
   });
 
+  it("a field with a schema Default absent from config means the default: must_run false in state against no config is an update that starts it", () => {
+    expect(ctr({ mustRun: false }, {}).changes.map((c) => `${c.field}:${c.action}`)).toEqual(["mustRun:update"]);
+    expect(ctr({ mustRun: true, restart: "no", networkMode: "bridge" }, {}).op).toBe("same");
+    expect(ctr({ networkMode: "host" }, {}).op).toBe("replace");
+  });
+
   it("an input the model has no rule for is an error, never silently equal", () => {
     expect(() => ctr({}, { somethingNew: 1 })).toThrow(/no diff rule/);
   });

@@ -22,8 +22,10 @@ export type Kind = "scalar" | "list" | "set" | "map" | "block";
 export interface FieldRule {
   /** a change replaces the resource (schema ForceNew) */
   forceNew: boolean;
-  /** absent from config: the prior state's value stands (schema Computed, or Optional+Default) */
+  /** absent from config: the prior state's value stands (schema Computed) */
   computed?: boolean;
+  /** absent from config: the schema Default is the config's value, compared with the state */
+  default?: unknown;
   kind?: Kind;
   /** the value config means, in the form the provider's Read writes to state (defaults applied) */
   normalize?: (v: unknown) => unknown;
@@ -122,6 +124,10 @@ export function diffByRules(rules: ResourceRules, name: string, state: Record<st
   for (const [field, rule] of Object.entries(rules.fields)) {
     const raw = news[field];
     const prior = state[field];
+    if ((raw === undefined || raw === null) && rule.default !== undefined) {
+      if (!equalUnder(rule, prior ?? rule.default, rule.default)) changes.push({ field, action: rule.forceNew ? "replace" : "update", prior, next: rule.default });
+      continue;
+    }
     if (raw === undefined || raw === null) {
       if (rule.computed || isEmpty(prior) || rule.suppress?.(prior, "")) continue;
       changes.push({ field, action: rule.forceNew ? "replace" : "update", prior, next: undefined });

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { hardenedContainerArgs, labelList, type ResourceLimits, type TmpfsMount, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
+import { hardenedContainerArgs, labelList, type ResourceLimits, type TmpfsMount, REPLACE_ON_CHANGES, SUSPENDABLE_IGNORE_CHANGES } from "../planners/container-hardening.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { tenantPrincipalIdSchema } from "../planners/identity-plan.js";
 import { POLICY_PRESET_NAMES, type PolicyPresetName } from "../planners/presets.js";
@@ -184,7 +184,7 @@ export class SandboxPolicy extends pulumi.ComponentResource {
         waitTimeout: 60,
         labels: labelList({ "octw.tenant": args.tenantId, "octw.component": "egress-proxy", "octw.platform": prefix, "octw.managed-by": "pulumi" }),
       },
-      { parent: this, deleteBeforeReplace: true, replaceOnChanges: REPLACE_ON_CHANGES },
+      { parent: this, deleteBeforeReplace: true, replaceOnChanges: REPLACE_ON_CHANGES, ignoreChanges: SUSPENDABLE_IGNORE_CHANGES },
     );
     this.proxyUrl = pulumi.output(plan.proxyUrl);
     this.notEnforced = pulumi.output([...plan.enforced.notEnforced]);

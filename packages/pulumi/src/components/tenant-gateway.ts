@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { hardenedContainerArgs, labelList, volumeInitArgs, type ResourceLimits, type TmpfsMount, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
+import { hardenedContainerArgs, labelList, volumeInitArgs, type ResourceLimits, type TmpfsMount, REPLACE_ON_CHANGES, SUSPENDABLE_IGNORE_CHANGES } from "../planners/container-hardening.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OPENCLAW_PORT, OPENCLAW_STATE_DIR, renderOpenClawConfig } from "../planners/openclaw-config.js";
 import { gatewayRuntimeEnv } from "../planners/gateway-runtime.js";
@@ -246,7 +246,7 @@ export class TenantGateway extends pulumi.ComponentResource {
         // Not on the volume: a volume's labels force its replacement, and it holds the tenant's state.
         labels: labelList({ "octw.tenant": parsed.tenantId, "octw.component": "gateway", "octw.platform": prefix, "octw.managed-by": "pulumi" }),
       },
-      { parent: this, deleteBeforeReplace: true, dependsOn: [stateInit], replaceOnChanges: REPLACE_ON_CHANGES },
+      { parent: this, deleteBeforeReplace: true, dependsOn: [stateInit], replaceOnChanges: REPLACE_ON_CHANGES, ignoreChanges: SUSPENDABLE_IGNORE_CHANGES },
     );
     this.containerName = this.container.name;
     this.url = pulumi.output(`http://${parsed.address}:${OPENCLAW_PORT}`);

@@ -83,6 +83,15 @@ export function cpusAsProviderReadsThem(cpus: number): string {
  */
 export const REPLACE_ON_CHANGES = ["tmpfs", "healthcheck", "init", "cpuPeriod", "cpuQuota"];
 
+/**
+ * Fields of a tenant's suspendable containers (gateway, egress proxy) a later `up` must not act
+ * on: the provider reads a stopped container back with `must_run: false` and plans an update that
+ * starts it (kreuzwerker v4.5.0 resource_docker_container_funcs.go, Read and Update), so every
+ * `pulumi up` would wake every suspended tenant. Crashes are the restart policy's business
+ * (`unless-stopped`); a stop is a suspension, and the waker owns it.
+ */
+export const SUSPENDABLE_IGNORE_CHANGES = ["mustRun"];
+
 export function tmpfsOptions(mount: TmpfsMount, uid: number, gid: number): string {
   // mode 1777 only for /tmp (a shared scratch convention); other paths belong to the tenant alone.
   const mode = mount.path === "/tmp" ? "1777" : "0700";
