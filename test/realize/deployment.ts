@@ -192,7 +192,7 @@ export function createDeployment(opts: DeploymentOptions): Deployment {
     return inputs;
   }
 
-  async function diff(prior: StateEntry, news: Record<string, unknown>, rawNews: Record<string, unknown>): Promise<DiffResult & { deleteBeforeReplace?: boolean }> {
+  async function diff(prior: StateEntry, news: Record<string, unknown>): Promise<DiffResult & { deleteBeforeReplace?: boolean }> {
     const type = prior.type;
     let result: DiffResult & { deleteBeforeReplace?: boolean };
     if (type === "pulumi-nodejs:dynamic:Resource") {
@@ -234,7 +234,6 @@ export function createDeployment(opts: DeploymentOptions): Deployment {
     if (current) changes = changes.filter((c) => !current.ignoreChanges.includes(c.field));
     const roc = current?.replaceOnChanges ?? opt.replaceOnChanges;
     changes = changes.map((c) => (roc.includes(c.field) || roc.includes("*") ? { ...c, action: "replace" as const } : c));
-    void rawNews;
     const op = changes.some((c) => c.action === "replace") ? "replace" : changes.length ? "update" : "same";
     return { ...result, op, changes };
   }
@@ -291,7 +290,7 @@ export function createDeployment(opts: DeploymentOptions): Deployment {
       if (!fromR.length && !e.options.dependencies.includes(r.urn)) continue;
       const news = { ...e.inputs };
       for (const k of fromR) news[k] = markUnknowns(pulumi.unknown);
-      const d = await diff(e, news, news);
+      const d = await diff(e, news);
       if (d.op !== "replace") continue;
       seen.add(e.urn);
       out.push(...(await dependentReplacements(e, seen)), e);
@@ -329,7 +328,7 @@ export function createDeployment(opts: DeploymentOptions): Deployment {
       prior.options = options;
       return { id: undefined, state: rawInputs };
     }
-    const d = await diff(prior, inputs, rawInputs);
+    const d = await diff(prior, inputs);
     step(d.op, d.changes);
     if (d.op === "same") {
       prior.options = options;
