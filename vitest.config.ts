@@ -18,7 +18,7 @@ export default defineConfig({
       {
         test: {
           name: "postgres",
-          include: ["packages/*/test/**/*.pg.test.ts", "test/postgres/**/*.test.ts"],
+          include: ["packages/*/test/**/*.pg.test.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,

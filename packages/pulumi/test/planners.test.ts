@@ -19,6 +19,7 @@ import {
   planEnforcement,
   planPlatform,
   renderOpenClawConfig,
+  renderEdgeConfig,
   renderSquidConfig,
   slotCapacity,
   tenantAddressPlan,
@@ -255,6 +256,13 @@ describe("OpenClaw config", () => {
   it("trusts only the edge and sets trusted-proxy auth", () => {
     const c = JSON.parse(renderOpenClawConfig({ edgeAddress: "10.64.0.34", allowedOrigins: ["https://alpha.example.com"] })) as { gateway: unknown };
     expect(c.gateway).toMatchObject({ mode: "local", bind: "lan", trustedProxies: ["10.64.0.34"], auth: { mode: "trusted-proxy", trustedProxy: { userHeader: "x-octw-user" } } });
+  });
+  it("names the same user header as the edge sets: one source, so they cannot disagree", () => {
+    const gateway = JSON.parse(renderOpenClawConfig({ edgeAddress: "10.64.0.34", allowedOrigins: [] })) as { gateway: { auth: { trustedProxy: { userHeader: string } } } };
+    const edge = JSON.parse(
+      renderEdgeConfig({ image: "edge@sha256:" + "0".repeat(64), ingressNetworkName: "i", controlNetworkName: "c", auditConnectionUrl: "postgres://x", jwt: { issuer: "https://idp.example.com", audience: "octw", algorithms: ["ES256"], jwksUrl: "https://idp.example.com/jwks" }, hostDomain: "example.com"}),
+    ) as { headers: { user: string } };
+    expect(edge.headers.user).toBe(gateway.gateway.auth.trustedProxy.userHeader);
   });
 });
 

@@ -5,7 +5,7 @@ import * as random from "@pulumi/random";
 import { SERVICE_ROLES, migrationSql, requiredGrants, type AuditRoles, type ServiceRole } from "@octw/audit";
 import { z } from "zod";
 import { hardenedContainerArgs, labelList, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
-import { afterSuccessOf } from "./common.js";
+import { afterSuccessOf, namePrefixSchema } from "./common.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 import { AuditSql } from "./audit-sql.js";
@@ -112,7 +112,7 @@ const argsSchema = z
       })
       .optional(),
     databaseName: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, "must be a lowercase identifier").optional(),
-    namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).optional(),
+    namePrefix: namePrefixSchema.optional(),
     masterKey: inputString.optional(),
   })
   .superRefine((a, ctx) => {

@@ -6,6 +6,15 @@ export const tenantIdSchema = z
   .string()
   .regex(/^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$/, "must be a lowercase DNS label: a-z first, then a-z, 0-9 or inner hyphens, at most 32 characters");
 
+/**
+ * The prefix of every Docker object name. At most 21 characters because a tenant's container name
+ * (`<prefix>-<tenant>-gateway`, tenant ids up to 32) is also its DNS name on the tenant network,
+ * and a DNS label holds 63: 21 + 1 + 32 + 8 = 62. One schema for the platform and every component.
+ */
+export const namePrefixSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,20}$/, "must be lowercase: a-z first, then a-z, 0-9 or -, at most 21 characters");
+
 /** Docker object name for a tenant's part, e.g. `octw-alpha-gateway`. */
 export function dockerName(prefix: string, tenantId: string, part: string): string {
   return `${prefix}-${tenantId}-${part}`;

@@ -3,9 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { parseEdgeConfig, type EdgeConfigInput } from "@octw/edge";
 import { z } from "zod";
 import { labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
-import { afterSuccessOf } from "./common.js";
+import { afterSuccessOf, namePrefixSchema } from "./common.js";
 import { imageProblem } from "../planners/image-pinning.js";
-import { OPENCLAW_PORT } from "../planners/openclaw-config.js";
+import { OPENCLAW_PORT, USER_HEADER } from "../planners/openclaw-config.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 
 /** The edge image's own UID:GID (images/edge). */
@@ -103,7 +103,7 @@ const argsSchema = z.strictObject({
     roleClaim: z.string().optional(),
   }),
   roles: z.record(z.string(), z.array(z.string())).optional(),
-  namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).optional(),
+  namePrefix: namePrefixSchema.optional(),
   memoryMb: z.number().int().min(128).max(65_536).optional(),
 });
 
@@ -129,7 +129,7 @@ export function renderEdgeConfig(args: EdgeArgs): string {
       ...(args.jwt.roleClaim ? { roleClaim: args.jwt.roleClaim } : {}),
     },
     ...(args.roles ? { roles: args.roles } : {}),
-    headers: { user: "x-octw-user" },
+    headers: { user: USER_HEADER },
     audit: { connectionUrlFile: AUDIT_URL_PATH, spoolPath: `${STATE_DIR}/audit.spool` },
   };
   parseEdgeConfig(config);

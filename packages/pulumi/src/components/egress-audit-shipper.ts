@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
-import { afterSuccessOf } from "./common.js";
+import { afterSuccessOf, namePrefixSchema } from "./common.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 
@@ -51,7 +51,7 @@ const argsSchema = z.strictObject({
   dockerSocketPath: z.string().startsWith("/").optional(),
   proxyLabels: z.record(z.string(), z.string()),
   windowMs: z.number().int().min(1000).max(3_600_000).optional(),
-  namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).optional(),
+  namePrefix: namePrefixSchema.optional(),
 });
 
 /**

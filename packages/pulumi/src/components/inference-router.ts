@@ -4,7 +4,7 @@ import { INSECURE_PROVIDERS_ENV, ROUTER_PORT, parseRouterConfig, type RouterConf
 import { z } from "zod";
 import { INIT_MOUNT, labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
 import { ServiceConfigFile } from "./service-config-file.js";
-import { afterSuccessOf } from "./common.js";
+import { afterSuccessOf, namePrefixSchema } from "./common.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 
@@ -68,7 +68,7 @@ const argsSchema = z.strictObject({
   databaseUrl: inputAny,
   masterKeyring: inputAny,
   tenants: inputAny,
-  namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).optional(),
+  namePrefix: namePrefixSchema.optional(),
   memoryMb: z.number().int().min(128).max(65_536).optional(),
   insecureProvidersForTests: z.array(z.string()).min(1).optional(),
   platformNetworks: z.array(z.string()).optional(),

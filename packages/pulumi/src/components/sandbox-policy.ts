@@ -15,7 +15,7 @@ import { SQUID_PORT, renderSquidConfig } from "../planners/squid-config.js";
 import { planTenantPolicy } from "../planners/tenant-policy.js";
 import type { ParsedInferencePolicy } from "@octw/inference-router";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
-import { dockerName, tenantIdSchema } from "./common.js";
+import { dockerName, namePrefixSchema, tenantIdSchema } from "./common.js";
 
 export interface SandboxPolicyArgs {
   tenantId: string;
@@ -102,7 +102,7 @@ const argsSchema = z.strictObject({
   proxyUid: tenantPrincipalIdSchema,
   proxyGid: tenantPrincipalIdSchema,
   proxyLimits: limitsSchema.optional(),
-  namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).optional(),
+  namePrefix: namePrefixSchema.optional(),
   insecureInferenceProvidersForTests: z.array(z.string()).min(1).optional(),
   platformNetworks: z.array(z.string()).optional(),
 });

@@ -10,7 +10,7 @@ import { gatewayRuntimeEnv } from "../planners/gateway-runtime.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 import { openclawModelsConfig, type ParsedInferencePolicy } from "@octw/inference-router";
 import { tenantPrincipalIdSchema } from "../planners/identity-plan.js";
-import { afterSuccessOf, dockerName, tenantIdSchema } from "./common.js";
+import { afterSuccessOf, dockerName, namePrefixSchema, tenantIdSchema } from "./common.js";
 
 /** Where the generated per-tenant secrets land: inside the 0700 state volume, each file 0400 and owned by the tenant. */
 export const ROUTER_TOKEN_PATH = `${OPENCLAW_STATE_DIR}/.octw/router-token`;
@@ -52,11 +52,6 @@ export interface TenantGatewayArgs {
    * @default []
    */
   allowedOrigins?: string[];
-  /**
-   * Header the edge sets to the authenticated subject.
-   * @default "x-octw-user"
-   */
-  userHeader?: string;
   /**
    * Model providers through the inference router: the router's address on this tenant's network
    * and the tenant's `inference` policy. The gateway's API key for them is its router token file.
@@ -106,8 +101,7 @@ const argsSchema = z.strictObject({
     .optional(),
   runtime: z.string().regex(/^[a-z][a-z0-9_.-]{0,62}$/, "must be an OCI runtime name such as runsc").optional(),
   allowedOrigins: z.array(z.url({ protocol: /^https?$/ })).optional(),
-  userHeader: z.string().regex(/^x-[a-z0-9-]+$/, "must be a lowercase x- header name").optional(),
-  namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).optional(),
+  namePrefix: namePrefixSchema.optional(),
   lean: z.boolean().optional(),
   inference: z.strictObject({ routerAddress: z.ipv4(), policy: z.custom<ParsedInferencePolicy>((v) => typeof v === "object" && v !== null) }).optional(),
 });
@@ -150,7 +144,6 @@ export class TenantGateway extends pulumi.ComponentResource {
     const config = renderOpenClawConfig({
       edgeAddress: parsed.edgeAddress,
       allowedOrigins: parsed.allowedOrigins ?? [],
-      ...(parsed.userHeader ? { userHeader: parsed.userHeader } : {}),
       ...(parsed.inference
         ? { models: openclawModelsConfig({ routerAddress: parsed.inference.routerAddress, tokenFile: ROUTER_TOKEN_PATH, inference: parsed.inference.policy }) }
         : {}),

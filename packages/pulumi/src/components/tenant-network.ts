@@ -4,7 +4,7 @@ import { z } from "zod";
 import { labelList } from "../planners/container-hardening.js";
 import { DEFAULT_ADDRESS_POOL, parseIpv4Cidr, slotCapacity, tenantAddressPlan, type TenantAddressPlan } from "../planners/network-plan.js";
 import { parseOrThrow } from "../validation.js";
-import { dockerName, tenantIdSchema } from "./common.js";
+import { dockerName, namePrefixSchema, tenantIdSchema } from "./common.js";
 
 export interface TenantNetworkArgs {
   /** The tenant's id: a lowercase DNS label. */
@@ -27,7 +27,7 @@ const argsSchema = z.strictObject({
   tenantId: tenantIdSchema,
   slot: z.number().int().min(1),
   addressPool: z.string().optional(),
-  namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).optional(),
+  namePrefix: namePrefixSchema.optional(),
 });
 
 /**

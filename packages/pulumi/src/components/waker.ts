@@ -5,7 +5,7 @@ import { z } from "zod";
 import { labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
-import { afterSuccessOf } from "./common.js";
+import { afterSuccessOf, namePrefixSchema } from "./common.js";
 
 /** The waker image's own UID:GID (images/waker). */
 export const WAKER_UID = 10005;
@@ -52,7 +52,7 @@ const argsSchema = z.strictObject({
   dockerSocketGid: z.number().int().min(1, "must be the socket's group (not root)").max(2 ** 31 - 2),
   dockerSocketPath: z.string().startsWith("/", "must be an absolute path").optional(),
   wakeTimeoutMs: z.number().int().min(1_000).max(600_000).optional(),
-  namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).optional(),
+  namePrefix: namePrefixSchema.optional(),
 });
 
 /**

@@ -4,14 +4,16 @@
  */
 export const OPENCLAW_PORT = 18789;
 export const OPENCLAW_STATE_DIR = "/var/lib/openclaw";
-export const OPENCLAW_CONFIG_PATH = `${OPENCLAW_STATE_DIR}/openclaw.json`;
-/** The header the edge sets to the authenticated subject (docs/contracts.md). */
-export const DEFAULT_USER_HEADER = "x-octw-user";
+/**
+ * The header the edge sets to the authenticated subject and the gateway trusts (docs/contracts.md).
+ * One name for both sides: the Edge component writes it into the edge's config and this planner into
+ * every gateway's, so they cannot disagree (a mismatch would make every request unauthenticated).
+ */
+export const USER_HEADER = "x-octw-user";
 
 export interface OpenClawConfigInput {
   /** The edge's fixed address on this tenant's network: the only trusted proxy. */
   readonly edgeAddress: string;
-  readonly userHeader?: string;
   /** Origins allowed to open the Control UI (e.g. `https://alpha.openclaw.example.com`). */
   readonly allowedOrigins: readonly string[];
   /**
@@ -31,7 +33,7 @@ export function renderOpenClawConfig(input: OpenClawConfigInput): string {
       trustedProxies: [input.edgeAddress],
       auth: {
         mode: "trusted-proxy",
-        trustedProxy: { userHeader: input.userHeader ?? DEFAULT_USER_HEADER },
+        trustedProxy: { userHeader: USER_HEADER },
       },
       controlUi: { allowedOrigins: [...input.allowedOrigins] },
     },

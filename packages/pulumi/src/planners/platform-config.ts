@@ -5,7 +5,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { tenantIdSchema } from "../components/common.js";
+import { namePrefixSchema, tenantIdSchema } from "../components/common.js";
 import type { EdgeJwtArgs } from "../components/edge.js";
 import { imageProblem } from "./image-pinning.js";
 import {
@@ -225,7 +225,7 @@ const cidr = z.string().refine((c) => parseIpv4Cidr(c) !== undefined, "must be a
 
 export const platformConfigSchema = z
   .strictObject({
-    prefix: z.string().regex(/^[a-z][a-z0-9-]{0,20}$/, "must be lowercase: a-z first, then a-z, 0-9 or -, at most 21 characters").optional(),
+    prefix: namePrefixSchema.optional(),
     domain: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, "must be a lowercase DNS name").optional(),
     addressPool: cidr.optional(),
     egressSubnet: cidr.optional(),
