@@ -2,7 +2,6 @@
  * @octw/pulumi — Pulumi components for hostile multi-tenant OpenClaw hosting.
  * Components declare; the decisions live in the pure planners, exported for reuse and review.
  */
-export { OctwConfigError } from "./validation.js";
 export { TenantNetwork, type TenantNetworkArgs } from "./components/tenant-network.js";
 export { SandboxPolicy, DEFAULT_PROXY_LIMITS, type SandboxPolicyArgs, type SandboxPolicyPlan } from "./components/sandbox-policy.js";
 export { TenantGateway, DEFAULT_GATEWAY_LIMITS, MIN_GATEWAY_MEMORY_MB, ROUTER_TOKEN_PATH, type TenantGatewayArgs } from "./components/tenant-gateway.js";
@@ -18,9 +17,8 @@ export { NetworkAttachment, type NetworkAttachmentArgs } from "./components/netw
 export { OpenClawPlatform, type OpenClawPlatformArgs, type PlatformTenant } from "./components/openclaw-platform.js";
 
 export * from "./planners/network-plan.js";
-export * from "./planners/host-rules.js";
-export * from "./planners/sandbox-policy-schema.js";
-export * from "./planners/presets.js";
+// The sandbox policy format lives in @octw/contracts; re-exported so programs need one import.
+export * from "@octw/contracts";
 export * from "./planners/squid-config.js";
 export * from "./planners/seccomp-profile.js";
 export * from "./planners/container-hardening.js";

@@ -2,7 +2,7 @@ import { readFile, rename, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Command } from "commander";
 import { AUDIT_SCHEMA } from "@octw/audit";
-import { hostProblem, ipOrCidrProblem, parsePolicyDocument } from "@octw/pulumi";
+import { hostProblem, ipOrCidrProblem, parsePolicyDocument } from "@octw/contracts";
 import { isMap, isScalar, isSeq, parseDocument, Scalar, type Document, type YAMLMap } from "yaml";
 import { cliActor, databaseUrl, directAudit, withPool } from "./connection";
 

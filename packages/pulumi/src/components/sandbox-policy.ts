@@ -4,13 +4,14 @@ import { z } from "zod";
 import { hardenedContainerArgs, labelList, type ResourceLimits, type TmpfsMount, REPLACE_ON_CHANGES, SUSPENDABLE_IGNORE_CHANGES } from "../planners/container-hardening.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { tenantPrincipalIdSchema } from "../planners/identity-plan.js";
-import { POLICY_PRESET_NAMES, type PolicyPresetName } from "../planners/presets.js";
 import {
+  POLICY_PRESET_NAMES,
   UNENFORCEABLE_FEATURES,
+  type PolicyPresetName,
   type EnforcedSandboxPolicy,
   type SandboxPolicyDocument,
   type UnenforceableFeature,
-} from "../planners/sandbox-policy-schema.js";
+} from "@octw/contracts";
 import { SQUID_PORT, renderSquidConfig } from "../planners/squid-config.js";
 import { planTenantPolicy } from "../planners/tenant-policy.js";
 import type { ParsedInferencePolicy } from "@octw/inference-router";

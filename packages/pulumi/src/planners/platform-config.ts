@@ -23,8 +23,7 @@ import {
   type TenantIdentityPlan,
 } from "./network-plan.js";
 import { MIN_UID_BASE, SERVICE_IDS, platformPrincipals, sharedIdentities, socketGroupProblem, tenantIdRange } from "./identity-plan.js";
-import { POLICY_PRESET_NAMES, type PolicyPresetName } from "./presets.js";
-import { UNENFORCEABLE_FEATURES, type SandboxPolicyDocument, type UnenforceableFeature } from "./sandbox-policy-schema.js";
+import { POLICY_PRESET_NAMES, UNENFORCEABLE_FEATURES, type PolicyPresetName, type SandboxPolicyDocument, type UnenforceableFeature } from "@octw/contracts";
 import { planTenantPolicy, type TenantPolicyPlan } from "./tenant-policy.js";
 import { capacityReport, capacitySchema, resolveSuspendPolicy, suspendPolicySchema, type CapacityConfig, type SuspendPolicy } from "./suspend-policy.js";
 import { OctwConfigError, issueProblem } from "../validation.js";

@@ -15,8 +15,7 @@
  * - Everything else is denied. Denials are logged (issue "blocked egress surfaced for approval"
  *   reads the access log).
  */
-import type { EgressRule } from "./sandbox-policy-schema.js";
-import { NON_PUBLIC_IPV4, NON_PUBLIC_IPV6 } from "./host-rules.js";
+import { NON_PUBLIC_IPV4, NON_PUBLIC_IPV6, type EgressRule } from "@octw/contracts";
 import { complementCidrs } from "./ip-ranges.js";
 
 export const SQUID_PORT = 3128;

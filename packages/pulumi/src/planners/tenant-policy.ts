@@ -6,14 +6,15 @@
  */
 import { inferencePolicySchemaWith, type ParsedInferencePolicy } from "@octw/inference-router";
 import { OctwConfigError, issueProblem } from "../validation.js";
-import { POLICY_PRESETS, type PolicyPresetName } from "./presets.js";
 import {
+  POLICY_PRESETS,
+  type PolicyPresetName,
   mergePolicyDocuments,
   parsePolicyDocument,
   planEnforcement,
   type EnforcedSandboxPolicy,
   type UnenforceableFeature,
-} from "./sandbox-policy-schema.js";
+} from "@octw/contracts";
 
 export interface TenantPolicyInput {
   readonly presets: readonly PolicyPresetName[];

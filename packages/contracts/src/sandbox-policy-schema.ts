@@ -8,7 +8,7 @@
 import { posix } from "node:path";
 import { parseDocument as parseYamlDocument } from "yaml";
 import { z } from "zod";
-import { OctwConfigError, issueProblem } from "../validation.js";
+import { OctwConfigError, issueProblem } from "./config-error.js";
 import { hostProblem, ipOrCidrProblem } from "./host-rules.js";
 
 /** Features of the OpenShell format that a Docker host cannot enforce, by the key `allowUnenforced` takes. */

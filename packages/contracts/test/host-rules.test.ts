@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { hostProblem, ipOrCidrProblem } from "../src/index.js";
+
+describe("host rules", () => {
+  it.each(["api.github.com", "a.b", "*.slack.com", "x-1.example.co.uk", "xn--bcher-kva.example"])("accepts %s", (h) => expect(hostProblem(h)).toBeUndefined());
+  it.each([
+    ["", /empty/],
+    ["203.0.113.7", /IP literal/],
+    ["::1", /IP literal/],
+    ["[::1]", /IP literal/],
+    ["2130706433", /two labels/],
+    ["0x7f.1", /numeric/],
+    ["127.1", /numeric/],
+    ["example.com:443", /IP literal or host:port/],
+    ["API.GITHUB.COM", /lowercase/],
+    ["api.github.com.", /dot/],
+    ["localhost", /two labels/],
+    ["foo.localhost", /loopback/],
+    ["printer.local", /loopback, local-network or metadata/],
+    ["metadata.google.internal", /metadata/],
+    ["router.home.arpa", /metadata|local/],
+    ["*.com", /at least two labels/],
+    ["a.*.example.com", /first label/],
+    ["*a.example.com", /first label/],
+    ["**.example.com", /first label/],
+    ["-bad.example.com", /valid DNS label/],
+    ["a_b.example.com", /valid DNS label/],
+    [`${"a".repeat(64)}.example.com`, /valid DNS label/],
+    [`${"a.".repeat(127)}com`, /longer than 253/],
+  ])("refuses %j", (h, why) => expect(hostProblem(h)).toMatch(why));
+
+  it.each(["203.0.113.7", "198.18.80.80/32", "10.0.0.0/8", "2001:db8::1", "192.168.1.0/24"])("allowed_ips accepts %s", (ip) => expect(ipOrCidrProblem(ip)).toBeUndefined());
+  it.each([
+    ["127.0.0.1", /loopback/],
+    ["169.254.169.254", /metadata/],
+    ["0.0.0.0", /loopback/],
+    ["::1", /loopback/],
+    ["fe80::1", /link-local/],
+    ["::ffff:127.0.0.1", /IPv4-mapped/],
+    // IPv6 forms that embed a forbidden IPv4 address.
+    ["64:ff9b::a9fe:a9fe", /metadata/],
+    ["64:ff9b::127.0.0.1", /loopback/],
+    ["2002:a9fe:a9fe::1", /metadata/],
+    ["2002:7f00:1::", /loopback/],
+    ["2002::/16", /too wide/],
+    ["64:ff9b::a900:0/104", /contains 64:ff9b::a9fe:0\/112/],
+    ["64:ff9b::/96", /never an egress destination/],
+    ["0.0.0.0/0", /too wide/],
+    ["168.0.0.0/7", /too wide/],
+    ["169.254.0.0/15", /link-local|contains 169.254.0.0\/16/],
+    ["169.0.0.0/8", /contains 169.254.0.0\/16/],
+    ["127.0.0.0/8", /loopback/],
+    ["10.0.0.0/33", /prefix length/],
+    ["example.com", /IP address or CIDR/],
+    ["1.2.3.4/8/9", /IP address or CIDR/],
+  ])("allowed_ips refuses %s", (ip, why) => expect(ipOrCidrProblem(ip)).toMatch(why));
+});
