@@ -1,7 +1,8 @@
 // The edge as the benchmark runs it: the real createEdge with the config from $BENCH_EDGE_CONFIG,
 // and an audit sink that only counts (the benchmark measures the edge, not Postgres).
 import { readFileSync } from "node:fs";
-import { createEdge, parseEdgeConfig, type AuditSink } from "@octw/edge";
+import { parseEdgeConfig } from "@octw/contracts";
+import { createEdge, type AuditSink } from "@octw/edge";
 
 let events = 0;
 const sink: AuditSink = { record: () => ((events += 1), Promise.resolve()) };

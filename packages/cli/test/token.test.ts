@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { parseEdgeConfig, TokenVerifier, devIssuerJwtConfig, ensureDevIssuer } from "@octw/edge";
+import { parseEdgeConfig } from "@octw/contracts";
+import { TokenVerifier, devIssuerJwtConfig, ensureDevIssuer } from "@octw/edge";
 import { Command } from "commander";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { registerTokenCommand, runToken } from "../src/commands/token";

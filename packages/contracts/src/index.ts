@@ -8,3 +8,4 @@ export * from "./config-error.js";
 export * from "./host-rules.js";
 export * from "./sandbox-policy-schema.js";
 export * from "./presets.js";
+export * from "./edge-config.js";

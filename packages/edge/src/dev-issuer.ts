@@ -5,7 +5,7 @@
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { SignJWT, exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
-import { DEFAULT_ROLE_SCOPES, TENANT_ID_PATTERN } from "./config";
+import { DEFAULT_ROLE_SCOPES, TENANT_ID_PATTERN } from "@octw/contracts";
 
 export const DEV_ISSUER = "octw-dev-issuer";
 export const DEV_AUDIENCE = "octw-edge";

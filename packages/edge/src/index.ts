@@ -1,4 +1,3 @@
-export * from "./config";
 export * from "./roles";
 export * from "./routing";
 export * from "./headers";

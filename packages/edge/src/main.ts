@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { AuditClient } from "@octw/audit";
 import { readJsonFile, readSecretFile, runService, serviceSettings, type Running } from "@octw/service-shell";
 import { toAuditSink } from "./audit-adapter";
-import { parseEdgeConfig, type EdgeConfig } from "./config";
+import { parseEdgeConfig, type EdgeConfig } from "@octw/contracts";
 import { HEALTH_PATH, createEdge } from "./server";
 
 const { log, configPath, configPollMs } = serviceSettings("octw-edge", "OCTW_EDGE");

@@ -1,6 +1,6 @@
 // Which tenant a request is for: by host (`<tenant>.<domain>`) or by path (`/t/<tenant>/…`).
 // Pure: no I/O, so the whole matrix is unit-tested.
-import { TENANT_ID_PATTERN } from "./config";
+import { TENANT_ID_PATTERN } from "@octw/contracts";
 
 export type RouteKind = "host" | "path";
 

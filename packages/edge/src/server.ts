@@ -8,7 +8,7 @@ import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import { BufferedAuditor, type AuditSink, type EdgeAuditEvent } from "./audit";
-import type { EdgeConfig, TenantRoute } from "./config";
+import type { EdgeConfig, TenantRoute } from "@octw/contracts";
 import { readCookie, upstreamRequestHeaders, downstreamResponseHeaders, type SanitizeOptions } from "./headers";
 import { RateLimiter } from "./ratelimit";
 import { scopesForRoleClaim, scopesHeaderValue } from "./roles";

@@ -12,7 +12,7 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from "jose";
-import type { EdgeConfig } from "./config";
+import type { EdgeConfig } from "@octw/contracts";
 
 export type TokenDenyReason =
   | "no_token"

@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { parseEdgeConfig } from "../src/config";
+import { parseEdgeConfig } from "@octw/contracts";
 import { DEV_MAX_TTL_SEC, devIssuerJwtConfig, ensureDevIssuer, mintDevToken, parseTtl } from "../src/dev-issuer";
 import { TokenVerifier } from "../src/token";
 

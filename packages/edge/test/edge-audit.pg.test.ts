@@ -9,7 +9,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAuditDb, type TestAuditDb } from "../../audit/test/pg-support";
 import { toAuditSink } from "../src/audit-adapter";
-import { parseEdgeConfig } from "../src/config";
+import { parseEdgeConfig } from "@octw/contracts";
 import { createEdge, type EdgeServer } from "../src/server";
 import { AUDIENCE, ISSUER, claims, makeIssuer, recordingUpstream, type RecordingUpstream } from "./helpers";
 

@@ -107,6 +107,6 @@ describe("octw-edge main", () => {
     writeFileSync(bad, JSON.stringify({ tenants: [], jwt: { issuer: "i", audience: "a", algorithms: ["HS256"], keys: { kind: "jwks-url", url: "http://x/" } } }));
     const r2 = spawnSync(process.execPath, ["--import", "tsx", MAIN], { env: { ...process.env, OCTW_EDGE_CONFIG: bad }, timeout: 20_000, encoding: "utf8" });
     expect(r2.status).toBe(1);
-    expect(r2.stdout).toMatch(/jwt\.algorithms\.0/);
+    expect(r2.stdout).toMatch(/jwt\.algorithms\[0\]/);
   });
 });

@@ -4,7 +4,7 @@ import http from "node:http";
 import net from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { parseEdgeConfig, type EdgeConfigInput } from "../src/config";
+import { parseEdgeConfig, type EdgeConfigInput } from "@octw/contracts";
 import { createEdge, WS_CLOSE, type EdgeServer } from "../src/server";
 import { AUDIENCE, ISSUER, MemoryAudit, claims, makeIssuer, recordingUpstream, tamper, unsignedToken, type Issuer, type RecordingUpstream } from "./helpers";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_ROLE_SCOPES } from "../src/config";
+import { DEFAULT_ROLE_SCOPES } from "@octw/contracts";
 import { scopesForRoleClaim, scopesHeaderValue } from "../src/roles";
 
 describe("role → scopes", () => {

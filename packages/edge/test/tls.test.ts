@@ -6,7 +6,7 @@ import https from "node:https";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseEdgeConfig } from "../src/config";
+import { parseEdgeConfig } from "@octw/contracts";
 import { createEdge, type EdgeServer } from "../src/server";
 import { AUDIENCE, ISSUER, MemoryAudit, claims, makeIssuer, recordingUpstream, type Issuer, type RecordingUpstream } from "./helpers";
 

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { SignJWT } from "jose";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseEdgeConfig, type EdgeConfig } from "../src/config";
+import { parseEdgeConfig, type EdgeConfig } from "@octw/contracts";
 import { TokenVerifier, extractToken } from "../src/token";
 import { AUDIENCE, ISSUER, claims, makeIssuer, tamper, unsignedToken, type Issuer } from "./helpers";
 

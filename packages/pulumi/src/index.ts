@@ -8,7 +8,7 @@ export { TenantGateway, DEFAULT_GATEWAY_LIMITS, MIN_GATEWAY_MEMORY_MB, ROUTER_TO
 export { AuditStore, POSTGRES_UID, type AuditStoreArgs, type AuditConnection, type EmbeddedAuditStoreArgs, type ExternalAuditStoreArgs } from "./components/audit-store.js";
 export { AuditSql, type AuditSqlArgs } from "./components/audit-sql.js";
 export { TenantAuditReader, type TenantAuditReaderArgs } from "./components/tenant-audit-reader.js";
-export { Edge, EDGE_PORT, EDGE_UID, renderEdgeConfig, type EdgeArgs, type EdgeJwtArgs } from "./components/edge.js";
+export { Edge, EDGE_PORT, EDGE_UID, renderEdgeConfig, type EdgeArgs } from "./components/edge.js";
 export { ServiceConfigFile, type ServiceConfigFileArgs } from "./components/service-config-file.js";
 export { InferenceRouter, ROUTER_UID, renderRouterConfig, type InferenceRouterArgs, type RouterTenantEntry } from "./components/inference-router.js";
 export { EgressAuditShipper, EGRESS_AUDIT_UID, type EgressAuditShipperArgs } from "./components/egress-audit-shipper.js";

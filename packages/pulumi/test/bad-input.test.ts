@@ -17,6 +17,13 @@ const tenant = (extra: Record<string, unknown>) => ({ ...ok(), tenants: [{ id: "
 const policy = (endpoint: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
   tenant({ policy: { version: 1, network_policies: { p: { endpoints: [{ port: 443, ...endpoint }], ...extra } } } });
 
+const EC_PUBLIC = { kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0" };
+const withEdge = (jwt: Record<string, unknown>, roles?: Record<string, string[]>) => ({
+  ...ok(),
+  images: { ...PINNED, edge: `octw/edge@sha256:${"1".repeat(64)}` },
+  edge: { jwt: { issuer: "https://idp.example.com", audience: "octw", algorithms: ["ES256"], jwks: [EC_PUBLIC], ...jwt }, ...(roles ? { roles } : {}) },
+});
+
 /** Each case: a malformed config, the field path the error must name, and a fragment of what it must say. */
 const CASES: { name: string; config: unknown; path: string; says: RegExp }[] = [
   { name: "duplicate tenant id", config: { ...ok(), tenants: [{ id: "alpha", slot: 1 }, { id: "alpha", slot: 2 }] }, path: "tenants[1].id", says: /already used/ },
@@ -57,6 +64,14 @@ const CASES: { name: string; config: unknown; path: string; says: RegExp }[] = [
   { name: "embedded audit without a postgres image", config: { ...ok(), images: { openclaw: PINNED.openclaw, egressProxy: PINNED.egressProxy } }, path: "images.postgres", says: /required/ },
   { name: "external audit without credentials", config: { ...ok(), audit: { mode: "external", host: "db.example.com" } }, path: "audit.adminUser", says: /required/ },
   { name: "no tenants", config: { ...ok(), tenants: [] }, path: "tenants", says: /at least one tenant/ },
+  // The edge's own key and role rules apply to the platform's edge section before anything is declared.
+  { name: "edge JWK with a private part", config: withEdge({ jwks: [{ ...EC_PUBLIC, d: "private-part" }] }), path: "edge.jwt.jwks[0]", says: /must be a public key/ },
+  { name: "symmetric edge JWK", config: withEdge({ jwks: [{ kty: "oct", k: "c2VjcmV0" }] }), path: "edge.jwt.jwks[0].kty", says: /RSA.*EC.*OKP/ },
+  { name: "HMAC algorithm", config: withEdge({ algorithms: ["HS256"] }), path: "edge.jwt.algorithms[0]", says: /only asymmetric/ },
+  { name: "role with an unknown scope", config: withEdge({}, { member: ["operator.read", "admin"] }), path: "edge.roles.member[1]", says: /OpenClaw operator scope/ },
+  { name: "role name not lower-case", config: withEdge({}, { Member: ["operator.read"] }), path: "edge.roles", says: /not allowed.*lower-case role name/ },
+  { name: "JWKS over plain http", config: withEdge({ jwks: undefined, jwksUrl: "ftp://idp.example.com/jwks" }), path: "edge.jwt.jwksUrl", says: /URL/i },
+  { name: "name prefix too long", config: { ...ok(), prefix: "a".repeat(22) }, path: "prefix", says: /at most 21/ },
 ];
 
 describe("OpenClawPlatform refuses bad input, names the field, and registers nothing", () => {
@@ -83,6 +98,13 @@ describe("OpenClawPlatform refuses bad input, names the field, and registers not
     new OpenClawPlatform("good", ok() as OpenClawPlatformArgs);
     await settle();
     expect(recorder.resources.length).toBeGreaterThan(10);
+  });
+
+  it("positive control of the edge cases: the same edge section with a public key and known scopes is accepted", async () => {
+    const p = new OpenClawPlatform("good-edge", withEdge({}, { member: ["operator.read", "operator.write"] }) as OpenClawPlatformArgs);
+    await settle();
+    expect(p.edge).toBeDefined();
+    expect(recorder.resources.some((r) => r.type === "docker:index/container:Container" && r.name === "good-edge-edge-edge")).toBe(true);
   });
 
   it("accepts an unenforceable field when allowUnenforced lists it, and reports it as not enforced", async () => {

@@ -1,11 +1,11 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { parseEdgeConfig, type EdgeConfigInput } from "@octw/edge";
+import { RoleScopesSchema, USER_HEADER, edgeJwtArgsSchema, parseEdgeConfig, type EdgeConfigInput, type EdgeJwtArgs } from "@octw/contracts";
 import { z } from "zod";
 import { labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
 import { afterSuccessOf, namePrefixSchema } from "./common.js";
 import { imageProblem } from "../planners/image-pinning.js";
-import { OPENCLAW_PORT, USER_HEADER } from "../planners/openclaw-config.js";
+import { OPENCLAW_PORT } from "../planners/openclaw-config.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 
 /** The edge image's own UID:GID (images/edge). */
@@ -15,26 +15,6 @@ const STATE_DIR = "/var/lib/octw-edge";
 const CONFIG_PATH = `${STATE_DIR}/config/config.json`;
 const AUDIT_URL_PATH = `${STATE_DIR}/secrets/audit-db-url`;
 
-export interface EdgeJwtArgs {
-  issuer: string;
-  audience: string;
-  /** Allowed algorithms (asymmetric only). */
-  algorithms: ("RS256" | "ES256" | "EdDSA")[];
-  /** Public JWKs the edge trusts (static keys), e.g. the local dev issuer's. */
-  jwks?: Record<string, unknown>[];
-  /** Or a JWKS URL (cached, refreshed on unknown kid, rate-limited). */
-  jwksUrl?: string;
-  /**
-   * Claim naming the tenant.
-   * @default "tenant"
-   */
-  tenantClaim?: string;
-  /**
-   * Claim naming the role.
-   * @default "role"
-   */
-  roleClaim?: string;
-}
 
 export interface EdgeArgs {
   /** The edge image (`images/edge`), pinned. */
@@ -93,16 +73,8 @@ const argsSchema = z.strictObject({
   hostPort: z.number().int().min(1).max(65535).optional(),
   hostIp: z.ipv4().optional(),
   hostDomain: z.string().optional(),
-  jwt: z.strictObject({
-    issuer: z.string().min(1),
-    audience: z.string().min(1),
-    algorithms: z.array(z.enum(["RS256", "ES256", "EdDSA"])).min(1),
-    jwks: z.array(z.record(z.string(), z.unknown())).optional(),
-    jwksUrl: z.url().optional(),
-    tenantClaim: z.string().optional(),
-    roleClaim: z.string().optional(),
-  }),
-  roles: z.record(z.string(), z.array(z.string())).optional(),
+  jwt: edgeJwtArgsSchema,
+  roles: RoleScopesSchema.optional(),
   namePrefix: namePrefixSchema.optional(),
   memoryMb: z.number().int().min(128).max(65_536).optional(),
 });
@@ -155,7 +127,11 @@ export class Edge extends pulumi.ComponentResource {
     try {
       config = renderEdgeConfig(args);
     } catch (err) {
-      throw new OctwConfigError(subject, [{ path: "jwt", message: (err as Error).message }]);
+      // The args were validated above with the same key and role rules; what is left is a rule
+      // of the rendered config as a whole. Its problems keep their structure, prefixed so the
+      // user sees they concern the config rendered from the args.
+      if (!(err instanceof OctwConfigError)) throw err;
+      throw new OctwConfigError(subject, err.problems.map((p) => ({ path: `(edge config) ${p.path}`, message: p.message })));
     }
     super("octw:index:Edge", name, {}, opts);
     const prefix = parsed.namePrefix ?? "octw";

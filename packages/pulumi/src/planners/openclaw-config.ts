@@ -2,14 +2,10 @@
  * The gateway's `openclaw.json`: pure function of the tenant's plan. Contains no secret (the
  * router token, when there is one, is a separate 0400 file), so it can be reviewed in a diff.
  */
+import { USER_HEADER } from "@octw/contracts";
+
 export const OPENCLAW_PORT = 18789;
 export const OPENCLAW_STATE_DIR = "/var/lib/openclaw";
-/**
- * The header the edge sets to the authenticated subject and the gateway trusts (docs/contracts.md).
- * One name for both sides: the Edge component writes it into the edge's config and this planner into
- * every gateway's, so they cannot disagree (a mismatch would make every request unauthenticated).
- */
-export const USER_HEADER = "x-octw-user";
 
 export interface OpenClawConfigInput {
   /** The edge's fixed address on this tenant's network: the only trusted proxy. */

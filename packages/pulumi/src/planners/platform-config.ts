@@ -6,7 +6,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { namePrefixSchema, tenantIdSchema } from "../components/common.js";
-import type { EdgeJwtArgs } from "../components/edge.js";
 import { imageProblem } from "./image-pinning.js";
 import {
   DEFAULT_UID_BASE,
@@ -23,7 +22,7 @@ import {
   type TenantIdentityPlan,
 } from "./network-plan.js";
 import { MIN_UID_BASE, SERVICE_IDS, platformPrincipals, sharedIdentities, socketGroupProblem, tenantIdRange } from "./identity-plan.js";
-import { POLICY_PRESET_NAMES, UNENFORCEABLE_FEATURES, type PolicyPresetName, type SandboxPolicyDocument, type UnenforceableFeature } from "@octw/contracts";
+import { POLICY_PRESET_NAMES, RoleScopesSchema, UNENFORCEABLE_FEATURES, edgeJwtArgsSchema, type EdgeJwtArgs, type PolicyPresetName, type SandboxPolicyDocument, type UnenforceableFeature } from "@octw/contracts";
 import { planTenantPolicy, type TenantPolicyPlan } from "./tenant-policy.js";
 import { capacityReport, capacitySchema, resolveSuspendPolicy, suspendPolicySchema, type CapacityConfig, type SuspendPolicy } from "./suspend-policy.js";
 import { OctwConfigError, issueProblem } from "../validation.js";
@@ -251,16 +250,8 @@ export const platformConfigSchema = z
         hostPort: z.number().int().min(1).max(65535).optional(),
         hostIp: z.ipv4().optional(),
         hostRouting: z.boolean().optional(),
-        jwt: z.strictObject({
-          issuer: z.string().min(1),
-          audience: z.string().min(1),
-          algorithms: z.array(z.enum(["RS256", "ES256", "EdDSA"], "only asymmetric algorithms: RS256, ES256, EdDSA")).min(1),
-          jwks: z.array(z.record(z.string(), z.unknown())).optional(),
-          jwksUrl: z.url({ protocol: /^https?$/ }).optional(),
-          tenantClaim: z.string().min(1).optional(),
-          roleClaim: z.string().min(1).optional(),
-        }),
-        roles: z.record(z.string(), z.array(z.string())).optional(),
+        jwt: edgeJwtArgsSchema,
+        roles: RoleScopesSchema.optional(),
       })
       .optional(),
     uidBase: z.number().int().min(MIN_UID_BASE, `must be >= ${MIN_UID_BASE} (ids below are the host's users and the shared services')`).max(2 ** 31 - 2 ** 24).optional(),

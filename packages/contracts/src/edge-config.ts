@@ -1,7 +1,9 @@
-// The edge's configuration: one JSON document, validated here before anything listens.
+// The edge's configuration: one JSON document, validated by the edge before anything listens and
+// by the Pulumi components before anything is declared (the reason it lives in @octw/contracts).
 // Nothing in it is secret: keys are public keys, the JWKS URL is public. Secrets (the TLS
 // private key, the audit database URL) are referenced by file path and read by main.ts.
 import { z } from "zod";
+import { parseOrThrow } from "./config-error.js";
 
 /** Tenant ids double as DNS labels (`<tenant>.<domain>`) and path segments (`/t/<tenant>/`). */
 export const TENANT_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -10,7 +12,7 @@ export const TENANT_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 export const ALLOWED_ALGORITHMS = ["RS256", "ES256", "EdDSA"] as const;
 export type AllowedAlgorithm = (typeof ALLOWED_ALGORITHMS)[number];
 
-const ScopeSchema = z
+export const ScopeSchema = z
   .string()
   .regex(/^operator\.[a-z]+(?:\.[a-z]+)*$/, "an OpenClaw operator scope such as operator.read");
 
@@ -24,9 +26,17 @@ export const DEFAULT_ROLE_SCOPES: Record<string, string[]> = {
   admin: ["operator.read", "operator.write", "operator.admin", "operator.approvals", "operator.pairing"],
 };
 
+/**
+ * The header the edge sets to the authenticated subject and every gateway trusts
+ * (`gateway.auth.trustedProxy.userHeader`). One name for both sides: a mismatch would leave every
+ * request unauthenticated.
+ */
+export const USER_HEADER = "x-octw-user";
+
 const HeaderNameSchema = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "a lower-case HTTP header name");
 
-const JwkSchema = z
+/** A verification key: public (no `d`), asymmetric (no `oct`). */
+export const JwkSchema = z
   .object({ kty: z.enum(["RSA", "EC", "OKP"]) })
   .loose()
   .refine((k) => !("d" in k), "must be a public key (a JWK with a private part `d` is refused)");
@@ -78,6 +88,31 @@ export function isLoopbackLiteral(hostname: string): boolean {
   const m = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(hostname);
   return m !== null && m.slice(1).every((o) => Number(o) <= 255);
 }
+
+/** Role name → the OpenClaw operator scopes it grants. */
+export const RoleScopesSchema = z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "a lower-case role name"), z.array(ScopeSchema));
+
+/**
+ * How the edge verifies tokens, as an operator writes it (the Edge component's `jwt` and the
+ * platform's `edge.jwt`; rendered into {@link EdgeConfigSchema}'s `jwt`). Declared once, with the edge's own rules for keys (public, asymmetric) so a bad key is refused
+ * before anything is declared, at the path the user wrote.
+ */
+export const edgeJwtArgsSchema = z.strictObject({
+  issuer: z.string().min(1),
+  audience: z.string().min(1),
+  /** Allowed algorithms (asymmetric only: RS256, ES256, EdDSA). */
+  algorithms: z.array(z.enum(ALLOWED_ALGORITHMS, "only asymmetric algorithms: RS256, ES256, EdDSA")).min(1),
+  /** Public JWKs the edge trusts (static keys), e.g. the local dev issuer's. */
+  // Typed as any JSON object (what jose's exportJWK returns), checked by the edge's key rules.
+  jwks: z.array(z.record(z.string(), z.unknown()).pipe(JwkSchema)).optional(),
+  /** Or a JWKS URL (cached, refreshed on unknown kid, rate-limited). */
+  jwksUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /** Claim naming the tenant. @default "tenant" */
+  tenantClaim: z.string().min(1).optional(),
+  /** Claim naming the role. @default "role" */
+  roleClaim: z.string().min(1).optional(),
+});
+export type EdgeJwtArgs = z.input<typeof edgeJwtArgsSchema>;
 
 const RateSchema = z.object({
   /** Sustained requests per second. */
@@ -170,13 +205,11 @@ export const EdgeConfigSchema = z
         enabled: z.boolean().default(true),
       })
       .prefault({}),
-    roles: z
-      .record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "a lower-case role name"), z.array(ScopeSchema))
-      .default(DEFAULT_ROLE_SCOPES),
+    roles: RoleScopesSchema.default(DEFAULT_ROLE_SCOPES),
     headers: z
       .object({
         /** The gateway's `gateway.auth.trustedProxy.userHeader`. */
-        user: HeaderNameSchema.default("x-octw-user"),
+        user: HeaderNameSchema.default(USER_HEADER),
         /** Extra client headers to strip besides the built-in identity set. */
         stripExtra: z.array(HeaderNameSchema).default([]),
       })
@@ -231,12 +264,10 @@ export type EdgeConfig = z.output<typeof EdgeConfigSchema>;
 export type EdgeConfigInput = z.input<typeof EdgeConfigSchema>;
 export type TenantRoute = z.output<typeof TenantRouteSchema>;
 
-/** Validates a config; the error names every bad field and what it accepts. */
+/**
+ * Validates a config; throws an {@link OctwConfigError} whose problems name every bad field (as
+ * structured `{ path, message }`, e.g. `jwt.keys.jwks[0]`) and what it accepts.
+ */
 export function parseEdgeConfig(input: unknown): EdgeConfig {
-  const r = EdgeConfigSchema.safeParse(input);
-  if (!r.success) {
-    const lines = r.error.issues.map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`);
-    throw new Error(`invalid edge config:\n  ${lines.join("\n  ")}`);
-  }
-  return r.data;
+  return parseOrThrow(EdgeConfigSchema, input, "edge config");
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_ROLE_SCOPES, parseEdgeConfig } from "../src/config";
+import { DEFAULT_ROLE_SCOPES, parseEdgeConfig } from "../src/index.js";
 
 const minimal = {
   routing: { hostDomain: "octw.example" },
@@ -25,17 +25,17 @@ describe("edge config", () => {
   });
 
   const bad: [string, (c: typeof minimal) => unknown, RegExp][] = [
-    ["HS256 is not an allowed algorithm", (c) => ({ ...c, jwt: { ...c.jwt, algorithms: ["HS256"] } }), /jwt\.algorithms\.0: .*RS256.*ES256.*EdDSA/],
-    ["none is not an allowed algorithm", (c) => ({ ...c, jwt: { ...c.jwt, algorithms: ["none"] } }), /jwt\.algorithms\.0/],
+    ["HS256 is not an allowed algorithm", (c) => ({ ...c, jwt: { ...c.jwt, algorithms: ["HS256"] } }), /jwt\.algorithms\[0\]: .*RS256.*ES256.*EdDSA/],
+    ["none is not an allowed algorithm", (c) => ({ ...c, jwt: { ...c.jwt, algorithms: ["none"] } }), /jwt\.algorithms\[0\]/],
     ["empty algorithm list", (c) => ({ ...c, jwt: { ...c.jwt, algorithms: [] } }), /jwt\.algorithms/],
     ["clock skew bounded", (c) => ({ ...c, jwt: { ...c.jwt, clockToleranceSec: 3600 } }), /jwt\.clockToleranceSec: .*300/],
-    ["tenant id must be a DNS label", (c) => ({ ...c, tenants: [{ id: "Acme_1", upstream: "http://10.0.0.5:18789" }] }), /tenants\.0\.id: a lower-case DNS label/],
+    ["tenant id must be a DNS label", (c) => ({ ...c, tenants: [{ id: "Acme_1", upstream: "http://10.0.0.5:18789" }] }), /tenants\[0\]\.id: a lower-case DNS label/],
     ["duplicate tenants", (c) => ({ ...c, tenants: [c.tenants[0], c.tenants[0]] }), /tenants: tenant ids must be unique/],
-    ["upstream must be plain http on the tenant network", (c) => ({ ...c, tenants: [{ id: "a", upstream: "ftp://x" }] }), /tenants\.0\.upstream/],
-    ["private JWK refused", (c) => ({ ...c, jwt: { ...c.jwt, keys: { kind: "static", jwks: [{ kty: "EC", d: "secret" }] } } }), /jwt\.keys\.jwks\.0: must be a public key/],
+    ["upstream must be plain http on the tenant network", (c) => ({ ...c, tenants: [{ id: "a", upstream: "ftp://x" }] }), /tenants\[0\]\.upstream/],
+    ["private JWK refused", (c) => ({ ...c, jwt: { ...c.jwt, keys: { kind: "static", jwks: [{ kty: "EC", d: "secret" }] } } }), /jwt\.keys\.jwks\[0\]: must be a public key/],
     ["static keys need a key", (c) => ({ ...c, jwt: { ...c.jwt, keys: { kind: "static" } } }), /jwt\.keys: static keys: give at least one/],
     ["unknown key source", (c) => ({ ...c, jwt: { ...c.jwt, keys: { kind: "file" } } }), /jwt\.keys\.kind/],
-    ["scope must look like an OpenClaw scope", (c) => ({ ...c, roles: { viewer: ["read"] } }), /roles\.viewer\.0: an OpenClaw operator scope/],
+    ["scope must look like an OpenClaw scope", (c) => ({ ...c, roles: { viewer: ["read"] } }), /roles\.viewer\[0\]: an OpenClaw operator scope/],
     ["no routing at all", (c) => ({ ...c, routing: { pathRouting: false } }), /routing: set routing\.hostDomain \(host routing, one origin per tenant; recommended\) or enable routing\.pathRouting/],
     ["no routing by default (path routing is opt-in)", (c) => ({ ...c, routing: undefined }), /routing: set routing\.hostDomain/],
     ["JWKS over plain http", (c) => ({ ...c, jwt: { ...c.jwt, keys: { kind: "jwks-url", url: "http://issuer.test/jwks.json" } } }), /jwt\.keys\.url: must be an https: URL/],
