@@ -2,7 +2,7 @@
 // loopback (router address 127.0.0.1 in 127.0.0.0/27), keys from memory, audit events counted
 // and dropped: AuditClient's own cost is what `npm run bench:audit` measures.
 import { createHash } from "node:crypto";
-import { parseRouterConfig } from "../../packages/inference-router/src/config";
+import { parseRouterConfig } from "@octw/contracts";
 import { ProviderKeyCache } from "../../packages/inference-router/src/keys";
 import { createInferenceRouter } from "../../packages/inference-router/src/server";
 

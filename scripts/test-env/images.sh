@@ -166,7 +166,7 @@ ensure_images() {
   env_set OCTW_IMAGE_POSTGRES "$(image_id "$BUILT_REF")"
   build_staged_image edge "$base_ref" edge service-shell audit contracts
   env_set OCTW_IMAGE_EDGE "$(image_id "$BUILT_REF")"
-  build_staged_image inference-router "$base_ref" inference-router service-shell audit
+  build_staged_image inference-router "$base_ref" inference-router service-shell audit contracts
   env_set OCTW_IMAGE_INFERENCE_ROUTER "$(image_id "$BUILT_REF")"
   build_staged_image egress-audit "$base_ref" egress-audit service-shell audit
   env_set OCTW_IMAGE_EGRESS_AUDIT "$(image_id "$BUILT_REF")"

@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAuditDb, type TestAuditDb } from "../../packages/audit/test/pg-support";
 import { pgRelay, type PgRelay } from "../../packages/egress-audit/test/pg-relay";
 import { renderOpenClawConfig } from "@octw/pulumi";
-import { openclawModelsConfig, parseInferencePolicy, routerTokenDigest } from "../../packages/inference-router/src/policy";
+import { openclawModelsConfig, parseInferencePolicy, routerTokenDigest } from "@octw/contracts";
 import { engine, requireEnv } from "./env";
 import { execIn, nodeProbe } from "./probe-exec";
 

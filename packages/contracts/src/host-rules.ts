@@ -3,24 +3,10 @@
  * this is where an SSRF hole would start.
  */
 import { BlockList, isIP } from "node:net";
+import { SPECIAL_PURPOSE_IPV4 } from "./special-addresses.js";
 
 /** Destinations the egress proxy refuses whatever DNS says, unless an endpoint's `allowed_ips` names them. */
-export const NON_PUBLIC_IPV4 = [
-  "0.0.0.0/8", // "this network"
-  "10.0.0.0/8", // private
-  "100.64.0.0/10", // carrier-grade NAT
-  "127.0.0.0/8", // loopback
-  "169.254.0.0/16", // link-local, cloud metadata (169.254.169.254)
-  "172.16.0.0/12", // private
-  "192.0.0.0/24", // IETF protocol assignments
-  "192.0.2.0/24", // TEST-NET-1
-  "192.168.0.0/16", // private
-  "198.18.0.0/15", // benchmarking
-  "198.51.100.0/24", // TEST-NET-2
-  "203.0.113.0/24", // TEST-NET-3
-  "224.0.0.0/4", // multicast
-  "240.0.0.0/4", // reserved, broadcast
-] as const;
+export const NON_PUBLIC_IPV4: readonly string[] = SPECIAL_PURPOSE_IPV4.map(([cidr]) => cidr);
 
 export const NON_PUBLIC_IPV6 = [
   "::/128",

@@ -9,3 +9,7 @@ export * from "./host-rules.js";
 export * from "./sandbox-policy-schema.js";
 export * from "./presets.js";
 export * from "./edge-config.js";
+export * from "./provider-destination.js";
+export * from "./router-config.js";
+export * from "./inference-policy.js";
+export * from "./special-addresses.js";

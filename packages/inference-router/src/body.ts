@@ -7,7 +7,7 @@
 // from exactly the value it checked (no duplicate key can survive), in UTF-8, with its own
 // content-type and length, and refuses what it cannot read the way a provider would.
 import type { IncomingHttpHeaders } from "node:http";
-import type { ProviderApi } from "./config";
+import type { ProviderApi } from "@octw/contracts";
 
 export type CheckedBody =
   | { ok: true; model: string; stream: boolean; forward: Buffer }

@@ -1,4 +1,3 @@
-export * from "./config";
 export * from "./tenancy";
 export * from "./shapes";
 export * from "./body";
@@ -6,4 +5,3 @@ export * from "./destination";
 export * from "./limits";
 export * from "./keys";
 export * from "./server";
-export * from "./policy";

@@ -7,7 +7,7 @@
 import { AuditClient, TenantSecrets, validateKeyring, type MasterKey } from "@octw/audit";
 import { readJsonFile, readSecretFile, runService, serviceSettings, type Running } from "@octw/service-shell";
 import pg from "pg";
-import { parseRouterConfig, type RouterConfig } from "./config";
+import { parseRouterConfig, type RouterConfig } from "@octw/contracts";
 import { ProviderKeyCache } from "./keys";
 import { HEALTH_PATH, ROUTER_ACTOR, createInferenceRouter } from "./server";
 

@@ -6,8 +6,8 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import https from "node:https";
 import { isIP, type AddressInfo, type Socket } from "node:net";
-import { destinationPolicyOf, type ProviderApi, type ProviderConfig, type RouterConfig, type TenantConfig } from "./config";
-import { DestinationRefusedError, pinnedLookup, vetDestination, type DestinationPolicy, type ResolvedAddress, type Resolver } from "./destination";
+import { destinationPolicyOf, type DestinationPolicy, type ProviderApi, type ProviderConfig, type RouterConfig, type RouterTenantConfig } from "@octw/contracts";
+import { DestinationRefusedError, pinnedLookup, vetDestination, type ResolvedAddress, type Resolver } from "./destination";
 import { KeyUnavailableError, type ProviderKeyCache } from "./keys";
 import { TenantLimiter } from "./limits";
 import {
@@ -208,7 +208,7 @@ export function createInferenceRouter(initial: RouterConfig, deps: RouterDeps): 
 
     const net = tenantByNetwork(table, req.socket.localAddress, req.socket.remoteAddress);
     if (!net.ok) return refuse(403, net.reason, "requests are accepted only from a tenant network, at the router's address on it");
-    const tenant: TenantConfig = net.tenant;
+    const tenant: RouterTenantConfig = net.tenant;
     rec.tenant = tenant.id;
     const provider: ProviderConfig | undefined = parsed ? tenant.providers.find((p) => p.name === parsed.provider) : undefined;
     if (provider) api = provider.api;

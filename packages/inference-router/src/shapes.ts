@@ -2,7 +2,7 @@
 // paths exist, where the model is named, how the key is sent upstream, which client headers
 // may pass, and what an error looks like to that shape's SDKs.
 import { validateHeaderName, validateHeaderValue } from "node:http";
-import type { ProviderApi } from "./config";
+import type { ProviderApi } from "@octw/contracts";
 
 /** Paths (after `/<provider>`) the router forwards, by shape. Everything else is refused. */
 export const FORWARDED_PATHS: Record<ProviderApi, ReadonlySet<string>> = {

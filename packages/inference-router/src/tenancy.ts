@@ -8,15 +8,15 @@
 // depth) act as that tenant; the network alone would let anything on a network act without a
 // secret. Disagreement is refused and audited, never resolved in either's favour.
 import { createHash, timingSafeEqual } from "node:crypto";
-import { cidrContains, ipv4ToInt, parseCidr, type Cidr, type TenantConfig } from "./config";
+import { cidrContains, ipv4ToInt, parseCidr, type Cidr, type RouterTenantConfig } from "@octw/contracts";
 
 export interface TenantTable {
-  byAddress: Map<string, TenantConfig>;
-  nets: { cidr: Cidr; tenant: TenantConfig }[];
-  digests: { tenant: TenantConfig; digest: Buffer }[];
+  byAddress: Map<string, RouterTenantConfig>;
+  nets: { cidr: Cidr; tenant: RouterTenantConfig }[];
+  digests: { tenant: RouterTenantConfig; digest: Buffer }[];
 }
 
-export function buildTenantTable(tenants: readonly TenantConfig[]): TenantTable {
+export function buildTenantTable(tenants: readonly RouterTenantConfig[]): TenantTable {
   return {
     byAddress: new Map(tenants.map((t) => [t.routerAddress, t])),
     nets: tenants.map((t) => ({ cidr: parseCidr(t.subnet)!, tenant: t })),
@@ -31,7 +31,7 @@ export function normalizeAddress(addr: string | undefined): string {
 }
 
 export type NetworkResult =
-  | { ok: true; tenant: TenantConfig }
+  | { ok: true; tenant: RouterTenantConfig }
   | { ok: false; reason: "unknown_network" | "source_outside_network" };
 
 /** The tenant named by the arrival address, confirmed by the source address. */
@@ -71,7 +71,7 @@ export type TokenResult =
  * time, and against every tenant (so the time taken does not tell which one matched); a
  * match with another tenant is reported separately because it means a token has leaked.
  */
-export function checkToken(table: TenantTable, networkTenant: TenantConfig, headers: Record<string, string | string[] | undefined>): TokenResult {
+export function checkToken(table: TenantTable, networkTenant: RouterTenantConfig, headers: Record<string, string | string[] | undefined>): TokenResult {
   const p = presentedToken(headers);
   if (p.conflict) return { ok: false, reason: "ambiguous_token" };
   if (p.token === undefined) return { ok: false, reason: "missing_token" };

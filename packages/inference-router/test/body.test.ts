@@ -8,7 +8,7 @@ import { connect } from "node:net";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkBody, foldKey, passedHeaders } from "../src/body";
-import { INSECURE_PROVIDERS_ENV, parseRouterConfig } from "../src/config";
+import { INSECURE_PROVIDERS_ENV, parseRouterConfig } from "@octw/contracts";
 import { ProviderKeyCache } from "../src/keys";
 import { createInferenceRouter, type InferenceRouter } from "../src/server";
 import { call, fakeProvider, listenOn, sha256, type FakeProvider } from "./helpers";

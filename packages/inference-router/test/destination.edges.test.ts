@@ -1,18 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  NON_PUBLIC_IPV4,
-  NON_PUBLIC_IPV6_IN_GLOBAL,
-  DestinationRefusedError,
-  addressProblem,
-  baseUrlProblem,
-  blockListOf,
-  inetAtonIPv4,
-  nonPublicReason,
-  pinnedLookup,
-  systemResolver,
-  vetDestination,
-  type Resolver,
-} from "../src/destination";
+import { SPECIAL_PURPOSE_IPV4, NON_PUBLIC_IPV6_IN_GLOBAL, addressProblem, baseUrlProblem, blockListOf, inetAtonIPv4, nonPublicReason } from "@octw/contracts";
+import { DestinationRefusedError, pinnedLookup, systemResolver, vetDestination, type Resolver } from "../src/destination";
 
 // Edges of the destination guard pinned one by one, with the exact reason an operator reads
 // (mutation testing showed the property tests in destination.test.ts pass without them).
@@ -32,7 +20,7 @@ function inside(cidr: string): string {
 }
 
 describe("nonPublicReason: names the range", () => {
-  it.each(NON_PUBLIC_IPV4.map(([cidr, name]) => [cidr, name]))("IPv4 %s (%s)", (cidr, name) => {
+  it.each(SPECIAL_PURPOSE_IPV4.map(([cidr, name]) => [cidr, name]))("IPv4 %s (%s)", (cidr, name) => {
     expect(name.length).toBeGreaterThan(2);
     expect(nonPublicReason(inside(cidr))).toBe(`${cidr} ${name}`);
   });

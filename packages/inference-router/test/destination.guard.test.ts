@@ -5,7 +5,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { INSECURE_PROVIDERS_ENV, parseRouterConfig, type RouterConfig } from "../src/config";
+import { INSECURE_PROVIDERS_ENV, parseRouterConfig, type RouterConfig } from "@octw/contracts";
 import type { Resolver } from "../src/destination";
 import { ProviderKeyCache } from "../src/keys";
 import { createInferenceRouter, type InferenceRouter } from "../src/server";

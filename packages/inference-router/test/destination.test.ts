@@ -3,8 +3,8 @@
 // parser for odd IPv4 spellings. No test here opens a socket: addresses are only classified.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { addressProblem, baseUrlProblem, blockListOf, inetAtonIPv4, nonPublicReason, vetDestination, DestinationRefusedError, type Resolver } from "../src/destination";
-import { parseInferencePolicy } from "../src/policy";
+import { addressProblem, baseUrlProblem, blockListOf, inetAtonIPv4, nonPublicReason, parseInferencePolicy } from "@octw/contracts";
+import { vetDestination, DestinationRefusedError, type Resolver } from "../src/destination";
 
 const RUNS = Number(process.env.OCTW_FUZZ_RUNS ?? 300);
 

@@ -11,7 +11,7 @@ import { AuditClient, TenantSecrets } from "@octw/audit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAuditDb, type TestAuditDb } from "../../audit/test/pg-support";
-import { INSECURE_PROVIDERS_ENV, parseRouterConfig } from "../src/config";
+import { INSECURE_PROVIDERS_ENV, parseRouterConfig } from "@octw/contracts";
 import { ProviderKeyCache } from "../src/keys";
 import { ROUTER_ACTOR, createInferenceRouter, type InferenceRouter } from "../src/server";
 import { call, fakeProvider, listenOn, sha256, type FakeProvider } from "./helpers";

@@ -5,7 +5,7 @@
 import type { IncomingMessage } from "node:http";
 import { connect, type Socket } from "node:net";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { INSECURE_PROVIDERS_ENV, parseRouterConfig, type RouterConfig, type RouterConfigInput } from "../src/config";
+import { INSECURE_PROVIDERS_ENV, parseRouterConfig, type RouterConfig, type RouterConfigInput } from "@octw/contracts";
 import { ProviderKeyCache } from "../src/keys";
 import { PLATFORM_AUDIT_TENANT, createInferenceRouter, type InferenceRouter } from "../src/server";
 import { call, fakeProvider, listenOn, nextChunk, openStream, sha256, type FakeProvider, type Reply } from "./helpers";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseRouterConfig } from "../src/config";
+import { parseRouterConfig } from "@octw/contracts";
 import { buildTenantTable, checkToken, presentedToken, tenantByNetwork } from "../src/tenancy";
 import { sha256 } from "./helpers";
 

@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { INSECURE_PROVIDERS_ENV, ROUTER_PORT, parseRouterConfig, type RouterConfigInput } from "@octw/inference-router";
+import { INSECURE_PROVIDERS_ENV, ROUTER_PORT, parseRouterConfig, type RouterConfigInput } from "@octw/contracts";
 import { z } from "zod";
 import { INIT_MOUNT, labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
 import { ServiceConfigFile } from "./service-config-file.js";
@@ -12,7 +12,7 @@ import { OctwConfigError, parseOrThrow } from "../validation.js";
 export const ROUTER_UID = 10003;
 const STATE_DIR = "/var/lib/octw-inference-router";
 
-/** One tenant's entry of the router config (`routerTenantEntry` of @octw/inference-router). */
+/** One tenant's entry of the router config (`routerTenantEntry` of @octw/contracts). */
 export type RouterTenantEntry = RouterConfigInput["tenants"][number];
 
 export interface InferenceRouterArgs {

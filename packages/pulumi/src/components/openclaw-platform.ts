@@ -8,7 +8,7 @@ import { Edge } from "./edge.js";
 import { NetworkAttachment } from "./network-attachment.js";
 import { EgressAuditShipper } from "./egress-audit-shipper.js";
 import { InferenceRouter, type RouterTenantEntry } from "./inference-router.js";
-import { routerTenantEntry, routerTokenDigest } from "@octw/inference-router";
+import { routerTenantEntry, routerTokenDigest } from "@octw/contracts";
 import { SandboxPolicy, type SandboxPolicyArgs } from "./sandbox-policy.js";
 import { TenantGateway } from "./tenant-gateway.js";
 import { TenantNetwork } from "./tenant-network.js";

@@ -14,7 +14,7 @@ import {
 } from "@octw/contracts";
 import { SQUID_PORT, renderSquidConfig } from "../planners/squid-config.js";
 import { planTenantPolicy } from "../planners/tenant-policy.js";
-import type { ParsedInferencePolicy } from "@octw/inference-router";
+import type { ParsedInferencePolicy } from "@octw/contracts";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 import { dockerName, namePrefixSchema, tenantIdSchema } from "./common.js";
 

@@ -8,7 +8,7 @@ import { imageProblem } from "../planners/image-pinning.js";
 import { OPENCLAW_PORT, OPENCLAW_STATE_DIR, renderOpenClawConfig } from "../planners/openclaw-config.js";
 import { gatewayRuntimeEnv } from "../planners/gateway-runtime.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
-import { openclawModelsConfig, type ParsedInferencePolicy } from "@octw/inference-router";
+import { openclawModelsConfig, type ParsedInferencePolicy } from "@octw/contracts";
 import { tenantPrincipalIdSchema } from "../planners/identity-plan.js";
 import { afterSuccessOf, dockerName, namePrefixSchema, tenantIdSchema } from "./common.js";
 

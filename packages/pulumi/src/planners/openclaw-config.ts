@@ -14,7 +14,7 @@ export interface OpenClawConfigInput {
   readonly allowedOrigins: readonly string[];
   /**
    * Model providers through the inference router (`models` and `secrets` sections, from
-   * `@octw/inference-router`'s `openclawModelsConfig`): no secret, only a file reference.
+   * `openclawModelsConfig` of @octw/contracts): no secret, only a file reference.
    */
   readonly models?: { readonly models: unknown; readonly secrets: unknown };
 }

@@ -4,7 +4,7 @@
  * against the egress allowlist. Pure; every problem names its field and never quotes the
  * tenant's input (a policy is attacker input, and its errors end up in preview output).
  */
-import { inferencePolicySchemaWith, type ParsedInferencePolicy } from "@octw/inference-router";
+import { inferencePolicySchemaWith, type ParsedInferencePolicy } from "@octw/contracts";
 import { OctwConfigError, issueProblem } from "../validation.js";
 import {
   POLICY_PRESETS,

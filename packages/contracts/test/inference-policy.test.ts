@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { INSECURE_PROVIDERS_ENV, parseRouterConfig } from "../src/config";
-import { inferenceEgressConflicts, openclawModelsConfig, parseInferencePolicy, routerTenantEntry, routerTokenDigest } from "../src/policy";
+import { INSECURE_PROVIDERS_ENV, parseRouterConfig } from "../src/index.js";
+import { inferenceEgressConflicts, openclawModelsConfig, parseInferencePolicy, routerTenantEntry, routerTokenDigest } from "../src/index.js";
 
 const inference = parseInferencePolicy({
   providers: [

@@ -4,8 +4,8 @@
 // these so the policy, the router's config and the gateway's config are derived from one place.
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { INSECURE_PROVIDERS_ENV, ProviderSchema, TenantLimitsSchema, type ProviderApi, type RouterConfigInput } from "./config";
-import { baseUrlProblem, blockListOf, type DestinationPolicy } from "./destination";
+import { INSECURE_PROVIDERS_ENV, ProviderSchema, TenantLimitsSchema, type ProviderApi, type RouterConfigInput } from "./router-config.js";
+import { baseUrlProblem, blockListOf, type DestinationPolicy } from "./provider-destination.js";
 
 /** The router's port on every network it joins. */
 export const ROUTER_PORT = 8080;

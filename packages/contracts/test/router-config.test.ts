@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseRouterConfig } from "../src/config";
+import { parseRouterConfig } from "../src/index.js";
 
 const hash = (c: string) => c.repeat(64);
 const tenant = (id: string, n: number, extra: Record<string, unknown> = {}) => ({

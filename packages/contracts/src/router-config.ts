@@ -4,10 +4,9 @@
 // keyring are referenced by file path (read by main.ts).
 import { isIP } from "node:net";
 import { z } from "zod";
-import { baseUrlProblem, blockListOf, type DestinationPolicy } from "./destination";
+import { TENANT_ID_PATTERN } from "./edge-config.js";
+import { baseUrlProblem, blockListOf, type DestinationPolicy } from "./provider-destination.js";
 
-/** Same tenant ids as the edge and the platform: lower-case DNS labels. */
-export const TENANT_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 /** Provider names are path segments (`/<provider>/v1/...`) and secret-name prefixes. */
 export const PROVIDER_NAME_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
 /** Model ids as providers spell them (gpt-4o-mini, claude-sonnet-4-5-20250929, org/model:tag). */
@@ -232,7 +231,7 @@ export function destinationPolicyOf(c: { tenants: readonly { subnet: string }[];
 
 export type RouterConfig = z.output<typeof RouterConfigSchema>;
 export type RouterConfigInput = z.input<typeof RouterConfigSchema>;
-export type TenantConfig = z.output<typeof TenantSchema>;
+export type RouterTenantConfig = z.output<typeof TenantSchema>;
 export type ProviderConfig = z.output<typeof ProviderSchema>;
 
 /** Validates a config; the error names every bad field and what it accepts. */
