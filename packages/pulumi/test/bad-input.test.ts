@@ -145,3 +145,21 @@ describe("the individual components validate before declaring", () => {
     ).toThrow(/proxyImage: is not pinned/);
   });
 });
+
+describe("one planning pass", () => {
+  it("the platform hands each tenant's planned policy to its SandboxPolicy: the very object planPlatform made, not a second plan", async () => {
+    const p = new OpenClawPlatform("once", platformConfig([{ id: "alpha", slot: 1, presets: ["restricted", "github"] }]) as OpenClawPlatformArgs);
+    await settle();
+    expect(p.tenants.alpha!.policy.plan.enforced).toBe(p.plan.tenants[0]!.policy.enforced);
+    // control: a SandboxPolicy planned from presets makes its own (equal, not identical) plan
+    const own = SandboxPolicy.plan("own", { tenantId: "alpha", presets: ["restricted", "github"], tenantNetworkName: "n", proxyAddress: "10.64.0.36", egressNetworkName: "e", proxyImage: PINNED.egressProxy, proxyUid: 200005, proxyGid: 200005 });
+    expect(own.enforced).not.toBe(p.plan.tenants[0]!.policy.enforced);
+    expect(own.enforced.egress).toEqual(p.plan.tenants[0]!.policy.enforced.egress);
+  });
+  it("SandboxPolicy refuses a plan together with the inputs it was made from", () => {
+    const planned = SandboxPolicy.plan("p", { tenantId: "alpha", tenantNetworkName: "n", proxyAddress: "10.64.0.36", egressNetworkName: "e", proxyImage: PINNED.egressProxy, proxyUid: 200005, proxyGid: 200005 });
+    expect(() =>
+      SandboxPolicy.plan("s", { tenantId: "alpha", planned, presets: ["github"], tenantNetworkName: "n", proxyAddress: "10.64.0.36", egressNetworkName: "e", proxyImage: PINNED.egressProxy, proxyUid: 200005, proxyGid: 200005 }),
+    ).toThrow(/presets: must not be set together with planned/);
+  });
+});

@@ -2,7 +2,6 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { labelList } from "../planners/container-hardening.js";
 import { planPlatform, type OpenClawPlatformConfig, type PlatformPlan, type TenantPlan } from "../planners/platform-config.js";
-import { OctwConfigError } from "../validation.js";
 import { AuditStore, type AuditConnection } from "./audit-store.js";
 import { Edge } from "./edge.js";
 import { NetworkAttachment } from "./network-attachment.js";
@@ -56,21 +55,9 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
 
   constructor(name: string, args: OpenClawPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
     const subject = `OpenClawPlatform "${name}"`;
+    // The one validation and planning pass: every tenant's policy included. Bad input throws
+    // here, before anything is declared.
     const plan = planPlatform(args, subject);
-    // Every tenant's policy is validated before anything is declared: bad input registers nothing.
-    const problems: { path: string; message: string }[] = [];
-    for (const [i, t] of plan.tenants.entries()) {
-      try {
-        const policyPlan = SandboxPolicy.plan(`${name}-${t.config.id}`, OpenClawPlatform.policyArgs(plan, t, "(egress)", "(tenant)"));
-        if (policyPlan.inference && plan.config.images.inferenceRouter === undefined) {
-          problems.push({ path: "images.inferenceRouter", message: `is required: tenants[${i}].policy has an inference section` });
-        }
-      } catch (err) {
-        if (!(err instanceof OctwConfigError)) throw err;
-        problems.push(...err.problems.map((p) => ({ path: `tenants[${i}].${p.path}`, message: p.message })));
-      }
-    }
-    if (problems.length) throw new OctwConfigError(subject, problems);
 
     super("octw:index:OpenClawPlatform", name, {}, opts);
     const child = { parent: this };
@@ -204,8 +191,10 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
           edgeAddress: t.addresses.edge,
           proxyUrl: policy.plan.proxyUrl,
           tmpfs: [...policy.plan.gatewayFilesystem.tmpfs],
-          uid: policy.plan.enforced.runAsUser ?? t.identity.gatewayUid,
-          gid: policy.plan.enforced.runAsGroup ?? t.identity.gatewayGid,
+          // A policy's process.run_as_user/group can only name the tenant's allocated id
+          // ("sandbox"/"tenant"): the identity plan is the one source of the gateway's ids.
+          uid: t.identity.gatewayUid,
+          gid: t.identity.gatewayGid,
           limits: t.limits,
           ...(t.config.runtime ? { runtime: t.config.runtime } : {}),
           allowedOrigins: [`https://${id}.${plan.domain}`],
@@ -288,9 +277,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
   private static policyArgs(plan: PlatformPlan, t: TenantPlan, egressNetworkName: pulumi.Input<string>, tenantNetworkName: pulumi.Input<string>): SandboxPolicyArgs {
     return {
       tenantId: t.config.id,
-      presets: t.presets,
-      ...(t.config.policy !== undefined ? { policy: t.config.policy as SandboxPolicyArgs["policy"] } : {}),
-      ...(t.config.allowUnenforced ? { allowUnenforced: t.config.allowUnenforced } : {}),
+      planned: t.policy,
       tenantNetworkName,
       proxyAddress: t.addresses.egressProxy,
       egressNetworkName,
@@ -299,8 +286,6 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
       proxyUid: t.identity.egressProxyUid,
       proxyGid: t.identity.egressProxyGid,
       namePrefix: plan.prefix,
-      ...(plan.config.inferenceRouter?.insecureProvidersForTests ? { insecureInferenceProvidersForTests: plan.config.inferenceRouter.insecureProvidersForTests } : {}),
-      platformNetworks: [...plan.platformNetworks],
     };
   }
 }

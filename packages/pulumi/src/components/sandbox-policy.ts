@@ -13,7 +13,7 @@ import {
   type UnenforceableFeature,
 } from "@octw/contracts";
 import { SQUID_PORT, renderSquidConfig } from "../planners/squid-config.js";
-import { planTenantPolicy } from "../planners/tenant-policy.js";
+import { planTenantPolicy, type TenantPolicyPlan } from "../planners/tenant-policy.js";
 import type { ParsedInferencePolicy } from "@octw/contracts";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 import { dockerName, namePrefixSchema, tenantIdSchema } from "./common.js";
@@ -76,6 +76,14 @@ export interface SandboxPolicyArgs {
    * @default - none beyond the non-public ranges, which are always refused
    */
   platformNetworks?: string[];
+  /**
+   * A policy already planned by {@link planTenantPolicy} (OpenClawPlatform hands over its
+   * `planPlatform` result, so a tenant's policy is validated and planned once). When set,
+   * `policy`, `presets`, `allowUnenforced`, `insecureInferenceProvidersForTests` and
+   * `platformNetworks` must not be: they are what the plan was made from.
+   * @default - planned here from `presets` and `policy`
+   */
+  planned?: TenantPolicyPlan;
 }
 
 export const DEFAULT_PROXY_LIMITS: ResourceLimits = { memoryMb: 128, cpus: 0.5, nproc: 128, nofile: 4096 };
@@ -106,6 +114,13 @@ const argsSchema = z.strictObject({
   namePrefix: namePrefixSchema.optional(),
   insecureInferenceProvidersForTests: z.array(z.string()).min(1).optional(),
   platformNetworks: z.array(z.string()).optional(),
+  // Produced by planTenantPolicy (typed by the interface above); only its presence is checked here.
+  planned: z.custom<TenantPolicyPlan>((v) => typeof v === "object" && v !== null && "enforced" in v, "must be a plan returned by planTenantPolicy").optional(),
+}).superRefine((a, ctx) => {
+  if (a.planned === undefined) return;
+  for (const key of ["policy", "presets", "allowUnenforced", "insecureInferenceProvidersForTests", "platformNetworks"] as const) {
+    if (a[key] !== undefined) ctx.addIssue({ code: "custom", path: [key], message: "must not be set together with planned (the plan was made from it)" });
+  }
 });
 
 /** The writable places the policy grants the gateway, with their sizes. */
@@ -202,7 +217,7 @@ export class SandboxPolicy extends pulumi.ComponentResource {
     if (problem) throw new OctwConfigError(subject, [{ path: "proxyImage", message: problem }]);
     // The one policy planner the platform uses too: presets + policy merged, enforcement planned,
     // the inference section validated with structured, value-free errors.
-    const { enforced, inference } = planTenantPolicy(
+    const { enforced, inference } = parsed.planned ?? planTenantPolicy(
       {
         presets: parsed.presets ?? ["restricted"],
         policy: parsed.policy,

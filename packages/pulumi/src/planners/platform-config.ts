@@ -425,6 +425,10 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
       problems.push(...err.problems.map((p) => ({ path: p.path.startsWith("presets[") ? `${at}.${p.path}` : p.path, message: p.message })));
       return;
     }
+    // Problems name the user's path (tenants[i].policy…); what is not enforced is reported per
+    // tenant, so relative to it (policy…).
+    const notEnforced = policy.enforced.notEnforced.map((e) => (e.startsWith(`${at}.`) ? e.slice(at.length + 1) : e));
+    policy = { ...policy, enforced: { ...policy.enforced, notEnforced } };
     if (policy.inference !== undefined && c.images.inferenceRouter === undefined) {
       problems.push({ path: "images.inferenceRouter", message: `is required: ${at}.policy has an inference section` });
     }
