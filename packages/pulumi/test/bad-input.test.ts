@@ -119,7 +119,12 @@ describe("OpenClawPlatform refuses bad input, names the field, and registers not
 
 describe("the individual components validate before declaring", () => {
   it("TenantNetwork: slot outside the pool", async () => {
-    expect(() => new TenantNetwork("n", { tenantId: "alpha", slot: 10, addressPool: "10.64.0.0/26" })).toThrow(/slot must be < 2/);
+    expect(() => new TenantNetwork("n", { tenantId: "alpha", slot: 10, addressPool: "10.64.0.0/26" })).toThrow(OctwConfigError);
+    expect(() => new TenantNetwork("n", { tenantId: "alpha", slot: 10, addressPool: "10.64.0.0/26" })).toThrow(/slot: must be < 2/);
+    expect(() => new TenantNetwork("n", { tenantId: "alpha", slot: 1, addressPool: "10.64.0.1/26" })).toThrow(/addressPool: must be an IPv4 CIDR/);
+    // a handed-over plan of another slot is refused; its own slot's plan is accepted
+    expect(() => new TenantNetwork("n", { tenantId: "alpha", slot: 1, planned: TenantNetwork.plan("m", { tenantId: "alpha", slot: 2 }) })).toThrow(/planned: is not the address plan of this slot/);
+    expect(TenantNetwork.plan("n", { tenantId: "alpha", slot: 2, planned: TenantNetwork.plan("m", { tenantId: "alpha", slot: 2 }) }).subnet).toBe(TenantNetwork.plan("m", { tenantId: "alpha", slot: 2 }).subnet);
     await settle();
     expect(recorder.resources).toEqual([]);
   });

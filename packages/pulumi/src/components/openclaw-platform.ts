@@ -178,7 +178,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
     const routerNeeded: { id: string; network: TenantNetwork; address: string }[] = [];
     for (const t of plan.tenants) {
       const id = t.config.id;
-      const network = new TenantNetwork(`${name}-${id}`, { tenantId: id, slot: t.addresses.slot, addressPool: plan.addressPool, namePrefix: plan.prefix }, child);
+      const network = new TenantNetwork(`${name}-${id}`, { tenantId: id, slot: t.addresses.slot, addressPool: plan.addressPool, planned: t.addresses, namePrefix: plan.prefix }, child);
       const policy = new SandboxPolicy(`${name}-${id}`, OpenClawPlatform.policyArgs(plan, t, this.egressNetwork.name, network.networkName), child);
       const gateway = new TenantGateway(
         `${name}-${id}`,

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { labelList } from "../planners/container-hardening.js";
 import { DEFAULT_ADDRESS_POOL, parseIpv4Cidr, slotCapacity, tenantAddressPlan, type TenantAddressPlan } from "../planners/network-plan.js";
-import { parseOrThrow } from "../validation.js";
+import { OctwConfigError, parseOrThrow } from "../validation.js";
 import { dockerName, namePrefixSchema, tenantIdSchema } from "./common.js";
 
 export interface TenantNetworkArgs {
@@ -11,6 +11,12 @@ export interface TenantNetworkArgs {
   tenantId: string;
   /** The tenant's stable slot in the address pool (1 ≤ slot < pool capacity). */
   slot: number;
+  /**
+   * The address plan already made for this slot (OpenClawPlatform hands over `planPlatform`'s),
+   * used as is instead of being computed again; it must be the plan of `slot` in `addressPool`.
+   * @default - computed from `slot` and `addressPool`
+   */
+  planned?: TenantAddressPlan;
   /**
    * IPv4 pool that tenant /27s are carved from.
    * @default "10.64.0.0/10"
@@ -28,6 +34,7 @@ const argsSchema = z.strictObject({
   slot: z.number().int().min(1),
   addressPool: z.string().optional(),
   namePrefix: namePrefixSchema.optional(),
+  planned: z.custom<TenantAddressPlan>((v) => typeof v === "object" && v !== null && "subnet" in v, "must be a plan returned by tenantAddressPlan").optional(),
 });
 
 /**
@@ -73,10 +80,17 @@ export class TenantNetwork extends pulumi.ComponentResource {
 
   /** Validates the args and computes the address plan without declaring anything. */
   static plan(name: string, args: TenantNetworkArgs): TenantAddressPlan {
-    const parsed = parseOrThrow(argsSchema, args, `TenantNetwork "${name}"`);
+    const subject = `TenantNetwork "${name}"`;
+    const parsed = parseOrThrow(argsSchema, args, subject);
     const pool = parseIpv4Cidr(parsed.addressPool ?? DEFAULT_ADDRESS_POOL);
-    if (!pool) throw new RangeError(`TenantNetwork "${name}": addressPool must be an IPv4 CIDR without host bits`);
-    if (parsed.slot >= slotCapacity(pool)) throw new RangeError(`TenantNetwork "${name}": slot must be < ${slotCapacity(pool)} for pool ${parsed.addressPool ?? DEFAULT_ADDRESS_POOL}`);
-    return tenantAddressPlan(pool, parsed.slot);
+    if (!pool) throw new OctwConfigError(subject, [{ path: "addressPool", message: "must be an IPv4 CIDR without host bits, e.g. 10.64.0.0/10" }]);
+    if (parsed.slot >= slotCapacity(pool)) throw new OctwConfigError(subject, [{ path: "slot", message: `must be < ${slotCapacity(pool)} for this address pool` }]);
+    if (parsed.planned === undefined) return tenantAddressPlan(pool, parsed.slot);
+    // A handed-over plan is trusted only if it is this slot's: cheap to check, and a mismatch
+    // would put the tenant's containers on addresses of another tenant's network.
+    if (parsed.planned.subnet !== tenantAddressPlan(pool, parsed.slot).subnet) {
+      throw new OctwConfigError(subject, [{ path: "planned", message: "is not the address plan of this slot in this address pool" }]);
+    }
+    return parsed.planned;
   }
 }
