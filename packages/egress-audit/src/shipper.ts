@@ -10,20 +10,12 @@ import { createHash } from "node:crypto";
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { DenialAggregator, destinationOf, type DenialWindowEvent } from "./aggregator";
 import { isDenial, parseAccessLogLine } from "./squid-log";
+import type { AuditEventInput } from "@octw/audit";
 
 export const SHIPPER_ACTOR = "egress-audit";
 
 export interface AuditRecorder {
-  record(event: {
-    tenant: string;
-    actor: string;
-    action: string;
-    target?: string;
-    decision?: string;
-    details?: Record<string, unknown>;
-    time?: string;
-    idempotencyKey?: string;
-  }): Promise<unknown>;
+  record(event: AuditEventInput): Promise<unknown>;
 }
 
 /** Per proxy container: the second from which its log must be read again after a restart. */

@@ -22,6 +22,7 @@ import {
 } from "./shapes";
 import { checkBody, passedHeaders, upstreamHeaders } from "./body";
 import { buildTenantTable, checkToken, normalizeAddress, tenantByNetwork, type TenantTable } from "./tenancy";
+import type { AuditEventInput } from "@octw/audit";
 
 export const HEALTH_PATH = "/_router/healthz";
 export const ROUTER_ACTOR = "inference-router";
@@ -33,15 +34,7 @@ export const PLATFORM_AUDIT_TENANT = "octw:inference-router";
 
 /** What the router hands to the audit store (an AuditClient fits). */
 export interface RouterAuditSink {
-  record(event: {
-    tenant: string;
-    actor: string;
-    action: string;
-    target?: string;
-    decision?: string;
-    details?: Record<string, unknown>;
-    time?: string;
-  }): Promise<unknown>;
+  record(event: AuditEventInput): Promise<unknown>;
 }
 
 export interface RouterDeps {

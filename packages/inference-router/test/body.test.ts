@@ -147,7 +147,7 @@ describe("through the router: the provider gets what was checked", () => {
       }),
       {
         keys: new ProviderKeyCache({ get: () => Promise.resolve(Buffer.from("sk-body-test-key-000000")) }, { cacheTtlMs: 60_000, maxStaleMs: 60_000 }),
-        audit: { record: (e) => (events.push(e), Promise.resolve()) },
+        audit: { record: (e) => (events.push({ ...e }), Promise.resolve()) },
       },
     );
     listeners = await listenOn(router.server, [A.router]);

@@ -53,7 +53,7 @@ beforeAll(async () => {
   providerPort = (provider.address() as AddressInfo).port;
   router = createInferenceRouter(configWith(["127.0.0.2/32"]), {
     keys: new ProviderKeyCache({ get: () => Promise.resolve(Buffer.from("sk-guard-test-key-000000")) }, { cacheTtlMs: 60_000, maxStaleMs: 60_000 }),
-    audit: { record: (e) => (events.push(e), Promise.resolve()) },
+    audit: { record: (e) => (events.push({ ...e }), Promise.resolve()) },
     resolve: resolver,
   });
   listeners = await listenOn(router.server, [A.router]);

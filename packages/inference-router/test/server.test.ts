@@ -71,7 +71,7 @@ const keySource = {
 async function start(config: RouterConfig, usePort = 0): Promise<void> {
   router = createInferenceRouter(config, {
     keys: new ProviderKeyCache(keySource, { cacheTtlMs: 60_000, maxStaleMs: 60_000 }),
-    audit: { record: (e) => (events.push(e), allEvents.push(e), Promise.resolve()) },
+    audit: { record: (e) => (events.push({ ...e }), allEvents.push({ ...e }), Promise.resolve()) },
     log: (l) => (logs.push(l), allLogs.push(l)),
   });
   listeners = await listenOn(router.server, [A.router, B.router, NOBODY], usePort);
