@@ -7,4 +7,5 @@
 export * from "./config-error.js";
 export * from "./host-rules.js";
 export * from "./sandbox-policy-schema.js";
+export * from "./policy-enforcement.js";
 export * from "./presets.js";

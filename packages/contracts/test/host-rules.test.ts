@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { hostProblem, ipOrCidrProblem } from "../src/index.js";
 
 describe("host rules", () => {
-  it.each(["api.github.com", "a.b", "*.slack.com", "x-1.example.co.uk", "xn--bcher-kva.example"])("accepts %s", (h) => expect(hostProblem(h)).toBeUndefined());
+  it.each(["api.github.com", "a.b", "*.slack.com", "x-1.example.co.uk", "xn--bcher-kva.example", "*a.example.com", "**.example.com", "*-aiplatform.googleapis.com"])("accepts %s", (h) => expect(hostProblem(h)).toBeUndefined());
   it.each([
     ["", /empty/],
     ["203.0.113.7", /IP literal/],
@@ -21,8 +21,8 @@ describe("host rules", () => {
     ["router.home.arpa", /metadata|local/],
     ["*.com", /at least two labels/],
     ["a.*.example.com", /first label/],
-    ["*a.example.com", /first label/],
-    ["**.example.com", /first label/],
+    ["a**.example.com", /only as its whole first label/],
+    ["*_x.example.com", /not a valid DNS label/],
     ["-bad.example.com", /valid DNS label/],
     ["a_b.example.com", /valid DNS label/],
     [`${"a".repeat(64)}.example.com`, /valid DNS label/],

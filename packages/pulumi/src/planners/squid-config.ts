@@ -15,7 +15,7 @@
  * - Everything else is denied. Denials are logged (issue "blocked egress surfaced for approval"
  *   reads the access log).
  */
-import { NON_PUBLIC_IPV4, NON_PUBLIC_IPV6, type EgressRule } from "@octw/contracts";
+import { NON_PUBLIC_IPV4, NON_PUBLIC_IPV6, hostPatternRegex, type EgressRule } from "@octw/contracts";
 import { complementCidrs } from "./ip-ranges.js";
 
 export const SQUID_PORT = 3128;
@@ -26,13 +26,10 @@ export interface SquidConfigInput {
   readonly rules: readonly EgressRule[];
 }
 
-/** `*.example.com` matches exactly one label in front; squid's own `.example.com` would also match the apex. */
+/** Wildcards follow OpenShell (`*.x` one label, `**.x` one or more); squid's own `.example.com` would also match the apex. */
 function hostAcl(host: string): { type: "dstdomain" | "dstdom_regex"; value: string } {
-  if (host.startsWith("*.")) {
-    const rest = host.slice(2).replace(/[.\\+?^$()[\]{}|-]/g, (c) => `\\${c}`);
-    return { type: "dstdom_regex", value: `^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.${rest}$` };
-  }
-  return { type: "dstdomain", value: host };
+  const regex = hostPatternRegex(host);
+  return regex === undefined ? { type: "dstdomain", value: host } : { type: "dstdom_regex", value: regex };
 }
 
 export function renderSquidConfig(input: SquidConfigInput): string {

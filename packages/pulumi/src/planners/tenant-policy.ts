@@ -8,6 +8,7 @@ import { inferencePolicySchemaWith, type ParsedInferencePolicy } from "@octw/inf
 import { OctwConfigError, issueProblem } from "../validation.js";
 import {
   POLICY_PRESETS,
+  hostPatternMatches,
   type PolicyPresetName,
   mergePolicyDocuments,
   parsePolicyDocument,
@@ -29,12 +30,6 @@ export interface TenantPolicyInput {
 export interface TenantPolicyPlan {
   readonly enforced: EnforcedSandboxPolicy;
   readonly inference?: ParsedInferencePolicy;
-}
-
-/** `*.example.com` covers exactly one label in front, as the proxy's ACL does. */
-function hostCovers(rule: string, host: string): boolean {
-  if (rule.startsWith("*.")) return host.endsWith(rule.slice(1)) && host.split(".").length === rule.split(".").length;
-  return rule === host;
 }
 
 /**
@@ -71,7 +66,7 @@ export function planTenantPolicy(input: TenantPolicyInput, subject: string, path
     const host = u.hostname.toLowerCase();
     const port = Number(u.port || (u.protocol === "https:" ? 443 : 80));
     for (const rule of enforced.egress) {
-      if (hostCovers(rule.host, host) && rule.ports.includes(port)) {
+      if (hostPatternMatches(rule.host, host) && rule.ports.includes(port)) {
         problems.push({
           path: `${at}.providers[${i}].baseUrl`,
           message: `is also allowed as egress by ${pathPrefix}.network_policies.${rule.policy}: remove it from the egress allowlist; model calls go through the inference router`,
