@@ -8,4 +8,5 @@ export * from "./config-error.js";
 export * from "./host-rules.js";
 export * from "./sandbox-policy-schema.js";
 export * from "./policy-enforcement.js";
+export * from "./l7-path.js";
 export * from "./presets.js";

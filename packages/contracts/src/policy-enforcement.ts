@@ -92,6 +92,10 @@ const SYSTEM_PATHS = ["/", "/usr", "/etc", "/lib", "/lib32", "/lib64", "/libx32"
 const DEVICE_PATHS = new Set(["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/pts", "/dev/ptmx", "/dev/shm"]);
 /** REST methods of OpenShell's access presets. */
 const ACCESS_METHODS = { "read-only": ["GET", "HEAD", "OPTIONS"], "read-write": ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH"] } as const;
+/** An HTTP method as the proxy matches it, or `*`. */
+const METHOD = /^(\*|[A-Za-z]{1,20})$/;
+/** A path glob the proxy can carry: printable ASCII without space or `#`. */
+const PATH_GLOB = /^[!"$-~]{1,1024}$/;
 /** Ports on which a client talks plain HTTP, which OCTW's CONNECT-only proxy does not serve. */
 const PLAIN_HTTP_PORTS = new Set([80]);
 
@@ -224,12 +228,12 @@ function planEndpoint(ep: PolicyEndpoint, policy: string, at: string, capabiliti
   if (hasL7) {
     const why = l7Refusal(ep, capabilities);
     if (why === undefined) {
-      const allow = ep.access === "read-only" || ep.access === "read-write" ? ACCESS_METHODS[ep.access].map((method) => ({ method, path: "/**" })) : (ep.rules ?? []).map((rl) => ({ method: rl.allow.method ?? "*", path: rl.allow.path ?? "/**" }));
+      const allow = ep.access === "read-only" || ep.access === "read-write" ? ACCESS_METHODS[ep.access].map((method) => ({ method, path: "/**" })) : (ep.rules ?? []).map((rl) => ({ method: (rl.allow.method ?? "*").toUpperCase(), path: rl.allow.path ?? "/**" }));
       const scope = ep.path;
       l7 = {
         // An endpoint `path` narrows every allow to it: the request must match both.
         allow: scope === undefined || scope === "**" ? allow : allow.flatMap((a) => (a.path === "/**" || a.path === "**" ? [{ method: a.method, path: scope }] : [a])),
-        deny: (ep.deny_rules ?? []).map((d) => ({ method: d.method ?? "*", path: d.path ?? "/**" })),
+        deny: (ep.deny_rules ?? []).map((d) => ({ method: (d.method ?? "*").toUpperCase(), path: d.path ?? "/**" })),
         allowEncodedSlash: ep.allow_encoded_slash === true,
       };
       if (scope !== undefined && scope !== "**" && allow.some((a) => a.path !== "/**" && a.path !== "**")) {
@@ -258,5 +262,11 @@ function l7Refusal(ep: PolicyEndpoint, capabilities: ProxyCapabilities): string 
   if (ep.protocol === undefined) return " (rules apply to inspected traffic: set `protocol: rest`)";
   if (ep.rules !== undefined && !ep.rules.every((rl) => methodPathOnly(rl.allow))) return " (only `method` and `path` are matched; query, command and operation matchers are not)";
   if (ep.deny_rules !== undefined && !ep.deny_rules.every(methodPathOnly)) return " (only `method` and `path` are matched; query, command and operation matchers are not)";
+  const matches = [...(ep.rules ?? []).map((rl) => rl.allow), ...(ep.deny_rules ?? [])];
+  // The proxy's configuration carries methods and globs as bare words: anything else is not enforced (and never written there).
+  if (!matches.every((m) => (m.method === undefined || METHOD.test(m.method)) && (m.path === undefined || PATH_GLOB.test(m.path)))) {
+    return " (a method or path uses characters the proxy's rules cannot carry: methods are letters, paths printable ASCII without spaces or #)";
+  }
+  if (ep.path !== undefined && !PATH_GLOB.test(ep.path)) return " (the endpoint `path` uses characters the proxy's rules cannot carry)";
   return undefined;
 }
