@@ -154,36 +154,41 @@ const middlewareSchema = z.strictObject({
   endpoints: z.strictObject({ include: z.array(z.string()).optional(), exclude: z.array(z.string()).optional() }).optional(),
 });
 
-export const sandboxPolicyDocumentSchema = z.strictObject({
-  version: z.literal(1, "must be 1 (the OpenShell policy format version OCTW reads)"),
-  /** NemoClaw's preset header: documentation only, never merged into the policy. */
-  preset: z.strictObject({ name: z.string().optional(), description: z.string().optional() }).optional(),
-  filesystem_policy: z
-    .strictObject({
-      read_only: z.array(absolutePath).optional(),
-      read_write: z.array(absolutePath).optional(),
-      include_workdir: z.boolean().optional(),
-      /** OCTW's earlier placement; OpenShell's is the top-level `landlock`. Both are read. */
-      landlock: z.unknown().optional(),
-    })
-    .optional(),
-  landlock: landlockSchema.optional(),
-  process: z
-    .strictObject({
-      run_as_user: idSchema.optional(),
-      run_as_group: idSchema.optional(),
-    })
-    .optional(),
-  network_policies: z
-    .record(z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, "policy keys are identifiers of 1-128 characters (letters, digits, _, - and .)"), networkPolicySchema)
-    .optional(),
-  network_middlewares: z.record(z.string().min(1), middlewareSchema).optional(),
-  /**
-   * OCTW's extension: model providers and models the tenant may use through the inference
-   * router, and limits (validated by `@octw/inference-router`'s schema in SandboxPolicy).
-   */
-  inference: z.unknown().optional(),
-});
+export const sandboxPolicyDocumentSchema = z
+  .strictObject({
+    /** Required, except in a NemoClaw preset fragment (`preset:` header), which has none. */
+    version: z.literal(1, "must be 1 (the OpenShell policy format version OCTW reads)").optional(),
+    /** NemoClaw's preset header: documentation only, never merged into the policy. */
+    preset: z.strictObject({ name: z.string().optional(), description: z.string().optional() }).optional(),
+    filesystem_policy: z
+      .strictObject({
+        read_only: z.array(absolutePath).optional(),
+        read_write: z.array(absolutePath).optional(),
+        include_workdir: z.boolean().optional(),
+        /** OCTW's earlier placement; OpenShell's is the top-level `landlock`. Both are read. */
+        landlock: z.unknown().optional(),
+      })
+      .optional(),
+    landlock: landlockSchema.optional(),
+    process: z
+      .strictObject({
+        run_as_user: idSchema.optional(),
+        run_as_group: idSchema.optional(),
+      })
+      .optional(),
+    network_policies: z
+      .record(z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, "policy keys are identifiers of 1-128 characters (letters, digits, _, - and .)"), networkPolicySchema)
+      .optional(),
+    network_middlewares: z.record(z.string().min(1), middlewareSchema).optional(),
+    /**
+     * OCTW's extension: model providers and models the tenant may use through the inference
+     * router, and limits (validated by `@octw/inference-router`'s schema in SandboxPolicy).
+     */
+    inference: z.unknown().optional(),
+  })
+  .superRefine((doc, ctx) => {
+    if (doc.version === undefined && doc.preset === undefined) ctx.addIssue({ code: "custom", message: "is required: 1 (the OpenShell policy format version OCTW reads)", path: ["version"] });
+  });
 
 /** A policy document in the OpenShell format (as written: before defaults and normalization). */
 export type SandboxPolicyDocument = z.input<typeof sandboxPolicyDocumentSchema>;

@@ -19,6 +19,7 @@ import {
 
 export interface TenantPolicyInput {
   readonly presets: readonly PolicyPresetName[];
+  /** One document (object or YAML text), or a list of fragments merged in order (a base policy and presets, as NemoClaw composes them). */
   readonly policy?: unknown;
   readonly allowUnenforced?: readonly UnenforceableFeature[];
   /** TEST ONLY (OpenClawPlatform `inferenceRouter.insecureProvidersForTests`). */
@@ -38,7 +39,13 @@ export interface TenantPolicyPlan {
  */
 export function planTenantPolicy(input: TenantPolicyInput, subject: string, pathPrefix = "policy"): TenantPolicyPlan {
   const presetDocs = input.presets.map((p, i) => parsePolicyDocument(POLICY_PRESETS[p], subject, `presets[${i}]`));
-  const own = input.policy === undefined ? [] : [parsePolicyDocument(input.policy, subject, pathPrefix)];
+  // A list is NemoClaw's composition: a base policy, then preset fragments, merged in order.
+  const own =
+    input.policy === undefined
+      ? []
+      : Array.isArray(input.policy)
+        ? input.policy.map((doc, i) => parsePolicyDocument(doc, subject, `${pathPrefix}[${i}]`))
+        : [parsePolicyDocument(input.policy, subject, pathPrefix)];
   let merged;
   try {
     merged = mergePolicyDocuments([...presetDocs, ...own], subject);
