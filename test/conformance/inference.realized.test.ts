@@ -192,6 +192,18 @@ describe("realized platform: inference through the router", () => {
     expect(calls.map((c) => [c.model, c.authorization])).toEqual([["gpt-alpha", `Bearer ${KEYS.alpha}`], ["gpt-bravo", `Bearer ${KEYS.bravo}`]]);
   });
 
+  it("inference.local (OpenShell's name for the inference route) is the tenant's own router, from that tenant's gateway", async () => {
+    calls.length = 0;
+    // Control: a name nobody defines does not resolve in the gateway (its DNS is a dead resolver).
+    expect((await call("alpha", { model: "gpt-alpha", host: "inference.invalid" })).status).not.toBe(200);
+    expect((await call("alpha", { model: "gpt-alpha", host: "inference.local" })).status).toBe(200);
+    expect((await call("bravo", { model: "gpt-bravo", host: "inference.local" })).status).toBe(200);
+    // Each reached its own router: the provider saw each tenant's own key.
+    expect(calls.map((c) => [c.model, c.authorization])).toEqual([["gpt-alpha", `Bearer ${KEYS.alpha}`], ["gpt-bravo", `Bearer ${KEYS.bravo}`]]);
+    const hosts = (await execIn(dk, gw.alpha!.id, ["/bin/cat", "/etc/hosts"], { user: gw.alpha!.user })).stdout;
+    expect(hosts).toMatch(new RegExp(`^${gw.alpha!.router.replace(/\./g, "\\.")}\\s+inference\\.local$`, "m"));
+  });
+
   it("from alpha's gateway: bravo's token is refused, a model not on alpha's list is refused, nothing reaches the provider", async () => {
     const bravoToken = (await execIn(dk, gw.bravo!.id, ["/bin/cat", ROUTER_TOKEN_PATH], { user: gw.bravo!.user })).stdout.trim();
     expect(bravoToken.length).toBeGreaterThan(20);

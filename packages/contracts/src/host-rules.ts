@@ -53,18 +53,50 @@ function blockList(v4: readonly string[], v6: readonly string[]): BlockList {
 }
 const neverAllowed = blockList(NEVER_ALLOWED_V4, NEVER_ALLOWED_V6);
 
-/** Names that resolve to the host, the LAN or a metadata service, whatever a resolver says. */
-const RESERVED_NAMES = [/^localhost$/, /\.localhost$/, /\.local$/, /\.internal$/, /\.home\.arpa$/, /\.arpa$/, /^metadata$/, /\.lan$/, /\.intranet$/];
+/** Names that resolve to the host itself, whatever a resolver says: never a destination. */
+const LOOPBACK_NAMES = [/^localhost$/, /\.localhost$/];
+/**
+ * Names of the local network or a metadata service. A destination only when the endpoint pins the
+ * addresses it may resolve to (`allowed_ips`, which can never hold loopback, link-local or
+ * metadata addresses): then the name cannot lead anywhere the operator did not list.
+ */
+const LOCAL_NAMES = [/\.local$/, /\.internal$/, /\.home\.arpa$/, /\.arpa$/, /^metadata$/, /\.lan$/, /\.intranet$/];
+
+/**
+ * OpenShell's name for its inference route. On OCTW it resolves, for the tenant's gateway, to the
+ * tenant's own inference router; it is never egress.
+ */
+export const INFERENCE_LOCAL_HOST = "inference.local";
+
+/**
+ * Names that only mean something where OpenShell runs its sandboxes, with why they mean nothing on a
+ * Docker host. Checked before the generic reserved-name rule so the refusal says what the name is.
+ */
+const NON_DOCKER_NAMES: readonly { test: RegExp; reason: string }[] = [
+  {
+    test: /^host\.(openshell|docker|containers)\.internal$|^gateway\.docker\.internal$/,
+    reason:
+      "is an alias for the machine that runs the sandbox; on OCTW the host machine is never an egress destination (it runs every tenant's services). Give the service a DNS name and pin its address with `allowed_ips`",
+  },
+  {
+    test: /(^|\.)(svc|svc\.cluster\.local|cluster\.local)$/,
+    reason: "is a Kubernetes cluster-internal name (…svc / …cluster.local), which does not exist on a Docker host",
+  },
+];
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** A first label with `*` inside it, e.g. `*-aiplatform` or `api-*`: what remains are label characters. */
+const GLOB_LABEL = /^[a-z0-9*-]{1,63}$/;
 
 /**
  * Checks an endpoint host. Returns a reason when it is refused, `undefined` when it is fine.
  * Reasons never quote the host (it is tenant input and may be anything, a secret included).
- * Allowed: a lowercase DNS name of at least two labels whose last label is not numeric,
- * optionally with `*` as its whole first label (`*.example.com` = any single label in front).
+ * Allowed: a lowercase DNS name of at least two labels whose last label is not numeric, optionally
+ * with a wildcard in its first label only, as OpenShell accepts it: `*.example.com` (exactly one
+ * label), `**.example.com` (one or more labels), `*-api.example.com` (a `*` inside the label).
+ * `pinned`: the endpoint lists `allowed_ips`, so a local-network name is acceptable.
  */
-export function hostProblem(host: string): string | undefined {
+export function hostProblem(host: string, options: { readonly pinned?: boolean } = {}): string | undefined {
   if (host.length === 0) return "must not be empty";
   if (host.length > 253) return "is longer than 253 characters";
   if (host.startsWith("[") || host.includes(":")) return "must be a DNS name, not an IP literal or host:port (put ports in `port`/`ports`)";
@@ -79,17 +111,51 @@ export function hostProblem(host: string): string | undefined {
   }
   for (let i = 0; i < labels.length; i++) {
     const label = labels[i]!;
-    if (label === "*") {
-      if (i !== 0) return "may contain a wildcard only as its whole first label (`*.example.com`)";
+    if (i === 0 && (label === "*" || label === "**")) {
       if (labels.length < 3) return "wildcard must leave at least two labels (`*.example.com`, not `*.com`)";
       continue;
     }
-    if (label.includes("*")) return "may contain a wildcard only as its whole first label (`*.example.com`)";
+    if (label.includes("*")) {
+      if (i !== 0) return "may contain a wildcard only as its whole first label (`*.example.com`, `**.example.com`) or inside it (`*-api.example.com`)";
+      if (label.includes("**")) return "may use a `**` wildcard only as its whole first label (`**.example.com`)";
+      if (!GLOB_LABEL.test(label)) return "has a first label that is not a valid DNS label around its `*` (a-z, 0-9, hyphens)";
+      continue;
+    }
     if (!LABEL.test(label)) return `has a label (number ${i + 1}) that is not a valid DNS label (a-z, 0-9, inner hyphens, 1-63 characters; internationalized names in punycode, xn--…)`;
   }
-  const bare = labels[0] === "*" ? labels.slice(1).join(".") : host;
-  if (RESERVED_NAMES.some((re) => re.test(bare))) return "names a loopback, local-network or metadata name, which is never an egress destination";
+  const bare = labels[0]!.includes("*") ? labels.slice(1).join(".") : host;
+  const nonDocker = NON_DOCKER_NAMES.find((n) => n.test.test(host) || n.test.test(bare));
+  if (nonDocker) return nonDocker.reason;
+  if (host === INFERENCE_LOCAL_HOST) return undefined;
+  if (LOOPBACK_NAMES.some((re) => re.test(bare))) return "names a loopback, local-network or metadata name, which is never an egress destination";
+  if (!options.pinned && LOCAL_NAMES.some((re) => re.test(bare))) {
+    return "names a loopback, local-network or metadata name, which is never an egress destination unless `allowed_ips` pins the addresses it may resolve to";
+  }
   return undefined;
+}
+
+const escapeRegex = (text: string) => text.replace(/[.\\+?^$()[\]{}|-]/g, (c) => `\\${c}`);
+const ONE_LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
+
+/**
+ * The anchored regular expression (POSIX ERE, so Squid's `dstdom_regex` reads it as JavaScript does)
+ * that a valid host pattern (see {@link hostProblem}) stands for; `undefined` for an exact name.
+ * `*` as the whole first label is exactly one label, `**` one or more, and a `*` inside the first
+ * label any run of label characters.
+ */
+export function hostPatternRegex(host: string): string | undefined {
+  if (!host.includes("*")) return undefined;
+  const [first, ...rest] = host.split(".");
+  const tail = escapeRegex(rest.join("."));
+  if (first === "*") return `^${ONE_LABEL}\\.${tail}$`;
+  if (first === "**") return `^(${ONE_LABEL}\\.)+${tail}$`;
+  return `^${first!.split("*").map(escapeRegex).join("[a-z0-9-]*")}\\.${tail}$`;
+}
+
+/** Whether a (lowercase) name is covered by a host pattern, exactly as the proxy's ACL decides. */
+export function hostPatternMatches(pattern: string, host: string): boolean {
+  const re = hostPatternRegex(pattern);
+  return re === undefined ? pattern === host : new RegExp(re).test(host);
 }
 
 /** Parses an IP or CIDR; returns its family and a normalized form, or a reason. */

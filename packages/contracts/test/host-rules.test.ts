@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { hostProblem, ipOrCidrProblem } from "../src/index.js";
+import { hostPatternMatches, hostProblem, ipOrCidrProblem } from "../src/index.js";
 
 describe("host rules", () => {
-  it.each(["api.github.com", "a.b", "*.slack.com", "x-1.example.co.uk", "xn--bcher-kva.example"])("accepts %s", (h) => expect(hostProblem(h)).toBeUndefined());
+  it.each(["api.github.com", "a.b", "*.slack.com", "x-1.example.co.uk", "xn--bcher-kva.example", "*a.example.com", "**.example.com", "*-aiplatform.googleapis.com"])("accepts %s", (h) => expect(hostProblem(h)).toBeUndefined());
   it.each([
     ["", /empty/],
     ["203.0.113.7", /IP literal/],
@@ -21,8 +21,8 @@ describe("host rules", () => {
     ["router.home.arpa", /metadata|local/],
     ["*.com", /at least two labels/],
     ["a.*.example.com", /first label/],
-    ["*a.example.com", /first label/],
-    ["**.example.com", /first label/],
+    ["a**.example.com", /only as its whole first label/],
+    ["*_x.example.com", /not a valid DNS label/],
     ["-bad.example.com", /valid DNS label/],
     ["a_b.example.com", /valid DNS label/],
     [`${"a".repeat(64)}.example.com`, /valid DNS label/],
@@ -54,4 +54,22 @@ describe("host rules", () => {
     ["example.com", /IP address or CIDR/],
     ["1.2.3.4/8/9", /IP address or CIDR/],
   ])("allowed_ips refuses %s", (ip, why) => expect(ipOrCidrProblem(ip)).toMatch(why));
+});
+
+describe("host patterns (the proxy's ACL and the inference-overlap check read the same regex)", () => {
+  it.each([
+    ["*.example.com", "a.example.com", true],
+    ["*.example.com", "a.b.example.com", false],
+    ["*.example.com", "example.com", false],
+    ["**.cdn.example.com", "a.cdn.example.com", true],
+    ["**.cdn.example.com", "a.b.cdn.example.com", true],
+    ["**.cdn.example.com", "cdn.example.com", false],
+    ["**.cdn.example.com", "xcdn.example.com", false],
+    ["*-ml.apis.example.com", "vision-ml.apis.example.com", true],
+    ["*-ml.apis.example.com", "x.vision-ml.apis.example.com", false],
+    ["*-ml.apis.example.com", "visionml.apis.example.com", false],
+    ["api.example.com", "api.example.com", true],
+    ["api.example.com", "api.example.com.", false],
+    ["api.example.com", "apixexample.com", false],
+  ])("%s covers %s: %s", (pattern, host, covered) => expect(hostPatternMatches(pattern, host)).toBe(covered));
 });

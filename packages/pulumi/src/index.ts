@@ -29,3 +29,4 @@ export * from "./planners/identity-plan.js";
 export * from "./planners/tenant-policy.js";
 export * from "./planners/suspend-policy.js";
 export * from "./planners/gateway-runtime.js";
+export * from "./planners/inference-local.js";

@@ -31,7 +31,7 @@ const CASES: { name: string; config: unknown; path: string; says: RegExp }[] = [
   { name: "tenant id too long", config: tenant({ id: "a".repeat(40) }), path: "tenants[0].id", says: /at most 32/ },
   { name: "IP literal host", config: policy({ host: "203.0.113.7" }), path: "tenants[0].policy.network_policies.p.endpoints[0].host", says: /not an IP literal/ },
   { name: "wildcard in a middle label", config: policy({ host: "api.*.example.com" }), path: "tenants[0].policy.network_policies.p.endpoints[0].host", says: /wildcard only as its whole first label/ },
-  { name: "partial wildcard label", config: policy({ host: "api*.example.com" }), path: "tenants[0].policy.network_policies.p.endpoints[0].host", says: /wildcard only/ },
+  { name: "double wildcard inside a label", config: policy({ host: "api**.example.com" }), path: "tenants[0].policy.network_policies.p.endpoints[0].host", says: /wildcard only/ },
   { name: "loopback name", config: policy({ host: "localhost" }), path: "tenants[0].policy.network_policies.p.endpoints[0].host", says: /at least two labels/ },
   { name: "metadata name", config: policy({ host: "metadata.google.internal" }), path: "tenants[0].policy.network_policies.p.endpoints[0].host", says: /metadata/ },
   { name: "link-local allowed_ips", config: policy({ host: "api.example.com", allowed_ips: ["169.254.169.254"] }), path: "tenants[0].policy.network_policies.p.endpoints[0].allowed_ips[0]", says: /metadata/ },

@@ -7,6 +7,7 @@ import { hardenedContainerArgs, labelList, volumeInitArgs, type ResourceLimits, 
 import { imageProblem } from "../planners/image-pinning.js";
 import { OPENCLAW_PORT, OPENCLAW_STATE_DIR, renderOpenClawConfig } from "../planners/openclaw-config.js";
 import { gatewayRuntimeEnv } from "../planners/gateway-runtime.js";
+import { inferenceLocalPlan } from "../planners/inference-local.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 import { openclawModelsConfig, type ParsedInferencePolicy } from "@octw/contracts";
 import { tenantPrincipalIdSchema } from "../planners/identity-plan.js";
@@ -173,6 +174,7 @@ export class TenantGateway extends pulumi.ComponentResource {
       { parent: this, deleteBeforeReplace: true },
     );
 
+    const inferenceLocal = inferenceLocalPlan(parsed.inference?.routerAddress);
     const hardening = hardenedContainerArgs({ uid: parsed.uid, gid: parsed.gid, limits, tmpfs: parsed.tmpfs, runtime: parsed.runtime });
     const hostname = dockerName(prefix, parsed.tenantId, "gateway");
     this.container = new docker.Container(
@@ -189,6 +191,8 @@ export class TenantGateway extends pulumi.ComponentResource {
         dns: ["127.0.0.1"],
         // A lookup of an outside name then fails after 1 s instead of glibc's 2 × 5 s.
         dnsOpts: ["timeout:1", "attempts:1"],
+        // inference.local → the tenant's inference router (planners/inference-local.ts).
+        hosts: [...inferenceLocal.hosts],
         mounts: [{ type: "volume", source: this.stateVolume.name, target: OPENCLAW_STATE_DIR }],
         envs: [
           // Replaces the gateway when its config changes (the files arrive through state-init).
@@ -204,8 +208,8 @@ export class TenantGateway extends pulumi.ComponentResource {
           `HTTPS_PROXY=${parsed.proxyUrl}`,
           `http_proxy=${parsed.proxyUrl}`,
           `https_proxy=${parsed.proxyUrl}`,
-          "NO_PROXY=localhost,127.0.0.1",
-          "no_proxy=localhost,127.0.0.1",
+          `NO_PROXY=${inferenceLocal.noProxy}`,
+          `no_proxy=${inferenceLocal.noProxy}`,
           ...gatewayRuntimeEnv({ lean: parsed.lean ?? true }),
         ],
         // Fail closed if state-init did not run or failed (pulumi-docker does not fail an

@@ -52,10 +52,11 @@ export interface TenantConfig {
    */
   presets?: PolicyPresetName[];
   /**
-   * The tenant's own policy (object or YAML text).
+   * The tenant's own policy (object or YAML text), or a list of them merged in order — e.g. a
+   * NemoClaw base policy followed by NemoClaw preset files, as NemoClaw composes them.
    * @default - none: only the presets
    */
-  policy?: SandboxPolicyDocument | string;
+  policy?: SandboxPolicyDocument | string | readonly (SandboxPolicyDocument | string)[];
   /**
    * Unenforceable policy features this tenant accepts as reported-not-enforced.
    * @default []

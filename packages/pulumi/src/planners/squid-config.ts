@@ -15,7 +15,15 @@
  * - Everything else is denied. Denials are logged (issue "blocked egress surfaced for approval"
  *   reads the access log).
  */
-import { NON_PUBLIC_IPV4, NON_PUBLIC_IPV6, type EgressRule } from "@octw/contracts";
+import {
+  DOUBLE_ENCODED_PATH_REGEX,
+  NON_PUBLIC_IPV4,
+  NON_PUBLIC_IPV6,
+  canonicalPathRegex,
+  hostPatternRegex,
+  pathGlobRegex,
+  type EgressRule,
+} from "@octw/contracts";
 import { complementCidrs } from "./ip-ranges.js";
 
 export const SQUID_PORT = 3128;
@@ -24,21 +32,41 @@ const ACL_VALUES_PER_LINE = 16;
 export interface SquidConfigInput {
   readonly tenantId: string;
   readonly rules: readonly EgressRule[];
+  /** TLS interception for endpoints with L7 rules; required when any rule has `l7`. */
+  readonly tlsInterception?: SquidTlsInterception;
 }
 
-/** `*.example.com` matches exactly one label in front; squid's own `.example.com` would also match the apex. */
+/**
+ * Where the proxy container keeps the tenant's interception CA. Its key is the proxy's alone: only
+ * the CA certificate goes to the tenant's gateway (which trusts it for HTTPS through the proxy).
+ * Needs a Squid built with OpenSSL (Debian's squid-openssl) and its certificate generator.
+ */
+export interface SquidTlsInterception {
+  readonly caCertFile: string;
+  readonly caKeyFile: string;
+  /** The certificate generator's database directory (writable by the proxy). */
+  readonly certDbDir: string;
+  /** @default "/usr/lib/squid/security_file_certgen" (Debian's squid-openssl). */
+  readonly certgenProgram?: string;
+}
+
+/** Wildcards follow OpenShell (`*.x` one label, `**.x` one or more); squid's own `.example.com` would also match the apex. */
 function hostAcl(host: string): { type: "dstdomain" | "dstdom_regex"; value: string } {
-  if (host.startsWith("*.")) {
-    const rest = host.slice(2).replace(/[.\\+?^$()[\]{}|-]/g, (c) => `\\${c}`);
-    return { type: "dstdom_regex", value: `^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.${rest}$` };
-  }
-  return { type: "dstdomain", value: host };
+  const regex = hostPatternRegex(host);
+  return regex === undefined ? { type: "dstdomain", value: host } : { type: "dstdom_regex", value: regex };
 }
 
 export function renderSquidConfig(input: SquidConfigInput): string {
+  const l7 = input.rules.some((r) => r.l7 !== undefined);
+  if (l7 && !input.tlsInterception) throw new Error("renderSquidConfig: rules with L7 checks need tlsInterception");
+  const tls = l7 ? input.tlsInterception : undefined;
   const lines: string[] = [
     `# OCTW egress proxy for tenant "${input.tenantId}" - generated, do not edit.`,
-    `http_port ${SQUID_PORT}`,
+    tls
+      ? // ssl-bump: CONNECTs to L7 endpoints are intercepted with certificates the tenant's CA signs; all others stay blind tunnels (spliced).
+        `http_port ${SQUID_PORT} ssl-bump tls-cert=${tls.caCertFile} tls-key=${tls.caKeyFile} generate-host-certificates=on dynamic_cert_mem_cache_size=4MB`
+      : `http_port ${SQUID_PORT}`,
+    ...(tls ? [`sslcrtd_program ${tls.certgenProgram ?? "/usr/lib/squid/security_file_certgen"} -s ${tls.certDbDir} -M 4MB`, "sslcrtd_children 2 startup=1 idle=1"] : []),
     "pid_filename /run/squid/squid.pid",
     "cache deny all",
     "cache_mem 0 MB",
@@ -62,24 +90,57 @@ export function renderSquidConfig(input: SquidConfigInput): string {
     "acl CONNECT method CONNECT",
     `acl non_public_dst dst ${NON_PUBLIC_IPV4.join(" ")}`,
     `acl non_public_dst dst ${NON_PUBLIC_IPV6.join(" ")}`,
-    "http_access deny !CONNECT",
   ];
+  if (l7) {
+    // A request is matched as sent and forwarded as matched, so only canonical paths pass
+    // (@octw/contracts l7-path.ts: no dot segments, `;params`, `//`, needless or double %-encoding).
+    lines.push(`acl octw_canonical_path urlpath_regex ${canonicalPathRegex()}`);
+    if (input.rules.some((r) => r.l7?.allowEncodedSlash)) lines.push(`acl octw_canonical_path_slash urlpath_regex ${canonicalPathRegex({ allowEncodedSlash: true })}`);
+    lines.push(`acl octw_double_encoded urlpath_regex ${DOUBLE_ENCODED_PATH_REGEX}`);
+  } else {
+    lines.push("http_access deny !CONNECT");
+  }
   input.rules.forEach((rule, i) => {
     const name = `ep${i}`;
     const acl = hostAcl(rule.host);
-    lines.push("", `# ${rule.policy}: ${rule.host}:${rule.ports.join(",")}${rule.allowedIps.length ? ` via ${rule.allowedIps.join(",")}` : ""}`);
+    lines.push("", `# ${rule.policy}: ${rule.host}:${rule.ports.join(",")}${rule.allowedIps.length ? ` via ${rule.allowedIps.join(",")}` : ""}${rule.l7 ? " (L7)" : ""}`);
     // -n: never resolve the client's target for a name match (no reverse lookups on IP literals).
     lines.push(`acl ${name}_host ${acl.type} -n${acl.type === "dstdom_regex" ? " -i" : ""} ${acl.value}`);
     lines.push(`acl ${name}_port port ${rule.ports.join(" ")}`);
+    let addressOk = "!non_public_dst";
     if (rule.allowedIps.length) {
       const outside = [...complementCidrs(rule.allowedIps, 4), ...complementCidrs(rule.allowedIps, 6)];
       // Repeated acl lines add to one ACL; chunks keep lines short.
       for (let k = 0; k < outside.length; k += ACL_VALUES_PER_LINE) lines.push(`acl ${name}_outside dst ${outside.slice(k, k + ACL_VALUES_PER_LINE).join(" ")}`);
-      lines.push(`http_access allow CONNECT ${name}_host ${name}_port !${name}_outside`);
-    } else {
-      lines.push(`http_access allow CONNECT ${name}_host ${name}_port !non_public_dst`);
+      addressOk = `!${name}_outside`;
     }
+    lines.push(`http_access allow CONNECT ${name}_host ${name}_port ${addressOk}`);
+    if (rule.l7) lines.push(...l7Lines(name, rule.l7, addressOk));
   });
+  if (l7) lines.push("", "ssl_bump splice all");
   lines.push("", "http_access deny all", "");
   return lines.join("\n");
+}
+
+/**
+ * One L7 endpoint: its tunnels are intercepted, and each request in them (or sent as plain HTTP)
+ * passes when its path is canonical, no deny rule matches, and an allow rule does.
+ */
+function l7Lines(name: string, rules: NonNullable<EgressRule["l7"]>, addressOk: string): string[] {
+  const scope = `!CONNECT ${name}_host ${name}_port`;
+  const canonical = rules.allowEncodedSlash ? "octw_canonical_path_slash" : "octw_canonical_path";
+  const out = [`ssl_bump bump ${name}_host ${name}_port`, `http_access deny ${scope} !${canonical}`, `http_access deny ${scope} octw_double_encoded`];
+  const rule = (kind: "a" | "d", k: number, r: { method: string; path: string }) => {
+    const acls: string[] = [];
+    if (r.method !== "*") {
+      out.push(`acl ${name}_${kind}${k}_m method ${r.method}`);
+      acls.push(`${name}_${kind}${k}_m`);
+    }
+    out.push(`acl ${name}_${kind}${k}_p urlpath_regex ${pathGlobRegex(r.path)}`);
+    acls.push(`${name}_${kind}${k}_p`);
+    return acls.join(" ");
+  };
+  rules.deny.forEach((r, k) => out.push(`http_access deny ${scope} ${rule("d", k, r)}`));
+  rules.allow.forEach((r, k) => out.push(`http_access allow ${scope} ${rule("a", k, r)} ${addressOk}`));
+  return out;
 }

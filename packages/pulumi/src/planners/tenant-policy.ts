@@ -8,6 +8,7 @@ import { inferencePolicySchemaWith, type ParsedInferencePolicy } from "@octw/con
 import { OctwConfigError, issueProblem } from "../validation.js";
 import {
   POLICY_PRESETS,
+  hostPatternMatches,
   type PolicyPresetName,
   mergePolicyDocuments,
   parsePolicyDocument,
@@ -18,6 +19,7 @@ import {
 
 export interface TenantPolicyInput {
   readonly presets: readonly PolicyPresetName[];
+  /** One document (object or YAML text), or a list of fragments merged in order (a base policy and presets, as NemoClaw composes them). */
   readonly policy?: unknown;
   readonly allowUnenforced?: readonly UnenforceableFeature[];
   /** TEST ONLY (OpenClawPlatform `inferenceRouter.insecureProvidersForTests`). */
@@ -31,19 +33,19 @@ export interface TenantPolicyPlan {
   readonly inference?: ParsedInferencePolicy;
 }
 
-/** `*.example.com` covers exactly one label in front, as the proxy's ACL does. */
-function hostCovers(rule: string, host: string): boolean {
-  if (rule.startsWith("*.")) return host.endsWith(rule.slice(1)) && host.split(".").length === rule.split(".").length;
-  return rule === host;
-}
-
 /**
  * Validates and plans a tenant's policy. Throws one {@link OctwConfigError} whose paths start
  * with `pathPrefix` (e.g. `tenants[2].policy`).
  */
 export function planTenantPolicy(input: TenantPolicyInput, subject: string, pathPrefix = "policy"): TenantPolicyPlan {
   const presetDocs = input.presets.map((p, i) => parsePolicyDocument(POLICY_PRESETS[p], subject, `presets[${i}]`));
-  const own = input.policy === undefined ? [] : [parsePolicyDocument(input.policy, subject, pathPrefix)];
+  // A list is NemoClaw's composition: a base policy, then preset fragments, merged in order.
+  const own =
+    input.policy === undefined
+      ? []
+      : Array.isArray(input.policy)
+        ? input.policy.map((doc, i) => parsePolicyDocument(doc, subject, `${pathPrefix}[${i}]`))
+        : [parsePolicyDocument(input.policy, subject, pathPrefix)];
   let merged;
   try {
     merged = mergePolicyDocuments([...presetDocs, ...own], subject);
@@ -71,7 +73,7 @@ export function planTenantPolicy(input: TenantPolicyInput, subject: string, path
     const host = u.hostname.toLowerCase();
     const port = Number(u.port || (u.protocol === "https:" ? 443 : 80));
     for (const rule of enforced.egress) {
-      if (hostCovers(rule.host, host) && rule.ports.includes(port)) {
+      if (hostPatternMatches(rule.host, host) && rule.ports.includes(port)) {
         problems.push({
           path: `${at}.providers[${i}].baseUrl`,
           message: `is also allowed as egress by ${pathPrefix}.network_policies.${rule.policy}: remove it from the egress allowlist; model calls go through the inference router`,
