@@ -28,6 +28,7 @@ set +a
 
 echo "== lint"
 npx eslint .
+bash scripts/lint-workflows.sh
 echo "== typecheck"
 npx tsc -p tsconfig.json --noEmit
 echo "== packages: packed, installed and evaluated outside the monorepo (scripts/pack)"
