@@ -62,6 +62,8 @@ for (const flavour of readdirSync(CONSUMERS).filter((d) => d !== "program" && !d
     for (const [path, entry] of octw) {
       if (!entry.resolved?.startsWith("file:")) failures.push(`${flavour}: ${path} was not installed from a packed tarball (resolved: ${entry.resolved ?? "?"})`);
     }
+    const sdkCopies = Object.keys(lock.packages).filter((path) => /(^|\/)node_modules\/@pulumi\/pulumi$/.test(path));
+    if (sdkCopies.length !== 1) failures.push(`${flavour}: ${sdkCopies.length} copies of @pulumi/pulumi installed (${sdkCopies.join(", ")}); a program needs exactly one`);
     const installTime = seconds(started);
 
     started = Date.now();

@@ -34,6 +34,10 @@ const SEMVER = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/;
 // Only the runner of the monorepo's TypeScript entry points (bins, healthchecks in images);
 // nothing packed imports it, which `checkImportsDeclared` proves on the emitted code.
 const MONOREPO_ONLY_DEPENDENCIES = new Set(["tsx"]);
+// The Pulumi SDK must be one copy in a program (its runtime state, resource classes and
+// `instanceof` checks are per copy): the packed libraries share the consumer's, any 3.x at least
+// as new as the one they were built against, instead of pinning their own.
+const SHARED_WITH_CONSUMER = new Set(["@pulumi/pulumi"]);
 
 /** Where tsc puts the build of one exported source file. */
 export function builtPaths(source: string): BuiltPaths {
@@ -67,8 +71,13 @@ export function repoExports(m: RepoManifest): Record<string, string> {
 export function publishedManifest(m: RepoManifest, packed: ReadonlyMap<string, string>, engines: Record<string, string> | undefined): Record<string, unknown> {
   if (!SEMVER.test(m.version)) throw new Error(`${m.name}: version must be semver (MAJOR.MINOR.PATCH[-pre]), see its CHANGELOG.md`);
   const dependencies: Record<string, string> = {};
+  const peerDependencies: Record<string, string> = {};
   for (const [dep, range] of Object.entries(m.dependencies ?? {})) {
     if (MONOREPO_ONLY_DEPENDENCIES.has(dep)) continue;
+    if (SHARED_WITH_CONSUMER.has(dep)) {
+      peerDependencies[dep] = /^\d/.test(range) ? `^${range}` : range;
+      continue;
+    }
     if (dep.startsWith("@octw/")) {
       const version = packed.get(dep);
       if (version === undefined) throw new Error(`${m.name}: dependencies.${dep} is not packed (give ${dep}'s package.json a publishConfig)`);
@@ -94,6 +103,7 @@ export function publishedManifest(m: RepoManifest, packed: ReadonlyMap<string, s
     files: ["dist", "CHANGELOG.md"],
     ...(engines ? { engines } : {}),
     dependencies,
+    ...(Object.keys(peerDependencies).length ? { peerDependencies } : {}),
   };
 }
 
@@ -109,7 +119,7 @@ export function importedPackages(code: string): Set<string> {
   return out;
 }
 
-/** Every package the built code imports is a declared dependency of the packed manifest. */
+/** Every package the built code imports is a declared dependency (or peer) of the packed manifest. */
 export function checkImportsDeclared(name: string, file: string, code: string, dependencies: Record<string, string>): void {
   for (const pkg of importedPackages(code)) {
     if (!(pkg in dependencies) && pkg !== name) throw new Error(`${name}: ${file} imports "${pkg}", which is not in its dependencies (add it, pinned, to package.json)`);

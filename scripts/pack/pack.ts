@@ -128,7 +128,7 @@ async function buildOne(p: Pkg, stageRoot: string, tarballs: string, built: Map<
   writeFileSync(join(stage, "dist", "cjs", "package.json"), `${JSON.stringify({ type: "commonjs" }, null, 2)}\n`);
 
   const manifest = publishedManifest(p.manifest, packed, engines);
-  const dependencies = manifest.dependencies as Record<string, string>;
+  const dependencies = { ...(manifest.dependencies as Record<string, string>), ...((manifest.peerDependencies ?? {}) as Record<string, string>) };
   for (const file of walk(join(stage, "dist"))) {
     const kind = file.endsWith(".d.ts") ? "dts" : file.endsWith(".js") ? "js" : undefined;
     if (!kind) continue;

@@ -69,7 +69,7 @@ describe("publishedManifest", () => {
     exports: { ".": "./src/index.ts" },
     bin: { x: "./src/main.ts" },
     scripts: { t: "vitest" },
-    dependencies: { "@octw/audit": "1.0.0", tsx: "4.23.15", zod: "4.6.7" },
+    dependencies: { "@octw/audit": "1.0.0", "@pulumi/pulumi": "3.270.0", tsx: "4.23.15", zod: "4.6.7" },
     devDependencies: { vitest: "4.1.12" },
   };
   const packed = new Map([["@octw/audit", "1.0.0"], ["@octw/pulumi", "1.2.3"]]);
@@ -86,6 +86,8 @@ describe("publishedManifest", () => {
     expect(Object.keys((m.exports as Record<string, { import: object }>)["."]!.import)[0]).toBe("types");
     expect([m.main, m.types]).toEqual(["./dist/cjs/index.js", "./dist/cjs/index.d.ts"]);
     expect(m.dependencies).toEqual({ "@octw/audit": "1.0.0", zod: "4.6.7" });
+    // one Pulumi SDK per program: the consumer's, at least the version built against
+    expect(m.peerDependencies).toEqual({ "@pulumi/pulumi": "^3.270.0" });
     for (const k of ["bin", "scripts", "devDependencies"]) expect(m).not.toHaveProperty(k);
     expect(m.engines).toEqual({ node: ">=22" });
   });
