@@ -6,8 +6,9 @@
  *      declarations just built for them, never to their sources, so each package's
  *      declarations stand on their own;
  *   2. relative specifiers completed for Node's ESM loader (specifiers.ts);
- *   3. the packed package.json (manifest.ts), after checking that every package the built
- *      code imports is a declared dependency and CHANGELOG.md has the version's section;
+ *   3. the packed package.json (manifest.ts; the @types its declarations need become
+ *      dependencies), after checking that every package the built code imports is a declared
+ *      dependency and CHANGELOG.md has the version's section;
  *   4. `npm pack` of the staged directory.
  * Nothing in the monorepo needs this build: it runs the sources.
  *
@@ -128,14 +129,19 @@ async function buildOne(p: Pkg, stageRoot: string, tarballs: string, built: Map<
   writeFileSync(join(stage, "dist", "cjs", "package.json"), `${JSON.stringify({ type: "commonjs" }, null, 2)}\n`);
 
   const manifest = publishedManifest(p.manifest, packed, engines);
-  const dependencies = { ...(manifest.dependencies as Record<string, string>), ...((manifest.peerDependencies ?? {}) as Record<string, string>) };
+  const emitted: { file: string; kind: "js" | "dts"; code: string }[] = [];
   for (const file of walk(join(stage, "dist"))) {
     const kind = file.endsWith(".d.ts") ? "dts" : file.endsWith(".js") ? "js" : undefined;
     if (!kind) continue;
     const code = completeSpecifiers(file, readFileSync(file, "utf8"), kind);
     writeFileSync(file, code);
-    if (kind === "js") checkImportsDeclared(name, relative(stage, file), code, dependencies);
-    else checkTypesDeclared(name, relative(stage, file), code, dependencies);
+    emitted.push({ file: relative(stage, file), kind, code });
+  }
+  promoteTypes(manifest, p.manifest, emitted.filter((b) => b.kind === "dts").map((b) => b.code));
+  const dependencies = { ...(manifest.dependencies as Record<string, string>), ...((manifest.peerDependencies ?? {}) as Record<string, string>) };
+  for (const b of emitted) {
+    if (b.kind === "js") checkImportsDeclared(name, b.file, b.code, dependencies);
+    else checkTypesDeclared(name, b.file, b.code, dependencies);
   }
   for (const source of Object.values(repoExports(p.manifest))) {
     const esm = join(stage, source.replace(/^\.\/src\//, "dist/esm/").replace(/\.ts$/, ".js"));
@@ -153,6 +159,23 @@ async function buildOne(p: Pkg, stageRoot: string, tarballs: string, built: Map<
 }
 
 /**
+ * The @types packages the declarations need become dependencies of the packed manifest: the
+ * repo keeps them as devDependencies (the services' images install production dependencies
+ * only and need no types), but a consumer type-checking our declarations needs them.
+ */
+function promoteTypes(manifest: Record<string, unknown>, repo: RepoManifest, declarations: string[]): void {
+  const deps = manifest.dependencies as Record<string, string>;
+  for (const code of declarations) {
+    for (const pkg of importedPackages(code)) {
+      const types = `@types/${typesName(pkg)}`;
+      const version = repo.devDependencies?.[types];
+      if (pkg in deps && !shipsTypes(pkg) && version && !(types in deps)) deps[types] = version;
+    }
+  }
+  manifest.dependencies = Object.fromEntries(Object.entries(deps).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/**
  * A declaration that imports a package needs that package's types at the consumer: the
  * package itself when it ships types, else its @types package, as a dependency (a consumer
  * type-checks our declarations unless it sets skipLibCheck; `pulumi new typescript` does not).
@@ -165,7 +188,7 @@ function checkTypesDeclared(name: string, file: string, code: string, dependenci
       throw new Error(`${name}: ${file} uses the types of "${pkg}", which is not in its dependencies (add it, pinned, to package.json)`);
     }
     if (pkg in dependencies && !shipsTypes(pkg) && !(`@types/${typesName(pkg)}` in dependencies)) {
-      throw new Error(`${name}: ${file} uses the types of "${pkg}", which ships none: add @types/${typesName(pkg)} to its dependencies (pinned), not devDependencies`);
+      throw new Error(`${name}: ${file} uses the types of "${pkg}", which ships none: add @types/${typesName(pkg)} (pinned) to its devDependencies; packing makes it a dependency`);
     }
   }
 }
