@@ -5,7 +5,9 @@
  * privileged container next to an OpenClawPlatform is caught; enforcement levels and
  * exemptions (with their required reason) work as configured.
  */
+import { readFileSync } from "node:fs";
 import * as docker from "@pulumi/docker";
+import { Ajv2020 } from "ajv/dist/2020.js";
 import { OpenClawPlatform, type OpenClawPlatformArgs } from "@octw/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { platformConfig } from "../../pulumi/test/harness.js";
@@ -204,6 +206,25 @@ describe("configuration", () => {
     const narrowed = await analyze(policies, evaluated["stacks/index.ts"]!, { "octw-capabilities-dropped": { allowedAdds: ["FOWNER"] } });
     expect(narrowed.length).toBeGreaterThan(0);
     expect(narrowed.every((v) => v.message.includes("adds CHOWN"))).toBe(true);
+  });
+});
+
+describe("the PR workflow's policy config (examples/github-pr-preview/policy-config.json)", () => {
+  it("fits every rule's config schema, as the engine checks it, and passes the local stack", async () => {
+    const config = JSON.parse(readFileSync(new URL("../../../examples/github-pr-preview/policy-config.json", import.meta.url), "utf8")) as PackConfig;
+    const ajv = new Ajv2020({ strict: false });
+    for (const [name, entry] of Object.entries(config)) {
+      const p = policies.find((x) => x.name === name);
+      expect(p, `${name} is not a rule of the pack`).toBeDefined();
+      const { enforcementLevel, ...rest } = entry;
+      expect(["advisory", "mandatory", "disabled", undefined]).toContain(enforcementLevel);
+      const validate = ajv.compile({ type: "object", ...p!.configSchema, additionalProperties: false });
+      expect(validate(rest), JSON.stringify(validate.errors)).toBe(true);
+    }
+    // control: the schema refuses an exemption without its reason
+    const schema = policies.find((x) => x.name === "octw-no-published-ports")!.configSchema!;
+    expect(ajv.compile({ type: "object", ...schema })({ exemptions: [{ resource: "x" }] })).toBe(false);
+    expect(await analyze(policies, evaluated["stacks/index.ts"]!, config)).toEqual([]);
   });
 });
 
