@@ -70,6 +70,18 @@ for (const flavour of readdirSync(CONSUMERS).filter((d) => d !== "program" && !d
     run(process.execPath, [join(dir, "node_modules", "typescript", "bin", "tsc"), "-p", "."], dir);
     const tscTime = seconds(started);
 
+    // Control: the declarations really type the program (a package typed `any` would pass any
+    // program): a tenant id of the wrong type must be refused by the same tsc and tsconfig.
+    writeFileSync(join(dir, "bad.ts"), `import { OpenClawPlatform } from "@octw/pulumi";\nnew OpenClawPlatform("bad", { images: { openclaw: "x", egressProxy: "x", postgres: "x" }, tenants: [{ id: 42 }] });\n`);
+    writeFileSync(join(dir, "tsconfig.bad.json"), JSON.stringify({ extends: "./tsconfig.json", compilerOptions: { noEmit: true }, files: ["bad.ts"] }));
+    let refused = "";
+    try {
+      run(process.execPath, [join(dir, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.bad.json", "--pretty", "false"], dir);
+    } catch (e) {
+      refused = (e as Error).message;
+    }
+    if (!/bad\.ts\(2,\d+\): error TS2322/.test(refused)) failures.push(`${flavour}: tsc accepted a tenant id of type number (the declarations do not type the program):\n${refused}`);
+
     // The project's own module system picks the build: require → dist/cjs, import → dist/esm.
     const esm = (manifest.type as unknown) === "module";
     const resolver = esm ? ["--input-type=module", "-e", `console.log(import.meta.resolve("@octw/pulumi"))`] : ["-e", `console.log(require.resolve("@octw/pulumi"))`];
@@ -78,7 +90,7 @@ for (const flavour of readdirSync(CONSUMERS).filter((d) => d !== "program" && !d
 
     started = Date.now();
     const out = run(process.execPath, [join("bin", "check.js")], dir).trim();
-    console.log(`${flavour}: npm install ${installTime} (${octw.length} @octw packages, all from tarballs), tsc ${tscTime}, mocks ${seconds(started)} (${loaded.replace(/^.*node_modules\//, "")}): ${out}`);
+    console.log(`${flavour}: npm install ${installTime} (${octw.length} @octw packages, all from tarballs, one @pulumi/pulumi), tsc ${tscTime} (control: a mistyped tenant id refused), mocks ${seconds(started)} (${loaded.replace(/^.*node_modules\//, "")}): ${out}`);
   } catch (e) {
     failures.push(`${flavour}: ${(e as Error).message}`);
   } finally {
