@@ -6,7 +6,8 @@
 #     installed by another node;
 #  2. scripts/test-env.sh installs and starts what the tests need (Docker engine, Postgres,
 #     locally built images) and writes their coordinates to .octw/test-env.env;
-#  3. lint + strict typecheck, unit tests (mocks), Postgres tests, conformance on Docker.
+#  3. lint + strict typecheck, the packed libraries in consumer projects outside the repo,
+#     unit tests (mocks), Postgres tests, conformance on Docker.
 # A missing service is a failure, never a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,8 +28,11 @@ set +a
 
 echo "== lint"
 npx eslint .
+bash scripts/lint-workflows.sh
 echo "== typecheck"
 npx tsc -p tsconfig.json --noEmit
+echo "== packages: packed, installed and evaluated outside the monorepo (scripts/pack)"
+npx tsx scripts/pack/consumer-check.ts
 echo "== unit tests (pulumi mocks, pure planners)"
 npx vitest run --project unit
 echo "== postgres tests"

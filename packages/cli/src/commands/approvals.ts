@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { AUDIT_SCHEMA } from "@octw/audit";
 import { hostProblem, ipOrCidrProblem, parsePolicyDocument } from "@octw/contracts";
 import { isMap, isScalar, isSeq, parseDocument, Scalar, type Document, type YAMLMap } from "yaml";
+import { approvalBranchName, prepareApprovalBranch } from "./approval-branch";
 import { cliActor, databaseUrl, directAudit, withPool } from "./connection";
 
 /**
@@ -285,8 +286,9 @@ export function registerApprovalsCommands(program: Command): void {
     .requiredOption("--stack-file <path>", "the stack config file, e.g. stacks/Pulumi.local.yaml")
     .option("--reason <text>", "why (recorded in the audit event)")
     .option("--allowed-ip <ip-or-cidr...>", "pin the addresses the name may resolve to (required for a non-public destination)")
+    .option("--branch [name]", "instead of editing the file in place, commit the change on a new git branch off HEAD (default octw/approve-<tenant>-<host>-<port>) whose only change is this tenant's policy")
     .option("--database-url <url>", "Postgres URL (default: $OCTW_AUDIT_DATABASE_URL)")
-    .action(async (tenant: string, destination: string, opts: DbOption & { stackFile: string; reason?: string; allowedIp?: string[] }) => {
+    .action(async (tenant: string, destination: string, opts: DbOption & { stackFile: string; reason?: string; allowedIp?: string[]; branch?: string | boolean }) => {
       const d = parseDestination(destination);
       for (const ip of opts.allowedIp ?? []) {
         const problem = ipOrCidrProblem(ip);
@@ -310,6 +312,16 @@ export function registerApprovalsCommands(program: Command): void {
           details: { stack_file: basename(opts.stackFile), policy_key: result.policyKey, ...(d.allowedIps ? { allowed_ips: d.allowedIps } : {}), ...(opts.reason ? { reason: opts.reason.slice(0, 500) } : {}) },
         }),
       );
+      if (opts.branch) {
+        const branch = typeof opts.branch === "string" ? opts.branch : approvalBranchName(tenant, d);
+        const message = `octw approvals: allow ${d.host}:${d.port} for tenant ${tenant}\n\nAdds network_policies.${result.policyKey} to tenant ${tenant}'s policy; recorded as audit event ${APPROVED_ACTION}.\n`;
+        const prepared = await prepareApprovalBranch({ stackFile: opts.stackFile, text: result.text, branch, message });
+        process.stdout.write(
+          `approved ${d.host}:${d.port} for tenant ${tenant}: branch ${prepared.branch} (commit ${prepared.commit.slice(0, 12)}) adds network_policies.${result.policyKey} to ${prepared.path}, its only change\n` +
+            `push it (git push -u origin ${prepared.branch}) and open a pull request: its preview shows only this tenant's egress proxy changing\n`,
+        );
+        return;
+      }
       await replaceFile(opts.stackFile, result.text);
       process.stdout.write(
         `approved ${d.host}:${d.port} for tenant ${tenant}: added network_policies.${result.policyKey} to ${opts.stackFile}\n` +

@@ -1,0 +1,214 @@
+/**
+ * The Pulumi package schema of @octw/pulumi, derived from the TypeScript sources with the
+ * compiler's type checker, so every component's inputs carry the documentation and defaults of
+ * their TypeScript declarations (JSDoc text; `@default` as `default` when it is a JSON primitive,
+ * else in the description). Written to schema.json, which the component provider serves
+ * (provider.ts); a test regenerates it and requires the committed file to be current.
+ *
+ *   tsx packages/pulumi/provider/generate-schema.ts [--check]
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import ts from "typescript";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const PKG = join(HERE, "..");
+const ENTRY = join(PKG, "src", "index.ts");
+export const SCHEMA_FILE = join(HERE, "schema.json");
+const PACKAGE = "octw";
+
+type Spec = Record<string, unknown>;
+
+interface Ctx {
+  checker: ts.TypeChecker;
+  types: Record<string, Spec>;
+  /** class name → type token of this package's components */
+  components: Map<string, string>;
+}
+
+function docOf(checker: ts.TypeChecker, symbol: ts.Symbol): { description?: string; default?: unknown } {
+  const text = ts.displayPartsToString(symbol.getDocumentationComment(checker)).trim();
+  const tag = symbol.getJsDocTags(checker).find((t) => t.name === "default");
+  const raw = tag ? ts.displayPartsToString(tag.text).trim() : undefined;
+  let dflt: unknown;
+  let defaultText: string | undefined;
+  if (raw !== undefined) {
+    try {
+      const v: unknown = JSON.parse(raw);
+      if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") dflt = v;
+      else defaultText = raw;
+    } catch {
+      defaultText = raw.replace(/^-\s*/, "");
+    }
+  }
+  const description = [text, defaultText ? `Default: ${defaultText}.` : ""].filter(Boolean).join("\n\n");
+  return { ...(description ? { description } : {}), ...(dflt !== undefined ? { default: dflt } : {}) };
+}
+
+function pascal(s: string): string {
+  return s.replace(/(^|[^A-Za-z0-9])([A-Za-z0-9])/g, (_m, _s: string, c: string) => c.toUpperCase());
+}
+
+/** Input<T>, Output<T>, Promise<T> → T. */
+function unwrap(checker: ts.TypeChecker, type: ts.Type): ts.Type {
+  const name = type.getSymbol()?.getName() ?? type.aliasSymbol?.getName();
+  if ((name === "Output" || name === "OutputInstance" || name === "Promise") && (type as ts.TypeReference).typeArguments?.length) {
+    return unwrap(checker, checker.getTypeArguments(type as ts.TypeReference)[0]!);
+  }
+  const aliasArgs = type.aliasTypeArguments;
+  if ((type.aliasSymbol?.getName() === "Input" || type.aliasSymbol?.getName() === "Output") && aliasArgs?.length) return unwrap(checker, aliasArgs[0]!);
+  return type;
+}
+
+/** Whether the type is a Pulumi resource class (its base classes reach pulumi's Resource). */
+function isResource(checker: ts.TypeChecker, t: ts.Type): boolean {
+  const seen = new Set<ts.Type>();
+  const walk = (x: ts.Type): boolean => {
+    if (seen.has(x)) return false;
+    seen.add(x);
+    const name = x.getSymbol()?.getName();
+    if ((name === "Resource" || name === "ComponentResource" || name === "CustomResource") && x.getSymbol()?.declarations?.some((d) => d.getSourceFile().fileName.includes("@pulumi/pulumi"))) return true;
+    if (!x.isClassOrInterface()) return false;
+    return (checker.getBaseTypes(x) ?? []).some(walk);
+  };
+  const target = (t as ts.TypeReference).target ?? t;
+  return walk(target);
+}
+
+function isObjectLike(t: ts.Type): boolean {
+  return (t.flags & ts.TypeFlags.Object) !== 0;
+}
+
+/** The schema type spec of a TypeScript type; `hint` names anonymous object types. */
+function typeSpec(ctx: Ctx, type0: ts.Type, hint: string): Spec {
+  const { checker } = ctx;
+  const type = unwrap(checker, type0);
+  if (type.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown)) return { $ref: "pulumi.json#/Any" };
+  if (type.flags & ts.TypeFlags.StringLike && !(type.flags & ts.TypeFlags.StringLiteral)) return { type: "string" };
+  if (type.flags & ts.TypeFlags.NumberLike && !(type.flags & ts.TypeFlags.NumberLiteral)) return { type: "number" };
+  if (type.flags & ts.TypeFlags.BooleanLike) return { type: "boolean" };
+  if (type.isStringLiteral()) return enumSpec(ctx, hint, [type.value]);
+  if (type.isUnion()) {
+    // pulumi.Input<T> = T | Promise<T> | OutputInstance<T>: keep the T members
+    const members = type.types.filter((t) => !(t.flags & (ts.TypeFlags.Undefined | ts.TypeFlags.Null)) && !/^(Promise|OutputInstance|Output)</.test(checker.typeToString(t)));
+    if (members.every((t) => t.flags & ts.TypeFlags.BooleanLiteral)) return { type: "boolean" };
+    if (members.every((t) => t.isStringLiteral())) return enumSpec(ctx, hint, members.map((t) => (t).value));
+    if (members.length === 1) return typeSpec(ctx, members[0]!, hint);
+    // a union of different kinds: the schema's union type (oneOf), without an underlying type
+    return { oneOf: members.map((t, i) => typeSpec(ctx, t, `${hint}${i}`)) };
+  }
+  if (checker.isArrayType(type) || checker.isTupleType(type)) {
+    const el = checker.getTypeArguments(type as ts.TypeReference)[0];
+    return { type: "array", items: el ? typeSpec(ctx, el, `${hint}Item`) : { $ref: "pulumi.json#/Any" } };
+  }
+  if (isObjectLike(type)) {
+    const index = checker.getIndexInfoOfType(type, ts.IndexKind.String);
+    const props = checker.getPropertiesOfType(type).filter((p) => !(checker.getTypeOfSymbol(p).getCallSignatures().length > 0));
+    if (index && props.length === 0) return { type: "object", additionalProperties: typeSpec(ctx, index.type, `${hint}Value`) };
+    if (props.length === 0) return { $ref: "pulumi.json#/Json" };
+    if (isResource(checker, type)) {
+      // a resource passed as input: this package's components by reference, others as Any
+      const component = ctx.components.get(type.getSymbol()?.getName() ?? "");
+      return component ? { $ref: `#/resources/${component}` } : { $ref: "pulumi.json#/Any" };
+    }
+    const symbolName = type.aliasSymbol?.getName() ?? type.getSymbol()?.getName();
+    const named = symbolName && !["__type", "__object", "Partial", "Readonly", "Required"].includes(symbolName) ? symbolName : hint;
+    const prefix = type.aliasSymbol?.getName() === "Partial" || checker.typeToString(type).startsWith("Partial<") ? "Partial" : "";
+    const token = `${PACKAGE}:index:${prefix}${pascal(named)}`;
+    if (!(token in ctx.types)) {
+      ctx.types[token] = {}; // placeholder against recursion
+      ctx.types[token] = objectSpec(ctx, type, props, pascal(named));
+    }
+    return { $ref: `#/types/${token}` };
+  }
+  return { $ref: "pulumi.json#/Any" };
+}
+
+function enumSpec(ctx: Ctx, hint: string, values: string[]): Spec {
+  const token = `${PACKAGE}:index:${pascal(hint)}`;
+  ctx.types[token] = { type: "string", enum: values.map((value) => ({ value, name: pascal(value) || "Empty" })) };
+  return { $ref: `#/types/${token}` };
+}
+
+function objectSpec(ctx: Ctx, type: ts.Type, props: ts.Symbol[], hint: string): Spec {
+  const properties: Record<string, Spec> = {};
+  const required: string[] = [];
+  for (const p of props) {
+    const decl = p.valueDeclaration ?? p.declarations?.[0];
+    const pType = decl ? ctx.checker.getTypeOfSymbolAtLocation(p, decl) : ctx.checker.getTypeOfSymbol(p);
+    properties[p.getName()] = { ...typeSpec(ctx, pType, `${hint}${pascal(p.getName())}`), ...docOf(ctx.checker, p) };
+    if (!(p.flags & ts.SymbolFlags.Optional)) required.push(p.getName());
+  }
+  const doc = type.aliasSymbol ? docOf(ctx.checker, type.aliasSymbol) : type.getSymbol() ? docOf(ctx.checker, type.getSymbol()!) : {};
+  return { type: "object", ...(doc.description ? { description: doc.description } : {}), properties, ...(required.length ? { required } : {}) };
+}
+
+export function generateSchema(): Record<string, unknown> {
+  const config = ts.getParsedCommandLineOfConfigFile(join(PKG, "..", "..", "tsconfig.json"), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined });
+  const program = ts.createProgram([ENTRY], { ...config!.options, noEmit: true });
+  const checker = program.getTypeChecker();
+  const entry = program.getSourceFile(ENTRY)!;
+  const moduleSymbol = checker.getSymbolAtLocation(entry)!;
+  const ctx: Ctx = { checker, types: {}, components: new Map() };
+  const resources: Record<string, Spec> = {};
+  const classes: { symbol: ts.Symbol; decl: ts.ClassDeclaration; token: string }[] = [];
+  for (const exported of checker.getExportsOfModule(moduleSymbol)) {
+    const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
+    if (!(symbol.flags & ts.SymbolFlags.Class)) continue;
+    const decl = symbol.valueDeclaration as ts.ClassDeclaration | undefined;
+    if (!decl) continue;
+    const source = decl.getSourceFile().getFullText().slice(decl.getStart(), decl.getEnd());
+    const token = new RegExp(`super\\("(${PACKAGE}:index:${symbol.getName()})"`).exec(source)?.[1];
+    if (!token) continue; // not a component (dynamic resources register under their own type)
+    classes.push({ symbol, decl, token });
+    ctx.components.set(symbol.getName(), token);
+  }
+  for (const { symbol, decl, token } of classes) {
+    const ctor = decl.members.find(ts.isConstructorDeclaration);
+    const argsParam = ctor?.parameters[1];
+    if (!argsParam?.type) throw new Error(`${symbol.getName()}: constructor has no typed args parameter`);
+    const argsType = checker.getTypeFromTypeNode(argsParam.type);
+    const inputs = objectSpec(ctx, argsType, checker.getPropertiesOfType(argsType), symbol.getName());
+    // Outputs: the component's public Output-typed properties.
+    const instance = checker.getDeclaredTypeOfSymbol(symbol);
+    const outputs: Record<string, Spec> = {};
+    for (const p of checker.getPropertiesOfType(instance)) {
+      const pDecl = p.valueDeclaration;
+      if (!pDecl || !ts.isPropertyDeclaration(pDecl) || pDecl.parent !== decl) continue;
+      const pType = checker.getTypeOfSymbolAtLocation(p, pDecl);
+      if (!/^Output</.test(checker.typeToString(pType))) continue;
+      outputs[p.getName()] = { ...typeSpec(ctx, pType, `${symbol.getName()}${pascal(p.getName())}`), ...docOf(checker, p) };
+    }
+    const classDoc = docOf(checker, symbol);
+    resources[token] = {
+      isComponent: true,
+      ...(classDoc.description ? { description: classDoc.description } : {}),
+      inputProperties: inputs.properties,
+      ...(inputs.required ? { requiredInputs: inputs.required } : {}),
+      properties: outputs,
+    };
+  }
+  const pkg = JSON.parse(readFileSync(join(PKG, "package.json"), "utf8")) as { version: string; description: string; license: string };
+  return {
+    name: PACKAGE,
+    displayName: "OCTW",
+    version: pkg.version,
+    description: pkg.description,
+    license: pkg.license,
+    keywords: ["category/infrastructure", "kind/component", "docker", "openclaw", "multi-tenant"],
+    language: { nodejs: { packageName: "@octw/pulumi" } },
+    resources: Object.fromEntries(Object.entries(resources).sort(([a], [b]) => a.localeCompare(b))),
+    types: Object.fromEntries(Object.entries(ctx.types).sort(([a], [b]) => a.localeCompare(b))),
+  };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const text = `${JSON.stringify(generateSchema(), null, 2)}\n`;
+  if (process.argv.includes("--check")) {
+    if (readFileSync(SCHEMA_FILE, "utf8") !== text) {
+      console.error("packages/pulumi/provider/schema.json is stale: run tsx packages/pulumi/provider/generate-schema.ts");
+      process.exit(1);
+    }
+  } else writeFileSync(SCHEMA_FILE, text);
+}
