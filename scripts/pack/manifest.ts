@@ -7,6 +7,7 @@
  * A package opts into packing by having a `publishConfig`.
  */
 import { builtinModules } from "node:module";
+import ts from "typescript";
 
 export interface RepoManifest {
   name: string;
@@ -110,11 +111,14 @@ export function publishedManifest(m: RepoManifest, packed: ReadonlyMap<string, s
 /** Bare specifiers a built file imports (`pkg`, `@scope/pkg`, subpaths cut), builtins excluded. */
 export function importedPackages(code: string): Set<string> {
   const out = new Set<string>();
-  const re = /(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*|\bimport\s+)["']([^."'/][^"']*)["']/g;
-  for (const [, spec] of code.matchAll(re)) {
-    if (spec!.startsWith("node:") || builtinModules.includes(spec!.split("/")[0]!)) continue;
-    const parts = spec!.split("/");
-    out.add(spec!.startsWith("@") ? `${parts[0]}/${parts[1]}` : parts[0]!);
+  // TypeScript's own pre-processor: imports, exports-from, require() and import() — never text
+  // in a comment or a string that only looks like one (`from "not enforced" to "enforced"`).
+  const specs = ts.preProcessFile(code, true, true).importedFiles.map((f) => f.fileName);
+  for (const spec of specs) {
+    if (spec.startsWith(".") || spec.startsWith("/")) continue;
+    if (spec.startsWith("node:") || builtinModules.includes(spec.split("/")[0]!)) continue;
+    const parts = spec.split("/");
+    out.add(spec.startsWith("@") ? `${parts[0]}/${parts[1]}` : parts[0]!);
   }
   return out;
 }

@@ -109,6 +109,11 @@ describe("dependency and changelog checks", () => {
     expect([...importedPackages(code)].sort()).toEqual(["@octw/audit", "@pulumi/pulumi", "pg"]);
   });
 
+  it("does not take words in comments or strings for imports (a doc comment saying from \"x\" to \"y\")", () => {
+    const code = `/** switches fields from "not enforced" to "enforced" */\nconst s = 'import x from "zod"';\nimport { a } from "pg";`;
+    expect([...importedPackages(code)]).toEqual(["pg"]);
+  });
+
   it("refuses built code importing an undeclared package, naming package, file and fix", () => {
     expect(() => checkImportsDeclared("@octw/pulumi", "dist/esm/a.js", `import pg from "pg";`, { zod: "4.6.7" })).toThrow('@octw/pulumi: dist/esm/a.js imports "pg", which is not in its dependencies (add it, pinned, to package.json)');
     expect(() => checkImportsDeclared("@octw/pulumi", "dist/esm/a.js", `import pg from "pg";`, { pg: "8.23.1" })).not.toThrow();
