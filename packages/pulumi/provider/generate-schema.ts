@@ -135,6 +135,9 @@ function objectSpec(ctx: Ctx, type: ts.Type, props: ts.Symbol[], hint: string): 
   const properties: Record<string, Spec> = {};
   const required: string[] = [];
   for (const p of props) {
+    // `@internal`: a TypeScript-only handoff between components (e.g. a plan object), which no
+    // other language could construct; not part of the multi-language schema.
+    if (p.getJsDocTags(ctx.checker).some((t) => t.name === "internal")) continue;
     const decl = p.valueDeclaration ?? p.declarations?.[0];
     const pType = decl ? ctx.checker.getTypeOfSymbolAtLocation(p, decl) : ctx.checker.getTypeOfSymbol(p);
     properties[p.getName()] = { ...typeSpec(ctx, pType, `${hint}${pascal(p.getName())}`), ...docOf(ctx.checker, p) };

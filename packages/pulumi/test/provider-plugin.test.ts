@@ -116,7 +116,11 @@ describe("the component provider plugin", () => {
     }
     // the TypeScript declarations' documentation and defaults, carried over
     const gw = schema.resources["octw:index:TenantGateway"]!;
-    expect(gw.inputProperties.userHeader).toMatchObject({ default: "x-octw-user", description: "Header the edge sets to the authenticated subject." });
+    const net = schema.resources["octw:index:TenantNetwork"]!;
+    expect(net.inputProperties.addressPool).toMatchObject({ default: "10.64.0.0/10", description: "IPv4 pool that tenant /27s are carved from." });
+    // TypeScript-only handoffs (`@internal`: plan objects) are not part of the multi-language schema
+    expect(net.inputProperties.planned).toBeUndefined();
+    expect(schema.resources["octw:index:SandboxPolicy"]!.inputProperties.planned).toBeUndefined();
     expect(gw.inputProperties.allowUnpinnedImage).toMatchObject({ default: false });
     expect(gw.inputProperties.limits!.description).toContain("Default: { memoryMb: 1536, cpus: 1, nproc: 512, nofile: 8192 }");
     expect(gw.requiredInputs).toEqual(expect.arrayContaining(["tenantId", "image", "networkName"]));

@@ -82,6 +82,7 @@ export interface SandboxPolicyArgs {
    * `policy`, `presets`, `allowUnenforced`, `insecureInferenceProvidersForTests` and
    * `platformNetworks` must not be: they are what the plan was made from.
    * @default - planned here from `presets` and `policy`
+   * @internal TypeScript only: a plan object, which the multi-language schema leaves out.
    */
   planned?: TenantPolicyPlan;
 }

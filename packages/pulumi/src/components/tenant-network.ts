@@ -15,6 +15,7 @@ export interface TenantNetworkArgs {
    * The address plan already made for this slot (OpenClawPlatform hands over `planPlatform`'s),
    * used as is instead of being computed again; it must be the plan of `slot` in `addressPool`.
    * @default - computed from `slot` and `addressPool`
+   * @internal TypeScript only: a plan object, which the multi-language schema leaves out.
    */
   planned?: TenantAddressPlan;
   /**
