@@ -4,7 +4,7 @@
  */
 export { TenantNetwork, type TenantNetworkArgs } from "./components/tenant-network.js";
 export { SandboxPolicy, DEFAULT_PROXY_LIMITS, type SandboxPolicyArgs, type SandboxPolicyPlan } from "./components/sandbox-policy.js";
-export { TenantGateway, DEFAULT_GATEWAY_LIMITS, MIN_GATEWAY_MEMORY_MB, ROUTER_TOKEN_PATH, type TenantGatewayArgs } from "./components/tenant-gateway.js";
+export { TenantGateway, ROUTER_TOKEN_PATH, type TenantGatewayArgs } from "./components/tenant-gateway.js";
 export { AuditStore, POSTGRES_UID, type AuditStoreArgs, type AuditConnection, type EmbeddedAuditStoreArgs, type ExternalAuditStoreArgs } from "./components/audit-store.js";
 export { AuditSql, type AuditSqlArgs } from "./components/audit-sql.js";
 export { TenantAuditReader, type TenantAuditReaderArgs } from "./components/tenant-audit-reader.js";

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { hardenedContainerArgs, labelList, type ResourceLimits, type TmpfsMount, REPLACE_ON_CHANGES, SUSPENDABLE_IGNORE_CHANGES } from "../planners/container-hardening.js";
+import { hardenedContainerArgs, labelList, limitsSchema, type ResourceLimits, type TmpfsMount, REPLACE_ON_CHANGES, SUSPENDABLE_IGNORE_CHANGES } from "../planners/container-hardening.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { tenantPrincipalIdSchema } from "../planners/identity-plan.js";
 import {
@@ -89,12 +89,7 @@ export interface SandboxPolicyArgs {
 
 export const DEFAULT_PROXY_LIMITS: ResourceLimits = { memoryMb: 128, cpus: 0.5, nproc: 128, nofile: 4096 };
 
-const limitsSchema = z.strictObject({
-  memoryMb: z.number().int().min(64, "must be at least 64 (MiB)").max(1_048_576).optional(),
-  cpus: z.number().positive("must be > 0").max(512).optional(),
-  nproc: z.number().int().min(16, "must be at least 16").max(1_000_000).optional(),
-  nofile: z.number().int().min(64, "must be at least 64").max(1_048_576).optional(),
-});
+const proxyLimitsSchema = limitsSchema({ memoryMb: 64, nproc: 16, nofile: 64 });
 
 const inputString = z.custom<pulumi.Input<string>>((v) => typeof v === "string" || pulumi.Output.isInstance(v), "must be a string or a pulumi Output<string>");
 
@@ -111,7 +106,7 @@ const argsSchema = z.strictObject({
   // a tenant's own id, never the host's or a shared service's (identity-plan)
   proxyUid: tenantPrincipalIdSchema,
   proxyGid: tenantPrincipalIdSchema,
-  proxyLimits: limitsSchema.optional(),
+  proxyLimits: proxyLimitsSchema.optional(),
   namePrefix: namePrefixSchema.optional(),
   insecureInferenceProvidersForTests: z.array(z.string()).min(1).optional(),
   platformNetworks: z.array(z.string()).optional(),

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { hardenedContainerArgs, labelList, volumeInitArgs, type ResourceLimits, type TmpfsMount, REPLACE_ON_CHANGES, SUSPENDABLE_IGNORE_CHANGES } from "../planners/container-hardening.js";
+import { DEFAULT_GATEWAY_LIMITS, gatewayLimitsSchema, hardenedContainerArgs, labelList, volumeInitArgs, type ResourceLimits, type TmpfsMount, REPLACE_ON_CHANGES, SUSPENDABLE_IGNORE_CHANGES } from "../planners/container-hardening.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OPENCLAW_PORT, OPENCLAW_STATE_DIR, renderOpenClawConfig } from "../planners/openclaw-config.js";
 import { gatewayRuntimeEnv } from "../planners/gateway-runtime.js";
@@ -72,9 +72,6 @@ export interface TenantGatewayArgs {
   lean?: boolean;
 }
 
-/** OpenClaw idles at ≈650 MiB; 768 MiB is the measured floor, so the default leaves headroom. */
-export const DEFAULT_GATEWAY_LIMITS: ResourceLimits = { memoryMb: 1536, cpus: 1, nproc: 512, nofile: 8192 };
-export const MIN_GATEWAY_MEMORY_MB = 768;
 
 const inputString = z.custom<pulumi.Input<string>>((v) => typeof v === "string" || pulumi.Output.isInstance(v), "must be a string or a pulumi Output<string>");
 
@@ -92,14 +89,7 @@ const argsSchema = z.strictObject({
   // a tenant's own id, never the host's or a shared service's (identity-plan)
   uid: tenantPrincipalIdSchema,
   gid: tenantPrincipalIdSchema,
-  limits: z
-    .strictObject({
-      memoryMb: z.number().int().min(MIN_GATEWAY_MEMORY_MB, `must be at least ${MIN_GATEWAY_MEMORY_MB} (MiB): OpenClaw is OOM-killed below that`).max(1_048_576).optional(),
-      cpus: z.number().positive("must be > 0").max(512).optional(),
-      nproc: z.number().int().min(64, "must be at least 64").max(1_000_000).optional(),
-      nofile: z.number().int().min(1024, "must be at least 1024").max(1_048_576).optional(),
-    })
-    .optional(),
+  limits: gatewayLimitsSchema.optional(),
   runtime: z.string().regex(/^[a-z][a-z0-9_.-]{0,62}$/, "must be an OCI runtime name such as runsc").optional(),
   allowedOrigins: z.array(z.url({ protocol: /^https?$/ })).optional(),
   namePrefix: namePrefixSchema.optional(),

@@ -3,6 +3,7 @@
  * `docker.ContainerArgs`. Decisions live here, tested; components only declare.
  * (Pulumi transforms do not run under mocks, so hardening must be in the args themselves.)
  */
+import { z } from "zod";
 import { buildSeccompProfile, seccompSecurityOpt } from "./seccomp-profile.js";
 
 export interface ResourceLimits {
@@ -15,6 +16,34 @@ export interface ResourceLimits {
   /** Max open files per process. */
   readonly nofile: number;
 }
+
+/** The lowest limits a kind of container can run with; `why` says where a floor comes from. */
+export interface LimitFloors {
+  readonly memoryMb: number;
+  readonly memoryWhy?: string;
+  readonly nproc: number;
+  readonly nofile: number;
+}
+
+/**
+ * The one schema of resource limits (every field optional, merged over a default), with the
+ * floors of the kind of container it limits. Used by the platform's tenant limits, TenantGateway
+ * and SandboxPolicy's proxy limits.
+ */
+export function limitsSchema(floors: LimitFloors) {
+  return z.strictObject({
+    memoryMb: z.number().int().min(floors.memoryMb, `must be at least ${floors.memoryMb} (MiB)${floors.memoryWhy ? `: ${floors.memoryWhy}` : ""}`).max(1_048_576).optional(),
+    cpus: z.number().positive("must be > 0").max(512).optional(),
+    nproc: z.number().int().min(floors.nproc, `must be at least ${floors.nproc}`).max(1_000_000).optional(),
+    nofile: z.number().int().min(floors.nofile, `must be at least ${floors.nofile}`).max(1_048_576).optional(),
+  });
+}
+
+/** OpenClaw idles at ≈650 MiB; 768 MiB is the measured floor, so the default leaves headroom. */
+export const DEFAULT_GATEWAY_LIMITS: ResourceLimits = { memoryMb: 1536, cpus: 1, nproc: 512, nofile: 8192 };
+export const MIN_GATEWAY_MEMORY_MB = 768;
+/** A tenant gateway's limits (platform `limits`, TenantGateway `limits`). */
+export const gatewayLimitsSchema = limitsSchema({ memoryMb: MIN_GATEWAY_MEMORY_MB, memoryWhy: "OpenClaw is OOM-killed below that", nproc: 64, nofile: 1024 });
 
 export interface TmpfsMount {
   readonly path: string;

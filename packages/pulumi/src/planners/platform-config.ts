@@ -25,6 +25,7 @@ import { MIN_UID_BASE, SERVICE_IDS, platformPrincipals, sharedIdentities, socket
 import { POLICY_PRESET_NAMES, RoleScopesSchema, UNENFORCEABLE_FEATURES, edgeJwtArgsSchema, type EdgeJwtArgs, type PolicyPresetName, type SandboxPolicyDocument, type UnenforceableFeature } from "@octw/contracts";
 import { planTenantPolicy, type TenantPolicyPlan } from "./tenant-policy.js";
 import { capacityReport, capacitySchema, resolveSuspendPolicy, suspendPolicySchema, type CapacityConfig, type SuspendPolicy } from "./suspend-policy.js";
+import { DEFAULT_GATEWAY_LIMITS, gatewayLimitsSchema } from "./container-hardening.js";
 import { OctwConfigError, issueProblem } from "../validation.js";
 
 export interface TenantLimitsConfig {
@@ -212,12 +213,6 @@ export interface OpenClawPlatformConfig {
   audit: PlatformAuditConfig;
 }
 
-const limitsSchema = z.strictObject({
-  memoryMb: z.number().int().min(768, "must be at least 768 (MiB): OpenClaw is OOM-killed below that").max(1_048_576).optional(),
-  cpus: z.number().positive("must be > 0").max(512).optional(),
-  nproc: z.number().int().min(64, "must be at least 64").max(1_000_000).optional(),
-  nofile: z.number().int().min(1024, "must be at least 1024").max(1_048_576).optional(),
-});
 const presetsSchema = z.array(z.enum(POLICY_PRESET_NAMES as [PolicyPresetName, ...PolicyPresetName[]]));
 const secretInput = z.custom<pulumi.Input<string>>((v) => typeof v === "string" || (typeof v === "object" && v !== null), "must be a string or a pulumi Output<string>");
 const cidr = z.string().refine((c) => parseIpv4Cidr(c) !== undefined, "must be an IPv4 CIDR without host bits, e.g. 10.64.0.0/10");
@@ -265,7 +260,7 @@ export const platformConfigSchema = z
       egressAudit: z.string().optional(),
       allowUnpinned: z.boolean().optional(),
     }),
-    defaults: z.strictObject({ limits: limitsSchema.optional(), presets: presetsSchema.optional() }).optional(),
+    defaults: z.strictObject({ limits: gatewayLimitsSchema.optional(), presets: presetsSchema.optional() }).optional(),
     suspend: suspendPolicySchema.optional(),
     capacity: capacitySchema.optional(),
     tenants: z
@@ -276,7 +271,7 @@ export const platformConfigSchema = z
           presets: presetsSchema.optional(),
           policy: z.unknown().optional(),
           allowUnenforced: z.array(z.enum(UNENFORCEABLE_FEATURES as [UnenforceableFeature, ...UnenforceableFeature[]])).optional(),
-          limits: limitsSchema.optional(),
+          limits: gatewayLimitsSchema.optional(),
           image: z.string().optional(),
           runtime: z.string().regex(/^[a-z][a-z0-9_.-]{0,62}$/, "must be an OCI runtime name such as runsc").optional(),
           suspend: suspendPolicySchema.optional(),
@@ -326,7 +321,8 @@ export interface PlatformPlan {
   readonly tenants: readonly TenantPlan[];
 }
 
-export const DEFAULT_TENANT_LIMITS: Required<TenantLimitsConfig> = { memoryMb: 1536, cpus: 1, nproc: 512, nofile: 8192 };
+/** A tenant gateway's limits unless the platform's `defaults.limits` or the tenant says otherwise. */
+export const DEFAULT_TENANT_LIMITS: Required<TenantLimitsConfig> = DEFAULT_GATEWAY_LIMITS;
 
 /** Validates the whole config and plans every tenant. Throws one {@link OctwConfigError} listing every problem. */
 export function planPlatform(config: unknown, subject: string): PlatformPlan {
