@@ -24,4 +24,14 @@ fi
   }
 } > "$conf"
 unset OCTW_SQUID_CONFIG_B64
+# TLS interception (L7 rules): the certificate generator's database must exist, empty, before
+# squid starts; it lives where the config says (`sslcrtd_program … -s <dir>`), on a tmpfs.
+certdb=$(sed -n 's/^sslcrtd_program .* -s \([^ ]*\).*/\1/p' "$conf" | head -n 1)
+if [ -n "$certdb" ]; then
+  rm -rf "$certdb"
+  /usr/lib/squid/security_file_certgen -c -s "$certdb" -M 4MB >/dev/null || {
+    echo "octw-squid: cannot create the certificate database $certdb as uid $(id -u)" >&2
+    exit 73
+  }
+fi
 exec /usr/sbin/squid -N -f "$conf"

@@ -11,6 +11,12 @@
  * expression (Squid's `urlpath_regex`); the unit tests check it agrees with
  * {@link canonicalizePath} on every path.
  *
+ * One difference, seen with real Squid (test/conformance/egress-l7.docker.test.ts): Squid decodes
+ * percent-encoded unreserved bytes (`%72` → `r`, `%2e` → `.`) before its ACLs see the path, and
+ * forwards the bytes as sent. So `/%72epos/x` matches a `/repos/**` rule and reaches the upstream
+ * as `/%72epos/x` — the same resource under RFC 3986 §6.2.2.2, a different spelling to an upstream
+ * that does not decode them. Encoded `/`, `;`, `%25`, dot segments and controls never pass.
+ *
  * Canonical form (as OpenShell's, written from its documented behaviour):
  * - percent-decoding of every byte that may stand literally in a path (letters, digits and
  *   `-._~!$&'()*+,=:@`); every other byte as `%HH` with upper-case hex;

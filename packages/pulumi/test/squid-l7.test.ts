@@ -185,7 +185,7 @@ describe("squid.conf with L7 rules", () => {
   });
 
   it("every directive is one Squid knows, and nothing tenant-written carries a space or a newline", () => {
-    const KNOWN = new Set(["http_port", "sslcrtd_program", "sslcrtd_children", "pid_filename", "cache", "cache_mem", "coredump_dir", "shutdown_lifetime", "pinger_enable", "via", "forwarded_for", "httpd_suppress_version_string", "visible_hostname", "logformat", "access_log", "cache_log", "logfile_rotate", "acl", "http_access", "ssl_bump"]);
+    const KNOWN = new Set(["http_port", "sslcrtd_program", "sslcrtd_children", "tls_outgoing_options", "pid_filename", "cache", "cache_mem", "coredump_dir", "shutdown_lifetime", "pinger_enable", "via", "forwarded_for", "httpd_suppress_version_string", "visible_hostname", "logformat", "access_log", "cache_log", "logfile_rotate", "acl", "http_access", "ssl_bump"]);
     for (const line of config.split("\n")) {
       if (line === "" || line.startsWith("#")) continue;
       expect(KNOWN.has(line.split(" ")[0]!), line).toBe(true);

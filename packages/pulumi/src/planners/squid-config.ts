@@ -48,6 +48,8 @@ export interface SquidTlsInterception {
   readonly certDbDir: string;
   /** @default "/usr/lib/squid/security_file_certgen" (Debian's squid-openssl). */
   readonly certgenProgram?: string;
+  /** CA bundle for verifying intercepted upstreams. @default the image's system store (ca-certificates) */
+  readonly upstreamCaFile?: string;
 }
 
 /** Wildcards follow OpenShell (`*.x` one label, `**.x` one or more); squid's own `.example.com` would also match the apex. */
@@ -66,7 +68,14 @@ export function renderSquidConfig(input: SquidConfigInput): string {
       ? // ssl-bump: CONNECTs to L7 endpoints are intercepted with certificates the tenant's CA signs; all others stay blind tunnels (spliced).
         `http_port ${SQUID_PORT} ssl-bump tls-cert=${tls.caCertFile} tls-key=${tls.caKeyFile} generate-host-certificates=on dynamic_cert_mem_cache_size=4MB`
       : `http_port ${SQUID_PORT}`,
-    ...(tls ? [`sslcrtd_program ${tls.certgenProgram ?? "/usr/lib/squid/security_file_certgen"} -s ${tls.certDbDir} -M 4MB`, "sslcrtd_children 2 startup=1 idle=1"] : []),
+    ...(tls
+      ? [
+          `sslcrtd_program ${tls.certgenProgram ?? "/usr/lib/squid/security_file_certgen"} -s ${tls.certDbDir} -M 4MB`,
+          "sslcrtd_children 2 startup=1 idle=1",
+          // Intercepted upstreams are verified like any HTTPS client would (never blindly trusted).
+          `tls_outgoing_options cafile=${tls.upstreamCaFile ?? "/etc/ssl/certs/ca-certificates.crt"}`,
+        ]
+      : []),
     "pid_filename /run/squid/squid.pid",
     "cache deny all",
     "cache_mem 0 MB",
