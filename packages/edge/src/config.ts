@@ -2,6 +2,7 @@
 // Nothing in it is secret: keys are public keys, the JWKS URL is public. Secrets (the TLS
 // private key, the audit database URL) are referenced by file path and read by main.ts.
 import { z } from "zod";
+import { OidcConfigSchema, checkOidcAgainstEdge } from "./oidc/config";
 
 /** Tenant ids double as DNS labels (`<tenant>.<domain>`) and path segments (`/t/<tenant>/`). */
 export const TENANT_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -213,6 +214,8 @@ export const EdgeConfigSchema = z
         spoolPath: z.string().min(1).default("/var/lib/octw-edge/audit.spool"),
       })
       .prefault({}),
+    /** People sign in with the organization's IdP (see oidc/config.ts). Lazy: the modules import each other. */
+    oidc: z.lazy(() => OidcConfigSchema).optional(),
   })
   .superRefine((c, ctx) => {
     if (!c.routing.hostDomain && !c.routing.pathRouting) {
@@ -224,6 +227,13 @@ export const EdgeConfigSchema = z
     }
     if (Object.keys(c.roles).length === 0) {
       ctx.addIssue({ code: "custom", path: ["roles"], message: "define at least one role" });
+    }
+    if (c.oidc) {
+      checkOidcAgainstEdge(
+        c.oidc,
+        { hostDomain: c.routing.hostDomain, publicScheme: c.listen.publicScheme, tls: c.listen.tls !== undefined, roles: c.roles },
+        (path, message) => ctx.addIssue({ code: "custom", path, message }),
+      );
     }
   });
 
