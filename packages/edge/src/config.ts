@@ -2,7 +2,7 @@
 // Nothing in it is secret: keys are public keys, the JWKS URL is public. Secrets (the TLS
 // private key, the audit database URL) are referenced by file path and read by main.ts.
 import { z } from "zod";
-import { OidcConfigSchema, checkOidcAgainstEdge } from "./oidc/config";
+import { checkOidcAgainstEdge, oidcConfigSchema } from "./oidc/config";
 
 /** Tenant ids double as DNS labels (`<tenant>.<domain>`) and path segments (`/t/<tenant>/`). */
 export const TENANT_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -215,7 +215,7 @@ export const EdgeConfigSchema = z
       })
       .prefault({}),
     /** People sign in with the organization's IdP (see oidc/config.ts). Lazy: the modules import each other. */
-    oidc: z.lazy(() => OidcConfigSchema).optional(),
+    oidc: z.lazy(() => oidcConfigSchema()).optional(),
   })
   .superRefine((c, ctx) => {
     if (!c.routing.hostDomain && !c.routing.pathRouting) {

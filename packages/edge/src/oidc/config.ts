@@ -5,6 +5,9 @@
 import { z } from "zod";
 import { ALLOWED_ALGORITHMS, TENANT_ID_PATTERN, isLoopbackLiteral } from "../config";
 
+// Built on first use: this module and ../config import each other (the edge config embeds this
+// section; this section uses the edge's algorithm list), so nothing here may run at load time.
+function buildSchema() {
 const GroupSchema = z.string().min(1).max(256).regex(/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/, "printable ASCII without leading or trailing spaces");
 
 /** Dot path into the ID token's claims, e.g. `groups` or `realm_access.roles`. */
@@ -18,7 +21,7 @@ const TenantRoleMapSchema = z.record(
   z.array(GroupSchema).max(256),
 );
 
-export const OidcConfigSchema = z
+return z
   .object({
     /** Issuer identifier; discovery reads `<issuer>/.well-known/openid-configuration`. */
     issuer: z.url({ protocol: /^https?$/ }),
@@ -31,6 +34,11 @@ export const OidcConfigSchema = z
     sessionKeyFile: z.string().min(1).default("/run/secrets/octw-edge/oidc-session-key"),
     scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, "an OAuth scope token")).default(["openid", "profile", "email", "groups", "offline_access"])
       .refine((s) => s.includes("openid"), "must include openid"),
+    /**
+     * `prompt` sent with every sign-in. Some IdPs (oidc-provider, Google) issue refresh tokens
+     * for offline_access only with `consent`.
+     */
+    prompt: z.enum(["consent", "login", "select_account"]).optional(),
     /** ID tokens: the same asymmetric-only allowlist as bearer tokens. */
     algorithms: z.array(z.enum(ALLOWED_ALGORITHMS)).min(1).default(["RS256", "ES256"]),
     clockToleranceSec: z.number().int().min(0).max(300).default(30),
@@ -57,8 +65,15 @@ export const OidcConfigSchema = z
       ctx.addIssue({ code: "custom", path: ["issuer"], message: "must be an https: URL (http: only for a loopback address literal with allowHttpLoopback: true, for tests)" });
     }
   });
+}
 
-export type OidcConfig = z.output<typeof OidcConfigSchema>;
+let built: ReturnType<typeof buildSchema> | undefined;
+export function oidcConfigSchema(): ReturnType<typeof buildSchema> {
+  built ??= buildSchema();
+  return built;
+}
+
+export type OidcConfig = z.output<ReturnType<typeof buildSchema>>;
 
 /** Checks that need the rest of the edge config (called from EdgeConfigSchema's superRefine). */
 export function checkOidcAgainstEdge(

@@ -84,7 +84,7 @@ export class RelyingParty {
       code_challenge_method: "S256",
       state,
       nonce,
-      ...(this.oidc.scopes.includes("offline_access") ? { prompt: "consent" } : {}),
+      ...(this.oidc.prompt !== undefined ? { prompt: this.oidc.prompt } : {}),
     });
     return { url, state, nonce, verifier };
   }
