@@ -16,10 +16,8 @@ const ClaimPathSchema = z
   .regex(/^[A-Za-z_][A-Za-z0-9_:-]*(?:\.[A-Za-z_][A-Za-z0-9_:-]*){0,7}$/, "a claim name or a dot path such as realm_access.roles");
 
 /** Per tenant: role name → IdP groups that hold it. A person in several gets all of them. */
-const TenantRoleMapSchema = z.record(
-  z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "a lower-case role name"),
-  z.array(GroupSchema).max(256),
-);
+// (Keys are checked in superRefine: zod's own record-key error does not say what is allowed.)
+const TenantRoleMapSchema = z.record(z.string(), z.array(GroupSchema).max(256));
 
 return z
   .object({
@@ -47,7 +45,7 @@ return z
     /** Where the groups are in the ID token (or userinfo-free claims). */
     groupsClaim: ClaimPathSchema.default("groups"),
     /** tenant id → role → groups. A tenant not listed here lets nobody in by OIDC. */
-    tenants: z.record(z.string().regex(TENANT_ID_PATTERN, "a tenant id (lower-case DNS label)"), TenantRoleMapSchema).default({}),
+    tenants: z.record(z.string(), TenantRoleMapSchema).default({}),
     /** Absolute session lifetime: after it, sign in again whatever the IdP says. */
     sessionMaxSec: z.number().int().min(300).max(604_800).default(28_800),
     /**
@@ -60,6 +58,14 @@ return z
     timeoutMs: z.number().int().min(100).max(30_000).default(5_000),
   })
   .superRefine((o, ctx) => {
+    for (const [tenant, map] of Object.entries(o.tenants)) {
+      if (!TENANT_ID_PATTERN.test(tenant)) {
+        ctx.addIssue({ code: "custom", path: ["tenants", tenant], message: "is not a tenant id (a lower-case DNS label: a-z, 0-9, '-', at most 63 characters)" });
+      }
+      for (const role of Object.keys(map)) {
+        if (!/^[a-z][a-z0-9_-]{0,31}$/.test(role)) ctx.addIssue({ code: "custom", path: ["tenants", tenant, role], message: "is not a role name (lower-case, at most 32 characters)" });
+      }
+    }
     const u = new URL(o.issuer);
     if (u.protocol !== "https:" && !(o.allowHttpLoopback && isLoopbackLiteral(u.hostname))) {
       ctx.addIssue({ code: "custom", path: ["issuer"], message: "must be an https: URL (http: only for a loopback address literal with allowHttpLoopback: true, for tests)" });

@@ -185,12 +185,14 @@ function rpReason(e: unknown): string {
   if (e instanceof client.ResponseBodyError) return "token_endpoint_refused";
   if (e instanceof client.ClientError) {
     const code = (e as { code?: string }).code ?? "";
-    const msg = e.message;
-    if (/state/i.test(msg)) return "wrong_state";
-    if (/nonce/i.test(msg)) return "wrong_nonce";
-    if (/"iss"|issuer/i.test(msg)) return "wrong_issuer";
-    if (/"aud"|audience/i.test(msg)) return "wrong_audience";
-    if (/alg/i.test(msg)) return "algorithm_not_allowed";
+    // openid-client wraps oauth4webapi's error; the check that failed is named in the cause.
+    const cause = (e as { cause?: unknown }).cause;
+    const msg = `${e.message} ${cause instanceof Error ? cause.message : ""}`;
+    if (/"state"/.test(msg)) return "wrong_state";
+    if (/"nonce"/.test(msg)) return "wrong_nonce";
+    if (/"iss"/.test(msg)) return "wrong_issuer";
+    if (/"aud"|"azp"/.test(msg)) return "wrong_audience";
+    if (/"alg"/.test(msg)) return "algorithm_not_allowed";
     if (/signature/i.test(msg)) return "bad_signature";
     if (code === "OAUTH_TIMEOUT" || code === "OAUTH_RESPONSE_IS_NOT_CONFORM") return "idp_unusable_response";
     return "rp_check_failed";

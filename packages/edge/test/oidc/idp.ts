@@ -5,7 +5,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair } from "jose";
-import Provider, { type Configuration, type KoaContextWithOIDC } from "oidc-provider";
+import Provider, { type ClientMetadata, type Configuration, type KoaContextWithOIDC } from "oidc-provider";
 
 export interface TestUser {
   username: string;
@@ -61,7 +61,7 @@ export async function startTestIdp(opts: IdpOptions): Promise<TestIdp> {
     { ...(await exportJWK(rsa.privateKey)), kid: "rsa1", alg: "RS256", use: "sig" },
     { ...(await exportJWK(ec.privateKey)), kid: "ec1", alg: "ES256", use: "sig" },
   ];
-  const client = (client_id: string) => ({
+  const client = (client_id: string): ClientMetadata => ({
     client_id,
     client_secret: CLIENT_SECRET,
     redirect_uris: opts.redirectUris,
@@ -73,7 +73,7 @@ export async function startTestIdp(opts: IdpOptions): Promise<TestIdp> {
   });
   const config: Configuration = {
     clients: [client(CLIENT_ID), ...(opts.otherClientId ? [client(opts.otherClientId)] : [])],
-    jwks: { keys: keys as NonNullable<Configuration["jwks"]>["keys"] },
+    jwks: { keys },
     cookies: { keys: ["test-idp-cookie-key-1"] },
     claims: { openid: ["sub"], profile: ["name", "preferred_username"], email: ["email"], groups: ["groups"] },
     scopes: ["openid", "offline_access", "profile", "email", "groups"],
@@ -83,8 +83,9 @@ export async function startTestIdp(opts: IdpOptions): Promise<TestIdp> {
       rpInitiatedLogout: {
         enabled: true,
         // The IdP's own confirmation page, submitted by the person (the form is oidc-provider's).
-        logoutSource: async (ctx: KoaContextWithOIDC, form: string) => {
+        logoutSource: (ctx: KoaContextWithOIDC, form: string) => {
           ctx.body = page("Sign out of the identity provider?", `${form}<button type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>`);
+          return Promise.resolve();
         },
       },
     },

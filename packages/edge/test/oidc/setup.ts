@@ -49,7 +49,7 @@ export async function startOidcEdge(
       { id: "alpha", upstream: t.alpha.url },
       { id: "bravo", upstream: t.bravo.url },
     ],
-    jwt: { issuer: "https://issuer.test", audience: "octw-edge", algorithms: ["ES256"], keys: { kind: "static", jwks: [t.bearer.publicJwk] } },
+    jwt: { issuer: "https://issuer.test", audience: "octw-edge", algorithms: ["ES256"], keys: { kind: "static", pems: [{ pem: t.bearer.publicPem, alg: "ES256", kid: t.bearer.kid }] } },
     oidc: {
       issuer,
       allowHttpLoopback: true,
