@@ -146,6 +146,9 @@ export function createOidcGate(oidc: OidcConfig, deps: OidcGateDeps): OidcGate {
   const clearSessionCookie = `${SESSION_COOKIE}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Strict`;
   const clearFlowCookie = `${FLOW_COOKIE}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax`;
 
+  // The sign-out form's POST answers with a redirect to the IdP (RP-initiated logout), and
+  // browsers hold redirects after a form submission to form-action too.
+  const csp = `default-src 'none'; style-src 'unsafe-inline'; form-action 'self' ${new URL(oidc.issuer).origin}; frame-ancestors 'none'`;
   const originOf = (req: IncomingMessage) => `${deps.scheme}://${canonicalHost(req.headers.host) ?? ""}`;
 
   function sessionCookie(payload: SessionPayload, origin: string): string {
@@ -160,7 +163,7 @@ export function createOidcGate(oidc: OidcConfig, deps: OidcGateDeps): OidcGate {
       "content-length": Buffer.byteLength(html),
       "cache-control": "no-store",
       "x-frame-options": "DENY",
-      "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+      "content-security-policy": csp,
       ...headers,
     });
     res.end(html);
@@ -328,7 +331,7 @@ export function createOidcGate(oidc: OidcConfig, deps: OidcGateDeps): OidcGate {
         "content-type": "text/html; charset=utf-8",
         "cache-control": "no-store",
         "x-frame-options": "DENY",
-        "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+        "content-security-policy": csp,
       };
       if (why.kind === "none") {
         const href = loginHref(ret);
