@@ -8,3 +8,4 @@ export * from "./audit-adapter";
 export * from "./ratelimit";
 export * from "./server";
 export * from "./dev-issuer";
+export { oidcConfigSchema, checkOidcAgainstEdge, type OidcConfig } from "./oidc/config";

@@ -4,7 +4,7 @@ import { labelList } from "../planners/container-hardening.js";
 import { planPlatform, type OpenClawPlatformConfig, type PlatformPlan, type TenantPlan } from "../planners/platform-config.js";
 import { OctwConfigError } from "../validation.js";
 import { AuditStore, type AuditConnection } from "./audit-store.js";
-import { Edge } from "./edge.js";
+import { Edge, type EdgeOidcArgs } from "./edge.js";
 import { NetworkAttachment } from "./network-attachment.js";
 import { EgressAuditShipper } from "./egress-audit-shipper.js";
 import { InferenceRouter, type RouterTenantEntry } from "./inference-router.js";
@@ -159,6 +159,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
           ...((e.hostRouting ?? true) ? { hostDomain: plan.domain } : {}),
           jwt: e.jwt,
           ...(e.roles ? { roles: e.roles } : {}),
+          ...(e.oidc ? { oidc: edgeOidcArgs(e.oidc) } : {}),
           namePrefix: plan.prefix,
         },
         { ...child, dependsOn: [this.audit] },
@@ -303,4 +304,21 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
       platformNetworks: [...plan.platformNetworks],
     };
   }
+}
+
+/** The platform's sign-in settings as the Edge takes them (secrets stay Pulumi secrets). */
+function edgeOidcArgs(o: NonNullable<NonNullable<OpenClawPlatformConfig["edge"]>["oidc"]>): EdgeOidcArgs {
+  return {
+    issuer: o.issuer,
+    clientId: o.clientId,
+    ...(o.clientSecret !== undefined ? { clientSecret: pulumi.secret(o.clientSecret) } : {}),
+    sessionKey: pulumi.secret(o.sessionKey),
+    tenants: o.tenantRoles,
+    ...(o.groupsClaim ? { groupsClaim: o.groupsClaim } : {}),
+    ...(o.scopes ? { scopes: o.scopes } : {}),
+    ...(o.prompt ? { prompt: o.prompt } : {}),
+    ...(o.sessionMaxS ? { sessionMaxSec: o.sessionMaxS } : {}),
+    ...(o.recheckS ? { recheckSec: o.recheckS } : {}),
+    ...(o.idpHosts ? { idpHosts: o.idpHosts } : {}),
+  };
 }
