@@ -2,7 +2,9 @@
 // Every refusal is paired with the same step done right (the positive control), so a probe
 // that could not fail would show up as a failing control.
 import { randomBytes } from "node:crypto";
+import type { IncomingMessage } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
 import { FLOW_COOKIE, SESSION_COOKIE } from "../../src/oidc/gate";
 import { Sealer } from "../../src/oidc/seal";
 import { Browser, rawRequest } from "./driver";
@@ -300,6 +302,42 @@ describe("sign-out, expiry and several edges", () => {
     } finally {
       await a.close();
       await bEdge.close();
+    }
+  });
+
+  it("WebSocket: a session due for its re-check is refreshed on the upgrade (new cookie on the 101); after sign-out the upgrade is refused", async () => {
+    const clock = { offsetSec: 0 };
+    const edge = await startOidcEdge(t, idp.issuer, { sessionKey: key, clock });
+    const upgrade = (cookie: string) =>
+      new Promise<{ status: number; setCookie: string[] }>((resolve) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${edge.port}/ws`, {
+          headers: { host: `alpha.${DOMAIN}`, origin: `https://alpha.${DOMAIN}`, cookie: `${SESSION_COOKIE}=${cookie}` },
+        });
+        ws.once("upgrade", (res: IncomingMessage) => {
+          resolve({ status: 101, setCookie: ([] as string[]).concat(res.headers["set-cookie"] ?? []) });
+          ws.close();
+        });
+        ws.once("unexpected-response", (_q, res) => {
+          resolve({ status: res.statusCode ?? 0, setCookie: [] });
+          res.resume();
+        });
+        ws.once("error", () => {});
+      });
+    try {
+      const b = new Browser(edge.port);
+      await b.signIn(tenantUrl("alpha"), USERS.mia);
+      const cookie = b.jar.get(`alpha.${DOMAIN}`, SESSION_COOKIE)!;
+      const fresh = await upgrade(cookie);
+      expect(fresh).toEqual({ status: 101, setCookie: [] }); // not due yet: nothing to refresh
+      clock.offsetSec = 90;
+      const due = await upgrade(cookie);
+      expect(due.status).toBe(101);
+      expect(due.setCookie.some((c) => c.startsWith(`${SESSION_COOKIE}=v1.`) && c.includes("SameSite=Strict"))).toBe(true);
+      clock.offsetSec = 0;
+      await b.go(tenantUrl("alpha", "/_edge/oidc/logout"), { method: "POST", headers: { origin: `https://alpha.${DOMAIN}` } });
+      expect((await upgrade(cookie)).status).toBe(401);
+    } finally {
+      await edge.close();
     }
   });
 

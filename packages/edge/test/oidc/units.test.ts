@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseEdgeConfig } from "../../src/config";
+import { confineCookie, stripCookie } from "../../src/headers";
 import { claimAt, rolesFromClaims } from "../../src/oidc/claims";
 import { safeReturnPath } from "../../src/oidc/gate";
 import { escapeHtml, pages, renderPage } from "../../src/oidc/pages";
@@ -132,5 +133,24 @@ describe("oidc config", () => {
 
   it("errors never echo the client secret file's content (only paths are configured)", () => {
     expect(() => parseEdgeConfig({ ...base, oidc: { ...oidc, clientSecretFile: "" } })).toThrow(/oidc\.clientSecretFile/);
+  });
+});
+
+describe("the edge's own cookies never reach a gateway and are never set by one", () => {
+  const scope = { cookieName: "octw_session", kind: "host" as const, cookiePath: "/" };
+  it("a gateway's Set-Cookie of an edge cookie name (any case) is dropped; its own cookies pass (control)", () => {
+    for (const name of ["__Host-octw_oidc", "__host-OCTW_OIDC", "__Host-octw_oidc_flow", "__Host-octw_anything", "OCTW_SESSION"]) {
+      expect(confineCookie(`${name}=attacker; Path=/; Secure; HttpOnly`, scope), name).toBeUndefined();
+    }
+    expect(confineCookie("ui_pref=dark; Path=/", scope)).toBe("ui_pref=dark; Path=/");
+  });
+  it("property: whatever the case, stripCookie removes __Host-octw_* and keeps the rest", () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 8 }).filter((s) => /^[a-z_]+$/.test(s)), fc.boolean(), (suffix, upper) => {
+        const edge = `${upper ? "__HOST-OCTW_" : "__Host-octw_"}${suffix}`;
+        const kept = stripCookie(`a=1; ${edge}=secret; b=2`, "octw_session");
+        return kept === "a=1; b=2";
+      }),
+    );
   });
 });
