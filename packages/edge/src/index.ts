@@ -9,3 +9,4 @@ export * from "./ratelimit";
 export * from "./server";
 export * from "./dev-issuer";
 export { oidcConfigSchema, checkOidcAgainstEdge, type OidcConfig } from "./oidc/config";
+export { renderPage, pages as edgePages, type Page as EdgePage } from "./oidc/pages";
