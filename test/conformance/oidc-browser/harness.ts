@@ -35,9 +35,9 @@ export interface Harness {
 }
 
 /** A free loopback port: bound, read, released (the IdP must know the edge's origins first). */
-export async function freePort(): Promise<number> {
+export async function freePort(host = "127.0.0.1"): Promise<number> {
   const probe = http.createServer();
-  await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
+  await new Promise<void>((r) => probe.listen(0, host, r));
   const port = (probe.address() as AddressInfo).port;
   await new Promise<void>((r) => probe.close(() => r()));
   return port;
@@ -48,6 +48,12 @@ export async function startHarness(o: {
   port?: number;
   upstreams: Record<"alpha" | "bravo", string>;
   sessionMaxSec?: number;
+  /**
+   * Address the edge listens on and the browser reaches the tenant origins at (default
+   * 127.0.0.1). OpenClaw refuses a loopback client address forwarded by its trusted proxy, so
+   * the suite with a real gateway uses the host side of a bridge it creates.
+   */
+  listenHost?: string;
 }): Promise<Harness> {
   mkdirSync(o.shots, { recursive: true });
   // The session cookie is __Host- (Secure): the edge speaks TLS, with a certificate made here.
@@ -57,7 +63,8 @@ export async function startHarness(o: {
     "-subj", `/CN=${DOMAIN}`, "-addext", `subjectAltName=DNS:*.${DOMAIN}`,
     "-keyout", join(certDir, "key.pem"), "-out", join(certDir, "cert.pem"),
   ], { stdio: "ignore" });
-  const port = o.port ?? (await freePort());
+  const listenHost = o.listenHost ?? "127.0.0.1";
+  const port = o.port ?? (await freePort(listenHost));
   const origins = ["alpha", "bravo"].map((t) => `https://${t}.${DOMAIN}:${port}`);
   const idp = await startTestIdp({
     redirectUris: origins.map((x) => `${x}/_edge/oidc/callback`),
@@ -66,7 +73,7 @@ export async function startHarness(o: {
   const clock = { offsetSec: 0 };
   const audit = new MemoryAudit();
   const config = parseEdgeConfig({
-    listen: { host: "127.0.0.1", port, tls: { certFile: join(certDir, "cert.pem"), keyFile: join(certDir, "key.pem") } },
+    listen: { host: listenHost, port, tls: { certFile: join(certDir, "cert.pem"), keyFile: join(certDir, "key.pem") } },
     routing: { hostDomain: DOMAIN },
     tenants: [
       { id: "alpha", upstream: o.upstreams.alpha },
@@ -98,7 +105,7 @@ export async function startHarness(o: {
     executablePath: CHROMIUM,
     args: [
       "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run",
-      `--host-resolver-rules=MAP *.${DOMAIN} 127.0.0.1`,
+      `--host-resolver-rules=MAP *.${DOMAIN} ${listenHost}`,
     ],
   });
   let shot = 0;
