@@ -8,7 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type Dockerode from "dockerode";
-import type { WebSocket as PwWebSocket } from "playwright-core";
+import type { Page, WebSocket as PwWebSocket } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tarArchive } from "../realize/tar-archive";
 import { engine, requireEnv } from "./env";
@@ -77,7 +77,9 @@ beforeAll(async () => {
       mode: "local", bind: "lan", port: 18789,
       // The edge (this process) reaches the gateway from the host's address on the bridge.
       trustedProxies: [NET.host],
-      auth: { mode: "trusted-proxy", trustedProxy: { userHeader: "x-octw-user" } },
+      // The IdP sign-in at the edge is the approval boundary for new browsers (OpenClaw's
+      // deviceAutoApprove); the edge's x-openclaw-scopes caps what each device session gets.
+      auth: { mode: "trusted-proxy", trustedProxy: { userHeader: "x-octw-user", deviceAutoApprove: { enabled: true, scopes: ["operator.read", "operator.write"] } } },
       controlUi: { allowedOrigins: [`https://alpha.${DOMAIN}:${port}`] },
     },
     update: { checkOnStart: false },
@@ -102,33 +104,51 @@ afterAll(async () => {
   console.log(`oidc browser suite (real OpenClaw gateway): ${((Date.now() - t0) / 1000).toFixed(1)} s wall, screenshots in ${SHOTS}`);
 }, 120_000);
 
-describe("OpenClaw's Control UI through the edge, signed in with the IdP", () => {
-  it("a member signs in and OpenClaw's Control UI loads and connects its WebSocket through the edge", async () => {
-    const ctx = await h.newContext();
-    const page = await ctx.newPage();
-    const frames: string[] = [];
-    const sockets: PwWebSocket[] = [];
-    page.on("websocket", (ws) => {
-      sockets.push(ws);
-      ws.on("framereceived", (f) => frames.push(typeof f.payload === "string" ? f.payload : f.payload.toString("utf8")));
-    });
-    await page.goto(h.url("alpha", "/"));
-    await h.idpLogin(page, "mia", "mia-pass-1", "idp-sign-in");
-    await page.waitForURL(h.url("alpha", "/"));
-    await expect.poll(() => page.title(), { timeout: 30_000 }).toMatch(/OpenClaw/);
-    // The UI's WebSocket goes to alpha's origin (through the edge) and OpenClaw answers on it.
-    await expect.poll(() => frames.length, { timeout: 30_000 }).toBeGreaterThan(0);
-    expect(sockets.every((s) => new URL(s.url()).host === `alpha.${DOMAIN}:${h.port}`)).toBe(true);
-    await page.waitForTimeout(2_000);
-    await h.snap(page, "openclaw-control-ui-member");
-    console.log("first frames from OpenClaw:", frames.slice(0, 3).map((f) => f.slice(0, 300)));
-    // The edge allowed it as mia, member.
-    expect(h.audit.events.some((e) => e.type === "edge.auth.allowed" && e.actor === "mia" && e.detail.transport === "ws" && e.detail.role === "member")).toBe(true);
+/** Signs a person in with a fresh browser and returns the scopes of OpenClaw's hello. */
+async function openControlUi(username: string, password: string, shot: string): Promise<{ scopes: string[]; page: Page; close(): Promise<void> }> {
+  const ctx = await h.newContext();
+  const page = await ctx.newPage();
+  const frames: string[] = [];
+  const sockets: PwWebSocket[] = [];
+  page.on("websocket", (ws) => {
+    sockets.push(ws);
+    ws.on("framereceived", (f) => frames.push(typeof f.payload === "string" ? f.payload : f.payload.toString("utf8")));
+  });
+  await page.goto(h.url("alpha", "/"));
+  await h.idpLogin(page, username, password, username === "mia" ? "idp-sign-in" : undefined);
+  await page.waitForURL(h.url("alpha", "/"));
+  await expect.poll(() => page.title(), { timeout: 30_000 }).toMatch(/OpenClaw/);
+  // OpenClaw's answer to the UI's connect, on the WebSocket the UI opened to alpha's origin.
+  const hello = await expect
+    .poll(() => frames.map((f) => JSON.parse(f) as { type: string; ok?: boolean; payload?: { auth?: { scopes?: string[] } } }).find((f) => f.type === "res" && f.ok === true && f.payload?.auth?.scopes), { timeout: 60_000 })
+    .toBeDefined()
+    .then(() => frames.map((f) => JSON.parse(f) as { type: string; ok?: boolean; payload?: { auth?: { scopes?: string[] } } }).find((f) => f.type === "res" && f.ok === true && f.payload?.auth?.scopes)!);
+  expect(sockets.length).toBeGreaterThan(0);
+  expect(sockets.every((s) => new URL(s.url()).host === `alpha.${DOMAIN}:${h.port}`)).toBe(true);
+  await page.waitForTimeout(2_000);
+  await h.snap(page, shot);
+  return { scopes: hello.payload!.auth!.scopes!, page, close: () => ctx.close() };
+}
 
-    const bravo = await ctx.newPage();
+describe("OpenClaw's Control UI through the edge, signed in with the IdP", () => {
+  it("a member signs in and OpenClaw's Control UI connects through the edge with read and write; bravo shows no access", async () => {
+    const m = await openControlUi("mia", "mia-pass-1", "openclaw-control-ui-member");
+    console.log("member session scopes:", m.scopes);
+    expect(m.scopes).toEqual(expect.arrayContaining(["operator.read", "operator.write"]));
+    expect(m.scopes).not.toContain("operator.admin");
+    expect(h.audit.events.some((e) => e.type === "edge.auth.allowed" && e.actor === "mia" && e.detail.transport === "ws" && e.detail.role === "member")).toBe(true);
+    const bravo = await m.page.context().newPage();
     await bravo.goto(h.url("bravo", "/"));
     await expect.poll(() => bravo.textContent("h1")).toBe("You have no access to this tenant");
     await h.snap(bravo, "bravo-no-access");
-    await ctx.close();
+    await m.close();
+  });
+
+  it("a viewer's Control UI session holds read only: OpenClaw will not let it send (the edge caps the device's scopes)", async () => {
+    const v = await openControlUi("vic", "vic-pass-1", "openclaw-control-ui-viewer");
+    console.log("viewer session scopes:", v.scopes);
+    expect(v.scopes).toContain("operator.read");
+    expect(v.scopes).not.toContain("operator.write");
+    await v.close();
   });
 });

@@ -55,6 +55,7 @@ export async function startHarness(o: {
    */
   listenHost?: string;
 }): Promise<Harness> {
+  rmSync(o.shots, { recursive: true, force: true }); // this run's screenshots only
   mkdirSync(o.shots, { recursive: true });
   // The session cookie is __Host- (Secure): the edge speaks TLS, with a certificate made here.
   const certDir = mkdtempSync(join(tmpdir(), "octw-oidc-e2e-"));
