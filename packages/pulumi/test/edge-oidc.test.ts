@@ -65,6 +65,22 @@ describe("edge sign-in (OIDC) from the platform config", () => {
     expect(edge.inputs.hosts).toEqual([{ host: "idp.example", ip: "192.0.2.10" }]);
   });
 
+  it("with sign-in, each gateway approves new browsers by the edge's identity up to every role's scopes (the edge caps each person); without it, no auto-approval (control)", async () => {
+    const gatewayConfig = (rs: RecordedResource[]) => {
+      const init = rs.find((r) => r.type === TYPES.container && r.inputs.name === "octwoidc-alpha-state-init")!;
+      const up = (init.inputs.uploads as { file: string; content: string }[]).find((u) => u.file === "/state/openclaw.json")!;
+      return JSON.parse(up.content) as { gateway: { auth: { trustedProxy: Record<string, unknown> } } };
+    };
+    const on = gatewayConfig(await deploy("auto1", config([{ id: "alpha", slot: 1 }])));
+    expect(on.gateway.auth.trustedProxy).toEqual({
+      userHeader: "x-octw-user",
+      deviceAutoApprove: { enabled: true, scopes: ["operator.admin", "operator.approvals", "operator.pairing", "operator.read", "operator.write"] },
+    });
+    const plain = { ...config([{ id: "alpha", slot: 1 }]), edge: { jwt: config([]).edge.jwt } };
+    const off = gatewayConfig(await deploy("auto2", plain));
+    expect(off.gateway.auth.trustedProxy).toEqual({ userHeader: "x-octw-user" });
+  });
+
   it("adding a tenant that tenantRoles does not name leaves the edge's inputs byte-identical", async () => {
     const before = await deploy("grow", config([{ id: "alpha", slot: 1 }]));
     const snap = new Map(before.map((r) => [`${r.type}::${r.name}`, JSON.stringify(r.rawInputs)]));

@@ -4,6 +4,7 @@ import { labelList } from "../planners/container-hardening.js";
 import { planPlatform, type OpenClawPlatformConfig, type PlatformPlan, type TenantPlan } from "../planners/platform-config.js";
 import { OctwConfigError } from "../validation.js";
 import { AuditStore, type AuditConnection } from "./audit-store.js";
+import { DEFAULT_ROLE_SCOPES } from "@octw/edge";
 import { Edge, type EdgeOidcArgs } from "./edge.js";
 import { NetworkAttachment } from "./network-attachment.js";
 import { EgressAuditShipper } from "./egress-audit-shipper.js";
@@ -210,6 +211,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
           limits: t.limits,
           ...(t.config.runtime ? { runtime: t.config.runtime } : {}),
           allowedOrigins: [`https://${id}.${plan.domain}`],
+          ...(plan.config.edge?.oidc ? { deviceAutoApproveScopes: allOperatorScopes(plan.config.edge.roles) } : {}),
           namePrefix: plan.prefix,
           ...(policy.plan.inference ? { inference: { routerAddress: t.addresses.inferenceRouter, policy: policy.plan.inference } } : {}),
         },
@@ -321,4 +323,9 @@ function edgeOidcArgs(o: NonNullable<NonNullable<OpenClawPlatformConfig["edge"]>
     ...(o.recheckS ? { recheckSec: o.recheckS } : {}),
     ...(o.idpHosts ? { idpHosts: o.idpHosts } : {}),
   };
+}
+
+/** Every scope some edge role grants: the bound of browser auto-approval (the edge caps each person). */
+function allOperatorScopes(roles: Record<string, string[]> | undefined): string[] {
+  return [...new Set(Object.values(roles ?? DEFAULT_ROLE_SCOPES).flat())].sort();
 }

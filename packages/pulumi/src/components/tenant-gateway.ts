@@ -53,6 +53,12 @@ export interface TenantGatewayArgs {
    */
   allowedOrigins?: string[];
   /**
+   * People sign in at the edge (OIDC): new browsers are approved by the proxy identity up to
+   * these scopes (capped per person by the edge's x-openclaw-scopes).
+   * @default - off: a new browser waits for a one-time approval on the gateway host
+   */
+  deviceAutoApproveScopes?: string[];
+  /**
    * Header the edge sets to the authenticated subject.
    * @default "x-octw-user"
    */
@@ -106,6 +112,7 @@ const argsSchema = z.strictObject({
     .optional(),
   runtime: z.string().regex(/^[a-z][a-z0-9_.-]{0,62}$/, "must be an OCI runtime name such as runsc").optional(),
   allowedOrigins: z.array(z.url({ protocol: /^https?$/ })).optional(),
+  deviceAutoApproveScopes: z.array(z.string().regex(/^operator\.[a-z]+(?:\.[a-z]+)*$/, "an OpenClaw operator scope such as operator.read")).optional(),
   userHeader: z.string().regex(/^x-[a-z0-9-]+$/, "must be a lowercase x- header name").optional(),
   namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).optional(),
   lean: z.boolean().optional(),
@@ -150,6 +157,7 @@ export class TenantGateway extends pulumi.ComponentResource {
     const config = renderOpenClawConfig({
       edgeAddress: parsed.edgeAddress,
       allowedOrigins: parsed.allowedOrigins ?? [],
+      ...(parsed.deviceAutoApproveScopes ? { deviceAutoApproveScopes: parsed.deviceAutoApproveScopes } : {}),
       ...(parsed.userHeader ? { userHeader: parsed.userHeader } : {}),
       ...(parsed.inference
         ? { models: openclawModelsConfig({ routerAddress: parsed.inference.routerAddress, tokenFile: ROUTER_TOKEN_PATH, inference: parsed.inference.policy }) }
