@@ -78,8 +78,9 @@ beforeAll(async () => {
       // The edge (this process) reaches the gateway from the host's address on the bridge.
       trustedProxies: [NET.host],
       // The IdP sign-in at the edge is the approval boundary for new browsers (OpenClaw's
-      // deviceAutoApprove); the edge's x-openclaw-scopes caps what each device session gets.
-      auth: { mode: "trusted-proxy", trustedProxy: { userHeader: "x-octw-user", deviceAutoApprove: { enabled: true, scopes: ["operator.read", "operator.write"] } } },
+      // deviceAutoApprove, up to every scope, as the platform configures it); the edge's
+      // x-openclaw-scopes caps what each person's device session gets.
+      auth: { mode: "trusted-proxy", trustedProxy: { userHeader: "x-octw-user", deviceAutoApprove: { enabled: true, scopes: ["operator.admin", "operator.approvals", "operator.pairing", "operator.read", "operator.write"] } } },
       controlUi: { allowedOrigins: [`https://alpha.${DOMAIN}:${port}`] },
     },
     update: { checkOnStart: false },
