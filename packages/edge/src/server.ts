@@ -26,6 +26,7 @@ export const WS_CLOSE = {
   idle: 4000,
   lifetime: 4001,
   tokenExpired: 4002,
+  signedOut: 4003,
 } as const;
 
 export interface EdgeDeps {
@@ -104,6 +105,8 @@ type Allowed = {
   token: string;
   /** A refreshed sign-in session cookie, sent with the response. */
   setCookie?: string | undefined;
+  /** The sign-in session (its WebSockets end when it signs out). */
+  sessionId?: string | undefined;
 };
 
 interface Ctx {
@@ -154,6 +157,14 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       ...deps.oidc,
       nowSec,
       scheme: proto0,
+      // Signed out here: its WebSockets on this edge end now, not at the next re-check.
+      onSessionEnded: (sid) => {
+        for (const p of pairs) {
+          if (p.sessionId !== sid) continue;
+          p.client.close(WS_CLOSE.signedOut, "signed out");
+          p.upstream.close(WS_CLOSE.signedOut, "signed out");
+        }
+      },
       audit: (req, f) =>
         audit(
           { method: (req.method ?? "").slice(0, 16), clientIp: req.socket.remoteAddress ?? "", routeLabel: routeLabel(req.headers.host, req.url ?? ""), transport: "http" },
@@ -288,6 +299,7 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
     let v: TokenResult;
     let refreshedCookie: string | undefined;
     let viaSession = false;
+    let sessionId: string | undefined;
     if (oidcGate !== undefined && source === "none" && route.kind === "host") {
       // No bearer token, no edge JWT cookie: a person's sign-in session (or the way to one).
       const s = await oidcGate.authenticate(req, route.tenant);
@@ -304,6 +316,7 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       }
       v = { ok: true, sub: s.sub, tenant: s.tenant, roleClaim: s.roles, exp: s.exp };
       refreshedCookie = s.setCookie;
+      sessionId = s.sid;
       viaSession = true;
     } else {
       v = await verifier.verify(token);
@@ -345,6 +358,7 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       tokenSource: source === "bearer" ? "bearer" : "cookie",
       token: token ?? "",
       setCookie: refreshedCookie,
+      sessionId,
     };
   }
 
@@ -557,7 +571,7 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
   });
   const wsHeaders = (h: Record<string, string | string[]> | undefined): Record<string, string> =>
     Object.fromEntries(Object.entries(h ?? {}).filter((e): e is [string, string] => typeof e[1] === "string"));
-  const pairs = new Set<{ client: WebSocket; upstream: WebSocket; tenant: string; target: string }>();
+  const pairs = new Set<{ client: WebSocket; upstream: WebSocket; tenant: string; target: string; sessionId: string | undefined }>();
 
   function rejectUpgrade(socket: Duplex, status: number, error: string, headers: Record<string, string> = {}): void {
     const body = JSON.stringify({ error });
@@ -645,13 +659,13 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       }
       if (upstream.protocol) chosenProtocol.set(req, upstream.protocol);
       wss.handleUpgrade(req, socket, head, (client) =>
-        relay(client, upstream, d.exp, d.tenant.id, new URL(d.tenant.upstream).href, (err) => auditUpstream(ctx, d, "upstream_ws_protocol_error", 1014, err)),
+        relay(client, upstream, d.exp, d.tenant.id, new URL(d.tenant.upstream).href, (err) => auditUpstream(ctx, d, "upstream_ws_protocol_error", 1014, err), d.sessionId),
       );
     });
   }
 
-  function relay(client: WebSocket, upstream: WebSocket, tokenExp: number, tenant: string, target: string, onUpstreamError: (err: Error) => void): void {
-    const pair = { client, upstream, tenant, target };
+  function relay(client: WebSocket, upstream: WebSocket, tokenExp: number, tenant: string, target: string, onUpstreamError: (err: Error) => void, sessionId?: string): void {
+    const pair = { client, upstream, tenant, target, sessionId };
     pairs.add(pair);
     const HIGH = 4 * 1024 * 1024;
     let idle: NodeJS.Timeout;

@@ -42,6 +42,8 @@ export interface OidcGateDeps {
   nowSec: () => number;
   /** Scheme the browser uses for the tenant origin (https). */
   scheme: "http" | "https";
+  /** Called when a session signs out here (the edge closes its WebSockets). */
+  onSessionEnded?: ((sid: string) => void) | undefined;
   /** Records a decision; false when the audit buffer is full (then the gate refuses: fail closed). */
   audit: (req: IncomingMessage, f: OidcAuditFields) => boolean;
 }
@@ -71,7 +73,7 @@ interface FlowPayload {
 
 export type SessionResult =
   | { kind: "none" }
-  | { kind: "ok"; sub: string; tenant: string; roles: string[]; exp: number; setCookie?: string | undefined }
+  | { kind: "ok"; sid: string; sub: string; tenant: string; roles: string[]; exp: number; setCookie?: string | undefined }
   | { kind: "ended"; reason: string; sub?: string | undefined }
   | { kind: "no_access"; reason: string; sub: string };
 
@@ -257,6 +259,7 @@ export function createOidcGate(oidc: OidcConfig, deps: OidcGateDeps): OidcGate {
       actor = s.sub;
       pruneEnded(deps.nowSec());
       ended.set(s.sid, s.exp);
+      deps.onSessionEnded?.(s.sid);
       if (s.rt !== undefined) await rp.revoke(s.rt);
     }
     deps.audit(req, { tenant, actor, role: null, reason: "oidc_signout", status: 303, allowed: true });
@@ -287,7 +290,7 @@ export function createOidcGate(oidc: OidcConfig, deps: OidcGateDeps): OidcGate {
     }
     const now = deps.nowSec();
     const next: SessionPayload = { ...s, roles, chk: Math.min(s.exp, now + oidc.recheckSec), rt: r.refreshToken };
-    return { kind: "ok", sub: s.sub, tenant, roles, exp: next.chk, setCookie: sessionCookie(next, origin) };
+    return { kind: "ok", sid: s.sid, sub: s.sub, tenant, roles, exp: next.chk, setCookie: sessionCookie(next, origin) };
   }
 
   return {
@@ -315,7 +318,7 @@ export function createOidcGate(oidc: OidcConfig, deps: OidcGateDeps): OidcGate {
       const now = deps.nowSec();
       if (ended.has(s.sid)) return { kind: "ended", reason: "oidc_session_signed_out", sub: s.sub };
       if (now >= s.exp) return { kind: "ended", reason: "oidc_session_expired", sub: s.sub };
-      if (now < s.chk) return { kind: "ok", sub: s.sub, tenant, roles: s.roles, exp: s.chk };
+      if (now < s.chk) return { kind: "ok", sid: s.sid, sub: s.sub, tenant, roles: s.roles, exp: s.chk };
       if (s.rt === undefined) return { kind: "ended", reason: "oidc_session_expired", sub: s.sub };
       let pending = refreshing.get(s.sid);
       if (pending === undefined) {

@@ -341,6 +341,29 @@ describe("sign-out, expiry and several edges", () => {
     }
   });
 
+  it("sign-out closes that session's WebSockets on this edge at once (4003); another person's socket stays open (control)", async () => {
+    const open = (cookie: string) =>
+      new Promise<WebSocket>((resolve, reject) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${e.port}/ws`, { headers: { host: `alpha.${DOMAIN}`, origin: `https://alpha.${DOMAIN}`, cookie: `${SESSION_COOKIE}=${cookie}` } });
+        ws.once("open", () => resolve(ws));
+        ws.once("error", reject);
+      });
+    const closed = (ws: WebSocket) => new Promise<number>((r) => ws.once("close", (code) => r(code)));
+    const leaving = new Browser(e.port);
+    await leaving.signIn(tenantUrl("alpha"), USERS.mia);
+    const staying = new Browser(e.port);
+    await staying.signIn(tenantUrl("alpha"), USERS.vic);
+    const a = await open(leaving.jar.get(`alpha.${DOMAIN}`, SESSION_COOKIE)!);
+    const b = await open(staying.jar.get(`alpha.${DOMAIN}`, SESSION_COOKIE)!);
+    const aClosed = closed(a);
+    await leaving.go(tenantUrl("alpha", "/_edge/oidc/logout"), { method: "POST", headers: { origin: `https://alpha.${DOMAIN}` } });
+    expect(await aClosed).toBe(4003);
+    expect(b.readyState).toBe(WebSocket.OPEN);
+    b.send("still here");
+    expect(await new Promise<string>((r) => b.once("message", (d: Buffer) => r(d.toString())))).toBe("alpha:still here");
+    b.close();
+  });
+
   it("roles follow the IdP at the re-check: a viewer moved to the members group becomes a member", async () => {
     const clock = { offsetSec: 0 };
     const edge = await startOidcEdge(t, idp.issuer, { sessionKey: key, clock });
