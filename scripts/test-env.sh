@@ -5,7 +5,8 @@
 #      an interface this script creates, never at the machine's resolver;
 #   2. Postgres (Debian's cluster) on 127.0.0.1:5432 with the superuser octw_test;
 #   3. the container images, built locally from images/* (never pulled), tagged by the hash of
-#      their recipe so a second run re-uses them.
+#      their recipe so a second run re-uses them;
+#   4. Debian's chromium for the browser end-to-end suite (scripts/test-env/browser.sh).
 # Idempotent; needs root; reads no stdin. Usage: bash scripts/test-env.sh [--no-images]
 # Any failure exits non-zero with the reason and leaves the previous env file untouched.
 set -euo pipefail
@@ -41,6 +42,9 @@ mkdir -p "$OCTW_STATE_DIR"
 
 ensure_engine
 ensure_postgres
+# shellcheck source=scripts/test-env/browser.sh
+. scripts/test-env/browser.sh
+ensure_browser
 # shellcheck source=scripts/test-env/images.sh
 . scripts/test-env/images.sh
 if [ "$with_images" = 1 ]; then

@@ -4,6 +4,7 @@
 // private key, the audit database URL) are referenced by file path and read by main.ts.
 import { z } from "zod";
 import { parseOrThrow } from "./config-error.js";
+import { checkOidcAgainstEdge, oidcConfigSchema } from "./edge-oidc-config.js";
 
 /** Tenant ids double as DNS labels (`<tenant>.<domain>`) and path segments (`/t/<tenant>/`). */
 export const TENANT_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -246,6 +247,8 @@ export const EdgeConfigSchema = z
         spoolPath: z.string().min(1).default("/var/lib/octw-edge/audit.spool"),
       })
       .prefault({}),
+    /** People sign in with the organization's IdP (see edge-oidc-config.ts). Lazy: the modules import each other. */
+    oidc: z.lazy(() => oidcConfigSchema()).optional(),
   })
   .superRefine((c, ctx) => {
     if (!c.routing.hostDomain && !c.routing.pathRouting) {
@@ -257,6 +260,13 @@ export const EdgeConfigSchema = z
     }
     if (Object.keys(c.roles).length === 0) {
       ctx.addIssue({ code: "custom", path: ["roles"], message: "define at least one role" });
+    }
+    if (c.oidc) {
+      checkOidcAgainstEdge(
+        c.oidc,
+        { hostDomain: c.routing.hostDomain, publicScheme: c.listen.publicScheme, tls: c.listen.tls !== undefined, roles: c.roles },
+        (path, message) => ctx.addIssue({ code: "custom", path, message }),
+      );
     }
   });
 

@@ -11,6 +11,7 @@ export * from "./policy-enforcement.js";
 export * from "./l7-path.js";
 export * from "./presets.js";
 export * from "./edge-config.js";
+export * from "./edge-oidc-config.js";
 export * from "./provider-destination.js";
 export * from "./router-config.js";
 export * from "./inference-policy.js";

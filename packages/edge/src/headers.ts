@@ -58,13 +58,26 @@ function connectionTokens(headers: IncomingHttpHeaders): Set<string> {
   return out;
 }
 
-/** Removes the edge's own cookie from a Cookie header, keeping the others. */
+/**
+ * Cookies of the edge itself: the configured session cookie and every `__Host-octw_*` cookie
+ * (the sign-in session and login flow, oidc/gate.ts). A gateway never receives them (a
+ * compromised one would replay the person's session) and never sets them (it would replace
+ * the person's session with one it chose). Compared without case: browsers apply the
+ * `__Host-` rules to any case of the prefix.
+ */
+export const EDGE_COOKIE_PREFIX = "__Host-octw_";
+export function isEdgeCookieName(name: string, configured: string): boolean {
+  const n = name.trim().toLowerCase();
+  return n === configured.toLowerCase() || n.startsWith(EDGE_COOKIE_PREFIX.toLowerCase());
+}
+
+/** Removes the edge's own cookies from a Cookie header, keeping the others. */
 export function stripCookie(cookieHeader: string | undefined, name: string): string | undefined {
   if (!cookieHeader) return undefined;
   const kept = cookieHeader
     .split(";")
     .map((c) => c.trim())
-    .filter((c) => c !== "" && c.split("=", 1)[0]?.trim() !== name);
+    .filter((c) => c !== "" && !isEdgeCookieName(c.split("=", 1)[0] ?? "", name));
   return kept.length ? kept.join("; ") : undefined;
 }
 
@@ -182,8 +195,8 @@ function underRoute(root: string, path: string): string {
 
 /**
  * A gateway's Set-Cookie, confined to its tenant, or undefined (dropped):
- * - named like the edge's session cookie (any case): dropped — it would replace or shadow the
- *   user's session;
+ * - named like one of the edge's own cookies (any case, see isEdgeCookieName): dropped — it
+ *   would replace or shadow the user's session;
  * - without a name: dropped (browsers store it under the empty name; nothing legitimate needs it);
  * - `Domain`: removed, so the cookie is host-only — a Domain attribute widens it to every
  *   sibling `<tenant>.<domain>` host;
@@ -197,7 +210,7 @@ export function confineCookie(setCookie: string, scope: ResponseScope): string |
   const eq = pair.indexOf("=");
   if (eq === -1) return undefined;
   const name = pair.slice(0, eq).trim();
-  if (name === "" || name.toLowerCase() === scope.cookieName.toLowerCase()) return undefined;
+  if (name === "" || isEdgeCookieName(name, scope.cookieName)) return undefined;
   const kept: string[] = [];
   let path: string | undefined;
   for (const raw of attrs) {

@@ -7,3 +7,4 @@ export * from "./audit-adapter";
 export * from "./ratelimit";
 export * from "./server";
 export * from "./dev-issuer";
+export { renderPage, pages as edgePages, type Page as EdgePage } from "./oidc/pages";

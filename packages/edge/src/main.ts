@@ -27,7 +27,15 @@ async function serve(): Promise<Running<EdgeConfig>> {
   const tls = config.listen.tls
     ? { cert: readFileSync(config.listen.tls.certFile, "utf8"), key: readSecretFile("listen.tls.keyFile", config.listen.tls.keyFile) }
     : undefined;
-  const edge = await createEdge(config, { audit: toAuditSink(audit), tls, log });
+  // Browser sign-in: the session-sealing key (shared by every edge of the platform) and the
+  // client secret are Pulumi secrets mounted as files, like the TLS key.
+  const oidc = config.oidc
+    ? {
+        sessionKey: Buffer.from(readSecretFile("oidc.sessionKeyFile", config.oidc.sessionKeyFile), "utf8"),
+        clientSecret: config.oidc.clientSecretFile ? readSecretFile("oidc.clientSecretFile", config.oidc.clientSecretFile) : undefined,
+      }
+    : undefined;
+  const edge = await createEdge(config, { audit: toAuditSink(audit), tls, log, oidc });
   const addr = await edge.listen();
   log({ msg: "listening", address: addr.address, port: addr.port, tenants: config.tenants.length, tls: Boolean(tls) });
   return { reconfigure: (next: EdgeConfig) => edge.reconfigure(next), drain: () => edge.close().then(() => audit.close()) };

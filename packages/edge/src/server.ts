@@ -13,7 +13,8 @@ import { readCookie, upstreamRequestHeaders, downstreamResponseHeaders, type San
 import { RateLimiter } from "./ratelimit";
 import { scopesForRoleClaim, scopesHeaderValue } from "./roles";
 import { canonicalHost, requestTargetProblem, resolveRoute, type RouteMatch } from "./routing";
-import { TokenVerifier, extractToken } from "./token";
+import { TokenVerifier, extractToken, type TokenResult } from "./token";
+import { createOidcGate, isNavigation, type OidcGate } from "./oidc/gate";
 import { errorCode, isValidHeaderName, isValidHeaderValue, relayableStatus, upgradeRefusalStatus } from "./upstream-response";
 
 export const HEALTH_PATH = "/_edge/healthz";
@@ -25,6 +26,7 @@ export const WS_CLOSE = {
   idle: 4000,
   lifetime: 4001,
   tokenExpired: 4002,
+  signedOut: 4003,
 } as const;
 
 export interface EdgeDeps {
@@ -40,6 +42,8 @@ export interface EdgeDeps {
    * not exist. Default: the system resolver (in the container: Docker's embedded DNS).
    */
   lookup?: ((host: string) => Promise<string | undefined>) | undefined;
+  /** Secrets of browser sign-in (config.oidc): read from their files by main.ts. */
+  oidc?: { sessionKey: Buffer; clientSecret?: string | undefined; fetch?: typeof fetch | undefined } | undefined;
 }
 
 /** How long a WebSocket peer has to answer the edge's close frame before it is dropped. */
@@ -79,7 +83,16 @@ export interface EdgeServer {
   reconfigure(next: EdgeConfig): Promise<{ restartNeeded: string[]; closedSockets: number }>;
 }
 
-type Denied = { allow: false; status: number; error: string; headers?: Record<string, string> };
+type Denied = {
+  allow: false;
+  status: number;
+  error: string;
+  headers?: Record<string, string | string[]>;
+  /** A browser navigation gets a page (sign-in redirect, no access, session ended), not JSON. */
+  html?: string;
+};
+/** The sign-in routes of a tenant origin (`/_edge/oidc/*`), answered by the OIDC gate. */
+type OidcLocal = { allow: "oidc-local"; tenant: string; localPath: string };
 type Allowed = {
   allow: true;
   tenant: TenantRoute;
@@ -90,6 +103,10 @@ type Allowed = {
   exp: number;
   tokenSource: "bearer" | "cookie";
   token: string;
+  /** A refreshed sign-in session cookie, sent with the response. */
+  setCookie?: string | undefined;
+  /** The sign-in session (its WebSockets end when it signs out). */
+  sessionId?: string | undefined;
 };
 
 interface Ctx {
@@ -132,6 +149,31 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
   // Request handlers read them when they need them; a decision carries its own upstream.
   let config = initial;
   let verifier = await TokenVerifier.create(config.jwt, nowSec);
+  const proto0: "http" | "https" = deps.tls ? "https" : initial.listen.publicScheme;
+  const gateOf = (c: EdgeConfig): OidcGate | undefined => {
+    if (c.oidc === undefined) return undefined;
+    if (deps.oidc === undefined) throw new Error("oidc: configured, but the edge was started without its session key");
+    return createOidcGate(c.oidc, {
+      ...deps.oidc,
+      nowSec,
+      scheme: proto0,
+      // Signed out here: its WebSockets on this edge end now, not at the next re-check.
+      onSessionEnded: (sid) => {
+        for (const p of pairs) {
+          if (p.sessionId !== sid) continue;
+          p.client.close(WS_CLOSE.signedOut, "signed out");
+          p.upstream.close(WS_CLOSE.signedOut, "signed out");
+        }
+      },
+      audit: (req, f) =>
+        audit(
+          { method: (req.method ?? "").slice(0, 16), clientIp: req.socket.remoteAddress ?? "", routeLabel: routeLabel(req.headers.host, req.url ?? ""), transport: "http" },
+          f.allowed,
+          { tenant: f.tenant, actor: f.actor, role: f.role, reason: f.reason, status: f.status },
+        ),
+    });
+  };
+  let oidcGate = gateOf(initial);
   const auditor = new BufferedAuditor(deps.audit, {
     bufferMax: config.audit.bufferMax,
     onError: (err) => log({ msg: "audit sink failed", error: err instanceof Error ? err.message : String(err) }),
@@ -213,7 +255,7 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
     return auditor.submit(ev);
   }
 
-  function deny(ctx: Ctx, status: number, reason: string, who: { tenant: string | null; actor: string | null; role: string | null }, headers?: Record<string, string>): Denied {
+  function deny(ctx: Ctx, status: number, reason: string, who: { tenant: string | null; actor: string | null; role: string | null }, headers?: Record<string, string | string[]>): Denied {
     const accepted = audit(ctx, false, { ...who, reason, status });
     return accepted
       ? { allow: false, status, error: PUBLIC_ERROR[status] ?? "error", ...(headers ? { headers } : {}) }
@@ -233,7 +275,7 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
     return deny(ctx, 429, "rate_limited", who, headers);
   }
 
-  async function decide(req: IncomingMessage, ctx: Ctx): Promise<Allowed | Denied> {
+  async function decide(req: IncomingMessage, ctx: Ctx): Promise<Allowed | Denied | OidcLocal> {
     if (!auditor.hasRoom()) return { allow: false, status: 503, error: "unavailable" };
     const none = { tenant: null, actor: null, role: null };
     if (!perIp.take(ctx.clientIp)) return rateDeny(ctx, `ip:${ctx.clientIp}`, none, perIp.retryAfterSec());
@@ -248,16 +290,43 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
     const knownTenant = route.kind !== "none" && knownNow(route.tenant) ? route.tenant : null;
     const cookie = config.cookie.enabled ? readCookie(req.headers.cookie, config.cookie.name) : undefined;
     const { token, source } = extractToken(req.headers.authorization, cookie);
+    if (oidcGate !== undefined && route.kind === "host" && oidcGate.isLocal(route.localPath)) {
+      return { allow: "oidc-local", tenant: route.tenant, localPath: route.localPath };
+    }
 
     // Authenticate before routing, so without a valid token every route looks alike (401):
     // nobody can enumerate tenant names.
-    const v = await verifier.verify(token);
+    let v: TokenResult;
+    let refreshedCookie: string | undefined;
+    let viaSession = false;
+    let sessionId: string | undefined;
+    if (oidcGate !== undefined && source === "none" && route.kind === "host") {
+      // No bearer token, no edge JWT cookie: a person's sign-in session (or the way to one).
+      const s = await oidcGate.authenticate(req, route.tenant);
+      if (s.kind !== "ok") {
+        const who = { tenant: knownTenant, actor: s.kind === "none" ? null : (s.sub ?? null), role: null };
+        const reason = s.kind === "none" ? "no_token" : s.reason;
+        const status = s.kind === "no_access" ? 403 : 401;
+        if (!isNavigation(req)) {
+          return deny(ctx, status, reason, who, s.kind === "none" ? { "www-authenticate": 'Bearer error="invalid_token"' } : { "set-cookie": oidcGate.clearSessionCookie });
+        }
+        const page = oidcGate.signInRequired(req, s, route.tenant);
+        const d = deny(ctx, page.status, reason, who, page.headers);
+        return d.status === 503 ? d : { ...d, html: page.html };
+      }
+      v = { ok: true, sub: s.sub, tenant: s.tenant, roleClaim: s.roles, exp: s.exp };
+      refreshedCookie = s.setCookie;
+      sessionId = s.sid;
+      viaSession = true;
+    } else {
+      v = await verifier.verify(token);
+    }
     if (!v.ok) {
       return deny(ctx, 401, v.reason, { tenant: knownTenant, actor: v.sub ?? null, role: null }, {
         "www-authenticate": 'Bearer error="invalid_token"',
       });
     }
-    if (source === "cookie" && !sameOrigin(req)) {
+    if ((source === "cookie" || viaSession) && !sameOrigin(req)) {
       // A cookie rides along on cross-site requests a browser makes; only same-origin ones count.
       return deny(ctx, 403, "origin_mismatch", { tenant: knownTenant, actor: v.sub, role: null });
     }
@@ -286,8 +355,10 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       sub: v.sub,
       scopes: roles.scopes,
       exp: v.exp,
-      tokenSource: source === "cookie" ? "cookie" : "bearer",
-      token: token!,
+      tokenSource: source === "bearer" ? "bearer" : "cookie",
+      token: token ?? "",
+      setCookie: refreshedCookie,
+      sessionId,
     };
   }
 
@@ -299,7 +370,7 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
     );
   }
 
-  function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
     if (res.headersSent) {
       res.destroy();
       return;
@@ -342,8 +413,16 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       transport: "http",
     };
     const d = await decide(req, ctx);
+    if (d.allow === "oidc-local") {
+      await oidcGate!.handle(req, res, d.tenant, d.localPath);
+      req.resume();
+      return;
+    }
     if (!d.allow) {
-      sendJson(res, d.status, { error: d.error }, d.headers);
+      if (d.html !== undefined) {
+        res.writeHead(d.status, { ...d.headers, "content-length": Buffer.byteLength(d.html) });
+        res.end(req.method === "HEAD" ? undefined : d.html);
+      } else sendJson(res, d.status, { error: d.error }, d.headers);
       req.resume();
       return;
     }
@@ -439,6 +518,7 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
         return;
       }
       const out = downstreamResponseHeaders(upRes.rawHeaders, { cookieName: config.cookie.name, kind: a.route.kind, cookiePath: a.route.cookiePath });
+      if (a.setCookie !== undefined) out.push("set-cookie", a.setCookie);
       if (draining) out.push("connection", "close");
       try {
         res.writeHead(status, STATUS_CODES[status] ?? "", out);
@@ -483,7 +563,15 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
     handleProtocols: (_protocols, req) => chosenProtocol.get(req) ?? false,
   });
   const chosenProtocol = new WeakMap<IncomingMessage, string>();
-  const pairs = new Set<{ client: WebSocket; upstream: WebSocket; tenant: string; target: string }>();
+  // A sign-in session refreshed on the upgrade request travels back on the 101.
+  const refreshedCookieOf = new WeakMap<IncomingMessage, string>();
+  wss.on("headers", (headers, req) => {
+    const c = refreshedCookieOf.get(req);
+    if (c !== undefined) headers.push(`set-cookie: ${c}`);
+  });
+  const wsHeaders = (h: Record<string, string | string[]> | undefined): Record<string, string> =>
+    Object.fromEntries(Object.entries(h ?? {}).filter((e): e is [string, string] => typeof e[1] === "string"));
+  const pairs = new Set<{ client: WebSocket; upstream: WebSocket; tenant: string; target: string; sessionId: string | undefined }>();
 
   function rejectUpgrade(socket: Duplex, status: number, error: string, headers: Record<string, string> = {}): void {
     const body = JSON.stringify({ error });
@@ -509,8 +597,10 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       transport: "ws",
     };
     const d = await decide(req, ctx);
-    if (!d.allow) return rejectUpgrade(socket, d.status, d.error, d.headers);
+    if (d.allow === "oidc-local") return rejectUpgrade(socket, 405, "method_not_allowed");
+    if (!d.allow) return rejectUpgrade(socket, d.status, d.error, wsHeaders(d.headers));
     if (d.route.localPath === SESSION_LOCAL_PATH) return rejectUpgrade(socket, 405, "method_not_allowed");
+    if (d.setCookie !== undefined) refreshedCookieOf.set(req, d.setCookie);
 
     const target = d.target;
     const headers = identityHeaders(req, d, clientIp);
@@ -569,13 +659,13 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       }
       if (upstream.protocol) chosenProtocol.set(req, upstream.protocol);
       wss.handleUpgrade(req, socket, head, (client) =>
-        relay(client, upstream, d.exp, d.tenant.id, new URL(d.tenant.upstream).href, (err) => auditUpstream(ctx, d, "upstream_ws_protocol_error", 1014, err)),
+        relay(client, upstream, d.exp, d.tenant.id, new URL(d.tenant.upstream).href, (err) => auditUpstream(ctx, d, "upstream_ws_protocol_error", 1014, err), d.sessionId),
       );
     });
   }
 
-  function relay(client: WebSocket, upstream: WebSocket, tokenExp: number, tenant: string, target: string, onUpstreamError: (err: Error) => void): void {
-    const pair = { client, upstream, tenant, target };
+  function relay(client: WebSocket, upstream: WebSocket, tokenExp: number, tenant: string, target: string, onUpstreamError: (err: Error) => void, sessionId?: string): void {
+    const pair = { client, upstream, tenant, target, sessionId };
     pairs.add(pair);
     const HIGH = 4 * 1024 * 1024;
     let idle: NodeJS.Timeout;
@@ -699,10 +789,12 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       // Build everything first, then swap: a bad key in the new config leaves the old one running.
       const nextVerifier = same(next.jwt, config.jwt) ? verifier : await TokenVerifier.create(next.jwt, nowSec);
       const nextTenants = tenantMap(next);
+      const nextGate = same(next.oidc, config.oidc) ? oidcGate : gateOf(next);
       if (!same(next.limits.perClientIp, config.limits.perClientIp)) perIp = new RateLimiter(next.limits.perClientIp);
       if (!same(next.limits.perTenant, config.limits.perTenant)) perTenant = new RateLimiter(next.limits.perTenant);
       if (!same(next.limits.perSubject, config.limits.perSubject)) perSubject = new RateLimiter(next.limits.perSubject);
       verifier = nextVerifier;
+      oidcGate = nextGate;
       tenants = nextTenants;
       resolved.clear();
       sanitize = sanitizeOf(next);

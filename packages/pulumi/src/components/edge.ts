@@ -14,6 +14,36 @@ export const EDGE_PORT = 8443;
 const STATE_DIR = "/var/lib/octw-edge";
 const CONFIG_PATH = `${STATE_DIR}/config/config.json`;
 const AUDIT_URL_PATH = `${STATE_DIR}/secrets/audit-db-url`;
+const OIDC_SESSION_KEY_PATH = `${STATE_DIR}/secrets/oidc-session-key`;
+const OIDC_CLIENT_SECRET_PATH = `${STATE_DIR}/secrets/oidc-client-secret`;
+
+/** People sign in with the organization's IdP (packages/edge, "Browser sign-in"). */
+export interface EdgeOidcArgs {
+  /** Issuer identifier (https); the edge discovers the rest. */
+  issuer: string;
+  clientId: string;
+  /** Secret: delivered as a 0400 file. Absent: a public client (PKCE only). */
+  clientSecret?: pulumi.Input<string>;
+  /** Secret, at least 32 characters of random: seals the session cookies (every edge of the platform shares it). */
+  sessionKey: pulumi.Input<string>;
+  /** tenant id → role → IdP groups. */
+  tenants: Record<string, Record<string, string[]>>;
+  /** @default "groups" */
+  groupsClaim?: string;
+  /** @default ["openid", "profile", "email", "groups", "offline_access"] */
+  scopes?: string[];
+  prompt?: "consent" | "login" | "select_account";
+  /** @default 28800 */
+  sessionMaxSec?: number;
+  /** @default 300 */
+  recheckSec?: number;
+  /**
+   * Host entries for the IdP: the edge's DNS is Docker's embedded resolver only (it never
+   * forwards), so an IdP outside the engine is reached by a fixed address.
+   * @default - none
+   */
+  idpHosts?: { host: string; ip: string }[];
+}
 
 
 export interface EdgeArgs {
@@ -52,6 +82,11 @@ export interface EdgeArgs {
    */
   roles?: Record<string, string[]>;
   /**
+   * Browser sign-in with the organization's IdP (OIDC). Needs `hostDomain`.
+   * @default - off: bearer tokens only
+   */
+  oidc?: EdgeOidcArgs;
+  /**
    * Docker name prefix; the edge reaches tenant `t` at `<prefix>-<t>-gateway`, a name that only
    * resolves on the tenant networks the edge is attached to.
    * @default "octw"
@@ -75,6 +110,14 @@ const argsSchema = z.strictObject({
   hostDomain: z.string().optional(),
   jwt: edgeJwtArgsSchema,
   roles: RoleScopesSchema.optional(),
+  // The section itself is checked by the edge's own schema (renderEdgeConfig); here the secrets.
+  oidc: z
+    .looseObject({
+      sessionKey: z.custom<pulumi.Input<string>>((v) => (typeof v === "string" && v.length >= 32) || pulumi.Output.isInstance(v), "must be a secret of at least 32 characters (or a pulumi Output<string>)"),
+      clientSecret: inputString.optional(),
+      idpHosts: z.array(z.strictObject({ host: z.string().regex(/^[a-z0-9.-]+$/, "a lower-case DNS name"), ip: z.ipv4() })).optional(),
+    })
+    .optional(),
   namePrefix: namePrefixSchema.optional(),
   memoryMb: z.number().int().min(128).max(65_536).optional(),
 });
@@ -101,6 +144,22 @@ export function renderEdgeConfig(args: EdgeArgs): string {
       ...(args.jwt.roleClaim ? { roleClaim: args.jwt.roleClaim } : {}),
     },
     ...(args.roles ? { roles: args.roles } : {}),
+    ...(args.oidc
+      ? {
+          oidc: {
+            issuer: args.oidc.issuer,
+            clientId: args.oidc.clientId,
+            ...(args.oidc.clientSecret !== undefined ? { clientSecretFile: OIDC_CLIENT_SECRET_PATH } : {}),
+            sessionKeyFile: OIDC_SESSION_KEY_PATH,
+            tenants: args.oidc.tenants,
+            ...(args.oidc.groupsClaim ? { groupsClaim: args.oidc.groupsClaim } : {}),
+            ...(args.oidc.scopes ? { scopes: args.oidc.scopes } : {}),
+            ...(args.oidc.prompt ? { prompt: args.oidc.prompt } : {}),
+            ...(args.oidc.sessionMaxSec ? { sessionMaxSec: args.oidc.sessionMaxSec } : {}),
+            ...(args.oidc.recheckSec ? { recheckSec: args.oidc.recheckSec } : {}),
+          },
+        }
+      : {}),
     headers: { user: USER_HEADER },
     audit: { connectionUrlFile: AUDIT_URL_PATH, spoolPath: `${STATE_DIR}/audit.spool` },
   };
@@ -151,6 +210,8 @@ export class Edge extends pulumi.ComponentResource {
           files: [
             { path: "config/config.json", content: config },
             { path: "secrets/audit-db-url", content: pulumi.secret(parsed.auditConnectionUrl) },
+            ...(args.oidc ? [{ path: "secrets/oidc-session-key", content: pulumi.secret(args.oidc.sessionKey) }] : []),
+            ...(args.oidc?.clientSecret !== undefined ? [{ path: "secrets/oidc-client-secret", content: pulumi.secret(args.oidc.clientSecret) }] : []),
           ],
         }),
         labels: labels("edge-state-init"),
@@ -181,6 +242,7 @@ export class Edge extends pulumi.ComponentResource {
         // Container names (tenant gateways) still resolve through Docker's embedded DNS; lookups of
         // names of tenants that do not exist are not forwarded to the host's resolvers.
         dns: ["127.0.0.1"],
+        ...(args.oidc?.idpHosts?.length ? { hosts: args.oidc.idpHosts } : {}),
         labels: labels("edge"),
       },
       { parent: this, deleteBeforeReplace: true, dependsOn: [init], replaceOnChanges: REPLACE_ON_CHANGES },

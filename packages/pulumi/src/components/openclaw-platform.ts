@@ -3,7 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { labelList } from "../planners/container-hardening.js";
 import { planPlatform, type OpenClawPlatformConfig, type PlatformPlan, type TenantPlan } from "../planners/platform-config.js";
 import { AuditStore, type AuditConnection } from "./audit-store.js";
-import { Edge } from "./edge.js";
+import { DEFAULT_ROLE_SCOPES } from "@octw/contracts";
+import { Edge, type EdgeOidcArgs } from "./edge.js";
 import { NetworkAttachment } from "./network-attachment.js";
 import { EgressAuditShipper } from "./egress-audit-shipper.js";
 import { InferenceRouter, type RouterTenantEntry } from "./inference-router.js";
@@ -146,6 +147,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
           ...((e.hostRouting ?? true) ? { hostDomain: plan.domain } : {}),
           jwt: e.jwt,
           ...(e.roles ? { roles: e.roles } : {}),
+          ...(e.oidc ? { oidc: edgeOidcArgs(e.oidc) } : {}),
           namePrefix: plan.prefix,
         },
         { ...child, dependsOn: [this.audit] },
@@ -198,6 +200,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
           limits: t.limits,
           ...(t.config.runtime ? { runtime: t.config.runtime } : {}),
           allowedOrigins: [`https://${id}.${plan.domain}`],
+          ...(plan.config.edge?.oidc ? { deviceAutoApproveScopes: allOperatorScopes(plan.config.edge.roles) } : {}),
           namePrefix: plan.prefix,
           ...(policy.plan.inference ? { inference: { routerAddress: t.addresses.inferenceRouter, policy: policy.plan.inference } } : {}),
         },
@@ -288,4 +291,26 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
       namePrefix: plan.prefix,
     };
   }
+}
+
+/** The platform's sign-in settings as the Edge takes them (secrets stay Pulumi secrets). */
+function edgeOidcArgs(o: NonNullable<NonNullable<OpenClawPlatformConfig["edge"]>["oidc"]>): EdgeOidcArgs {
+  return {
+    issuer: o.issuer,
+    clientId: o.clientId,
+    ...(o.clientSecret !== undefined ? { clientSecret: pulumi.secret(o.clientSecret) } : {}),
+    sessionKey: pulumi.secret(o.sessionKey),
+    tenants: o.tenantRoles,
+    ...(o.groupsClaim ? { groupsClaim: o.groupsClaim } : {}),
+    ...(o.scopes ? { scopes: o.scopes } : {}),
+    ...(o.prompt ? { prompt: o.prompt } : {}),
+    ...(o.sessionMaxS ? { sessionMaxSec: o.sessionMaxS } : {}),
+    ...(o.recheckS ? { recheckSec: o.recheckS } : {}),
+    ...(o.idpHosts ? { idpHosts: o.idpHosts } : {}),
+  };
+}
+
+/** Every scope some edge role grants: the bound of browser auto-approval (the edge caps each person). */
+function allOperatorScopes(roles: Record<string, string[]> | undefined): string[] {
+  return [...new Set(Object.values(roles ?? DEFAULT_ROLE_SCOPES).flat())].sort();
 }

@@ -9,7 +9,7 @@ import { OPENCLAW_PORT, OPENCLAW_STATE_DIR, renderOpenClawConfig } from "../plan
 import { gatewayRuntimeEnv } from "../planners/gateway-runtime.js";
 import { inferenceLocalPlan } from "../planners/inference-local.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
-import { openclawModelsConfig, type ParsedInferencePolicy } from "@octw/contracts";
+import { ScopeSchema, openclawModelsConfig, type ParsedInferencePolicy } from "@octw/contracts";
 import { tenantPrincipalIdSchema } from "../planners/identity-plan.js";
 import { afterSuccessOf, dockerName, namePrefixSchema, tenantIdSchema } from "./common.js";
 
@@ -54,6 +54,12 @@ export interface TenantGatewayArgs {
    */
   allowedOrigins?: string[];
   /**
+   * People sign in at the edge (OIDC): new browsers are approved by the proxy identity up to
+   * these scopes (capped per person by the edge's x-openclaw-scopes).
+   * @default - off: a new browser waits for a one-time approval on the gateway host
+   */
+  deviceAutoApproveScopes?: string[];
+  /**
    * Model providers through the inference router: the router's address on this tenant's network
    * and the tenant's `inference` policy. The gateway's API key for them is its router token file.
    * @default - no model providers configured
@@ -92,6 +98,7 @@ const argsSchema = z.strictObject({
   limits: gatewayLimitsSchema.optional(),
   runtime: z.string().regex(/^[a-z][a-z0-9_.-]{0,62}$/, "must be an OCI runtime name such as runsc").optional(),
   allowedOrigins: z.array(z.url({ protocol: /^https?$/ })).optional(),
+  deviceAutoApproveScopes: z.array(ScopeSchema).optional(),
   namePrefix: namePrefixSchema.optional(),
   lean: z.boolean().optional(),
   inference: z.strictObject({ routerAddress: z.ipv4(), policy: z.custom<ParsedInferencePolicy>((v) => typeof v === "object" && v !== null) }).optional(),
@@ -135,6 +142,7 @@ export class TenantGateway extends pulumi.ComponentResource {
     const config = renderOpenClawConfig({
       edgeAddress: parsed.edgeAddress,
       allowedOrigins: parsed.allowedOrigins ?? [],
+      ...(parsed.deviceAutoApproveScopes ? { deviceAutoApproveScopes: parsed.deviceAutoApproveScopes } : {}),
       ...(parsed.inference
         ? { models: openclawModelsConfig({ routerAddress: parsed.inference.routerAddress, tokenFile: ROUTER_TOKEN_PATH, inference: parsed.inference.policy }) }
         : {}),

@@ -17,6 +17,13 @@ export interface OpenClawConfigInput {
    * `openclawModelsConfig` of @octw/contracts): no secret, only a file reference.
    */
   readonly models?: { readonly models: unknown; readonly secrets: unknown };
+  /**
+   * With people signing in at the edge (edge.oidc): OpenClaw approves a new browser by the
+   * proxy identity instead of a one-time approval on the gateway host, up to these scopes. What
+   * a device really gets is capped by the x-openclaw-scopes the edge always sends for the
+   * person's role, so listing every operator scope grants nobody more than their role.
+   */
+  readonly deviceAutoApproveScopes?: readonly string[];
 }
 
 export function renderOpenClawConfig(input: OpenClawConfigInput): string {
@@ -29,7 +36,10 @@ export function renderOpenClawConfig(input: OpenClawConfigInput): string {
       trustedProxies: [input.edgeAddress],
       auth: {
         mode: "trusted-proxy",
-        trustedProxy: { userHeader: USER_HEADER },
+        trustedProxy: {
+          userHeader: USER_HEADER,
+          ...(input.deviceAutoApproveScopes ? { deviceAutoApprove: { enabled: true, scopes: [...input.deviceAutoApproveScopes] } } : {}),
+        },
       },
       controlUi: { allowedOrigins: [...input.allowedOrigins] },
     },

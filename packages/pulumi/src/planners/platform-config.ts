@@ -22,7 +22,7 @@ import {
   type TenantIdentityPlan,
 } from "./network-plan.js";
 import { MIN_UID_BASE, SERVICE_IDS, platformPrincipals, sharedIdentities, socketGroupProblem, tenantIdRange } from "./identity-plan.js";
-import { POLICY_PRESET_NAMES, RoleScopesSchema, UNENFORCEABLE_FEATURES, edgeJwtArgsSchema, type EdgeJwtArgs, type PolicyPresetName, type SandboxPolicyDocument, type UnenforceableFeature } from "@octw/contracts";
+import { DEFAULT_ROLE_SCOPES, POLICY_PRESET_NAMES, RoleScopesSchema, checkOidcAgainstEdge, oidcConfigSchema, UNENFORCEABLE_FEATURES, edgeJwtArgsSchema, type EdgeJwtArgs, type PolicyPresetName, type SandboxPolicyDocument, type UnenforceableFeature } from "@octw/contracts";
 import { planTenantPolicy, type TenantPolicyPlan } from "./tenant-policy.js";
 import { capacityReport, capacitySchema, resolveSuspendPolicy, suspendPolicySchema, type CapacityConfig, type SuspendPolicy } from "./suspend-policy.js";
 import { DEFAULT_GATEWAY_LIMITS, gatewayLimitsSchema } from "./container-hardening.js";
@@ -137,6 +137,41 @@ export interface PlatformEdgeConfig {
   jwt: EdgeJwtArgs;
   /** @default viewer/member/admin as documented in packages/edge */
   roles?: Record<string, string[]>;
+  /**
+   * People sign in with the organization's identity provider (OIDC, at the edge). Needs host
+   * routing (each tenant its own origin). Machine clients keep using bearer tokens.
+   * @default - off
+   */
+  oidc?: PlatformOidcConfig;
+}
+
+export interface PlatformOidcConfig {
+  /** Issuer identifier (https). */
+  issuer: string;
+  clientId: string;
+  /** Secret (a Pulumi secret): the edge's client secret at the IdP. Absent: public client. */
+  clientSecret?: pulumi.Input<string>;
+  /** Secret (a Pulumi secret), ≥ 32 random characters: seals the session cookies. */
+  sessionKey: pulumi.Input<string>;
+  /**
+   * Per tenant: role → the IdP groups that hold it, e.g. `{ alpha: { admin: ["alpha-admins"], member: ["eng"] } }`.
+   * A tenant not listed lets nobody in by sign-in; a person in no listed group sees "no access".
+   */
+  tenantRoles: Record<string, Record<string, string[]>>;
+  /**
+   * Where the groups are in the ID token (a claim or a dot path such as `realm_access.roles`).
+   * @default "groups"
+   */
+  groupsClaim?: string;
+  /** @default ["openid", "profile", "email", "groups", "offline_access"] */
+  scopes?: string[];
+  prompt?: "consent" | "login" | "select_account";
+  /** @default 28800 */
+  sessionMaxS?: number;
+  /** @default 300 */
+  recheckS?: number;
+  /** Fixed addresses of the IdP's host names (the edge's DNS never forwards). */
+  idpHosts?: { host: string; ip: string }[];
 }
 
 export interface OpenClawPlatformConfig {
@@ -248,6 +283,22 @@ export const platformConfigSchema = z
         hostRouting: z.boolean().optional(),
         jwt: edgeJwtArgsSchema,
         roles: RoleScopesSchema.optional(),
+        // Field by field, the edge's own schema checks the rendered section again (renderEdgeConfig).
+        oidc: z
+          .strictObject({
+            issuer: z.url({ protocol: /^https$/, error: "must be an https: URL" }),
+            clientId: z.string().min(1),
+            clientSecret: secretInput.optional(),
+            sessionKey: secretInput,
+            tenantRoles: z.record(z.string(), z.record(z.string(), z.array(z.string().min(1)))),
+            groupsClaim: z.string().min(1).optional(),
+            scopes: z.array(z.string().min(1)).optional(),
+            prompt: z.enum(["consent", "login", "select_account"]).optional(),
+            sessionMaxS: z.number().int().min(300).max(604_800).optional(),
+            recheckS: z.number().int().min(30).max(3_600).optional(),
+            idpHosts: z.array(z.strictObject({ host: z.string().min(1), ip: z.ipv4() })).optional(),
+          })
+          .optional(),
       })
       .optional(),
     uidBase: z.number().int().min(MIN_UID_BASE, `must be >= ${MIN_UID_BASE} (ids below are the host's users and the shared services')`).max(2 ** 31 - 2 ** 24).optional(),
@@ -362,6 +413,34 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
   }
   if (c.edge !== undefined && c.images.edge === undefined) problems.push({ path: "images.edge", message: "is required when edge is set" });
   if (c.edge !== undefined && !c.edge.jwt.jwks?.length && !c.edge.jwt.jwksUrl) problems.push({ path: "edge.jwt", message: "needs jwks (static public keys) or jwksUrl" });
+  if (c.edge?.oidc !== undefined) {
+    if (c.edge.hostRouting === false) problems.push({ path: "edge.oidc", message: "needs host routing (edge.hostRouting: true): sign-in sessions are bound to a tenant's own origin" });
+    const o = c.edge.oidc;
+    const ids = new Set(c.tenants.map((t) => t.id));
+    for (const t of Object.keys(o.tenantRoles)) {
+      if (!ids.has(t)) problems.push({ path: `edge.oidc.tenantRoles.${t}`, message: "is not a tenant of this platform" });
+    }
+    if (typeof o.sessionKey === "string" && o.sessionKey.length < 32) {
+      problems.push({ path: "edge.oidc.sessionKey", message: "must be a secret of at least 32 characters" });
+    }
+    // The edge's own schema, now (before any resource exists), with the platform's field names.
+    const rename: Record<string, string> = { tenants: "tenantRoles", sessionMaxSec: "sessionMaxS", recheckSec: "recheckS" };
+    const r = oidcConfigSchema().safeParse({
+      issuer: o.issuer, clientId: o.clientId, tenants: o.tenantRoles,
+      ...(o.groupsClaim !== undefined ? { groupsClaim: o.groupsClaim } : {}),
+      ...(o.scopes !== undefined ? { scopes: o.scopes } : {}),
+      ...(o.prompt !== undefined ? { prompt: o.prompt } : {}),
+      ...(o.sessionMaxS !== undefined ? { sessionMaxSec: o.sessionMaxS } : {}),
+      ...(o.recheckS !== undefined ? { recheckSec: o.recheckS } : {}),
+    });
+    if (!r.success) {
+      for (const i of r.error.issues) problems.push({ path: ["edge", "oidc", ...i.path.map((k, n) => (n === 0 ? (rename[String(k)] ?? String(k)) : String(k)))].join("."), message: i.message });
+    } else {
+      checkOidcAgainstEdge(r.data, { hostDomain: "platform", publicScheme: "https", tls: false, roles: c.edge.roles ?? DEFAULT_ROLE_SCOPES }, (path, message) =>
+        problems.push({ path: ["edge", ...path.map((k, n) => (n === 1 ? (rename[String(k)] ?? String(k)) : String(k)))].join("."), message }),
+      );
+    }
+  }
   if (c.audit.mode === "embedded" && c.images.postgres === undefined) problems.push({ path: "images.postgres", message: 'is required when audit.mode is "embedded"' });
   if (c.audit.mode === "external") {
     for (const key of ["host", "adminUser", "adminPassword"] as const) {
