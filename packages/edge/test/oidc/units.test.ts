@@ -118,7 +118,7 @@ describe("oidc config", () => {
 
   const bad: [string, Record<string, unknown>, RegExp][] = [
     ["http issuer", { ...base, oidc: { ...oidc, issuer: "http://idp.example" } }, /oidc\.issuer: must be an https: URL/],
-    ["HS256", { ...base, oidc: { ...oidc, algorithms: ["HS256"] } }, /oidc\.algorithms\.0: /],
+    ["HS256", { ...base, oidc: { ...oidc, algorithms: ["HS256"] } }, /oidc\.algorithms\[0\]: /],
     ["unknown role", { ...base, oidc: { ...oidc, tenants: { alpha: { owner: ["g"] } } } }, /oidc\.tenants\.alpha\.owner: is not a role defined in roles \(defined: viewer, member, admin\)/],
     ["bad tenant id", { ...base, oidc: { ...oidc, tenants: { Alpha_1: { member: ["g"] } } } }, /oidc\.tenants\.Alpha_1: .*tenant id/],
     ["bad claim path", { ...base, oidc: { ...oidc, groupsClaim: "a..b" } }, /oidc\.groupsClaim: a claim name or a dot path/],
