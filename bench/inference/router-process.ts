@@ -1,12 +1,23 @@
 // The inference router for bench:inference, in its own process, configured for one tenant on
 // loopback (router address 127.0.0.1 in 127.0.0.0/27), keys from memory, audit events counted
 // and dropped: AuditClient's own cost is what `npm run bench:audit` measures.
+// argv[5], when given, is another copy of packages/inference-router/src (an older commit's,
+// see run.ts BENCH_BASELINE_REF) to run instead of this checkout's.
 import { createHash } from "node:crypto";
-import { parseRouterConfig } from "../../packages/inference-router/src/config";
-import { ProviderKeyCache } from "../../packages/inference-router/src/keys";
-import { createInferenceRouter } from "../../packages/inference-router/src/server";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import type * as ConfigModule from "../../packages/inference-router/src/config";
+import type * as KeysModule from "../../packages/inference-router/src/keys";
+import type * as ServerModule from "../../packages/inference-router/src/server";
+import { PROVIDER_HOST } from "./provider-host";
 
 const [routerPort, providerPort, token] = [Number(process.argv[2]), Number(process.argv[3]), process.argv[4] ?? ""];
+const src = process.argv[5] ?? path.resolve(import.meta.dirname, "../../packages/inference-router/src");
+const load = (m: string) => import(pathToFileURL(path.join(src, m)).href);
+const { parseRouterConfig } = (await load("config.ts")) as typeof ConfigModule;
+const { ProviderKeyCache } = (await load("keys.ts")) as typeof KeysModule;
+const { createInferenceRouter } = (await load("server.ts")) as typeof ServerModule;
+
 // The bench's provider is plain http on loopback: the router's test-only hatch.
 process.env.OCTW_ROUTER_INSECURE_PROVIDERS_FOR_TESTS = "1";
 const config = parseRouterConfig({
@@ -18,7 +29,7 @@ const config = parseRouterConfig({
       routerAddress: "127.0.0.1",
       subnet: "127.0.0.0/27",
       tokenSha256: createHash("sha256").update(token).digest("hex"),
-      providers: [{ name: "openai", api: "openai", baseUrl: `http://127.0.0.1:${providerPort}`, models: ["bench-model"] }],
+      providers: [{ name: "openai", api: "openai", baseUrl: `http://${PROVIDER_HOST}:${providerPort}`, models: ["bench-model"] }],
       limits: { rate: { ratePerSec: 100_000, burst: 100_000 }, maxConcurrent: 10_000, maxConnections: 10_000 },
     },
   ],
