@@ -4,12 +4,16 @@
  *  1. raw:   a plain single-row INSERT loop (autocommit, one connection, no chain) into a
  *            table with the same columns — what a naive "one INSERT per event" writer gets.
  *  2. audit: AuditClient with batching and the per-tenant SHA-256 hash chain computed in
- *            Postgres, fed by many concurrent record() callers, for the same duration.
+ *            Postgres, fed by many concurrent record() callers, for the same duration — once
+ *            on a database whose audit_events CHECKs are put back as they were before
+ *            migration 4 ("before"), once on the current schema.
  * Then checks that every accepted event is stored exactly once and every chain verifies.
+ *  3. verify: builds one chain of OCTW_BENCH_VERIFY_EVENTS events (default 1,000,000; 0 skips)
+ *            through append_events and times verifyAuditChain over it (target: ≤ 10 s).
  * Needs OCTW_TEST_PG_URL (a superuser URL; scripts/test-env.sh writes it). Not a test.
  */
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { AuditClient, verifyAuditChain } from "../../src/index";
@@ -18,6 +22,7 @@ import { createAuditDb, requirePgUrl, withClient } from "../pg-support";
 const seconds = Number(process.env.OCTW_BENCH_SECONDS ?? "5");
 const tenants = Number(process.env.OCTW_BENCH_TENANTS ?? "8");
 const batchSize = Number(process.env.OCTW_BENCH_BATCH ?? "500");
+const verifyEvents = Number(process.env.OCTW_BENCH_VERIFY_EVENTS ?? "1000000");
 if (!(seconds > 0) || !(tenants > 0) || !(batchSize > 0)) throw new Error("OCTW_BENCH_SECONDS, OCTW_BENCH_TENANTS, OCTW_BENCH_BATCH: must be positive numbers");
 
 const details = (i: number) => ({ route: "/v1/chat", method: "POST", status: 200, clientIp: "10.64.0.2", i });
@@ -49,8 +54,8 @@ async function rawInsertRate(url: string): Promise<{ rows: number; perSecond: nu
   }
 }
 
-async function auditRate(writerUrl: string, spoolDir: string): Promise<{ accepted: number; perSecond: number; stats: ReturnType<AuditClient["stats"]> }> {
-  const client = new AuditClient({ connection: writerUrl, spoolPath: join(spoolDir, "bench.jsonl"), batchSize, maxBuffered: batchSize * 8 });
+async function auditRate(writerUrl: string, spoolDir: string, name: string): Promise<{ accepted: number; perSecond: number; stats: ReturnType<AuditClient["stats"]> }> {
+  const client = new AuditClient({ connection: writerUrl, spoolPath: join(spoolDir, `${name}.jsonl`), batchSize, maxBuffered: batchSize * 8 });
   let accepted = 0;
   let next = 0;
   const state: { failed: Error | null } = { failed: null };
@@ -76,37 +81,92 @@ async function auditRate(writerUrl: string, spoolDir: string): Promise<{ accepte
   return { accepted, perSecond: accepted / elapsed, stats: client.stats() };
 }
 
+/** The audit_events CHECKs as migration 1 wrote them (what migration 4 replaced for speed). */
+const CHECKS_BEFORE_M4 = `ALTER TABLE octw.audit_events
+  DROP CONSTRAINT audit_events_tenant_check,
+  ADD CONSTRAINT audit_events_tenant_check CHECK (tenant ~ '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$'),
+  DROP CONSTRAINT audit_events_idempotency_key_check,
+  ADD CONSTRAINT audit_events_idempotency_key_check CHECK (idempotency_key ~ '^[A-Za-z0-9._:-]{1,200}$')`;
+
+async function storedAndVerified(ownerUrl: string): Promise<{ stored: number; distinct: number; report: Awaited<ReturnType<typeof verifyAuditChain>> }> {
+  return withClient(ownerUrl, async (c) => {
+    const { rows } = await c.query<{ n: number; distinct: number }>(
+      "SELECT count(*)::int AS n, count(DISTINCT (tenant, idempotency_key))::int AS distinct FROM octw.audit_events",
+    );
+    const report = await verifyAuditChain(c);
+    return { stored: rows[0]!.n, distinct: rows[0]!.distinct, report };
+  });
+}
+
+/** One chain of `n` events, appended through append_events in batches of 10 000; then verified. */
+async function verifyRate(n: number): Promise<{ appendPerSecond: number; verifySeconds: number; ok: boolean; verified: number }> {
+  const db = await createAuditDb(requirePgUrl());
+  try {
+    return await withClient(db.ownerUrl, async (c) => {
+      const t0 = process.hrtime.bigint();
+      for (let from = 0; from < n; from += 10_000) {
+        const events = Array.from({ length: Math.min(10_000, n - from) }, (_, j) => ({
+          tenant: "long-chain", actor: "bench", action: "edge.auth.allowed", target: "/v1/chat", decision: "allowed",
+          details: details(from + j), time: new Date().toISOString(), idempotencyKey: `v-${from + j}`,
+        }));
+        await c.query("SELECT octw.append_events($1::jsonb)", [JSON.stringify(events)]);
+      }
+      const appendSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      const t1 = process.hrtime.bigint();
+      const report = await verifyAuditChain(c);
+      const verifySeconds = Number(process.hrtime.bigint() - t1) / 1e9;
+      return { appendPerSecond: n / appendSeconds, verifySeconds, ok: report.ok, verified: report.tenants.reduce((a, t) => a + t.verified, 0) };
+    });
+  } finally {
+    await db.drop();
+  }
+}
+
+const load = () => loadavg()[0]!.toFixed(2);
+
 async function main(): Promise<void> {
   const base = requirePgUrl();
+  const before = await createAuditDb(base);
   const db = await createAuditDb(base);
   const spoolDir = await mkdtemp(join(tmpdir(), "octw-bench-"));
+  let pass = true;
   try {
+    await withClient(before.ownerUrl, (c) => c.query(CHECKS_BEFORE_M4));
     const { rows: settings } = await withClient(db.ownerUrl, (c) =>
       c.query<{ name: string; setting: string }>("SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'server_version') ORDER BY name"),
     );
     console.log(`server: ${settings.map((s) => `${s.name}=${s.setting}`).join(", ")}; ${seconds}s per run, ${tenants} tenants, batch ${batchSize}`);
+    console.log(`load average (1 min) at start: ${load()} on 2 CPUs`);
     const raw = await rawInsertRate(db.ownerUrl);
-    console.log(`raw single-row INSERT (autocommit, 1 connection): ${raw.rows} rows, ${raw.perSecond.toFixed(0)} rows/s`);
-    const audit = await auditRate(db.edgeUrl, spoolDir);
-    console.log(`AuditClient (batched, hash-chained):            ${audit.accepted} events, ${audit.perSecond.toFixed(0)} events/s  (direct ${audit.stats.direct}, spooled ${audit.stats.spooled})`);
+    console.log(`raw single-row INSERT (autocommit, 1 connection):      ${raw.rows} rows, ${raw.perSecond.toFixed(0)} rows/s  (load ${load()})`);
+    const old = await auditRate(before.edgeUrl, spoolDir, "before");
+    console.log(`AuditClient, schema before migration 4 (hash-chained):  ${old.accepted} events, ${old.perSecond.toFixed(0)} events/s  (direct ${old.stats.direct}, spooled ${old.stats.spooled}; load ${load()})`);
+    const audit = await auditRate(db.edgeUrl, spoolDir, "now");
+    console.log(`AuditClient, current schema (hash-chained):             ${audit.accepted} events, ${audit.perSecond.toFixed(0)} events/s  (direct ${audit.stats.direct}, spooled ${audit.stats.spooled}; load ${load()})`);
     const ratio = audit.perSecond / raw.perSecond;
-    console.log(`ratio audit / raw: ${ratio.toFixed(2)}x`);
+    console.log(`ratios: current / raw ${ratio.toFixed(2)}x, before / raw ${(old.perSecond / raw.perSecond).toFixed(2)}x, current / before ${(audit.perSecond / old.perSecond).toFixed(2)}x (target: 50000 events/s)`);
 
-    const check = await withClient(db.ownerUrl, async (c) => {
-      const { rows } = await c.query<{ n: number; distinct: number }>(
-        "SELECT count(*)::int AS n, count(DISTINCT (tenant, idempotency_key))::int AS distinct FROM octw.audit_events",
+    for (const [name, url, accepted] of [["before", before.ownerUrl, old.accepted], ["current", db.ownerUrl, audit.accepted]] as const) {
+      const check = await storedAndVerified(url);
+      const lost = accepted - check.stored;
+      console.log(`${name}: stored ${check.stored} (distinct ${check.distinct}), lost ${lost}, chains ${check.report.ok ? "verify" : `BROKEN at ${JSON.stringify(check.report.firstBroken)}`}`);
+      pass &&= lost === 0 && check.distinct === check.stored && check.report.ok;
+    }
+    pass &&= ratio >= 1;
+
+    if (verifyEvents > 0) {
+      const v = await verifyRate(verifyEvents);
+      console.log(
+        `verify: one chain of ${v.verified} events (appended at ${v.appendPerSecond.toFixed(0)} events/s in batches of 10000) verified in ${v.verifySeconds.toFixed(2)} s = ${(v.verified / v.verifySeconds).toFixed(0)} events/s, ${v.ok ? "intact" : "BROKEN"} (target: 1,000,000 in ≤ 10 s; load ${load()})`,
       );
-      const report = await verifyAuditChain(c);
-      return { stored: rows[0]!.n, distinct: rows[0]!.distinct, report };
-    });
-    const lost = audit.accepted - check.stored;
-    console.log(`stored ${check.stored} (distinct ${check.distinct}), lost ${lost}, chains ${check.report.ok ? "verify" : `BROKEN at ${JSON.stringify(check.report.firstBroken)}`}`);
-    const pass = lost === 0 && check.distinct === check.stored && check.report.ok && ratio >= 1;
-    console.log(pass ? "target met: at least the raw single-row rate, no event lost" : "TARGET NOT MET");
+      pass &&= v.ok && v.verified === verifyEvents;
+    }
+    console.log(pass ? "no event lost, every chain verifies" : "FAILED: see above");
     if (!pass) process.exitCode = 1;
   } finally {
     await rm(spoolDir, { recursive: true, force: true });
     await db.drop();
+    await before.drop();
   }
 }
 
