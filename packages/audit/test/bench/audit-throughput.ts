@@ -12,6 +12,8 @@
  *            through append_events and times verifyAuditChain over it (target: ≤ 10 s).
  * Needs OCTW_TEST_PG_URL (a superuser URL; scripts/test-env.sh writes it). Not a test.
  */
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,7 +29,7 @@ if (!(seconds > 0) || !(tenants > 0) || !(batchSize > 0)) throw new Error("OCTW_
 
 const details = (i: number) => ({ route: "/v1/chat", method: "POST", status: 200, clientIp: "10.64.0.2", i });
 
-async function rawInsertRate(url: string): Promise<{ rows: number; perSecond: number }> {
+async function rawInsertRate(url: string, role: string): Promise<{ rows: number; perSecond: number; cpuMs: number | null }> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
@@ -37,6 +39,7 @@ async function rawInsertRate(url: string): Promise<{ rows: number; perSecond: nu
       idempotency_key text NOT NULL, UNIQUE (tenant, idempotency_key))`);
     const end = Date.now() + seconds * 1000;
     const start = process.hrtime.bigint();
+    const cpu0 = backendCpuMs(role);
     let n = 0;
     while (Date.now() < end) {
       await c.query(
@@ -46,15 +49,16 @@ async function rawInsertRate(url: string): Promise<{ rows: number; perSecond: nu
       n++;
     }
     const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+    const cpu1 = backendCpuMs(role);
     const { rows } = await c.query<{ n: number }>("SELECT count(*)::int AS n FROM bench_raw");
     if (rows[0]!.n !== n) throw new Error(`raw baseline lost rows: ${n} inserted, ${rows[0]!.n} stored`);
-    return { rows: n, perSecond: n / elapsed };
+    return { rows: n, perSecond: n / elapsed, cpuMs: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0 };
   } finally {
     await c.end();
   }
 }
 
-async function auditRate(writerUrl: string, spoolDir: string, name: string): Promise<{ accepted: number; perSecond: number; stats: ReturnType<AuditClient["stats"]> }> {
+async function auditRate(writerUrl: string, role: string, spoolDir: string, name: string): Promise<{ accepted: number; perSecond: number; stats: ReturnType<AuditClient["stats"]>; cpuMs: number | null }> {
   const client = new AuditClient({ connection: writerUrl, spoolPath: join(spoolDir, `${name}.jsonl`), batchSize, maxBuffered: batchSize * 8 });
   let accepted = 0;
   let next = 0;
@@ -76,13 +80,16 @@ async function auditRate(writerUrl: string, spoolDir: string, name: string): Pro
   await Promise.all(workers);
   await client.flush();
   const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+  // Before close(): the pool's backends exit with it.
+  const cpu = backendCpuMs(role);
   await client.close();
   if (state.failed) throw state.failed;
-  return { accepted, perSecond: accepted / elapsed, stats: client.stats() };
+  return { accepted, perSecond: accepted / elapsed, stats: client.stats(), cpuMs: cpu };
 }
 
-/** The audit_events CHECKs as migration 1 wrote them (what migration 4 replaced for speed). */
-const CHECKS_BEFORE_M4 = `ALTER TABLE octw.audit_events
+/** What migration 4 changed for speed, put back as migrations 1-3 left it. */
+const SCHEMA_BEFORE_M4 = `ALTER FUNCTION octw.append_events_unchecked(jsonb) RESET plan_cache_mode;
+ALTER TABLE octw.audit_events
   DROP CONSTRAINT audit_events_tenant_check,
   ADD CONSTRAINT audit_events_tenant_check CHECK (tenant ~ '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$'),
   DROP CONSTRAINT audit_events_idempotency_key_check,
@@ -124,6 +131,33 @@ async function verifyRate(n: number): Promise<{ appendPerSecond: number; verifyS
 
 const load = () => loadavg()[0]!.toFixed(2);
 
+/**
+ * CPU time (ms) used so far by the Postgres backends of `role`, read from /proc — possible when
+ * the server runs on this machine (the test environment's container does). On a loaded machine
+ * events/s mostly says how much CPU the backend was given; CPU per event says what it costs.
+ */
+function backendCpuMs(role: string): number | null {
+  try {
+    let ms = 0;
+    let found = 0;
+    for (const line of execFileSync("ps", ["-eo", "pid,args"]).toString().split("\n")) {
+      // "postgres: [cluster: ]<role> <database> <client> <state>"
+      if (!line.includes("postgres: ") || !line.includes(` ${role} `)) continue;
+      const f = readFileSync(`/proc/${line.trim().split(/\s+/)[0]}/stat`, "utf8").split(") ")[1]!.split(" ");
+      // utime and stime, in clock ticks of 10 ms.
+      ms += (Number(f[11]) + Number(f[12])) * 10;
+      found++;
+    }
+    return found > 0 ? ms : null;
+  } catch {
+    return null;
+  }
+}
+
+function perEvent(cpuMs: number | null, events: number): string {
+  return cpuMs === null ? "server CPU n/a" : `server CPU ${((cpuMs * 1000) / events).toFixed(1)} µs/event`;
+}
+
 async function main(): Promise<void> {
   const base = requirePgUrl();
   const before = await createAuditDb(base);
@@ -131,18 +165,18 @@ async function main(): Promise<void> {
   const spoolDir = await mkdtemp(join(tmpdir(), "octw-bench-"));
   let pass = true;
   try {
-    await withClient(before.ownerUrl, (c) => c.query(CHECKS_BEFORE_M4));
+    await withClient(before.ownerUrl, (c) => c.query(SCHEMA_BEFORE_M4));
     const { rows: settings } = await withClient(db.ownerUrl, (c) =>
       c.query<{ name: string; setting: string }>("SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'server_version') ORDER BY name"),
     );
     console.log(`server: ${settings.map((s) => `${s.name}=${s.setting}`).join(", ")}; ${seconds}s per run, ${tenants} tenants, batch ${batchSize}`);
     console.log(`load average (1 min) at start: ${load()} on 2 CPUs`);
-    const raw = await rawInsertRate(db.ownerUrl);
-    console.log(`raw single-row INSERT (autocommit, 1 connection):      ${raw.rows} rows, ${raw.perSecond.toFixed(0)} rows/s  (load ${load()})`);
-    const old = await auditRate(before.edgeUrl, spoolDir, "before");
-    console.log(`AuditClient, schema before migration 4 (hash-chained):  ${old.accepted} events, ${old.perSecond.toFixed(0)} events/s  (direct ${old.stats.direct}, spooled ${old.stats.spooled}; load ${load()})`);
-    const audit = await auditRate(db.edgeUrl, spoolDir, "now");
-    console.log(`AuditClient, current schema (hash-chained):             ${audit.accepted} events, ${audit.perSecond.toFixed(0)} events/s  (direct ${audit.stats.direct}, spooled ${audit.stats.spooled}; load ${load()})`);
+    const raw = await rawInsertRate(db.ownerUrl, db.roles.owner);
+    console.log(`raw single-row INSERT (autocommit, 1 connection):      ${raw.rows} rows, ${raw.perSecond.toFixed(0)} rows/s, ${perEvent(raw.cpuMs, raw.rows)}  (load ${load()})`);
+    const old = await auditRate(before.edgeUrl, before.roles.edge, spoolDir, "before");
+    console.log(`AuditClient, schema before migration 4 (hash-chained):  ${old.accepted} events, ${old.perSecond.toFixed(0)} events/s, ${perEvent(old.cpuMs, old.accepted)}  (direct ${old.stats.direct}, spooled ${old.stats.spooled}; load ${load()})`);
+    const audit = await auditRate(db.edgeUrl, db.roles.edge, spoolDir, "now");
+    console.log(`AuditClient, current schema (hash-chained):             ${audit.accepted} events, ${audit.perSecond.toFixed(0)} events/s, ${perEvent(audit.cpuMs, audit.accepted)}  (direct ${audit.stats.direct}, spooled ${audit.stats.spooled}; load ${load()})`);
     const ratio = audit.perSecond / raw.perSecond;
     console.log(`ratios: current / raw ${ratio.toFixed(2)}x, before / raw ${(old.perSecond / raw.perSecond).toFixed(2)}x, current / before ${(audit.perSecond / old.perSecond).toFixed(2)}x (target: 50000 events/s)`);
 
