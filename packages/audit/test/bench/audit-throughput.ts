@@ -58,7 +58,7 @@ async function rawInsertRate(url: string, role: string): Promise<{ rows: number;
   }
 }
 
-async function auditRate(writerUrl: string, role: string, spoolDir: string, name: string): Promise<{ accepted: number; perSecond: number; stats: ReturnType<AuditClient["stats"]>; cpuMs: number | null }> {
+async function auditRate(writerUrl: string, role: string, spoolDir: string, name: string, action = "edge.auth.allowed"): Promise<{ accepted: number; perSecond: number; stats: ReturnType<AuditClient["stats"]>; cpuMs: number | null }> {
   const client = new AuditClient({ connection: writerUrl, spoolPath: join(spoolDir, `${name}.jsonl`), batchSize, maxBuffered: batchSize * 8 });
   let accepted = 0;
   let next = 0;
@@ -70,7 +70,7 @@ async function auditRate(writerUrl: string, role: string, spoolDir: string, name
     while (Date.now() < end && state.failed === null) {
       const i = next++;
       try {
-        await client.record({ tenant: `tenant-${i % tenants}`, actor: "bench", action: "edge.auth.allowed", target: "/v1/chat", decision: "allowed", details: details(i), idempotencyKey: `ev-${i}` });
+        await client.record({ tenant: `tenant-${i % tenants}`, actor: "bench", action, target: "/v1/chat", decision: "allowed", details: details(i), idempotencyKey: `${name}-${i}` });
         accepted++;
       } catch (err) {
         state.failed = err instanceof Error ? err : new Error(String(err));
@@ -177,6 +177,26 @@ async function main(): Promise<void> {
     console.log(`AuditClient, schema before migration 4 (hash-chained):  ${old.accepted} events, ${old.perSecond.toFixed(0)} events/s, ${perEvent(old.cpuMs, old.accepted)}  (direct ${old.stats.direct}, spooled ${old.stats.spooled}; load ${load()})`);
     const audit = await auditRate(db.edgeUrl, db.roles.edge, spoolDir, "now");
     console.log(`AuditClient, current schema (hash-chained):             ${audit.accepted} events, ${audit.perSecond.toFixed(0)} events/s, ${perEvent(audit.cpuMs, audit.accepted)}  (direct ${audit.stats.direct}, spooled ${audit.stats.spooled}; load ${load()})`);
+    // A fleet: the three services write at once, each with its own client and role, into the
+    // same tenants' chains (so their batches contend for the same chain heads).
+    const fleet = await createAuditDb(base);
+    try {
+      const services = [
+        ["edge", fleet.edgeUrl, fleet.roles.edge, "edge.auth.allowed"],
+        ["router", fleet.routerUrl, fleet.roles.router, "inference.call"],
+        ["shipper", fleet.shipperUrl, fleet.roles.shipper, "egress.denied"],
+      ] as const;
+      const rs = await Promise.all(services.map(([name, url, role, action]) => auditRate(url, role, spoolDir, `fleet-${name}`, action)));
+      const accepted = rs.reduce((a, r) => a + r.accepted, 0);
+      const perSecond = rs.reduce((a, r) => a + r.perSecond, 0);
+      const cpu = rs.every((r) => r.cpuMs !== null) ? rs.reduce((a, r) => a + r.cpuMs!, 0) : null;
+      console.log(`3 services at once (edge, router, shipper clients):     ${accepted} events, ${perSecond.toFixed(0)} events/s, ${perEvent(cpu, accepted)}  (load ${load()})`);
+      const check = await storedAndVerified(fleet.ownerUrl);
+      console.log(`fleet: stored ${check.stored}, lost ${accepted - check.stored}, chains ${check.report.ok ? "verify" : "BROKEN"}`);
+      pass &&= check.stored === accepted && check.distinct === check.stored && check.report.ok;
+    } finally {
+      await fleet.drop();
+    }
     const ratio = audit.perSecond / raw.perSecond;
     console.log(`ratios: current / raw ${ratio.toFixed(2)}x, before / raw ${(old.perSecond / raw.perSecond).toFixed(2)}x, current / before ${(audit.perSecond / old.perSecond).toFixed(2)}x (target: 50000 events/s)`);
 
