@@ -106,7 +106,7 @@ async function storedAndVerified(ownerUrl: string): Promise<{ stored: number; di
 }
 
 /** One chain of `n` events, appended through append_events in batches of 10 000; then verified. */
-async function verifyRate(n: number): Promise<{ appendPerSecond: number; verifySeconds: number; ok: boolean; verified: number }> {
+async function verifyRate(n: number): Promise<{ appendPerSecond: number; verifySeconds: number; clientCpuSeconds: number; serverCpuSeconds: number | null; ok: boolean; verified: number }> {
   const db = await createAuditDb(requirePgUrl());
   try {
     return await withClient(db.ownerUrl, async (c) => {
@@ -120,9 +120,20 @@ async function verifyRate(n: number): Promise<{ appendPerSecond: number; verifyS
       }
       const appendSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
       const t1 = process.hrtime.bigint();
+      const cpu0 = process.cpuUsage();
+      const server0 = backendCpuMs(db.roles.owner);
       const report = await verifyAuditChain(c);
       const verifySeconds = Number(process.hrtime.bigint() - t1) / 1e9;
-      return { appendPerSecond: n / appendSeconds, verifySeconds, ok: report.ok, verified: report.tenants.reduce((a, t) => a + t.verified, 0) };
+      const cpu = process.cpuUsage(cpu0);
+      const server1 = backendCpuMs(db.roles.owner);
+      return {
+        appendPerSecond: n / appendSeconds,
+        verifySeconds,
+        clientCpuSeconds: (cpu.user + cpu.system) / 1e6,
+        serverCpuSeconds: server0 === null || server1 === null ? null : (server1 - server0) / 1000,
+        ok: report.ok,
+        verified: report.tenants.reduce((a, t) => a + t.verified, 0),
+      };
     });
   } finally {
     await db.drop();
@@ -211,7 +222,7 @@ async function main(): Promise<void> {
     if (verifyEvents > 0) {
       const v = await verifyRate(verifyEvents);
       console.log(
-        `verify: one chain of ${v.verified} events (appended at ${v.appendPerSecond.toFixed(0)} events/s in batches of 10000) verified in ${v.verifySeconds.toFixed(2)} s = ${(v.verified / v.verifySeconds).toFixed(0)} events/s, ${v.ok ? "intact" : "BROKEN"} (target: 1,000,000 in ≤ 10 s; load ${load()})`,
+        `verify: one chain of ${v.verified} events (appended at ${v.appendPerSecond.toFixed(0)} events/s in batches of 10000) verified in ${v.verifySeconds.toFixed(2)} s = ${(v.verified / v.verifySeconds).toFixed(0)} events/s, ${v.ok ? "intact" : "BROKEN"}; CPU: this process ${v.clientCpuSeconds.toFixed(2)} s, Postgres ${v.serverCpuSeconds === null ? "n/a" : `${v.serverCpuSeconds.toFixed(2)} s`} (target: 1,000,000 in ≤ 10 s; load ${load()})`,
       );
       pass &&= v.ok && v.verified === verifyEvents;
     }
