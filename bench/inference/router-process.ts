@@ -32,6 +32,18 @@ const config = parseRouterConfig({
       providers: [{ name: "openai", api: "openai", baseUrl: `http://${PROVIDER_HOST}:${providerPort}`, models: ["bench-model"] }],
       limits: { rate: { ratePerSec: 100_000, burst: 100_000 }, maxConcurrent: 10_000, maxConnections: 10_000 },
     },
+    // BENCH_TENANTS > 1: that many tenants in all (the others idle), for what a router serving a
+    // fleet pays per request.
+    ...Array.from({ length: Math.max(0, Number(process.env.BENCH_TENANTS ?? 1) - 1) }, (_, i) => {
+      const [third, fourth] = [(32 * i) >> 8, (32 * i) & 0xff];
+      return {
+        id: `idle-${i}`,
+        routerAddress: `10.70.${third}.${fourth + 3}`,
+        subnet: `10.70.${third}.${fourth}/27`,
+        tokenSha256: createHash("sha256").update(`idle-token-${i}`).digest("hex"),
+        providers: [{ name: "openai", api: "openai" as const, baseUrl: `http://${PROVIDER_HOST}:${providerPort}`, models: ["bench-model"] }],
+      };
+    }),
   ],
 });
 let audited = 0;

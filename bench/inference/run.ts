@@ -9,7 +9,8 @@
 // Defaults model an LLM stream: 50 events, 20 ms apart (about 50 tokens/s, 1 s per stream).
 // BENCH_CHUNKS / BENCH_CHUNK_GAP_MS change that (e.g. 20 / 5 for a CPU stress profile);
 // BENCH_PROFILE=1 writes a V8 CPU profile of the router to /tmp/ir-prof; BENCH_BASELINE_REF=<git ref>
-// adds that commit's router to the same rounds (before/after under the same load).
+// adds that commit's router to the same rounds (before/after under the same load); BENCH_TENANTS=n
+// configures n tenants (traffic from one) to show what a router serving a fleet pays per request.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
@@ -171,7 +172,7 @@ try {
   const d = summary(direct);
   const f = (n: number) => n.toFixed(2);
   const lines = [
-    `bench:inference — ${STREAMS} concurrent SSE streams, ${ROUNDS} alternating rounds of ${SECONDS} s, ${os.cpus().length} CPUs, node ${process.version}`,
+    `bench:inference — ${STREAMS} concurrent SSE streams, ${ROUNDS} alternating rounds of ${SECONDS} s, ${process.env.BENCH_TENANTS ?? 1} tenant(s) configured, ${os.cpus().length} CPUs, node ${process.version}`,
     `provider: ${process.env.BENCH_CHUNKS ?? 50} events per stream, ${process.env.BENCH_CHUNK_GAP_MS ?? 20} ms apart; clients ${process.env.BENCH_STAGGER === "0" ? "start together (bursts)" : "staggered over one stream's duration"}`,
     "",
     "| path | streams | streams/s | MB/s | TTFB p50 ms | p90 ms | p99 ms | added p50 ms | added p99 ms | throughput ratio | router CPU ms/stream |",
