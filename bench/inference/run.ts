@@ -67,6 +67,8 @@ function oneStream(agent: http.Agent, host: string, port: number, reqPath: strin
       res.on("error", reject);
     });
     req.on("error", reject);
+    // A stream that stalls fails the run with a message instead of hanging it.
+    req.setTimeout(30_000, () => req.destroy(new Error(`a stream through port ${port} stalled for 30 s (${ttfb < 0 ? "no body byte yet" : `${bytes} bytes received`})`)));
     req.end(body);
   });
 }
