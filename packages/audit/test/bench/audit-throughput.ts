@@ -202,6 +202,7 @@ async function main(): Promise<void> {
       const perSecond = rs.reduce((a, r) => a + r.perSecond, 0);
       const cpu = rs.every((r) => r.cpuMs !== null) ? rs.reduce((a, r) => a + r.cpuMs!, 0) : null;
       console.log(`3 services at once (edge, router, shipper clients):     ${accepted} events, ${perSecond.toFixed(0)} events/s, ${perEvent(cpu, accepted)}  (load ${load()})`);
+      console.log(`summary: hash-chained events/s, 3 services at once | ${perSecond.toFixed(0)} | raw single-row ${raw.perSecond.toFixed(0)} | ${(perSecond / raw.perSecond).toFixed(2)} | ≥ 50000 events/s`);
       const check = await storedAndVerified(fleet.ownerUrl);
       console.log(`fleet: stored ${check.stored}, lost ${accepted - check.stored}, chains ${check.report.ok ? "verify" : "BROKEN"}`);
       pass &&= check.stored === accepted && check.distinct === check.stored && check.report.ok;
@@ -211,6 +212,11 @@ async function main(): Promise<void> {
     const ratio = audit.perSecond / raw.perSecond;
     console.log(`ratios: current / raw ${ratio.toFixed(2)}x, before / raw ${(old.perSecond / raw.perSecond).toFixed(2)}x, current / before ${(audit.perSecond / old.perSecond).toFixed(2)}x (target: 50000 events/s)`);
 
+    // For `npm run bench` (bench/run-all.ts): what | value | baseline | ratio | target.
+    const cpuOf = (r: { cpuMs: number | null; accepted: number }) => (r.cpuMs === null ? "n/a" : `${((r.cpuMs * 1000) / r.accepted).toFixed(1)} µs`);
+    console.log(`summary: hash-chained events/s, current schema | ${audit.perSecond.toFixed(0)} | raw single-row ${raw.perSecond.toFixed(0)} | ${ratio.toFixed(2)} | ≥ 50000 events/s`);
+    console.log(`summary: hash-chained events/s, current vs before migration 4 | ${audit.perSecond.toFixed(0)} | ${old.perSecond.toFixed(0)} | ${(audit.perSecond / old.perSecond).toFixed(2)} | –`);
+    console.log(`summary: Postgres CPU per event, current vs before migration 4 | ${cpuOf(audit)} | ${cpuOf(old)} | ${audit.cpuMs !== null && old.cpuMs !== null ? ((audit.cpuMs / audit.accepted) / (old.cpuMs / old.accepted)).toFixed(2) : "n/a"} | –`);
     for (const [name, url, accepted] of [["before", before.ownerUrl, old.accepted], ["current", db.ownerUrl, audit.accepted]] as const) {
       const check = await storedAndVerified(url);
       const lost = accepted - check.stored;
@@ -224,6 +230,7 @@ async function main(): Promise<void> {
       console.log(
         `verify: one chain of ${v.verified} events (appended at ${v.appendPerSecond.toFixed(0)} events/s in batches of 10000) verified in ${v.verifySeconds.toFixed(2)} s = ${(v.verified / v.verifySeconds).toFixed(0)} events/s, ${v.ok ? "intact" : "BROKEN"}; CPU: this process ${v.clientCpuSeconds.toFixed(2)} s, Postgres ${v.serverCpuSeconds === null ? "n/a" : `${v.serverCpuSeconds.toFixed(2)} s`} (target: 1,000,000 in ≤ 10 s; load ${load()})`,
       );
+      console.log(`summary: verify ${v.verified} events | ${v.verifySeconds.toFixed(2)} s | – | – | ≤ 10 s per 1000000`);
       pass &&= v.ok && v.verified === verifyEvents;
     }
     console.log(pass ? "no event lost, every chain verifies" : "FAILED: see above");
