@@ -3,8 +3,11 @@
 // BENCH_CHUNKS-1 more (default 50 in all), BENCH_CHUNK_GAP_MS apart (default 20), each about
 // 130 bytes like a token delta.
 import http from "node:http";
+import { PROVIDER_HOST } from "./provider-host";
 
 const port = Number(process.argv[2]);
+
+const host = PROVIDER_HOST;
 const chunks = Number(process.env.BENCH_CHUNKS ?? 50);
 const gapMs = Number(process.env.BENCH_CHUNK_GAP_MS ?? 20);
 const delta = (i: number) => `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", choices: [{ index: 0, delta: { content: `token-${i} `.padEnd(40, ".") } }] })}\n\n`;
@@ -23,5 +26,5 @@ const server = http.createServer({ noDelay: true, keepAliveTimeout: 65_000 }, (r
     next();
   });
 });
-server.listen(port, "127.0.0.1", () => process.stdout.write("ready\n"));
+server.listen(port, host, () => process.stdout.write("ready\n"));
 process.on("SIGTERM", () => process.exit(0));

@@ -37,25 +37,31 @@ function field(value: string | null): string {
   return `${Buffer.byteLength(value, "utf8")}:${value}`;
 }
 
+const TAG_FIELD = field(CHAIN_TAG);
+
+/** The encoding as a string (its UTF-8 bytes are the encoding). Built without intermediate arrays: verify runs it once per stored event. */
+function canonicalEventText(row: Omit<ChainRow, "id" | "prevHash" | "hash">): string {
+  return (
+    TAG_FIELD +
+    field(row.tenant) +
+    field(row.seq) +
+    field(row.time) +
+    field(row.actor) +
+    field(row.action) +
+    field(row.target) +
+    field(row.decision) +
+    field(row.details) +
+    field(row.idempotencyKey)
+  );
+}
+
 export function canonicalEventEncoding(row: Omit<ChainRow, "id" | "prevHash" | "hash">): Buffer {
-  const parts = [
-    CHAIN_TAG,
-    row.tenant,
-    row.seq,
-    row.time,
-    row.actor,
-    row.action,
-    row.target,
-    row.decision,
-    row.details,
-    row.idempotencyKey,
-  ];
-  return Buffer.from(parts.map(field).join(""), "utf8");
+  return Buffer.from(canonicalEventText(row), "utf8");
 }
 
 export function chainHash(prevHash: Buffer, row: Omit<ChainRow, "id" | "prevHash" | "hash">): Buffer {
   if (prevHash.length !== 32) throw new Error(`prevHash must be 32 bytes, got ${prevHash.length}`);
-  return createHash("sha256").update(prevHash).update(canonicalEventEncoding(row)).digest();
+  return createHash("sha256").update(prevHash).update(canonicalEventText(row), "utf8").digest();
 }
 
 export type BrokenLinkReason =

@@ -406,10 +406,31 @@ $fn$;
 REVOKE ALL ON FUNCTION ${S}.append_events(jsonb) FROM PUBLIC;
 `;
 
+// Ingest speed (issue 16). First, Postgres' regex engine expands a counted repetition such as {0,127}
+// into that many automaton states, so the two CHECKs below cost ~13 µs per stored event — more
+// than everything else in an append together. Each is replaced by the same rule written as
+// "pattern without a count" AND "length bound": the classes are ASCII-only, so length() counts
+// exactly the characters the counted form counted. Rows stored so far satisfied the old form,
+// hence the new one; ADD CONSTRAINT re-checks them anyway.
+// Second, the chain writer's statements are planned for every call instead of once per session:
+// a service keeps its connections for days, and a plan made while audit_events was small
+// (hash anti-join over a sequential scan for the idempotency check) stays cached while the
+// table grows, making every append cost time proportional to the table (measured: 5 ms per
+// 500-event batch with a fresh plan, 49 ms with one cached at an empty table, 52 000 rows in).
+const m4FastIngest = `
+ALTER FUNCTION ${S}.append_events_unchecked(jsonb) SET plan_cache_mode = force_custom_plan;
+ALTER TABLE ${S}.audit_events
+  DROP CONSTRAINT audit_events_tenant_check,
+  ADD CONSTRAINT audit_events_tenant_check CHECK (length(tenant) <= 128 AND tenant ~ '^[A-Za-z0-9][A-Za-z0-9._:-]*$'),
+  DROP CONSTRAINT audit_events_idempotency_key_check,
+  ADD CONSTRAINT audit_events_idempotency_key_check CHECK (length(idempotency_key) <= 200 AND idempotency_key ~ '^[A-Za-z0-9._:-]+$');
+`;
+
 export const migrations: readonly Migration[] = Object.freeze([
   { version: 1, name: "audit_events", sql: m1AuditEvents },
   { version: 2, name: "tenant_secrets", sql: m2TenantSecrets },
   { version: 3, name: "per_role_append", sql: m3PerRoleAppend },
+  { version: 4, name: "fast_ingest", sql: m4FastIngest },
 ]);
 
 // pg_advisory_xact_lock key: ASCII "octw" / "mig\0", so it cannot collide with other users by accident.

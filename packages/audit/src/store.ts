@@ -49,7 +49,7 @@ export async function verifyAuditChain(
   db: Queryable,
   options: { tenant?: string; pageSize?: number; anchors?: readonly ExportedHead[] } = {},
 ): Promise<VerifyReport> {
-  const pageSize = options.pageSize ?? 5_000;
+  const pageSize = options.pageSize ?? 10_000;
   const headsReadable = await canReadHeads(db);
   let tenants = options.tenant !== undefined ? [options.tenant] : await listTenants(db, headsReadable);
   const anchors = new Map<string, Map<string, Buffer>>();
@@ -65,12 +65,14 @@ export async function verifyAuditChain(
   const results: TenantVerification[] = [];
   for (const tenant of tenants) {
     const verifier = new ChainVerifier(tenant, anchors.get(tenant));
-    let afterSeq = "0";
-    for (;;) {
-      const { rows } = await db.query<ChainRow>(
-        `SELECT ${CHAIN_COLUMNS} FROM ${S}.audit_events e WHERE e.tenant = $1 AND e.seq > $2::bigint ORDER BY e.seq LIMIT $3`,
-        [tenant, afterSeq, pageSize],
-      );
+    const page = (afterSeq: string): Promise<pg.QueryResult<ChainRow>> =>
+      db.query<ChainRow>(`SELECT ${CHAIN_COLUMNS} FROM ${S}.audit_events e WHERE e.tenant = $1 AND e.seq > $2::bigint ORDER BY e.seq LIMIT $3`, [tenant, afterSeq, pageSize]);
+    let next: Promise<pg.QueryResult<ChainRow>> | null = page("0");
+    while (next) {
+      const { rows }: { rows: ChainRow[] } = await next;
+      // The next page is asked for before this one is checked, so Postgres reads it while this
+      // process hashes: one page in memory plus one in flight, never the whole chain.
+      next = rows.length === pageSize ? page(rows[rows.length - 1]!.seq) : null;
       let goOn = true;
       for (const row of rows) {
         if (!verifier.push(row)) {
@@ -78,8 +80,11 @@ export async function verifyAuditChain(
           break;
         }
       }
-      if (!goOn || rows.length < pageSize) break;
-      afterSeq = rows[rows.length - 1]!.seq;
+      if (!goOn) {
+        // Let the prefetched page finish, so the connection is idle when the caller gets it back.
+        await next?.catch(() => {});
+        break;
+      }
     }
     let head = null;
     if (headsReadable) {

@@ -7,7 +7,8 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import https from "node:https";
 import { isIP, type AddressInfo, type Socket } from "node:net";
 import { destinationPolicyOf, type DestinationPolicy, type ProviderApi, type ProviderConfig, type RouterConfig, type RouterTenantConfig } from "@octw/contracts";
-import { DestinationRefusedError, pinnedLookup, vetDestination, type ResolvedAddress, type Resolver } from "./destination";
+import { DestinationRefusedError, pinnedLookup, systemResolver, vetDestination, type ResolvedAddress, type Resolver } from "./destination";
+import { cachingResolver } from "./resolve-cache";
 import { KeyUnavailableError, type ProviderKeyCache } from "./keys";
 import { TenantLimiter } from "./limits";
 import {
@@ -41,7 +42,7 @@ export interface RouterDeps {
   keys: Pick<ProviderKeyCache, "get" | "retain">;
   audit: RouterAuditSink;
   log?: (line: Record<string, unknown>) => void;
-  /** How provider hosts are resolved (tests inject one; default: the system resolver). */
+  /** How provider hosts are resolved (tests inject one; default: the system resolver, answers cached briefly). */
   resolve?: Resolver;
 }
 
@@ -71,6 +72,17 @@ interface CallRecord {
   client: string;
 }
 
+interface UpstreamTarget {
+  secure: boolean;
+  protocol: string;
+  hostname: string;
+  /** TLS SNI: the host name, none for an IP literal. */
+  servername: string | undefined;
+  port: string;
+  pathPrefix: string;
+  hostHeader: string;
+}
+
 /** Printable and bounded, so a hostile model name cannot forge log lines or bloat the audit row. */
 function label(s: string | null): string | null {
   return s === null ? null : s.replace(/[^\x20-\x7e]/g, "?").slice(0, 128);
@@ -78,6 +90,7 @@ function label(s: string | null): string | null {
 
 export function createInferenceRouter(initial: RouterConfig, deps: RouterDeps): InferenceRouter {
   const log = deps.log ?? (() => {});
+  const resolve = deps.resolve ?? cachingResolver(systemResolver);
   let config = initial;
   let table: TenantTable = buildTenantTable(config.tenants);
   const limiter = new TenantLimiter();
@@ -274,13 +287,38 @@ export function createInferenceRouter(initial: RouterConfig, deps: RouterDeps): 
     forward(res, passed.headers, tenant.id, provider, parsed.rest, m.forward, key, rec, done);
   }
 
+  /** A provider's base URL taken apart once, not per request (config objects are replaced on reload, never changed). */
+  const targets = new WeakMap<ProviderConfig, UpstreamTarget>();
+  function targetOf(provider: ProviderConfig): UpstreamTarget {
+    let t = targets.get(provider);
+    if (!t) {
+      const base = new URL(provider.baseUrl);
+      const secure = base.protocol === "https:";
+      const hostname = base.hostname.replace(/^\[|\]$/g, "");
+      t = {
+        secure,
+        protocol: base.protocol,
+        hostname,
+        servername: isIP(hostname) === 0 ? hostname : undefined,
+        port: base.port || (secure ? "443" : "80"),
+        pathPrefix: base.pathname.replace(/\/$/, ""),
+        hostHeader: base.host,
+      };
+      targets.set(provider, t);
+    }
+    return t;
+  }
+
   /** The tenant's own connection pools: a socket that carried one tenant's key never carries another's request. */
   function agentsOf(tenantId: string): { http: http.Agent; https: https.Agent } {
     let a = agents.get(tenantId);
     if (!a) {
       a = {
-        http: new http.Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 64 }),
-        https: new https.Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 64 }),
+        // Idle sockets are kept up to the number of streams a busy tenant has open: with fewer,
+        // every burst above that number pays a new connection (and TLS handshake) before its
+        // first byte. The provider's own keep-alive timeout still closes idle ones.
+        http: new http.Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 1024 }),
+        https: new https.Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 1024 }),
       };
       agents.set(tenantId, a);
     }
@@ -307,9 +345,8 @@ export function createInferenceRouter(initial: RouterConfig, deps: RouterDeps): 
     rec: CallRecord,
     done: () => void,
   ): void {
-    const base = new URL(provider.baseUrl);
-    const secure = base.protocol === "https:";
-    const hostname = base.hostname.replace(/^\[|\]$/g, "");
+    const target = targetOf(provider);
+    const secure = target.secure;
     const limits = config.limits;
     let up: http.ClientRequest | undefined;
     let upRes: IncomingMessage | undefined;
@@ -364,20 +401,20 @@ export function createInferenceRouter(initial: RouterConfig, deps: RouterDeps): 
       }
     });
 
-    vetDestination(hostname, destinations, deps.resolve).then(
+    vetDestination(target.hostname, destinations, resolve).then(
       guarded((pinned: ResolvedAddress) => {
         if (finished) return;
         const pool = agentsOf(tenantId);
         up = (secure ? https : http).request({
-          protocol: base.protocol,
-          host: hostname,
+          protocol: target.protocol,
+          host: target.hostname,
           // The socket goes to the address that was checked, never to a second DNS answer.
           lookup: pinnedLookup(pinned) as unknown as http.RequestOptions["lookup"],
-          ...(secure ? { servername: isIP(hostname) === 0 ? hostname : undefined } : {}),
-          port: base.port || (secure ? 443 : 80),
+          ...(secure ? { servername: target.servername } : {}),
+          port: target.port,
           method: "POST",
-          path: `${base.pathname.replace(/\/$/, "")}${rest}`,
-          headers: upstreamHeaders(provider.api, passed, key, body.length, base.host),
+          path: target.pathPrefix + rest,
+          headers: upstreamHeaders(provider.api, passed, key, body.length, target.hostHeader),
           agent: secure ? pool.https : pool.http,
         });
         up.on("timeout", guarded(() => fail("upstream_idle", 504, "the provider stopped sending")));
@@ -436,12 +473,25 @@ export function createInferenceRouter(initial: RouterConfig, deps: RouterDeps): 
         return;
       }
       entry.sse = String(r.headers["content-type"] ?? "").startsWith("text/event-stream");
-      res.writeHead(status, headers);
-      // Send the headers now: a stream's first event may take seconds, and the client waits for them.
-      res.flushHeaders();
+      // The head goes out with the first chunk when that came in the same read (one write, one
+      // packet); otherwise at the end of this turn of the event loop, because a stream's first
+      // event may take seconds and the client waits for the head. No body byte is held back,
+      // and a provider whose body breaks before the head went out still gets the client a 502.
+      let headOut = false;
+      const sendHead = () => {
+        if (headOut) return;
+        headOut = true;
+        res.writeHead(status, headers);
+      };
+      setImmediate(guarded(() => {
+        if (headOut || finished || res.destroyed) return;
+        sendHead();
+        res.flushHeaders();
+      }));
       open.add(entry);
       r.on("data", guarded((c: Buffer) => {
         if (finished) return;
+        sendHead();
         rec.responseBytes += c.length;
         // Backpressure: a slow sandbox slows the upstream read, never grows memory.
         if (!res.write(c)) {
@@ -451,6 +501,7 @@ export function createInferenceRouter(initial: RouterConfig, deps: RouterDeps): 
       }));
       r.on("end", guarded(() => {
         if (finished) return;
+        sendHead();
         res.end();
         finish("allowed", "ok");
       }));

@@ -10,17 +10,24 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { cidrContains, ipv4ToInt, parseCidr, type Cidr, type RouterTenantConfig } from "@octw/contracts";
 
+// Every lookup per request is a map access, not a walk over all tenants: a router serving
+// hundreds of tenants pays the same per request as one serving one.
 export interface TenantTable {
   byAddress: Map<string, RouterTenantConfig>;
-  nets: { cidr: Cidr; tenant: RouterTenantConfig }[];
-  digests: { tenant: RouterTenantConfig; digest: Buffer }[];
+  /** Each tenant's subnet. */
+  netOf: Map<RouterTenantConfig, Cidr>;
+  /** Each tenant's token digest (raw bytes). */
+  digestOf: Map<RouterTenantConfig, Buffer>;
+  /** Tenant by token digest (hex; digests are unique, config.ts refuses repeats). */
+  byDigest: Map<string, RouterTenantConfig>;
 }
 
 export function buildTenantTable(tenants: readonly RouterTenantConfig[]): TenantTable {
   return {
     byAddress: new Map(tenants.map((t) => [t.routerAddress, t])),
-    nets: tenants.map((t) => ({ cidr: parseCidr(t.subnet)!, tenant: t })),
-    digests: tenants.map((t) => ({ tenant: t, digest: Buffer.from(t.tokenSha256, "hex") })),
+    netOf: new Map(tenants.map((t) => [t, parseCidr(t.subnet)!])),
+    digestOf: new Map(tenants.map((t) => [t, Buffer.from(t.tokenSha256, "hex")])),
+    byDigest: new Map(tenants.map((t) => [t.tokenSha256, t])),
   };
 }
 
@@ -40,8 +47,8 @@ export function tenantByNetwork(table: TenantTable, localAddress: string | undef
   const tenant = table.byAddress.get(local);
   if (!tenant) return { ok: false, reason: "unknown_network" };
   const src = ipv4ToInt(normalizeAddress(remoteAddress));
-  const net = table.nets.find((n) => n.tenant === tenant);
-  if (src === undefined || !net || !cidrContains(net.cidr, src)) return { ok: false, reason: "source_outside_network" };
+  const net = table.netOf.get(tenant);
+  if (src === undefined || !net || !cidrContains(net, src)) return { ok: false, reason: "source_outside_network" };
   return { ok: true, tenant };
 }
 
@@ -67,22 +74,20 @@ export type TokenResult =
   | { ok: false; reason: "missing_token" | "ambiguous_token" | "token_of_other_tenant" | "invalid_token" };
 
 /**
- * Checks the token against the tenant the network named. Digests are compared in constant
- * time, and against every tenant (so the time taken does not tell which one matched); a
- * match with another tenant is reported separately because it means a token has leaked.
+ * Checks the token against the tenant the network named, in constant time. Only when that
+ * fails is the digest looked up among the other tenants' (a match is reported separately
+ * because it means a token has leaked). The lookup's timing depends on the SHA-256 of what the
+ * caller sent, which the caller knows already and cannot steer towards a stored digest, so it
+ * tells nothing about any tenant's token; and which outcome it was, the status code (401 or
+ * 403) says anyway. One hash and one comparison per request, however many tenants there are.
  */
 export function checkToken(table: TenantTable, networkTenant: RouterTenantConfig, headers: Record<string, string | string[] | undefined>): TokenResult {
   const p = presentedToken(headers);
   if (p.conflict) return { ok: false, reason: "ambiguous_token" };
   if (p.token === undefined) return { ok: false, reason: "missing_token" };
   const d = tokenDigest(p.token);
-  let own = false;
-  let other = false;
-  for (const e of table.digests) {
-    const eq = timingSafeEqual(d, e.digest);
-    if (e.tenant === networkTenant) own = own || eq;
-    else other = other || eq;
-  }
-  if (own) return { ok: true };
-  return { ok: false, reason: other ? "token_of_other_tenant" : "invalid_token" };
+  const own = table.digestOf.get(networkTenant);
+  if (own && timingSafeEqual(d, own)) return { ok: true };
+  const other = table.byDigest.get(d.toString("hex"));
+  return { ok: false, reason: other && other !== networkTenant ? "token_of_other_tenant" : "invalid_token" };
 }

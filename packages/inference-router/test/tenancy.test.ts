@@ -72,3 +72,29 @@ describe("tenancy edges", () => {
     expect(checkToken(table, a, { "x-api-key": " ta " })).toEqual({ ok: true });
   });
 });
+
+describe("many tenants", () => {
+  // 300 tenants on 10.70.x.y/27 networks: every (token, network) pair gets the answer the
+  // one-tenant case gives — own token accepted, another tenant's reported as such, unknown refused.
+  const N = 300;
+  const many = parseRouterConfig({
+    tenants: Array.from({ length: N }, (_, i) => {
+      const [third, fourth] = [(32 * i) >> 8, (32 * i) & 0xff];
+      return { id: `t${i}`, routerAddress: `10.70.${third}.${fourth + 3}`, subnet: `10.70.${third}.${fourth}/27`, tokenSha256: sha256(`token-${i}`), providers: [] };
+    }),
+  });
+  const big = buildTenantTable(many.tenants);
+
+  it("each tenant's token passes on its own network only; its network and source agree", () => {
+    for (let i = 0; i < N; i += 7) {
+      const t = many.tenants[i]!;
+      const other = many.tenants[(i * 13 + 5) % N]!;
+      expect(checkToken(big, t, { authorization: `Bearer token-${i}` })).toEqual({ ok: true });
+      if (other !== t) expect(checkToken(big, other, { authorization: `Bearer token-${i}` })).toEqual({ ok: false, reason: "token_of_other_tenant" });
+      expect(checkToken(big, t, { authorization: `Bearer token-${i}-x` })).toEqual({ ok: false, reason: "invalid_token" });
+      const src = t.routerAddress.replace(/\.(\d+)$/, (_m, x: string) => `.${Number(x) + 2}`); // inside its /27
+      expect(tenantByNetwork(big, t.routerAddress, src)).toEqual({ ok: true, tenant: t });
+      expect(tenantByNetwork(big, other.routerAddress, src)).toEqual(other === t ? { ok: true, tenant: t } : { ok: false, reason: "source_outside_network" });
+    }
+  });
+});
