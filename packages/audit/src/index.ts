@@ -12,7 +12,7 @@ export { Spool } from "./spool";
 export { isTransientDbError } from "./pg-errors";
 export { verifyAuditChain, readEvents, exportHeads } from "./store";
 export type { VerifyReport, TenantVerification, StoredEvent, ExportedHead } from "./store";
-export { deriveTenantKey, sealSecret, openSecret, secretAad, validateKeyring, SecretDecryptError } from "./secrets-crypto";
+export { deriveTenantKey, sealSecret, openSecret, secretAad, validateKeyring, parseKeyring, SecretDecryptError } from "./secrets-crypto";
 export type { MasterKey, SealedSecret, SecretAddress } from "./secrets-crypto";
 export { TenantSecrets, SECRET_NAME_PATTERN } from "./tenant-secrets";
 export type { SecretInfo, TenantSecretsOptions } from "./tenant-secrets";

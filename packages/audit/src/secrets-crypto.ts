@@ -84,3 +84,24 @@ export function openSecret(tenantKey: Buffer, address: SecretAddress, sealed: Se
     );
   }
 }
+
+/**
+ * Keyring text, the format of `octw secrets` and of the router's keyring file: entries
+ * `<version>:<base64 of 32 bytes>` separated by commas or whitespace. Errors name the entry by
+ * its position, never its text (it is key material).
+ */
+export function parseKeyring(text: string, source: string): MasterKey[] {
+  const keys = text
+    .split(/[\s,]+/)
+    .filter((e) => e.length > 0)
+    .map((entry, i) => {
+      const m = /^(\d+):([A-Za-z0-9+/=_-]+)$/.exec(entry);
+      if (!m) throw new Error(`${source}: entry ${i + 1} must look like <version>:<base64 key> (the key itself is not shown)`);
+      return { version: Number(m[1]), key: Buffer.from(m[2]!, "base64") };
+    });
+  try {
+    return validateKeyring(keys);
+  } catch (err) {
+    throw new Error(`${source}: ${(err as Error).message}`);
+  }
+}

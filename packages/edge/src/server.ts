@@ -16,6 +16,7 @@ import { canonicalHost, requestTargetProblem, resolveRoute, type RouteMatch } fr
 import { TokenVerifier, extractToken, type TokenResult } from "./token";
 import { createOidcGate, isNavigation, type OidcGate } from "./oidc/gate";
 import { errorCode, isValidHeaderName, isValidHeaderValue, relayableStatus, upgradeRefusalStatus } from "./upstream-response";
+import { sendJson as sendJsonResponse } from "@octw/service-shell";
 
 export const HEALTH_PATH = "/_edge/healthz";
 export const SESSION_LOCAL_PATH = "/_edge/session";
@@ -371,19 +372,7 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
   }
 
   function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    const text = JSON.stringify(body);
-    res.writeHead(status, {
-      "content-type": "application/json",
-      "content-length": Buffer.byteLength(text),
-      "cache-control": "no-store",
-      ...(draining ? { connection: "close" } : {}),
-      ...headers,
-    });
-    res.end(text);
+    sendJsonResponse(res, status, body, { close: draining, headers });
   }
 
   function handleSession(req: IncomingMessage, res: ServerResponse, a: Allowed): void {

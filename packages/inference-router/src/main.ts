@@ -4,7 +4,7 @@
 //   octw-inference-router healthcheck  exit 0 when the local router answers its health path
 // Config: JSON at $OCTW_ROUTER_CONFIG (default /etc/octw-inference-router/config.json), nothing
 // secret in it. The database URL and the master keyring come from files the config names.
-import { AuditClient, TenantSecrets, validateKeyring, type MasterKey } from "@octw/audit";
+import { AuditClient, TenantSecrets, parseKeyring } from "@octw/audit";
 import { readJsonFile, readSecretFile, runService, serviceSettings, type Running } from "@octw/service-shell";
 import pg from "pg";
 import { parseRouterConfig, type RouterConfig } from "@octw/contracts";
@@ -17,22 +17,6 @@ export function loadConfig(path = configPath): RouterConfig {
   return parseRouterConfig(readJsonFile("router config", path));
 }
 
-/** `<version>:<base64 32-byte key>` entries separated by commas or newlines (the `octw secrets` format). */
-export function parseKeyring(text: string, source: string): MasterKey[] {
-  const keys = text
-    .split(/[\s,]+/)
-    .filter((e) => e.length > 0)
-    .map((entry, i) => {
-      const m = /^(\d+):([A-Za-z0-9+/=_-]+)$/.exec(entry);
-      if (!m) throw new Error(`${source}: entry ${i + 1} must look like <version>:<base64 key> (the key itself is not shown)`);
-      return { version: Number(m[1]), key: Buffer.from(m[2]!, "base64") };
-    });
-  try {
-    return validateKeyring(keys);
-  } catch (err) {
-    throw new Error(`${source}: ${(err as Error).message}`);
-  }
-}
 
 async function serve(): Promise<Running<RouterConfig>> {
   const config = loadConfig();

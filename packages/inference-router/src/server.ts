@@ -24,6 +24,7 @@ import {
 import { checkBody, passedHeaders, upstreamHeaders } from "./body";
 import { buildTenantTable, checkToken, normalizeAddress, tenantByNetwork, type TenantTable } from "./tenancy";
 import type { AuditEventInput } from "@octw/audit";
+import { sendJson } from "@octw/service-shell";
 
 export const HEALTH_PATH = "/_router/healthz";
 export const ROUTER_ACTOR = "inference-router";
@@ -134,16 +135,7 @@ export function createInferenceRouter(initial: RouterConfig, deps: RouterDeps): 
   }
 
   function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): number {
-    const text = JSON.stringify(body);
-    res.writeHead(status, {
-      "content-type": "application/json",
-      "content-length": Buffer.byteLength(text),
-      "cache-control": "no-store",
-      ...(draining ? { connection: "close" } : {}),
-      ...headers,
-    });
-    res.end(text);
-    return Buffer.byteLength(text);
+    return sendJson(res, status, body, { close: draining, headers });
   }
 
   function readBody(req: IncomingMessage, max: number): Promise<Buffer | "too_large" | "aborted"> {

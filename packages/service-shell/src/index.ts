@@ -1,4 +1,5 @@
 export { readJsonFile, readSecretFile } from "./files";
+export { sendJson } from "./http";
 export { heartbeatHealthcheck, httpHealthcheck, startHeartbeat } from "./health";
 export { reloadConfigOnChange, stopOnSignals, type ReloadOptions, type StopOptions } from "./lifecycle";
 export { errorText, jsonLog, type Log } from "./log";

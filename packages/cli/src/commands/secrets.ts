@@ -1,27 +1,10 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { TenantSecrets, validateKeyring, type MasterKey } from "@octw/audit";
+import { TenantSecrets, parseKeyring, type MasterKey } from "@octw/audit";
 import { cliActor, databaseUrl, directAudit, withPool } from "./connection";
 
 export const KEYRING_ENV = "OCTW_MASTER_KEYRING";
 
-/**
- * Keyring text: entries "<version>:<base64 of 32 bytes>", separated by commas or newlines.
- * From a file (--keyring-file) or $OCTW_MASTER_KEYRING; never from argv (process list).
- */
-export function parseKeyring(text: string, source: string): MasterKey[] {
-  const entries = text.split(/[\s,]+/).filter((e) => e.length > 0);
-  const keys = entries.map((entry, i) => {
-    const m = /^(\d+):([A-Za-z0-9+/=_-]+)$/.exec(entry);
-    if (!m) throw new Error(`${source}: entry ${i + 1} must look like <version>:<base64 key> (the key itself is not shown)`);
-    return { version: Number(m[1]), key: Buffer.from(m[2]!, "base64") };
-  });
-  try {
-    return validateKeyring(keys);
-  } catch (err) {
-    throw new Error(`${source}: ${(err as Error).message}`);
-  }
-}
 
 async function loadKeyring(file: string | undefined): Promise<MasterKey[]> {
   if (file) return parseKeyring(await readFile(file, "utf8"), `--keyring-file ${file}`);

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { parseKeyring } from "../src/commands/secrets";
+import { parseKeyring } from "../src/index";
 
 describe("parseKeyring", () => {
   const a = randomBytes(32);
