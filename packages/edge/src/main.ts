@@ -27,7 +27,8 @@ async function serve(): Promise<Running<EdgeConfig>> {
   const tls = config.listen.tls
     ? { cert: readFileSync(config.listen.tls.certFile, "utf8"), key: readSecretFile("listen.tls.keyFile", config.listen.tls.keyFile) }
     : undefined;
-  const edge = await createEdge(config, { audit: toAuditSink(audit), tls, log });
+  const wakerToken = (file: string) => readSecretFile("wake.tokenFile", file);
+  const edge = await createEdge(config, { audit: toAuditSink(audit), tls, log, wakerToken });
   const addr = await edge.listen();
   log({ msg: "listening", address: addr.address, port: addr.port, tenants: config.tenants.length, tls: Boolean(tls) });
   return { reconfigure: (next: EdgeConfig) => edge.reconfigure(next), drain: () => edge.close().then(() => audit.close()) };

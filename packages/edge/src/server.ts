@@ -15,6 +15,8 @@ import { scopesForRoleClaim, scopesHeaderValue } from "./roles";
 import { canonicalHost, requestTargetProblem, resolveRoute, type RouteMatch } from "./routing";
 import { TokenVerifier, extractToken } from "./token";
 import { errorCode, isValidHeaderName, isValidHeaderValue, relayableStatus, upgradeRefusalStatus } from "./upstream-response";
+import { WakeCoordinator, startingPage, wantsHtml, type HoldOutcome } from "./wake";
+import { wakerClient } from "./waker-client";
 
 export const HEALTH_PATH = "/_edge/healthz";
 export const SESSION_LOCAL_PATH = "/_edge/session";
@@ -40,6 +42,8 @@ export interface EdgeDeps {
    * not exist. Default: the system resolver (in the container: Docker's embedded DNS).
    */
   lookup?: ((host: string) => Promise<string | undefined>) | undefined;
+  /** Reads the waker's bearer token from `wake.tokenFile` (main.ts: a 0400 secret file). */
+  wakerToken?: ((tokenFile: string) => string) | undefined;
 }
 
 /** How long a WebSocket peer has to answer the edge's close frame before it is dropped. */
@@ -90,6 +94,8 @@ type Allowed = {
   exp: number;
   tokenSource: "bearer" | "cookie";
   token: string;
+  /** A suspendable tenant whose gateway name did not resolve (stopped): `target` is not an address yet. */
+  unresolved?: boolean;
 };
 
 interface Ctx {
@@ -183,6 +189,39 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
   let perTenant = new RateLimiter(config.limits.perTenant);
   let perSubject = new RateLimiter(config.limits.perSubject);
   let sanitize = sanitizeOf(config);
+  /** Idle suspend and wake on request (wake.ts), when the config has a `wake` section. */
+  const newWake = (c: EdgeConfig): WakeCoordinator | undefined => {
+    if (!c.wake) return undefined;
+    if (!deps.wakerToken) throw new Error("wake: the edge was started without a way to read wake.tokenFile");
+    const w = new WakeCoordinator(c.wake, { waker: wakerClient(c.wake.wakerUrl, deps.wakerToken(c.wake.tokenFile)), probe: probeReady, log });
+    w.start();
+    return w;
+  };
+  /** The tenant's upstream, looked up again now (after a wake its name resolves again). */
+  async function freshEntry(id: string): Promise<{ route: TenantRoute; target: URL } | undefined> {
+    const tpl = config.routing.upstreamTemplate;
+    if (tpl && !tenants.has(id)) resolved.delete(new URL(tpl.replace("{tenant}", id)).hostname);
+    return tenantEntry(id);
+  }
+  /** One readiness probe of a tenant's gateway over its network (the edge's own, not a tenant's request). */
+  async function probeReady(id: string, timeoutMs: number): Promise<boolean> {
+    const entry = await freshEntry(id);
+    if (entry === undefined || config.wake === undefined) return false;
+    const path = config.wake.readyPath;
+    return new Promise<boolean>((resolve) => {
+      const r = http.request({ host: entry.target.hostname, port: entry.target.port || 80, method: "GET", path, agent: false, timeout: timeoutMs }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      r.on("timeout", () => {
+        r.destroy();
+        resolve(false);
+      });
+      r.on("error", () => resolve(false));
+      r.end();
+    });
+  }
+  const wake = newWake(config);
   const proto: "http" | "https" = deps.tls ? "https" : config.listen.publicScheme;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
   // Rate-limit denials are coalesced: one audit event per key per second, with a count.
@@ -262,7 +301,13 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       return deny(ctx, 403, "origin_mismatch", { tenant: knownTenant, actor: v.sub, role: null });
     }
     if (route.kind === "none") return deny(ctx, 404, "no_route", { tenant: null, actor: v.sub, role: null });
-    const entry = await tenantEntry(route.tenant);
+    let entry: { route: TenantRoute; target: URL; unresolved?: boolean } | undefined = await tenantEntry(route.tenant);
+    const tpl = config.routing.upstreamTemplate;
+    // A stopped gateway has no DNS name: a suspendable tenant is woken, not answered 404.
+    if (entry === undefined && tpl && wake?.manages(route.tenant)) {
+      const url = new URL(tpl.replace("{tenant}", route.tenant));
+      entry = { route: { id: route.tenant, upstream: url.href }, target: url, unresolved: true };
+    }
     if (entry === undefined) return deny(ctx, 404, "unknown_tenant", { tenant: null, actor: v.sub, role: null });
     if (v.tenant !== route.tenant) {
       return deny(ctx, 403, "tenant_mismatch", { tenant: route.tenant, actor: v.sub, role: null });
@@ -288,6 +333,7 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       exp: v.exp,
       tokenSource: source === "cookie" ? "cookie" : "bearer",
       token: token!,
+      ...(entry.unresolved ? { unresolved: true } : {}),
     };
   }
 
@@ -358,7 +404,59 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       req.resume();
       return;
     }
+    const w = wake;
+    if (w?.manages(d.tenant.id)) {
+      // The tenant is in use from now until the response is done (held time included).
+      const id = d.tenant.id;
+      w.begin(id);
+      res.once("close", () => w.end(id));
+      const html = wantsHtml(req.method, req.headers.accept);
+      const ready = await wakeGate(w, d, ctx, html ? Math.min(w.holdMs, w.htmlHoldMs) : w.holdMs);
+      if (res.destroyed) return;
+      if (!ready.ok) {
+        req.resume();
+        if (html) sendStarting(res, ready.retryAfterSec, ready.reason !== "hold_timeout");
+        else sendJson(res, 503, { error: "unavailable" }, { "retry-after": String(ready.retryAfterSec) });
+        return;
+      }
+      proxyHttp(req, res, ready.allowed, ctx);
+      return;
+    }
     proxyHttp(req, res, d, ctx);
+  }
+
+  /**
+   * Holds an allowed request of a suspendable tenant until its gateway is ready (wake.ts); then
+   * its upstream is looked up again when it had to wait (a started gateway's name is back).
+   */
+  async function wakeGate(w: WakeCoordinator, a: Allowed, ctx: Ctx, maxWaitMs: number): Promise<{ ok: true; allowed: Allowed } | Extract<HoldOutcome, { ok: false }>> {
+    const outcome = await w.hold(a.tenant.id, maxWaitMs, a.unresolved === true);
+    if (!outcome.ok) {
+      // hold_timeout on a page request is the "starting…" page, not a failure; still recorded.
+      auditUpstream(ctx, a, outcome.reason, 503);
+      return outcome;
+    }
+    if (!outcome.waited && !a.unresolved) return { ok: true, allowed: a };
+    const fresh = await freshEntry(a.tenant.id);
+    if (fresh === undefined) {
+      auditUpstream(ctx, a, "wake_failed", 503);
+      return { ok: false, reason: "wake_failed", retryAfterSec: w.retryAfterSec };
+    }
+    const { unresolved: _, ...rest } = a;
+    return { ok: true, allowed: { ...rest, target: fresh.target } };
+  }
+
+  function sendStarting(res: ServerResponse, retryAfterSec: number, failed: boolean): void {
+    const page = startingPage(Math.min(retryAfterSec, 5), failed);
+    res.writeHead(503, {
+      "content-type": "text/html; charset=utf-8",
+      "content-length": Buffer.byteLength(page),
+      "cache-control": "no-store",
+      "retry-after": String(retryAfterSec),
+      "content-security-policy": "default-src 'none'",
+      ...(draining ? { connection: "close" } : {}),
+    });
+    res.end(page);
   }
 
   /** An allowed request its gateway did not answer properly: recorded, never silently. */
@@ -414,7 +512,19 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       else res.destroy(); // the head is out: cutting the connection is how the client learns the body is incomplete
     };
     up.on("timeout", () => fail(504, "upstream_timeout"));
-    up.on("error", (err) => fail(502, err.message === "socket hang up" ? "upstream_reset" : "upstream_error", err));
+    up.on("error", (err) => {
+      // A suspendable tenant's gateway that does not take connections may be suspended behind
+      // the edge's back (an edge restart, an operator): probe and wake it, answer "try again".
+      if (isConnectFailure(err) && wake?.manages(a.tenant.id) && !done && !res.headersSent) {
+        wake.unreachable(a.tenant.id);
+        settle();
+        up.destroy();
+        auditUpstream(ctx, a, "upstream_unreachable_waking", 503, err);
+        sendJson(res, 503, { error: "unavailable" }, { "retry-after": String(wake.retryAfterSec) });
+        return;
+      }
+      fail(502, err.message === "socket hang up" ? "upstream_reset" : "upstream_error", err);
+    });
     up.on("upgrade", (_r, socket) => {
       // 101 to a request that asked for no upgrade: not an answer.
       socket.destroy();
@@ -508,9 +618,21 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       routeLabel: routeLabel(req.headers.host, req.url ?? ""),
       transport: "ws",
     };
-    const d = await decide(req, ctx);
-    if (!d.allow) return rejectUpgrade(socket, d.status, d.error, d.headers);
-    if (d.route.localPath === SESSION_LOCAL_PATH) return rejectUpgrade(socket, 405, "method_not_allowed");
+    const decided = await decide(req, ctx);
+    if (!decided.allow) return rejectUpgrade(socket, decided.status, decided.error, decided.headers);
+    if (decided.route.localPath === SESSION_LOCAL_PATH) return rejectUpgrade(socket, 405, "method_not_allowed");
+    let d = decided;
+    const w = wake;
+    if (w?.manages(d.tenant.id)) {
+      // An open WebSocket keeps its tenant awake until the client's connection closes.
+      const id = d.tenant.id;
+      w.begin(id);
+      socket.once("close", () => w.end(id));
+      const ready = await wakeGate(w, d, ctx, w.holdMs);
+      if (socket.destroyed) return;
+      if (!ready.ok) return rejectUpgrade(socket, 503, "unavailable", { "retry-after": String(ready.retryAfterSec) });
+      d = ready.allowed;
+    }
 
     const target = d.target;
     const headers = identityHeaders(req, d, clientIp);
@@ -549,6 +671,7 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       // Before open: a malformed handshake answer (bad accept key, unknown subprotocol,
       // extension not offered, ...), a reset, or unreachable. After open, relay() handles it.
       if (!opened) {
+        if (isConnectFailure(err) && wake?.manages(d.tenant.id)) wake.unreachable(d.tenant.id);
         if (/handshake has timed out/.test(err.message)) refuse(504, "gateway_timeout", "upstream_timeout", err);
         else refuse(502, "bad_gateway", "upstream_invalid_response", err);
       }
@@ -702,6 +825,8 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       if (!same(next.limits.perClientIp, config.limits.perClientIp)) perIp = new RateLimiter(next.limits.perClientIp);
       if (!same(next.limits.perTenant, config.limits.perTenant)) perTenant = new RateLimiter(next.limits.perTenant);
       if (!same(next.limits.perSubject, config.limits.perSubject)) perSubject = new RateLimiter(next.limits.perSubject);
+      if (next.wake && wake) wake.reconfigure(next.wake, same(next.wake.wakerUrl, config.wake?.wakerUrl) && same(next.wake.tokenFile, config.wake?.tokenFile) ? undefined : wakerClient(next.wake.wakerUrl, deps.wakerToken!(next.wake.tokenFile)));
+      else if (!same(next.wake, config.wake)) restartNeeded.push("wake");
       verifier = nextVerifier;
       tenants = nextTenants;
       resolved.clear();
@@ -730,6 +855,7 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       }),
     close: async () => {
       draining = true;
+      wake?.stop();
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       for (const { client, upstream } of pairs) {
@@ -749,6 +875,12 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       if (left > 0) log({ msg: "audit events lost at shutdown", count: left });
     },
   };
+}
+
+/** The gateway did not take the connection at all (no process listening, no host, no route). */
+function isConnectFailure(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === "ECONNREFUSED" || code === "EHOSTUNREACH" || code === "ENETUNREACH" || code === "EHOSTDOWN" || code === "ENOTFOUND" || code === "EAI_AGAIN";
 }
 
 function isWebSocketUpgrade(req: IncomingMessage): boolean {
