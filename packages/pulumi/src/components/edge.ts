@@ -14,6 +14,17 @@ export const EDGE_PORT = 8443;
 const STATE_DIR = "/var/lib/octw-edge";
 const CONFIG_PATH = `${STATE_DIR}/config/config.json`;
 const AUDIT_URL_PATH = `${STATE_DIR}/secrets/audit-db-url`;
+const WAKER_TOKEN_PATH = `${STATE_DIR}/secrets/waker-token`;
+
+/** Suspend idle tenants and wake them on request, through the waker (`Waker` component). */
+export interface EdgeWakeArgs {
+  /** The waker's URL on the control network (`Waker.url`). */
+  wakerUrl: string;
+  /** The waker's bearer token (`Waker.token`). Secret; delivered as a 0400 file. */
+  token: pulumi.Input<string>;
+  /** Suspendable tenants and their idle thresholds; an unlisted tenant is always on. */
+  tenants: Record<string, { pauseAfterS?: number; stopAfterS?: number }>;
+}
 
 export interface EdgeJwtArgs {
   issuer: string;
@@ -81,6 +92,11 @@ export interface EdgeArgs {
    * @default 512
    */
   memoryMb?: number;
+  /**
+   * Idle suspend and wake on request.
+   * @default - off: every tenant is always on
+   */
+  wake?: EdgeWakeArgs;
 }
 
 const inputString = z.custom<pulumi.Input<string>>((v) => typeof v === "string" || pulumi.Output.isInstance(v), "must be a string or a pulumi Output<string>");
@@ -105,6 +121,13 @@ const argsSchema = z.strictObject({
   roles: z.record(z.string(), z.array(z.string())).optional(),
   namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).optional(),
   memoryMb: z.number().int().min(128).max(65_536).optional(),
+  wake: z
+    .strictObject({
+      wakerUrl: z.url({ protocol: /^http$/ }),
+      token: inputString,
+      tenants: z.record(z.string(), z.strictObject({ pauseAfterS: z.number().int().optional(), stopAfterS: z.number().int().optional() })),
+    })
+    .optional(),
 });
 
 /** The edge's config file (not secret), validated with the edge's own schema. */
@@ -131,6 +154,7 @@ export function renderEdgeConfig(args: EdgeArgs): string {
     ...(args.roles ? { roles: args.roles } : {}),
     headers: { user: "x-octw-user" },
     audit: { connectionUrlFile: AUDIT_URL_PATH, spoolPath: `${STATE_DIR}/audit.spool` },
+    ...(args.wake ? { wake: { wakerUrl: args.wake.wakerUrl, tokenFile: WAKER_TOKEN_PATH, tenants: args.wake.tenants } } : {}),
   };
   parseEdgeConfig(config);
   return `${JSON.stringify(config, null, 2)}\n`;
@@ -175,6 +199,7 @@ export class Edge extends pulumi.ComponentResource {
           files: [
             { path: "config/config.json", content: config },
             { path: "secrets/audit-db-url", content: pulumi.secret(parsed.auditConnectionUrl) },
+            ...(parsed.wake ? [{ path: "secrets/waker-token", content: pulumi.secret(parsed.wake.token) }] : []),
           ],
         }),
         labels: labels("edge-state-init"),
