@@ -221,7 +221,7 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       r.end();
     });
   }
-  const wake = newWake(config);
+  let wake = newWake(config);
   const proto: "http" | "https" = deps.tls ? "https" : config.listen.publicScheme;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
   // Rate-limit denials are coalesced: one audit event per key per second, with a count.
@@ -515,12 +515,13 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
     up.on("error", (err) => {
       // A suspendable tenant's gateway that does not take connections may be suspended behind
       // the edge's back (an edge restart, an operator): probe and wake it, answer "try again".
-      if (isConnectFailure(err) && wake?.manages(a.tenant.id) && !done && !res.headersSent) {
-        wake.unreachable(a.tenant.id);
+      const w = wake;
+      if (isConnectFailure(err) && w?.manages(a.tenant.id) && !done && !res.headersSent) {
+        w.unreachable(a.tenant.id);
         settle();
         up.destroy();
         auditUpstream(ctx, a, "upstream_unreachable_waking", 503, err);
-        sendJson(res, 503, { error: "unavailable" }, { "retry-after": String(wake.retryAfterSec) });
+        sendJson(res, 503, { error: "unavailable" }, { "retry-after": String(w.retryAfterSec) });
         return;
       }
       fail(502, err.message === "socket hang up" ? "upstream_reset" : "upstream_error", err);
@@ -671,7 +672,8 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       // Before open: a malformed handshake answer (bad accept key, unknown subprotocol,
       // extension not offered, ...), a reset, or unreachable. After open, relay() handles it.
       if (!opened) {
-        if (isConnectFailure(err) && wake?.manages(d.tenant.id)) wake.unreachable(d.tenant.id);
+        const w = wake;
+        if (isConnectFailure(err) && w?.manages(d.tenant.id)) w.unreachable(d.tenant.id);
         if (/handshake has timed out/.test(err.message)) refuse(504, "gateway_timeout", "upstream_timeout", err);
         else refuse(502, "bad_gateway", "upstream_invalid_response", err);
       }
@@ -825,10 +827,21 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       if (!same(next.limits.perClientIp, config.limits.perClientIp)) perIp = new RateLimiter(next.limits.perClientIp);
       if (!same(next.limits.perTenant, config.limits.perTenant)) perTenant = new RateLimiter(next.limits.perTenant);
       if (!same(next.limits.perSubject, config.limits.perSubject)) perSubject = new RateLimiter(next.limits.perSubject);
-      if (next.wake && wake) wake.reconfigure(next.wake, same(next.wake.wakerUrl, config.wake?.wakerUrl) && same(next.wake.tokenFile, config.wake?.tokenFile) ? undefined : wakerClient(next.wake.wakerUrl, deps.wakerToken!(next.wake.tokenFile)));
-      else if (!same(next.wake, config.wake)) restartNeeded.push("wake");
+      // Suspension switched on, changed or off without a restart (a platform that gains its
+      // first suspendable tenant). Built before anything is swapped: an unreadable token file
+      // leaves the old config running.
+      let nextWake = wake;
+      if (next.wake && wake) {
+        const sameWaker = same(next.wake.wakerUrl, config.wake?.wakerUrl) && same(next.wake.tokenFile, config.wake?.tokenFile);
+        wake.reconfigure(next.wake, sameWaker ? undefined : wakerClient(next.wake.wakerUrl, deps.wakerToken!(next.wake.tokenFile)));
+      } else if (next.wake) nextWake = newWake(next);
+      else if (wake) {
+        wake.stop();
+        nextWake = undefined;
+      }
       verifier = nextVerifier;
       tenants = nextTenants;
+      wake = nextWake;
       resolved.clear();
       sanitize = sanitizeOf(next);
       config = next;

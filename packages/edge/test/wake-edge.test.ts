@@ -112,7 +112,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(wake: Partial<NonNullable<EdgeConfigInput["wake"]>> = {}, initial: GwState = "stopped") {
+async function setup(wake: Partial<NonNullable<EdgeConfigInput["wake"]>> = {}, initial: GwState = "stopped", startWithoutWake = false) {
   // A free port on 127.0.0.21, then the same port on .22 and .23 (one port in the template).
   const probe = http.createServer();
   await new Promise<void>((r) => probe.listen(0, "127.0.0.21", r));
@@ -138,19 +138,21 @@ async function setup(wake: Partial<NonNullable<EdgeConfigInput["wake"]>> = {}, i
     return Promise.resolve(g && g.state !== "stopped" ? g.address : undefined);
   };
   const audit = new MemoryAudit();
-  const config = parseEdgeConfig({
-    listen: { host: "127.0.0.1", port: 0, publicScheme: "https" },
+  const input = (withWake: boolean) => ({
+    listen: { host: "127.0.0.1", port: 0, publicScheme: "https" as const },
     routing: { hostDomain: "octw.test", upstreamTemplate: `http://gw-{tenant}.test:${port}` },
     tenants: [],
     jwt: { issuer: ISSUER, audience: AUDIENCE, algorithms: ["ES256"], keys: { kind: "static", jwks: [issuer.publicJwk] } },
     limits: { perSubject: { ratePerSec: 1000, burst: 1000 }, perTenant: { ratePerSec: 1000, burst: 1000 }, perClientIp: { ratePerSec: 1000, burst: 1000 } },
-    wake: { wakerUrl: waker.url, tokenFile: "/run/secrets/waker-token", tenants: { a: { pauseAfterS: 1, stopAfterS: 2 }, b: { stopAfterS: 1 } }, tickMs: 50, readyPollMs: 10, probeTimeoutMs: 200, ...wake },
+    ...(withWake ? { wake: { wakerUrl: waker.url, tokenFile: "/run/secrets/waker-token", tenants: { a: { pauseAfterS: 1, stopAfterS: 2 }, b: { stopAfterS: 1 } }, tickMs: 50, readyPollMs: 10, probeTimeoutMs: 200, ...wake } } : {}),
   });
+  const config = parseEdgeConfig(input(!startWithoutWake));
   const tokenFiles: string[] = [];
   const edge: EdgeServer = await createEdge(config, { audit, lookup, wakerToken: (f) => (tokenFiles.push(f), TOKEN) });
   const addr = await edge.listen();
   cleanups.push(() => edge.close());
-  return { gws, waker, edge, port: addr.port, audit, tokenFiles, lookups };
+  const withWakeConfig = () => parseEdgeConfig(input(true));
+  return { gws, waker, edge, port: addr.port, audit, tokenFiles, lookups, withWakeConfig };
 }
 
 interface Res { status: number; headers: http.IncomingHttpHeaders; body: string }
@@ -260,6 +262,19 @@ describe("edge: wake on request", () => {
     expect(r.headers["retry-after"]).toBe("5");
     const r2 = await get(s.port, "a.octw.test", t);
     expect(r2.status).toBe(200);
+    expect(wakes(s.waker, "a")).toBe(1);
+  });
+});
+
+describe("edge: switching wake on by a config reload", () => {
+  it("an edge started without `wake` wakes its tenants after a reload that adds it, without a restart", async () => {
+    const s = await setup({}, "stopped", true);
+    const t = await tokenFor("a");
+    expect((await get(s.port, "a.octw.test", t)).status).toBe(404); // no wake: a stopped gateway has no name
+    expect(s.waker.calls).toEqual([]);
+    const r = await s.edge.reconfigure(s.withWakeConfig());
+    expect(r.restartNeeded).toEqual([]);
+    expect((await get(s.port, "a.octw.test", t)).status).toBe(200);
     expect(wakes(s.waker, "a")).toBe(1);
   });
 });
