@@ -201,6 +201,9 @@ afterAll(async () => {
       // not there: the deployment did not get that far
     }
   }
+  // destroy first (as `pulumi destroy` would): cleanup alone removes the embedded Postgres
+  // before the roles in it
+  await dep?.destroy().catch((err: unknown) => console.log(`[wake] destroy: ${String(err)}`));
   await dep?.cleanup();
   console.log(`\n[wake] measured:\n  ${numbers.join("\n  ")}`);
 }, 300_000);

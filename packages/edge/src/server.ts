@@ -193,7 +193,9 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
   const newWake = (c: EdgeConfig): WakeCoordinator | undefined => {
     if (!c.wake) return undefined;
     if (!deps.wakerToken) throw new Error("wake: the edge was started without a way to read wake.tokenFile");
-    const w = new WakeCoordinator(c.wake, { waker: wakerClient(c.wake.wakerUrl, deps.wakerToken(c.wake.tokenFile)), probe: probeReady, log });
+    const read = deps.wakerToken;
+    const file = c.wake.tokenFile;
+    const w = new WakeCoordinator(c.wake, { waker: wakerClient(c.wake.wakerUrl, () => read(file)), probe: probeReady, log });
     w.start();
     return w;
   };
@@ -833,7 +835,9 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       let nextWake = wake;
       if (next.wake && wake) {
         const sameWaker = same(next.wake.wakerUrl, config.wake?.wakerUrl) && same(next.wake.tokenFile, config.wake?.tokenFile);
-        wake.reconfigure(next.wake, sameWaker ? undefined : wakerClient(next.wake.wakerUrl, deps.wakerToken!(next.wake.tokenFile)));
+        const read = deps.wakerToken!;
+        const file = next.wake.tokenFile;
+        wake.reconfigure(next.wake, sameWaker ? undefined : wakerClient(next.wake.wakerUrl, () => read(file)));
       } else if (next.wake) nextWake = newWake(next);
       else if (wake) {
         wake.stop();

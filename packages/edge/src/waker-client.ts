@@ -24,11 +24,23 @@ export class WakerCallError extends Error {
 /** A suspend may wait for a `docker stop` grace period; wake has its own timeout. */
 const SUSPEND_TIMEOUT_MS = 60_000;
 
-export function wakerClient(baseUrl: string, token: string): WakerApi {
+/**
+ * `token` is read at every call (wake and suspend are rare): the file may appear after the config
+ * that names it (a deployment writes them one after the other) and may be rotated in place.
+ */
+export function wakerClient(baseUrl: string, token: () => string): WakerApi {
   const base = new URL(baseUrl);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const call = (path: string, timeoutMs: number) =>
     new Promise<void>((resolve, reject) => {
+      let bearer: string;
+      try {
+        bearer = token();
+      } catch (err) {
+        // The reader's message names the file, never its content.
+        reject(new WakerCallError(undefined, err instanceof Error ? err.message : "cannot read the waker token"));
+        return;
+      }
       const req = http.request(
         {
           host: base.hostname,
@@ -36,7 +48,7 @@ export function wakerClient(baseUrl: string, token: string): WakerApi {
           method: "POST",
           path,
           agent,
-          headers: { authorization: `Bearer ${token}`, "content-length": "0" },
+          headers: { authorization: `Bearer ${bearer}`, "content-length": "0" },
           signal: AbortSignal.timeout(timeoutMs),
         },
         (res) => {

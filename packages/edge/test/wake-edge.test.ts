@@ -148,11 +148,17 @@ async function setup(wake: Partial<NonNullable<EdgeConfigInput["wake"]>> = {}, i
   });
   const config = parseEdgeConfig(input(!startWithoutWake));
   const tokenFiles: string[] = [];
-  const edge: EdgeServer = await createEdge(config, { audit, lookup, wakerToken: (f) => (tokenFiles.push(f), TOKEN) });
+  const token = { missing: false };
+  const wakerToken = (f: string) => {
+    if (token.missing) throw new Error(`wake.tokenFile: cannot read secret file ${f} (ENOENT)`);
+    tokenFiles.push(f);
+    return TOKEN;
+  };
+  const edge: EdgeServer = await createEdge(config, { audit, lookup, wakerToken });
   const addr = await edge.listen();
   cleanups.push(() => edge.close());
   const withWakeConfig = () => parseEdgeConfig(input(true));
-  return { gws, waker, edge, port: addr.port, audit, tokenFiles, lookups, withWakeConfig };
+  return { gws, waker, edge, port: addr.port, audit, tokenFiles, lookups, withWakeConfig, token };
 }
 
 interface Res { status: number; headers: http.IncomingHttpHeaders; body: string }
@@ -274,6 +280,23 @@ describe("edge: switching wake on by a config reload", () => {
     expect(s.waker.calls).toEqual([]);
     const r = await s.edge.reconfigure(s.withWakeConfig());
     expect(r.restartNeeded).toEqual([]);
+    expect((await get(s.port, "a.octw.test", t)).status).toBe(200);
+    expect(wakes(s.waker, "a")).toBe(1);
+  });
+});
+
+describe("edge: the waker's token file", () => {
+  it("is read at each call: a reload that names it before it exists is taken, and wakes work once it is there", async () => {
+    const s = await setup({ retryAfterSec: 1 }, "stopped", true);
+    s.token.missing = true;
+    expect((await s.edge.reconfigure(s.withWakeConfig())).restartNeeded).toEqual([]);
+    const t = await tokenFor("a");
+    const r = await get(s.port, "a.octw.test", t);
+    expect(r.status).toBe(503);
+    expect(r.headers["retry-after"]).toBe("1");
+    expect(s.waker.calls).toEqual([]); // nothing reached the waker without its token
+    s.token.missing = false;
+    await new Promise((res) => setTimeout(res, 1_000));
     expect((await get(s.port, "a.octw.test", t)).status).toBe(200);
     expect(wakes(s.waker, "a")).toBe(1);
   });

@@ -196,10 +196,12 @@ export class Edge extends pulumi.ComponentResource {
           uid: EDGE_UID,
           gid: EDGE_UID,
           volumeName: volume.name,
+          // The secrets first: the edge re-reads its config as soon as it changes, and the
+          // config names them.
           files: [
-            { path: "config/config.json", content: config },
             { path: "secrets/audit-db-url", content: pulumi.secret(parsed.auditConnectionUrl) },
             ...(parsed.wake ? [{ path: "secrets/waker-token", content: pulumi.secret(parsed.wake.token) }] : []),
+            { path: "config/config.json", content: config },
           ],
         }),
         labels: labels("edge-state-init"),
