@@ -242,7 +242,8 @@ describe("suspend policy switched on by `pulumi up`", () => {
     for (const t of TENANTS) {
       const id = await idOf(t, "gateway");
       await until(`${t} stopped`, (STOP_S + 60) * 1000, async () => (await status(id)) === "exited");
-      expect(await status(await idOf(t, "egress-proxy")), `${t} proxy`).toBe("exited");
+      const proxy = await idOf(t, "egress-proxy");
+      await until(`${t}'s proxy stopped`, 60_000, async () => (await status(proxy)) === "exited"); // after its gateway
       const after = await memoryBytes(id);
       note(`${t}: gateway memory ${(memBefore.get(t)! / 2 ** 20).toFixed(0)} MiB running → ${(after / 2 ** 20).toFixed(0)} MiB stopped`);
       expect(memBefore.get(t)!).toBeGreaterThan(100 * 2 ** 20); // positive control: it held memory

@@ -121,8 +121,13 @@ export const WakeConfigSchema = z.object({
    * container has no DNS name) is woken, not answered 404.
    */
   tenants: z.record(z.string().regex(TENANT_ID_PATTERN, "a tenant id (lower-case DNS label)"), SuspendThresholdsSchema).default({}),
-  /** The gateway's readiness path, polled over the tenant network after a wake. */
-  readyPath: z.string().regex(/^\/[A-Za-z0-9._~/-]*$/, "an absolute path").default("/readyz"),
+  /**
+   * The gateway's health path, polled over the tenant network after a wake (200 = serving).
+   * Not OpenClaw's `/readyz`: from a trusted proxy's address it answers 403
+   * "proxy_attribution_required" whatever X-Forwarded-For says (found on the realized stack);
+   * `/healthz` is what the engine's healthcheck uses too.
+   */
+  readyPath: z.string().regex(/^\/[A-Za-z0-9._~/-]*$/, "an absolute path").default("/healthz"),
   /** Longest a request or WebSocket upgrade is held while its tenant wakes (then 503 + Retry-After). */
   holdTimeoutMs: z.number().int().min(100).max(300_000).default(30_000),
   /** A browser asking for HTML gets the self-refreshing "starting…" page after this long. */
