@@ -7,8 +7,9 @@
 // survives; no tenant reaches the waker (probe from inside a gateway, positive control from the
 // edge, which is allowed); the audit trail has every transition with its reason and wake time.
 //
-// N = 3 (not the issue's 6): the machine has 2 cores and each gateway needs ≈10 s of CPU to start;
-// the numbers each step measured are printed at the end.
+// N = 3 by default, OCTW_WAKE_TENANTS=6 for the issue's 6: the machine has 2 cores and each
+// gateway needs ≈10 s of CPU to start, so 6 concurrent wakes from stopped outlast the edge's 30 s
+// hold and are answered after a Retry-After. The numbers each step measured are printed at the end.
 // Needs: DOCKER_HOST, OCTW_TEST_PG_URL, images OPENCLAW, EGRESS, POSTGRES, EDGE (with wake), WAKER.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
@@ -31,7 +32,8 @@ const h = (parseInt(runId.slice(1, 3), 16) % 200) + 20;
 const edgePort = 20000 + (parseInt(runId.slice(3, 7), 16) % 10000);
 const ISSUER = "octw-wake-issuer";
 const AUDIENCE = "octw-edge";
-const TENANTS = ["alpha", "bravo", "charlie"] as const;
+/** OCTW_WAKE_TENANTS (default 3, at most 6) tenants; alpha, bravo and charlie are always among them. */
+const TENANTS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"].slice(0, Math.min(6, Math.max(3, Number(process.env.OCTW_WAKE_TENANTS ?? 3))));
 const PAUSE_S = 8;
 const STOP_S = 25;
 const SOCKET = (process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock").replace(/^unix:\/\//, "");
