@@ -3,10 +3,10 @@
 // a plain `docker start` + readiness of the same container in the same run; and how many
 // registered tenants fit a host at the measured resident cost. Not a test: it prints numbers.
 //
-// Skeleton of issue 12's benchmark: the edge's wake-on-request is not built yet, so latency is
-// measured at the waker's caller: from the wake call until the gateway's /readyz answers 200,
-// polled from the host every 20 ms over a test-created bridge (what the edge would do over the
-// tenant network). Idle RSS before/after the leaner settings: bench/gateway-memory.
+// Measured twice: at the waker's caller (from the wake call until the gateway's /readyz answers
+// 200, polled from the host every 20 ms over a test-created bridge), and at the edge (edge.ts: a
+// real edge whose idle clock suspends the gateway; from a user's GET for the suspended tenant
+// until its answer). Idle RSS before/after the leaner settings: bench/gateway-memory.
 //
 // Needs DOCKER_HOST (unix socket) and OCTW_IMAGE_OPENCLAW. BENCH_RUNS (default 5) per case.
 import { randomBytes } from "node:crypto";
@@ -14,6 +14,7 @@ import Dockerode from "dockerode";
 import { capacityReport, gatewayRuntimeEnv, renderOpenClawConfig, type SuspendPolicy } from "@octw/pulumi";
 import { Engine } from "../../packages/waker/src/engine";
 import { Waker } from "../../packages/waker/src/waker";
+import { atTheEdge } from "./edge";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const RUN = `octwb-wake-${randomBytes(3).toString("hex")}`;
@@ -103,6 +104,9 @@ async function main(): Promise<void> {
     line("plain docker start → /readyz", plain);
     line("waker wake from paused → /readyz", paused);
     line("waker wake from stopped → /readyz", stopped);
+    const edge = await atTheEdge({ gateway: gw, waker, address: ADDR, runs: RUNS });
+    line("edge: GET for a paused tenant", edge.paused);
+    line("edge: GET for a stopped tenant", edge.stopped);
   } finally {
     for (const c of made) await c.remove({ force: true }).catch(() => {});
     await vol.remove().catch(() => {});

@@ -188,7 +188,7 @@ describe("edge deployed from its container contract (Docker API)", () => {
       return true;
     });
     // The edge appends as its own role, which may append only the edge's event types.
-    const roles = { owner: "audit_owner", reader: "audit_reader", edge: "audit_edge", router: "audit_router", shipper: "audit_shipper" };
+    const roles = { owner: "audit_owner", reader: "audit_reader", edge: "audit_edge", router: "audit_router", shipper: "audit_shipper", waker: "audit_waker" };
     const edgePw = randomBytes(18).toString("hex");
     const su = new pg.Client({ connectionString: pgSuperUrl });
     await su.connect();
@@ -196,6 +196,7 @@ describe("edge deployed from its container contract (Docker API)", () => {
     await su.query(`CREATE ROLE audit_edge LOGIN PASSWORD '${edgePw}'`);
     await su.query(`CREATE ROLE audit_router NOLOGIN`);
     await su.query(`CREATE ROLE audit_shipper NOLOGIN`);
+    await su.query(`CREATE ROLE audit_waker NOLOGIN`);
     await su.query(`CREATE ROLE audit_reader NOLOGIN`);
     await su.query(`CREATE DATABASE audit OWNER audit_owner`);
     await su.end();

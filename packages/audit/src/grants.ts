@@ -17,7 +17,7 @@ export interface GrantSpec {
 /**
  * Everything the service and reader roles may do, and nothing else. The owner owns every object
  * (migrations run as it) and needs no grant. Declare these after migrations have run.
- *  - edge, router, shipper: append events only through octw.append_events (no privilege on
+ *  - edge, router, shipper, waker: append events only through octw.append_events (no privilege on
  *    audit tables at all; the function itself checks each event type against the calling role,
  *    see SERVICE_EVENT_TYPES). The router alone may SELECT sealed tenant secrets (it opens the
  *    tenant's provider key); no service may write them: `octw secrets set` runs as the owner.

@@ -9,7 +9,7 @@ export const AUDIT_SCHEMA = "octw";
  *  - owner:   owns every object; runs migrations; binds tenant readers. It is also the
  *             operator's role (`octw approvals`, `octw secrets set|rotate`): the only role that
  *             may append any event type (approval decisions included) and write tenant secrets.
- *  - edge, router, shipper: one login role per service. Each may append only the event types
+ *  - edge, router, shipper, waker: one login role per service. Each may append only the event types
  *             SERVICE_EVENT_TYPES lists for it (enforced inside octw.append_events); only the
  *             router may read tenant_secrets, and no service may write them.
  *  - reader:  group role of the per-tenant reader logins; sees nothing by itself.
@@ -20,10 +20,12 @@ export interface AuditRoles {
   edge: string;
   router: string;
   shipper: string;
+  /** @octw/waker: appends tenant.suspended / tenant.woken / tenant.wake_failed only. */
+  waker: string;
 }
 
 /** The services that write audit events, each under its own role (AuditRoles[service]). */
-export const SERVICE_ROLES = ["edge", "router", "shipper"] as const;
+export const SERVICE_ROLES = ["edge", "router", "shipper", "waker"] as const;
 export type ServiceRole = (typeof SERVICE_ROLES)[number];
 
 /**
@@ -38,6 +40,8 @@ export const SERVICE_EVENT_TYPES: Readonly<Record<ServiceRole, readonly string[]
   // one per request; secret.read is what TenantSecrets.get records when the router opens a key
   router: Object.freeze(["inference.call", "secret.read"]),
   shipper: Object.freeze(["egress.denied"]),
+  // every transition of a suspended/woken tenant (packages/waker/src/waker.ts)
+  waker: Object.freeze(["tenant.suspended", "tenant.wake_failed", "tenant.woken"]),
 });
 
 const ROLE_KEYS = ["owner", "reader", ...SERVICE_ROLES] as const;
@@ -53,7 +57,7 @@ const ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 export function validateRoles(roles: AuditRoles): void {
   if (typeof roles !== "object" || roles === null) throw new Error(`roles: must be an object naming the ${ROLE_KEYS.join(", ")} roles`);
   if ("writer" in roles) {
-    throw new Error("roles.writer: the shared writer role is retired (migration 3); edge, router and shipper each have their own role");
+    throw new Error("roles.writer: the shared writer role is retired (migration 3); edge, router, shipper and waker each have their own role");
   }
   for (const key of ROLE_KEYS) {
     const name = roles[key];

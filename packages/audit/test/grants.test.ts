@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { grantStatements, requiredGrants } from "../src/grants";
 import { SERVICE_EVENT_TYPES, SERVICE_ROLES, migrationSql, validateRoles, type AuditRoles } from "../src/migrations";
 
-const roles: AuditRoles = { owner: "o", reader: "r", edge: "e", router: "ro", shipper: "s" };
+const roles: AuditRoles = { owner: "o", reader: "r", edge: "e", router: "ro", shipper: "s", waker: "w" };
 const grantsOf = (role: string) => requiredGrants(roles).filter((g) => g.role === role);
 
 describe("requiredGrants", () => {
@@ -17,7 +17,7 @@ describe("requiredGrants", () => {
   });
   it("grants the owner nothing (it owns everything) and no grant to a role outside AuditRoles", () => {
     expect(grantsOf("o")).toEqual([]);
-    expect(new Set(requiredGrants(roles).map((g) => g.role))).toEqual(new Set(["r", "e", "ro", "s"]));
+    expect(new Set(requiredGrants(roles).map((g) => g.role))).toEqual(new Set(["r", "e", "ro", "s", "w"]));
   });
   it("gives the reader SELECT only", () => {
     for (const g of grantsOf("r")) {
@@ -43,7 +43,7 @@ describe("SERVICE_EVENT_TYPES", () => {
 describe("roles and migrationSql", () => {
   it("rejects unsafe or shared role names, naming the field", () => {
     expect(() => validateRoles({ ...roles, edge: 'x"; DROP' })).toThrow(/roles\.edge: must be a lowercase Postgres role name/);
-    expect(() => validateRoles({ ...roles, router: "e" })).toThrow(/must be 5 different roles/);
+    expect(() => validateRoles({ ...roles, router: "e" })).toThrow(/must be 6 different roles/);
     expect(() => validateRoles({ ...roles, shipper: undefined } as unknown as AuditRoles)).toThrow(/roles\.shipper:/);
   });
   it("refuses the retired shared writer role, saying what replaced it", () => {

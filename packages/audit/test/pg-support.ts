@@ -37,6 +37,7 @@ export interface TestAuditDb {
   edgeUrl: string;
   routerUrl: string;
   shipperUrl: string;
+  wakerUrl: string;
   /** Creates a login role, member of roles.reader, bound to `tenant`; returns its URL. */
   tenantReader(tenant: string): Promise<{ role: string; url: string }>;
   /** Creates a login role member of roles.reader but bound to no tenant. */
@@ -52,10 +53,10 @@ export interface TestAuditDb {
 export async function createAuditDb(baseUrl: string = requirePgUrl(), options: { migrate?: boolean } = {}): Promise<TestAuditDb> {
   const id = randomBytes(5).toString("hex");
   const database = `octw_audit_test_${id}`;
-  const roles: AuditRoles = { owner: `octw_${id}_owner`, reader: `octw_${id}_reader`, edge: `octw_${id}_edge`, router: `octw_${id}_router`, shipper: `octw_${id}_shipper` };
+  const roles: AuditRoles = { owner: `octw_${id}_owner`, reader: `octw_${id}_reader`, edge: `octw_${id}_edge`, router: `octw_${id}_router`, shipper: `octw_${id}_shipper`, waker: `octw_${id}_waker` };
   const pw = () => randomBytes(18).toString("hex");
   const ownerPw = pw();
-  const servicePw = { edge: pw(), router: pw(), shipper: pw() };
+  const servicePw = { edge: pw(), router: pw(), shipper: pw(), waker: pw() };
   const extraRoles: string[] = [];
   const superUrl = urlFor(baseUrl, decodeURIComponent(new URL(baseUrl).username), decodeURIComponent(new URL(baseUrl).password), database);
   await withClient(baseUrl, async (c) => {
@@ -87,6 +88,7 @@ export async function createAuditDb(baseUrl: string = requirePgUrl(), options: {
     edgeUrl: serviceUrl("edge"),
     routerUrl: serviceUrl("router"),
     shipperUrl: serviceUrl("shipper"),
+    wakerUrl: serviceUrl("waker"),
     async tenantReader(tenant: string) {
       const r = await newReader();
       await withClient(ownerUrl, (c) => bindTenantReader(c, r.role, tenant));

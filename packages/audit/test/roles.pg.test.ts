@@ -32,7 +32,7 @@ describe("per-service audit roles on a real Postgres", () => {
   beforeAll(async () => {
     db = await createAuditDb(requirePgUrl());
     const reader = await db.tenantReader("acme");
-    const urls = { owner: db.ownerUrl, edge: db.edgeUrl, router: db.routerUrl, shipper: db.shipperUrl, tenantReader: reader.url };
+    const urls = { owner: db.ownerUrl, edge: db.edgeUrl, router: db.routerUrl, shipper: db.shipperUrl, waker: db.wakerUrl, tenantReader: reader.url };
     for (const [k, url] of Object.entries(urls)) {
       const c = new pg.Client({ connectionString: url });
       await c.connect();

@@ -36,6 +36,11 @@ describe("SERVICE_EVENT_TYPES matches what the services emit", () => {
     const get = readFileSync(join(PACKAGES, "audit/src/tenant-secrets.ts"), "utf8").split("async get(")[1]!.split("\n  }\n")[0]!;
     expect(literals(get, /action: "([a-z_.]+)"/g)).toEqual(["secret.read"]);
   });
+  it("waker: its `action:` literals", () => {
+    const found = literals(sources("waker"), /action: "([a-z_.]+)"/g);
+    expect(found.length).toBeGreaterThan(0);
+    expect(found).toEqual([...SERVICE_EVENT_TYPES.waker].sort());
+  });
   it("shipper: its `action:` literals", () => {
     const found = literals(sources("egress-audit"), /action: "([a-z_.]+)"/g);
     expect(found).toEqual([...SERVICE_EVENT_TYPES.shipper].sort());

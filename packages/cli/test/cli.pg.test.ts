@@ -54,7 +54,7 @@ describe("octw CLI against a real Postgres", () => {
 
   it("audit migrate applies migrations and grants, and is idempotent", async () => {
     const r = db.roles;
-    const args = ["audit", "migrate", "--owner", r.owner, "--reader", r.reader, "--edge", r.edge, "--router", r.router, "--shipper", r.shipper, "--apply-grants"];
+    const args = ["audit", "migrate", "--owner", r.owner, "--reader", r.reader, "--edge", r.edge, "--router", r.router, "--shipper", r.shipper, "--waker", r.waker, "--apply-grants"];
     // The retired shared writer is refused by name, before anything is applied.
     const old = await octw(["audit", "migrate", "--owner", r.owner, "--writer", r.edge, "--reader", r.reader], asOwner());
     expect(old.code).toBe(1);

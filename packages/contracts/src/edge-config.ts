@@ -128,6 +128,63 @@ export const TenantRouteSchema = z.object({
   upstream: z.url({ protocol: /^http$/ }),
 });
 
+/** A suspendable tenant's idle thresholds (the platform's SuspendPolicy other than alwaysOn). */
+export const SuspendThresholdsSchema = z
+  .strictObject({
+    /** Idle seconds after which the tenant is paused (cgroup freezer: memory stays, resumes in ms). */
+    pauseAfterS: z.number().int().min(1).max(86_400).optional(),
+    /** Idle seconds after which the tenant is stopped (memory freed). */
+    stopAfterS: z.number().int().min(1).max(604_800).optional(),
+  })
+  .refine((p) => p.pauseAfterS !== undefined || p.stopAfterS !== undefined, "give pauseAfterS, stopAfterS or both")
+  .refine((p) => p.pauseAfterS === undefined || p.stopAfterS === undefined || p.stopAfterS > p.pauseAfterS, {
+    message: "stopAfterS must be greater than pauseAfterS",
+    path: ["stopAfterS"],
+  });
+
+/**
+ * Suspend idle tenants and wake them on request, through the waker (packages/waker). The edge
+ * holds only the waker's URL and the file with its bearer token, never the Engine API socket.
+ */
+export const WakeConfigSchema = z.object({
+  /** The waker on the control network, e.g. http://octw-waker:8790. */
+  wakerUrl: z.url({ protocol: /^http$/ }),
+  /** File holding the waker's bearer token (a secret: mode 0400). */
+  tokenFile: z.string().min(1).default("/var/lib/octw-edge/secrets/waker-token"),
+  /**
+   * The suspendable tenants and their thresholds; a tenant not listed is always on (never
+   * suspended, never woken). A listed tenant whose gateway name does not resolve (a stopped
+   * container has no DNS name) is woken, not answered 404.
+   */
+  tenants: z.record(z.string().regex(TENANT_ID_PATTERN, "a tenant id (lower-case DNS label)"), SuspendThresholdsSchema).default({}),
+  /**
+   * The gateway's health path, polled over the tenant network after a wake (200 = serving).
+   * Not OpenClaw's `/readyz`: from a trusted proxy's address it answers 403
+   * "proxy_attribution_required" whatever X-Forwarded-For says (found on the realized stack);
+   * `/healthz` is what the engine's healthcheck uses too.
+   */
+  readyPath: z.string().regex(/^\/[A-Za-z0-9._~/-]*$/, "an absolute path").default("/healthz"),
+  /** Longest a request or WebSocket upgrade is held while its tenant wakes (then 503 + Retry-After). */
+  holdTimeoutMs: z.number().int().min(100).max(300_000).default(30_000),
+  /** A browser asking for HTML gets the self-refreshing "starting…" page after this long. */
+  htmlHoldMs: z.number().int().min(0).max(300_000).default(2_000),
+  /** Requests held per tenant at once; more are answered 503 + Retry-After at once. */
+  maxHeldPerTenant: z.number().int().min(1).max(100_000).default(256),
+  /** Requests held over all tenants at once. */
+  maxHeldTotal: z.number().int().min(1).max(1_000_000).default(4_096),
+  /** One wake (waker call + readiness) that takes longer fails. */
+  wakeTimeoutMs: z.number().int().min(500).max(600_000).default(60_000),
+  readyPollMs: z.number().int().min(10).max(10_000).default(100),
+  /** One readiness probe (also the first request's check after an edge restart). */
+  probeTimeoutMs: z.number().int().min(50).max(60_000).default(1_000),
+  /** How often the idle clock looks for tenants to suspend. */
+  tickMs: z.number().int().min(50).max(60_000).default(1_000),
+  /** After a failed suspend, wait this long before trying that tenant again. */
+  suspendRetryMs: z.number().int().min(100).max(3_600_000).default(30_000),
+  /** Retry-After (seconds) of the 503 a failed or timed-out wake answers. */
+  retryAfterSec: z.number().int().min(1).max(3_600).default(5),
+});
+
 export const EdgeConfigSchema = z
   .object({
     listen: z
@@ -237,6 +294,7 @@ export const EdgeConfigSchema = z
         shutdownGraceMs: z.number().int().min(0).max(600_000).default(10_000),
       })
       .prefault({}),
+    wake: WakeConfigSchema.optional(),
     audit: z
       .object({
         /** Events waiting for the audit store; when full, the edge refuses requests (fail closed). */
@@ -273,6 +331,8 @@ export const EdgeConfigSchema = z
 export type EdgeConfig = z.output<typeof EdgeConfigSchema>;
 export type EdgeConfigInput = z.input<typeof EdgeConfigSchema>;
 export type TenantRoute = z.output<typeof TenantRouteSchema>;
+export type WakeConfig = z.output<typeof WakeConfigSchema>;
+export type SuspendThresholds = z.output<typeof SuspendThresholdsSchema>;
 
 /**
  * Validates a config; throws an {@link OctwConfigError} whose problems name every bad field (as

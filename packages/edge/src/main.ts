@@ -35,7 +35,8 @@ async function serve(): Promise<Running<EdgeConfig>> {
         clientSecret: config.oidc.clientSecretFile ? readSecretFile("oidc.clientSecretFile", config.oidc.clientSecretFile) : undefined,
       }
     : undefined;
-  const edge = await createEdge(config, { audit: toAuditSink(audit), tls, log, oidc });
+  const wakerToken = (file: string) => readSecretFile("wake.tokenFile", file);
+  const edge = await createEdge(config, { audit: toAuditSink(audit), tls, log, oidc, wakerToken });
   const addr = await edge.listen();
   log({ msg: "listening", address: addr.address, port: addr.port, tenants: config.tenants.length, tls: Boolean(tls) });
   return { reconfigure: (next: EdgeConfig) => edge.reconfigure(next), drain: () => edge.close().then(() => audit.close()) };

@@ -17,6 +17,8 @@ import { TokenVerifier, extractToken, type TokenResult } from "./token";
 import { createOidcGate, isNavigation, type OidcGate } from "./oidc/gate";
 import { errorCode, isValidHeaderName, isValidHeaderValue, relayableStatus, upgradeRefusalStatus } from "./upstream-response";
 import { sendJson as sendJsonResponse } from "@octw/service-shell";
+import { WakeCoordinator, startingPage, wantsHtml, type HoldOutcome } from "./wake";
+import { wakerClient } from "./waker-client";
 
 export const HEALTH_PATH = "/_edge/healthz";
 export const SESSION_LOCAL_PATH = "/_edge/session";
@@ -45,6 +47,8 @@ export interface EdgeDeps {
   lookup?: ((host: string) => Promise<string | undefined>) | undefined;
   /** Secrets of browser sign-in (config.oidc): read from their files by main.ts. */
   oidc?: { sessionKey: Buffer; clientSecret?: string | undefined; fetch?: typeof fetch | undefined } | undefined;
+  /** Reads the waker's bearer token from `wake.tokenFile` (main.ts: a 0400 secret file). */
+  wakerToken?: ((tokenFile: string) => string) | undefined;
 }
 
 /** How long a WebSocket peer has to answer the edge's close frame before it is dropped. */
@@ -108,6 +112,8 @@ type Allowed = {
   setCookie?: string | undefined;
   /** The sign-in session (its WebSockets end when it signs out). */
   sessionId?: string | undefined;
+  /** A suspendable tenant whose gateway name did not resolve (stopped): `target` is not an address yet. */
+  unresolved?: boolean;
 };
 
 interface Ctx {
@@ -226,6 +232,41 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
   let perTenant = new RateLimiter(config.limits.perTenant);
   let perSubject = new RateLimiter(config.limits.perSubject);
   let sanitize = sanitizeOf(config);
+  /** Idle suspend and wake on request (wake.ts), when the config has a `wake` section. */
+  const newWake = (c: EdgeConfig): WakeCoordinator | undefined => {
+    if (!c.wake) return undefined;
+    if (!deps.wakerToken) throw new Error("wake: the edge was started without a way to read wake.tokenFile");
+    const read = deps.wakerToken;
+    const file = c.wake.tokenFile;
+    const w = new WakeCoordinator(c.wake, { waker: wakerClient(c.wake.wakerUrl, () => read(file)), probe: probeReady, log });
+    w.start();
+    return w;
+  };
+  /** The tenant's upstream, looked up again now (after a wake its name resolves again). */
+  async function freshEntry(id: string): Promise<{ route: TenantRoute; target: URL } | undefined> {
+    const tpl = config.routing.upstreamTemplate;
+    if (tpl && !tenants.has(id)) resolved.delete(new URL(tpl.replace("{tenant}", id)).hostname);
+    return tenantEntry(id);
+  }
+  /** One readiness probe of a tenant's gateway over its network (the edge's own, not a tenant's request). */
+  async function probeReady(id: string, timeoutMs: number): Promise<boolean> {
+    const entry = await freshEntry(id);
+    if (entry === undefined || config.wake === undefined) return false;
+    const path = config.wake.readyPath;
+    return new Promise<boolean>((resolve) => {
+      const r = http.request({ host: entry.target.hostname, port: entry.target.port || 80, method: "GET", path, agent: false, timeout: timeoutMs }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      r.on("timeout", () => {
+        r.destroy();
+        resolve(false);
+      });
+      r.on("error", () => resolve(false));
+      r.end();
+    });
+  }
+  let wake = newWake(config);
   const proto: "http" | "https" = deps.tls ? "https" : config.listen.publicScheme;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
   // Rate-limit denials are coalesced: one audit event per key per second, with a count.
@@ -332,7 +373,13 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       return deny(ctx, 403, "origin_mismatch", { tenant: knownTenant, actor: v.sub, role: null });
     }
     if (route.kind === "none") return deny(ctx, 404, "no_route", { tenant: null, actor: v.sub, role: null });
-    const entry = await tenantEntry(route.tenant);
+    let entry: { route: TenantRoute; target: URL; unresolved?: boolean } | undefined = await tenantEntry(route.tenant);
+    const tpl = config.routing.upstreamTemplate;
+    // A stopped gateway has no DNS name: a suspendable tenant is woken, not answered 404.
+    if (entry === undefined && tpl && wake?.manages(route.tenant)) {
+      const url = new URL(tpl.replace("{tenant}", route.tenant));
+      entry = { route: { id: route.tenant, upstream: url.href }, target: url, unresolved: true };
+    }
     if (entry === undefined) return deny(ctx, 404, "unknown_tenant", { tenant: null, actor: v.sub, role: null });
     if (v.tenant !== route.tenant) {
       return deny(ctx, 403, "tenant_mismatch", { tenant: route.tenant, actor: v.sub, role: null });
@@ -360,6 +407,7 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       token: token ?? "",
       setCookie: refreshedCookie,
       sessionId,
+      ...(entry.unresolved ? { unresolved: true } : {}),
     };
   }
 
@@ -426,7 +474,59 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       req.resume();
       return;
     }
+    const w = wake;
+    if (w?.manages(d.tenant.id)) {
+      // The tenant is in use from now until the response is done (held time included).
+      const id = d.tenant.id;
+      w.begin(id);
+      res.once("close", () => w.end(id));
+      const html = wantsHtml(req.method, req.headers.accept);
+      const ready = await wakeGate(w, d, ctx, html ? Math.min(w.holdMs, w.htmlHoldMs) : w.holdMs);
+      if (res.destroyed) return;
+      if (!ready.ok) {
+        req.resume();
+        if (html) sendStarting(res, ready.retryAfterSec, ready.reason !== "hold_timeout");
+        else sendJson(res, 503, { error: "unavailable" }, { "retry-after": String(ready.retryAfterSec) });
+        return;
+      }
+      proxyHttp(req, res, ready.allowed, ctx);
+      return;
+    }
     proxyHttp(req, res, d, ctx);
+  }
+
+  /**
+   * Holds an allowed request of a suspendable tenant until its gateway is ready (wake.ts); then
+   * its upstream is looked up again when it had to wait (a started gateway's name is back).
+   */
+  async function wakeGate(w: WakeCoordinator, a: Allowed, ctx: Ctx, maxWaitMs: number): Promise<{ ok: true; allowed: Allowed } | Extract<HoldOutcome, { ok: false }>> {
+    const outcome = await w.hold(a.tenant.id, maxWaitMs, a.unresolved === true);
+    if (!outcome.ok) {
+      // hold_timeout on a page request is the "starting…" page, not a failure; still recorded.
+      auditUpstream(ctx, a, outcome.reason, 503);
+      return outcome;
+    }
+    if (!outcome.waited && !a.unresolved) return { ok: true, allowed: a };
+    const fresh = await freshEntry(a.tenant.id);
+    if (fresh === undefined) {
+      auditUpstream(ctx, a, "wake_failed", 503);
+      return { ok: false, reason: "wake_failed", retryAfterSec: w.retryAfterSec };
+    }
+    const { unresolved: _, ...rest } = a;
+    return { ok: true, allowed: { ...rest, target: fresh.target } };
+  }
+
+  function sendStarting(res: ServerResponse, retryAfterSec: number, failed: boolean): void {
+    const page = startingPage(Math.min(retryAfterSec, 5), failed);
+    res.writeHead(503, {
+      "content-type": "text/html; charset=utf-8",
+      "content-length": Buffer.byteLength(page),
+      "cache-control": "no-store",
+      "retry-after": String(retryAfterSec),
+      "content-security-policy": "default-src 'none'",
+      ...(draining ? { connection: "close" } : {}),
+    });
+    res.end(page);
   }
 
   /** An allowed request its gateway did not answer properly: recorded, never silently. */
@@ -482,7 +582,20 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       else res.destroy(); // the head is out: cutting the connection is how the client learns the body is incomplete
     };
     up.on("timeout", () => fail(504, "upstream_timeout"));
-    up.on("error", (err) => fail(502, err.message === "socket hang up" ? "upstream_reset" : "upstream_error", err));
+    up.on("error", (err) => {
+      // A suspendable tenant's gateway that does not take connections may be suspended behind
+      // the edge's back (an edge restart, an operator): probe and wake it, answer "try again".
+      const w = wake;
+      if (isConnectFailure(err) && w?.manages(a.tenant.id) && !done && !res.headersSent) {
+        w.unreachable(a.tenant.id);
+        settle();
+        up.destroy();
+        auditUpstream(ctx, a, "upstream_unreachable_waking", 503, err);
+        sendJson(res, 503, { error: "unavailable" }, { "retry-after": String(w.retryAfterSec) });
+        return;
+      }
+      fail(502, err.message === "socket hang up" ? "upstream_reset" : "upstream_error", err);
+    });
     up.on("upgrade", (_r, socket) => {
       // 101 to a request that asked for no upgrade: not an answer.
       socket.destroy();
@@ -585,11 +698,23 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       routeLabel: routeLabel(req.headers.host, req.url ?? ""),
       transport: "ws",
     };
-    const d = await decide(req, ctx);
-    if (d.allow === "oidc-local") return rejectUpgrade(socket, 405, "method_not_allowed");
-    if (!d.allow) return rejectUpgrade(socket, d.status, d.error, wsHeaders(d.headers));
-    if (d.route.localPath === SESSION_LOCAL_PATH) return rejectUpgrade(socket, 405, "method_not_allowed");
-    if (d.setCookie !== undefined) refreshedCookieOf.set(req, d.setCookie);
+    const decided = await decide(req, ctx);
+    if (decided.allow === "oidc-local") return rejectUpgrade(socket, 405, "method_not_allowed");
+    if (!decided.allow) return rejectUpgrade(socket, decided.status, decided.error, wsHeaders(decided.headers));
+    if (decided.route.localPath === SESSION_LOCAL_PATH) return rejectUpgrade(socket, 405, "method_not_allowed");
+    if (decided.setCookie !== undefined) refreshedCookieOf.set(req, decided.setCookie);
+    let d = decided;
+    const w = wake;
+    if (w?.manages(d.tenant.id)) {
+      // An open WebSocket keeps its tenant awake until the client's connection closes.
+      const id = d.tenant.id;
+      w.begin(id);
+      socket.once("close", () => w.end(id));
+      const ready = await wakeGate(w, d, ctx, w.holdMs);
+      if (socket.destroyed) return;
+      if (!ready.ok) return rejectUpgrade(socket, 503, "unavailable", { "retry-after": String(ready.retryAfterSec) });
+      d = ready.allowed;
+    }
 
     const target = d.target;
     const headers = identityHeaders(req, d, clientIp);
@@ -628,6 +753,8 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       // Before open: a malformed handshake answer (bad accept key, unknown subprotocol,
       // extension not offered, ...), a reset, or unreachable. After open, relay() handles it.
       if (!opened) {
+        const w = wake;
+        if (isConnectFailure(err) && w?.manages(d.tenant.id)) w.unreachable(d.tenant.id);
         if (/handshake has timed out/.test(err.message)) refuse(504, "gateway_timeout", "upstream_timeout", err);
         else refuse(502, "bad_gateway", "upstream_invalid_response", err);
       }
@@ -782,9 +909,24 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       if (!same(next.limits.perClientIp, config.limits.perClientIp)) perIp = new RateLimiter(next.limits.perClientIp);
       if (!same(next.limits.perTenant, config.limits.perTenant)) perTenant = new RateLimiter(next.limits.perTenant);
       if (!same(next.limits.perSubject, config.limits.perSubject)) perSubject = new RateLimiter(next.limits.perSubject);
+      // Suspension switched on, changed or off without a restart (a platform that gains its
+      // first suspendable tenant). Built before anything is swapped: an unreadable token file
+      // leaves the old config running.
+      let nextWake = wake;
+      if (next.wake && wake) {
+        const sameWaker = same(next.wake.wakerUrl, config.wake?.wakerUrl) && same(next.wake.tokenFile, config.wake?.tokenFile);
+        const read = deps.wakerToken!;
+        const file = next.wake.tokenFile;
+        wake.reconfigure(next.wake, sameWaker ? undefined : wakerClient(next.wake.wakerUrl, () => read(file)));
+      } else if (next.wake) nextWake = newWake(next);
+      else if (wake) {
+        wake.stop();
+        nextWake = undefined;
+      }
       verifier = nextVerifier;
       oidcGate = nextGate;
       tenants = nextTenants;
+      wake = nextWake;
       resolved.clear();
       sanitize = sanitizeOf(next);
       config = next;
@@ -811,6 +953,7 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       }),
     close: async () => {
       draining = true;
+      wake?.stop();
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       for (const { client, upstream } of pairs) {
@@ -830,6 +973,12 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       if (left > 0) log({ msg: "audit events lost at shutdown", count: left });
     },
   };
+}
+
+/** The gateway did not take the connection at all (no process listening, no host, no route). */
+function isConnectFailure(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === "ECONNREFUSED" || code === "EHOSTUNREACH" || code === "ENETUNREACH" || code === "EHOSTDOWN" || code === "ENOTFOUND" || code === "EAI_AGAIN";
 }
 
 function isWebSocketUpgrade(req: IncomingMessage): boolean {

@@ -12,7 +12,7 @@ export { Edge, EDGE_PORT, EDGE_UID, renderEdgeConfig, type EdgeArgs } from "./co
 export { ServiceConfigFile, type ServiceConfigFileArgs } from "./components/service-config-file.js";
 export { InferenceRouter, ROUTER_UID, renderRouterConfig, type InferenceRouterArgs, type RouterTenantEntry } from "./components/inference-router.js";
 export { EgressAuditShipper, EGRESS_AUDIT_UID, type EgressAuditShipperArgs } from "./components/egress-audit-shipper.js";
-export { Waker, WAKER_UID, WAKER_PORT, type WakerArgs } from "./components/waker.js";
+export { Waker, WAKER_UID, WAKER_PORT, suspendThresholds, wakerUrl, type WakerArgs } from "./components/waker.js";
 export { NetworkAttachment, type NetworkAttachmentArgs } from "./components/network-attachment.js";
 export { OpenClawPlatform, type OpenClawPlatformArgs, type PlatformTenant } from "./components/openclaw-platform.js";
 

@@ -30,14 +30,15 @@ beforeAll(async () => {
 
 const JWK = { kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", kid: "dev-1" };
 const inference = { providers: [{ name: "openai", api: "openai", baseUrl: "https://api.openai.example", models: ["gpt-4.1-mini"] }] };
-/** Every service that writes audit events is configured: edge, router (a tenant with inference), shipper. */
+/** Every service that writes audit events is configured: edge, router (a tenant with inference), shipper, waker (a suspendable tenant). */
 const config = {
   prefix: "octwtest",
-  images: { ...PINNED, edge: `sha256:${"e".repeat(64)}`, inferenceRouter: `sha256:${"f".repeat(64)}`, egressAudit: `sha256:${"9".repeat(64)}` },
+  images: { ...PINNED, edge: `sha256:${"e".repeat(64)}`, inferenceRouter: `sha256:${"f".repeat(64)}`, egressAudit: `sha256:${"9".repeat(64)}`, waker: `sha256:${"8".repeat(64)}` },
   edge: { jwt: { issuer: "https://issuer.test", audience: "octw", algorithms: ["ES256"], jwks: [JWK] } },
   egressAudit: { dockerSocketGid: 998 },
+  waker: { dockerSocketGid: 998 },
   tenants: [
-    { id: "alpha", slot: 1, policy: { version: 1, inference } },
+    { id: "alpha", slot: 1, policy: { version: 1, inference }, suspend: { pauseAfterS: 60, stopAfterS: 600 } },
     { id: "bravo", slot: 2 },
   ],
   audit: { mode: "embedded" },
@@ -56,6 +57,7 @@ const urls = (): Record<ServiceRole, URL> => ({
   edge: new URL(upload("octwtest-edge-state-init", "/state/secrets/audit-db-url")),
   router: new URL(upload("octwtest-router-state-init", "/state/secrets/db-url")),
   shipper: new URL(upload("octwtest-egress-audit-state-init", "/state/secrets/audit-db-url")),
+  waker: new URL(upload("octwtest-waker-state-init", "/state/secrets/audit-db-url")),
 });
 const opts = (r: RecordedResource) => options.get(`${r.type}::${r.name}`)!;
 
@@ -81,8 +83,8 @@ describe("audit roles of the platform's services", () => {
   it("gives no service the owner's credential, another service's, or the retired shared writer's", () => {
     const u = urls();
     const all = SERVICE_ROLES.map((k) => u[k].toString());
-    expect(new Set(SERVICE_ROLES.map((k) => u[k].username)).size).toBe(3);
-    expect(new Set(SERVICE_ROLES.map((k) => u[k].password)).size).toBe(3);
+    expect(new Set(SERVICE_ROLES.map((k) => u[k].username)).size).toBe(4);
+    expect(new Set(SERVICE_ROLES.map((k) => u[k].password)).size).toBe(4);
     for (const url of all) {
       expect(url).not.toContain("octwtest_audit_owner");
       expect(url).not.toContain("pw-r1-audit-owner-password");
@@ -94,7 +96,7 @@ describe("audit roles of the platform's services", () => {
     const schema = rs.find((r) => r.type === TYPES.dynamic && r.name.endsWith("-audit-schema"))!;
     expect(schema.inputs).toMatchObject({ user: "octwtest_audit_owner", password: "pw-r1-audit-owner-password" });
     // And every file carrying a credential arrives as a secret input.
-    for (const c of ["octwtest-edge-state-init", "octwtest-router-state-init", "octwtest-egress-audit-state-init"]) {
+    for (const c of ["octwtest-edge-state-init", "octwtest-router-state-init", "octwtest-egress-audit-state-init", "octwtest-waker-state-init"]) {
       const r = rs.find((x) => x.type === TYPES.container && x.inputs.name === c)!;
       expect(r.secretPaths.some((p) => p.startsWith("uploads")), c).toBe(true);
     }
@@ -140,7 +142,7 @@ describe("audit roles of the platform's services", () => {
     expect(pairs).toEqual(SERVICE_ROLES.flatMap((k) => SERVICE_EVENT_TYPES[k].map((a) => `octwtest_audit_${k} ${a}`)).sort());
     // the schema waits for every role it names
     const schema = rs.find((r) => r.type === TYPES.dynamic && r.name.endsWith("-audit-schema"))!;
-    const roleUrns = rs.filter((r) => r.type === TYPES.pgRole && /_audit_(owner|reader|edge|router|shipper)$/.test(String(r.inputs.name))).map((r) => opts(r).urn);
+    const roleUrns = rs.filter((r) => r.type === TYPES.pgRole && /_audit_(owner|reader|edge|router|shipper|waker)$/.test(String(r.inputs.name))).map((r) => opts(r).urn);
     for (const urn of roleUrns) expect(opts(schema).dependencies).toContain(urn);
   });
 });

@@ -32,6 +32,7 @@ function maximal(): Record<string, unknown> {
     ingressSubnet: "10.63.2.0/28",
     inferenceRouter: {},
     egressAudit: { dockerSocketGid: 998, dockerSocketPath: "/var/run/docker.sock", windowMs: 60_000 },
+    waker: { dockerSocketGid: 998, dockerSocketPath: "/var/run/docker.sock", wakeTimeoutMs: 60_000 },
     edge: {
       hostPort: 8443,
       hostIp: "127.0.0.1",
@@ -53,7 +54,7 @@ function maximal(): Record<string, unknown> {
       },
     },
     uidBase: 200_000,
-    images: { ...PINNED, edge: pinned("d"), inferenceRouter: pinned("e"), egressAudit: pinned("f"), allowUnpinned: false },
+    images: { ...PINNED, edge: pinned("d"), inferenceRouter: pinned("e"), egressAudit: pinned("f"), waker: pinned("9"), allowUnpinned: false },
     defaults: { limits: { memoryMb: 1536, cpus: 1, nproc: 512, nofile: 8192 }, presets: ["restricted"] },
     suspend: { pauseAfterS: 60, stopAfterS: 600 },
     capacity: { hostMemoryMb: 24_576, maxActive: 10, residentMbPerTenant: 720, reservedMb: 1024 },

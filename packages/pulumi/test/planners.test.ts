@@ -170,7 +170,7 @@ describe("platform plan", () => {
 describe("volume init", () => {
   it("chowns and chmods innermost first, delivers 0400 files owned by the reader, and refuses escaping paths", () => {
     const a = volumeInitArgs({ uid: 7000, gid: 7001, volumeName: "v", files: [{ path: "a/b/c.txt", content: "x" }, { path: "a/d.txt", content: "y" }, { path: "top", content: "z" }] });
-    expect(a.command).toEqual(["chown 7000:7001 /state/a/b /state/a /state && chmod 0700 /state/a/b /state/a /state"]);
+    expect(a.command).toEqual(["chmod 0711 /state /state/a /state/a/b && chown 7000:7001 /state/a/b /state/a /state && chmod 0700 /state/a/b /state/a /state"]);
     expect(a.uploads).toEqual([
       { file: "/state/a/b/c.txt", content: "x", permissions: "0400", owner: "7000", group: "7001" },
       { file: "/state/a/d.txt", content: "y", permissions: "0400", owner: "7000", group: "7001" },

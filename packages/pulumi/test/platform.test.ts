@@ -216,6 +216,7 @@ describe("OpenClawPlatform with three tenants", () => {
       "octwtest_audit_reader",
       "octwtest_audit_router",
       "octwtest_audit_shipper",
+      "octwtest_audit_waker",
       "octwtest_audit_writer",
       "octwtest_reader_alpha",
       "octwtest_reader_bravo",

@@ -4,8 +4,15 @@ import { capacityReport, OctwConfigError, planPlatform, resolveSuspendPolicy, ty
 import { PINNED } from "./harness.js";
 
 const ids = (n: number, prefix = "t") => Array.from({ length: n }, (_, i) => ({ id: `${prefix}${i}`, slot: i + 1 }));
+const JWK = { kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", kid: "dev-1" };
+/** Suspendable tenants need the edge (idle clock) and the waker (engine socket). */
+const WAKE = {
+  images: { ...PINNED, edge: `sha256:${"e".repeat(64)}`, waker: `sha256:${"8".repeat(64)}` },
+  edge: { jwt: { issuer: "https://issuer.test", audience: "octw", algorithms: ["ES256"], jwks: [JWK] } },
+  waker: { dockerSocketGid: 998 },
+};
 const plan = (extra: Record<string, unknown>, tenants: Record<string, unknown>[] = [{ id: "alpha", slot: 1 }]) =>
-  planPlatform({ images: PINNED, tenants, audit: { mode: "embedded" }, ...extra }, "p");
+  planPlatform({ ...WAKE, tenants, audit: { mode: "embedded" }, ...extra }, "p");
 function problems(f: () => unknown): string[] {
   try {
     f();
@@ -41,6 +48,27 @@ describe("suspend policy", () => {
     expect(problems(() => plan({ suspend: { pauseAfterS: 10, idleAfterS: 5 } }))[0]).toMatch(/^suspend/);
     // the value is never echoed
     expect(problems(() => plan({ suspend: "hunter2-secretish" })).join("\n")).not.toContain("hunter2");
+  });
+});
+
+describe("suspendable tenants need the edge and the waker", () => {
+  it("refuses a suspend policy without edge, waker or images.waker, naming each; always-on tenants need neither", () => {
+    const bare = (extra: Record<string, unknown>) => planPlatform({ images: PINNED, tenants: [{ id: "alpha", slot: 1 }], audit: { mode: "embedded" }, ...extra }, "p");
+    expect(problems(() => bare({ suspend: { stopAfterS: 60 } }))).toEqual([
+      `edge: is required: tenant alpha's suspend policy is not "alwaysOn" (the edge keeps the idle clock and wakes tenants on request)`,
+      `waker: is required: tenant alpha's suspend policy is not "alwaysOn" (give the engine socket's group: waker.dockerSocketGid)`,
+      `images.waker: is required: tenant alpha's suspend policy is not "alwaysOn"`,
+    ]);
+    expect(() => bare({ suspend: "alwaysOn" })).not.toThrow();
+    expect(() => plan({ suspend: { stopAfterS: 60 } })).not.toThrow(); // positive control: with all three
+  });
+
+  it("the waker's socket group follows the socket-group rule; the socket holders may share it, nobody else", () => {
+    expect(problems(() => plan({ suspend: { stopAfterS: 60 }, waker: { dockerSocketGid: 10002 } }))[0]).toMatch(/^waker\.dockerSocketGid: is reserved for a shared service/);
+    expect(problems(() => plan({ suspend: { stopAfterS: 60 }, waker: { dockerSocketGid: 0 } }))[0]).toMatch(/^waker\.dockerSocketGid/);
+    expect(problems(() => plan({ suspend: { stopAfterS: 60 }, waker: { dockerSocketGid: 200_004 } }))[0]).toMatch(/^waker\.dockerSocketGid: is inside the tenant id range/);
+    // egress-audit and the waker both hold the socket: one group, no clash
+    expect(() => plan({ suspend: { stopAfterS: 60 }, images: { ...WAKE.images, egressAudit: `sha256:${"9".repeat(64)}` }, egressAudit: { dockerSocketGid: 998 } })).not.toThrow();
   });
 });
 

@@ -178,16 +178,22 @@ export class Waker {
     // Already as deep or deeper: nothing to do (a pause never wakes a stopped tenant).
     if (from === "stopped" || (from === "paused" && tier === "paused")) return { tenant, state: from, from, suspended: false };
     // The gateway first: its proxy must outlive its last outbound request.
-    for (const c of [gateway, proxy]) {
-      if (!c) continue;
-      const s = await this.opts.engine.state(c.id);
-      if (tier === "paused") {
-        if (s.status === "running") await this.opts.engine.act(c.id, "pause");
-      } else {
-        // A frozen process cannot handle SIGTERM: thaw it first, so the stop is a clean one.
-        if (s.status === "paused") await this.opts.engine.act(c.id, "unpause");
-        if (s.status === "paused" || s.status === "running" || s.status === "restarting") await this.opts.engine.act(c.id, "stop", this.opts.stopGraceS);
+    try {
+      for (const c of [gateway, proxy]) {
+        if (!c) continue;
+        const s = await this.opts.engine.state(c.id);
+        if (tier === "paused") {
+          if (s.status === "running") await this.opts.engine.act(c.id, "pause");
+        } else {
+          // A frozen process cannot handle SIGTERM: thaw it first, so the stop is a clean one.
+          if (s.status === "paused") await this.opts.engine.act(c.id, "unpause");
+          if (s.status === "paused" || s.status === "running" || s.status === "restarting") await this.opts.engine.act(c.id, "stop", this.opts.stopGraceS);
+        }
       }
+    } catch (err) {
+      // Seen on a loaded host: the engine answers a pause 500 (the freezer timed out). The caller
+      // retries later; a half-suspended tenant is woken whole by the next wake.
+      throw new WakerError(502, `engine call failed: ${err instanceof Error ? err.message : String(err)}`);
     }
     await this.record({ tenant, action: "tenant.suspended", target: "gateway", decision: tier, details: { from, tier, reason } });
     return { tenant, state: tier, from, suspended: true };

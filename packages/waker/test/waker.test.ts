@@ -99,6 +99,17 @@ describe("Waker", () => {
     expect(events.filter((e) => e.action === "tenant.woken")).toHaveLength(1);
   });
 
+  it("an engine call that fails during a suspend is a 502 (retry later), not an internal error", async () => {
+    const { waker, engine } = setup(tenant("prod", "alpha", "a"));
+    const act = engine.act.bind(engine);
+    engine.act = (cid, action) => (action === "pause" && cid === id("a2") ? Promise.reject(new Error("engine: pause of a2 answered HTTP 500")) : act(cid, action));
+    await expect(waker.suspend("alpha", "paused", "idle")).rejects.toMatchObject({ name: "WakerError", status: 502 });
+    // half-suspended (gateway frozen, proxy not): the next wake thaws it whole
+    expect(engine.containers.map((c) => c.status)).toEqual(["paused", "running"]);
+    expect(await waker.wake("alpha", "running", "request")).toMatchObject({ from: "paused", woke: true });
+    expect(engine.containers.map((c) => c.status)).toEqual(["running", "running"]);
+  });
+
   it("serializes a suspend behind a wake in flight (no interleaving)", async () => {
     const { engine, waker } = setup([...tenant("prod", "alpha", "a", "exited")]);
     engine.startDelayMs = 30;

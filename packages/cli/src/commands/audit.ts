@@ -33,13 +33,14 @@ export function registerAuditCommands(program: Command): void {
     .option("--edge <role>", "the edge's own role (appends edge.* decisions only); required")
     .option("--router <role>", "the inference router's own role (appends inference.call and secret.read; reads tenant_secrets); required")
     .option("--shipper <role>", "the egress-audit shipper's own role (appends egress.denied only); required")
+    .option("--waker <role>", "the waker's own role (appends tenant.suspended, tenant.woken, tenant.wake_failed only); required")
     .option("--writer <role>", "retired: the shared writer role was split into --edge, --router and --shipper")
     .option("--apply-grants", "also grant the service and reader roles what requiredGrants() lists")
     .option("--database-url <url>", "Postgres URL (default: $OCTW_AUDIT_DATABASE_URL)")
     .action(async (opts: ConnOpts & AuditRoles & { writer?: string; applyGrants?: boolean }) => {
       if (opts.writer !== undefined) throw new Error("--writer: the shared writer role is retired; pass --edge, --router and --shipper (one role per service)");
       for (const k of SERVICE_ROLES) if (opts[k] === undefined) throw new Error(`--${k}: required (the ${k}'s own role)`);
-      const roles: AuditRoles = { owner: opts.owner, reader: opts.reader, edge: opts.edge, router: opts.router, shipper: opts.shipper };
+      const roles: AuditRoles = { owner: opts.owner, reader: opts.reader, edge: opts.edge, router: opts.router, shipper: opts.shipper, waker: opts.waker };
       await withPool(databaseUrl(opts.databaseUrl), async (pool) => {
         const client = await pool.connect();
         try {

@@ -125,7 +125,7 @@ const argsSchema = z
 /**
  * Postgres for the audit trail and tenant secrets. Declares (with @pulumi/postgresql) the
  * database, an owner role (also the operator's: `octw approvals`, `octw secrets set`), one
- * login role per service (edge, inference router, egress-audit shipper) that may append only
+ * login role per service (edge, inference router, egress-audit shipper, waker) that may append only
  * that service's event types (checked inside `octw.append_events`) — only the router's may read
  * tenant secrets — and a reader group (tenant readers are per-tenant login roles in it:
  * TenantAuditReader);
@@ -161,6 +161,7 @@ export class AuditStore extends pulumi.ComponentResource {
       edge: `${rolePrefix}_audit_edge`,
       router: `${rolePrefix}_audit_router`,
       shipper: `${rolePrefix}_audit_shipper`,
+      waker: `${rolePrefix}_audit_waker`,
     };
     const databaseName = parsed.databaseName ?? "octw_audit";
 
@@ -259,7 +260,7 @@ export class AuditStore extends pulumi.ComponentResource {
     const owner = loginRole("owner", 8);
     // Pools are small (an AuditClient holds 2 connections, the router's key reads 4 more); the
     // limits leave room for a replaced container overlapping its successor.
-    const service = { edge: loginRole("edge", 24), router: loginRole("router", 24), shipper: loginRole("shipper", 8) };
+    const service = { edge: loginRole("edge", 24), router: loginRole("router", 24), shipper: loginRole("shipper", 8), waker: loginRole("waker", 4) };
     const readerGroup = new postgresql.Role(`${name}-reader-role`, { name: roles.reader, login: false, ...UNPRIVILEGED_ROLE, inherit: false }, { ...child, retainOnDelete: true });
     // The shared writer of earlier versions (one credential for every service) is kept as a
     // declared tombstone: on a stack that had it, `pulumi up` turns it into NOLOGIN without a

@@ -16,6 +16,17 @@ const CONFIG_PATH = `${STATE_DIR}/config/config.json`;
 const AUDIT_URL_PATH = `${STATE_DIR}/secrets/audit-db-url`;
 const OIDC_SESSION_KEY_PATH = `${STATE_DIR}/secrets/oidc-session-key`;
 const OIDC_CLIENT_SECRET_PATH = `${STATE_DIR}/secrets/oidc-client-secret`;
+const WAKER_TOKEN_PATH = `${STATE_DIR}/secrets/waker-token`;
+
+/** Suspend idle tenants and wake them on request, through the waker (`Waker` component). */
+export interface EdgeWakeArgs {
+  /** The waker's URL on the control network (`Waker.url`). */
+  wakerUrl: string;
+  /** The waker's bearer token (`Waker.token`). Secret; delivered as a 0400 file. */
+  token: pulumi.Input<string>;
+  /** Suspendable tenants and their idle thresholds; an unlisted tenant is always on. */
+  tenants: Record<string, { pauseAfterS?: number; stopAfterS?: number }>;
+}
 
 /** People sign in with the organization's IdP (packages/edge, "Browser sign-in"). */
 export interface EdgeOidcArgs {
@@ -96,6 +107,11 @@ export interface EdgeArgs {
    * @default 512
    */
   memoryMb?: number;
+  /**
+   * Idle suspend and wake on request.
+   * @default - off: every tenant is always on
+   */
+  wake?: EdgeWakeArgs;
 }
 
 const inputString = z.custom<pulumi.Input<string>>((v) => typeof v === "string" || pulumi.Output.isInstance(v), "must be a string or a pulumi Output<string>");
@@ -120,6 +136,13 @@ const argsSchema = z.strictObject({
     .optional(),
   namePrefix: namePrefixSchema.optional(),
   memoryMb: z.number().int().min(128).max(65_536).optional(),
+  wake: z
+    .strictObject({
+      wakerUrl: z.url({ protocol: /^http$/ }),
+      token: inputString,
+      tenants: z.record(z.string(), z.strictObject({ pauseAfterS: z.number().int().optional(), stopAfterS: z.number().int().optional() })),
+    })
+    .optional(),
 });
 
 /** The edge's config file (not secret), validated with the edge's own schema. */
@@ -162,6 +185,7 @@ export function renderEdgeConfig(args: EdgeArgs): string {
       : {}),
     headers: { user: USER_HEADER },
     audit: { connectionUrlFile: AUDIT_URL_PATH, spoolPath: `${STATE_DIR}/audit.spool` },
+    ...(args.wake ? { wake: { wakerUrl: args.wake.wakerUrl, tokenFile: WAKER_TOKEN_PATH, tenants: args.wake.tenants } } : {}),
   };
   parseEdgeConfig(config);
   return `${JSON.stringify(config, null, 2)}\n`;
@@ -207,11 +231,14 @@ export class Edge extends pulumi.ComponentResource {
           uid: EDGE_UID,
           gid: EDGE_UID,
           volumeName: volume.name,
+          // The secrets first: the edge re-reads its config as soon as it changes, and the
+          // config names them.
           files: [
-            { path: "config/config.json", content: config },
             { path: "secrets/audit-db-url", content: pulumi.secret(parsed.auditConnectionUrl) },
             ...(args.oidc ? [{ path: "secrets/oidc-session-key", content: pulumi.secret(args.oidc.sessionKey) }] : []),
             ...(args.oidc?.clientSecret !== undefined ? [{ path: "secrets/oidc-client-secret", content: pulumi.secret(args.oidc.clientSecret) }] : []),
+            ...(parsed.wake ? [{ path: "secrets/waker-token", content: pulumi.secret(parsed.wake.token) }] : []),
+            { path: "config/config.json", content: config },
           ],
         }),
         labels: labels("edge-state-init"),

@@ -13,6 +13,7 @@ import { SandboxPolicy, type SandboxPolicyArgs } from "./sandbox-policy.js";
 import { TenantGateway } from "./tenant-gateway.js";
 import { TenantNetwork } from "./tenant-network.js";
 import { TenantAuditReader } from "./tenant-audit-reader.js";
+import { Waker, suspendThresholds, wakerUrl } from "./waker.js";
 
 export type OpenClawPlatformArgs = OpenClawPlatformConfig;
 
@@ -46,6 +47,8 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
   declare readonly audit: AuditStore;
   /** The shared JWT edge, when `edge` is configured. */
   declare readonly edge?: Edge;
+  /** Wakes and suspends tenants for the edge, when any tenant's suspend policy is not alwaysOn. */
+  declare readonly waker?: Waker;
   /** The shared inference router, when any tenant's policy has `inference`. */
   declare readonly inferenceRouter?: InferenceRouter;
   declare readonly plan: PlatformPlan;
@@ -118,6 +121,25 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
       child,
     );
 
+    // The planner made sure that suspendable tenants come with `edge`, `waker` and `images.waker`.
+    const suspendable = suspendThresholds(plan.tenants.map((t) => ({ id: t.config.id, suspend: t.suspend })));
+    if (Object.keys(suspendable).length > 0 && plan.config.waker) {
+      const w = plan.config.waker;
+      this.waker = new Waker(
+        `${name}-waker`,
+        {
+          image: plan.config.images.waker!,
+          allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
+          controlNetworkName: this.controlNetwork.name,
+          auditConnectionUrl: pulumi.secret(this.audit.services.waker.apply(postgresUrl)),
+          dockerSocketGid: w.dockerSocketGid,
+          ...(w.dockerSocketPath ? { dockerSocketPath: w.dockerSocketPath } : {}),
+          ...(w.wakeTimeoutMs ? { wakeTimeoutMs: w.wakeTimeoutMs } : {}),
+          namePrefix: plan.prefix,
+        },
+        { ...child, dependsOn: [this.audit] },
+      );
+    }
     let edge: Edge | undefined;
     if (plan.config.edge) {
       const e = plan.config.edge;
@@ -149,6 +171,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
           ...(e.roles ? { roles: e.roles } : {}),
           ...(e.oidc ? { oidc: edgeOidcArgs(e.oidc) } : {}),
           namePrefix: plan.prefix,
+          ...(this.waker ? { wake: { wakerUrl: wakerUrl(plan.prefix), token: this.waker.token, tenants: suspendable } } : {}),
         },
         { ...child, dependsOn: [this.audit] },
       );

@@ -13,6 +13,18 @@ export const WAKER_UID = 10005;
 export const WAKER_PORT = 8790;
 const STATE_DIR = "/var/lib/octw-waker";
 
+/** The waker's URL on the control network, for a platform prefix (its container name resolves there). */
+export function wakerUrl(namePrefix: string): string {
+  return `http://${namePrefix}-waker:${WAKER_PORT}`;
+}
+
+/** The edge's `wake.tenants`: every tenant whose suspend policy is not alwaysOn, with its thresholds. */
+export function suspendThresholds(tenants: readonly { id: string; suspend: "alwaysOn" | { pauseAfterS?: number; stopAfterS?: number } }[]): Record<string, { pauseAfterS?: number; stopAfterS?: number }> {
+  const out: Record<string, { pauseAfterS?: number; stopAfterS?: number }> = {};
+  for (const t of tenants) if (t.suspend !== "alwaysOn") out[t.id] = { ...t.suspend };
+  return out;
+}
+
 export interface WakerArgs {
   /** The waker image (`images/waker`), pinned. */
   image: string;
@@ -140,7 +152,7 @@ export class Waker extends pulumi.ComponentResource {
       { parent: this, deleteBeforeReplace: true, dependsOn: [init], replaceOnChanges: REPLACE_ON_CHANGES },
     );
     this.token = pulumi.secret(token.result);
-    this.url = pulumi.output(`http://${hostname}:${WAKER_PORT}`);
+    this.url = pulumi.output(wakerUrl(prefix));
     this.registerOutputs({ token: this.token, url: this.url });
   }
 }

@@ -190,13 +190,18 @@ export function volumeInitArgs<Content>(input: VolumeInitInput<Content>) {
   }
   const ordered = [...dirs].sort((a, b) => b.split("/").length - a.split("/").length || a.localeCompare(b));
   const targets = [...ordered, INIT_MOUNT].join(" ");
+  // A re-run (the init container replaced because a delivered file changed) finds the volume
+  // already 0700 and owned by the service: root without DAC_OVERRIDE cannot even look inside.
+  // FOWNER lets it open the directories for search first, outermost first; the chown/chmod then
+  // closes them again, innermost first.
+  const opening = [INIT_MOUNT, ...[...ordered].reverse()].join(" ");
   return {
     ...hardenedContainerArgs({ uid: input.uid, gid: input.gid, limits: { memoryMb: 64, cpus: 0.25, nproc: 32, nofile: 256 }, tmpfs: [], addCapabilities: ["CHOWN", "FOWNER"] }),
     readOnly: false,
     user: "0:0",
     networkMode: "none",
     entrypoints: ["/bin/sh", "-c"],
-    command: [`chown ${input.uid}:${input.gid} ${targets} && chmod 0700 ${targets}`],
+    command: [`chmod 0711 ${opening} && chown ${input.uid}:${input.gid} ${targets} && chmod 0700 ${targets}`],
     // No `volumeOptions` (noCopy) anywhere: pulumi-docker refuses any volume_options block on an
     // engine below API 1.45 (Docker < 26; Debian 12's docker.io is 1.41). Copy-up is harmless here:
     // every volume is first mounted by its init container at INIT_MOUNT, which no image has.

@@ -29,6 +29,8 @@ export const SERVICE_IDS = {
   inferenceRouter: 10003,
   /** images/egress-audit */
   egressAudit: 10004,
+  /** images/waker */
+  waker: 10005,
   /** `nobody`: images/base and images/egress-squid's default user; never used to run a container, still reserved. */
   nobody: 65534,
 } as const;
@@ -72,6 +74,11 @@ export interface Principal {
   readonly gid: number;
   /** Supplementary groups. */
   readonly groups: readonly number[];
+  /**
+   * The engine socket's group, when this principal holds the socket (egress-audit, waker): the
+   * one group the socket holders share by design, and nobody else may have.
+   */
+  readonly engineSocketGroup?: number;
 }
 
 export interface PrincipalInput {
@@ -80,6 +87,7 @@ export interface PrincipalInput {
   readonly edge: boolean;
   readonly inferenceRouter: boolean;
   readonly egressAudit?: { readonly dockerSocketGid: number };
+  readonly waker?: { readonly dockerSocketGid: number };
 }
 
 /** Every long-running principal of a platform with its ids (root init containers excluded: see above). */
@@ -89,24 +97,37 @@ export function platformPrincipals(input: PrincipalInput): Principal[] {
     out.push({ principal: `tenant:${t.id}`, role: "gateway", uid: t.gatewayUid, gid: t.gatewayGid, groups: [] });
     out.push({ principal: `tenant:${t.id}`, role: "egress-proxy", uid: t.egressProxyUid, gid: t.egressProxyGid, groups: [] });
   }
-  const service = (name: string, id: number, groups: number[] = []) => out.push({ principal: `service:${name}`, role: name, uid: id, gid: id, groups });
+  const service = (name: string, id: number, socketGid?: number) =>
+    out.push({ principal: `service:${name}`, role: name, uid: id, gid: id, groups: socketGid === undefined ? [] : [socketGid], ...(socketGid === undefined ? {} : { engineSocketGroup: socketGid }) });
   if (input.embeddedPostgres) service("postgres", SERVICE_IDS.postgres);
   if (input.edge) service("edge", SERVICE_IDS.edge);
   if (input.inferenceRouter) service("inference-router", SERVICE_IDS.inferenceRouter);
-  if (input.egressAudit) service("egress-audit", SERVICE_IDS.egressAudit, [input.egressAudit.dockerSocketGid]);
+  if (input.egressAudit) service("egress-audit", SERVICE_IDS.egressAudit, input.egressAudit.dockerSocketGid);
+  if (input.waker) service("waker", SERVICE_IDS.waker, input.waker.dockerSocketGid);
   return out;
 }
 
-/** Pairs of distinct principals (or roles) that share a UID or a GID (primary or supplementary). */
+/**
+ * Pairs of distinct principals (or roles) that share a UID or a GID (primary or supplementary).
+ * The one exception: the engine socket's group, shared by the principals that hold the socket
+ * (each declares it as its engineSocketGroup) — and by nobody else.
+ */
 export function sharedIdentities(principals: readonly Principal[]): string[] {
   const owners = new Map<string, string>();
+  /** Keys held only by socket holders, as their engineSocketGroup. */
+  const socketKeys = new Set<string>();
   const clashes: string[] = [];
   for (const p of principals) {
     const who = `${p.principal}/${p.role}`;
     for (const key of [`uid:${p.uid}`, `gid:${p.gid}`, ...p.groups.map((g) => `gid:${g}`)]) {
       const other = owners.get(key);
-      if (other !== undefined && other !== who) clashes.push(`${key} is held by ${other} and ${who}`);
-      else owners.set(key, who);
+      const asSocketGroup = p.engineSocketGroup !== undefined && key === `gid:${p.engineSocketGroup}` && p.gid !== p.engineSocketGroup;
+      if (other === undefined) {
+        owners.set(key, who);
+        if (asSocketGroup) socketKeys.add(key);
+      } else if (other !== who && !(asSocketGroup && socketKeys.has(key))) {
+        clashes.push(`${key} is held by ${other} and ${who}`);
+      }
     }
   }
   return clashes;

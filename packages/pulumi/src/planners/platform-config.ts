@@ -95,6 +95,8 @@ export interface PlatformImagesConfig {
   inferenceRouter?: string;
   /** The egress-audit shipper image (`images/egress-audit`), pinned. Required when `egressAudit` is set. */
   egressAudit?: string;
+  /** The waker image (`images/waker`), pinned. Required when a tenant is suspendable. */
+  waker?: string;
   /**
    * Accept tag-only images (development only).
    * @default false
@@ -213,6 +215,13 @@ export interface OpenClawPlatformConfig {
    */
   egressAudit?: { dockerSocketGid: number; dockerSocketPath?: string; windowMs?: number };
   /**
+   * The waker (packages/waker): wakes and suspends tenants for the edge, which keeps the idle
+   * clock. It holds the engine socket, so it is as trusted as the engine: required (with `edge`
+   * and `images.waker`) when any tenant's suspend policy is not `alwaysOn`, naming the socket's group.
+   * @default - no waker: every tenant must be always on
+   */
+  waker?: { dockerSocketGid: number; dockerSocketPath?: string; wakeTimeoutMs?: number };
+  /**
    * TEST ONLY: `insecureProvidersForTests` lets tenants' inference policies and the router use
    * plain-http providers on the listed networks (a test suite's fake provider). Refused unless
    * the program's environment has OCTW_ROUTER_INSECURE_PROVIDERS_FOR_TESTS=1.
@@ -276,6 +285,13 @@ export const platformConfigSchema = z
         windowMs: z.number().int().min(1000).max(3_600_000).optional(),
       })
       .optional(),
+    waker: z
+      .strictObject({
+        dockerSocketGid: z.number().int().min(1, "must be the engine socket's group (not root)").max(2 ** 31 - 2),
+        dockerSocketPath: z.string().startsWith("/").optional(),
+        wakeTimeoutMs: z.number().int().min(1_000).max(600_000).optional(),
+      })
+      .optional(),
     edge: z
       .strictObject({
         hostPort: z.number().int().min(1).max(65535).optional(),
@@ -309,6 +325,7 @@ export const platformConfigSchema = z
       edge: z.string().optional(),
       inferenceRouter: z.string().optional(),
       egressAudit: z.string().optional(),
+      waker: z.string().optional(),
       allowUnpinned: z.boolean().optional(),
     }),
     defaults: z.strictObject({ limits: gatewayLimitsSchema.optional(), presets: presetsSchema.optional() }).optional(),
@@ -405,7 +422,7 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
 
   const allowUnpinned = c.images.allowUnpinned ?? false;
   if (c.egressAudit !== undefined && c.images.egressAudit === undefined) problems.push({ path: "images.egressAudit", message: "is required when egressAudit is set" });
-  for (const key of ["openclaw", "egressProxy", "postgres", "edge", "inferenceRouter", "egressAudit"] as const) {
+  for (const key of ["openclaw", "egressProxy", "postgres", "edge", "inferenceRouter", "egressAudit", "waker"] as const) {
     const ref = c.images[key];
     if (ref === undefined) continue;
     const problem = imageProblem(ref, allowUnpinned);
@@ -458,6 +475,10 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
   if (c.egressAudit !== undefined) {
     const problem = socketGroupProblem(c.egressAudit.dockerSocketGid, uidBase, pool);
     if (problem) problems.push({ path: "egressAudit.dockerSocketGid", message: problem });
+  }
+  if (c.waker !== undefined) {
+    const problem = socketGroupProblem(c.waker.dockerSocketGid, uidBase, pool);
+    if (problem) problems.push({ path: "waker.dockerSocketGid", message: problem });
   }
   const tenants: TenantPlan[] = [];
   c.tenants.forEach((t, i) => {
@@ -519,6 +540,15 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
       suspend: resolveSuspendPolicy(c.suspend, t.suspend),
     });
   });
+  // A suspend policy needs the edge (it keeps the idle clock and wakes on request) and the waker
+  // (it holds the engine socket the edge must not); without them it would silently not happen.
+  const suspendable = tenants.filter((t) => t.suspend !== "alwaysOn");
+  if (suspendable.length > 0) {
+    const why = `is required: tenant ${suspendable[0]!.config.id}'s suspend policy is not "alwaysOn"`;
+    if (c.edge === undefined) problems.push({ path: "edge", message: `${why} (the edge keeps the idle clock and wakes tenants on request)` });
+    if (c.waker === undefined) problems.push({ path: "waker", message: `${why} (give the engine socket's group: waker.dockerSocketGid)` });
+    if (c.images.waker === undefined) problems.push({ path: "images.waker", message: why });
+  }
   if (c.capacity !== undefined && problems.length === 0) {
     const report = capacityReport(
       c.capacity,
@@ -535,6 +565,7 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
       edge: c.edge !== undefined,
       inferenceRouter: tenants.some((t) => t.policy.inference !== undefined),
       ...(c.egressAudit ? { egressAudit: { dockerSocketGid: c.egressAudit.dockerSocketGid } } : {}),
+      ...(c.waker && suspendable.length > 0 ? { waker: { dockerSocketGid: c.waker.dockerSocketGid } } : {}),
     }),
   );
   if (clashes.length) throw new OctwConfigError(subject, clashes.map((m) => ({ path: "uidBase", message: `gives two principals one id (${m})` })));
