@@ -14,6 +14,9 @@ import { tarArchive } from "../realize/tar-archive";
 import { engine, requireEnv } from "./env";
 import { DOMAIN, freePort, startHarness, type Harness } from "./oidc-browser/harness";
 
+/** A page under test renders within seconds on a loaded 2-core machine, not within expect.poll's 1 s default. */
+const POLL = { timeout: 15_000, interval: 100 };
+
 const SHOTS = join(process.cwd(), "reports", "oidc-browser", "openclaw");
 const run = `oidc${randomBytes(3).toString("hex")}`;
 const h8 = (parseInt(run.slice(4, 6), 16) % 200) + 20;
@@ -140,7 +143,7 @@ describe("OpenClaw's Control UI through the edge, signed in with the IdP", () =>
     expect(h.audit.events.some((e) => e.type === "edge.auth.allowed" && e.actor === "mia" && e.detail.transport === "ws" && e.detail.role === "member")).toBe(true);
     const bravo = await m.page.context().newPage();
     await bravo.goto(h.url("bravo", "/"));
-    await expect.poll(() => bravo.textContent("h1")).toBe("You have no access to this tenant");
+    await expect.poll(() => bravo.textContent("h1"), POLL).toBe("You have no access to this tenant");
     await h.snap(bravo, "bravo-no-access");
     await m.close();
   });

@@ -11,6 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DOMAIN, SESSION_COOKIE, startHarness, type Harness } from "./oidc-browser/harness";
 import { startFakeProvider, startStandinGateway, type StandinGateway } from "./oidc-browser/standin-gateway";
 
+/** A page under test renders within seconds on a loaded 2-core machine, not within expect.poll's 1 s default. */
+const POLL = { timeout: 15_000, interval: 100 };
+
 const SHOTS = join(process.cwd(), "reports", "oidc-browser", "standin");
 const SESSION_MAX_SEC = 300;
 
@@ -44,9 +47,9 @@ describe("a person signs in through the edge with the organization's IdP", () =>
     await miaPage.goto(url("alpha", "/"));
     await h.idpLogin(miaPage, "mia", "mia-pass-1", "idp-sign-in");
     await miaPage.waitForURL(url("alpha", "/"));
-    await expect.poll(() => miaPage.textContent("#user")).toBe("mia");
+    await expect.poll(() => miaPage.textContent("#user"), POLL).toBe("mia");
     expect(await miaPage.textContent("#scopes")).toBe("operator.read,operator.write");
-    await expect.poll(() => miaPage.getAttribute("#status", "data-ws")).toBe("open");
+    await expect.poll(() => miaPage.getAttribute("#status", "data-ws"), POLL).toBe("open");
     await h.snap(miaPage, "alpha-ui-member");
     const c = (await mia.cookies(url("alpha"))).find((k) => k.name === SESSION_COOKIE)!;
     expect(c).toMatchObject({ httpOnly: true, secure: true, sameSite: "Strict", path: "/", domain: `alpha.${DOMAIN}` });
@@ -56,7 +59,7 @@ describe("a person signs in through the edge with the organization's IdP", () =>
   it("2. the member sends a chat message; the fake provider's answer appears on the page", async () => {
     await miaPage.fill("#msg", "hello from mia");
     await miaPage.click("#send");
-    await expect.poll(() => miaPage.textContent("#log")).toContain('fake-provider says: you wrote "hello from mia"');
+    await expect.poll(() => miaPage.textContent("#log"), POLL).toContain('fake-provider says: you wrote "hello from mia"');
     expect(provider.calls).toContain("hello from mia");
     await h.snap(miaPage, "alpha-chat-answer");
   });
@@ -66,7 +69,7 @@ describe("a person signs in through the edge with the organization's IdP", () =>
     const p = await mia.newPage();
     await p.goto(url("bravo", "/"));
     // Single sign-on at the IdP: no password asked, straight back to bravo's callback.
-    await expect.poll(() => p.textContent("h1")).toBe("You have no access to this tenant");
+    await expect.poll(() => p.textContent("h1"), POLL).toBe("You have no access to this tenant");
     await h.snap(p, "bravo-no-access");
     expect(gw.bravo.requests.length).toBe(before);
     expect(h.audit.events.some((e) => e.actor === "mia" && e.tenant === "bravo" && e.detail.reason === "oidc_no_access:no_mapped_group")).toBe(true);
@@ -79,7 +82,7 @@ describe("a person signs in through the edge with the organization's IdP", () =>
     await p.goto(url("alpha", "/"));
     await h.idpLogin(p, "vic", "vic-pass-1");
     await p.waitForURL(url("alpha", "/"));
-    await expect.poll(() => p.textContent("#log")).toContain("hello from mia");
+    await expect.poll(() => p.textContent("#log"), POLL).toContain("hello from mia");
     expect(await p.isDisabled("#send")).toBe(true);
     // Even past the disabled button (a crafted message on the socket), the gateway refuses it:
     // the scopes the edge sent say viewer.
@@ -87,7 +90,7 @@ describe("a person signs in through the edge with the organization's IdP", () =>
     expect(await p.isDisabled("#send")).toBe(false);
     await p.fill("#msg", "viewer trying to write");
     await p.click("#send");
-    await expect.poll(() => p.textContent("#log")).toContain("refused: missing scope: operator.write");
+    await expect.poll(() => p.textContent("#log"), POLL).toContain("refused: missing scope: operator.write");
     expect(provider.calls).not.toContain("viewer trying to write");
     await h.snap(p, "alpha-viewer-cannot-send");
     await vic.close();
@@ -95,13 +98,13 @@ describe("a person signs in through the edge with the organization's IdP", () =>
 
   it("5. sign-out (also at the IdP); then the back button and a replayed session cookie both need sign-in again", async () => {
     await miaPage.click("#signout");
-    await expect.poll(() => miaPage.textContent("h1")).toBe("Sign out?");
+    await expect.poll(() => miaPage.textContent("h1"), POLL).toBe("Sign out?");
     await miaPage.click('button[type="submit"]');
     // RP-initiated logout: the IdP's own confirmation.
     await miaPage.waitForURL((u) => u.origin === h.idp.issuer);
     await h.snap(miaPage, "idp-sign-out");
     await miaPage.click('button[name="logout"]');
-    await expect.poll(() => miaPage.textContent("h1")).toBe("You are signed out");
+    await expect.poll(() => miaPage.textContent("h1"), POLL).toBe("You are signed out");
     await h.snap(miaPage, "signed-out");
     expect((await mia.cookies(url("alpha"))).some((k) => k.name === SESSION_COOKIE)).toBe(false);
     const before = gw.alpha.requests.length;
@@ -133,10 +136,10 @@ describe("a person signs in through the edge with the organization's IdP", () =>
     await h.idpLogin(p, "mia", "mia-pass-1");
     await p.waitForURL(url("alpha", "/"));
     await p.goto(url("alpha", "/threads/42?view=full"));
-    await expect.poll(() => p.textContent("#user")).toBe("mia");
+    await expect.poll(() => p.textContent("#user"), POLL).toBe("mia");
     h.clock.offsetSec = SESSION_MAX_SEC + 1; // the session's lifetime has passed
     await p.reload();
-    await expect.poll(() => p.textContent("h1")).toBe("Your session has ended");
+    await expect.poll(() => p.textContent("h1"), POLL).toBe("Your session has ended");
     await h.snap(p, "session-expired");
     h.clock.offsetSec = 0;
     await p.getByRole("link", { name: "Sign in again" }).click();
