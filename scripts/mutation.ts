@@ -26,6 +26,16 @@ const MODULES: Module[] = [
   { name: "audit/tenant-secrets", mutate: "packages/audit/src/tenant-secrets.ts", tests: ["packages/audit/test/tenant-secrets.test.ts"] },
   { name: "pulumi/squid-config", mutate: "packages/pulumi/src/planners/squid-config.ts", tests: ["packages/pulumi/test/squid-acl.test.ts", "packages/pulumi/test/planners.test.ts", "packages/pulumi/test/squid-config.test.ts"] },
   { name: "pulumi/seccomp-profile", mutate: "packages/pulumi/src/planners/seccomp-profile.ts", tests: ["packages/pulumi/test/planners.test.ts", "packages/pulumi/test/seccomp-profile.test.ts"] },
+  { name: "contracts/l7-path", mutate: "packages/contracts/src/l7-path.ts", tests: ["packages/contracts/test/l7-path.test.ts"] },
+  { name: "edge/oidc-seal", mutate: "packages/edge/src/oidc/seal.ts", tests: ["packages/edge/test/oidc/units.test.ts", "packages/edge/test/oidc/relying-party.test.ts"] },
+  { name: "edge/oidc-claims", mutate: "packages/edge/src/oidc/claims.ts", tests: ["packages/edge/test/oidc/units.test.ts", "packages/edge/test/oidc/relying-party.test.ts"] },
+  { name: "edge/oidc-relying-party", mutate: "packages/edge/src/oidc/relying-party.ts", tests: ["packages/edge/test/oidc/id-token.test.ts", "packages/edge/test/oidc/relying-party.test.ts"] },
+  { name: "edge/oidc-gate", mutate: "packages/edge/src/oidc/gate.ts", tests: ["packages/edge/test/oidc/units.test.ts", "packages/edge/test/oidc/relying-party.test.ts"] },
+  { name: "waker/routes", mutate: "packages/waker/src/routes.ts", tests: ["packages/waker/test/routes.test.ts"] },
+  { name: "waker/engine", mutate: "packages/waker/src/engine.ts", tests: ["packages/waker/test/waker.test.ts"] },
+  { name: "waker/waker", mutate: "packages/waker/src/waker.ts", tests: ["packages/waker/test/waker.test.ts"] },
+  { name: "egress-audit/squid-log", mutate: "packages/egress-audit/src/squid-log.ts", tests: ["packages/egress-audit/test/squid-log.test.ts", "packages/egress-audit/test/denial-path.test.ts"] },
+  { name: "egress-audit/aggregator", mutate: "packages/egress-audit/src/aggregator.ts", tests: ["packages/egress-audit/test/aggregator.test.ts", "packages/egress-audit/test/denial-path.test.ts"] },
 ];
 
 const THRESHOLD = 80;
