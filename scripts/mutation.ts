@@ -16,7 +16,7 @@ interface Module {
 
 const MODULES: Module[] = [
   { name: "edge/token", mutate: "packages/edge/src/token.ts", tests: ["packages/edge/test/token.test.ts"] },
-  { name: "edge/headers", mutate: "packages/edge/src/headers.ts", tests: ["packages/edge/test/headers.test.ts"] },
+  { name: "edge/headers", mutate: "packages/edge/src/headers.ts", tests: ["packages/edge/test/headers.test.ts", "packages/edge/test/oidc/units.test.ts"] },
   { name: "edge/routing", mutate: "packages/edge/src/routing.ts", tests: ["packages/edge/test/routing.test.ts"] },
   { name: "inference-router/tenancy", mutate: "packages/inference-router/src/tenancy.ts", tests: ["packages/inference-router/test/tenancy.test.ts"] },
   { name: "contracts/inference-policy", mutate: "packages/contracts/src/inference-policy.ts", tests: ["packages/contracts/test/inference-policy.test.ts"] },

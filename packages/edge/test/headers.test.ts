@@ -224,6 +224,8 @@ describe("header sanitation: request edges", () => {
 describe("header sanitation: response edges", () => {
   it("Set-Cookie: nameless dropped; spacing cannot hide Domain or Path; empty attributes go", () => {
     expect(confineCookie("=v", hostScope)).toBeUndefined();
+    // a name of blanks is no name either (browsers trim it to the empty name)
+    expect(confineCookie("  =v; Path=/", hostScope)).toBeUndefined();
     expect(confineCookie(" a=1;; Secure; Domain =octw.example", hostScope)).toBe("a=1; Secure");
     expect(confineCookie("a=1; Path= /x", pathScope)).toBe("a=1; Path=/t/acme/x");
   });
