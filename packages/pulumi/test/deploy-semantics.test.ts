@@ -1,11 +1,16 @@
 /**
- * A failed one-shot init container fails the deploy (issue 9). pulumi-docker waits for an
+ * What makes `pulumi up` fail when a container does not come up (issue 9).
+ *
+ * A failed one-shot init container fails the deploy. pulumi-docker waits for an
  * `attach` container but never checks its exit code (kreuzwerker v4.5.0
  * resource_docker_container_funcs.go); its Read records `exit_code`. Every component gates the
  * container that needs its init on that code (common.ts afterSuccessOf). Tested as a class: the
  * platform is declared with every component that has an init container; each init in turn
  * reports a failure, and exactly the containers that need it are not created, with an error
  * naming that init. Control: every init succeeds and every container is created.
+ *
+ * Every long-lived container is declared with `wait` and a healthcheck: the provider's create
+ * does not check that it keeps running, so only `wait` turns a dead one into a failed deploy.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -117,5 +122,27 @@ describe("a failed one-shot init container fails the deploy (the provider does n
       const other = init.includes("alpha") ? "octwtest-bravo-gateway" : "octwtest-alpha-gateway";
       expect(r.created).toContain(other);
     }
+  });
+});
+
+describe("every long-lived container is waited for (wait + healthcheck), so a dead one fails the deploy", () => {
+  // The provider's create does not check that a container keeps running (no must_run check;
+  // kreuzwerker v4.5.0 resource_docker_container_funcs.go): only `wait` (healthy within
+  // `waitTimeout`) makes a container that dies or never becomes ready fail `pulumi up`.
+  it("gateways, egress proxies, Postgres, edge, router, egress-audit shipper and waker: wait: true with a healthcheck", async () => {
+    await deploy(undefined);
+    const longLived = recorder.ofType(TYPES.container).filter((c) => c.inputs.attach !== true);
+    const names = longLived.map((c) => String(c.inputs.name)).sort();
+    // positive control of the selection: the services this issue names are among them
+    expect(names).toEqual(expect.arrayContaining(["octwtest-egress-audit", "octwtest-edge", "octwtest-inference-router", "octwtest-waker", "octwtest-audit-postgres", "octwtest-alpha-gateway", "octwtest-alpha-egress"]));
+    for (const c of longLived) {
+      const hc = c.inputs.healthcheck as { tests?: string[] } | undefined;
+      expect(c.inputs.wait, String(c.inputs.name)).toBe(true);
+      expect(hc?.tests?.length ?? 0, String(c.inputs.name)).toBeGreaterThan(1);
+      expect(c.inputs.waitTimeout, String(c.inputs.name)).toBeGreaterThan(0);
+    }
+    const shipper = longLived.find((c) => c.inputs.name === "octwtest-egress-audit")!;
+    // the shipper's check is its heartbeat (`healthcheck` subcommand of its own entry point)
+    expect((shipper.inputs.healthcheck as { tests: string[] }).tests.at(-1)).toBe("healthcheck");
   });
 });
