@@ -226,6 +226,8 @@ describe("header sanitation: response edges", () => {
     expect(confineCookie("=v", hostScope)).toBeUndefined();
     // a name of blanks is no name either (browsers trim it to the empty name)
     expect(confineCookie("  =v; Path=/", hostScope)).toBeUndefined();
+    // no "=" at all: browsers store the text as the value of the empty name
+    expect(confineCookie("session-token; Path=/", hostScope)).toBeUndefined();
     expect(confineCookie(" a=1;; Secure; Domain =octw.example", hostScope)).toBe("a=1; Secure");
     expect(confineCookie("a=1; Path= /x", pathScope)).toBe("a=1; Path=/t/acme/x");
   });
