@@ -26,7 +26,7 @@ const MODULES: Module[] = [
   { name: "audit/tenant-secrets", mutate: "packages/audit/src/tenant-secrets.ts", tests: ["packages/audit/test/tenant-secrets.test.ts"] },
   { name: "pulumi/squid-config", mutate: "packages/pulumi/src/planners/squid-config.ts", tests: ["packages/pulumi/test/squid-acl.test.ts", "packages/pulumi/test/planners.test.ts", "packages/pulumi/test/squid-config.test.ts"] },
   { name: "pulumi/seccomp-profile", mutate: "packages/pulumi/src/planners/seccomp-profile.ts", tests: ["packages/pulumi/test/planners.test.ts", "packages/pulumi/test/seccomp-profile.test.ts"] },
-  { name: "contracts/l7-path", mutate: "packages/contracts/src/l7-path.ts", tests: ["packages/contracts/test/l7-path.test.ts"] },
+  { name: "contracts/l7-path", mutate: "packages/contracts/src/l7-path.ts", tests: ["packages/contracts/test/l7-path.test.ts", "packages/contracts/test/l7-path-edges.test.ts"] },
   { name: "edge/oidc-seal", mutate: "packages/edge/src/oidc/seal.ts", tests: ["packages/edge/test/oidc/units.test.ts", "packages/edge/test/oidc/relying-party.test.ts"] },
   { name: "edge/oidc-claims", mutate: "packages/edge/src/oidc/claims.ts", tests: ["packages/edge/test/oidc/units.test.ts", "packages/edge/test/oidc/relying-party.test.ts"] },
   { name: "edge/oidc-relying-party", mutate: "packages/edge/src/oidc/relying-party.ts", tests: ["packages/edge/test/oidc/id-token.test.ts", "packages/edge/test/oidc/relying-party.test.ts"] },
