@@ -36,6 +36,36 @@ describe("sealed cookies", () => {
     expect(new Sealer(randomBytes(32)).unseal("session", "https://alpha.octw.test", sealed)).toBeUndefined();
   });
 
+  it("a cookie sealed by this version opens on the next one (every edge of a platform, mid-upgrade, reads sessions another issued)", () => {
+    // Sealed once with this key, purpose and origin by the current code: a change of the key
+    // derivation, the additional data or the format would lock out every signed-in person.
+    const known = "v1.ji1ZkhacjgLN-_Mj.2x3q9C7lAU5BLvPWfDDfIB9PicN4Ya0Zt_StziXUw7tdBZqvuBmlfexMwDRQFw";
+    const k = new Sealer(Buffer.alloc(32, 7));
+    expect(k.unseal("session", "https://alpha.octw.test", known)).toEqual({ sub: "mia", tenant: "alpha" });
+    // the origin is compared without case (host names are case-insensitive)
+    expect(k.unseal("session", "https://ALPHA.octw.test", known)).toEqual({ sub: "mia", tenant: "alpha" });
+    expect(k.unseal("session", "https://bravo.octw.test", known)).toBeUndefined();
+  });
+
+  it("anything but exactly one sealed value is no session: garbage, prefixes, suffixes, missing parts", () => {
+    const sealed = s.seal("session", "https://alpha.octw.test", payload);
+    for (const bad of [undefined, "", "garbage", "v1", "v1..", "v1.x.y", `x${sealed}`, `${sealed}x`, `${sealed}!`, `${sealed}.`, ` ${sealed}`, sealed.replace(/^v1/, "v2")]) {
+      expect(s.unseal("session", "https://alpha.octw.test", bad), String(bad)).toBeUndefined();
+    }
+  });
+
+  it("the size bound: a sealed value of 4096 characters opens, a longer one is refused unread", () => {
+    // base64url of the JSON string plus the 16-byte tag: 3 + 16 + 1 + 4076 characters = 4096
+    const at = s.seal("session", "https://alpha.octw.test", "x".repeat(3039));
+    expect(at).toHaveLength(4096);
+    expect(s.unseal("session", "https://alpha.octw.test", at)).toBe("x".repeat(3039));
+    const over = s.seal("session", "https://alpha.octw.test", "x".repeat(3040));
+    expect(over.length).toBeGreaterThan(4096);
+    expect(s.unseal("session", "https://alpha.octw.test", over)).toBeUndefined();
+    // the smallest payload (one byte of plaintext, 17 bytes with the tag) still opens
+    expect(s.unseal("session", "https://alpha.octw.test", s.seal("session", "https://alpha.octw.test", 1))).toBe(1);
+  });
+
   it("refuses a key shorter than 32 bytes, naming the field", () => {
     expect(() => new Sealer(randomBytes(16))).toThrow(/oidc\.sessionKeyFile: .*32 bytes/);
   });
