@@ -80,6 +80,9 @@ describe("IdP groups → tenant roles", () => {
     expect(rolesFromClaims({ groups: "alpha-viewers" }, "groups", map)).toEqual({ ok: true, roles: ["viewer"] });
     expect(rolesFromClaims({ groups: ["bravo-admins"] }, "groups", map)).toEqual({ ok: false, reason: "no_mapped_group" });
     expect(rolesFromClaims({}, "groups", map)).toEqual({ ok: false, reason: "no_groups_claim" });
+    expect(rolesFromClaims({ groups: null }, "groups", map)).toEqual({ ok: false, reason: "no_groups_claim" });
+    // roles come out sorted whatever the order of the configured map
+    expect(rolesFromClaims({ groups: ["g"] }, "groups", { viewer: ["g"], admin: ["g"], member: ["g"] })).toEqual({ ok: true, roles: ["admin", "member", "viewer"] });
     expect(rolesFromClaims({ groups: [1, "alpha-admins"] }, "groups", map)).toEqual({ ok: false, reason: "invalid_groups_claim" });
     expect(rolesFromClaims({ groups: { 0: "alpha-admins" } }, "groups", map)).toEqual({ ok: false, reason: "invalid_groups_claim" });
     expect(rolesFromClaims({ groups: ["alpha-admins"] }, "groups", undefined)).toEqual({ ok: false, reason: "tenant_not_configured" });
@@ -90,6 +93,12 @@ describe("IdP groups → tenant roles", () => {
     expect(claimAt({ realm_access: ["x"] }, "realm_access.roles")).toBeUndefined();
     expect(claimAt({}, "constructor")).toBeUndefined();
     expect(claimAt({}, "__proto__.polluted")).toBeUndefined();
+    // only objects are walked into: not a string's, an array's or null's properties
+    expect(claimAt({ a: "text" }, "a.length")).toBeUndefined();
+    expect(claimAt({ a: ["x"] }, "a.0")).toBeUndefined();
+    expect(claimAt({ a: ["x"] }, "a.length")).toBeUndefined();
+    expect(claimAt({ a: null }, "a.b")).toBeUndefined();
+    expect(claimAt({ a: 5 }, "a.toFixed")).toBeUndefined();
     expect(rolesFromClaims({ realm_access: { roles: ["alpha-admins"] } }, "realm_access.roles", map)).toEqual({ ok: true, roles: ["admin"] });
   });
 
