@@ -20,6 +20,7 @@ import { parseShipperConfig } from "../../packages/egress-audit/src/config";
 import { startRunner, type Runner } from "../../packages/egress-audit/src/runner";
 import { engine, requireEnv } from "./env";
 import { nodeProbe } from "./probe-exec";
+import { egressProxyContainer, idleNodeContainer, internalNetwork } from "./proxy-lab";
 
 const RUN = `octwt-ed-${randomBytes(3).toString("hex")}`;
 const TENANT = `t${randomBytes(3).toString("hex")}`;
@@ -53,27 +54,16 @@ beforeAll(async () => {
   const openclawImage = requireEnv("OCTW_IMAGE_OPENCLAW");
   db = await createAuditDb();
   dir = mkdtempSync(path.join(tmpdir(), "egress-denials-"));
-  network = await docker.createNetwork({ Name: `${RUN}-net`, Driver: "bridge", Internal: true, Labels: { "octw.test": RUN }, IPAM: { Config: [{ Subnet: SUBNET }] }, Options: { "com.docker.network.bridge.inhibit_ipv4": "true" } });
-  const hardening = { ReadonlyRootfs: true, CapDrop: ["ALL"], SecurityOpt: ["no-new-privileges"], NetworkMode: network.id };
-  const tmpfs = (paths: string[]) => Object.fromEntries(paths.map((p) => [p, "rw,nosuid,nodev,noexec,size=16m,mode=1777"]));
-  proxy = await docker.createContainer({
-    name: `${RUN}-egress`,
-    Image: egressImage,
-    User: "200105:200105",
-    Env: [`OCTW_SQUID_CONFIG_B64=${Buffer.from(renderSquidConfig({ tenantId: TENANT, rules: [] })).toString("base64")}`],
-    Labels: { "octw.test": RUN, "octw.tenant": TENANT, "octw.component": "egress-proxy" },
-    HostConfig: { ...hardening, Tmpfs: tmpfs(["/tmp", "/run/squid", "/var/spool/squid", "/var/log/squid"]) },
-    NetworkingConfig: { EndpointsConfig: { [network.id]: { IPAMConfig: { IPv4Address: PROXY } } } },
+  network = await internalNetwork(docker, RUN, SUBNET);
+  proxy = await egressProxyContainer(docker, network, {
+    run: RUN,
+    image: egressImage,
+    user: "200105:200105",
+    ip: PROXY,
+    squidConfig: renderSquidConfig({ tenantId: TENANT, rules: [] }),
+    labels: { "octw.tenant": TENANT, "octw.component": "egress-proxy" },
   });
-  client = await docker.createContainer({
-    name: `${RUN}-client`,
-    Image: openclawImage,
-    User: "200104:200104",
-    Cmd: ["/usr/local/bin/node", "-e", "setInterval(() => {}, 1e9)"],
-    Labels: { "octw.test": RUN },
-    HostConfig: { ...hardening, Tmpfs: tmpfs(["/tmp"]) },
-    NetworkingConfig: { EndpointsConfig: { [network.id]: { IPAMConfig: { IPv4Address: CLIENT } } } },
-  });
+  client = await idleNodeContainer(docker, network, { run: RUN, name: "client", image: openclawImage, user: "200104:200104", ip: CLIENT });
   containers.push(proxy, client);
   for (const c of containers) await c.start();
   // Squid takes a moment to listen.

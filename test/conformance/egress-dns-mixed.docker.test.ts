@@ -17,6 +17,7 @@ import type Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { engine, requireEnv } from "./env";
 import { nodeProbe } from "./probe-exec";
+import { internalNetwork } from "./proxy-lab";
 
 const RUN = `octwt-dm-${randomBytes(3).toString("hex")}`;
 const TENANT_NET = "10.250.11.0/27";
@@ -104,7 +105,7 @@ beforeAll(async () => {
   const egressImage = requireEnv("OCTW_IMAGE_EGRESS");
   const nodeImage = requireEnv("OCTW_IMAGE_OPENCLAW");
   const net = async (name: string, subnet: string) => {
-    const n = await docker.createNetwork({ Name: `${RUN}-${name}`, Driver: "bridge", Internal: true, Labels: { "octw.test": RUN }, IPAM: { Config: [{ Subnet: subnet }] }, Options: { "com.docker.network.bridge.inhibit_ipv4": "true" } });
+    const n = await internalNetwork(docker, RUN, subnet, name);
     networks.push(n);
     return n;
   };

@@ -16,6 +16,7 @@ import type Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { engine, requireEnv } from "./env";
 import { nodeProbe } from "./probe-exec";
+import { egressProxyContainer, idleNodeContainer, internalNetwork, labContainer } from "./proxy-lab";
 
 const RUN = `octwt-l7-${randomBytes(3).toString("hex")}`;
 const SUBNET = "10.250.19.0/27";
@@ -123,36 +124,11 @@ beforeAll(async () => {
     tlsInterception: { caCertFile: "/certs/alpha-ca.pem", caKeyFile: "/certs/alpha-ca.key", certDbDir: "/var/spool/squid/ssl_db", upstreamCaFile: "/certs/upstream-ca.pem" },
   });
 
-  network = await docker.createNetwork({ Name: `${RUN}-net`, Driver: "bridge", Internal: true, Labels: { "octw.test": RUN }, IPAM: { Config: [{ Subnet: SUBNET }] }, Options: { "com.docker.network.bridge.inhibit_ipv4": "true" } });
-  const hardening = { ReadonlyRootfs: true, CapDrop: ["ALL"], SecurityOpt: ["no-new-privileges"], NetworkMode: network.id, Binds: [`${dir}:/certs:ro`] };
-  const tmpfs = (paths: string[]) => Object.fromEntries(paths.map((p) => [p, "rw,nosuid,nodev,noexec,size=16m,mode=1777"]));
-  const proxy = await docker.createContainer({
-    name: `${RUN}-egress`,
-    Image: egressImage,
-    User: "200105:200105",
-    Env: [`OCTW_SQUID_CONFIG_B64=${Buffer.from(config).toString("base64")}`],
-    Labels: { "octw.test": RUN },
-    HostConfig: { ...hardening, Tmpfs: tmpfs(["/tmp", "/run/squid", "/var/spool/squid", "/var/log/squid"]) },
-    NetworkingConfig: { EndpointsConfig: { [network.id]: { IPAMConfig: { IPv4Address: PROXY } } } },
-  });
-  api = await docker.createContainer({
-    name: `${RUN}-api`,
-    Image: openclawImage,
-    User: "200106:200106",
-    Cmd: ["/usr/local/bin/node", "/certs/api-server.js"],
-    Labels: { "octw.test": RUN },
-    HostConfig: { ...hardening, Tmpfs: tmpfs(["/tmp"]) },
-    NetworkingConfig: { EndpointsConfig: { [network.id]: { IPAMConfig: { IPv4Address: API }, Aliases: [API_HOST] } } },
-  });
-  client = await docker.createContainer({
-    name: `${RUN}-client`,
-    Image: openclawImage,
-    User: "200104:200104",
-    Cmd: ["/usr/local/bin/node", "-e", "setInterval(() => {}, 1e9)"],
-    Labels: { "octw.test": RUN },
-    HostConfig: { ...hardening, Tmpfs: tmpfs(["/tmp"]) },
-    NetworkingConfig: { EndpointsConfig: { [network.id]: { IPAMConfig: { IPv4Address: CLIENT } } } },
-  });
+  network = await internalNetwork(docker, RUN, SUBNET);
+  const binds = [`${dir}:/certs:ro`];
+  const proxy = await egressProxyContainer(docker, network, { run: RUN, image: egressImage, user: "200105:200105", ip: PROXY, squidConfig: config, binds });
+  api = await labContainer(docker, network, { run: RUN, name: "api", image: openclawImage, user: "200106:200106", ip: API, cmd: ["/usr/local/bin/node", "/certs/api-server.js"], binds, aliases: [API_HOST] });
+  client = await idleNodeContainer(docker, network, { run: RUN, name: "client", image: openclawImage, user: "200104:200104", ip: CLIENT, binds });
   containers.push(proxy, api, client);
   for (const c of containers) await c.start();
   const end = Date.now() + 60_000;

@@ -9,13 +9,12 @@
 // Needs: DOCKER_HOST, OCTW_TEST_PG_URL, images OPENCLAW, EGRESS, POSTGRES, EDGE, INFERENCE_ROUTER.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
-import { exportJWK, generateKeyPair } from "jose";
 import type Dockerode from "dockerode";
-import { parse as parseYaml } from "yaml";
 import { OpenClawPlatform, type OpenClawPlatformArgs } from "@octw/pulumi";
 import { approveInStackFile } from "../../packages/cli/src/commands/approvals";
 import { newRunId, sweepDeadRuns } from "../realize/index";
 import { createDeployment, type Deployment, type Plan } from "../realize/deployment";
+import { stackForRun } from "../realize/stack-for-run";
 import { engine, requireEnv } from "./env";
 
 const runId = newRunId();
@@ -34,26 +33,7 @@ type Platform = OpenClawPlatformArgs;
 
 /** The platform config of a stack file's text, pointed at this run's names, addresses and images. */
 async function forThisRun(stackText: string): Promise<Platform> {
-  const stack = (parseYaml(stackText) as { config: { "octw:platform": Platform } }).config["octw:platform"];
-  const keys = await generateKeyPair("ES256", { extractable: true });
-  const jwk = { ...(await exportJWK(keys.publicKey)), kid: "pr-preview", alg: "ES256", use: "sig" };
-  return {
-    ...stack,
-    prefix,
-    addressPool: `10.210.${h}.0/24`,
-    egressSubnet: `10.211.${h}.0/24`,
-    controlSubnet: `10.212.${h}.0/28`,
-    ingressSubnet: `10.214.${h}.0/28`,
-    images: {
-      openclaw: requireEnv("OCTW_IMAGE_OPENCLAW"),
-      egressProxy: requireEnv("OCTW_IMAGE_EGRESS"),
-      postgres: requireEnv("OCTW_IMAGE_POSTGRES"),
-      edge: requireEnv("OCTW_IMAGE_EDGE"),
-      inferenceRouter: requireEnv("OCTW_IMAGE_INFERENCE_ROUTER"),
-    },
-    edge: { ...stack.edge!, hostPort: edgePort, hostIp: "127.0.0.1", jwt: { ...stack.edge!.jwt, jwks: [jwk] } },
-    audit: { mode: "embedded", databaseName: `${runId}_audit` },
-  };
+  return (await stackForRun(stackText, { runId, prefix, h, edgePort }, "pr-preview", requireEnv)).config;
 }
 
 const program = (cfg: Platform) => () => {

@@ -12,12 +12,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import http from "node:http";
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
+import { SignJWT, type CryptoKey } from "jose";
 import type Dockerode from "dockerode";
-import { parse as parseYaml } from "yaml";
 import { OpenClawPlatform, planPlatform, type OpenClawPlatformArgs } from "@octw/pulumi";
 import { RUN_LABEL, demuxDockerStream, newRunId, sweepDeadRuns } from "../realize/index";
 import { createDeployment, type Deployment, type Plan } from "../realize/deployment";
+import { stackForRun } from "../realize/stack-for-run";
 import { diffByRules } from "../realize/provider-model/diff";
 import { CONTAINER_RULES } from "../realize/provider-model/docker";
 import { engine, requireEnv } from "./env";
@@ -42,30 +42,11 @@ type Tenant = NonNullable<OpenClawPlatformArgs["tenants"]>[number];
 
 /** The local stack's platform config, pointed at this run's names, addresses and images. */
 async function localStackConfig(): Promise<OpenClawPlatformArgs> {
-  const file = parseYaml(readFileSync(new URL("../../stacks/Pulumi.local.yaml", import.meta.url), "utf8")) as { config: { "octw:platform": OpenClawPlatformArgs } };
-  const stack = file.config["octw:platform"];
-  const keys = await generateKeyPair("ES256", { extractable: true });
-  key = keys.privateKey;
-  const jwk = { ...(await exportJWK(keys.publicKey)), kid: "second-run", alg: "ES256", use: "sig" };
-  return {
-    ...stack,
-    prefix,
-    addressPool: `10.210.${h}.0/24`,
-    egressSubnet: `10.211.${h}.0/24`,
-    controlSubnet: `10.212.${h}.0/28`,
-    ingressSubnet: `10.214.${h}.0/28`,
-    images: {
-      openclaw: requireEnv("OCTW_IMAGE_OPENCLAW"),
-      egressProxy: requireEnv("OCTW_IMAGE_EGRESS"),
-      postgres: requireEnv("OCTW_IMAGE_POSTGRES"),
-      edge: requireEnv("OCTW_IMAGE_EDGE"),
-      inferenceRouter: requireEnv("OCTW_IMAGE_INFERENCE_ROUTER"),
-    },
-    edge: { ...stack.edge!, hostPort: edgePort, hostIp: "127.0.0.1", jwt: { ...stack.edge!.jwt, jwks: [jwk] } },
-    // the local stack's two tenants and a third, smaller one
-    tenants: [...(stack.tenants ?? []), { id: "charlie", slot: 3, presets: ["restricted"], limits: { memoryMb: 1024 } }],
-    audit: { mode: "embedded", databaseName: `${runId}_audit` },
-  };
+  const text = readFileSync(new URL("../../stacks/Pulumi.local.yaml", import.meta.url), "utf8");
+  const { config, signingKey } = await stackForRun(text, { runId, prefix, h, edgePort }, "second-run", requireEnv);
+  key = signingKey;
+  // the local stack's two tenants and a third, smaller one
+  return { ...config, tenants: [...(config.tenants ?? []), { id: "charlie", slot: 3, presets: ["restricted"], limits: { memoryMb: 1024 } }] };
 }
 
 const program = (cfg: OpenClawPlatformArgs) => () => {

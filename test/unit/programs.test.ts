@@ -3,51 +3,21 @@
  * them: config from the stack file, images from the environment (`env:` references).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { ensureDevIssuer } from "@octw/edge";
-import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { MockRecorder, PINNED, TYPES, settle } from "../../packages/pulumi/test/harness.js";
+import { configureRepoPrograms, runStackProgram } from "../../packages/pulumi/test/repo-programs.js";
 
 const recorder = new MockRecorder();
-const stackFile = parse(readFileSync(new URL("../../stacks/Pulumi.local.yaml", import.meta.url), "utf8")) as { config: Record<string, unknown> };
 
 beforeAll(async () => {
-  process.env.OCTW_IMAGE_OPENCLAW = PINNED.openclaw;
-  process.env.OCTW_IMAGE_EGRESS = PINNED.egressProxy;
-  process.env.OCTW_IMAGE_POSTGRES = PINNED.postgres;
-  process.env.OCTW_IMAGE_EDGE = `sha256:${"e".repeat(64)}`;
-  process.env.OCTW_IMAGE_INFERENCE_ROUTER = `sha256:${"f".repeat(64)}`;
-  pulumi.runtime.setAllConfig(
-    {
-      "octw:platform": JSON.stringify(stackFile.config["octw:platform"]),
-      "octw:images": JSON.stringify(PINNED),
-      "db:host": "db.example.com",
-      "db:adminUser": "octw_admin",
-      "db:adminPassword": "s3cret-admin",
-    },
-    ["db:adminPassword"],
-  );
+  configureRepoPrograms();
   await pulumi.runtime.setMocks(recorder.mocks, "octw", "local", false);
 });
 
 describe("programs", () => {
   it("stacks/index.ts deploys the two demo tenants of Pulumi.local.yaml with images resolved from the environment", async () => {
     recorder.reset();
-    // The stack reads the dev issuer's public key relative to the working directory, as
-    // `npm run up` runs it; give it a fresh one in a scratch directory.
-    const scratch = mkdtempSync(join(tmpdir(), "octw-stack-"));
-    const keys = await ensureDevIssuer(join(scratch, ".octw", "dev-issuer"));
-    const cwd = process.cwd();
-    process.chdir(scratch);
-    try {
-      await import("../../stacks/index.js");
-      await settle();
-    } finally {
-      process.chdir(cwd);
-    }
+    const keys = await runStackProgram(settle);
     const edgeInit = recorder.ofType(TYPES.container).find((c) => c.inputs.name === "octw-edge-state-init")!;
     const edgeConfig = JSON.parse((edgeInit.inputs.uploads as { file: string; content: string }[]).find((u) => u.file === "/state/config/config.json")!.content) as { jwt: { keys: { jwks: { kid: string }[] } } };
     expect(edgeConfig.jwt.keys.jwks.map((k) => k.kid)).toEqual([keys.kid]);
