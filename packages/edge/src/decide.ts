@@ -19,10 +19,13 @@ export type Decide = (req: IncomingMessage, ctx: Ctx) => Promise<Allowed | Denie
 export function createDecide(state: EdgeState, upstreams: Upstreams, auditor: BufferedAuditor, rec: DecisionAudit): Decide {
   const { audit, deny, rateDeny } = rec;
   return async function decide(req, ctx) {
-    const { config, oidcGate, verifier, perIp } = state;
+    const { config, oidcGate, verifier } = state;
     if (!auditor.hasRoom()) return { allow: false, status: 503, error: "unavailable" };
     const none = { tenant: null, actor: null, role: null };
-    if (!perIp.take(ctx.clientIp)) return rateDeny(ctx, `ip:${ctx.clientIp}`, none, perIp.retryAfterSec());
+    const ipTake = state.limits.take([["ip", ctx.clientIp]]);
+    // A local answer is used as it is (no extra turn of the event loop); the primary's is awaited.
+    const overIp = ipTake instanceof Promise ? await ipTake : ipTake;
+    if (overIp !== undefined) return rateDeny(ctx, `ip:${ctx.clientIp}`, none, state.limits.retryAfterSec("ip"));
 
     // What is checked is what is forwarded: one Host, an origin-form target without anything
     // another hop could normalize into a different tenant's path.
@@ -89,10 +92,10 @@ export function createDecide(state: EdgeState, upstreams: Upstreams, auditor: Bu
     if (!roles.ok) return deny(ctx, 403, roles.reason, { tenant: route.tenant, actor: v.sub, role: roleLabel });
     const who = { tenant: route.tenant, actor: v.sub, role: roleLabel };
     // Subject first: one user's flood spends only that user's budget, not the whole tenant's.
-    if (!state.perSubject.take(`${route.tenant}\u0000${v.sub}`)) {
-      return rateDeny(ctx, `s:${route.tenant}\u0000${v.sub}`, who, state.perSubject.retryAfterSec());
-    }
-    if (!state.perTenant.take(route.tenant)) return rateDeny(ctx, `t:${route.tenant}`, who, state.perTenant.retryAfterSec());
+    const take = state.limits.take([["subject", `${route.tenant}\u0000${v.sub}`], ["tenant", route.tenant]]);
+    const over = take instanceof Promise ? await take : take;
+    if (over === "subject") return rateDeny(ctx, `s:${route.tenant}\u0000${v.sub}`, who, state.limits.retryAfterSec("subject"));
+    if (over === "tenant") return rateDeny(ctx, `t:${route.tenant}`, who, state.limits.retryAfterSec("tenant"));
     const reason = route.localPath === SESSION_LOCAL_PATH ? "session" : "ok";
     if (!audit(ctx, true, { ...who, reason, status: 0 })) return { allow: false, status: 503, error: "unavailable" };
     return {

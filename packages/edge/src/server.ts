@@ -10,8 +10,8 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { BufferedAuditor, type AuditSink } from "./audit";
-import type { EdgeConfig } from "@octw/contracts";
-import { RateLimiter } from "./ratelimit";
+import type { EdgeConfig, WakeConfig } from "@octw/contracts";
+import { LocalRateLimits, type RateLimits } from "./rate-limits";
 import { TokenVerifier } from "./token";
 import { createOidcGate, type OidcGate } from "./oidc/gate";
 import { HEALTH_PATH, SESSION_LOCAL_PATH, routeLabel, type Allowed, type Ctx } from "./decision";
@@ -21,7 +21,7 @@ import { createHttpProxy, sendJson as sendJsonState } from "./proxy-http";
 import { sanitizeOf, type EdgeState } from "./state";
 import { createUpstreams, tenantMap } from "./upstreams";
 import { WakeCoordinator, startingPage, wantsHtml } from "./wake";
-import { createWakeGate } from "./wake-hold";
+import { createWakeGate, type WakePort } from "./wake-hold";
 import { wakerClient } from "./waker-client";
 import { WS_CLOSE, createWsRelay } from "./ws-relay";
 
@@ -45,6 +45,10 @@ export interface EdgeDeps {
   oidc?: { sessionKey: Buffer; clientSecret?: string | undefined; fetch?: typeof fetch | undefined } | undefined;
   /** Reads the waker's bearer token from `wake.tokenFile` (main.ts: a 0400 secret file). */
   wakerToken?: ((tokenFile: string) => string) | undefined;
+  /** Rate limits held elsewhere (a cluster worker asks its primary); default: local buckets. */
+  limits?: ((limits: EdgeConfig["limits"]) => RateLimits) | undefined;
+  /** Wake on request run elsewhere (a cluster worker uses its primary's); default: a local WakeCoordinator. */
+  wake?: ((config: WakeConfig) => WakePort) | undefined;
 }
 
 export interface EdgeServer {
@@ -85,8 +89,9 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
     });
   };
   /** Idle suspend and wake on request (wake.ts), when the config has a `wake` section. */
-  const newWake = (c: EdgeConfig): WakeCoordinator | undefined => {
+  const newWake = (c: EdgeConfig): WakePort | undefined => {
     if (!c.wake) return undefined;
+    if (deps.wake) return deps.wake(c.wake);
     if (!deps.wakerToken) throw new Error("wake: the edge was started without a way to read wake.tokenFile");
     const read = deps.wakerToken;
     const file = c.wake.tokenFile;
@@ -99,9 +104,7 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
     config: initial,
     verifier: await TokenVerifier.create(initial.jwt, nowSec),
     oidcGate: undefined,
-    perIp: new RateLimiter(initial.limits.perClientIp),
-    perTenant: new RateLimiter(initial.limits.perTenant),
-    perSubject: new RateLimiter(initial.limits.perSubject),
+    limits: deps.limits ? deps.limits(initial.limits) : new LocalRateLimits(initial.limits),
     sanitize: sanitizeOf(initial),
     wake: undefined,
     proto,
@@ -120,7 +123,16 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
   const decide = createDecide(state, upstreams, auditor, rec);
   const wakeGate = createWakeGate(upstreams, rec);
   const proxyHttp = createHttpProxy(state, agent, rec);
-  const ws = createWsRelay(state, decide, wakeGate, rec);
+  // A cluster worker's decision is in the primary's hands before anything is answered or forwarded.
+  const handedOff = deps.audit.handedOff;
+  const decideHanded: typeof decide = handedOff
+    ? async (req, ctx) => {
+        const d = await decide(req, ctx);
+        await handedOff();
+        return d;
+      }
+    : decide;
+  const ws = createWsRelay(state, decideHanded, wakeGate, rec);
   const sendJson = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}) => sendJsonState(state, res, status, body, headers);
 
   function handleSession(req: IncomingMessage, res: ServerResponse, a: Allowed): void {
@@ -149,7 +161,7 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       routeLabel: routeLabel(req.headers.host, req.url ?? ""),
       transport: "http",
     };
-    const d = await decide(req, ctx);
+    const d = await decideHanded(req, ctx);
     if (d.allow === "oidc-local") {
       await state.oidcGate!.handle(req, res, d.tenant, d.localPath);
       req.resume();
@@ -254,9 +266,7 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       const nextVerifier = same(next.jwt, config.jwt) ? state.verifier : await TokenVerifier.create(next.jwt, nowSec);
       const nextTenants = tenantMap(next);
       const nextGate = same(next.oidc, config.oidc) ? state.oidcGate : gateOf(next);
-      if (!same(next.limits.perClientIp, config.limits.perClientIp)) state.perIp = new RateLimiter(next.limits.perClientIp);
-      if (!same(next.limits.perTenant, config.limits.perTenant)) state.perTenant = new RateLimiter(next.limits.perTenant);
-      if (!same(next.limits.perSubject, config.limits.perSubject)) state.perSubject = new RateLimiter(next.limits.perSubject);
+      state.limits.reconfigure(next.limits);
       // Suspension switched on, changed or off without a restart (a platform that gains its
       // first suspendable tenant). Built before anything is swapped: an unreadable token file
       // leaves the old config running.
@@ -264,9 +274,9 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       let nextWake = wake;
       if (next.wake && wake) {
         const sameWaker = same(next.wake.wakerUrl, config.wake?.wakerUrl) && same(next.wake.tokenFile, config.wake?.tokenFile);
-        const read = deps.wakerToken!;
+        const read = deps.wakerToken;
         const file = next.wake.tokenFile;
-        wake.reconfigure(next.wake, sameWaker ? undefined : wakerClient(next.wake.wakerUrl, () => read(file)));
+        wake.reconfigure(next.wake, sameWaker || !read ? undefined : wakerClient(next.wake.wakerUrl, () => read(file)));
       } else if (next.wake) nextWake = newWake(next);
       else if (wake) {
         wake.stop();

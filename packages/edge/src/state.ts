@@ -4,20 +4,19 @@
 import type { EdgeConfig } from "@octw/contracts";
 import type { SanitizeOptions } from "./headers";
 import type { OidcGate } from "./oidc/gate";
-import type { RateLimiter } from "./ratelimit";
+import type { RateLimits } from "./rate-limits";
 import type { TokenVerifier } from "./token";
-import type { WakeCoordinator } from "./wake";
+import type { WakePort } from "./wake-hold";
 
 export interface EdgeState {
   config: EdgeConfig;
   verifier: TokenVerifier;
   oidcGate: OidcGate | undefined;
-  perIp: RateLimiter;
-  perTenant: RateLimiter;
-  perSubject: RateLimiter;
+  /** Per client address, per tenant+subject, per tenant: local, or held by the cluster's primary. */
+  limits: RateLimits;
   sanitize: SanitizeOptions;
   /** Idle suspend and wake on request (wake.ts), when the config has a `wake` section. */
-  wake: WakeCoordinator | undefined;
+  wake: WakePort | undefined;
   /** The scheme the edge tells gateways the client used. */
   readonly proto: "http" | "https";
   readonly nowSec: () => number;

@@ -3,9 +3,30 @@
 import type { Allowed, Ctx } from "./decision";
 import type { DecisionAudit } from "./decision-audit";
 import type { Upstreams } from "./upstreams";
-import type { HoldOutcome, WakeCoordinator } from "./wake";
+import type { HoldOutcome } from "./wake";
+import type { WakeConfig } from "@octw/contracts";
+import type { WakerApi } from "./waker-client";
 
-export type WakeGate = (w: WakeCoordinator, a: Allowed, ctx: Ctx, maxWaitMs: number) => Promise<{ ok: true; allowed: Allowed } | Extract<HoldOutcome, { ok: false }>>;
+/**
+ * What the request path needs of wake-on-request: WakeCoordinator in one process; with several
+ * workers a proxy to the primary's one coordinator (one wake per tenant, one idle clock).
+ */
+export interface WakePort {
+  manages(tenant: string): boolean;
+  /** A request or WebSocket of the tenant starts / ended (the idle clock). */
+  begin(tenant: string): void;
+  end(tenant: string): void;
+  hold(tenant: string, maxWaitMs: number, suspectDown?: boolean): Promise<HoldOutcome>;
+  /** A proxied request could not reach the gateway: probe, and wake it if needed. */
+  unreachable(tenant: string): void;
+  readonly holdMs: number;
+  readonly htmlHoldMs: number;
+  readonly retryAfterSec: number;
+  reconfigure(config: WakeConfig, waker?: WakerApi): void;
+  stop(): void;
+}
+
+export type WakeGate = (w: WakePort, a: Allowed, ctx: Ctx, maxWaitMs: number) => Promise<{ ok: true; allowed: Allowed } | Extract<HoldOutcome, { ok: false }>>;
 
 export function createWakeGate(upstreams: Upstreams, rec: DecisionAudit): WakeGate {
   return async (w, a, ctx, maxWaitMs) => {
