@@ -3,6 +3,7 @@
 // rate-limit buckets, the audit sink, and wake on request with its idle clock. A worker holds
 // no event of its own: each is in the primary's hands before the request it records is
 // answered or forwarded (AuditSink.handedOff), so a worker that dies loses none.
+import cluster from "node:cluster";
 import { randomBytes } from "node:crypto";
 import type { EdgeConfig, WakeConfig } from "@octw/contracts";
 import { parseEdgeConfig } from "@octw/contracts";
@@ -124,6 +125,7 @@ export function runEdgeWorker({ log, secrets }: WorkerOptions): void {
       ...secrets(config),
       limits: (l) => new PrimaryLimits(l),
       wake: (c) => new PrimaryWake(c),
+      worker: cluster.worker?.id,
     });
     const server = edge.server;
     // Port 0 (tests) cannot be shared by binding: the cluster module hands out one port instead.

@@ -49,6 +49,8 @@ export interface EdgeDeps {
   limits?: ((limits: EdgeConfig["limits"]) => RateLimits) | undefined;
   /** Wake on request run elsewhere (a cluster worker uses its primary's); default: a local WakeCoordinator. */
   wake?: ((config: WakeConfig) => WakePort) | undefined;
+  /** The cluster worker's number (1, 2, …), shown on the health answer: which worker answered. */
+  worker?: number | undefined;
 }
 
 export interface EdgeServer {
@@ -152,7 +154,7 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.url === HEALTH_PATH && (req.method === "GET" || req.method === "HEAD")) {
       const ok = auditor.hasRoom() && !state.draining;
-      sendJson(res, ok ? 200 : 503, { ok, auditPending: auditor.pending });
+      sendJson(res, ok ? 200 : 503, { ok, auditPending: auditor.pending, ...(deps.worker !== undefined ? { worker: deps.worker } : {}) });
       return;
     }
     const ctx: Ctx = {
