@@ -13,10 +13,14 @@ import os from "node:os";
 import path from "node:path";
 import { SignJWT, exportSPKI, generateKeyPair } from "jose";
 import { fixedRate, summarize, type FixedRateResult } from "./fixed-rate";
+import { autoWorkers } from "../../packages/edge/src/cpu-limit";
 
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const RATE = Number(process.env.BENCH_RATE ?? 500);
+// The multi-worker edge is compared with HAProxy at the same number of threads: by default
+// what the edge would pick here ("auto", the CPU limit), else BENCH_EDGE_WORKERS.
+const WORKERS = Number(process.env.BENCH_EDGE_WORKERS ?? autoWorkers());
 const ISSUER = "https://issuer.bench";
 const AUDIENCE = "octw-edge";
 const repo = path.resolve(import.meta.dirname, "../..");
@@ -174,7 +178,7 @@ async function main(): Promise<void> {
       .setProtectedHeader({ alg: "ES256", kid: "bench" })
       .setIssuer(ISSUER).setAudience(AUDIENCE).setSubject("x").setExpirationTime("2h").sign(otherKey.privateKey);
 
-    const [upPort, edgePort, edgeNcPort, hap1Port, hap2Port] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    const [upPort, edgePort, edgeWPort, edgeNcPort, hap1Port, hap2Port] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     const start = (name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env) => {
       const c = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"], cwd: repo });
       let err = "";
@@ -184,10 +188,10 @@ async function main(): Promise<void> {
     };
     writeFileSync(path.join(dir, "up.cfg"), haproxyUpstream(upPort));
     writeFileSync(path.join(dir, "hap1.cfg"), haproxyEdge(hap1Port, upPort, pubPem, 1));
-    writeFileSync(path.join(dir, "hap2.cfg"), haproxyEdge(hap2Port, upPort, pubPem, 2));
+    writeFileSync(path.join(dir, "hap2.cfg"), haproxyEdge(hap2Port, upPort, pubPem, WORKERS));
     start("upstream", "haproxy", ["-db", "-f", path.join(dir, "up.cfg")]);
     start("haproxy-1t", "haproxy", ["-db", "-f", path.join(dir, "hap1.cfg")]);
-    start("haproxy-2t", "haproxy", ["-db", "-f", path.join(dir, "hap2.cfg")]);
+    start("haproxy-nt", "haproxy", ["-db", "-f", path.join(dir, "hap2.cfg")]);
     const edgeConfig = {
       listen: { host: "127.0.0.1", port: edgePort, publicScheme: "https" },
       routing: { hostDomain: "octw.test", pathRouting: true },
@@ -201,20 +205,22 @@ async function main(): Promise<void> {
       audit: { bufferMax: 1_000_000 },
     };
     writeFileSync(path.join(dir, "edge.json"), JSON.stringify(edgeConfig));
+    writeFileSync(path.join(dir, "edge-workers.json"), JSON.stringify({ ...edgeConfig, listen: { ...edgeConfig.listen, port: edgeWPort } }));
     // The same edge with its verified-token cache off: every request pays the ES256 check, as in HAProxy.
     writeFileSync(path.join(dir, "edge-nocache.json"), JSON.stringify({ ...edgeConfig, listen: { ...edgeConfig.listen, port: edgeNcPort }, jwt: { ...edgeConfig.jwt, verifiedCacheSec: 0 } }));
-    for (const [name, file] of [["edge", "edge.json"], ["edge-nocache", "edge-nocache.json"]] as const) {
-      start(name, process.execPath, ["--import", "tsx", path.join(repo, "bench/edge/edge-process.ts")], { ...process.env, BENCH_EDGE_CONFIG: path.join(dir, file), NODE_ENV: "production" });
+    for (const [name, file, workers] of [["edge", "edge.json", 1], ["edge-workers", "edge-workers.json", WORKERS], ["edge-nocache", "edge-nocache.json", WORKERS]] as const) {
+      start(name, process.execPath, ["--import", "tsx", path.join(repo, "bench/edge/edge-process.ts")], { ...process.env, BENCH_EDGE_CONFIG: path.join(dir, file), BENCH_EDGE_WORKERS: String(workers), NODE_ENV: "production" });
     }
-    await Promise.all([upPort, edgePort, edgeNcPort, hap1Port, hap2Port].map((p) => waitForPort(p)));
+    await Promise.all([upPort, edgePort, edgeWPort, edgeNcPort, hap1Port, hap2Port].map((p) => waitForPort(p)));
 
     const good = { host: "a.octw.test", authorization: `Bearer ${token}` };
     const targets = [
       { name: "direct", port: upPort },
-      { name: "octw edge", port: edgePort },
-      { name: "octw edge, no token cache", port: edgeNcPort },
+      { name: "octw edge, 1 process", port: edgePort },
+      { name: `octw edge, ${WORKERS} workers`, port: edgeWPort },
+      { name: `octw edge, ${WORKERS} workers, no token cache`, port: edgeNcPort },
       { name: "haproxy 1 thread", port: hap1Port },
-      { name: "haproxy 2 threads", port: hap2Port },
+      { name: `haproxy ${WORKERS} threads`, port: hap2Port },
     ];
     // Both proxies must really check: valid → 200, forged signature → 401, tenant b's host → 403.
     for (const t of targets.slice(1)) {
@@ -252,10 +258,11 @@ async function main(): Promise<void> {
       process.stdout.write(`${t.name}: median ${fmt(w.rps, 0)} req/s (rounds ${ws.map((x) => fmt(x.rps, 0)).join(" ")}, non-2xx ${w.non2xx}); at ${RATE} req/s p50 ${fmt(f.p50Ms, 3)} ms p99 ${fmt(f.p99Ms, 3)} ms (errors ${f.errors})\n`);
     }
     const d = results.direct!;
-    const e = results["octw edge"]!;
-    const enc = results["octw edge, no token cache"]!;
+    const e = results["octw edge, 1 process"]!;
+    const ew = results[`octw edge, ${WORKERS} workers`]!;
+    const enc = results[`octw edge, ${WORKERS} workers, no token cache`]!;
     const h1 = results["haproxy 1 thread"]!;
-    const h2 = results["haproxy 2 threads"]!;
+    const h2 = results[`haproxy ${WORKERS} threads`]!;
     const rows = targets.map((t) => {
       const r = results[t.name]!;
       return `| ${t.name} | ${fmt(r.wrk.rps, 0)} | ${fmt(r.wrk.p50Ms, 3)} | ${fmt(r.wrk.p99Ms, 3)} | ${fmt(r.fixed.p50Ms, 3)} | ${fmt(r.fixed.p99Ms, 3)} | ${t.name === "direct" ? "–" : fmt(r.fixed.p50Ms - d.fixed.p50Ms, 3)} | ${t.name === "direct" ? "–" : fmt(r.fixed.p99Ms - d.fixed.p99Ms, 3)} |`;
@@ -268,11 +275,15 @@ async function main(): Promise<void> {
       "|---|---|---|---|---|---|---|---|",
       ...rows,
       "",
-      `edge / haproxy(1 thread) throughput: ${fmt(e.wrk.rps / h1.wrk.rps)}  (target ≥ 0.5)`,
-      `edge / haproxy(2 threads) throughput: ${fmt(e.wrk.rps / h2.wrk.rps)}`,
-      `edge without token cache / haproxy(1 thread) throughput: ${fmt(enc.wrk.rps / h1.wrk.rps)}; / haproxy(2 threads): ${fmt(enc.wrk.rps / h2.wrk.rps)}`,
-      `edge / direct throughput: ${fmt(e.wrk.rps / d.wrk.rps)}`,
-      `added p99 at ${RATE} req/s (target < 1 ms): edge ${fmt(e.fixed.p99Ms - d.fixed.p99Ms, 3)} ms, edge without token cache ${fmt(enc.fixed.p99Ms - d.fixed.p99Ms, 3)} ms, haproxy(1 thread) ${fmt(h1.fixed.p99Ms - d.fixed.p99Ms, 3)} ms`,
+      `edge ${WORKERS} workers / haproxy(${WORKERS} threads) throughput: ${fmt(ew.wrk.rps / h2.wrk.rps)}  (target ≥ 1.0)`,
+      `edge 1 process / haproxy(1 thread) throughput: ${fmt(e.wrk.rps / h1.wrk.rps)}; edge 1 process / haproxy(${WORKERS} threads): ${fmt(e.wrk.rps / h2.wrk.rps)} (before: one process)`,
+      `edge ${WORKERS} workers / edge 1 process throughput: ${fmt(ew.wrk.rps / e.wrk.rps)}`,
+      `edge ${WORKERS} workers without token cache / haproxy(${WORKERS} threads) throughput: ${fmt(enc.wrk.rps / h2.wrk.rps)}`,
+      `edge ${WORKERS} workers / direct throughput: ${fmt(ew.wrk.rps / d.wrk.rps)}`,
+      `summary: edge throughput, ${WORKERS} workers | ${fmt(ew.wrk.rps, 0)} req/s | haproxy ${WORKERS} threads ${fmt(h2.wrk.rps, 0)} req/s | ${fmt(ew.wrk.rps / h2.wrk.rps)} | ≥ 1.0`,
+      `summary: edge throughput, 1 process | ${fmt(e.wrk.rps, 0)} req/s | haproxy 1 thread ${fmt(h1.wrk.rps, 0)} req/s | ${fmt(e.wrk.rps / h1.wrk.rps)} | –`,
+      `summary: edge added p99 at ${RATE} req/s, ${WORKERS} workers | ${fmt(ew.fixed.p99Ms - d.fixed.p99Ms, 3)} ms | direct ${fmt(d.fixed.p99Ms, 3)} ms | ${fmt(ew.fixed.p99Ms / d.fixed.p99Ms)} | < 1 ms`,
+      `added p99 at ${RATE} req/s (target < 1 ms): edge ${WORKERS} workers ${fmt(ew.fixed.p99Ms - d.fixed.p99Ms, 3)} ms, edge 1 process ${fmt(e.fixed.p99Ms - d.fixed.p99Ms, 3)} ms, haproxy(1 thread) ${fmt(h1.fixed.p99Ms - d.fixed.p99Ms, 3)} ms`,
       "",
     ].join("\n");
     process.stdout.write(summary);

@@ -195,6 +195,11 @@ export const EdgeConfigSchema = z
         tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
         /** Scheme the clients use (for X-Forwarded-Proto), when TLS ends in front of the edge. */
         publicScheme: z.enum(["https", "http"]).default("https"),
+        /**
+         * Worker processes sharing the port: "auto" is the container's CPU limit (cgroup
+         * cpu.max), else the CPUs the process may use. 1 runs the edge in one process.
+         */
+        workers: z.union([z.literal("auto"), z.number().int().min(1).max(64)]).default("auto"),
       })
       .prefault({}),
     routing: z

@@ -21,6 +21,7 @@ export function toAuditInput(ev: EdgeAuditEvent): AuditEventInput {
     decision: ev.type === "edge.auth.allowed" ? "allowed" : ev.type === "edge.auth.denied" ? "denied" : "failed",
     details: rest,
     time: ev.at,
+    ...(ev.id !== undefined ? { idempotencyKey: ev.id } : {}),
   };
 }
 

@@ -10,6 +10,12 @@
 /** The part of @octw/audit's AuditClient the edge needs. */
 export interface AuditSink {
   record(event: EdgeAuditEvent): Promise<void>;
+  /**
+   * Resolves once every event recorded so far has left this process (a cluster worker's events
+   * are in the primary's hands). The edge waits for it before answering or forwarding, so a
+   * worker that dies later loses no event. Sinks in the same process leave it out.
+   */
+  handedOff?: () => Promise<void>;
 }
 
 /**
@@ -25,6 +31,8 @@ export interface EdgeAuditEvent {
   tenant: string | null;
   /** The token's subject when it was verified. */
   actor: string | null;
+  /** Stored as the event's idempotency key: a resent event is stored once (cluster workers set it). */
+  id?: string;
   detail: {
     role: string | null;
     route: string;

@@ -239,8 +239,10 @@ function alive(pid: number | undefined): boolean {
   }
 }
 
+/** The process tree's descriptors: with several workers (listen.workers), they hold the connections. */
 function openFds(pid: number | undefined): number {
-  return readdirSync(`/proc/${pid}/fd`).length;
+  const children = readdirSync(`/proc/${pid}/task`).flatMap((t) => readFileSync(`/proc/${pid}/task/${t}/children`, "utf8").split(" ").filter(Boolean).map(Number));
+  return readdirSync(`/proc/${pid}/fd`).length + children.reduce((n, c) => n + openFds(c), 0);
 }
 
 interface HttpOutcome { status?: number; body: string; complete: boolean; error?: string; ms: number }
@@ -453,6 +455,8 @@ describe("hostile upstream vs the real edge process", () => {
           }
           if (audited) expected.push({ id, label: JSON.stringify(sc.steps).slice(0, 200) });
           expect(alive(edge.pid), `edge died on ${JSON.stringify(sc.steps).slice(0, 300)}\n${edgeOut.slice(-2_000)}`).toBe(true);
+          // A worker of the multi-worker edge must not die either (the primary would replace it).
+          expect(edgeOut, `a worker died on ${JSON.stringify(sc.steps).slice(0, 300)}`).not.toContain('"worker exited"');
           expect(await health()).toBe(200);
         }),
         { numRuns: RUNS, endOnFailure: true },

@@ -1,0 +1,126 @@
+// The decision: route → token (or sign-in session) → tenant → role → rate, in that order, each
+// outcome recorded. Authentication comes before routing, so without a valid token every route
+// looks alike (401) and nobody can enumerate tenant names.
+import type { IncomingMessage } from "node:http";
+import type { TenantRoute } from "@octw/contracts";
+import type { BufferedAuditor } from "./audit";
+import { SESSION_LOCAL_PATH, isWebSocketUpgrade, type Allowed, type Ctx, type Denied, type OidcLocal } from "./decision";
+import type { DecisionAudit } from "./decision-audit";
+import { readCookie } from "./headers";
+import { isNavigation } from "./oidc/gate";
+import { scopesForRoleClaim } from "./roles";
+import { requestTargetProblem, resolveRoute } from "./routing";
+import type { EdgeState } from "./state";
+import { extractToken, type TokenResult } from "./token";
+import type { Upstreams } from "./upstreams";
+
+export type Decide = (req: IncomingMessage, ctx: Ctx) => Promise<Allowed | Denied | OidcLocal>;
+
+export function createDecide(state: EdgeState, upstreams: Upstreams, auditor: BufferedAuditor, rec: DecisionAudit): Decide {
+  const { audit, deny, rateDeny } = rec;
+  return async function decide(req, ctx) {
+    const { config, oidcGate, verifier } = state;
+    if (!auditor.hasRoom()) return { allow: false, status: 503, error: "unavailable" };
+    const none = { tenant: null, actor: null, role: null };
+    const ipTake = state.limits.take([["ip", ctx.clientIp]]);
+    // A local answer is used as it is (no extra turn of the event loop); the primary's is awaited.
+    const overIp = ipTake instanceof Promise ? await ipTake : ipTake;
+    if (overIp !== undefined) return rateDeny(ctx, `ip:${ctx.clientIp}`, none, state.limits.retryAfterSec("ip"));
+
+    // What is checked is what is forwarded: one Host, an origin-form target without anything
+    // another hop could normalize into a different tenant's path.
+    const targetProblem = requestTargetProblem(req.url ?? "");
+    const hosts = req.rawHeaders.filter((_, i) => i % 2 === 0 && req.rawHeaders[i]!.toLowerCase() === "host").length;
+    if (targetProblem !== undefined || hosts !== 1) return deny(ctx, 400, targetProblem ?? "duplicate_host", none);
+
+    const route = resolveRoute(req.headers.host, req.url ?? "", config.routing);
+    const knownTenant = route.kind !== "none" && upstreams.knownNow(route.tenant) ? route.tenant : null;
+    const cookie = config.cookie.enabled ? readCookie(req.headers.cookie, config.cookie.name) : undefined;
+    const { token, source } = extractToken(req.headers.authorization, cookie);
+    if (oidcGate !== undefined && route.kind === "host" && oidcGate.isLocal(route.localPath)) {
+      return { allow: "oidc-local", tenant: route.tenant, localPath: route.localPath };
+    }
+
+    let v: TokenResult;
+    let refreshedCookie: string | undefined;
+    let viaSession = false;
+    let sessionId: string | undefined;
+    if (oidcGate !== undefined && source === "none" && route.kind === "host") {
+      // No bearer token, no edge JWT cookie: a person's sign-in session (or the way to one).
+      const s = await oidcGate.authenticate(req, route.tenant);
+      if (s.kind !== "ok") {
+        const who = { tenant: knownTenant, actor: s.kind === "none" ? null : (s.sub ?? null), role: null };
+        const reason = s.kind === "none" ? "no_token" : s.reason;
+        const status = s.kind === "no_access" ? 403 : 401;
+        if (!isNavigation(req)) {
+          return deny(ctx, status, reason, who, s.kind === "none" ? { "www-authenticate": 'Bearer error="invalid_token"' } : { "set-cookie": oidcGate.clearSessionCookie });
+        }
+        const page = oidcGate.signInRequired(req, s, route.tenant);
+        const d = deny(ctx, page.status, reason, who, page.headers);
+        return d.status === 503 ? d : { ...d, html: page.html };
+      }
+      v = { ok: true, sub: s.sub, tenant: s.tenant, roleClaim: s.roles, exp: s.exp };
+      refreshedCookie = s.setCookie;
+      sessionId = s.sid;
+      viaSession = true;
+    } else {
+      v = await verifier.verify(token);
+    }
+    if (!v.ok) {
+      return deny(ctx, 401, v.reason, { tenant: knownTenant, actor: v.sub ?? null, role: null }, {
+        "www-authenticate": 'Bearer error="invalid_token"',
+      });
+    }
+    if ((source === "cookie" || viaSession) && !sameOrigin(req)) {
+      // A cookie rides along on cross-site requests a browser makes; only same-origin ones count.
+      return deny(ctx, 403, "origin_mismatch", { tenant: knownTenant, actor: v.sub, role: null });
+    }
+    if (route.kind === "none") return deny(ctx, 404, "no_route", { tenant: null, actor: v.sub, role: null });
+    let entry: { route: TenantRoute; target: URL; unresolved?: boolean } | undefined = await upstreams.entry(route.tenant);
+    const tpl = state.config.routing.upstreamTemplate;
+    // A stopped gateway has no DNS name: a suspendable tenant is woken, not answered 404.
+    if (entry === undefined && tpl && state.wake?.manages(route.tenant)) {
+      const url = new URL(tpl.replace("{tenant}", route.tenant));
+      entry = { route: { id: route.tenant, upstream: url.href }, target: url, unresolved: true };
+    }
+    if (entry === undefined) return deny(ctx, 404, "unknown_tenant", { tenant: null, actor: v.sub, role: null });
+    if (v.tenant !== route.tenant) {
+      return deny(ctx, 403, "tenant_mismatch", { tenant: route.tenant, actor: v.sub, role: null });
+    }
+    const roles = scopesForRoleClaim(v.roleClaim, state.config.roles);
+    const roleLabel = roles.roles.length ? roles.roles.join(",").slice(0, 128) : null;
+    if (!roles.ok) return deny(ctx, 403, roles.reason, { tenant: route.tenant, actor: v.sub, role: roleLabel });
+    const who = { tenant: route.tenant, actor: v.sub, role: roleLabel };
+    // Subject first: one user's flood spends only that user's budget, not the whole tenant's.
+    const take = state.limits.take([["subject", `${route.tenant}\u0000${v.sub}`], ["tenant", route.tenant]]);
+    const over = take instanceof Promise ? await take : take;
+    if (over === "subject") return rateDeny(ctx, `s:${route.tenant}\u0000${v.sub}`, who, state.limits.retryAfterSec("subject"));
+    if (over === "tenant") return rateDeny(ctx, `t:${route.tenant}`, who, state.limits.retryAfterSec("tenant"));
+    const reason = route.localPath === SESSION_LOCAL_PATH ? "session" : "ok";
+    if (!audit(ctx, true, { ...who, reason, status: 0 })) return { allow: false, status: 503, error: "unavailable" };
+    return {
+      allow: true,
+      tenant: entry.route,
+      target: entry.target,
+      route,
+      sub: v.sub,
+      scopes: roles.scopes,
+      exp: v.exp,
+      tokenSource: source === "bearer" ? "bearer" : "cookie",
+      token: token ?? "",
+      setCookie: refreshedCookie,
+      sessionId,
+      ...(entry.unresolved ? { unresolved: true } : {}),
+    };
+  };
+}
+
+function sameOrigin(req: IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return !isWebSocketUpgrade(req); // browsers always send Origin on WS
+  try {
+    return new URL(origin).host === (req.headers.host ?? "").toLowerCase();
+  } catch {
+    return false;
+  }
+}
