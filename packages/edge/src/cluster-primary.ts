@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import type { EdgeConfig } from "@octw/contracts";
 import type { AuditSink } from "./audit";
 import { Outbox, isBatch, type PrimaryControl, type PrimaryItem, type WorkerControl, type WorkerItem } from "./cluster-ipc";
-import { LocalRateLimits } from "./rate-limits";
+import { LEASE_TOKENS, LocalRateLimits } from "./rate-limits";
 import { createUpstreams, tenantMap } from "./upstreams";
 import { WakeCoordinator } from "./wake";
 import { wakerClient } from "./waker-client";
@@ -85,10 +85,13 @@ export async function startEdgePrimary(initial: Loaded, opts: PrimaryOptions): P
   function onItem(e: Entry, item: WorkerItem): void {
     switch (item[0]) {
       case "rl": {
-        const over = limits.take(item[2]);
-        e.outbox.push(["rl", item[1], over ?? null]);
+        const { over, granted } = limits.lease(item[2], 2 * opts.workers * LEASE_TOKENS);
+        e.outbox.push(["rl", item[1], over ?? null, granted]);
         return;
       }
+      case "ret":
+        limits.giveBack(item[1], item[2], item[3]);
+        return;
       case "au": {
         const id = item[1];
         // Recorded whether or not the worker lives to hear the answer: once here, an event is the primary's.
