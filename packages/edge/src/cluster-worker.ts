@@ -11,7 +11,7 @@ import type { AuditSink } from "./audit";
 import { Outbox, isBatch, type PrimaryControl, type PrimaryItem, type WorkerControl, type WorkerItem } from "./cluster-ipc";
 import { LEASE_MS, RATE_OF, retryAfterFor, type RateKey, type RateKind, type RateLimits } from "./rate-limits";
 import { createEdge, type EdgeDeps, type EdgeServer } from "./server";
-import type { HoldOutcome } from "./wake";
+import { WakeTimings, type HoldOutcome } from "./wake";
 import type { WakePort } from "./wake-hold";
 
 type Log = (line: Record<string, unknown>) => void;
@@ -101,8 +101,7 @@ export function runEdgeWorker({ log, secrets }: WorkerOptions): void {
     }
   }
 
-  class PrimaryWake implements WakePort {
-    constructor(private config: WakeConfig) {}
+  class PrimaryWake extends WakeTimings implements WakePort {
     manages(tenant: string): boolean {
       return Object.hasOwn(this.config.tenants, tenant);
     }
@@ -121,15 +120,6 @@ export function runEdgeWorker({ log, secrets }: WorkerOptions): void {
         holds.set(id, resolve);
         outbox.push(["hold", id, tenant, maxWaitMs, suspectDown]);
       });
-    }
-    get holdMs(): number {
-      return this.config.holdTimeoutMs;
-    }
-    get htmlHoldMs(): number {
-      return this.config.htmlHoldMs;
-    }
-    get retryAfterSec(): number {
-      return this.config.retryAfterSec;
     }
     reconfigure(config: WakeConfig): void {
       this.config = config;

@@ -7,14 +7,14 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
+import type net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { readEvents } from "@octw/audit";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createAuditDb, type TestAuditDb } from "../../audit/test/pg-support";
-import { AUDIENCE, ISSUER, claims, makeIssuer, type Issuer } from "./helpers";
+import { AUDIENCE, ISSUER, claims, freePort, makeIssuer, type Issuer } from "./helpers";
 
 const MAIN = path.resolve(import.meta.dirname, "../src/main.ts");
 const WORKERS = 2;
@@ -25,14 +25,6 @@ let issuer: Issuer;
 let auditUrlFile: string;
 let gateway: { url: string; close(): Promise<void>; ready: boolean; seen: string[] };
 const started: ChildProcess[] = [];
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 /** A tenant gateway: /stream/* answers 200 and then a chunk every 100 ms for `streamMs`; /healthz follows `ready`. */
 async function fakeGateway(streamMs = 4_000): Promise<typeof gateway> {
