@@ -96,7 +96,7 @@ export function runEdgeWorker({ log, secrets }: WorkerOptions): void {
     }
     reconfigure(limits: EdgeConfig["limits"]): void {
       // New rates mean new buckets in the primary: tokens lent from the old ones are dropped.
-      this.leases = new Map();
+      if (JSON.stringify(limits) !== JSON.stringify(this.rates)) this.leases = new Map();
       this.rates = limits;
     }
   }
