@@ -5,7 +5,8 @@
 // Refused events are retried with backoff. When `bufferMax` events are pending — the store
 // and its spool cannot keep up or refuse — the edge refuses new requests (503): it fails
 // closed rather than letting traffic through unaudited. Pending events are lost if the process
-// is killed (at most `bufferMax`); a graceful shutdown waits for them.
+// is killed (at most `bufferMax`); a graceful shutdown waits for them. A cluster worker's sink is
+// the primary (cluster-worker.ts): its events leave the worker before the request goes on.
 
 /** The part of @octw/audit's AuditClient the edge needs. */
 export interface AuditSink {

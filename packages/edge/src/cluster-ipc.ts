@@ -8,14 +8,16 @@ import type { HoldOutcome } from "./wake";
 /** Worker → primary, batched. */
 export type WorkerItem =
   | ["rl", number, RateKey[]]
+  /** Unused tokens of an expired lease. */
+  | ["ret", RateKind, string, number]
   | ["au", number, EdgeAuditEvent]
   | ["hold", number, string, number, boolean]
   | ["begin", string]
   | ["end", string]
   | ["unreach", string];
 
-/** Primary → worker, batched. An audit answer is null (accepted) or the sink's error. */
-export type PrimaryItem = ["rl", number, RateKind | null] | ["au", number, { name: string; message: string } | null] | ["hold", number, HoldOutcome];
+/** Primary → worker, batched. A rate answer: the key over its rate, and the tokens granted per key (leases). An audit answer is null (accepted) or the sink's error. */
+export type PrimaryItem = ["rl", number, RateKind | null, number[]] | ["au", number, { name: string; message: string } | null] | ["hold", number, HoldOutcome];
 
 /** Not batched: configuration and lifecycle. `raw` is the config file's JSON, parsed by each side. */
 export type PrimaryControl =

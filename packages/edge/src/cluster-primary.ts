@@ -6,13 +6,12 @@
 // on the idle clock is ended.
 import cluster, { type Worker } from "node:cluster";
 import { randomBytes } from "node:crypto";
-import type { EdgeConfig } from "@octw/contracts";
+import type { EdgeConfig, WakeConfig } from "@octw/contracts";
 import type { AuditSink } from "./audit";
 import { Outbox, isBatch, type PrimaryControl, type PrimaryItem, type WorkerControl, type WorkerItem } from "./cluster-ipc";
-import { LocalRateLimits } from "./rate-limits";
+import { LEASE_TOKENS, LocalRateLimits } from "./rate-limits";
 import { createUpstreams, tenantMap } from "./upstreams";
-import { WakeCoordinator } from "./wake";
-import { wakerClient } from "./waker-client";
+import { startWakeCoordinator, wakeAfterReload } from "./wake-lifecycle";
 
 type Log = (line: Record<string, unknown>) => void;
 
@@ -49,16 +48,8 @@ export async function startEdgePrimary(initial: Loaded, opts: PrimaryOptions): P
   let current = initial;
   const limits = new LocalRateLimits(initial.config.limits);
   const upstreams = createUpstreams(() => current.config, opts.lookup);
-  const newWake = (c: EdgeConfig): WakeCoordinator | undefined => {
-    if (!c.wake) return undefined;
-    if (!opts.wakerToken) throw new Error("wake: the edge was started without a way to read wake.tokenFile");
-    const read = opts.wakerToken;
-    const file = c.wake.tokenFile;
-    const w = new WakeCoordinator(c.wake, { waker: wakerClient(c.wake.wakerUrl, () => read(file)), probe: (id, ms) => upstreams.probeReady(id, ms), log });
-    w.start();
-    return w;
-  };
-  let wake = newWake(initial.config);
+  const newWake = (c: WakeConfig) => startWakeCoordinator(c, opts.wakerToken, (id, ms) => upstreams.probeReady(id, ms), log);
+  let wake = initial.config.wake ? newWake(initial.config.wake) : undefined;
   const boot = randomBytes(6).toString("hex");
   let draining = false;
   let deaths = 0;
@@ -85,10 +76,13 @@ export async function startEdgePrimary(initial: Loaded, opts: PrimaryOptions): P
   function onItem(e: Entry, item: WorkerItem): void {
     switch (item[0]) {
       case "rl": {
-        const over = limits.take(item[2]);
-        e.outbox.push(["rl", item[1], over ?? null]);
+        const { over, granted } = limits.lease(item[2], 2 * opts.workers * LEASE_TOKENS);
+        e.outbox.push(["rl", item[1], over ?? null, granted]);
         return;
       }
+      case "ret":
+        limits.giveBack(item[1], item[2], item[3]);
+        return;
       case "au": {
         const id = item[1];
         // Recorded whether or not the worker lives to hear the answer: once here, an event is the primary's.
@@ -188,18 +182,7 @@ export async function startEdgePrimary(initial: Loaded, opts: PrimaryOptions): P
     async reconfigure(next) {
       const config = current.config;
       // The primary's own part first (its rate limits, wake, the upstreams its probes use).
-      let nextWake = wake;
-      if (next.config.wake && wake) {
-        const sameWaker = next.config.wake.wakerUrl === config.wake?.wakerUrl && next.config.wake.tokenFile === config.wake?.tokenFile;
-        const read = opts.wakerToken;
-        const file = next.config.wake.tokenFile;
-        wake.reconfigure(next.config.wake, sameWaker || !read ? undefined : wakerClient(next.config.wake.wakerUrl, () => read(file)));
-      } else if (next.config.wake) nextWake = newWake(next.config);
-      else if (wake) {
-        wake.stop();
-        nextWake = undefined;
-      }
-      wake = nextWake;
+      wake = wakeAfterReload(wake, config.wake, next.config.wake, opts.wakerToken, newWake);
       limits.reconfigure(next.config.limits);
       upstreams.swap(tenantMap(next.config));
       current = next;

@@ -9,9 +9,9 @@ import type { EdgeConfig, WakeConfig } from "@octw/contracts";
 import { parseEdgeConfig } from "@octw/contracts";
 import type { AuditSink } from "./audit";
 import { Outbox, isBatch, type PrimaryControl, type PrimaryItem, type WorkerControl, type WorkerItem } from "./cluster-ipc";
-import { RATE_OF, retryAfterFor, type RateKey, type RateKind, type RateLimits } from "./rate-limits";
+import { LEASE_MS, RATE_OF, retryAfterFor, type RateKey, type RateKind, type RateLimits } from "./rate-limits";
 import { createEdge, type EdgeDeps, type EdgeServer } from "./server";
-import type { HoldOutcome } from "./wake";
+import { WakeTimings, type HoldOutcome } from "./wake";
 import type { WakePort } from "./wake-hold";
 
 type Log = (line: Record<string, unknown>) => void;
@@ -29,7 +29,7 @@ export function runEdgeWorker({ log, secrets }: WorkerOptions): void {
   };
   const outbox = new Outbox<WorkerItem>((msg, done) => send(msg, done));
   let seq = 0;
-  const rl = new Map<number, (over: RateKind | undefined) => void>();
+  const rl = new Map<number, (over: RateKind | undefined, granted: number[]) => void>();
   const au = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   const holds = new Map<number, (o: HoldOutcome) => void>();
   // Idempotency keys unique across workers and restarts: a resent event is stored once.
@@ -46,25 +46,62 @@ export function runEdgeWorker({ log, secrets }: WorkerOptions): void {
     handedOff: () => outbox.written(),
   };
 
+  /** The primary's buckets, with tokens it lent this worker (rate-limits.ts: LEASE_TOKENS). */
   class PrimaryLimits implements RateLimits {
-    constructor(private rates: EdgeConfig["limits"]) {}
-    take(keys: readonly RateKey[]): Promise<RateKind | undefined> {
+    private leases = new Map<string, { kind: RateKind; key: string; n: number; at: number }>();
+    private readonly timer: NodeJS.Timeout;
+    constructor(private rates: EdgeConfig["limits"]) {
+      this.timer = setInterval(() => this.expire(), LEASE_MS / 2);
+      this.timer.unref();
+    }
+    take(keys: readonly RateKey[]): RateKind | undefined | Promise<RateKind | undefined> {
+      let i = 0;
+      for (; i < keys.length; i++) {
+        const l = this.leases.get(`${keys[i]![0]}\u0000${keys[i]![1]}`);
+        if (l === undefined || l.n <= 0) break;
+        l.n--;
+      }
+      if (i === keys.length) return undefined;
+      const rest = keys.slice(i);
       return new Promise((resolve) => {
         const id = ++seq;
-        rl.set(id, resolve);
-        outbox.push(["rl", id, [...keys]]);
+        rl.set(id, (over, granted) => {
+          const now = performance.now();
+          for (const [j, g] of granted.entries()) {
+            if (g <= 1) continue;
+            const [kind, key] = rest[j]!;
+            const name = `${kind}\u0000${key}`;
+            const l = this.leases.get(name);
+            if (l) {
+              l.n += g - 1;
+              l.at = now;
+            } else this.leases.set(name, { kind, key, n: g - 1, at: now });
+          }
+          resolve(over);
+        });
+        outbox.push(["rl", id, rest]);
       });
+    }
+    /** Unused tokens go back to the primary after LEASE_MS: another worker may need them. */
+    private expire(): void {
+      const old = performance.now() - LEASE_MS;
+      for (const [name, l] of this.leases) {
+        if (l.at > old) continue;
+        if (l.n > 0) outbox.push(["ret", l.kind, l.key, l.n]);
+        this.leases.delete(name);
+      }
     }
     retryAfterSec(kind: RateKind): number {
       return retryAfterFor(this.rates[RATE_OF[kind]]);
     }
     reconfigure(limits: EdgeConfig["limits"]): void {
+      // New rates mean new buckets in the primary: tokens lent from the old ones are dropped.
+      if (JSON.stringify(limits) !== JSON.stringify(this.rates)) this.leases = new Map();
       this.rates = limits;
     }
   }
 
-  class PrimaryWake implements WakePort {
-    constructor(private config: WakeConfig) {}
+  class PrimaryWake extends WakeTimings implements WakePort {
     manages(tenant: string): boolean {
       return Object.hasOwn(this.config.tenants, tenant);
     }
@@ -83,15 +120,6 @@ export function runEdgeWorker({ log, secrets }: WorkerOptions): void {
         holds.set(id, resolve);
         outbox.push(["hold", id, tenant, maxWaitMs, suspectDown]);
       });
-    }
-    get holdMs(): number {
-      return this.config.holdTimeoutMs;
-    }
-    get htmlHoldMs(): number {
-      return this.config.htmlHoldMs;
-    }
-    get retryAfterSec(): number {
-      return this.config.retryAfterSec;
     }
     reconfigure(config: WakeConfig): void {
       this.config = config;
@@ -142,7 +170,7 @@ export function runEdgeWorker({ log, secrets }: WorkerOptions): void {
     if (isBatch<PrimaryItem>(msg)) {
       for (const item of msg.m) {
         if (item[0] === "rl") {
-          rl.get(item[1])?.(item[2] ?? undefined);
+          rl.get(item[1])?.(item[2] ?? undefined, item[3]);
           rl.delete(item[1]);
         } else if (item[0] === "au") {
           const p = au.get(item[1]);

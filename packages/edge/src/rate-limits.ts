@@ -19,6 +19,17 @@ export interface RateLimits {
   reconfigure(limits: EdgeConfig["limits"]): void;
 }
 
+/**
+ * Tokens a worker may hold for one key: its requests take them without asking the primary. A
+ * lease is only granted while the primary's bucket keeps more than 2 × workers × this back, and
+ * an unused lease returns after LEASE_MS: so no limit is ever exceeded in total (every admitted
+ * request took a token from the one bucket), and a key under heavy use is refused at most
+ * (workers − 1) × (LEASE_TOKENS − 1) requests early, for at most 2 × LEASE_MS, while another
+ * worker holds tokens it has not used. Near a limit every take goes to the primary: exact.
+ */
+export const LEASE_TOKENS = 32;
+export const LEASE_MS = 100;
+
 export const RATE_OF: Record<RateKind, "perClientIp" | "perSubject" | "perTenant"> = { ip: "perClientIp", subject: "perSubject", tenant: "perTenant" };
 
 export function retryAfterFor(rate: Rate): number {
@@ -41,6 +52,25 @@ export class LocalRateLimits implements RateLimits {
 
   retryAfterSec(kind: RateKind): number {
     return this.limiters[kind].retryAfterSec();
+  }
+
+  /**
+   * For a cluster worker: takes each key in order like take(), and lends out up to
+   * LEASE_TOKENS - 1 more per key while the bucket holds more than `keepBack` beyond them.
+   * Returns the first key over its rate (if any) and how many tokens each granted key got.
+   */
+  lease(keys: readonly RateKey[], keepBack: number): { over: RateKind | undefined; granted: number[] } {
+    const granted: number[] = [];
+    for (const [kind, key] of keys) {
+      const n = this.limiters[kind].takeLease(key, LEASE_TOKENS - 1, keepBack);
+      if (n === 0) return { over: kind, granted };
+      granted.push(n);
+    }
+    return { over: undefined, granted };
+  }
+
+  giveBack(kind: RateKind, key: string, n: number): void {
+    this.limiters[kind].giveBack(key, n);
   }
 
   reconfigure(limits: EdgeConfig["limits"]): void {

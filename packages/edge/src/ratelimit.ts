@@ -1,5 +1,6 @@
-// Token buckets keyed by tenant, by tenant+subject and by client address. In memory: the edge
-// is one process on one host. Idle buckets are swept so random keys cannot grow the map forever.
+// Token buckets keyed by tenant, by tenant+subject and by client address. In memory, in one
+// process (with several workers: the primary's, lent out in small leases, rate-limits.ts).
+// Idle buckets are swept so random keys cannot grow the map forever.
 
 export interface Rate {
   ratePerSec: number;
@@ -35,6 +36,25 @@ export class RateLimiter {
     if (b.tokens < 1) return false;
     b.tokens -= 1;
     return true;
+  }
+
+  /**
+   * Takes one token and, when the bucket then still holds more than `keepBack`, up to `extra`
+   * more of what lies above it (a lease for a cluster worker). Returns how many were taken: 0
+   * when the key is over its rate.
+   */
+  takeLease(key: string, extra: number, keepBack: number): number {
+    if (!this.take(key)) return 0;
+    const b = this.buckets.get(key)!;
+    const more = Math.max(0, Math.min(extra, Math.floor(b.tokens - keepBack)));
+    b.tokens -= more;
+    return 1 + more;
+  }
+
+  /** Tokens of a lease that were not used, back into the bucket (never above the burst). */
+  giveBack(key: string, n: number): void {
+    const b = this.buckets.get(key);
+    if (b) b.tokens = Math.min(this.rate.burst, b.tokens + n);
   }
 
   /** Seconds until one token is available again (for Retry-After). */

@@ -20,9 +20,9 @@ import { createDecide } from "./decide";
 import { createHttpProxy, sendJson as sendJsonState } from "./proxy-http";
 import { sanitizeOf, type EdgeState } from "./state";
 import { createUpstreams, tenantMap } from "./upstreams";
-import { WakeCoordinator, startingPage, wantsHtml } from "./wake";
+import { startingPage, wantsHtml } from "./wake";
+import { startWakeCoordinator, wakeAfterReload } from "./wake-lifecycle";
 import { createWakeGate, type WakePort } from "./wake-hold";
-import { wakerClient } from "./waker-client";
 import { WS_CLOSE, createWsRelay } from "./ws-relay";
 
 export { HEALTH_PATH, SESSION_LOCAL_PATH } from "./decision";
@@ -91,16 +91,8 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
     });
   };
   /** Idle suspend and wake on request (wake.ts), when the config has a `wake` section. */
-  const newWake = (c: EdgeConfig): WakePort | undefined => {
-    if (!c.wake) return undefined;
-    if (deps.wake) return deps.wake(c.wake);
-    if (!deps.wakerToken) throw new Error("wake: the edge was started without a way to read wake.tokenFile");
-    const read = deps.wakerToken;
-    const file = c.wake.tokenFile;
-    const w = new WakeCoordinator(c.wake, { waker: wakerClient(c.wake.wakerUrl, () => read(file)), probe: (id, ms) => upstreams.probeReady(id, ms), log });
-    w.start();
-    return w;
-  };
+  const newWake = (c: WakeConfig): WakePort =>
+    deps.wake ? deps.wake(c) : startWakeCoordinator(c, deps.wakerToken, (id, ms) => upstreams.probeReady(id, ms), log);
   // Everything a config reload may change lives in `state`, swapped by reconfigure().
   const state: EdgeState = {
     config: initial,
@@ -120,7 +112,7 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
   });
   const rec = createDecisionAudit(auditor);
   const upstreams = createUpstreams(() => state.config, deps.lookup);
-  state.wake = newWake(initial);
+  state.wake = initial.wake ? newWake(initial.wake) : undefined;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
   const decide = createDecide(state, upstreams, auditor, rec);
   const wakeGate = createWakeGate(upstreams, rec);
@@ -269,21 +261,8 @@ export async function createEdge(initial: EdgeConfig, deps: EdgeDeps): Promise<E
       const nextTenants = tenantMap(next);
       const nextGate = same(next.oidc, config.oidc) ? state.oidcGate : gateOf(next);
       state.limits.reconfigure(next.limits);
-      // Suspension switched on, changed or off without a restart (a platform that gains its
-      // first suspendable tenant). Built before anything is swapped: an unreadable token file
-      // leaves the old config running.
-      const wake = state.wake;
-      let nextWake = wake;
-      if (next.wake && wake) {
-        const sameWaker = same(next.wake.wakerUrl, config.wake?.wakerUrl) && same(next.wake.tokenFile, config.wake?.tokenFile);
-        const read = deps.wakerToken;
-        const file = next.wake.tokenFile;
-        wake.reconfigure(next.wake, sameWaker || !read ? undefined : wakerClient(next.wake.wakerUrl, () => read(file)));
-      } else if (next.wake) nextWake = newWake(next);
-      else if (wake) {
-        wake.stop();
-        nextWake = undefined;
-      }
+      // Built before anything is swapped: an unreadable token file leaves the old config running.
+      const nextWake = wakeAfterReload(state.wake, config.wake, next.wake, deps.wakerToken, newWake);
       state.verifier = nextVerifier;
       state.oidcGate = nextGate;
       upstreams.swap(nextTenants);

@@ -35,7 +35,24 @@ class WakeFailed extends Error {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export class WakeCoordinator {
+/** What the request path reads of a wake config (the coordinator, and a cluster worker's view of the primary's). */
+export class WakeTimings {
+  constructor(protected config: WakeConfig) {}
+
+  get holdMs(): number {
+    return this.config.holdTimeoutMs;
+  }
+
+  get htmlHoldMs(): number {
+    return this.config.htmlHoldMs;
+  }
+
+  get retryAfterSec(): number {
+    return this.config.retryAfterSec;
+  }
+}
+
+export class WakeCoordinator extends WakeTimings {
   private readonly clock: IdleClock;
   private readonly now: () => number;
   private readonly log: (line: Record<string, unknown>) => void;
@@ -51,9 +68,10 @@ export class WakeCoordinator {
   suspendCalls = 0;
 
   constructor(
-    private config: WakeConfig,
+    config: WakeConfig,
     private deps: WakeDeps,
   ) {
+    super(config);
     this.now = deps.nowMs ?? (() => Date.now());
     this.log = deps.log ?? (() => {});
     this.clock = new IdleClock(config.tenants, this.now());
@@ -68,19 +86,7 @@ export class WakeCoordinator {
     return this.clock.state(tenant);
   }
 
-  get holdMs(): number {
-    return this.config.holdTimeoutMs;
-  }
-
-  get htmlHoldMs(): number {
-    return this.config.htmlHoldMs;
-  }
-
-  get retryAfterSec(): number {
-    return this.config.retryAfterSec;
-  }
-
-    get holding(): number {
+  get holding(): number {
     return this.heldTotal;
   }
 

@@ -84,6 +84,13 @@ describe("the edge", () => {
     }
   });
 
+  it("gets the CPU limit edge.cpus sets (its worker count follows it), 1 by default", async () => {
+    const cpusOf = (rs: RecordedResource[]) => rs.find((r) => r.type === TYPES.container && r.inputs.name === "octwtest-edge")!.inputs.cpus;
+    const base = config([{ id: "alpha", slot: 1 }]);
+    expect(cpusOf(await deploy("cpus1", base))).toBe("1.0");
+    expect(cpusOf(await deploy("cpus2", { ...base, edge: { ...base.edge, cpus: 2 } }))).toBe("2.0");
+  });
+
   it("refuses an edge without keys or image", async () => {
     await settle();
     recorder.reset();

@@ -37,6 +37,7 @@ function maximal(): Record<string, unknown> {
       hostPort: 8443,
       hostIp: "127.0.0.1",
       hostRouting: true,
+      cpus: 2,
       jwt: { issuer: "https://idp.example.com", audience: "octw", algorithms: ["ES256"], jwks: [EC_PUBLIC], tenantClaim: "tenant", roleClaim: "role" },
       roles: { member: ["operator.read", "operator.write"] },
       oidc: {

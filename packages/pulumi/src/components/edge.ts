@@ -108,6 +108,13 @@ export interface EdgeArgs {
    */
   memoryMb?: number;
   /**
+   * The container's CPU limit. The edge runs one worker process per CPU of it (rounded up;
+   * its config's `listen.workers` is "auto"), so 2 or more spreads requests over that many
+   * cores. Each worker takes about 60 MiB: raise memoryMb with it beyond 4.
+   * @default 1
+   */
+  cpus?: number;
+  /**
    * Idle suspend and wake on request.
    * @default - off: every tenant is always on
    */
@@ -136,6 +143,7 @@ const argsSchema = z.strictObject({
     .optional(),
   namePrefix: namePrefixSchema.optional(),
   memoryMb: z.number().int().min(128).max(65_536).optional(),
+  cpus: z.number().min(0.5).max(64).optional(),
   wake: z
     .strictObject({
       wakerUrl: z.url({ protocol: /^http$/ }),
@@ -255,7 +263,7 @@ export class Edge extends pulumi.ComponentResource {
         // nofile stays under the engine's usual hard limit (20000 on these hosts): above it the container cannot start.
         ...nodeServiceArgs({
           uid: EDGE_UID,
-          limits: { memoryMb: parsed.memoryMb ?? 512, cpus: 1, nproc: 256, nofile: 16_384 },
+          limits: { memoryMb: parsed.memoryMb ?? 512, cpus: parsed.cpus ?? 1, nproc: 256, nofile: 16_384 },
           tmpSizeMb: 128,
           volumeName: volume.name,
           stateDir: STATE_DIR,

@@ -166,6 +166,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
           auditConnectionUrl: pulumi.secret(this.audit.services.edge.apply(postgresUrl)),
           ...(e.hostPort ? { hostPort: e.hostPort } : {}),
           ...(e.hostIp ? { hostIp: e.hostIp } : {}),
+          ...(e.cpus !== undefined ? { cpus: e.cpus } : {}),
           ...((e.hostRouting ?? true) ? { hostDomain: plan.domain } : {}),
           jwt: e.jwt,
           ...(e.roles ? { roles: e.roles } : {}),

@@ -136,6 +136,11 @@ export interface PlatformEdgeConfig {
    * @default true
    */
   hostRouting?: boolean;
+  /**
+   * The edge container's CPU limit; the edge runs one worker process per CPU of it.
+   * @default 1
+   */
+  cpus?: number;
   jwt: EdgeJwtArgs;
   /** @default viewer/member/admin as documented in packages/edge */
   roles?: Record<string, string[]>;
@@ -297,6 +302,7 @@ export const platformConfigSchema = z
         hostPort: z.number().int().min(1).max(65535).optional(),
         hostIp: z.ipv4().optional(),
         hostRouting: z.boolean().optional(),
+        cpus: z.number().min(0.5).max(64).optional(),
         jwt: edgeJwtArgsSchema,
         roles: RoleScopesSchema.optional(),
         // Field by field, the edge's own schema checks the rendered section again (renderEdgeConfig).
