@@ -29,8 +29,6 @@ const MODULES: Module[] = [
   { name: "contracts/l7-path", mutate: "packages/contracts/src/l7-path.ts", tests: ["packages/contracts/test/l7-path.test.ts", "packages/contracts/test/l7-path-edges.test.ts"] },
   { name: "edge/oidc-seal", mutate: "packages/edge/src/oidc/seal.ts", tests: ["packages/edge/test/oidc/units.test.ts", "packages/edge/test/oidc/relying-party.test.ts"] },
   { name: "edge/oidc-claims", mutate: "packages/edge/src/oidc/claims.ts", tests: ["packages/edge/test/oidc/units.test.ts", "packages/edge/test/oidc/relying-party.test.ts"] },
-  { name: "edge/oidc-relying-party", mutate: "packages/edge/src/oidc/relying-party.ts", tests: ["packages/edge/test/oidc/relying-party.units.test.ts", "packages/edge/test/oidc/relying-party.test.ts"] },
-  { name: "edge/oidc-gate", mutate: "packages/edge/src/oidc/gate.ts", tests: ["packages/edge/test/oidc/gate.units.test.ts", "packages/edge/test/oidc/units.test.ts", "packages/edge/test/oidc/relying-party.test.ts"] },
   { name: "waker/routes", mutate: "packages/waker/src/routes.ts", tests: ["packages/waker/test/routes.test.ts", "packages/waker/test/routes.edges.test.ts"] },
   { name: "waker/engine", mutate: "packages/waker/src/engine.ts", tests: ["packages/waker/test/waker.test.ts", "packages/waker/test/engine.test.ts"] },
   // Only the selection of the containers the waker may act on (its authorization); the rest of
@@ -40,6 +38,8 @@ const MODULES: Module[] = [
   // run in `npm test` and, longer, in `npm run fuzz`.
   { name: "egress-audit/squid-log", mutate: "packages/egress-audit/src/squid-log.ts", tests: ["packages/egress-audit/test/squid-log.test.ts", "packages/egress-audit/test/squid-log.edges.test.ts"] },
   { name: "egress-audit/aggregator", mutate: "packages/egress-audit/src/aggregator.ts", tests: ["packages/egress-audit/test/aggregator.test.ts", "packages/egress-audit/test/aggregator.edges.test.ts"] },
+  { name: "edge/oidc-relying-party", mutate: "packages/edge/src/oidc/relying-party.ts", tests: ["packages/edge/test/oidc/relying-party.units.test.ts", "packages/edge/test/oidc/relying-party.test.ts"] },
+  { name: "edge/oidc-gate", mutate: "packages/edge/src/oidc/gate.ts", tests: ["packages/edge/test/oidc/gate.units.test.ts", "packages/edge/test/oidc/units.test.ts", "packages/edge/test/oidc/relying-party.test.ts"] },
 ];
 
 const THRESHOLD = 80;
