@@ -108,6 +108,9 @@ export function canonicalizePath(target: string, options: CanonicalizeOptions = 
   const encode = (seg: string) =>
     [...seg].map((ch) => (ch === SLASH_SENTINEL ? "%2F" : LITERAL.test(ch) ? ch : `%${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`)).join("");
   const path = `/${stack.map(encode).join("/")}`;
+  // Mixed spellings decode to a percent-encoding too (`%25%61a` → `%aa`, canonical `%25aa`):
+  // refused like a written `%25aa`, so every canonical form is itself accepted (a fixed point).
+  if (DOUBLE_ENCODED.test(path)) return { ok: false, reason: "double percent-encoding" };
   return query === undefined ? { ok: true, path } : { ok: true, path, query };
 }
 

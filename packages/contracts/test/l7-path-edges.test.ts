@@ -41,6 +41,15 @@ describe("canonicalizePath edges", () => {
     expect(canonicalizePath("/a/./b")).toEqual({ ok: true, path: "/a/b" });
   });
 
+  it("a percent-encoding spelled with an encoded digit is double encoding too (found by the fixed-point property, seed 2121421289)", () => {
+    expect(refusal("/%25%61a")).toBe("double percent-encoding");
+    expect(refusal("/x%25%32%46y")).toBe("double percent-encoding");
+    expect(refusal("/%25%3%41")).toBe("malformed percent-encoding");
+    // control: an encoded percent followed by something that is no hex pair is fine
+    expect(canonicalizePath("/%25%67")).toEqual({ ok: true, path: "/%25g" });
+    expect(canonicalizePath("/%25zz")).toEqual({ ok: true, path: "/%25zz" });
+  });
+
   it("with allow_encoded_slash, a dot segment behind %2F is refused in any segment, not only when every segment has one", () => {
     expect(refusal("/x/a%2F..%2Fb", { allowEncodedSlash: true })).toBe("dot segment behind an encoded slash");
     expect(refusal("/a%2F.%2Fb/x", { allowEncodedSlash: true })).toBe("dot segment behind an encoded slash");

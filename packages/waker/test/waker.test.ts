@@ -176,3 +176,27 @@ describe("Engine allow-list", () => {
     await expect(e.act(cid, "start")).rejects.toThrow(/ENOENT/);
   });
 });
+
+describe("which containers the waker acts on (found by mutation testing)", () => {
+  it("asks the engine for exactly this platform's containers of that tenant", async () => {
+    const { engine, waker } = setup(tenant("prod", "alpha", "a", "paused"));
+    await waker.wake("alpha", "running", "request");
+    expect(engine.calls[0]).toBe(`list ${JSON.stringify({ "octw.platform": "prod", "octw.tenant": "alpha" })}`);
+  });
+
+  it("refuses to guess between two egress proxies (409), and says why; no tenant is a 404 that says so", async () => {
+    const two = [...tenant("prod", "alpha", "a"), { id: id("f9"), labels: { "octw.platform": "prod", "octw.tenant": "alpha", "octw.component": "egress-proxy" }, status: "running" }];
+    const { engine, waker } = setup(two);
+    await expect(waker.suspend("alpha", "paused", "idle")).rejects.toMatchObject({ status: 409, message: "the tenant has more than one gateway or egress proxy; refusing to guess" });
+    await expect(waker.wake("alpha", "running", "request")).rejects.toMatchObject({ status: 409 });
+    expect(engine.calls.filter((c) => !c.startsWith("list"))).toEqual([]);
+    await expect(waker.wake("nobody", "running", "request")).rejects.toMatchObject({ status: 404, message: "no such tenant on this platform" });
+  });
+
+  it("another component of the tenant (not gateway or egress proxy) is never touched", async () => {
+    const extra = [...tenant("prod", "alpha", "a"), { id: id("e7"), labels: { "octw.platform": "prod", "octw.tenant": "alpha", "octw.component": "state-init" }, status: "running" }];
+    const { engine, waker } = setup(extra);
+    await waker.suspend("alpha", "stopped", "idle");
+    expect(engine.calls.filter((c) => !c.startsWith("list"))).toEqual(["stop a1a1", "stop a2a2"]);
+  });
+});
