@@ -1,9 +1,12 @@
 /**
  * The Pulumi package schema of @octw/pulumi, derived from the TypeScript sources with the
  * compiler's type checker, so every component's inputs carry the documentation and defaults of
- * their TypeScript declarations (JSDoc text; `@default` as `default` when it is a JSON primitive,
- * else in the description). Written to schema.json, which the component provider serves
- * (provider.ts); a test regenerates it and requires the committed file to be current.
+ * their declarations: JSDoc text and `@default` for args declared as TypeScript interfaces; for
+ * args whose type is a zod schema's z.input (ZOD_ARGS), the schema's metadata — `description`,
+ * `default` (a JSON value) or `defaultText` (said in words), and `id` naming an object type.
+ * A default that is a JSON primitive becomes `default`, any other goes into the description.
+ * Written to schema.json, which the component provider serves (provider.ts); a test
+ * regenerates it and requires the committed file to be current.
  *
  *   tsx packages/pulumi/provider/generate-schema.ts [--check]
  */
@@ -11,6 +14,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
+import { z } from "zod";
+import { platformConfigSchema } from "../src/planners/platform-config.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PKG = join(HERE, "..");
@@ -19,6 +24,48 @@ export const SCHEMA_FILE = join(HERE, "schema.json");
 const PACKAGE = "octw";
 
 type Spec = Record<string, unknown>;
+
+/** Components whose args type is the z.input of a schema: the schema documents the fields. */
+const ZOD_ARGS: Record<string, z.ZodType> = { OpenClawPlatform: platformConfigSchema };
+
+type ZodNode = z.core.$ZodType;
+const WRAPPERS = new Set(["optional", "nullable", "default", "prefault", "readonly", "nonoptional", "catch"]);
+
+/** The schema under optional/default/readonly/pipe wrappers, with the metadata of the whole chain (outer wins). */
+function zodUnwrap(node: ZodNode | undefined): { core: ZodNode | undefined; meta: Record<string, unknown> } {
+  let meta: Record<string, unknown> = {};
+  let cur = node;
+  while (cur) {
+    const m = z.globalRegistry.get(cur);
+    if (m) meta = { ...m, ...meta };
+    const def = cur._zod.def as { type: string; innerType?: ZodNode; in?: ZodNode };
+    if (WRAPPERS.has(def.type) && def.innerType) cur = def.innerType;
+    else if (def.type === "pipe" && def.in) cur = def.in;
+    else break;
+  }
+  return { core: cur, meta };
+}
+
+/** The schema of a field, an array's element or a record's value, when `node` is an object, array or record. */
+function zodChild(node: ZodNode | undefined, kind: "field" | "element" | "value", key?: string): ZodNode | undefined {
+  const core = zodUnwrap(node).core;
+  if (!core) return undefined;
+  const def = core._zod.def as { type: string; shape?: Record<string, ZodNode>; element?: ZodNode; valueType?: ZodNode };
+  if (kind === "field" && def.type === "object") return def.shape?.[key!];
+  if (kind === "element" && def.type === "array") return def.element;
+  if (kind === "value" && def.type === "record") return def.valueType;
+  return undefined;
+}
+
+function zodDoc(node: ZodNode | undefined): { description?: string; default?: unknown } {
+  const { meta } = zodUnwrap(node);
+  const d = meta.default;
+  const primitive = typeof d === "string" || typeof d === "number" || typeof d === "boolean";
+  const defaultText = typeof meta.defaultText === "string" ? meta.defaultText : d !== undefined && !primitive ? JSON.stringify(d) : undefined;
+  const text = typeof meta.description === "string" ? meta.description : "";
+  const description = [text, defaultText ? `Default: ${defaultText}.` : ""].filter(Boolean).join("\n\n");
+  return { ...(description ? { description } : {}), ...(primitive ? { default: d } : {}) };
+}
 
 interface Ctx {
   checker: ts.TypeChecker;
@@ -81,7 +128,7 @@ function isObjectLike(t: ts.Type): boolean {
 }
 
 /** The schema type spec of a TypeScript type; `hint` names anonymous object types. */
-function typeSpec(ctx: Ctx, type0: ts.Type, hint: string): Spec {
+function typeSpec(ctx: Ctx, type0: ts.Type, hint: string, zod?: ZodNode): Spec {
   const { checker } = ctx;
   const type = unwrap(checker, type0);
   if (type.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown)) return { $ref: "pulumi.json#/Any" };
@@ -94,31 +141,34 @@ function typeSpec(ctx: Ctx, type0: ts.Type, hint: string): Spec {
     const members = type.types.filter((t) => !(t.flags & (ts.TypeFlags.Undefined | ts.TypeFlags.Null)) && !/^(Promise|OutputInstance|Output)</.test(checker.typeToString(t)));
     if (members.every((t) => t.flags & ts.TypeFlags.BooleanLiteral)) return { type: "boolean" };
     if (members.every((t) => t.isStringLiteral())) return enumSpec(ctx, hint, members.map((t) => (t).value));
-    if (members.length === 1) return typeSpec(ctx, members[0]!, hint);
+    if (members.length === 1) return typeSpec(ctx, members[0]!, hint, zod);
     // a union of different kinds: the schema's union type (oneOf), without an underlying type
     return { oneOf: members.map((t, i) => typeSpec(ctx, t, `${hint}${i}`)) };
   }
   if (checker.isArrayType(type) || checker.isTupleType(type)) {
     const el = checker.getTypeArguments(type as ts.TypeReference)[0];
-    return { type: "array", items: el ? typeSpec(ctx, el, `${hint}Item`) : { $ref: "pulumi.json#/Any" } };
+    return { type: "array", items: el ? typeSpec(ctx, el, `${hint}Item`, zodChild(zod, "element")) : { $ref: "pulumi.json#/Any" } };
   }
   if (isObjectLike(type)) {
     const index = checker.getIndexInfoOfType(type, ts.IndexKind.String);
     const props = checker.getPropertiesOfType(type).filter((p) => !(checker.getTypeOfSymbol(p).getCallSignatures().length > 0));
-    if (index && props.length === 0) return { type: "object", additionalProperties: typeSpec(ctx, index.type, `${hint}Value`) };
+    if (index && props.length === 0) return { type: "object", additionalProperties: typeSpec(ctx, index.type, `${hint}Value`, zodChild(zod, "value")) };
     if (props.length === 0) return { $ref: "pulumi.json#/Json" };
     if (isResource(checker, type)) {
       // a resource passed as input: this package's components by reference, others as Any
       const component = ctx.components.get(type.getSymbol()?.getName() ?? "");
       return component ? { $ref: `#/resources/${component}` } : { $ref: "pulumi.json#/Any" };
     }
-    const symbolName = type.aliasSymbol?.getName() ?? type.getSymbol()?.getName();
-    const named = symbolName && !["__type", "__object", "Partial", "Readonly", "Required"].includes(symbolName) ? symbolName : hint;
+    // A type derived from a zod schema is named by the schema's `id`; TypeScript's names for it
+    // are zod's internal aliases.
+    const zodId = zod ? zodUnwrap(zod).meta.id : undefined;
+    const symbolName = zod ? undefined : (type.aliasSymbol?.getName() ?? type.getSymbol()?.getName());
+    const named = typeof zodId === "string" ? zodId : symbolName && !["__type", "__object", "Partial", "Readonly", "Required"].includes(symbolName) ? symbolName : hint;
     const prefix = type.aliasSymbol?.getName() === "Partial" || checker.typeToString(type).startsWith("Partial<") ? "Partial" : "";
     const token = `${PACKAGE}:index:${prefix}${pascal(named)}`;
     if (!(token in ctx.types)) {
       ctx.types[token] = {}; // placeholder against recursion
-      ctx.types[token] = objectSpec(ctx, type, props, pascal(named));
+      ctx.types[token] = objectSpec(ctx, type, props, pascal(named), zod);
     }
     return { $ref: `#/types/${token}` };
   }
@@ -131,19 +181,26 @@ function enumSpec(ctx: Ctx, hint: string, values: string[]): Spec {
   return { $ref: `#/types/${token}` };
 }
 
-function objectSpec(ctx: Ctx, type: ts.Type, props: ts.Symbol[], hint: string): Spec {
+function objectSpec(ctx: Ctx, type: ts.Type, props: ts.Symbol[], hint: string, zod?: ZodNode): Spec {
   const properties: Record<string, Spec> = {};
   const required: string[] = [];
-  for (const p of props) {
+  // In the schema's order (zod's input type lists required fields first).
+  const shape = zod ? (zodUnwrap(zod).core?._zod.def as { shape?: Record<string, unknown> }).shape : undefined;
+  const order = shape ? Object.keys(shape) : [];
+  const ordered = shape ? [...props].sort((a, b) => order.indexOf(a.getName()) - order.indexOf(b.getName())) : props;
+  for (const p of ordered) {
     // `@internal`: a TypeScript-only handoff between components (e.g. a plan object), which no
     // other language could construct; not part of the multi-language schema.
     if (p.getJsDocTags(ctx.checker).some((t) => t.name === "internal")) continue;
     const decl = p.valueDeclaration ?? p.declarations?.[0];
     const pType = decl ? ctx.checker.getTypeOfSymbolAtLocation(p, decl) : ctx.checker.getTypeOfSymbol(p);
-    properties[p.getName()] = { ...typeSpec(ctx, pType, `${hint}${pascal(p.getName())}`), ...docOf(ctx.checker, p) };
+    const field = zodChild(zod, "field", p.getName());
+    const jsDoc = docOf(ctx.checker, p);
+    properties[p.getName()] = { ...typeSpec(ctx, pType, `${hint}${pascal(p.getName())}`, field), ...(Object.keys(jsDoc).length > 0 ? jsDoc : zodDoc(field)) };
     if (!(p.flags & ts.SymbolFlags.Optional)) required.push(p.getName());
   }
-  const doc = type.aliasSymbol ? docOf(ctx.checker, type.aliasSymbol) : type.getSymbol() ? docOf(ctx.checker, type.getSymbol()!) : {};
+  // The type's own documentation: its schema's (not the field's that holds it).
+  const doc = zod ? zodDoc(zodUnwrap(zod).core) : type.aliasSymbol ? docOf(ctx.checker, type.aliasSymbol) : type.getSymbol() ? docOf(ctx.checker, type.getSymbol()!) : {};
   return { type: "object", ...(doc.description ? { description: doc.description } : {}), properties, ...(required.length ? { required } : {}) };
 }
 
@@ -172,7 +229,7 @@ export function generateSchema(): Record<string, unknown> {
     const argsParam = ctor?.parameters[1];
     if (!argsParam?.type) throw new Error(`${symbol.getName()}: constructor has no typed args parameter`);
     const argsType = checker.getTypeFromTypeNode(argsParam.type);
-    const inputs = objectSpec(ctx, argsType, checker.getPropertiesOfType(argsType), symbol.getName());
+    const inputs = objectSpec(ctx, argsType, checker.getPropertiesOfType(argsType), symbol.getName(), ZOD_ARGS[symbol.getName()]);
     // Outputs: the component's public Output-typed properties.
     const instance = checker.getDeclaredTypeOfSymbol(symbol);
     const outputs: Record<string, Spec> = {};

@@ -4,7 +4,7 @@ import * as random from "@pulumi/random";
 import { bindTenantReaderSql } from "@octw/audit";
 import { z } from "zod";
 import { parseOrThrow } from "../validation.js";
-import { AuditSql } from "./audit-sql.js";
+import { AuditSql, type AuditSqlArgs } from "./audit-sql.js";
 import { UNPRIVILEGED_ROLE, type AuditConnection, type AuditStore } from "./audit-store.js";
 import { tenantIdSchema } from "./common.js";
 
@@ -15,6 +15,30 @@ export interface TenantAuditReaderArgs {
 }
 
 const argsSchema = z.strictObject({ tenantId: tenantIdSchema, audit: z.custom<AuditStore>((v) => typeof v === "object" && v !== null, "must be an AuditStore") });
+
+type OwnerFields = Omit<AuditSqlArgs, "sql">;
+const ownerFieldsOf = new WeakMap<AuditStore, OwnerFields>();
+
+/**
+ * The owner connection taken apart into the binding's inputs: once per audit store, shared by
+ * every tenant's binding (per tenant, six outputs more for each of possibly thousands of tenants).
+ */
+function ownerFields(audit: AuditStore): OwnerFields {
+  let f = ownerFieldsOf.get(audit);
+  if (!f) {
+    const owner = audit.owner;
+    f = {
+      host: owner.apply((o) => o.host),
+      port: owner.apply((o) => o.port),
+      database: owner.apply((o) => o.database),
+      user: owner.apply((o) => o.user),
+      password: owner.apply((o) => o.password),
+      sslMode: owner.apply((o) => o.sslMode),
+    };
+    ownerFieldsOf.set(audit, f);
+  }
+  return f;
+}
 
 /**
  * A login role that reads one tenant's audit rows and nothing else: a member of the audit
@@ -39,19 +63,7 @@ export class TenantAuditReader extends pulumi.ComponentResource {
       { parent: this, provider: audit.provider, dependsOn: [audit.schema] },
     );
     const owner = audit.owner;
-    new AuditSql(
-      `${name}-binding`,
-      {
-        host: owner.apply((o) => o.host),
-        port: owner.apply((o) => o.port),
-        database: owner.apply((o) => o.database),
-        user: owner.apply((o) => o.user),
-        password: owner.apply((o) => o.password),
-        sslMode: owner.apply((o) => o.sslMode),
-        sql: bindTenantReaderSql(roleName, parsed.tenantId),
-      },
-      { parent: this, dependsOn: [role, audit.schema] },
-    );
+    new AuditSql(`${name}-binding`, { ...ownerFields(audit), sql: bindTenantReaderSql(roleName, parsed.tenantId) }, { parent: this, dependsOn: [role, audit.schema] });
     this.roleName = roleName;
     this.connection = pulumi.secret(pulumi.all([owner, password.result]).apply(([o, pw]) => ({ ...o, user: roleName, password: pw })));
     this.registerOutputs({ roleName, connection: this.connection });

@@ -139,6 +139,8 @@ export class TenantGateway extends pulumi.ComponentResource {
     );
 
     const routerToken = new random.RandomPassword(`${name}-router-token`, { length: 48, special: false }, { parent: this });
+    // One secret output for both the state file and the component's output.
+    const routerTokenSecret = pulumi.secret(routerToken.result);
     const config = renderOpenClawConfig({
       edgeAddress: parsed.edgeAddress,
       allowedOrigins: parsed.allowedOrigins ?? [],
@@ -164,7 +166,7 @@ export class TenantGateway extends pulumi.ComponentResource {
           volumeName: this.stateVolume.name,
           files: [
             { path: "openclaw.json", content: config },
-            { path: ".octw/router-token", content: pulumi.secret(routerToken.result) },
+            { path: ".octw/router-token", content: routerTokenSecret },
           ],
         }),
         labels: labels("gateway-state-init"),
@@ -245,7 +247,7 @@ export class TenantGateway extends pulumi.ComponentResource {
     );
     this.containerName = this.container.name;
     this.url = pulumi.output(`http://${parsed.address}:${OPENCLAW_PORT}`);
-    this.routerToken = pulumi.secret(routerToken.result);
+    this.routerToken = routerTokenSecret;
     this.registerOutputs({ containerName: this.containerName, url: this.url, routerToken: this.routerToken });
   }
 

@@ -22,347 +22,206 @@ import {
   type TenantIdentityPlan,
 } from "./network-plan.js";
 import { MIN_UID_BASE, SERVICE_IDS, platformPrincipals, sharedIdentities, socketGroupProblem, tenantIdRange } from "./identity-plan.js";
-import { DEFAULT_ROLE_SCOPES, POLICY_PRESET_NAMES, RoleScopesSchema, checkOidcAgainstEdge, oidcConfigSchema, UNENFORCEABLE_FEATURES, edgeJwtArgsSchema, type EdgeJwtArgs, type PolicyPresetName, type SandboxPolicyDocument, type UnenforceableFeature } from "@octw/contracts";
+import { DEFAULT_ROLE_SCOPES, POLICY_PRESET_NAMES, RoleScopesSchema, checkOidcAgainstEdge, oidcConfigSchema, UNENFORCEABLE_FEATURES, edgeJwtArgsSchema, type PolicyPresetName, type SandboxPolicyDocument, type UnenforceableFeature } from "@octw/contracts";
 import { planTenantPolicy, type TenantPolicyPlan } from "./tenant-policy.js";
-import { capacityReport, capacitySchema, resolveSuspendPolicy, suspendPolicySchema, type CapacityConfig, type SuspendPolicy } from "./suspend-policy.js";
+import { capacityReport, capacitySchema, resolveSuspendPolicy, suspendPolicySchema, type SuspendPolicy } from "./suspend-policy.js";
 import { DEFAULT_GATEWAY_LIMITS, gatewayLimitsSchema } from "./container-hardening.js";
 import { OctwConfigError, issueProblem } from "../validation.js";
 
-export interface TenantLimitsConfig {
-  /** @default 1536 */
-  memoryMb?: number;
-  /** @default 1 */
-  cpus?: number;
-  /** @default 512 */
-  nproc?: number;
-  /** @default 8192 */
-  nofile?: number;
-}
-
-export interface TenantConfig {
-  /** Lowercase DNS label, unique in the platform. */
-  id: string;
-  /**
-   * Stable slot in the address pool; decides the tenant's subnet and UIDs.
-   * @default - derived from a hash of `id` (collisions are reported; then set one explicitly)
-   */
-  slot?: number;
-  /**
-   * Policy presets merged before `policy`.
-   * @default ["restricted"]
-   */
-  presets?: PolicyPresetName[];
-  /**
-   * The tenant's own policy (object or YAML text), or a list of them merged in order — e.g. a
-   * NemoClaw base policy followed by NemoClaw preset files, as NemoClaw composes them.
-   * @default - none: only the presets
-   */
-  policy?: SandboxPolicyDocument | string | readonly (SandboxPolicyDocument | string)[];
-  /**
-   * Unenforceable policy features this tenant accepts as reported-not-enforced.
-   * @default []
-   */
-  allowUnenforced?: UnenforceableFeature[];
-  /** @default - the platform's `defaults.limits` */
-  limits?: TenantLimitsConfig;
-  /**
-   * OpenClaw image override for this tenant (pinned).
-   * @default - `images.openclaw`
-   */
-  image?: string;
-  /**
-   * OCI runtime, e.g. `runsc`.
-   * @default - the engine's default
-   */
-  runtime?: string;
-  /**
-   * When this tenant is suspended while idle: `"alwaysOn"` or `{ pauseAfterS, stopAfterS }`.
-   * @default - the platform's `suspend`
-   */
-  suspend?: SuspendPolicy;
-}
-
-export interface PlatformImagesConfig {
-  /** OpenClaw gateway image, pinned (`repo@sha256:…` or local `sha256:…`). */
-  openclaw: string;
-  /** Squid egress proxy image, pinned. */
-  egressProxy: string;
-  /** Postgres image for the embedded AuditStore, pinned. Required when `audit.mode` is `embedded`. */
-  postgres?: string;
-  /** The edge image (`images/edge`), pinned. Required when `edge` is set. */
-  edge?: string;
-  /** The inference router image (`images/inference-router`), pinned. Required when a tenant's policy has `inference`. */
-  inferenceRouter?: string;
-  /** The egress-audit shipper image (`images/egress-audit`), pinned. Required when `egressAudit` is set. */
-  egressAudit?: string;
-  /** The waker image (`images/waker`), pinned. Required when a tenant is suspendable. */
-  waker?: string;
-  /**
-   * Accept tag-only images (development only).
-   * @default false
-   */
-  allowUnpinned?: boolean;
-}
-
-export interface PlatformAuditConfig {
-  mode: "embedded" | "external";
-  /** External server (mode `external`). */
-  host?: string;
-  /** @default 5432 */
-  port?: number;
-  adminUser?: string;
-  adminPassword?: pulumi.Input<string>;
-  /** @default "require" */
-  sslMode?: "disable" | "require" | "verify-ca" | "verify-full";
-  /** @default "octw_audit" */
-  databaseName?: string;
-  /** @default - generated (RandomBytes) */
-  masterKey?: pulumi.Input<string>;
-}
-
-export interface PlatformEdgeConfig {
-  /**
-   * Host port of the edge.
-   * @default 8443
-   */
-  hostPort?: number;
-  /**
-   * Host address the edge binds to.
-   * @default "127.0.0.1"
-   */
-  hostIp?: string;
-  /**
-   * Route `<tenant>.<domain>` by host (besides `/t/<tenant>/` by path).
-   * @default true
-   */
-  hostRouting?: boolean;
-  /**
-   * The edge container's CPU limit; the edge runs one worker process per CPU of it.
-   * @default 1
-   */
-  cpus?: number;
-  jwt: EdgeJwtArgs;
-  /** @default viewer/member/admin as documented in packages/edge */
-  roles?: Record<string, string[]>;
-  /**
-   * People sign in with the organization's identity provider (OIDC, at the edge). Needs host
-   * routing (each tenant its own origin). Machine clients keep using bearer tokens.
-   * @default - off
-   */
-  oidc?: PlatformOidcConfig;
-}
-
-export interface PlatformOidcConfig {
-  /** Issuer identifier (https). */
-  issuer: string;
-  clientId: string;
-  /** Secret (a Pulumi secret): the edge's client secret at the IdP. Absent: public client. */
-  clientSecret?: pulumi.Input<string>;
-  /** Secret (a Pulumi secret), ≥ 32 random characters: seals the session cookies. */
-  sessionKey: pulumi.Input<string>;
-  /**
-   * Per tenant: role → the IdP groups that hold it, e.g. `{ alpha: { admin: ["alpha-admins"], member: ["eng"] } }`.
-   * A tenant not listed lets nobody in by sign-in; a person in no listed group sees "no access".
-   */
-  tenantRoles: Record<string, Record<string, string[]>>;
-  /**
-   * Where the groups are in the ID token (a claim or a dot path such as `realm_access.roles`).
-   * @default "groups"
-   */
-  groupsClaim?: string;
-  /** @default ["openid", "profile", "email", "groups", "offline_access"] */
-  scopes?: string[];
-  prompt?: "consent" | "login" | "select_account";
-  /** @default 28800 */
-  sessionMaxS?: number;
-  /** @default 300 */
-  recheckS?: number;
-  /** Fixed addresses of the IdP's host names (the edge's DNS never forwards). */
-  idpHosts?: { host: string; ip: string }[];
-}
-
-export interface OpenClawPlatformConfig {
-  /**
-   * Prefix of every Docker object name (lets several platforms or test runs share an engine).
-   * @default "octw"
-   */
-  prefix?: string;
-  /**
-   * DNS domain tenants are served under (`<tenant>.<domain>`); used for allowed origins.
-   * @default "localhost"
-   */
-  domain?: string;
-  /**
-   * IPv4 pool that tenant /27 networks are carved from.
-   * @default "10.64.0.0/10"
-   */
-  addressPool?: string;
-  /**
-   * Subnet of the shared egress network.
-   * @default "10.63.0.0/24"
-   */
-  egressSubnet?: string;
-  /**
-   * Subnet of the private control network (Postgres, shared services).
-   * @default "10.63.1.0/28"
-   */
-  controlSubnet?: string;
-  /**
-   * Subnet of the ingress network (the edge's published port).
-   * @default "10.63.2.0/28"
-   */
-  ingressSubnet?: string;
-  /**
-   * Ship the egress proxies' denials to the audit trail (`egress.denied`, for `octw approvals`).
-   * The shipper reads proxy logs through the engine socket, so it is as trusted as the engine:
-   * opting in means naming the socket's group.
-   * @default - no shipper
-   */
-  egressAudit?: { dockerSocketGid: number; dockerSocketPath?: string; windowMs?: number };
-  /**
-   * The waker (packages/waker): wakes and suspends tenants for the edge, which keeps the idle
-   * clock. It holds the engine socket, so it is as trusted as the engine: required (with `edge`
-   * and `images.waker`) when any tenant's suspend policy is not `alwaysOn`, naming the socket's group.
-   * @default - no waker: every tenant must be always on
-   */
-  waker?: { dockerSocketGid: number; dockerSocketPath?: string; wakeTimeoutMs?: number };
-  /**
-   * TEST ONLY: `insecureProvidersForTests` lets tenants' inference policies and the router use
-   * plain-http providers on the listed networks (a test suite's fake provider). Refused unless
-   * the program's environment has OCTW_ROUTER_INSECURE_PROVIDERS_FOR_TESTS=1.
-   * @default - none
-   */
-  inferenceRouter?: { insecureProvidersForTests?: string[] };
-  /**
-   * The shared JWT edge. Requires `images.edge`.
-   * @default - no edge: gateways are reachable from their tenant network only
-   */
-  edge?: PlatformEdgeConfig;
-  /**
-   * First tenant UID; a tenant's UIDs are uidBase + slot * 4 + (0..3).
-   * @default 200000
-   */
-  uidBase?: number;
-  images: PlatformImagesConfig;
-  /** Defaults applied to every tenant. */
-  defaults?: { limits?: TenantLimitsConfig; presets?: PolicyPresetName[] };
-  /**
-   * Default suspend policy of idle tenants: `"alwaysOn"`, or `{ pauseAfterS, stopAfterS }`
-   * (paused: frozen, memory kept; stopped: memory freed). Tenants may override it.
-   * @default "alwaysOn"
-   */
-  suspend?: SuspendPolicy;
-  /**
-   * The host's memory budget: a config whose always-on tenants plus `maxActive` resident
-   * suspendable ones (plus the reserve) do not fit is refused, naming the numbers.
-   * @default - not checked
-   */
-  capacity?: CapacityConfig;
-  tenants: TenantConfig[];
-  audit: PlatformAuditConfig;
-}
+// Each shape is declared once, here, as a zod schema: the TypeScript types below are its
+// z.input/z.output, and the documentation of every field is its metadata (`description`;
+// `default` for a JSON value the field takes when absent, `defaultText` for one said in words),
+// which the component schema generator (provider/generate-schema.ts) reads.
 
 const presetsSchema = z.array(z.enum(POLICY_PRESET_NAMES as [PolicyPresetName, ...PolicyPresetName[]]));
 const secretInput = z.custom<pulumi.Input<string>>((v) => typeof v === "string" || (typeof v === "object" && v !== null), "must be a string or a pulumi Output<string>");
 const cidr = z.string().refine((c) => parseIpv4Cidr(c) !== undefined, "must be an IPv4 CIDR without host bits, e.g. 10.64.0.0/10");
+const gidSchema = z.number().int().min(1, "must be the engine socket's group (not root)").max(2 ** 31 - 2);
 
-export const platformConfigSchema = z
+const tenantLimitsSchema = z
   .strictObject({
-    prefix: namePrefixSchema.optional(),
-    domain: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, "must be a lowercase DNS name").optional(),
-    addressPool: cidr.optional(),
-    egressSubnet: cidr.optional(),
-    controlSubnet: cidr.optional(),
-    ingressSubnet: cidr.optional(),
-    inferenceRouter: z
-      .strictObject({
-        insecureProvidersForTests: z
-          .array(z.string())
-          .min(1)
-          .refine(() => process.env.OCTW_ROUTER_INSECURE_PROVIDERS_FOR_TESTS === "1", "is a test-only switch, refused unless the environment sets OCTW_ROUTER_INSECURE_PROVIDERS_FOR_TESTS=1")
-          .optional(),
-      })
-      .optional(),
-    egressAudit: z
-      .strictObject({
-        dockerSocketGid: z.number().int().min(1, "must be the engine socket's group (not root)").max(2 ** 31 - 2),
-        dockerSocketPath: z.string().startsWith("/").optional(),
-        windowMs: z.number().int().min(1000).max(3_600_000).optional(),
-      })
-      .optional(),
-    waker: z
-      .strictObject({
-        dockerSocketGid: z.number().int().min(1, "must be the engine socket's group (not root)").max(2 ** 31 - 2),
-        dockerSocketPath: z.string().startsWith("/").optional(),
-        wakeTimeoutMs: z.number().int().min(1_000).max(600_000).optional(),
-      })
-      .optional(),
-    edge: z
-      .strictObject({
-        hostPort: z.number().int().min(1).max(65535).optional(),
-        hostIp: z.ipv4().optional(),
-        hostRouting: z.boolean().optional(),
-        cpus: z.number().min(0.5).max(64).optional(),
-        jwt: edgeJwtArgsSchema,
-        roles: RoleScopesSchema.optional(),
-        // Field by field, the edge's own schema checks the rendered section again (renderEdgeConfig).
-        oidc: z
-          .strictObject({
-            issuer: z.url({ protocol: /^https$/, error: "must be an https: URL" }),
-            clientId: z.string().min(1),
-            clientSecret: secretInput.optional(),
-            sessionKey: secretInput,
-            tenantRoles: z.record(z.string(), z.record(z.string(), z.array(z.string().min(1)))),
-            groupsClaim: z.string().min(1).optional(),
-            scopes: z.array(z.string().min(1)).optional(),
-            prompt: z.enum(["consent", "login", "select_account"]).optional(),
-            sessionMaxS: z.number().int().min(300).max(604_800).optional(),
-            recheckS: z.number().int().min(30).max(3_600).optional(),
-            idpHosts: z.array(z.strictObject({ host: z.string().min(1), ip: z.ipv4() })).optional(),
-          })
-          .optional(),
-      })
-      .optional(),
-    uidBase: z.number().int().min(MIN_UID_BASE, `must be >= ${MIN_UID_BASE} (ids below are the host's users and the shared services')`).max(2 ** 31 - 2 ** 24).optional(),
-    images: z.strictObject({
-      openclaw: z.string(),
-      egressProxy: z.string(),
-      postgres: z.string().optional(),
-      edge: z.string().optional(),
-      inferenceRouter: z.string().optional(),
-      egressAudit: z.string().optional(),
-      waker: z.string().optional(),
-      allowUnpinned: z.boolean().optional(),
+    memoryMb: gatewayLimitsSchema.shape.memoryMb.meta({ default: DEFAULT_GATEWAY_LIMITS.memoryMb }),
+    cpus: gatewayLimitsSchema.shape.cpus.meta({ default: DEFAULT_GATEWAY_LIMITS.cpus }),
+    nproc: gatewayLimitsSchema.shape.nproc.meta({ default: DEFAULT_GATEWAY_LIMITS.nproc }),
+    nofile: gatewayLimitsSchema.shape.nofile.meta({ default: DEFAULT_GATEWAY_LIMITS.nofile }),
+  })
+  .meta({ id: "TenantLimitsConfig" });
+
+/** A tenant's policy document(s): checked by the policy planner (planTenantPolicy), which names the field. */
+type TenantPolicyInput = SandboxPolicyDocument | string | readonly (SandboxPolicyDocument | string)[];
+
+const tenantSchema = z
+  .strictObject({
+    id: tenantIdSchema.meta({ description: "Lowercase DNS label, unique in the platform." }),
+    slot: z
+      .number()
+      .int()
+      .min(1, "must be >= 1 (slot 0 is reserved)")
+      .optional()
+      .meta({ description: "Stable slot in the address pool; decides the tenant's subnet and UIDs.", defaultText: "derived from a hash of `id` (collisions are reported; then set one explicitly)" }),
+    presets: presetsSchema.optional().meta({ description: "Policy presets merged before `policy`.", defaultText: '["restricted"]' }),
+    policy: z
+      .custom<TenantPolicyInput>()
+      .optional()
+      .meta({
+        description: "The tenant's own policy (object or YAML text), or a list of them merged in order — e.g. a\nNemoClaw base policy followed by NemoClaw preset files, as NemoClaw composes them.",
+        defaultText: "none: only the presets",
+      }),
+    allowUnenforced: z
+      .array(z.enum(UNENFORCEABLE_FEATURES as [UnenforceableFeature, ...UnenforceableFeature[]]))
+      .optional()
+      .meta({ description: "Unenforceable policy features this tenant accepts as reported-not-enforced.", defaultText: "[]" }),
+    limits: tenantLimitsSchema.optional().meta({ defaultText: "the platform's `defaults.limits`" }),
+    image: z.string().optional().meta({ description: "OpenClaw image override for this tenant (pinned).", defaultText: "`images.openclaw`" }),
+    runtime: z
+      .string()
+      .regex(/^[a-z][a-z0-9_.-]{0,62}$/, "must be an OCI runtime name such as runsc")
+      .optional()
+      .meta({ description: "OCI runtime, e.g. `runsc`.", defaultText: "the engine's default" }),
+    suspend: suspendPolicySchema.optional().meta({ description: 'When this tenant is suspended while idle: `"alwaysOn"` or `{ pauseAfterS, stopAfterS }`.', defaultText: "the platform's `suspend`" }),
+  })
+  .meta({ id: "TenantConfig" });
+
+const imagesSchema = z
+  .strictObject({
+    openclaw: z.string().meta({ description: "OpenClaw gateway image, pinned (`repo@sha256:…` or local `sha256:…`)." }),
+    egressProxy: z.string().meta({ description: "Squid egress proxy image, pinned." }),
+    postgres: z.string().optional().meta({ description: "Postgres image for the embedded AuditStore, pinned. Required when `audit.mode` is `embedded`." }),
+    edge: z.string().optional().meta({ description: "The edge image (`images/edge`), pinned. Required when `edge` is set." }),
+    inferenceRouter: z.string().optional().meta({ description: "The inference router image (`images/inference-router`), pinned. Required when a tenant's policy has `inference`." }),
+    egressAudit: z.string().optional().meta({ description: "The egress-audit shipper image (`images/egress-audit`), pinned. Required when `egressAudit` is set." }),
+    waker: z.string().optional().meta({ description: "The waker image (`images/waker`), pinned. Required when a tenant is suspendable." }),
+    allowUnpinned: z.boolean().optional().meta({ description: "Accept tag-only images (development only).", default: false }),
+  })
+  .meta({ id: "PlatformImagesConfig" });
+
+const auditSchema = z
+  .strictObject({
+    mode: z.enum(["embedded", "external"]),
+    host: z.string().min(1).optional().meta({ description: "External server (mode `external`)." }),
+    port: z.number().int().min(1).max(65535).optional().meta({ default: 5432 }),
+    adminUser: z.string().min(1).optional(),
+    adminPassword: secretInput.optional(),
+    sslMode: z.enum(["disable", "require", "verify-ca", "verify-full"]).optional().meta({ default: "require" }),
+    databaseName: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, "must be a lowercase identifier").optional().meta({ default: "octw_audit" }),
+    masterKey: secretInput.optional().meta({ defaultText: "generated (RandomBytes)" }),
+  })
+  .meta({ id: "PlatformAuditConfig" });
+
+// Field by field, the edge's own schema checks the rendered section again (renderEdgeConfig).
+const oidcSchema = z
+  .strictObject({
+    issuer: z.url({ protocol: /^https$/, error: "must be an https: URL" }).meta({ description: "Issuer identifier (https)." }),
+    clientId: z.string().min(1),
+    clientSecret: secretInput.optional().meta({ description: "Secret (a Pulumi secret): the edge's client secret at the IdP. Absent: public client." }),
+    sessionKey: secretInput.meta({ description: "Secret (a Pulumi secret), ≥ 32 random characters: seals the session cookies." }),
+    tenantRoles: z.record(z.string(), z.record(z.string(), z.array(z.string().min(1)))).meta({
+      description:
+        'Per tenant: role → the IdP groups that hold it, e.g. `{ alpha: { admin: ["alpha-admins"], member: ["eng"] } }`.\nA tenant not listed lets nobody in by sign-in; a person in no listed group sees "no access".',
     }),
-    defaults: z.strictObject({ limits: gatewayLimitsSchema.optional(), presets: presetsSchema.optional() }).optional(),
-    suspend: suspendPolicySchema.optional(),
-    capacity: capacitySchema.optional(),
-    tenants: z
-      .array(
-        z.strictObject({
-          id: tenantIdSchema,
-          slot: z.number().int().min(1, "must be >= 1 (slot 0 is reserved)").optional(),
-          presets: presetsSchema.optional(),
-          policy: z.unknown().optional(),
-          allowUnenforced: z.array(z.enum(UNENFORCEABLE_FEATURES as [UnenforceableFeature, ...UnenforceableFeature[]])).optional(),
-          limits: gatewayLimitsSchema.optional(),
-          image: z.string().optional(),
-          runtime: z.string().regex(/^[a-z][a-z0-9_.-]{0,62}$/, "must be an OCI runtime name such as runsc").optional(),
-          suspend: suspendPolicySchema.optional(),
-        }),
-      )
-      .min(1, "must list at least one tenant"),
-    audit: z.strictObject({
-      mode: z.enum(["embedded", "external"]),
-      host: z.string().min(1).optional(),
-      port: z.number().int().min(1).max(65535).optional(),
-      adminUser: z.string().min(1).optional(),
-      adminPassword: secretInput.optional(),
-      sslMode: z.enum(["disable", "require", "verify-ca", "verify-full"]).optional(),
-      databaseName: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, "must be a lowercase identifier").optional(),
-      masterKey: secretInput.optional(),
+    groupsClaim: z.string().min(1).optional().meta({ description: "Where the groups are in the ID token (a claim or a dot path such as `realm_access.roles`).", default: "groups" }),
+    scopes: z.array(z.string().min(1)).optional().meta({ defaultText: '["openid", "profile", "email", "groups", "offline_access"]' }),
+    prompt: z.enum(["consent", "login", "select_account"]).optional(),
+    sessionMaxS: z.number().int().min(300).max(604_800).optional().meta({ default: 28800 }),
+    recheckS: z.number().int().min(30).max(3_600).optional().meta({ default: 300 }),
+    idpHosts: z.array(z.strictObject({ host: z.string().min(1), ip: z.ipv4() })).optional().meta({ description: "Fixed addresses of the IdP's host names (the edge's DNS never forwards)." }),
+  })
+  .meta({ id: "PlatformOidcConfig" });
+
+const edgeSchema = z
+  .strictObject({
+    hostPort: z.number().int().min(1).max(65535).optional().meta({ description: "Host port of the edge.", default: 8443 }),
+    hostIp: z.ipv4().optional().meta({ description: "Host address the edge binds to.", default: "127.0.0.1" }),
+    hostRouting: z.boolean().optional().meta({ description: "Route `<tenant>.<domain>` by host (besides `/t/<tenant>/` by path).", default: true }),
+    cpus: z.number().min(0.5).max(64).optional().meta({ description: "The edge container's CPU limit; the edge runs one worker process per CPU of it.", default: 1 }),
+    jwt: edgeJwtArgsSchema,
+    roles: RoleScopesSchema.optional().meta({ defaultText: "viewer/member/admin as documented in packages/edge" }),
+    oidc: oidcSchema.optional().meta({
+      description: "People sign in with the organization's identity provider (OIDC, at the edge). Needs host\nrouting (each tenant its own origin). Machine clients keep using bearer tokens.",
+      defaultText: "off",
     }),
-  });
+  })
+  .meta({ id: "PlatformEdgeConfig" });
+
+export const platformConfigSchema = z.strictObject({
+  prefix: namePrefixSchema.optional().meta({ description: "Prefix of every Docker object name (lets several platforms or test runs share an engine).", default: "octw" }),
+  domain: z
+    .string()
+    .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, "must be a lowercase DNS name")
+    .optional()
+    .meta({ description: "DNS domain tenants are served under (`<tenant>.<domain>`); used for allowed origins.", default: "localhost" }),
+  addressPool: cidr.optional().meta({ description: "IPv4 pool that tenant /27 networks are carved from.", default: "10.64.0.0/10" }),
+  egressSubnet: cidr.optional().meta({ description: "Subnet of the shared egress network.", default: "10.63.0.0/24" }),
+  controlSubnet: cidr.optional().meta({ description: "Subnet of the private control network (Postgres, shared services).", default: "10.63.1.0/28" }),
+  ingressSubnet: cidr.optional().meta({ description: "Subnet of the ingress network (the edge's published port).", default: "10.63.2.0/28" }),
+  egressAudit: z
+    .strictObject({
+      dockerSocketGid: gidSchema,
+      dockerSocketPath: z.string().startsWith("/").optional(),
+      windowMs: z.number().int().min(1000).max(3_600_000).optional(),
+    })
+    .optional()
+    .meta({
+      description:
+        "Ship the egress proxies' denials to the audit trail (`egress.denied`, for `octw approvals`).\nThe shipper reads proxy logs through the engine socket, so it is as trusted as the engine:\nopting in means naming the socket's group.",
+      defaultText: "no shipper",
+    }),
+  waker: z
+    .strictObject({
+      dockerSocketGid: gidSchema,
+      dockerSocketPath: z.string().startsWith("/").optional(),
+      wakeTimeoutMs: z.number().int().min(1_000).max(600_000).optional(),
+    })
+    .optional()
+    .meta({
+      description:
+        "The waker (packages/waker): wakes and suspends tenants for the edge, which keeps the idle\nclock. It holds the engine socket, so it is as trusted as the engine: required (with `edge`\nand `images.waker`) when any tenant's suspend policy is not `alwaysOn`, naming the socket's group.",
+      defaultText: "no waker: every tenant must be always on",
+    }),
+  inferenceRouter: z
+    .strictObject({
+      insecureProvidersForTests: z
+        .array(z.string())
+        .min(1)
+        .refine(() => process.env.OCTW_ROUTER_INSECURE_PROVIDERS_FOR_TESTS === "1", "is a test-only switch, refused unless the environment sets OCTW_ROUTER_INSECURE_PROVIDERS_FOR_TESTS=1")
+        .optional(),
+    })
+    .optional()
+    .meta({
+      description:
+        "TEST ONLY: `insecureProvidersForTests` lets tenants' inference policies and the router use\nplain-http providers on the listed networks (a test suite's fake provider). Refused unless\nthe program's environment has OCTW_ROUTER_INSECURE_PROVIDERS_FOR_TESTS=1.",
+      defaultText: "none",
+    }),
+  edge: edgeSchema.optional().meta({ description: "The shared JWT edge. Requires `images.edge`.", defaultText: "no edge: gateways are reachable from their tenant network only" }),
+  uidBase: z
+    .number()
+    .int()
+    .min(MIN_UID_BASE, `must be >= ${MIN_UID_BASE} (ids below are the host's users and the shared services')`)
+    .max(2 ** 31 - 2 ** 24)
+    .optional()
+    .meta({ description: "First tenant UID; a tenant's UIDs are uidBase + slot * 4 + (0..3).", default: 200000 }),
+  images: imagesSchema,
+  defaults: z.strictObject({ limits: tenantLimitsSchema.optional(), presets: presetsSchema.optional() }).optional().meta({ description: "Defaults applied to every tenant." }),
+  suspend: suspendPolicySchema.optional().meta({
+    description: 'Default suspend policy of idle tenants: `"alwaysOn"`, or `{ pauseAfterS, stopAfterS }`\n(paused: frozen, memory kept; stopped: memory freed). Tenants may override it.',
+    default: "alwaysOn",
+  }),
+  capacity: capacitySchema.optional().meta({
+    description: "The host's memory budget: a config whose always-on tenants plus `maxActive` resident\nsuspendable ones (plus the reserve) do not fit is refused, naming the numbers.",
+    defaultText: "not checked",
+  }),
+  tenants: z.array(tenantSchema).min(1, "must list at least one tenant"),
+  audit: auditSchema,
+});
+
+export type TenantLimitsConfig = z.input<typeof tenantLimitsSchema>;
+export type TenantConfig = z.input<typeof tenantSchema>;
+export type PlatformImagesConfig = z.input<typeof imagesSchema>;
+export type PlatformAuditConfig = z.input<typeof auditSchema>;
+export type PlatformEdgeConfig = z.input<typeof edgeSchema>;
+export type PlatformOidcConfig = z.input<typeof oidcSchema>;
+/** The platform's config as a program writes it (OpenClawPlatform's args). */
+export type OpenClawPlatformConfig = z.input<typeof platformConfigSchema>;
 
 export type ParsedPlatformConfig = z.output<typeof platformConfigSchema>;
 export type ParsedTenantConfig = ParsedPlatformConfig["tenants"][number];

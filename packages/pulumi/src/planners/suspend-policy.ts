@@ -9,8 +9,6 @@
  */
 import { z } from "zod";
 
-export type SuspendPolicy = "alwaysOn" | { readonly pauseAfterS?: number; readonly stopAfterS?: number };
-
 /** An hour is the longest sensible pause (a paused tenant still holds its memory); a week the longest stop. */
 export const MAX_PAUSE_AFTER_S = 86_400;
 export const MAX_STOP_AFTER_S = 7 * 86_400;
@@ -32,41 +30,42 @@ export const suspendPolicySchema = z.union(
   ],
   { error: 'must be "alwaysOn" or { pauseAfterS?, stopAfterS? } (whole seconds)' },
 );
+export type SuspendPolicy = z.input<typeof suspendPolicySchema>;
 
 /** The tenant's own policy wins over the platform default; without either, a tenant is always on. */
 export function resolveSuspendPolicy(platformDefault: SuspendPolicy | undefined, tenant: SuspendPolicy | undefined): SuspendPolicy {
   return tenant ?? platformDefault ?? "alwaysOn";
 }
 
-export interface CapacityConfig {
-  /** Memory of the host the platform may use, in MiB. */
-  readonly hostMemoryMb: number;
-  /**
-   * Suspendable tenants that may be resident (awake or paused — a paused tenant keeps its
-   * memory) at the same time: the headroom for active ones.
-   */
-  readonly maxActive: number;
-  /**
-   * What one resident tenant costs (gateway + egress proxy), in MiB.
-   * @default 720 (measured idle gateway ≈ 700 MiB by cgroup, proxy ≈ 8 MiB, rounded up)
-   */
-  readonly residentMbPerTenant?: number;
-  /**
-   * Kept free for the OS and the shared services (edge, router, Postgres, waker ≈ 200 MiB measured).
-   * @default 1024
-   */
-  readonly reservedMb?: number;
-}
-
 export const DEFAULT_RESIDENT_MB_PER_TENANT = 720;
 export const DEFAULT_RESERVED_MB = 1024;
 
-export const capacitySchema = z.strictObject({
-  hostMemoryMb: z.number().int("must be a whole number of MiB").min(1024, "must be at least 1024 (MiB)").max(16_777_216),
-  maxActive: z.number().int("must be a whole number").min(0, "must be >= 0").max(100_000),
-  residentMbPerTenant: z.number().int("must be a whole number of MiB").min(64, "must be at least 64 (MiB)").max(1_048_576).optional(),
-  reservedMb: z.number().int("must be a whole number of MiB").min(0, "must be >= 0").max(16_777_216).optional(),
-});
+export const capacitySchema = z
+  .strictObject({
+    hostMemoryMb: z.number().int("must be a whole number of MiB").min(1024, "must be at least 1024 (MiB)").max(16_777_216).meta({ description: "Memory of the host the platform may use, in MiB." }),
+    maxActive: z
+      .number()
+      .int("must be a whole number")
+      .min(0, "must be >= 0")
+      .max(100_000)
+      .meta({ description: "Suspendable tenants that may be resident (awake or paused — a paused tenant keeps its\nmemory) at the same time: the headroom for active ones." }),
+    residentMbPerTenant: z
+      .number()
+      .int("must be a whole number of MiB")
+      .min(64, "must be at least 64 (MiB)")
+      .max(1_048_576)
+      .optional()
+      .meta({ description: "What one resident tenant costs (gateway + egress proxy), in MiB.", defaultText: `${DEFAULT_RESIDENT_MB_PER_TENANT} (measured idle gateway ≈ 700 MiB by cgroup, proxy ≈ 8 MiB, rounded up)` }),
+    reservedMb: z
+      .number()
+      .int("must be a whole number of MiB")
+      .min(0, "must be >= 0")
+      .max(16_777_216)
+      .optional()
+      .meta({ description: "Kept free for the OS and the shared services (edge, router, Postgres, waker ≈ 200 MiB measured).", default: DEFAULT_RESERVED_MB }),
+  })
+  .meta({ id: "CapacityConfig" });
+export type CapacityConfig = z.input<typeof capacitySchema>;
 
 export interface CapacityTenant {
   readonly id: string;
