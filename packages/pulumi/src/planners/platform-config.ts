@@ -24,9 +24,11 @@ import {
 import { MIN_UID_BASE, SERVICE_IDS, platformPrincipals, sharedIdentities, socketGroupProblem, tenantIdRange } from "./identity-plan.js";
 import { DEFAULT_ROLE_SCOPES, POLICY_PRESET_NAMES, RoleScopesSchema, checkOidcAgainstEdge, oidcConfigSchema, UNENFORCEABLE_FEATURES, edgeJwtArgsSchema, type EdgeJwtArgs, type PolicyPresetName, type SandboxPolicyDocument, type UnenforceableFeature } from "@octw/contracts";
 import { planTenantPolicy, type TenantPolicyPlan } from "./tenant-policy.js";
-import { capacityReport, capacitySchema, resolveSuspendPolicy, suspendPolicySchema, type CapacityConfig, type SuspendPolicy } from "./suspend-policy.js";
+import { capacitySchema, resolveSuspendPolicy, suspendPolicySchema, type CapacityConfig, type SuspendPolicy } from "./suspend-policy.js";
 import { DEFAULT_GATEWAY_LIMITS, gatewayLimitsSchema } from "./container-hardening.js";
 import { OctwConfigError, issueProblem } from "../validation.js";
+import { hostNameSchema, hostSchema, planHosts, type HostConfig, type HostPlan } from "./hosts.js";
+import { planPlacement, type Placement } from "./placement.js";
 
 export interface TenantLimitsConfig {
   /** @default 1536 */
@@ -80,6 +82,11 @@ export interface TenantConfig {
    * @default - the platform's `suspend`
    */
   suspend?: SuspendPolicy;
+  /**
+   * The host this tenant lives on (a pin; `hosts[].name`). A tenant moves only when this changes.
+   * @default - the first of `hosts` (see packages/pulumi/src/planners/placement.ts)
+   */
+  host?: string;
 }
 
 export interface PlatformImagesConfig {
@@ -249,10 +256,19 @@ export interface OpenClawPlatformConfig {
   suspend?: SuspendPolicy;
   /**
    * The host's memory budget: a config whose always-on tenants plus `maxActive` resident
-   * suspendable ones (plus the reserve) do not fit is refused, naming the numbers.
+   * suspendable ones (plus the reserve) do not fit is refused, naming the numbers. With `hosts`,
+   * the budget of every host that states none of its own.
    * @default - not checked
    */
   capacity?: CapacityConfig;
+  /**
+   * The Docker hosts of the platform, each one engine: per host its own shared parts (egress,
+   * control and ingress networks, edge, inference router, waker, egress-audit shipper) and the
+   * tenants placed on it, every Docker resource declared with that host's `docker.Provider`.
+   * With more than one host the audit store must be `external`, reached with `sslMode: "verify-full"`.
+   * @default - one host, the engine the program runs next to (named "local"), with `capacity` as its budget
+   */
+  hosts?: HostConfig[];
   tenants: TenantConfig[];
   audit: PlatformAuditConfig;
 }
@@ -331,6 +347,7 @@ export const platformConfigSchema = z
     defaults: z.strictObject({ limits: gatewayLimitsSchema.optional(), presets: presetsSchema.optional() }).optional(),
     suspend: suspendPolicySchema.optional(),
     capacity: capacitySchema.optional(),
+    hosts: z.array(hostSchema).min(1, "must list at least one host (or leave hosts out: the program's own engine)").optional(),
     tenants: z
       .array(
         z.strictObject({
@@ -343,6 +360,7 @@ export const platformConfigSchema = z
           image: z.string().optional(),
           runtime: z.string().regex(/^[a-z][a-z0-9_.-]{0,62}$/, "must be an OCI runtime name such as runsc").optional(),
           suspend: suspendPolicySchema.optional(),
+          host: hostNameSchema.optional(),
         }),
       )
       .min(1, "must list at least one tenant"),
@@ -372,6 +390,8 @@ export interface TenantPlan {
   readonly suspend: SuspendPolicy;
   /** The tenant's policy, validated and planned (presets + own document). */
   readonly policy: TenantPolicyPlan;
+  /** The name of the host it lives on. */
+  readonly host: string;
 }
 
 export interface PlatformPlan {
@@ -387,6 +407,9 @@ export interface PlatformPlan {
   /** Postgres's fixed address on the control network (offset .2). */
   readonly auditAddress: string;
   readonly tenants: readonly TenantPlan[];
+  /** Every host (the first is the home of unpinned tenants); without `hosts`, the one default host. */
+  readonly hosts: readonly HostPlan[];
+  readonly placement: Placement;
 }
 
 /** A tenant gateway's limits unless the platform's `defaults.limits` or the tenant says otherwise. */
@@ -480,7 +503,14 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
     const problem = socketGroupProblem(c.waker.dockerSocketGid, uidBase, pool);
     if (problem) problems.push({ path: "waker.dockerSocketGid", message: problem });
   }
-  const tenants: TenantPlan[] = [];
+  const hosts = planHosts(c.hosts, c.capacity, problems);
+  if (hosts.length > 1 && c.audit.mode === "embedded") {
+    problems.push({ path: "audit.mode", message: 'must be "external" when the platform has more than one host: the embedded store is reachable on its own host only, and no audit traffic crosses hosts in plaintext' });
+  }
+  if (hosts.length > 1 && c.audit.mode === "external" && c.audit.sslMode !== "verify-full") {
+    problems.push({ path: "audit.sslMode", message: 'must be "verify-full" when the platform has more than one host: audit connections cross hosts, so the server\'s certificate is verified' });
+  }
+  const tenants: (Omit<TenantPlan, "host"> & { host?: string })[] = [];
   c.tenants.forEach((t, i) => {
     const at = `tenants[${i}]`;
     if (byId.has(t.id)) problems.push({ path: `${at}.id`, message: `is already used by tenants[${byId.get(t.id)}]; tenant ids are unique` });
@@ -549,14 +579,21 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
     if (c.waker === undefined) problems.push({ path: "waker", message: `${why} (give the engine socket's group: waker.dockerSocketGid)` });
     if (c.images.waker === undefined) problems.push({ path: "images.waker", message: why });
   }
-  if (c.capacity !== undefined && problems.length === 0) {
-    const report = capacityReport(
-      c.capacity,
-      tenants.map((t) => ({ id: t.config.id, suspend: t.suspend, memoryLimitMb: t.limits.memoryMb })),
+  let placement: Placement | undefined;
+  if (problems.length === 0) {
+    placement = planPlacement(
+      hosts.map((h, j) => ({
+        name: h.name,
+        ...(h.capacity ? { capacity: h.capacity } : {}),
+        budgetPath: c.hosts?.[j]?.capacity ? `hosts[${j}].capacity.hostMemoryMb` : "capacity.hostMemoryMb",
+        where: c.hosts ? ` on host "${h.name}"` : "",
+      })),
+      tenants.map((t) => ({ id: t.config.id, ...(t.config.host !== undefined ? { host: t.config.host } : {}), suspend: t.suspend, memoryLimitMb: t.limits.memoryMb })),
     );
-    if (!report.fits) problems.push({ path: "capacity.hostMemoryMb", message: `is too small for the tenants that can be resident at once: ${report.explanation}` });
+    problems.push(...placement.problems);
   }
-  if (problems.length) throw new OctwConfigError(subject, problems);
+  if (problems.length || placement === undefined) throw new OctwConfigError(subject, problems);
+  const placed = placement;
   // By construction no two principals share an id; checked, because it is what isolates them.
   const clashes = sharedIdentities(
     platformPrincipals({
@@ -579,7 +616,9 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
     ingressSubnet,
     platformNetworks,
     auditAddress: formatIpv4(control.base + 2),
-    tenants,
+    tenants: tenants.map((t) => ({ ...t, host: placed.hostOf.get(t.config.id)! })),
+    hosts,
+    placement,
   };
 }
 
