@@ -37,6 +37,12 @@ export interface HostConfig {
    */
   sshOpts?: string[];
   /**
+   * Where the operator's DNS or load balancer reaches this host's edge (a host name or address);
+   * exported per tenant (`tenantAddresses`) for the tenants placed here.
+   * @default - the endpoint's address for tcp:// and ssh://, else the edge's `hostIp`
+   */
+  publicAddress?: string;
+  /**
    * The host's memory budget (as the platform's `capacity`): a placement whose resident tenants
    * do not fit is refused at preview, naming the numbers.
    * @default - the platform's `capacity` (not checked without one)
@@ -58,6 +64,7 @@ export const hostSchema = z.strictObject({
   endpoint: z.string().min(1).optional(),
   tls: z.strictObject({ ca: secretInput, cert: secretInput, key: secretInput }).optional(),
   sshOpts: z.array(z.string().min(1)).optional(),
+  publicAddress: z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/, "must be a host name or IPv4 address").optional(),
   capacity: capacitySchema.optional(),
 });
 
@@ -113,6 +120,7 @@ export interface HostPlan {
   readonly endpoint: EngineEndpoint;
   readonly tls?: HostTlsConfig;
   readonly sshOpts: readonly string[];
+  readonly publicAddress?: string;
   readonly capacity?: CapacityConfig;
   /**
    * Appended to the platform's name for this host's shared parts (`<platform>-egress` for the
@@ -161,6 +169,7 @@ export function planHosts(hosts: readonly ParsedHostConfig[] | undefined, platfo
       endpoint: e,
       ...(h.tls ? { tls: h.tls } : {}),
       sshOpts: h.sshOpts ?? [],
+      ...(h.publicAddress ? { publicAddress: h.publicAddress } : {}),
       // The platform's capacity is the budget of every host that states none.
       ...((h.capacity ?? platformCapacity) ? { capacity: h.capacity ?? platformCapacity } : {}),
       resourceInfix: e.kind === "default" ? "" : `.${h.name}`,
