@@ -58,7 +58,7 @@ export async function engineRequest(
     if (!engine?.caMaterial || !engine.certMaterial || !engine.keyMaterial) throw new Error("engine request: a tcp:// engine needs caMaterial, certMaterial and keyMaterial (no plaintext engine API)");
     const u = new URL(host);
     transport = require("node:https") as typeof nodeHttps;
-    options = { host: u.hostname, port: Number(u.port), ca: engine.caMaterial, cert: engine.certMaterial, key: engine.keyMaterial, rejectUnauthorized: true, servername: u.hostname };
+    options = { host: u.hostname, port: Number(u.port), ca: engine.caMaterial, cert: engine.certMaterial, key: engine.keyMaterial, rejectUnauthorized: true };
   } else if (host.startsWith("ssh://")) {
     const u = new URL(host);
     const { spawn } = require("node:child_process") as typeof nodeChildProcess;
