@@ -1,22 +1,14 @@
 // The platform's `hosts` (src/planners/hosts.ts): endpoints checked without echoing them, the
 // multi-host rules (external audit, verified), and per-host budgets through planPlatform.
 import { describe, expect, it } from "vitest";
-import { OctwConfigError, parseEndpoint, planPlatform } from "../src/index.js";
-import { PINNED } from "./harness.js";
+import { parseEndpoint, planPlatform } from "../src/index.js";
+import { PINNED, configProblems } from "./harness.js";
 
 const TLS = { ca: "ca-pem", cert: "cert-pem", key: "key-pem" };
 const EXTERNAL = { mode: "external", host: "audit.example.com", adminUser: "octw_admin", adminPassword: "x".repeat(24), sslMode: "verify-full" };
 const plan = (extra: Record<string, unknown>, tenants: Record<string, unknown>[] = [{ id: "alpha", slot: 1 }]) =>
   planPlatform({ images: PINNED, tenants, audit: { mode: "embedded" }, ...extra }, "p");
-function problems(f: () => unknown): string[] {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof OctwConfigError) return e.problems.map((p) => `${p.path}: ${p.message}`);
-    throw e;
-  }
-  throw new Error("expected an OctwConfigError");
-}
+const problems = configProblems;
 
 describe("parseEndpoint", () => {
   it.each([

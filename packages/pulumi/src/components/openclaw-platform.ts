@@ -52,6 +52,22 @@ function onHost(parent: pulumi.Resource, provider: docker.Provider | undefined):
   return provider ? { parent, provider } : { parent };
 }
 
+/** One of a host's shared bridge networks (egress, control, ingress), replaced delete-first (its name is fixed). */
+function sharedNetwork(pulumiName: string, dockerName: string, component: string, subnet: string, how: { internal: boolean; iccOff: boolean }, opts: pulumi.CustomResourceOptions): docker.Network {
+  return new docker.Network(
+    pulumiName,
+    {
+      name: dockerName,
+      driver: "bridge",
+      internal: how.internal,
+      ipamConfigs: [{ subnet }],
+      ...(how.iccOff ? { options: { "com.docker.network.bridge.enable_icc": "false" } } : {}),
+      labels: labelList({ "octw.component": component, "octw.managed-by": "pulumi" }),
+    },
+    { ...opts, deleteBeforeReplace: true },
+  );
+}
+
 /** The host's docker.Provider: its endpoint and credentials (secrets stay secrets); none for the program's own engine. */
 function hostProvider(name: string, h: HostPlan, parent: pulumi.Resource): docker.Provider | undefined {
   const e = h.endpoint;
@@ -116,30 +132,9 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
       const provider = hostProvider(name, h, this);
       const opts = onHost(this, provider);
       const hn = `${name}${h.resourceInfix}`;
-      const egressNetwork = new docker.Network(
-        `${hn}-egress`,
-        {
-          name: `${plan.prefix}-egress`,
-          driver: "bridge",
-          internal: false,
-          ipamConfigs: [{ subnet: plan.egressSubnet }],
-          // Egress proxies of different tenants share this bridge but must not reach each other.
-          options: { "com.docker.network.bridge.enable_icc": "false" },
-          labels: labelList({ "octw.component": "egress-network", "octw.managed-by": "pulumi" }),
-        },
-        { ...opts, deleteBeforeReplace: true },
-      );
-      const controlNetwork = new docker.Network(
-        `${hn}-control`,
-        {
-          name: `${plan.prefix}-control`,
-          driver: "bridge",
-          internal: true,
-          ipamConfigs: [{ subnet: plan.controlSubnet }],
-          labels: labelList({ "octw.component": "control-network", "octw.managed-by": "pulumi" }),
-        },
-        { ...opts, deleteBeforeReplace: true },
-      );
+      // Egress proxies of different tenants share the egress bridge but must not reach each other.
+      const egressNetwork = sharedNetwork(`${hn}-egress`, `${plan.prefix}-egress`, "egress-network", plan.egressSubnet, { internal: false, iccOff: true }, opts);
+      const controlNetwork = sharedNetwork(`${hn}-control`, `${plan.prefix}-control`, "control-network", plan.controlSubnet, { internal: true, iccOff: false }, opts);
       return { plan: h, provider, opts, hn, engine: engineConnectionOf(h), egressNetwork, controlNetwork, tenants: plan.placement.tenantsOf.get(h.name) ?? [] };
     });
     const home = onHosts[0]!;
@@ -181,6 +176,15 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
     // Per host: its waker, edge and egress-audit shipper, for the tenants placed on it.
     const services = onHosts.map((o) => {
       const mine = new Set(o.tenants);
+      // The waker and the shipper hold the engine socket: the same image, network, audit role and socket settings shape.
+      const socketService = (image: string, role: pulumi.Output<AuditConnection>, socket: { dockerSocketGid: number; dockerSocketPath?: string | undefined }) => ({
+        image,
+        allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
+        controlNetworkName: o.controlNetwork.name,
+        auditConnectionUrl: pulumi.secret(role.apply(postgresUrl)),
+        dockerSocketGid: socket.dockerSocketGid,
+        ...(socket.dockerSocketPath ? { dockerSocketPath: socket.dockerSocketPath } : {}),
+      });
       // The planner made sure that suspendable tenants come with `edge`, `waker` and `images.waker`.
       const suspendable = suspendThresholds(plan.tenants.filter((t) => mine.has(t.config.id)).map((t) => ({ id: t.config.id, suspend: t.suspend })));
       let waker: Waker | undefined;
@@ -189,12 +193,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
         waker = new Waker(
           `${o.hn}-waker`,
           {
-            image: plan.config.images.waker!,
-            allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
-            controlNetworkName: o.controlNetwork.name,
-            auditConnectionUrl: pulumi.secret(this.audit.services.waker.apply(postgresUrl)),
-            dockerSocketGid: w.dockerSocketGid,
-            ...(w.dockerSocketPath ? { dockerSocketPath: w.dockerSocketPath } : {}),
+            ...socketService(plan.config.images.waker!, this.audit.services.waker, w),
             ...(w.wakeTimeoutMs ? { wakeTimeoutMs: w.wakeTimeoutMs } : {}),
             namePrefix: plan.prefix,
           },
@@ -204,18 +203,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
       let edge: Edge | undefined;
       if (plan.config.edge) {
         const e = plan.config.edge;
-        const ingress = new docker.Network(
-          `${o.hn}-ingress`,
-          {
-            name: `${plan.prefix}-ingress`,
-            driver: "bridge",
-            internal: false,
-            ipamConfigs: [{ subnet: plan.ingressSubnet }],
-            options: { "com.docker.network.bridge.enable_icc": "false" },
-            labels: labelList({ "octw.component": "ingress-network", "octw.managed-by": "pulumi" }),
-          },
-          { ...o.opts, deleteBeforeReplace: true },
-        );
+        const ingress = sharedNetwork(`${o.hn}-ingress`, `${plan.prefix}-ingress`, "ingress-network", plan.ingressSubnet, { internal: false, iccOff: true }, o.opts);
         edge = new Edge(
           `${o.hn}-edge`,
           {
@@ -242,12 +230,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
         new EgressAuditShipper(
           `${o.hn}-egress-audit`,
           {
-            image: plan.config.images.egressAudit!,
-            allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
-            controlNetworkName: o.controlNetwork.name,
-            auditConnectionUrl: pulumi.secret(this.audit.services.shipper.apply(postgresUrl)),
-            dockerSocketGid: x.dockerSocketGid,
-            ...(x.dockerSocketPath ? { dockerSocketPath: x.dockerSocketPath } : {}),
+            ...socketService(plan.config.images.egressAudit!, this.audit.services.shipper, x),
             ...(x.windowMs ? { windowMs: x.windowMs } : {}),
             // Only this platform's proxies (several platforms may share an engine).
             proxyLabels: { "octw.platform": plan.prefix },
