@@ -52,6 +52,7 @@ export async function engineRequest(
   let transport: typeof nodeHttp | typeof nodeHttps = require("node:http") as typeof nodeHttp;
   let options: nodeHttps.RequestOptions;
   let child: nodeChildProcess.ChildProcess | undefined;
+  let channel: nodeStream.Duplex | undefined;
   if (host.startsWith("unix://")) {
     options = { socketPath: host.slice("unix://".length) };
   } else if (host.startsWith("tcp://")) {
@@ -67,7 +68,9 @@ export async function engineRequest(
     const proc = spawn("ssh", args, { stdio: ["pipe", "pipe", "inherit"] });
     child = proc;
     const socket = Duplex.from({ readable: proc.stdout, writable: proc.stdin });
-    options = { createConnection: () => socket, agent: false };
+    channel = socket;
+    // no agent: the request then uses this connection (an agent would open its own)
+    options = { createConnection: () => socket };
   } else {
     // never the value: it may carry a credential
     throw new Error("engine request: the engine endpoint must be unix://, tcp:// or ssh://");
@@ -81,6 +84,11 @@ export async function engineRequest(
         res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
       });
       req.on("error", reject);
+      // the ssh channel: a client that exits (cannot connect) or is missing fails the request;
+      // after an answer, its end is just the end
+      channel?.on("error", reject);
+      child?.on("error", reject);
+      child?.on("exit", (code) => reject(new Error(`engine request: the ssh client exited (${code ?? "signal"}) before the engine answered`)));
       req.end(body?.data);
     });
   } finally {
