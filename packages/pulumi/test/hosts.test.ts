@@ -102,6 +102,11 @@ describe("hosts in the platform config", () => {
     expect(problems(() => plan({ hosts: two, audit: { ...EXTERNAL, sslMode: "require" } }))).toEqual([
       "audit.sslMode: must be \"verify-full\" when the platform has more than one host: audit connections cross hosts, so the server's certificate is verified",
     ]);
+    // one remote host: the program could not reach the embedded store on it
+    expect(problems(() => plan({ hosts: [{ name: "b", endpoint: "ssh://octw@host-b" }] }))).toEqual([
+      "audit.mode: must be \"external\" when the host is a remote engine (tcp:// or ssh://): the program reaches the embedded store at its address on that host's control network, which only that machine routes",
+    ]);
+    expect(() => plan({ hosts: [{ name: "b", endpoint: "unix:///run/octw-b/docker.sock" }] })).not.toThrow();
     // positive controls: one host may keep the embedded store; verify-full is accepted
     expect(() => plan({ hosts: [{ name: "a" }] })).not.toThrow();
     expect(() => plan({ hosts: two, audit: EXTERNAL })).not.toThrow();

@@ -507,6 +507,10 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
   if (hosts.length > 1 && c.audit.mode === "embedded") {
     problems.push({ path: "audit.mode", message: 'must be "external" when the platform has more than one host: the embedded store is reachable on its own host only, and no audit traffic crosses hosts in plaintext' });
   }
+  const home = hosts[0]?.endpoint.kind;
+  if (hosts.length === 1 && c.audit.mode === "embedded" && (home === "tcp" || home === "ssh")) {
+    problems.push({ path: "audit.mode", message: 'must be "external" when the host is a remote engine (tcp:// or ssh://): the program reaches the embedded store at its address on that host\'s control network, which only that machine routes' });
+  }
   if (hosts.length > 1 && c.audit.mode === "external" && c.audit.sslMode !== "verify-full") {
     problems.push({ path: "audit.sslMode", message: 'must be "verify-full" when the platform has more than one host: audit connections cross hosts, so the server\'s certificate is verified' });
   }
