@@ -15,6 +15,7 @@ import { createRealizingMocks, newRunId, RUN_LABEL, type RealizingMocks } from "
 import { createResourceRealizer } from "../realize/realizing-mocks";
 import { copyImage, startSecondEngine, type SecondEngine } from "../realize/second-engine";
 import { engine, requireEnv } from "./env";
+import { execIn } from "./probe-exec";
 
 const runId = newRunId();
 let dk: Dockerode;
@@ -67,6 +68,10 @@ beforeAll(async () => {
   await pulumi.runtime.setMocks(rm.mocks, "two-engines", "test", false);
   const pb = new docker.Provider("engine-b", { host: b.host, caMaterial: b.tls.ca, certMaterial: b.tls.cert, keyMaterial: pulumi.secret(b.tls.key) });
   objectsOn("a", {}, {});
+  // the positive control of the cross-engine probe: a container of engine A on a bridge with a route out
+  const out = new docker.Network("a-out", { name: `${runId}-out`, driver: "bridge", internal: false, ipamConfigs: [{ subnet: subnet(2) }] });
+  const outImg = new docker.RemoteImage("a-out-img", { name: baseImage, keepLocally: true });
+  new docker.Container("a-out-ctr", { name: `${runId}-out-ctr`, image: outImg.imageId, command: ["sleep", "600"], user: "4242:4242", networksAdvanced: [{ name: out.name }], networkMode: "bridge" });
   objectsOn("b", { provider: pb }, { engine: pulumi.secret({ host: b.host, caMaterial: b.tls.ca, certMaterial: b.tls.cert, keyMaterial: b.tls.key }) });
   t = Date.now();
   await rm.settled();
@@ -137,6 +142,15 @@ describe("one program, two engines", () => {
     expect(await raw(true)).toBe("answered");
     const refused = await raw(false);
     expect(refused).not.toBe("answered");
+  });
+
+  it("a container on an internal network of engine A does not reach engine B's API; one on a bridge with a route out does (positive control: only TLS client authentication guards it there)", async () => {
+    const probe = (ctr: string) => execIn(dk, ctr, ["timeout", "5", "bash", "-c", `</dev/tcp/${b.address}/2376 && echo CONNECTED`], { timeoutMs: 20_000 });
+    const inside = await probe(`${runId}-ctr`);
+    const control = await probe(`${runId}-out-ctr`);
+    expect(control.stdout).toContain("CONNECTED");
+    expect(inside.stdout).not.toContain("CONNECTED");
+    expect(inside.exitCode).not.toBe(0);
   });
 
   it("the mock refuses a provider naming an engine the test did not start (it never connects there)", async () => {
