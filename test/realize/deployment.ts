@@ -167,14 +167,15 @@ const COMPUTED_OUTPUTS: Record<string, string[]> = {
 export function createDeployment(opts: DeploymentOptions): Deployment {
   installRegisterOptionCapture();
   const realizer = createResourceRealizer(opts);
-  const docker: Dockerode = opts.docker;
   const log = opts.log ?? (() => undefined);
   const state = new Map<string, StateEntry>();
   const retained: StateEntry[] = [];
   let seq = 0;
   let run: Run | undefined;
 
-  async function readState(type: string, id: string, inputs: Record<string, unknown>, created: Created): Promise<Record<string, unknown>> {
+  async function readState(type: string, id: string, inputs: Record<string, unknown>, created: Created, provider: string | undefined): Promise<Record<string, unknown>> {
+    // the provider's Read, on the engine of the resource's provider
+    const docker: Dockerode = realizer.dockerFor(provider).docker;
     if (type === CONTAINER_RULES.type) {
       try {
         return readContainer(await docker.getContainer(id).inspect(), inputs);
@@ -261,7 +262,7 @@ export function createDeployment(opts: DeploymentOptions): Deployment {
       state: {}, options, seq: ++seq, destroy: created.destroy,
       ...(created.dynamic ? { dynamic: created.dynamic } : {}),
     };
-    entry.state = await readState(type, created.id, inputs, created);
+    entry.state = await readState(type, created.id, inputs, created, provider);
     if (type === CONTAINER_RULES.type && entry.state.exitCode !== undefined) {
       entry.outputs.exitCode = entry.state.exitCode;
       entry.returned.exitCode = entry.state.exitCode;
@@ -328,7 +329,14 @@ export function createDeployment(opts: DeploymentOptions): Deployment {
       prior.options = options;
       return { id: undefined, state: rawInputs };
     }
-    const d = await diff(prior, inputs);
+    // step_generator.go providerChanged: another provider (by URN) is diffed by the new provider's
+    // DiffConfig; the model takes another engine to be another resource (a replacement), which is
+    // what a docker.Provider with another `host` means. The platform never relies on it: a tenant
+    // that moves between hosts changes its URNs.
+    const providerUrn = (ref: string | undefined) => (ref ? ref.slice(0, ref.lastIndexOf("::")) : "");
+    const d = providerUrn(prior.provider) !== providerUrn(args.provider)
+      ? { op: "replace" as const, changes: [{ field: "provider", action: "replace" as const, prior: prior.provider, next: args.provider }] }
+      : await diff(prior, inputs);
     step(d.op, d.changes);
     if (d.op === "same") {
       prior.options = options;
@@ -345,7 +353,7 @@ export function createDeployment(opts: DeploymentOptions): Deployment {
       const changed = d.changes.map((c) => c.field);
       let outs: Record<string, unknown> = {};
       if (args.type === CONTAINER_RULES.type) {
-        await updateContainer(docker, prior.id!, prior.state, inputs, changed);
+        await updateContainer(realizer.dockerFor(prior.provider).docker, prior.id!, prior.state, inputs, changed);
       } else if (args.type === "pulumi-nodejs:dynamic:Resource") {
         const p = realizer.loadDynamic(args.name, inputs);
         const news = Object.fromEntries(Object.entries(inputs).filter(([k]) => k !== "__provider"));
@@ -361,7 +369,7 @@ export function createDeployment(opts: DeploymentOptions): Deployment {
       prior.options = options;
       prior.returned = { ...rawInputs, ...(args.type === "pulumi-nodejs:dynamic:Resource" ? outs : prior.outputs) };
       if (args.type === "pulumi-nodejs:dynamic:Resource") prior.outputs = unwrapSecrets(outs) as Record<string, unknown>;
-      prior.state = await readState(args.type, prior.id!, inputs, { id: prior.id!, outputs: prior.outputs, destroy: prior.destroy, kind: "other" });
+      prior.state = await readState(args.type, prior.id!, inputs, { id: prior.id!, outputs: prior.outputs, destroy: prior.destroy, kind: "other" }, prior.provider);
       return { id: prior.id, state: prior.returned };
     }
     // replace
@@ -445,7 +453,7 @@ export function createDeployment(opts: DeploymentOptions): Deployment {
     async refresh() {
       for (const e of state.values()) {
         if (!e.custom || !e.id || !e.type.startsWith("docker:")) continue;
-        e.state = await readState(e.type, e.id, e.inputs, { id: e.id, outputs: e.outputs, destroy: e.destroy, kind: "other" });
+        e.state = await readState(e.type, e.id, e.inputs, { id: e.id, outputs: e.outputs, destroy: e.destroy, kind: "other" }, e.provider);
       }
     },
     entries: () => [...state.values()],
@@ -468,7 +476,7 @@ export function createDeployment(opts: DeploymentOptions): Deployment {
       }
       state.clear();
       retained.length = 0;
-      failures.push(...(await sweepRun(docker, opts.runId, log)));
+      for (const e of realizer.engines()) failures.push(...(await sweepRun(e.docker, opts.runId, log)));
       if (failures.length) throw new AggregateError(failures, `realizing deployment cleanup: ${failures.length} error(s)`);
     },
   };

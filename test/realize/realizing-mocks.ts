@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
 import path from "node:path";
+import DockerodeClass from "dockerode";
 import type Dockerode from "dockerode";
 import type * as pulumi from "@pulumi/pulumi";
 import { unwrapSecrets } from "./secrets";
@@ -39,6 +40,13 @@ export interface RealizingMocksOptions {
   requireFrom?: string;
   /** Postgres URL for @pulumi/postgresql resources that name no explicit provider */
   defaultPostgresUrl?: string;
+  /**
+   * Engines besides `docker` (the program's own engine, DOCKER_HOST) that a `docker.Provider` of
+   * the program may name: their `host` URLs (`tcp://…`, `unix://…`), each an engine the test
+   * itself started. The mock connects to one with the provider's own TLS material, as
+   * pulumi-docker does; a provider naming any other engine is refused (tests reach only what they created).
+   */
+  extraEngines?: string[];
 }
 
 export interface RealizingMocks {
@@ -61,7 +69,12 @@ interface Teardown {
   destroy: () => Promise<void>;
 }
 
-const DOCKER_PROVIDER_FIELDS = ["host", "version"];
+// pulumi-docker's Provider: `host` is the engine every resource of the provider is created on
+// (kreuzwerker/terraform-provider-docker internal/provider/provider.go: `host`, Required, default
+// from DOCKER_HOST else unix:///var/run/docker.sock; `ca_material`, `cert_material`,
+// `key_material` make a tcp:// engine TLS with a client certificate — config.go buildHTTPClientFromBytes;
+// `ssh_opts` for ssh://, through `docker system dial-stdio`).
+const DOCKER_PROVIDER_FIELDS = ["host", "version", "caMaterial", "certMaterial", "keyMaterial", "sshOpts"];
 
 /** What creating one resource left behind: the engine object, its outputs, and how to undo it. */
 export interface Created {
@@ -90,7 +103,12 @@ export interface ResourceRealizer {
   create(type: string, name: string, inputs: Record<string, unknown>, provider: string | undefined): Promise<Created>;
   /** loads a dynamic resource's serialized provider */
   loadDynamic(name: string, inputs: Record<string, unknown>): DynamicProvider;
+  /** the program's own engine */
   docker: DockerContext;
+  /** the engine of a resource's provider reference (`<urn>::<id>`; none: the program's own engine) */
+  dockerFor(provider: string | undefined): DockerContext;
+  /** every engine a provider of this run named, the program's own first */
+  engines(): DockerContext[];
 }
 
 /** The per-resource half of the realizing mock: one create per declared resource, on the engine, Postgres or the CSPRNG. */
@@ -100,6 +118,15 @@ export function createResourceRealizer(opts: RealizingMocksOptions): ResourceRea
   const log = opts.log ?? (() => undefined);
   const pgProviders = new Map<string, PgTarget>();
   const dctx: DockerContext = { docker, runId, log };
+  const dockerProviders = new Map<string, DockerContext>();
+  const extraEngines = new Map<string, DockerContext>();
+  const dockerFor = (provider: string | undefined): DockerContext => {
+    if (!provider) return dctx;
+    const id = provider.slice(provider.lastIndexOf("::") + 2);
+    // a provider reference this mock did not hand out would be a default provider of the engine
+    // (the SDK registers one per package): the program's own engine
+    return dockerProviders.get(id) ?? dctx;
+  };
   const pctx: PgContext = { runId, log, createdDatabases: new Set() };
   const requireFrom = opts.requireFrom ?? path.join(process.cwd(), "package.json");
   let providerSeq = 0;
@@ -144,8 +171,14 @@ export function createResourceRealizer(opts: RealizingMocksOptions): ResourceRea
       checkFields(t, name, inputs, DOCKER_PROVIDER_FIELDS);
       const host = str(t, name, "host", inputs.host);
       const ours = process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
-      if (host && host !== ours) fail(t, name, "host", `("${host}") must be the engine under test (${ours})`);
-      return { id: `dockerprovider-${++providerSeq}`, outputs: {}, destroy: () => Promise.resolve(), kind: "other" };
+      const id = `dockerprovider-${++providerSeq}`;
+      if (host && host !== ours) {
+        if (!opts.extraEngines?.includes(host)) fail(t, name, "host", `("${host}") must be the engine under test (${ours}) or one of the engines the test started (extraEngines)`);
+        dockerProviders.set(id, engineContext(t, name, host, inputs));
+      } else {
+        dockerProviders.set(id, dctx);
+      }
+      return { id, outputs: {}, destroy: () => Promise.resolve(), kind: "other" };
     }
     if (t === "pulumi:providers:random") {
       checkFields(t, name, inputs, ["version"]);
@@ -153,10 +186,12 @@ export function createResourceRealizer(opts: RealizingMocksOptions): ResourceRea
     }
     if (t.startsWith("pulumi:providers:")) fail(t, name, "type", "is a provider the realizing mock does not implement");
     if (t.startsWith("docker:")) {
-      const r = t === "docker:index/network:Network" ? await realizeNetwork(dctx, name, inputs)
-        : t === "docker:index/volume:Volume" ? await realizeVolume(dctx, name, inputs)
-        : t === "docker:index/remoteImage:RemoteImage" ? await realizeRemoteImage(dctx, name, inputs)
-        : t === "docker:index/container:Container" ? await realizeContainer(dctx, name, inputs)
+      // on the engine of the resource's provider, as pulumi-docker's resources are
+      const ctx = dockerFor(provider);
+      const r = t === "docker:index/network:Network" ? await realizeNetwork(ctx, name, inputs)
+        : t === "docker:index/volume:Volume" ? await realizeVolume(ctx, name, inputs)
+        : t === "docker:index/remoteImage:RemoteImage" ? await realizeRemoteImage(ctx, name, inputs)
+        : t === "docker:index/container:Container" ? await realizeContainer(ctx, name, inputs)
         : fail(t, name, "type", "is not implemented by the realizing mock");
       return { ...r, kind: "other" };
     }
@@ -207,12 +242,32 @@ export function createResourceRealizer(opts: RealizingMocksOptions): ResourceRea
     return handler() as unknown as DynamicProvider;
   }
 
-  return { create, loadDynamic, docker: dctx };
+  /** One engine's context, connected the way the provider's config says (one client per engine). */
+  function engineContext(t: string, name: string, host: string, inputs: Record<string, unknown>): DockerContext {
+    const known = extraEngines.get(host);
+    if (known) return known;
+    let client: Dockerode;
+    if (host.startsWith("unix://")) {
+      client = new DockerodeClass({ socketPath: host.slice("unix://".length) });
+    } else if (host.startsWith("tcp://")) {
+      const u = new URL(host);
+      const [ca, cert, key] = [inputs.caMaterial, inputs.certMaterial, inputs.keyMaterial].map((v, i) => str(t, name, ["caMaterial", "certMaterial", "keyMaterial"][i]!, v));
+      if (!ca || !cert || !key) fail(t, name, "caMaterial", "a tcp:// engine needs caMaterial, certMaterial and keyMaterial (the mock speaks TLS only, as the platform requires)");
+      client = new DockerodeClass({ host: u.hostname, port: Number(u.port), protocol: "https", ca, cert, key });
+    } else {
+      return fail(t, name, "host", "is an ssh:// engine: the realizing mock implements unix:// and tcp:// (TLS) engines");
+    }
+    const ctx: DockerContext = { docker: client, runId, log };
+    extraEngines.set(host, ctx);
+    return ctx;
+  }
+
+  return { create, loadDynamic, docker: dctx, dockerFor, engines: () => [dctx, ...extraEngines.values()] };
 }
 
 export function createRealizingMocks(opts: RealizingMocksOptions): RealizingMocks {
   const realizer = createResourceRealizer(opts);
-  const { runId, docker } = opts;
+  const { runId } = opts;
   const log = opts.log ?? (() => undefined);
   const records: RealizedRecord[] = [];
   const teardowns: Teardown[] = [];
@@ -305,8 +360,8 @@ export function createRealizingMocks(opts: RealizingMocksOptions): RealizingMock
       await run(t);
     }
     for (const r of deferredRoles.splice(0)) await run(r);
-    // belt and braces: anything the engine still holds with this run's label
-    failures.push(...(await sweepRun(docker, runId, log)));
+    // belt and braces: anything an engine still holds with this run's label
+    for (const e of realizer.engines()) failures.push(...(await sweepRun(e.docker, runId, log)));
     if (failures.length) throw new AggregateError(failures, `realizing mock teardown: ${failures.length} error(s)`);
   }
 

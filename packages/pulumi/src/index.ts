@@ -30,3 +30,5 @@ export * from "./planners/tenant-policy.js";
 export * from "./planners/suspend-policy.js";
 export * from "./planners/gateway-runtime.js";
 export * from "./planners/inference-local.js";
+export * from "./planners/hosts.js";
+export * from "./planners/placement.js";

@@ -70,9 +70,19 @@ function maximal(): Record<string, unknown> {
         image: pinned("a"),
         runtime: "runc",
         suspend: "alwaysOn",
+        host: "b",
       },
     ],
-    audit: { mode: "embedded", databaseName: "octw_audit", masterKey: "k".repeat(44) },
+    // Two hosts, so that every host field has a place (tls needs tcp://, sshOpts ssh://); more than
+    // one host needs the external audit store, verified.
+    hosts: [
+      { name: "a", endpoint: "tcp://192.0.2.20:2376", tls: { ca: "ca-pem", cert: "cert-pem", key: "key-pem" }, capacity: { hostMemoryMb: 24_576, maxActive: 10, residentMbPerTenant: 720, reservedMb: 1024 } },
+      { name: "b", endpoint: "ssh://octw@192.0.2.21:22", sshOpts: ["-o", "StrictHostKeyChecking=yes"], publicAddress: "b.agents.example.com" },
+    ],
+    audit: {
+      mode: "external", host: "audit.example.com", port: 5432, adminUser: "octw_admin", adminPassword: "p".repeat(24),
+      sslMode: "verify-full", databaseName: "octw_audit", masterKey: "k".repeat(44),
+    },
   };
 }
 

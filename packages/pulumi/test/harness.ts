@@ -3,6 +3,7 @@
  * with its inputs (secret wrappers unwrapped) and the paths of the inputs that arrived secret.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { OctwConfigError } from "../src/validation.js";
 
 /** The marker Pulumi's RPC layer puts on a secret value (runtime/rpc.js `specialSigKey`/`specialSecretSig`). */
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -75,6 +76,17 @@ export class MockRecorder {
   ofType(type: string): RecordedResource[] {
     return this.resources.filter((r) => r.type === type);
   }
+}
+
+/** The problems (`path: message`) of the OctwConfigError `f` throws; fails when it throws none. */
+export function configProblems(f: () => unknown): string[] {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof OctwConfigError) return e.problems.map((p) => `${p.path}: ${p.message}`);
+    throw e;
+  }
+  throw new Error("expected an OctwConfigError");
 }
 
 /** Waits until every outstanding registration has reached the mocks. */

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { capacityReport, OctwConfigError, planPlatform, resolveSuspendPolicy, type SuspendPolicy } from "../src/index.js";
-import { PINNED } from "./harness.js";
+import { capacityReport, planPlatform, resolveSuspendPolicy, type SuspendPolicy } from "../src/index.js";
+import { PINNED, configProblems } from "./harness.js";
 
 const ids = (n: number, prefix = "t") => Array.from({ length: n }, (_, i) => ({ id: `${prefix}${i}`, slot: i + 1 }));
 const JWK = { kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", kid: "dev-1" };
@@ -13,15 +13,7 @@ const WAKE = {
 };
 const plan = (extra: Record<string, unknown>, tenants: Record<string, unknown>[] = [{ id: "alpha", slot: 1 }]) =>
   planPlatform({ ...WAKE, tenants, audit: { mode: "embedded" }, ...extra }, "p");
-function problems(f: () => unknown): string[] {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof OctwConfigError) return e.problems.map((p) => `${p.path}: ${p.message}`);
-    throw e;
-  }
-  throw new Error("expected an OctwConfigError");
-}
+const problems = configProblems;
 
 describe("suspend policy", () => {
   it("the tenant's own policy wins over the platform default; neither means always on", () => {

@@ -4,6 +4,7 @@ import { INSECURE_PROVIDERS_ENV, ROUTER_PORT, parseRouterConfig, type RouterConf
 import { z } from "zod";
 import { INIT_MOUNT, labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
 import { ServiceConfigFile } from "./service-config-file.js";
+import type { EngineConnection } from "./engine-request.js";
 import { afterSuccessOf, namePrefixSchema } from "./common.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
@@ -27,6 +28,12 @@ export interface InferenceRouterArgs {
   egressNetworkName: pulumi.Input<string>;
   /** The control network, where the audit Postgres is. */
   controlNetworkName: pulumi.Input<string>;
+  /**
+   * The engine the router runs on, for the tenant list written through the Engine API: its host's
+   * endpoint and credentials (pass the same host's `docker.Provider` as the `provider` option).
+   * @default - the program's own engine (DOCKER_HOST, else unix:///var/run/docker.sock)
+   */
+  engine?: pulumi.Input<EngineConnection>;
   /**
    * URL of the router's own audit role (`AuditStore.services.router`: reads `tenant_secrets`,
    * appends `inference.call` and `secret.read`, nothing else). Secret; a 0400 file.
@@ -65,6 +72,7 @@ const argsSchema = z.strictObject({
   allowUnpinnedImage: z.boolean().optional(),
   egressNetworkName: inputAny,
   controlNetworkName: inputAny,
+  engine: inputAny.optional(),
   databaseUrl: inputAny,
   masterKeyring: inputAny,
   tenants: inputAny,
@@ -142,7 +150,7 @@ export class InferenceRouter extends pulumi.ComponentResource {
     // stay the same and the running router re-reads the file.
     const tenantsFile = new ServiceConfigFile(
       `${name}-tenants`,
-      { container: init.id, path: `${INIT_MOUNT}/config/config.json`, content: config, uid: ROUTER_UID, gid: ROUTER_UID, mode: 0o400 },
+      { container: init.id, path: `${INIT_MOUNT}/config/config.json`, content: config, uid: ROUTER_UID, gid: ROUTER_UID, mode: 0o400, ...(args.engine !== undefined ? { engine: args.engine } : {}) },
       { parent: this, dependsOn: [init] },
     );
     this.container = new docker.Container(

@@ -1,5 +1,5 @@
-import type * as nodeHttp from "node:http";
 import * as pulumi from "@pulumi/pulumi";
+import { engineRequest, type EngineConnection } from "./engine-request.js";
 
 export interface NetworkAttachmentArgs {
   /**
@@ -11,42 +11,27 @@ export interface NetworkAttachmentArgs {
   network: pulumi.Input<string>;
   /** The fixed address the container gets on that network. */
   ipv4Address: pulumi.Input<string>;
+  /**
+   * The engine both live on: the endpoint and credentials of their host's `docker.Provider`.
+   * @default - the program's own engine (DOCKER_HOST, else unix:///var/run/docker.sock)
+   */
+  engine?: pulumi.Input<EngineConnection>;
 }
 
 interface AttachmentInputs {
   container: string;
   network: string;
   ipv4Address: string;
+  engine?: EngineConnection;
 }
 
-// Dynamic providers are serialized into the state: everything is `require`d inside the
-// function bodies. The Engine API is spoken directly over the socket (DOCKER_HOST, default
-// /var/run/docker.sock), so the provider needs no dependency.
-declare const require: (id: string) => unknown;
-
-async function engine(method: string, path: string, body: unknown): Promise<{ status: number; text: string }> {
-  const http = require("node:http") as typeof nodeHttp;
-  const host = process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
-  if (!host.startsWith("unix://")) throw new Error(`NetworkAttachment: DOCKER_HOST ${host} is not a unix socket; only unix sockets are supported`);
-  const payload = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { socketPath: host.slice("unix://".length), method, path, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } },
-      (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => (text += c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
-      },
-    );
-    req.on("error", reject);
-    req.end(payload);
-  });
+async function engine(inputs: AttachmentInputs, path: string, body: unknown): Promise<{ status: number; text: string }> {
+  return engineRequest(inputs.engine, "POST", path, { type: "application/json", data: Buffer.from(JSON.stringify(body)) });
 }
 
 const provider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: AttachmentInputs) {
-    const r = await engine("POST", `/networks/${encodeURIComponent(inputs.network)}/connect`, {
+    const r = await engine(inputs, `/networks/${encodeURIComponent(inputs.network)}/connect`, {
       Container: inputs.container,
       EndpointConfig: { IPAMConfig: { IPv4Address: inputs.ipv4Address } },
     });
@@ -54,13 +39,20 @@ const provider: pulumi.dynamic.ResourceProvider = {
     return { id: `${inputs.network}/${inputs.container}`, outs: inputs };
   },
   async delete(_id: string, props: AttachmentInputs) {
-    const r = await engine("POST", `/networks/${encodeURIComponent(props.network)}/disconnect`, { Container: props.container, Force: true });
+    const r = await engine(props, `/networks/${encodeURIComponent(props.network)}/disconnect`, { Container: props.container, Force: true });
     // Already gone (network or container removed first) is fine: the attachment no longer exists.
     if (r.status !== 200 && r.status !== 404) throw new Error(`detaching ${props.container} from ${props.network}: engine answered ${r.status} ${r.text.trim()}`);
   },
   diff(_id: string, olds: AttachmentInputs, news: AttachmentInputs) {
-    const replaces = (["container", "network", "ipv4Address"] as const).filter((k) => olds[k] !== news[k]);
-    return Promise.resolve({ changes: replaces.length > 0, replaces, deleteBeforeReplace: true });
+    const replaces: string[] = (["container", "network", "ipv4Address"] as const).filter((k) => olds[k] !== news[k]);
+    // Another engine is another attachment; new credentials for the same engine are an update
+    // that only records them (the delete must use credentials that still work).
+    if (olds.engine?.host !== news.engine?.host) replaces.push("engine");
+    const changes = replaces.length > 0 || JSON.stringify(olds.engine ?? null) !== JSON.stringify(news.engine ?? null);
+    return Promise.resolve({ changes, replaces, deleteBeforeReplace: true });
+  },
+  update(_id: string, _olds: AttachmentInputs, news: AttachmentInputs) {
+    return Promise.resolve({ outs: news });
   },
 };
 

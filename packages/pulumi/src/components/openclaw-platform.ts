@@ -4,7 +4,7 @@ import { labelList } from "../planners/container-hardening.js";
 import { planPlatform, type OpenClawPlatformConfig, type PlatformPlan, type TenantPlan } from "../planners/platform-config.js";
 import { AuditStore, type AuditConnection } from "./audit-store.js";
 import { DEFAULT_ROLE_SCOPES } from "@octw/contracts";
-import { Edge, type EdgeOidcArgs } from "./edge.js";
+import { EDGE_PORT, Edge, type EdgeOidcArgs } from "./edge.js";
 import { NetworkAttachment } from "./network-attachment.js";
 import { EgressAuditShipper } from "./egress-audit-shipper.js";
 import { InferenceRouter, type RouterTenantEntry } from "./inference-router.js";
@@ -14,6 +14,8 @@ import { TenantGateway } from "./tenant-gateway.js";
 import { TenantNetwork } from "./tenant-network.js";
 import { TenantAuditReader } from "./tenant-audit-reader.js";
 import { Waker, suspendThresholds, wakerUrl } from "./waker.js";
+import { engineConnectionOf, type EngineConnection } from "./engine-request.js";
+import type { HostPlan } from "../planners/hosts.js";
 
 export type OpenClawPlatformArgs = OpenClawPlatformConfig;
 
@@ -30,6 +32,55 @@ export interface PlatformTenant {
   readonly gateway: TenantGateway;
   /** The tenant's own audit reader (a login role that sees only this tenant's rows). */
   readonly auditReader: TenantAuditReader;
+}
+
+/** What the platform declares on one host (its own engine). */
+export interface PlatformHost {
+  /** The host's explicit provider; absent for the program's own engine (the default provider: nothing changes for a single-host stack). */
+  readonly provider?: docker.Provider;
+  readonly egressNetwork: docker.Network;
+  readonly controlNetwork: docker.Network;
+  readonly edge?: Edge;
+  readonly waker?: Waker;
+  readonly inferenceRouter?: InferenceRouter;
+  /** The tenants placed on it. */
+  readonly tenants: readonly string[];
+}
+
+/** The Pulumi options of a host's resources: its provider (components pass it on to their children). */
+function onHost(parent: pulumi.Resource, provider: docker.Provider | undefined): pulumi.CustomResourceOptions & pulumi.ComponentResourceOptions {
+  return provider ? { parent, provider } : { parent };
+}
+
+/** One of a host's shared bridge networks (egress, control, ingress), replaced delete-first (its name is fixed). */
+function sharedNetwork(pulumiName: string, dockerName: string, component: string, subnet: string, how: { internal: boolean; iccOff: boolean }, opts: pulumi.CustomResourceOptions): docker.Network {
+  return new docker.Network(
+    pulumiName,
+    {
+      name: dockerName,
+      driver: "bridge",
+      internal: how.internal,
+      ipamConfigs: [{ subnet }],
+      ...(how.iccOff ? { options: { "com.docker.network.bridge.enable_icc": "false" } } : {}),
+      labels: labelList({ "octw.component": component, "octw.managed-by": "pulumi" }),
+    },
+    { ...opts, deleteBeforeReplace: true },
+  );
+}
+
+/** The host's docker.Provider: its endpoint and credentials (secrets stay secrets); none for the program's own engine. */
+function hostProvider(name: string, h: HostPlan, parent: pulumi.Resource): docker.Provider | undefined {
+  const e = h.endpoint;
+  if (e.kind === "default") return undefined;
+  return new docker.Provider(
+    `${name}${h.resourceInfix}-docker`,
+    {
+      host: e.url,
+      ...(e.kind === "tcp" && h.tls ? { caMaterial: h.tls.ca, certMaterial: h.tls.cert, keyMaterial: pulumi.secret(h.tls.key) } : {}),
+      ...(e.kind === "ssh" && h.sshOpts.length ? { sshOpts: [...h.sshOpts] } : {}),
+    },
+    { parent },
+  );
 }
 
 /**
@@ -52,6 +103,16 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
   /** The shared inference router, when any tenant's policy has `inference`. */
   declare readonly inferenceRouter?: InferenceRouter;
   declare readonly plan: PlatformPlan;
+  /**
+   * Per host (`hosts[].name`; "local" without `hosts`): its provider, shared parts and tenants.
+   * `egressNetwork`, `controlNetwork`, `edge`, `waker` and `inferenceRouter` above are the first host's.
+   */
+  declare readonly hosts: Readonly<Record<string, PlatformHost>>;
+  /**
+   * Per tenant: the host it is on, its one public URL, and where that host's edge listens — the
+   * address the operator's DNS or load balancer must send `<tenant>.<domain>` to.
+   */
+  declare readonly tenantAddresses: pulumi.Output<Record<string, { host: string; url: string; serveAt?: string }>>;
   /** Per tenant: connection settings of its audit reader (sees only that tenant's rows). Secret. */
   declare readonly auditReaders: pulumi.Output<Record<string, AuditConnection>>;
   /** Per tenant: gateway URL on its network, proxy URL, subnet, UID, and what is not enforced. */
@@ -66,30 +127,19 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
     super("octw:index:OpenClawPlatform", name, {}, opts);
     const child = { parent: this };
 
-    this.egressNetwork = new docker.Network(
-      `${name}-egress`,
-      {
-        name: `${plan.prefix}-egress`,
-        driver: "bridge",
-        internal: false,
-        ipamConfigs: [{ subnet: plan.egressSubnet }],
-        // Egress proxies of different tenants share this bridge but must not reach each other.
-        options: { "com.docker.network.bridge.enable_icc": "false" },
-        labels: labelList({ "octw.component": "egress-network", "octw.managed-by": "pulumi" }),
-      },
-      { ...child, deleteBeforeReplace: true },
-    );
-    this.controlNetwork = new docker.Network(
-      `${name}-control`,
-      {
-        name: `${plan.prefix}-control`,
-        driver: "bridge",
-        internal: true,
-        ipamConfigs: [{ subnet: plan.controlSubnet }],
-        labels: labelList({ "octw.component": "control-network", "octw.managed-by": "pulumi" }),
-      },
-      { ...child, deleteBeforeReplace: true },
-    );
+    // Per host, its own engine: the shared networks every host has, declared with its provider.
+    const onHosts = plan.hosts.map((h) => {
+      const provider = hostProvider(name, h, this);
+      const opts = onHost(this, provider);
+      const hn = `${name}${h.resourceInfix}`;
+      // Egress proxies of different tenants share the egress bridge but must not reach each other.
+      const egressNetwork = sharedNetwork(`${hn}-egress`, `${plan.prefix}-egress`, "egress-network", plan.egressSubnet, { internal: false, iccOff: true }, opts);
+      const controlNetwork = sharedNetwork(`${hn}-control`, `${plan.prefix}-control`, "control-network", plan.controlSubnet, { internal: true, iccOff: false }, opts);
+      return { plan: h, provider, opts, hn, engine: engineConnectionOf(h), egressNetwork, controlNetwork, tenants: plan.placement.tenantsOf.get(h.name) ?? [] };
+    });
+    const home = onHosts[0]!;
+    this.egressNetwork = home.egressNetwork;
+    this.controlNetwork = home.controlNetwork;
 
     const a = plan.config.audit;
     this.audit = new AuditStore(
@@ -104,7 +154,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
               embedded: {
                 image: plan.config.images.postgres!,
                 allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
-                networkName: this.controlNetwork.name,
+                networkName: home.controlNetwork.name,
                 address: plan.auditAddress,
               },
             }
@@ -118,96 +168,98 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
               },
             }),
       },
-      child,
+      // Once: embedded, it runs on the first host (the planner allows it with one host only);
+      // external, it has no Docker part.
+      home.opts,
     );
 
-    // The planner made sure that suspendable tenants come with `edge`, `waker` and `images.waker`.
-    const suspendable = suspendThresholds(plan.tenants.map((t) => ({ id: t.config.id, suspend: t.suspend })));
-    if (Object.keys(suspendable).length > 0 && plan.config.waker) {
-      const w = plan.config.waker;
-      this.waker = new Waker(
-        `${name}-waker`,
-        {
-          image: plan.config.images.waker!,
-          allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
-          controlNetworkName: this.controlNetwork.name,
-          auditConnectionUrl: pulumi.secret(this.audit.services.waker.apply(postgresUrl)),
-          dockerSocketGid: w.dockerSocketGid,
-          ...(w.dockerSocketPath ? { dockerSocketPath: w.dockerSocketPath } : {}),
-          ...(w.wakeTimeoutMs ? { wakeTimeoutMs: w.wakeTimeoutMs } : {}),
-          namePrefix: plan.prefix,
-        },
-        { ...child, dependsOn: [this.audit] },
-      );
-    }
-    let edge: Edge | undefined;
-    if (plan.config.edge) {
-      const e = plan.config.edge;
-      const ingress = new docker.Network(
-        `${name}-ingress`,
-        {
-          name: `${plan.prefix}-ingress`,
-          driver: "bridge",
-          internal: false,
-          ipamConfigs: [{ subnet: plan.ingressSubnet }],
-          options: { "com.docker.network.bridge.enable_icc": "false" },
-          labels: labelList({ "octw.component": "ingress-network", "octw.managed-by": "pulumi" }),
-        },
-        { ...child, deleteBeforeReplace: true },
-      );
-      edge = new Edge(
-        `${name}-edge`,
-        {
-          image: plan.config.images.edge!,
-          allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
-          ingressNetworkName: ingress.name,
-          controlNetworkName: this.controlNetwork.name,
-          // Each service gets its own role, which may append only its own event types.
-          auditConnectionUrl: pulumi.secret(this.audit.services.edge.apply(postgresUrl)),
-          ...(e.hostPort ? { hostPort: e.hostPort } : {}),
-          ...(e.hostIp ? { hostIp: e.hostIp } : {}),
-          ...(e.cpus !== undefined ? { cpus: e.cpus } : {}),
-          ...((e.hostRouting ?? true) ? { hostDomain: plan.domain } : {}),
-          jwt: e.jwt,
-          ...(e.roles ? { roles: e.roles } : {}),
-          ...(e.oidc ? { oidc: edgeOidcArgs(e.oidc) } : {}),
-          namePrefix: plan.prefix,
-          ...(this.waker ? { wake: { wakerUrl: wakerUrl(plan.prefix), token: this.waker.token, tenants: suspendable } } : {}),
-        },
-        { ...child, dependsOn: [this.audit] },
-      );
-    }
-    this.edge = edge;
-
-    if (plan.config.egressAudit) {
-      const x = plan.config.egressAudit;
-      new EgressAuditShipper(
-        `${name}-egress-audit`,
-        {
-          image: plan.config.images.egressAudit!,
-          allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
-          controlNetworkName: this.controlNetwork.name,
-          auditConnectionUrl: pulumi.secret(this.audit.services.shipper.apply(postgresUrl)),
-          dockerSocketGid: x.dockerSocketGid,
-          ...(x.dockerSocketPath ? { dockerSocketPath: x.dockerSocketPath } : {}),
-          ...(x.windowMs ? { windowMs: x.windowMs } : {}),
-          // Only this platform's proxies (several platforms may share an engine).
-          proxyLabels: { "octw.platform": plan.prefix },
-          namePrefix: plan.prefix,
-        },
-        { ...child, dependsOn: [this.audit] },
-      );
-    }
+    // Per host: its waker, edge and egress-audit shipper, for the tenants placed on it.
+    const services = onHosts.map((o) => {
+      const mine = new Set(o.tenants);
+      // The waker and the shipper hold the engine socket: the same image, network, audit role and socket settings shape.
+      const socketService = (image: string, role: pulumi.Output<AuditConnection>, socket: { dockerSocketGid: number; dockerSocketPath?: string | undefined }) => ({
+        image,
+        allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
+        controlNetworkName: o.controlNetwork.name,
+        auditConnectionUrl: pulumi.secret(role.apply(postgresUrl)),
+        dockerSocketGid: socket.dockerSocketGid,
+        ...(socket.dockerSocketPath ? { dockerSocketPath: socket.dockerSocketPath } : {}),
+      });
+      // The planner made sure that suspendable tenants come with `edge`, `waker` and `images.waker`.
+      const suspendable = suspendThresholds(plan.tenants.filter((t) => mine.has(t.config.id)).map((t) => ({ id: t.config.id, suspend: t.suspend })));
+      let waker: Waker | undefined;
+      if (Object.keys(suspendable).length > 0 && plan.config.waker) {
+        const w = plan.config.waker;
+        waker = new Waker(
+          `${o.hn}-waker`,
+          {
+            ...socketService(plan.config.images.waker!, this.audit.services.waker, w),
+            ...(w.wakeTimeoutMs ? { wakeTimeoutMs: w.wakeTimeoutMs } : {}),
+            namePrefix: plan.prefix,
+          },
+          { ...o.opts, dependsOn: [this.audit] },
+        );
+      }
+      let edge: Edge | undefined;
+      if (plan.config.edge) {
+        const e = plan.config.edge;
+        const ingress = sharedNetwork(`${o.hn}-ingress`, `${plan.prefix}-ingress`, "ingress-network", plan.ingressSubnet, { internal: false, iccOff: true }, o.opts);
+        edge = new Edge(
+          `${o.hn}-edge`,
+          {
+            image: plan.config.images.edge!,
+            allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
+            ingressNetworkName: ingress.name,
+            controlNetworkName: o.controlNetwork.name,
+            // Each service gets its own role, which may append only its own event types.
+            auditConnectionUrl: pulumi.secret(this.audit.services.edge.apply(postgresUrl)),
+            ...(e.hostPort ? { hostPort: e.hostPort } : {}),
+            ...(e.hostIp ? { hostIp: e.hostIp } : {}),
+            ...(e.cpus !== undefined ? { cpus: e.cpus } : {}),
+            ...((e.hostRouting ?? true) ? { hostDomain: plan.domain } : {}),
+            jwt: e.jwt,
+            ...(e.roles ? { roles: e.roles } : {}),
+            ...(e.oidc ? { oidc: edgeOidcArgs(e.oidc) } : {}),
+            namePrefix: plan.prefix,
+            ...(waker ? { wake: { wakerUrl: wakerUrl(plan.prefix), token: waker.token, tenants: suspendable } } : {}),
+          },
+          { ...o.opts, dependsOn: [this.audit] },
+        );
+      }
+      if (plan.config.egressAudit) {
+        const x = plan.config.egressAudit;
+        new EgressAuditShipper(
+          `${o.hn}-egress-audit`,
+          {
+            ...socketService(plan.config.images.egressAudit!, this.audit.services.shipper, x),
+            ...(x.windowMs ? { windowMs: x.windowMs } : {}),
+            // Only this platform's proxies (several platforms may share an engine).
+            proxyLabels: { "octw.platform": plan.prefix },
+            namePrefix: plan.prefix,
+          },
+          { ...o.opts, dependsOn: [this.audit] },
+        );
+      }
+      return { ...o, edge, waker, inferenceRouter: undefined as InferenceRouter | undefined };
+    });
+    const hostOf = new Map(services.map((o) => [o.plan.name, o]));
+    this.waker = services[0]!.waker;
+    this.edge = services[0]!.edge;
 
     const tenants: Record<string, PlatformTenant> = {};
-    const routerEntries: pulumi.Output<RouterTenantEntry>[] = [];
-    const routerNeeded: { id: string; network: TenantNetwork; address: string }[] = [];
+    const routerEntries = new Map<string, pulumi.Output<RouterTenantEntry>[]>(services.map((o) => [o.plan.name, []]));
+    const routerNeeded = new Map<string, { id: string; network: TenantNetwork; address: string; tn: string }[]>(services.map((o) => [o.plan.name, []]));
     for (const t of plan.tenants) {
       const id = t.config.id;
-      const network = new TenantNetwork(`${name}-${id}`, { tenantId: id, slot: t.addresses.slot, addressPool: plan.addressPool, planned: t.addresses, namePrefix: plan.prefix }, child);
-      const policy = new SandboxPolicy(`${name}-${id}`, OpenClawPlatform.policyArgs(plan, t, this.egressNetwork.name, network.networkName), child);
+      // Its host's provider for all its Docker parts. Off the program's own engine its names carry
+      // the host, so a move is a delete on the old engine and a create on the new one (never a
+      // resource believed to exist on an engine that never had it).
+      const o = hostOf.get(t.host)!;
+      const tn = `${o.hn}-${id}`;
+      const network = new TenantNetwork(tn, { tenantId: id, slot: t.addresses.slot, addressPool: plan.addressPool, planned: t.addresses, namePrefix: plan.prefix }, o.opts);
+      const policy = new SandboxPolicy(tn, OpenClawPlatform.policyArgs(plan, t, o.egressNetwork.name, network.networkName), o.opts);
       const gateway = new TenantGateway(
-        `${name}-${id}`,
+        tn,
         {
           tenantId: id,
           image: t.image,
@@ -228,57 +280,81 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
           namePrefix: plan.prefix,
           ...(policy.plan.inference ? { inference: { routerAddress: t.addresses.inferenceRouter, policy: policy.plan.inference } } : {}),
         },
-        { ...child, dependsOn: [policy] },
+        { ...o.opts, dependsOn: [policy] },
       );
       const inference = policy.plan.inference;
       if (inference) {
-        routerEntries.push(
+        routerEntries.get(t.host)!.push(
           gateway.routerToken.apply((token) =>
             routerTenantEntry({ tenantId: id, routerAddress: t.addresses.inferenceRouter, subnet: t.addresses.subnet, tokenSha256: routerTokenDigest(token), inference }),
           ),
         );
-        routerNeeded.push({ id, network, address: t.addresses.inferenceRouter });
+        routerNeeded.get(t.host)!.push({ id, network, address: t.addresses.inferenceRouter, tn });
       }
-      if (edge) {
+      if (o.edge) {
         // The edge joins this tenant's network at the address the gateway trusts, as a resource of
         // this tenant: adding or removing the tenant never touches the edge container.
         new NetworkAttachment(
-          `${name}-${id}-edge-attachment`,
+          `${tn}-edge-attachment`,
           // by container id, not name: a replaced edge has a new id, so its attachments are
           // replaced with it (a name would stay the same and leave the new edge unattached)
-          { container: edge.container.id, network: network.networkName, ipv4Address: t.addresses.edge },
-          { ...child, dependsOn: [edge, network] },
+          { container: o.edge.container.id, network: network.networkName, ipv4Address: t.addresses.edge, ...engineInput(o.engine) },
+          { ...child, dependsOn: [o.edge, network] },
         );
       }
       const auditReader = new TenantAuditReader(`${name}-${id}-audit-reader`, { tenantId: id, audit: this.audit }, child);
       tenants[id] = { network, policy, gateway, auditReader };
     }
-    if (routerNeeded.length > 0) {
+    for (const o of services) {
+      const needed = routerNeeded.get(o.plan.name)!;
+      if (needed.length === 0) continue;
       const router = new InferenceRouter(
-        `${name}-inference-router`,
+        `${o.hn}-inference-router`,
         {
           image: plan.config.images.inferenceRouter!,
           allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
-          egressNetworkName: this.egressNetwork.name,
-          controlNetworkName: this.controlNetwork.name,
+          egressNetworkName: o.egressNetwork.name,
+          controlNetworkName: o.controlNetwork.name,
+          ...engineInput(o.engine),
           databaseUrl: pulumi.secret(this.audit.services.router.apply(postgresUrl)),
           masterKeyring: pulumi.secret(this.audit.masterKey.apply((k) => `1:${k}`)),
-          tenants: pulumi.all(routerEntries),
+          tenants: pulumi.all(routerEntries.get(o.plan.name)!),
           namePrefix: plan.prefix,
           ...(plan.config.inferenceRouter?.insecureProvidersForTests ? { insecureProvidersForTests: plan.config.inferenceRouter.insecureProvidersForTests } : {}),
           platformNetworks: [...plan.platformNetworks],
         },
-        { ...child, dependsOn: [this.audit] },
+        { ...o.opts, dependsOn: [this.audit] },
       );
-      for (const r of routerNeeded) {
+      for (const r of needed) {
         new NetworkAttachment(
-          `${name}-${r.id}-router-attachment`,
-          { container: router.container.id, network: r.network.networkName, ipv4Address: r.address },
+          `${r.tn}-router-attachment`,
+          { container: router.container.id, network: r.network.networkName, ipv4Address: r.address, ...engineInput(o.engine) },
           { ...child, dependsOn: [router, r.network] },
         );
       }
-      this.inferenceRouter = router;
+      o.inferenceRouter = router;
+      if (o === services[0]) this.inferenceRouter = router;
     }
+    this.hosts = Object.fromEntries(
+      services.map((o) => [
+        o.plan.name,
+        {
+          ...(o.provider ? { provider: o.provider } : {}),
+          egressNetwork: o.egressNetwork, controlNetwork: o.controlNetwork, tenants: o.tenants,
+          ...(o.edge ? { edge: o.edge } : {}), ...(o.waker ? { waker: o.waker } : {}), ...(o.inferenceRouter ? { inferenceRouter: o.inferenceRouter } : {}),
+        },
+      ]),
+    );
+    this.tenantAddresses = pulumi.output(
+      Object.fromEntries(
+        plan.tenants.map((t) => {
+          const h = hostOf.get(t.host)!.plan;
+          const e = plan.config.edge;
+          const serveAt = e ? `${h.publicAddress ?? (h.endpoint.kind === "tcp" || h.endpoint.kind === "ssh" ? h.endpoint.address : (e.hostIp ?? "127.0.0.1"))}:${e.hostPort ?? EDGE_PORT}` : undefined;
+          return [t.config.id, { host: t.host, url: `https://${t.config.id}.${plan.domain}/`, ...(serveAt ? { serveAt } : {}) }];
+        }),
+      ),
+    );
     this.tenants = tenants;
     this.plan = plan;
     this.tenantSummary = pulumi.output(
@@ -298,7 +374,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
     this.auditReaders = pulumi.secret(
       pulumi.all(Object.fromEntries(Object.entries(tenants).map(([id, t]) => [id, t.auditReader.connection]))) as pulumi.Output<Record<string, AuditConnection>>,
     );
-    this.registerOutputs({ tenantSummary: this.tenantSummary, auditReaders: this.auditReaders, edgeUrl: edge?.url });
+    this.registerOutputs({ tenantSummary: this.tenantSummary, auditReaders: this.auditReaders, edgeUrl: this.edge?.url, tenantAddresses: this.tenantAddresses });
   }
 
   private static policyArgs(plan: PlatformPlan, t: TenantPlan, egressNetworkName: pulumi.Input<string>, tenantNetworkName: pulumi.Input<string>): SandboxPolicyArgs {
@@ -315,6 +391,11 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
       namePrefix: plan.prefix,
     };
   }
+}
+
+/** The `engine` input of a dynamic resource on a host: absent for the program's own engine, so its inputs stay as they were. */
+function engineInput(engine: pulumi.Output<EngineConnection> | undefined): { engine?: pulumi.Output<EngineConnection> } {
+  return engine ? { engine } : {};
 }
 
 /** The platform's sign-in settings as the Edge takes them (secrets stay Pulumi secrets). */

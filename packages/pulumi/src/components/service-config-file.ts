@@ -1,5 +1,5 @@
-import type * as nodeHttp from "node:http";
 import * as pulumi from "@pulumi/pulumi";
+import { engineRequest, type EngineConnection } from "./engine-request.js";
 
 export interface ServiceConfigFileArgs {
   /**
@@ -16,6 +16,11 @@ export interface ServiceConfigFileArgs {
   uid: pulumi.Input<number>;
   gid: pulumi.Input<number>;
   mode: pulumi.Input<number>;
+  /**
+   * The engine the container lives on: the endpoint and credentials of its host's `docker.Provider`.
+   * @default - the program's own engine (DOCKER_HOST, else unix:///var/run/docker.sock)
+   */
+  engine?: pulumi.Input<EngineConnection>;
 }
 
 interface FileInputs {
@@ -25,12 +30,11 @@ interface FileInputs {
   uid: number;
   gid: number;
   mode: number;
+  engine?: EngineConnection;
 }
 
-// Dynamic providers are serialized into the state: everything is `require`d inside the
-// function bodies. The Engine API is spoken over the socket (DOCKER_HOST, default
-// /var/run/docker.sock), as NetworkAttachment does.
-declare const require: (id: string) => unknown;
+// Dynamic providers are serialized into the state: everything they use is serialized with them.
+// The Engine API is spoken to the container's engine (engineRequest), as NetworkAttachment does.
 
 /** One ustar entry (a regular file) and the two zero blocks that end an archive. */
 function tarOf(name: string, content: string, uid: number, gid: number, mode: number): Buffer {
@@ -56,32 +60,12 @@ function tarOf(name: string, content: string, uid: number, gid: number, mode: nu
 }
 
 async function putFile(inputs: FileInputs): Promise<void> {
-  const http = require("node:http") as typeof nodeHttp;
-  const host = process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
-  if (!host.startsWith("unix://")) throw new Error(`ServiceConfigFile: DOCKER_HOST ${host} is not a unix socket; only unix sockets are supported`);
   const slash = inputs.path.lastIndexOf("/");
   if (!inputs.path.startsWith("/") || slash <= 0) throw new Error(`ServiceConfigFile: path ${inputs.path} must be absolute, in a directory`);
   const archive = tarOf(inputs.path.slice(slash + 1), inputs.content, inputs.uid, inputs.gid, inputs.mode);
   const dir = inputs.path.slice(0, slash);
-  const status = await new Promise<{ code: number; text: string }>((resolve, reject) => {
-    const req = http.request(
-      {
-        socketPath: host.slice("unix://".length),
-        method: "PUT",
-        path: `/containers/${encodeURIComponent(inputs.container)}/archive?path=${encodeURIComponent(dir)}`,
-        headers: { "content-type": "application/x-tar", "content-length": archive.length },
-      },
-      (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => (text += c));
-        res.on("end", () => resolve({ code: res.statusCode ?? 0, text }));
-      },
-    );
-    req.on("error", reject);
-    req.end(archive);
-  });
-  if (status.code !== 200) throw new Error(`writing ${inputs.path} through ${inputs.container}: engine answered ${status.code} ${status.text.trim()}`);
+  const status = await engineRequest(inputs.engine, "PUT", `/containers/${encodeURIComponent(inputs.container)}/archive?path=${encodeURIComponent(dir)}`, { type: "application/x-tar", data: archive });
+  if (status.status !== 200) throw new Error(`writing ${inputs.path} through ${inputs.container}: engine answered ${status.status} ${status.text.trim()}`);
 }
 
 const provider: pulumi.dynamic.ResourceProvider = {
@@ -95,8 +79,10 @@ const provider: pulumi.dynamic.ResourceProvider = {
   },
   diff(_id: string, olds: FileInputs, news: FileInputs) {
     // A new container (a replaced init container) or path is a new file: written again there.
-    const replaces = (["container", "path"] as const).filter((k) => olds[k] !== news[k]);
-    const changes = replaces.length > 0 || (["content", "uid", "gid", "mode"] as const).some((k) => olds[k] !== news[k]);
+    const replaces: string[] = (["container", "path"] as const).filter((k) => olds[k] !== news[k]);
+    // Another engine holds another file; new credentials for the same engine rewrite it (an update).
+    if (olds.engine?.host !== news.engine?.host) replaces.push("engine");
+    const changes = replaces.length > 0 || (["content", "uid", "gid", "mode"] as const).some((k) => olds[k] !== news[k]) || JSON.stringify(olds.engine ?? null) !== JSON.stringify(news.engine ?? null);
     return Promise.resolve({ changes, replaces, deleteBeforeReplace: false });
   },
   // Deleting leaves the file: the service keeps its last config until its volume goes.

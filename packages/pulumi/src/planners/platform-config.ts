@@ -24,9 +24,11 @@ import {
 import { MIN_UID_BASE, SERVICE_IDS, platformPrincipals, sharedIdentities, socketGroupProblem, tenantIdRange } from "./identity-plan.js";
 import { DEFAULT_ROLE_SCOPES, POLICY_PRESET_NAMES, RoleScopesSchema, checkOidcAgainstEdge, oidcConfigSchema, UNENFORCEABLE_FEATURES, edgeJwtArgsSchema, type PolicyPresetName, type SandboxPolicyDocument, type UnenforceableFeature } from "@octw/contracts";
 import { planTenantPolicy, type TenantPolicyPlan } from "./tenant-policy.js";
-import { capacityReport, capacitySchema, resolveSuspendPolicy, suspendPolicySchema, type SuspendPolicy } from "./suspend-policy.js";
+import { capacitySchema, resolveSuspendPolicy, suspendPolicySchema, type SuspendPolicy } from "./suspend-policy.js";
 import { DEFAULT_GATEWAY_LIMITS, gatewayLimitsSchema } from "./container-hardening.js";
 import { OctwConfigError, issueProblem } from "../validation.js";
+import { hostNameSchema, hostSchema, planHosts, type HostPlan } from "./hosts.js";
+import { planPlacement, type Placement } from "./placement.js";
 
 // Each shape is declared once, here, as a zod schema: the TypeScript types below are its
 // z.input/z.output, and the documentation of every field is its metadata (`description`;
@@ -79,6 +81,7 @@ const tenantSchema = z
       .optional()
       .meta({ description: "OCI runtime, e.g. `runsc`.", defaultText: "the engine's default" }),
     suspend: suspendPolicySchema.optional().meta({ description: 'When this tenant is suspended while idle: `"alwaysOn"` or `{ pauseAfterS, stopAfterS }`.', defaultText: "the platform's `suspend`" }),
+    host: hostNameSchema.optional().meta({ description: "The host this tenant lives on (a pin; `hosts[].name`). A tenant moves only when this changes.", defaultText: "the first of `hosts` (see packages/pulumi/src/planners/placement.ts)" }),
   })
   .meta({ id: "TenantConfig" });
 
@@ -207,9 +210,18 @@ export const platformConfigSchema = z.strictObject({
     default: "alwaysOn",
   }),
   capacity: capacitySchema.optional().meta({
-    description: "The host's memory budget: a config whose always-on tenants plus `maxActive` resident\nsuspendable ones (plus the reserve) do not fit is refused, naming the numbers.",
+    description: "The host's memory budget: a config whose always-on tenants plus `maxActive` resident\nsuspendable ones (plus the reserve) do not fit is refused, naming the numbers. With `hosts`,\nthe budget of every host that states none of its own.",
     defaultText: "not checked",
   }),
+  hosts: z
+    .array(hostSchema)
+    .min(1, "must list at least one host (or leave hosts out: the program's own engine)")
+    .optional()
+    .meta({
+      description:
+        "The Docker hosts of the platform, each one engine: per host its own shared parts (egress,\ncontrol and ingress networks, edge, inference router, waker, egress-audit shipper) and the\ntenants placed on it, every Docker resource declared with that host's `docker.Provider`.\nWith more than one host the audit store must be `external`, reached with `sslMode: \"verify-full\"`.",
+      defaultText: 'one host, the engine the program runs next to (named "local"), with `capacity` as its budget',
+    }),
   tenants: z.array(tenantSchema).min(1, "must list at least one tenant"),
   audit: auditSchema,
 });
@@ -237,6 +249,8 @@ export interface TenantPlan {
   readonly suspend: SuspendPolicy;
   /** The tenant's policy, validated and planned (presets + own document). */
   readonly policy: TenantPolicyPlan;
+  /** The name of the host it lives on. */
+  readonly host: string;
 }
 
 export interface PlatformPlan {
@@ -252,6 +266,9 @@ export interface PlatformPlan {
   /** Postgres's fixed address on the control network (offset .2). */
   readonly auditAddress: string;
   readonly tenants: readonly TenantPlan[];
+  /** Every host (the first is the home of unpinned tenants); without `hosts`, the one default host. */
+  readonly hosts: readonly HostPlan[];
+  readonly placement: Placement;
 }
 
 /** A tenant gateway's limits unless the platform's `defaults.limits` or the tenant says otherwise. */
@@ -345,7 +362,18 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
     const problem = socketGroupProblem(c.waker.dockerSocketGid, uidBase, pool);
     if (problem) problems.push({ path: "waker.dockerSocketGid", message: problem });
   }
-  const tenants: TenantPlan[] = [];
+  const hosts = planHosts(c.hosts, c.capacity, problems);
+  if (hosts.length > 1 && c.audit.mode === "embedded") {
+    problems.push({ path: "audit.mode", message: 'must be "external" when the platform has more than one host: the embedded store is reachable on its own host only, and no audit traffic crosses hosts in plaintext' });
+  }
+  const home = hosts[0]?.endpoint.kind;
+  if (hosts.length === 1 && c.audit.mode === "embedded" && (home === "tcp" || home === "ssh")) {
+    problems.push({ path: "audit.mode", message: 'must be "external" when the host is a remote engine (tcp:// or ssh://): the program reaches the embedded store at its address on that host\'s control network, which only that machine routes' });
+  }
+  if (hosts.length > 1 && c.audit.mode === "external" && c.audit.sslMode !== "verify-full") {
+    problems.push({ path: "audit.sslMode", message: 'must be "verify-full" when the platform has more than one host: audit connections cross hosts, so the server\'s certificate is verified' });
+  }
+  const tenants: (Omit<TenantPlan, "host"> & { host?: string })[] = [];
   c.tenants.forEach((t, i) => {
     const at = `tenants[${i}]`;
     if (byId.has(t.id)) problems.push({ path: `${at}.id`, message: `is already used by tenants[${byId.get(t.id)}]; tenant ids are unique` });
@@ -414,14 +442,21 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
     if (c.waker === undefined) problems.push({ path: "waker", message: `${why} (give the engine socket's group: waker.dockerSocketGid)` });
     if (c.images.waker === undefined) problems.push({ path: "images.waker", message: why });
   }
-  if (c.capacity !== undefined && problems.length === 0) {
-    const report = capacityReport(
-      c.capacity,
-      tenants.map((t) => ({ id: t.config.id, suspend: t.suspend, memoryLimitMb: t.limits.memoryMb })),
+  let placement: Placement | undefined;
+  if (problems.length === 0) {
+    placement = planPlacement(
+      hosts.map((h, j) => ({
+        name: h.name,
+        ...(h.capacity ? { capacity: h.capacity } : {}),
+        budgetPath: c.hosts?.[j]?.capacity ? `hosts[${j}].capacity.hostMemoryMb` : "capacity.hostMemoryMb",
+        where: c.hosts ? ` on host "${h.name}"` : "",
+      })),
+      tenants.map((t) => ({ id: t.config.id, ...(t.config.host !== undefined ? { host: t.config.host } : {}), suspend: t.suspend, memoryLimitMb: t.limits.memoryMb })),
     );
-    if (!report.fits) problems.push({ path: "capacity.hostMemoryMb", message: `is too small for the tenants that can be resident at once: ${report.explanation}` });
+    problems.push(...placement.problems);
   }
-  if (problems.length) throw new OctwConfigError(subject, problems);
+  if (problems.length || placement === undefined) throw new OctwConfigError(subject, problems);
+  const placed = placement;
   // By construction no two principals share an id; checked, because it is what isolates them.
   const clashes = sharedIdentities(
     platformPrincipals({
@@ -444,7 +479,9 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
     ingressSubnet,
     platformNetworks,
     auditAddress: formatIpv4(control.base + 2),
-    tenants,
+    tenants: tenants.map((t) => ({ ...t, host: placed.hostOf.get(t.config.id)! })),
+    hosts,
+    placement,
   };
 }
 

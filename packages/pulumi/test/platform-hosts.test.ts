@@ -1,0 +1,186 @@
+// The platform on several hosts, at registration level (the URN, provider reference and inputs of
+// every resource the engine would get): a platform without `hosts` registers exactly what a
+// single-host platform always did; adding a host registers only that host's shared parts; pinning
+// a tenant elsewhere changes only that tenant's resources; every Docker resource carries its
+// host's explicit provider, and every dynamic resource that talks to an engine carries its host's
+// endpoint (so no deployment splits across engines).
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import { OpenClawPlatform, type OpenClawPlatformArgs } from "../src/index.js";
+import { PINNED, settle, unwrapSecrets } from "./harness.js";
+import { installRegisterOptionCapture, takeRegisterOptions } from "../../../test/realize/register-options.js";
+
+interface Registration {
+  urn: string;
+  type: string;
+  provider: string;
+  inputs: Record<string, unknown>;
+  secretPaths: string[];
+}
+
+let registrations: Registration[] = [];
+beforeAll(async () => {
+  installRegisterOptionCapture();
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        const given = args.inputs as Record<string, unknown>;
+        const urn = takeRegisterOptions()?.urn ?? `(no urn) ${args.name}`;
+        const secretPaths: string[] = [];
+        const inputs = unwrapSecrets(args.inputs, "", secretPaths) as Record<string, unknown>;
+        // the provider's own id is the mock's, stable across programs: its URN is what matters
+        registrations.push({ urn, type: args.type, provider: (args.provider ?? "").split("::").slice(0, -1).join("::"), inputs, secretPaths });
+        const fake: Record<string, unknown> = args.type === "docker:index/remoteImage:RemoteImage" ? { imageId: `sha256:${"0".repeat(64)}` } : args.type === "docker:index/container:Container" && given.attach === true ? { exitCode: 0 } : {};
+        const random = args.type.startsWith("random:") ? { result: `r-${args.name}`, base64: Buffer.from(args.name).toString("base64"), hex: Buffer.from(args.name).toString("hex") } : {};
+        return { id: `${args.name}-id`, state: { ...given, ...fake, ...random } };
+      },
+      call: (args) => args.inputs as Record<string, unknown>,
+    },
+    "octw",
+    "test",
+    false,
+  );
+});
+
+async function program(name: string, config: Record<string, unknown>): Promise<Map<string, Registration>> {
+  registrations = [];
+  new OpenClawPlatform(name, config as unknown as OpenClawPlatformArgs);
+  await settle();
+  const byUrn = new Map<string, Registration>();
+  for (const r of registrations) {
+    expect(byUrn.has(r.urn), `URN registered twice: ${r.urn}`).toBe(false);
+    byUrn.set(r.urn, r);
+  }
+  return byUrn;
+}
+
+const JWK = { kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", kid: "dev-1" };
+const inference = { providers: [{ name: "openai", api: "openai", baseUrl: "https://api.openai.example", models: ["gpt-4.1-mini"] }] };
+/** Every per-host part present: edge, waker (a suspendable tenant), router (an inference tenant), egress-audit shipper. */
+function full(extra: Record<string, unknown> = {}, tenants: Record<string, unknown>[] = [{ id: "alpha", slot: 1, policy: { version: 1, inference } }, { id: "bravo", slot: 2, suspend: { stopAfterS: 600 } }]): Record<string, unknown> {
+  return {
+    prefix: "octwtest",
+    images: { ...PINNED, edge: `sha256:${"e".repeat(64)}`, waker: `sha256:${"8".repeat(64)}`, inferenceRouter: `sha256:${"f".repeat(64)}`, egressAudit: `sha256:${"9".repeat(64)}` },
+    edge: { jwt: { issuer: "https://issuer.test", audience: "octw", algorithms: ["ES256"], jwks: [JWK] } },
+    waker: { dockerSocketGid: 998 },
+    egressAudit: { dockerSocketGid: 998 },
+    tenants,
+    audit: { mode: "external", host: "audit.example.com", adminUser: "octw_admin", adminPassword: "x".repeat(24), sslMode: "verify-full" },
+    ...extra,
+  };
+}
+const B = { name: "b", endpoint: "tcp://192.0.2.5:2376", tls: { ca: "CA-PEM", cert: "CERT-PEM", key: pulumi.secret("KEY-PEM-SECRET") } };
+const C = { name: "c", endpoint: "ssh://octw@host-c.internal:2222", sshOpts: ["-o", "BatchMode=yes"] };
+
+const comparable = (r: Registration) => ({ type: r.type, provider: r.provider, inputs: r.inputs, secretPaths: r.secretPaths });
+const isDocker = (r: Registration) => r.type.startsWith("docker:");
+const talksToEngine = (r: Registration) => r.type === "pulumi-nodejs:dynamic:Resource" && ("ipv4Address" in r.inputs || "path" in r.inputs);
+
+describe("a platform without hosts", () => {
+  it("registers exactly what it registers with the one default host written out, with the default provider everywhere", async () => {
+    const implicit = await program("p", full());
+    const explicit = await program("p", full({ hosts: [{ name: "local" }] }));
+    expect([...explicit.keys()].sort()).toEqual([...implicit.keys()].sort());
+    for (const [urn, r] of implicit) expect(comparable(explicit.get(urn)!), urn).toEqual(comparable(r));
+    // no explicit docker provider, no engine input: the registrations of a single-host stack
+    expect([...implicit.values()].filter((r) => r.type === "pulumi:providers:docker")).toEqual([]);
+    for (const r of implicit.values()) if (isDocker(r)) expect(r.provider, r.urn).toBe("");
+    const engineTalkers = [...implicit.values()].filter(talksToEngine);
+    expect(engineTalkers.length).toBe(4); // the edge's attachments of alpha and bravo, the router's of alpha, the router's tenant file
+    for (const r of engineTalkers) expect(r.inputs.engine, r.urn).toBeUndefined();
+  });
+});
+
+describe("a platform on several hosts", () => {
+  it("adding hosts registers only their providers and shared parts: every resource of the existing host is the same", async () => {
+    const one = await program("p", full());
+    const three = await program("p", full({ hosts: [{ name: "local" }, B, C] }));
+    for (const [urn, r] of one) {
+      expect(three.has(urn), `${urn} is gone`).toBe(true);
+      expect(comparable(three.get(urn)!), urn).toEqual(comparable(r));
+    }
+    const added = [...three.keys()].filter((u) => !one.has(u));
+    // the tenants stay on the first host, so b and c get no tenant and therefore no waker or router
+    const names = added.map((u) => u.slice(u.lastIndexOf("::") + 2)).sort();
+    expect(names).toEqual(
+      [
+        "p.b-control", "p.b-docker", "p.b-edge", "p.b-egress", "p.b-egress-audit", "p.b-ingress",
+        "p.c-control", "p.c-docker", "p.c-edge", "p.c-egress", "p.c-egress-audit", "p.c-ingress",
+      ].concat(names.filter((n) => /^p\.[bc]-(edge|egress-audit)-/.test(n))).sort(),
+    );
+  });
+
+  it("moving a tenant (its pin) changes that tenant's resources only: deleted on the old host, created on the new", async () => {
+    const before = await program("p", full({ hosts: [{ name: "local" }, B] }));
+    const tenants = full().tenants as Record<string, unknown>[];
+    const after = await program("p", full({ hosts: [{ name: "local" }, B] }, [tenants[0]!, { ...tenants[1]!, host: "b" }]));
+    const gone = [...before.keys()].filter((u) => !after.has(u));
+    const created = [...after.keys()].filter((u) => !before.has(u));
+    const changed = [...before.keys()].filter((u) => after.has(u) && JSON.stringify(comparable(after.get(u)!)) !== JSON.stringify(comparable(before.get(u)!)));
+    const name = (u: string) => u.slice(u.lastIndexOf("::") + 2);
+    expect(gone.length).toBeGreaterThan(5);
+    // bravo was the local host's only suspendable tenant: the local waker goes with it
+    for (const u of gone) expect(name(u), u).toMatch(/^p-(bravo|waker)($|-)/);
+    expect(gone.filter((u) => /^p-bravo($|-)/.test(name(u))).length).toBeGreaterThan(5);
+    for (const u of created) expect(name(u), u).toMatch(/^p\.b-(bravo($|-)|waker)/);
+    // the one shared thing that changes: each edge's wake list (its state-init's config), as
+    // when a suspendable tenant is added or removed on one host: b's edge now wakes bravo, the local one no longer
+    expect(changed.map(name).sort()).toEqual(["p-edge-state-init", "p.b-edge-state-init"]);
+    // the tenant's audit reader is of the platform, not of a host: untouched
+    expect([...after.keys()].some((u) => name(u) === "p-bravo-audit-reader")).toBe(true);
+  });
+
+  it("every Docker resource is registered with its host's explicit provider; the dynamic ones carry its endpoint", async () => {
+    const tenants = full().tenants as Record<string, unknown>[];
+    const rs = await program("p", full({ hosts: [{ name: "local" }, B, C] }, [{ ...tenants[0]!, host: "b" }, { ...tenants[1]!, host: "c" }]));
+    const providers = [...rs.values()].filter((r) => r.type === "pulumi:providers:docker").sort((x, y) => x.urn.localeCompare(y.urn));
+    expect(providers.map((p) => [p.urn.slice(p.urn.lastIndexOf("::") + 2), p.inputs.host])).toEqual([["p.b-docker", "tcp://192.0.2.5:2376"], ["p.c-docker", "ssh://octw@host-c.internal:2222"]]);
+    const pb = providers[0]!;
+    const pc = providers[1]!;
+    expect(pb.inputs).toMatchObject({ caMaterial: "CA-PEM", certMaterial: "CERT-PEM", keyMaterial: "KEY-PEM-SECRET" });
+    expect(pb.secretPaths).toContain("keyMaterial");
+    // the SDK sends a provider's non-string config JSON-encoded
+    expect(JSON.parse(pc.inputs.sshOpts as string)).toEqual(["-o", "BatchMode=yes"]);
+    // every child is named after its component, so a resource's own name says its host
+    const hostOf = (r: Registration) => {
+      const own = r.urn.slice(r.urn.lastIndexOf("::") + 2);
+      return own.startsWith("p.b-") ? "b" : own.startsWith("p.c-") ? "c" : "local";
+    };
+    const counted = { local: 0, b: 0, c: 0 };
+    for (const r of rs.values()) {
+      if (!isDocker(r)) continue;
+      const h = hostOf(r);
+      counted[h]++;
+      expect(r.provider, `${r.urn} on ${h}`).toBe(h === "b" ? pb.urn : h === "c" ? pc.urn : "");
+    }
+    expect(counted.b).toBeGreaterThan(10);
+    expect(counted.c).toBeGreaterThan(10);
+    expect(counted.local).toBeGreaterThanOrEqual(4);
+    const dyn = [...rs.values()].filter(talksToEngine);
+    expect(dyn.length).toBe(4); // b: edge + router attachment of alpha, router tenant file; c: edge attachment of bravo
+    for (const r of dyn) {
+      const h = hostOf(r);
+      expect((r.inputs.engine as { host: string }).host, r.urn).toBe(h === "b" ? "tcp://192.0.2.5:2376" : "ssh://octw@host-c.internal:2222");
+      if (h === "b") {
+        expect(r.inputs.engine).toMatchObject({ caMaterial: "CA-PEM", certMaterial: "CERT-PEM", keyMaterial: "KEY-PEM-SECRET" });
+        expect(r.secretPaths.some((p) => p.startsWith("engine")), r.urn).toBe(true);
+      } else {
+        expect(r.inputs.engine).toEqual({ host: "ssh://octw@host-c.internal:2222", sshOpts: ["-o", "BatchMode=yes"] });
+      }
+    }
+  });
+
+  it("exports per tenant its host, its one URL and where that host's edge listens", async () => {
+    const tenants = full().tenants as Record<string, unknown>[];
+    const p = new OpenClawPlatform("addr", full({ domain: "agents.example.com", hosts: [{ name: "local" }, { ...B, publicAddress: "b.agents.example.com" }, C] }, [tenants[0]!, { ...tenants[1]!, host: "c" }]) as unknown as OpenClawPlatformArgs);
+    const addresses = await new Promise((resolve) => p.tenantAddresses.apply(resolve));
+    expect(addresses).toEqual({
+      alpha: { host: "local", url: "https://alpha.agents.example.com/", serveAt: "127.0.0.1:8443" },
+      bravo: { host: "c", url: "https://bravo.agents.example.com/", serveAt: "host-c.internal:8443" },
+    });
+    expect(Object.keys(p.hosts)).toEqual(["local", "b", "c"]);
+    expect(p.hosts.c!.tenants).toEqual(["bravo"]);
+    expect(p.hosts.b!.provider).toBeDefined();
+    expect(p.hosts.local!.provider).toBeUndefined();
+  });
+});
