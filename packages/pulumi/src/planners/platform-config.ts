@@ -27,6 +27,7 @@ import { planTenantPolicy, type TenantPolicyPlan } from "./tenant-policy.js";
 import { capacityReport, capacitySchema, resolveSuspendPolicy, suspendPolicySchema, type CapacityConfig, type SuspendPolicy } from "./suspend-policy.js";
 import { DEFAULT_GATEWAY_LIMITS, gatewayLimitsSchema } from "./container-hardening.js";
 import { OctwConfigError, issueProblem } from "../validation.js";
+import { upstreamCaCertsSchema } from "./egress-interception.js";
 
 export interface TenantLimitsConfig {
   /** @default 1536 */
@@ -229,6 +230,13 @@ export interface OpenClawPlatformConfig {
    */
   inferenceRouter?: { insecureProvidersForTests?: string[] };
   /**
+   * The tenants' egress proxies. `upstreamCaCerts`: PEM certificates trusted, besides the
+   * system bundle, for the upstreams of intercepted (L7) endpoints, e.g. an internal API's
+   * private CA (SandboxPolicy `upstreamCaCerts`).
+   * @default - the system bundle only
+   */
+  egressProxy?: { upstreamCaCerts?: string[] };
+  /**
    * The shared JWT edge. Requires `images.edge`.
    * @default - no edge: gateways are reachable from their tenant network only
    */
@@ -278,6 +286,7 @@ export const platformConfigSchema = z
           .optional(),
       })
       .optional(),
+    egressProxy: z.strictObject({ upstreamCaCerts: upstreamCaCertsSchema.optional() }).optional(),
     egressAudit: z
       .strictObject({
         dockerSocketGid: z.number().int().min(1, "must be the engine socket's group (not root)").max(2 ** 31 - 2),
