@@ -8,7 +8,6 @@
 // the trust the platform gave it (no CA passed by the probe).
 //
 // Needs: DOCKER_HOST and the images OPENCLAW, EGRESS, POSTGRES. Missing = failure.
-import { execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,6 +18,7 @@ import type Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRealizingMocks, newRunId, type RealizingMocks } from "../realize/index";
 import { engine, requireEnv, valueOf } from "./env";
+import { API_HOST, API_PORT, API_SERVER, BYPASS_FAMILIES, RAW_HTTPS, certMaker, reposOnlyPolicy, seenBy, type Answer, type RawRequest } from "./l7-fake-api";
 import { execIn, nodeProbe } from "./probe-exec";
 
 const runId = newRunId();
@@ -26,60 +26,8 @@ const prefix = `octw-${runId}`;
 const hh = (parseInt(runId.slice(-2), 16) % 200) + 20;
 const API_SUBNET = `10.251.${hh}.0/28`;
 const API_ADDR = `10.251.${hh}.6`;
-const API_HOST = "api.code.example";
-const API_PORT = 8443;
 const TENANTS = ["alpha", "bravo"] as const;
 type Tenant = (typeof TENANTS)[number];
-
-const POLICY = `
-version: 1
-network_policies:
-  code:
-    endpoints:
-      - host: ${API_HOST}
-        port: ${API_PORT}
-        protocol: rest
-        enforcement: enforce
-        allowed_ips: [${API_ADDR}]
-        rules:
-          - allow: { method: GET, path: "/repos/**" }
-`;
-
-// The fake API: HTTPS with the test's upstream certificate; logs every request it serves.
-const API_SERVER = `
-const fs = require("fs");
-require("https").createServer({ cert: fs.readFileSync("/certs/api.pem"), key: fs.readFileSync("/certs/api.key") }, (req, res) => {
-  console.log(JSON.stringify({ seen: req.method + " " + req.url }));
-  res.writeHead(200, { "content-type": "text/plain" }); res.end("ok");
-}).listen(${API_PORT}, "0.0.0.0");`;
-
-// From inside a gateway: through the proxy named by HTTPS_PROXY, CONNECT, TLS with node's
-// default trust (the system roots plus NODE_EXTRA_CA_CERTS: no CA of the probe's own), then the
-// raw request line, so every byte of a bypass attempt is the one sent.
-const RAW_HTTPS = `
-const net = require("net"), tls = require("tls");
-const [host, port, reqsJson] = process.argv.slice(1);
-const proxy = new URL(process.env.HTTPS_PROXY);
-const one = (r) => new Promise((res) => {
-  const s = net.connect(Number(proxy.port), proxy.hostname); let head = ""; let over = false;
-  const done = (v) => { if (over) return; over = true; s.destroy(); res(v); };
-  s.setTimeout(20000, () => done({ error: "timeout" }));
-  s.on("error", (e) => done({ error: e.code || e.message }));
-  const target = r.connect || (host + ":" + port);
-  s.once("connect", () => s.write("CONNECT " + target + " HTTP/1.1\\r\\nHost: " + target + "\\r\\n\\r\\n"));
-  const onData = (d) => {
-    head += d; if (head.indexOf("\\r\\n\\r\\n") < 0) return; s.removeListener("data", onData);
-    const line = head.split("\\r\\n")[0]; if (!/ 200 /.test(line)) return done({ connect: line });
-    const t = tls.connect({ socket: s, servername: host }, () => {
-      t.write(r.method + " " + r.path + " HTTP/1.1\\r\\nHost: " + (r.hostHeader || (host + ":" + port)) + "\\r\\nConnection: close\\r\\n" + (r.method === "POST" ? "Content-Length: 0\\r\\n" : "") + "\\r\\n");
-    });
-    let body = ""; t.on("data", (c) => (body += c));
-    t.on("end", () => done({ status: Number(body.split(" ")[1]) }));
-    t.on("error", (e) => done({ tls: e.code || e.message }));
-  };
-  s.on("data", onData);
-});
-(async () => { const out = []; for (const r of JSON.parse(reqsJson)) out.push(await one(r)); console.log(JSON.stringify(out)); })();`;
 
 // OpenClaw's own HTTP client: the undici its package ships, with the proxy from the environment
 // (EnvHttpProxyAgent, what OpenClaw uses for OPENCLAW_PROXY_URL/HTTPS_PROXY) and default trust.
@@ -107,36 +55,21 @@ srv.listen(0, "127.0.0.1", () => {
   c.on("error", (e) => { console.log(JSON.stringify({ ok: false, code: e.code })); srv.close(); });
 });`;
 
-type Answer = { status?: number; connect?: string; tls?: string; error?: string };
 
 let dk: Dockerode;
 let rm: RealizingMocks | undefined;
 let platform: OpenClawPlatform;
 let dir: string;
+let certs: ReturnType<typeof certMaker>;
 let apiNet: Dockerode.Network | undefined;
 let api: Dockerode.Container | undefined;
 const gw = {} as Record<Tenant, { id: string; user: string }>;
 const proxy = {} as Record<Tenant, { id: string; user: string }>;
 const ca = {} as Record<Tenant, { cert: string; key: string }>;
 
-function openssl(args: string[]) {
-  execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-}
-
-/** A leaf for API_HOST signed by `caName` (files in dir). */
-function leaf(caName: string, out: string) {
-  openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${out}.key`, "-out", `${out}.csr`, "-subj", `/CN=${API_HOST}`]);
-  writeFileSync(path.join(dir, `${out}.ext`), `subjectAltName=DNS:${API_HOST}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`);
-  openssl(["x509", "-req", "-in", `${out}.csr`, "-CA", `${caName}.pem`, "-CAkey", `${caName}.key`, "-CAcreateserial", "-out", `${out}.pem`, "-days", "2", "-extfile", `${out}.ext`]);
-}
-
-const send = (t: Tenant, reqs: { method: string; path: string; connect?: string; hostHeader?: string }[]) =>
-  nodeProbe<Answer[]>(dk, gw[t].id, RAW_HTTPS, [API_HOST, String(API_PORT), JSON.stringify(reqs)], { user: gw[t].user, timeoutMs: 120_000 });
-
-async function seenByApi(): Promise<string[]> {
-  const logs = (await api!.logs({ stdout: true, stderr: false })).toString("utf8");
-  return [...logs.matchAll(/\{"seen":"((?:[^"\\]|\\.)*)"\}/g)].map((m) => JSON.parse(`"${m[1]!}"`) as string);
-}
+// Default trust ("-"): the probe brings no CA; the proxy is the gateway's HTTPS_PROXY ("-").
+const send = (t: Tenant, reqs: RawRequest[]) => nodeProbe<Answer[]>(dk, gw[t].id, RAW_HTTPS, ["-", API_HOST, String(API_PORT), "-", JSON.stringify(reqs)], { user: gw[t].user, timeoutMs: 120_000 });
+const seenByApi = () => seenBy(api!);
 
 async function containerOf(tenant: string, component: string): Promise<{ id: string; user: string }> {
   const list = await dk.listContainers({ filters: { label: [`octw.tenant=${tenant}`, `octw.component=${component}`] } });
@@ -149,8 +82,9 @@ beforeAll(async () => {
   dk = await engine();
   const images = { openclaw: requireEnv("OCTW_IMAGE_OPENCLAW"), egressProxy: requireEnv("OCTW_IMAGE_EGRESS"), postgres: requireEnv("OCTW_IMAGE_POSTGRES") };
   dir = mkdtempSync(path.join(tmpdir(), "egress-l7-realized-"));
-  openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "upstream-ca.key", "-out", "upstream-ca.pem", "-days", "2", "-subj", "/CN=octw-test-upstream-ca", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
-  leaf("upstream-ca", "api");
+  certs = certMaker(dir);
+  certs.ca("upstream-ca", "octw-test-upstream-ca");
+  certs.leaf("upstream-ca", "api");
   writeFileSync(path.join(dir, "api-server.js"), API_SERVER);
   // Read by the API container's arbitrary UID (test files; no tenant container mounts them).
   chmodSync(dir, 0o755);
@@ -167,8 +101,8 @@ beforeAll(async () => {
     images,
     egressProxy: { upstreamCaCerts: [readFileSync(path.join(dir, "upstream-ca.pem"), "utf8")] },
     tenants: [
-      { id: "alpha", slot: 1, policy: POLICY },
-      { id: "bravo", slot: 2, policy: POLICY },
+      { id: "alpha", slot: 1, policy: reposOnlyPolicy(API_ADDR) },
+      { id: "bravo", slot: 2, policy: reposOnlyPolicy(API_ADDR) },
     ],
     audit: { mode: "embedded", databaseName: `${runId}_audit` },
   });
@@ -247,13 +181,7 @@ describe("realized platform: REST rules enforced by each tenant's own intercepti
   });
 
   it.each([
-    ["path parameters", ["/repos;/../user/keys", "/repos/x/..;/..;/user/keys", "/repos/x;.json"]],
-    ["percent-encoded slashes", ["/repos%2F..%2Fuser/keys", "/repos/x%2f..%2fuser"]],
-    ["double-encoded slashes and dots", ["/repos/%252e%252e/user/keys", "/repos/x%252F..%252Fuser"]],
-    ["percent-encoded dots", ["/repos/%2e%2e/user/keys", "/repos/%2E%2E/user/keys", "/repos/.%2e/user/keys"]],
-    ["dot segments", ["/repos/../user/keys", "/repos/./x", "/repos/x/../../user/keys"]],
-    ["repeated slashes", ["//repos/x", "/repos//x"]],
-    ["case", ["/Repos/x", "/REPOS/x"]],
+    ...BYPASS_FAMILIES,
     ["absolute-form targets", [`https://${API_HOST}:${API_PORT}/user/keys`, `https://${API_HOST}:${API_PORT}/repos/../user/keys`]],
   ])("from alpha's gateway, %s are refused before the API sees them (control: an allowed path on the same setup passes)", async (_family, paths) => {
     const before = (await seenByApi()).length;
@@ -287,8 +215,8 @@ describe("realized platform: REST rules enforced by each tenant's own intercepti
   });
 
   it("alpha's gateway refuses a certificate bravo's CA signs, and vice versa (control: its own CA's is accepted)", async () => {
-    leaf("alpha-ca", "by-alpha");
-    leaf("bravo-ca", "by-bravo");
+    certs.leaf("alpha-ca", "by-alpha");
+    certs.leaf("bravo-ca", "by-bravo");
     const pem = (f: string) => readFileSync(path.join(dir, f), "utf8");
     for (const [t, own, other] of [["alpha", "by-alpha", "by-bravo"], ["bravo", "by-bravo", "by-alpha"]] as const) {
       const foreign = await nodeProbe<{ ok: boolean; code?: string }>(dk, gw[t].id, TRUSTS, [pem(`${other}.pem`), pem(`${other}.key`)], { user: gw[t].user });
