@@ -220,6 +220,21 @@ describe("squid.conf with L7 rules", () => {
     expect(custom.filter((l) => l.startsWith("tls_outgoing_options"))).toHaveLength(1);
   });
 
+  it("a rule without a method allows every method on its path, and only there", () => {
+    const any = `
+version: 1
+network_policies:
+  a:
+    endpoints:
+      - { host: a.example.org, port: 443, protocol: rest, rules: [{ allow: { path: "/public/**" } }] }
+`;
+    const { config: c } = configFor(any);
+    const at = (method: string, path: string) => squid(c, { method, host: "a.example.org", port: 443, path, addresses: PUBLIC }).access;
+    for (const m of ["GET", "POST", "DELETE", "PATCH"]) expect(at(m, "/public/x"), m).toBe("allow");
+    expect(at("GET", "/private/x")).toBe("deny");
+    expect(c).not.toMatch(/ method \*/);
+  });
+
   it("interception settings given without L7 rules change nothing: no interception, no CA read", () => {
     const rules = [{ policy: "p", host: "a.example.org", ports: [443], allowedIps: [] }];
     expect(renderSquidConfig({ tenantId: "t", rules, tlsInterception: TLS })).toBe(renderSquidConfig({ tenantId: "t", rules }));
