@@ -24,7 +24,7 @@ const MODULES: Module[] = [
   { name: "inference-router/destination", mutate: "packages/inference-router/src/destination.ts", tests: ["packages/inference-router/test/destination.test.ts", "packages/inference-router/test/destination.guard.test.ts", "packages/inference-router/test/destination.edges.test.ts"] },
   { name: "audit/chain", mutate: "packages/audit/src/chain.ts", tests: ["packages/audit/test/chain.test.ts"] },
   { name: "audit/tenant-secrets", mutate: "packages/audit/src/tenant-secrets.ts", tests: ["packages/audit/test/tenant-secrets.test.ts"] },
-  { name: "pulumi/squid-config", mutate: "packages/pulumi/src/planners/squid-config.ts", tests: ["packages/pulumi/test/squid-acl.test.ts", "packages/pulumi/test/planners.test.ts", "packages/pulumi/test/squid-config.test.ts"] },
+  { name: "pulumi/squid-config", mutate: "packages/pulumi/src/planners/squid-config.ts", tests: ["packages/pulumi/test/squid-acl.test.ts", "packages/pulumi/test/planners.test.ts", "packages/pulumi/test/squid-config.test.ts", "packages/pulumi/test/squid-l7.test.ts"] },
   { name: "pulumi/seccomp-profile", mutate: "packages/pulumi/src/planners/seccomp-profile.ts", tests: ["packages/pulumi/test/planners.test.ts", "packages/pulumi/test/seccomp-profile.test.ts"] },
   { name: "contracts/l7-path", mutate: "packages/contracts/src/l7-path.ts", tests: ["packages/contracts/test/l7-path.test.ts", "packages/contracts/test/l7-path-edges.test.ts"] },
   { name: "edge/oidc-seal", mutate: "packages/edge/src/oidc/seal.ts", tests: ["packages/edge/test/oidc/units.test.ts", "packages/edge/test/oidc/relying-party.test.ts"] },

@@ -4,7 +4,8 @@
  */
 export { TenantNetwork, type TenantNetworkArgs } from "./components/tenant-network.js";
 export { SandboxPolicy, DEFAULT_PROXY_LIMITS, type SandboxPolicyArgs, type SandboxPolicyPlan } from "./components/sandbox-policy.js";
-export { TenantGateway, ROUTER_TOKEN_PATH, type TenantGatewayArgs } from "./components/tenant-gateway.js";
+export { TenantGateway, ROUTER_TOKEN_PATH, EGRESS_CA_CERT_PATH, type TenantGatewayArgs } from "./components/tenant-gateway.js";
+export { EgressCa, DEFAULT_EGRESS_CA_VALIDITY_DAYS, type EgressCaArgs } from "./components/egress-ca.js";
 export { AuditStore, POSTGRES_UID, type AuditStoreArgs, type AuditConnection, type EmbeddedAuditStoreArgs, type ExternalAuditStoreArgs } from "./components/audit-store.js";
 export { AuditSql, type AuditSqlArgs } from "./components/audit-sql.js";
 export { TenantAuditReader, type TenantAuditReaderArgs } from "./components/tenant-audit-reader.js";
@@ -32,3 +33,4 @@ export * from "./planners/gateway-runtime.js";
 export * from "./planners/inference-local.js";
 export * from "./planners/hosts.js";
 export * from "./planners/placement.js";
+export * from "./planners/egress-interception.js";

@@ -20,6 +20,18 @@ beforeEach(async () => {
 
 const EC_PUBLIC = { kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0" };
 const pinned = (c: string) => `sha256:${c.repeat(64)}`;
+/** A public test certificate (EC P-256, self-signed, no key kept): an upstream trust anchor. */
+const UPSTREAM_CA = `-----BEGIN CERTIFICATE-----
+MIIBlTCCATugAwIBAgIUFB8VJyf5wDLVwKbgedQ43IWm5vgwCgYIKoZIzj0EAwIw
+IDEeMBwGA1UEAwwVb2N0dy10ZXN0LXVwc3RyZWFtLWNhMB4XDTI2MTEzMDE1NTkz
+OVoXDTM2MTEyNzE1NTkzOVowIDEeMBwGA1UEAwwVb2N0dy10ZXN0LXVwc3RyZWFt
+LWNhMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEPCbP/WbLUzcPvl0SpkBp3jSe
+BGGyRl5se7K3pZ5hPdgD73zlCsmnh+UhVWsqoshwHElb/SOIWT5naGNTaeBXwKNT
+MFEwHQYDVR0OBBYEFH18290Cyyzwi6qbGuVg2yxksOkaMB8GA1UdIwQYMBaAFH18
+290Cyyzwi6qbGuVg2yxksOkaMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwID
+SAAwRQIhAN3+3hAGjQuUZ+xYHeTeL9cXO1OyZDLhJh2oBpRA68MeAiAC64Puze0I
+6G0FuoEDgERuPbnVkMi4aPKea/v+6Ly53A==
+-----END CERTIFICATE-----`;
 
 /** A valid config in which every optional section is present, so every field has a place. */
 function maximal(): Record<string, unknown> {
@@ -31,6 +43,7 @@ function maximal(): Record<string, unknown> {
     controlSubnet: "10.63.1.0/28",
     ingressSubnet: "10.63.2.0/28",
     inferenceRouter: {},
+    egressProxy: { upstreamCaCerts: [UPSTREAM_CA] },
     egressAudit: { dockerSocketGid: 998, dockerSocketPath: "/var/run/docker.sock", windowMs: 60_000 },
     waker: { dockerSocketGid: 998, dockerSocketPath: "/var/run/docker.sock", wakeTimeoutMs: 60_000 },
     edge: {

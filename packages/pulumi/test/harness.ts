@@ -50,6 +50,11 @@ function fakeOutputs(type: string, name: string, inputs: Record<string, unknown>
       return inputs.attach === true ? { exitCode: 0 } : {};
     case "random:index/randomBytes:RandomBytes":
       return { base64: Buffer.from(`bytes-${name}`).toString("base64"), hex: Buffer.from(`bytes-${name}`).toString("hex") };
+    case "pulumi-nodejs:dynamic:Resource":
+      // EgressCa: a recognisable fake per tenant (the real one is made by its provider, run in egress-ca.test.ts).
+      return "validityDays" in inputs && "tenantId" in inputs
+        ? { certPem: `CERT-OF-${String(inputs.tenantId)}`, keyPem: `KEY-OF-${String(inputs.tenantId)}`, sha256: `sha-${String(inputs.tenantId)}`, notAfter: "2031-01-01T00:00:00.000Z" }
+        : {};
     default:
       return {};
   }

@@ -203,6 +203,64 @@ describe("squid.conf with L7 rules", () => {
     expect(renderSquidConfig({ tenantId: "t", rules: plan.egress })).not.toContain("http_access allow all");
   });
 
+  it("the interception settings, exactly: host certificates from the tenant's CA, the generator's database, verified upstreams", () => {
+    const lines = config.split("\n");
+    expect(lines).toContain("http_port 3128 ssl-bump tls-cert=/run/octw-ca/ca.pem tls-key=/run/octw-ca/ca.key generate-host-certificates=on dynamic_cert_mem_cache_size=4MB");
+    expect(lines).toContain("sslcrtd_program /usr/lib/squid/security_file_certgen -s /var/spool/squid/ssl_db -M 4MB");
+    expect(lines).toContain("sslcrtd_children 2 startup=1 idle=1");
+    // Upstreams are verified against the system bundle unless told otherwise.
+    expect(lines).toContain("tls_outgoing_options cafile=/etc/ssl/certs/ca-certificates.crt");
+    // The last ssl_bump line splices whatever no bump line matched.
+    expect(lines.filter((l) => l.startsWith("ssl_bump ")).at(-1)).toBe("ssl_bump splice all");
+    const rules = configFor(POLICY).rules;
+    const custom = renderSquidConfig({ tenantId: "t", rules, tlsInterception: { ...TLS, certgenProgram: "/opt/certgen", upstreamCaFile: "/etc/octw-egress/upstream-ca.pem" } }).split("\n");
+    expect(custom).toContain("sslcrtd_program /opt/certgen -s /var/spool/squid/ssl_db -M 4MB");
+    // The operator's anchors are added to the system store, never instead of it.
+    expect(custom).toContain("tls_outgoing_options cafile=/etc/ssl/certs/ca-certificates.crt cafile=/etc/octw-egress/upstream-ca.pem");
+    expect(custom.filter((l) => l.startsWith("tls_outgoing_options"))).toHaveLength(1);
+  });
+
+  it("a rule without a method allows every method on its path, and only there", () => {
+    const any = `
+version: 1
+network_policies:
+  a:
+    endpoints:
+      - { host: a.example.org, port: 443, protocol: rest, rules: [{ allow: { path: "/public/**" } }] }
+`;
+    const { config: c } = configFor(any);
+    const at = (method: string, path: string) => squid(c, { method, host: "a.example.org", port: 443, path, addresses: PUBLIC }).access;
+    for (const m of ["GET", "POST", "DELETE", "PATCH"]) expect(at(m, "/public/x"), m).toBe("allow");
+    expect(at("GET", "/private/x")).toBe("deny");
+    expect(c).not.toMatch(/ method \*/);
+  });
+
+  it("interception settings given without L7 rules change nothing: no interception, no CA read", () => {
+    const rules = [{ policy: "p", host: "a.example.org", ports: [443], allowedIps: [] }];
+    expect(renderSquidConfig({ tenantId: "t", rules, tlsInterception: TLS })).toBe(renderSquidConfig({ tenantId: "t", rules }));
+  });
+
+  it("allow_encoded_slash: only its endpoint accepts %2F inside a segment; the other L7 endpoints still refuse it", () => {
+    const both = `
+version: 1
+network_policies:
+  a:
+    endpoints:
+      - { host: a.example.org, port: 443, protocol: rest, allow_encoded_slash: true, rules: [{ allow: { method: GET, path: "/files/**" } }] }
+  b:
+    endpoints:
+      - { host: b.example.org, port: 443, protocol: rest, rules: [{ allow: { method: GET, path: "/files/**" } }] }
+`;
+    const { config: c } = configFor(both);
+    const at = (host: string, path: string) => squid(c, { method: "GET", host, port: 443, path, addresses: PUBLIC }).access;
+    expect(at("a.example.org", "/files/x%2Fy")).toBe("allow");
+    expect(at("b.example.org", "/files/x%2Fy")).toBe("deny");
+    expect(at("b.example.org", "/files/x")).toBe("allow");
+    // Without any such endpoint, the lenient ACL is not even declared.
+    expect(config).not.toContain("octw_canonical_path_slash");
+    expect(c).toMatch(/^acl octw_canonical_path_slash urlpath_regex /m);
+  });
+
   it("without L7 rules the config is what it was (no interception, plain HTTP refused first)", () => {
     const plain = renderSquidConfig({ tenantId: "t", rules: [{ policy: "p", host: "a.example.org", ports: [443], allowedIps: [] }] });
     expect(plain).toMatch(/^http_port 3128$/m);

@@ -278,6 +278,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
           allowedOrigins: [`https://${id}.${plan.domain}`],
           ...(plan.config.edge?.oidc ? { deviceAutoApproveScopes: allOperatorScopes(plan.config.edge.roles) } : {}),
           namePrefix: plan.prefix,
+          ...(policy.egressCaCert ? { egressCaCert: policy.egressCaCert } : {}),
           ...(policy.plan.inference ? { inference: { routerAddress: t.addresses.inferenceRouter, policy: policy.plan.inference } } : {}),
         },
         { ...o.opts, dependsOn: [policy] },
@@ -388,6 +389,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
       allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
       proxyUid: t.identity.egressProxyUid,
       proxyGid: t.identity.egressProxyGid,
+      ...(plan.config.egressProxy?.upstreamCaCerts ? { upstreamCaCerts: plan.config.egressProxy.upstreamCaCerts } : {}),
       namePrefix: plan.prefix,
     };
   }

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { hardenedContainerArgs, labelList, limitsSchema, type ResourceLimits, type TmpfsMount, REPLACE_ON_CHANGES, SUSPENDABLE_IGNORE_CHANGES } from "../planners/container-hardening.js";
+import { hardenedContainerArgs, labelList, limitsSchema, volumeInitArgs, type ResourceLimits, type TmpfsMount, REPLACE_ON_CHANGES, SUSPENDABLE_IGNORE_CHANGES } from "../planners/container-hardening.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { tenantPrincipalIdSchema } from "../planners/identity-plan.js";
 import {
@@ -13,10 +13,12 @@ import {
   type UnenforceableFeature,
 } from "@octw/contracts";
 import { SQUID_PORT, renderSquidConfig } from "../planners/squid-config.js";
+import { EGRESS_CA_DIR, egressInterception, upstreamCaCertsSchema } from "../planners/egress-interception.js";
+import { EgressCa } from "./egress-ca.js";
 import { planTenantPolicy, type TenantPolicyPlan } from "../planners/tenant-policy.js";
 import type { ParsedInferencePolicy } from "@octw/contracts";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
-import { dockerName, namePrefixSchema, tenantIdSchema } from "./common.js";
+import { afterSuccessOf, dockerName, namePrefixSchema, tenantIdSchema } from "./common.js";
 
 export interface SandboxPolicyArgs {
   tenantId: string;
@@ -50,6 +52,13 @@ export interface SandboxPolicyArgs {
    * @default false
    */
   allowUnpinnedImage?: boolean;
+  /**
+   * PEM certificates the proxy trusts, besides the image's system bundle, when it verifies the
+   * upstream of an intercepted (L7) endpoint: e.g. the private CA of an internal API reached
+   * through `allowed_ips`. The operator's setting, never a tenant's.
+   * @default [] - the system bundle only
+   */
+  upstreamCaCerts?: string[];
   /** UID and GID the proxy runs as (per tenant). */
   proxyUid: number;
   proxyGid: number;
@@ -103,6 +112,7 @@ const argsSchema = z.strictObject({
   egressNetworkName: inputString,
   proxyImage: z.string(),
   allowUnpinnedImage: z.boolean().optional(),
+  upstreamCaCerts: upstreamCaCertsSchema.optional(),
   // a tenant's own id, never the host's or a shared service's (identity-plan)
   proxyUid: tenantPrincipalIdSchema,
   proxyGid: tenantPrincipalIdSchema,
@@ -130,6 +140,8 @@ export interface SandboxPolicyPlan {
   readonly squidConfig: string;
   readonly proxyUrl: string;
   readonly gatewayFilesystem: GatewayFilesystemPlan;
+  /** True when some endpoint has L7 rules: the proxy intercepts them with the tenant's own CA. */
+  readonly interception: boolean;
   /** The tenant's model providers through the inference router, when the policy has `inference`. */
   readonly inference?: ParsedInferencePolicy;
 }
@@ -149,6 +161,11 @@ export class SandboxPolicy extends pulumi.ComponentResource {
   /** The allowlist as enforced (host, ports, allowed IPs). */
   declare readonly egressRules: pulumi.Output<EnforcedSandboxPolicy["egress"]>;
   declare readonly plan: SandboxPolicyPlan;
+  /**
+   * The tenant's interception CA certificate (PEM, public), when the policy has L7 rules: what
+   * the tenant's gateway must trust (TenantGateway `egressCaCert`). Its key stays in the proxy.
+   */
+  declare readonly egressCaCert?: pulumi.Output<string>;
 
   constructor(name: string, args: SandboxPolicyArgs, opts?: pulumi.ComponentResourceOptions) {
     const plan = SandboxPolicy.plan(name, args);
@@ -168,6 +185,39 @@ export class SandboxPolicy extends pulumi.ComponentResource {
         { path: "/var/log/squid", sizeMb: 16 },
       ],
     });
+    // L7 rules: the tenant's own interception CA. Its key goes only into this proxy, as a 0400
+    // file on a volume of its own (written by a one-shot init container: the proxy's root is
+    // read-only), never into the environment or an unmarked output.
+    let ca: { volume: docker.Volume; init: docker.Container; cert: pulumi.Output<string>; sha256: pulumi.Output<string> } | undefined;
+    if (plan.interception) {
+      const authority = new EgressCa(`${name}-egress-ca`, { tenantId: args.tenantId, namePrefix: prefix }, { parent: this });
+      const volume = new docker.Volume(
+        `${name}-egress-ca`,
+        { name: dockerName(prefix, args.tenantId, "egress-ca"), driver: "local", labels: labelList({ "octw.tenant": args.tenantId, "octw.component": "egress-ca", "octw.managed-by": "pulumi" }) },
+        { parent: this },
+      );
+      const files = egressInterception(args.upstreamCaCerts ?? []).files;
+      const init = new docker.Container(
+        `${name}-egress-ca-init`,
+        {
+          name: dockerName(prefix, args.tenantId, "egress-ca-init"),
+          image: image.imageId,
+          ...volumeInitArgs<pulumi.Input<string>>({
+            uid: args.proxyUid,
+            gid: args.proxyGid,
+            volumeName: volume.name,
+            files: [
+              { path: files.caCert, content: authority.certPem },
+              { path: files.caKey, content: pulumi.secret(authority.keyPem) },
+              ...(files.upstreamCa ? [{ path: files.upstreamCa.path, content: files.upstreamCa.content }] : []),
+            ],
+          }),
+          labels: labelList({ "octw.tenant": args.tenantId, "octw.component": "egress-ca-init", "octw.managed-by": "pulumi" }),
+        },
+        { parent: this, deleteBeforeReplace: true },
+      );
+      ca = { volume, init, cert: authority.certPem, sha256: authority.sha256 };
+    }
     this.proxyContainer = new docker.Container(
       `${name}-proxy`,
       {
@@ -180,8 +230,12 @@ export class SandboxPolicy extends pulumi.ComponentResource {
           { name: args.tenantNetworkName, ipv4Address: args.proxyAddress },
           { name: args.egressNetworkName },
         ],
-        // Not secret: the allowlist is reviewable config. Base64 keeps it one env line.
-        envs: [`OCTW_SQUID_CONFIG_B64=${Buffer.from(plan.squidConfig).toString("base64")}`],
+        // Not secret: the allowlist is reviewable config. Base64 keeps it one env line. The CA's
+        // fingerprint (public) replaces the proxy when the CA is rotated.
+        envs: ca
+          ? pulumi.all([ca.sha256]).apply(([sha]) => [`OCTW_SQUID_CONFIG_B64=${Buffer.from(plan.squidConfig).toString("base64")}`, `OCTW_EGRESS_CA_SHA256=${sha}`])
+          : [`OCTW_SQUID_CONFIG_B64=${Buffer.from(plan.squidConfig).toString("base64")}`],
+        ...(ca ? { mounts: [{ type: "volume", source: ca.volume.name, target: EGRESS_CA_DIR, readOnly: true }] } : {}),
         healthcheck: {
           // A TCP connect to the proxy port with perl-base (in every Debian image; no curl needed).
           tests: ["CMD", "/usr/bin/perl", "-MIO::Socket::INET", "-e", `exit(IO::Socket::INET->new(PeerAddr=>q(127.0.0.1:${SQUID_PORT}),Timeout=>2)?0:1)`],
@@ -193,11 +247,12 @@ export class SandboxPolicy extends pulumi.ComponentResource {
         restart: "unless-stopped",
         destroyGraceSeconds: 5,
         wait: true,
-        waitTimeout: 60,
+        waitTimeout: ca ? afterSuccessOf(ca.init, `${name}: egress-ca-init`, 60) : 60,
         labels: labelList({ "octw.tenant": args.tenantId, "octw.component": "egress-proxy", "octw.platform": prefix, "octw.managed-by": "pulumi" }),
       },
-      { parent: this, deleteBeforeReplace: true, replaceOnChanges: REPLACE_ON_CHANGES, ignoreChanges: SUSPENDABLE_IGNORE_CHANGES },
+      { parent: this, deleteBeforeReplace: true, ...(ca ? { dependsOn: [ca.init] } : {}), replaceOnChanges: REPLACE_ON_CHANGES, ignoreChanges: SUSPENDABLE_IGNORE_CHANGES },
     );
+    if (ca) this.egressCaCert = ca.cert;
     this.proxyUrl = pulumi.output(plan.proxyUrl);
     this.notEnforced = pulumi.output([...plan.enforced.notEnforced]);
     this.egressRules = pulumi.output(plan.enforced.egress);
@@ -223,10 +278,16 @@ export class SandboxPolicy extends pulumi.ComponentResource {
       },
       subject,
     );
+    const interception = enforced.egress.some((r) => r.l7 !== undefined);
     return {
       ...(inference ? { inference } : {}),
       enforced,
-      squidConfig: renderSquidConfig({ tenantId: parsed.tenantId, rules: enforced.egress }),
+      squidConfig: renderSquidConfig({
+        tenantId: parsed.tenantId,
+        rules: enforced.egress,
+        ...(interception ? { tlsInterception: egressInterception(parsed.upstreamCaCerts ?? []).squid } : {}),
+      }),
+      interception,
       proxyUrl: `http://${parsed.proxyAddress}:${SQUID_PORT}`,
       gatewayFilesystem: { tmpfs: enforced.readWritePaths.map((path) => ({ path, sizeMb: path === "/tmp" ? 512 : 256 })) },
     };

@@ -15,6 +15,8 @@ import { afterSuccessOf, dockerName, namePrefixSchema, tenantIdSchema } from "./
 
 /** Where the generated per-tenant secrets land: inside the 0700 state volume, each file 0400 and owned by the tenant. */
 export const ROUTER_TOKEN_PATH = `${OPENCLAW_STATE_DIR}/.octw/router-token`;
+/** The tenant's egress interception CA certificate (public), which the gateway's node trusts (NODE_EXTRA_CA_CERTS). */
+export const EGRESS_CA_CERT_PATH = `${OPENCLAW_STATE_DIR}/.octw/egress-ca.pem`;
 
 export interface TenantGatewayArgs {
   tenantId: string;
@@ -66,6 +68,13 @@ export interface TenantGatewayArgs {
    */
   inference?: { routerAddress: string; policy: ParsedInferencePolicy };
   /**
+   * The tenant's egress interception CA certificate (SandboxPolicy `egressCaCert`): trusted by
+   * the gateway's node processes (OpenClaw and what it runs with node) in addition to the
+   * system roots, so that its L7 endpoints work through its proxy. Only this tenant's CA.
+   * @default - none: the proxy intercepts nothing
+   */
+  egressCaCert?: pulumi.Input<string>;
+  /**
    * Prefix of the Docker object names.
    * @default "octw"
    */
@@ -102,6 +111,7 @@ const argsSchema = z.strictObject({
   namePrefix: namePrefixSchema.optional(),
   lean: z.boolean().optional(),
   inference: z.strictObject({ routerAddress: z.ipv4(), policy: z.custom<ParsedInferencePolicy>((v) => typeof v === "object" && v !== null) }).optional(),
+  egressCaCert: inputString.optional(),
 });
 
 /**
@@ -167,6 +177,7 @@ export class TenantGateway extends pulumi.ComponentResource {
           files: [
             { path: "openclaw.json", content: config },
             { path: ".octw/router-token", content: routerTokenSecret },
+            ...(parsed.egressCaCert !== undefined ? [{ path: ".octw/egress-ca.pem", content: parsed.egressCaCert }] : []),
           ],
         }),
         labels: labels("gateway-state-init"),
@@ -194,9 +205,17 @@ export class TenantGateway extends pulumi.ComponentResource {
         // inference.local → the tenant's inference router (planners/inference-local.ts).
         hosts: [...inferenceLocal.hosts],
         mounts: [{ type: "volume", source: this.stateVolume.name, target: OPENCLAW_STATE_DIR }],
-        envs: [
-          // Replaces the gateway when its config changes (the files arrive through state-init).
+        envs: pulumi.output(parsed.egressCaCert ?? "").apply((caCert) => [
+          // Replaces the gateway when its config or its trusted egress CA changes (the files arrive through state-init).
           `OCTW_CONFIG_SHA256=${createHash("sha256").update(config).digest("hex")}`,
+          ...(caCert
+            ? [
+                `OCTW_EGRESS_CA_SHA256=${createHash("sha256").update(caCert).digest("hex")}`,
+                // Read once by node at start: the system roots plus this tenant's CA, for every
+                // TLS client of node that brings no CA list of its own (https, fetch, undici).
+                `NODE_EXTRA_CA_CERTS=${EGRESS_CA_CERT_PATH}`,
+              ]
+            : []),
           `OPENCLAW_STATE_DIR=${OPENCLAW_STATE_DIR}`,
           `HOME=${OPENCLAW_STATE_DIR}`,
           "XDG_CACHE_HOME=/tmp/.cache",
@@ -211,7 +230,7 @@ export class TenantGateway extends pulumi.ComponentResource {
           `NO_PROXY=${inferenceLocal.noProxy}`,
           `no_proxy=${inferenceLocal.noProxy}`,
           ...gatewayRuntimeEnv({ lean: parsed.lean ?? true }),
-        ],
+        ]),
         // Fail closed if state-init did not run or failed (pulumi-docker does not fail an
         // `attach` container on a non-zero exit): the state dir must be this UID's and the config
         // present, or the gateway never starts and the healthcheck fails the deploy.

@@ -29,6 +29,7 @@ import { DEFAULT_GATEWAY_LIMITS, gatewayLimitsSchema } from "./container-hardeni
 import { OctwConfigError, issueProblem } from "../validation.js";
 import { hostNameSchema, hostSchema, planHosts, type HostPlan } from "./hosts.js";
 import { planPlacement, type Placement } from "./placement.js";
+import { upstreamCaCertsSchema } from "./egress-interception.js";
 
 // Each shape is declared once, here, as a zod schema: the TypeScript types below are its
 // z.input/z.output, and the documentation of every field is its metadata (`description`;
@@ -194,6 +195,14 @@ export const platformConfigSchema = z.strictObject({
       description:
         "TEST ONLY: `insecureProvidersForTests` lets tenants' inference policies and the router use\nplain-http providers on the listed networks (a test suite's fake provider). Refused unless\nthe program's environment has OCTW_ROUTER_INSECURE_PROVIDERS_FOR_TESTS=1.",
       defaultText: "none",
+    }),
+  egressProxy: z
+    .strictObject({ upstreamCaCerts: upstreamCaCertsSchema.optional() })
+    .optional()
+    .meta({
+      description:
+        "The tenants' egress proxies. `upstreamCaCerts`: PEM certificates trusted, besides the\nsystem bundle, for the upstreams of intercepted (L7) endpoints, e.g. an internal API's\nprivate CA (SandboxPolicy `upstreamCaCerts`).",
+      defaultText: "the system bundle only",
     }),
   edge: edgeSchema.optional().meta({ description: "The shared JWT edge. Requires `images.edge`.", defaultText: "no edge: gateways are reachable from their tenant network only" }),
   uidBase: z

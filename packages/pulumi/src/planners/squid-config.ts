@@ -48,7 +48,7 @@ export interface SquidTlsInterception {
   readonly certDbDir: string;
   /** @default "/usr/lib/squid/security_file_certgen" (Debian's squid-openssl). */
   readonly certgenProgram?: string;
-  /** CA bundle for verifying intercepted upstreams. @default the image's system store (ca-certificates) */
+  /** Further CA certificates for verifying intercepted upstreams, besides the image's system store (ca-certificates). */
   readonly upstreamCaFile?: string;
 }
 
@@ -73,7 +73,8 @@ export function renderSquidConfig(input: SquidConfigInput): string {
           `sslcrtd_program ${tls.certgenProgram ?? "/usr/lib/squid/security_file_certgen"} -s ${tls.certDbDir} -M 4MB`,
           "sslcrtd_children 2 startup=1 idle=1",
           // Intercepted upstreams are verified like any HTTPS client would (never blindly trusted).
-          `tls_outgoing_options cafile=${tls.upstreamCaFile ?? "/etc/ssl/certs/ca-certificates.crt"}`,
+          // The system store always, named explicitly (Squid's implicit default-ca is not relied on).
+          `tls_outgoing_options cafile=/etc/ssl/certs/ca-certificates.crt${tls.upstreamCaFile ? ` cafile=${tls.upstreamCaFile}` : ""}`,
         ]
       : []),
     "pid_filename /run/squid/squid.pid",

@@ -54,7 +54,9 @@ export function planTenantPolicy(input: TenantPolicyInput, subject: string, path
     if (!(err instanceof OctwConfigError)) throw err;
     throw new OctwConfigError(subject, err.problems.map((p) => ({ path: p.path.replace(/^policy/, pathPrefix), message: p.message })));
   }
-  const enforced = planEnforcement(merged, input.allowUnenforced ?? [], subject, pathPrefix);
+  // The tenant's egress proxy intercepts endpoints with REST rules with the tenant's own CA
+  // (SandboxPolicy, EgressCa), so `protocol: rest` method/path rules are enforced.
+  const enforced = planEnforcement(merged, input.allowUnenforced ?? [], subject, pathPrefix, { l7Rest: true });
   if (merged.inference === undefined) return { enforced };
 
   const at = `${pathPrefix}.inference`;

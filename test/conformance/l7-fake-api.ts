@@ -1,0 +1,104 @@
+// The parts the L7 conformance suites share: an OpenShell policy allowing `GET /repos/**` on a
+// fake HTTPS API, that API's server script (it logs every request it serves), a raw HTTPS client
+// through a CONNECT proxy (every byte of a bypass attempt is the one sent), the bypass families,
+// and certificates made with openssl in a test directory.
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import type Dockerode from "dockerode";
+
+export const API_HOST = "api.code.example";
+export const API_PORT = 8443;
+
+/** A policy allowing only `GET /repos/**` on the fake API at `apiAddress`. */
+export function reposOnlyPolicy(apiAddress: string): string {
+  return `
+version: 1
+network_policies:
+  code:
+    endpoints:
+      - host: ${API_HOST}
+        port: ${API_PORT}
+        protocol: rest
+        enforcement: enforce
+        allowed_ips: [${apiAddress}]
+        rules:
+          - allow: { method: GET, path: "/repos/**" }
+`;
+}
+
+/** The fake API: HTTPS with /certs/api.pem; logs every request it serves. */
+export const API_SERVER = `
+const fs = require("fs");
+require("https").createServer({ cert: fs.readFileSync("/certs/api.pem"), key: fs.readFileSync("/certs/api.key") }, (req, res) => {
+  console.log(JSON.stringify({ seen: req.method + " " + req.url }));
+  res.writeHead(200, { "content-type": "text/plain" }); res.end("ok");
+}).listen(${API_PORT}, "0.0.0.0");`;
+
+/**
+ * Args: proxy (`host:port`, or `-` for the HTTPS_PROXY of the environment), API host, port, CA
+ * file (or `-` for node's default trust: the system roots plus NODE_EXTRA_CA_CERTS), requests
+ * (JSON: method, path, optional `connect` target and `hostHeader`). CONNECT, TLS, then the raw
+ * request line. Prints one JSON list of answers.
+ */
+export const RAW_HTTPS = `
+const net = require("net"), tls = require("tls"), fs = require("fs");
+const [proxyArg, host, port, caFile, reqsJson] = process.argv.slice(1);
+const proxy = proxyArg === "-" ? new URL(process.env.HTTPS_PROXY) : new URL("http://" + proxyArg);
+const one = (r) => new Promise((res) => {
+  const s = net.connect(Number(proxy.port), proxy.hostname); let head = ""; let over = false;
+  const done = (v) => { if (over) return; over = true; s.destroy(); res(v); };
+  s.setTimeout(20000, () => done({ error: "timeout" }));
+  s.on("error", (e) => done({ error: e.code || e.message }));
+  const target = r.connect || (host + ":" + port);
+  s.once("connect", () => s.write("CONNECT " + target + " HTTP/1.1\\r\\nHost: " + target + "\\r\\n\\r\\n"));
+  const onData = (d) => {
+    head += d; if (head.indexOf("\\r\\n\\r\\n") < 0) return; s.removeListener("data", onData);
+    const line = head.split("\\r\\n")[0]; if (!/ 200 /.test(line)) return done({ connect: line });
+    const t = tls.connect({ socket: s, servername: host, ...(caFile === "-" ? {} : { ca: fs.readFileSync(caFile) }) }, () => {
+      t.write(r.method + " " + r.path + " HTTP/1.1\\r\\nHost: " + (r.hostHeader || (host + ":" + port)) + "\\r\\nConnection: close\\r\\n" + (r.method === "POST" ? "Content-Length: 0\\r\\n" : "") + "\\r\\n");
+    });
+    let body = ""; t.on("data", (c) => (body += c));
+    t.on("end", () => done({ status: Number(body.split(" ")[1]) }));
+    t.on("error", (e) => done({ tls: e.code || e.message }));
+  };
+  s.on("data", onData);
+});
+(async () => { const out = []; for (const r of JSON.parse(reqsJson)) out.push(await one(r)); console.log(JSON.stringify(out)); })();`;
+
+export type Answer = { status?: number; connect?: string; tls?: string; error?: string };
+export type RawRequest = { method: string; path: string; connect?: string; hostHeader?: string };
+
+/** Known ways to smuggle a path past a prefix rule; none may reach the API under `GET /repos/**`. */
+export const BYPASS_FAMILIES: [string, string[]][] = [
+  ["path parameters", ["/repos;/../user/keys", "/repos/x/..;/..;/user/keys", "/repos/x;.json"]],
+  ["percent-encoded slashes", ["/repos%2F..%2Fuser/keys", "/repos/x%2f..%2fuser"]],
+  ["double-encoded slashes and dots", ["/repos/%252e%252e/user/keys", "/repos/x%252F..%252Fuser"]],
+  ["percent-encoded dots", ["/repos/%2e%2e/user/keys", "/repos/%2E%2E/user/keys", "/repos/.%2e/user/keys"]],
+  ["dot segments", ["/repos/../user/keys", "/repos/./x", "/repos/x/../../user/keys"]],
+  ["repeated slashes", ["//repos/x", "/repos//x"]],
+  ["case", ["/Repos/x", "/REPOS/x"]],
+];
+
+/** Every request the fake API logged, in order. */
+export async function seenBy(api: Dockerode.Container): Promise<string[]> {
+  const logs = (await api.logs({ stdout: true, stderr: false })).toString("utf8");
+  return [...logs.matchAll(/\{"seen":"((?:[^"\\]|\\.)*)"\}/g)].map((m) => JSON.parse(`"${m[1]!}"`) as string);
+}
+
+/** Certificates made with openssl in `dir`. */
+export function certMaker(dir: string) {
+  const openssl = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  return {
+    /** A self-signed CA: `<name>.pem`, `<name>.key`. */
+    ca(name: string, cn = name) {
+      openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.pem`, "-days", "2", "-subj", `/CN=${cn}`, "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+    },
+    /** A server certificate for API_HOST signed by the CA `<caName>.pem/.key`: `<out>.pem`, `<out>.key`. */
+    leaf(caName: string, out: string) {
+      openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${out}.key`, "-out", `${out}.csr`, "-subj", `/CN=${API_HOST}`]);
+      writeFileSync(path.join(dir, `${out}.ext`), `subjectAltName=DNS:${API_HOST}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`);
+      openssl(["x509", "-req", "-in", `${out}.csr`, "-CA", `${caName}.pem`, "-CAkey", `${caName}.key`, "-CAcreateserial", "-out", `${out}.pem`, "-days", "2", "-extfile", `${out}.ext`]);
+    },
+  };
+}
