@@ -49,8 +49,8 @@ export interface JobPolicy {
 export type JobsNote = "none" | "scheduled" | "due-soon" | "unreadable" | "hold-exceeded";
 
 export type SuspendPlan =
-  | { action: "stay"; reason: "job-running" | "job-due"; dueMs: number }
-  | { action: "suspend"; tier: SuspendTier; jobs: JobsNote; nextJobAtMs?: number; wakeAtMs?: number };
+  | { kind: "stay"; reason: "job-running" | "job-due"; dueMs: number }
+  | { kind: "suspend"; tier: SuspendTier; jobs: JobsNote; nextJobAtMs?: number; wakeAtMs?: number };
 
 const MAX_STATE_JSON = 64 * 1024;
 
@@ -94,19 +94,19 @@ export function jobTimes(rows: readonly JobRow[], nowMs: number, maxRunMs: numbe
 export function planSuspend(requested: SuspendTier, nowMs: number, jobs: JobsRead, policy: JobPolicy, holdingSinceMs?: number): SuspendPlan {
   // The tenant's file could not be read: suspend as asked (a tenant must not keep itself
   // resident by making its state unreadable), and say so in the audit.
-  if (!jobs.ok) return { action: "suspend", tier: requested, jobs: "unreadable" };
+  if (!jobs.ok) return { kind: "suspend", tier: requested, jobs: "unreadable" };
   const { nextDueMs, runningSinceMs } = jobs.times;
   const held = holdingSinceMs !== undefined && nowMs - holdingSinceMs >= policy.maxHoldMs;
   if (held) {
     // Suspended anyway; no wake for a job that has held it this long (it would hold it again).
-    return { action: "suspend", tier: requested, jobs: "hold-exceeded", ...(nextDueMs !== undefined ? { nextJobAtMs: nextDueMs } : {}) };
+    return { kind: "suspend", tier: requested, jobs: "hold-exceeded", ...(nextDueMs !== undefined ? { nextJobAtMs: nextDueMs } : {}) };
   }
-  if (runningSinceMs !== undefined) return { action: "stay", reason: "job-running", dueMs: runningSinceMs };
-  if (nextDueMs === undefined) return { action: "suspend", tier: requested, jobs: "none" };
+  if (runningSinceMs !== undefined) return { kind: "stay", reason: "job-running", dueMs: runningSinceMs };
+  if (nextDueMs === undefined) return { kind: "suspend", tier: requested, jobs: "none" };
   // A job due before a stop pays off, or before a cold start could be done: paused instead.
   const tier: SuspendTier = requested === "stopped" && (nextDueMs - nowMs < policy.horizonMs || nextDueMs - policy.leadMs.stopped <= nowMs) ? "paused" : requested;
   // Due before even a wake from that tier could come in time: it runs now, awake.
-  if (nextDueMs - policy.leadMs[tier] <= nowMs) return { action: "stay", reason: "job-due", dueMs: nextDueMs };
+  if (nextDueMs - policy.leadMs[tier] <= nowMs) return { kind: "stay", reason: "job-due", dueMs: nextDueMs };
   const wakeAtMs = nextDueMs - policy.leadMs[tier];
-  return { action: "suspend", tier, jobs: tier === requested ? "scheduled" : "due-soon", nextJobAtMs: nextDueMs, wakeAtMs };
+  return { kind: "suspend", tier, jobs: tier === requested ? "scheduled" : "due-soon", nextJobAtMs: nextDueMs, wakeAtMs };
 }

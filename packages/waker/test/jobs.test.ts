@@ -28,7 +28,7 @@ describe("planSuspend", () => {
     fc.assert(
       fc.property(tierArb, timesArb, policyArb, holdArb, (requested, jobs, policy, hold) => {
         const p = planSuspend(requested, NOW, jobs, policy, hold);
-        if (p.action === "stay") return;
+        if (p.kind === "stay") return;
         expect([requested, "paused"]).toContain(p.tier);
         if (p.wakeAtMs !== undefined) {
           expect(p.wakeAtMs).toBeGreaterThan(NOW);
@@ -43,7 +43,7 @@ describe("planSuspend", () => {
       fc.property(tierArb, timesArb, policyArb, holdArb, (requested, jobs, policy, hold) => {
         fc.pre(jobs.ok && jobs.times.nextDueMs !== undefined && (hold === undefined || NOW - hold < policy.maxHoldMs));
         const p = planSuspend(requested, NOW, jobs, policy, hold);
-        if (p.action === "suspend") {
+        if (p.kind === "suspend") {
           expect(p.wakeAtMs).toBeDefined();
           expect(p.wakeAtMs!).toBeLessThanOrEqual(jobs.ok ? jobs.times.nextDueMs : 0);
           expect(p.jobs).toMatch(/^(scheduled|due-soon)$/);
@@ -56,7 +56,7 @@ describe("planSuspend", () => {
     fc.assert(
       fc.property(timesArb, policyArb, holdArb, (jobs, policy, hold) => {
         const p = planSuspend("stopped", NOW, jobs, policy, hold);
-        if (p.action !== "suspend" || p.jobs === "unreadable" || p.jobs === "hold-exceeded") return;
+        if (p.kind !== "suspend" || p.jobs === "unreadable" || p.jobs === "hold-exceeded") return;
         const due = jobs.ok ? jobs.times.nextDueMs : undefined;
         if (p.tier === "stopped") expect(due === undefined || due - NOW >= policy.horizonMs).toBe(true);
         else expect(p.jobs).toBe("due-soon");
@@ -68,7 +68,7 @@ describe("planSuspend", () => {
     fc.assert(
       fc.property(tierArb, timesArb, policyArb, holdArb, (requested, jobs, policy, hold) => {
         const p = planSuspend(requested, NOW, jobs, policy, hold);
-        if (p.action !== "stay") return;
+        if (p.kind !== "stay") return;
         expect(jobs.ok).toBe(true);
         expect(hold === undefined || NOW - hold < policy.maxHoldMs).toBe(true);
         if (!jobs.ok) return;
@@ -82,7 +82,7 @@ describe("planSuspend", () => {
     fc.assert(
       fc.property(tierArb, timesArb, policyArb, holdArb, (requested, jobs, policy, hold) => {
         fc.pre(jobs.ok && jobs.times.runningSinceMs !== undefined && (hold === undefined || NOW - hold < policy.maxHoldMs));
-        expect(planSuspend(requested, NOW, jobs, policy, hold)).toMatchObject({ action: "stay", reason: "job-running" });
+        expect(planSuspend(requested, NOW, jobs, policy, hold)).toMatchObject({ kind: "stay", reason: "job-running" });
       }),
     );
   });
@@ -91,10 +91,10 @@ describe("planSuspend", () => {
     fc.assert(
       fc.property(tierArb, timesArb, policyArb, (requested, jobs, policy) => {
         const unreadable = planSuspend(requested, NOW, { ok: false, why: "x" }, policy);
-        expect(unreadable).toEqual({ action: "suspend", tier: requested, jobs: "unreadable" });
+        expect(unreadable).toEqual({ kind: "suspend", tier: requested, jobs: "unreadable" });
         const held = planSuspend(requested, NOW, jobs, policy, NOW - policy.maxHoldMs);
-        expect(held).toMatchObject({ action: "suspend", tier: requested });
-        if (held.action === "suspend") expect(held.wakeAtMs).toBeUndefined();
+        expect(held).toMatchObject({ kind: "suspend", tier: requested });
+        if (held.kind === "suspend") expect(held.wakeAtMs).toBeUndefined();
       }),
     );
   });
@@ -102,10 +102,10 @@ describe("planSuspend", () => {
   it("examples: a heartbeat in 20 min, stop threshold 10 min: stopped and woken 30 s before; threshold 1 h: paused and woken 1 s before", () => {
     const policy: JobPolicy = { horizonMs: 600_000, leadMs: { paused: 1_000, stopped: 30_000 }, maxRunMs: 3_600_000, maxHoldMs: 7_200_000 };
     const jobs: JobsRead = { ok: true, times: { nextDueMs: NOW + 1_200_000, runningSinceMs: undefined } };
-    expect(planSuspend("stopped", NOW, jobs, policy)).toEqual({ action: "suspend", tier: "stopped", jobs: "scheduled", nextJobAtMs: NOW + 1_200_000, wakeAtMs: NOW + 1_170_000 });
-    expect(planSuspend("stopped", NOW, jobs, { ...policy, horizonMs: 3_600_000 })).toEqual({ action: "suspend", tier: "paused", jobs: "due-soon", nextJobAtMs: NOW + 1_200_000, wakeAtMs: NOW + 1_199_000 });
-    expect(planSuspend("paused", NOW, { ok: true, times: { nextDueMs: NOW + 500, runningSinceMs: undefined } }, policy)).toEqual({ action: "stay", reason: "job-due", dueMs: NOW + 500 });
-    expect(planSuspend("paused", NOW, { ok: true, times: { nextDueMs: undefined, runningSinceMs: undefined } }, policy)).toEqual({ action: "suspend", tier: "paused", jobs: "none" });
+    expect(planSuspend("stopped", NOW, jobs, policy)).toEqual({ kind: "suspend", tier: "stopped", jobs: "scheduled", nextJobAtMs: NOW + 1_200_000, wakeAtMs: NOW + 1_170_000 });
+    expect(planSuspend("stopped", NOW, jobs, { ...policy, horizonMs: 3_600_000 })).toEqual({ kind: "suspend", tier: "paused", jobs: "due-soon", nextJobAtMs: NOW + 1_200_000, wakeAtMs: NOW + 1_199_000 });
+    expect(planSuspend("paused", NOW, { ok: true, times: { nextDueMs: NOW + 500, runningSinceMs: undefined } }, policy)).toEqual({ kind: "stay", reason: "job-due", dueMs: NOW + 500 });
+    expect(planSuspend("paused", NOW, { ok: true, times: { nextDueMs: undefined, runningSinceMs: undefined } }, policy)).toEqual({ kind: "suspend", tier: "paused", jobs: "none" });
   });
 });
 
