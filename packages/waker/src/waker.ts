@@ -160,12 +160,15 @@ export class Waker {
       await this.serialize(tenant, async () => {
         const from = fold(await this.opts.engine.state(g.id));
         if (from !== "paused" && from !== "stopped") return;
-        const plan = planSuspend(from, this.now(), await this.readJobs(g.id), this.opts.jobs!.policy);
-        const at = plan.kind === "stay" ? { wakeAtMs: this.now(), dueMs: plan.dueMs } : plan.wakeAtMs !== undefined ? { wakeAtMs: plan.wakeAtMs, dueMs: plan.nextJobAtMs! } : undefined;
-        if (at) {
-          this.arm(tenant, at.wakeAtMs, at.dueMs);
-          armed++;
-        }
+        // Already in its tier: no tier to choose, only the wake, a lead of that tier before
+        // the next job (at once for a job overdue or cut off by the suspend).
+        const read = await this.readJobs(g.id);
+        if (!read.ok) return this.log({ msg: "rearm: jobs unreadable", tenant, why: read.why });
+        const { nextDueMs, runningSinceMs } = read.times;
+        const dueMs = runningSinceMs ?? nextDueMs;
+        if (dueMs === undefined) return;
+        this.arm(tenant, Math.max(this.now(), dueMs - this.opts.jobs!.policy.leadMs[from]), dueMs);
+        armed++;
       }).catch((err: unknown) => this.log({ msg: "rearm failed", tenant, error: err instanceof Error ? err.message : String(err) }));
     }
     return armed;
