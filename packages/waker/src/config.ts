@@ -36,8 +36,12 @@ export const WakerConfigSchema = z.strictObject({
       horizonS: z.number().int().min(0).max(604_800).default(600),
       /** Wake this long before a job from paused (a thaw takes milliseconds). */
       leadPausedMs: z.number().int().min(0).max(600_000).default(1_000),
-      /** Wake this long before a job from stopped: more than a cold start to ready (OpenClaw reschedules, not runs, a job overdue at start). */
-      leadStoppedMs: z.number().int().min(1_000).max(3_600_000).default(60_000),
+      /**
+       * Wake this long before a job from stopped: more than a cold start to ready (OpenClaw
+       * reschedules, not runs, a job overdue at start). Measured: 52–60 s wall at load average 13
+       * on 2 cores (bench/gateway-memory), ≈10 s on an idle core.
+       */
+      leadStoppedMs: z.number().int().min(1_000).max(3_600_000).default(120_000),
       /** A run or overdue time older than this is stale and ignored. */
       maxRunS: z.number().int().min(60).max(86_400).default(3_600),
       /** Jobs keep a tenant awake at most this long in a row. */
