@@ -20,7 +20,7 @@ export interface AuditRoles {
   edge: string;
   router: string;
   shipper: string;
-  /** @octw/waker: appends tenant.suspended / tenant.woken / tenant.wake_failed only. */
+  /** @octw/waker: appends the tenant.* transitions of SERVICE_EVENT_TYPES.waker only. */
   waker: string;
 }
 
@@ -40,8 +40,9 @@ export const SERVICE_EVENT_TYPES: Readonly<Record<ServiceRole, readonly string[]
   // one per request; secret.read is what TenantSecrets.get records when the router opens a key
   router: Object.freeze(["inference.call", "secret.read"]),
   shipper: Object.freeze(["egress.denied"]),
-  // every transition of a suspended/woken tenant (packages/waker/src/waker.ts)
-  waker: Object.freeze(["tenant.suspended", "tenant.wake_failed", "tenant.woken"]),
+  // every transition of a suspended/woken tenant, and every suspend that failed or that a
+  // scheduled job deferred (packages/waker/src/waker.ts)
+  waker: Object.freeze(["tenant.suspend_deferred", "tenant.suspend_failed", "tenant.suspended", "tenant.wake_failed", "tenant.woken"]),
 });
 
 const ROLE_KEYS = ["owner", "reader", ...SERVICE_ROLES] as const;

@@ -157,6 +157,39 @@ describe("per-service audit roles on a real Postgres", () => {
   });
 });
 
+describe("upgrading a store whose waker role predates tenant.suspend_failed / tenant.suspend_deferred", () => {
+  let db: TestAuditDb;
+  beforeAll(async () => {
+    db = await createAuditDb(requirePgUrl());
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  // The (role, event type) grants are not a versioned migration: migrationSql rewrites them from
+  // SERVICE_EVENT_TYPES on every run (they name the deployment's role names, which only it knows),
+  // so a store migrated by the previous release gets the new types on the next run, with no new
+  // schema version.
+  it("the waker is refused them while the grants are the previous release's, and may append them after the next migration run", async () => {
+    const NEW = ["tenant.suspend_deferred", "tenant.suspend_failed"];
+    await withClient(db.ownerUrl, (c) => c.query("DELETE FROM octw.append_grants WHERE action = ANY($1::text[])", [NEW]));
+    await withClient(db.wakerUrl, async (c) => {
+      for (const action of NEW) expect((await errorOf(append(c, [event(action)])))?.code).toBe("42501");
+      // positive control: its older types still go in
+      expect((await append(c, [event("tenant.woken")])).rows[0]!.n).toBe(1);
+    });
+    const versions = await withClient(db.ownerUrl, (c) => applyMigrations(c, db.roles));
+    expect(versions).toEqual(migrations.map((m) => m.version));
+    await withClient(db.wakerUrl, async (c) => {
+      for (const action of NEW) expect((await append(c, [event(action)])).rows[0]!.n).toBe(1);
+    });
+    // and still only the waker: the edge is refused them
+    await withClient(db.edgeUrl, async (c) => {
+      for (const action of NEW) expect((await errorOf(append(c, [event(action)])))?.code).toBe("42501");
+    });
+  });
+});
+
 describe("upgrading a store that still has the shared writer (migrations 1-2 applied)", () => {
   let db: TestAuditDb;
   let writer: { role: string; url: string };

@@ -8,6 +8,11 @@
 // Retry-After seconds new requests get the same answer instead of a new wake (no wake storm
 // against a tenant that cannot start).
 //
+// A tenant the edge believes suspended may have been woken behind its back — by the waker, for
+// one of the tenant's scheduled jobs (packages/waker/README.md), or by an operator: every
+// RECHECK_MS such tenants are probed, and one found serving counts as running again, idle from
+// then on, so it is suspended again after its thresholds instead of staying resident.
+//
 // After an edge restart nothing is known: the first request for a tenant probes readiness once
 // (a frozen gateway accepts TCP but never answers, a stopped one has no name) and wakes it
 // only when the probe fails. A proxied request that cannot connect marks the tenant unknown and
@@ -34,6 +39,9 @@ class WakeFailed extends Error {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** How often tenants believed suspended are probed, and how many such probes run at once at most. */
+export const RECHECK_MS = 30_000;
+const MAX_RECHECKS = 32;
 
 /** What the request path reads of a wake config (the coordinator, and a cluster worker's view of the primary's). */
 export class WakeTimings {
@@ -63,6 +71,8 @@ export class WakeCoordinator extends WakeTimings {
   /** After a failed wake: until when new requests are answered 503 at once, and why. */
   private readonly failed = new Map<string, { until: number; reason: "wake_failed" | "wake_timeout" }>();
   private timer: NodeJS.Timeout | undefined;
+  private lastRecheckMs: number;
+  private readonly rechecking = new Set<string>();
   /** Wake calls made to the waker (for tests and logs). */
   wakeCalls = 0;
   suspendCalls = 0;
@@ -75,6 +85,7 @@ export class WakeCoordinator extends WakeTimings {
     this.now = deps.nowMs ?? (() => Date.now());
     this.log = deps.log ?? (() => {});
     this.clock = new IdleClock(config.tenants, this.now());
+    this.lastRecheckMs = this.now();
   }
 
   /** Whether the tenant is suspendable (listed in the wake config). */
@@ -188,11 +199,12 @@ export class WakeCoordinator extends WakeTimings {
 
   /** Suspends every tenant whose idle time has reached a threshold (one call per tenant). */
   tick(): void {
+    if (this.now() - this.lastRecheckMs >= RECHECK_MS) this.recheck();
     for (const { tenant, tier } of this.clock.due(this.now())) {
       if (this.flights.has(tenant)) continue;
       this.clock.suspendStarted(tenant, tier);
       this.suspendCalls++;
-      const p = this.deps.waker.suspend(tenant, tier).then(
+      const p = this.deps.waker.suspend(tenant, tier, this.config.tenants[tenant]?.stopAfterS).then(
         () => {
           this.clock.suspendFinished(tenant, true, this.now(), this.config.suspendRetryMs);
           this.log({ msg: "tenant suspended", tenant, tier });
@@ -206,6 +218,30 @@ export class WakeCoordinator extends WakeTimings {
       void p.then(() => {
         if (this.suspends.get(tenant) === p) this.suspends.delete(tenant);
       });
+    }
+  }
+
+  /** Probes the tenants believed suspended (see the top of this file); tick() calls it every RECHECK_MS. */
+  recheck(): void {
+    this.lastRecheckMs = this.now();
+    for (const tenant of this.clock.tenants) {
+      if (this.rechecking.size >= MAX_RECHECKS) break;
+      const believed = this.clock.state(tenant);
+      if ((believed !== "paused" && believed !== "stopped") || this.flights.has(tenant) || this.suspends.has(tenant) || this.rechecking.has(tenant)) continue;
+      this.rechecking.add(tenant);
+      this.deps
+        .probe(tenant, this.config.probeTimeoutMs)
+        .then(
+          (up) => {
+            // Only if nothing happened to it meanwhile (a wake or suspend of the edge's own).
+            if (!up || this.clock.state(tenant) !== believed || this.flights.has(tenant) || this.suspends.has(tenant)) return;
+            this.clock.setState(tenant, "running");
+            this.clock.touch(tenant, this.now());
+            this.log({ msg: "tenant found running", tenant, believed });
+          },
+          () => {},
+        )
+        .finally(() => this.rechecking.delete(tenant));
     }
   }
 

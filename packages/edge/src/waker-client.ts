@@ -7,7 +7,11 @@ import type { SuspendTier } from "./idle-clock";
 export interface WakerApi {
   /** Resolves when the waker answers 200 (the gateway is running); rejects otherwise. */
   wake(tenant: string, timeoutMs: number): Promise<void>;
-  suspend(tenant: string, tier: SuspendTier): Promise<void>;
+  /**
+   * `horizonS`: the tenant's stop threshold; the waker keeps a stop at paused when one of the
+   * tenant's scheduled jobs is due sooner (packages/waker/README.md, "Scheduled jobs").
+   */
+  suspend(tenant: string, tier: SuspendTier, horizonS?: number): Promise<void>;
 }
 
 /** A waker call that did not succeed; the message names the status, never the token. */
@@ -79,6 +83,7 @@ export function wakerClient(baseUrl: string, token: () => string): WakerApi {
     });
   return {
     wake: (tenant, timeoutMs) => call(`/tenants/${encodeURIComponent(tenant)}/wake?wait=running&reason=request`, timeoutMs),
-    suspend: (tenant, tier) => call(`/tenants/${encodeURIComponent(tenant)}/suspend?tier=${tier}&reason=idle`, SUSPEND_TIMEOUT_MS),
+    suspend: (tenant, tier, horizonS) =>
+      call(`/tenants/${encodeURIComponent(tenant)}/suspend?tier=${tier}&reason=idle${horizonS === undefined ? "" : `&horizonS=${Math.max(0, Math.min(999_999, Math.floor(horizonS)))}`}`, SUSPEND_TIMEOUT_MS),
   };
 }

@@ -315,10 +315,10 @@ describe("edge: idle clock", () => {
     });
     const suspends = () => s.waker.calls.filter((c) => c.op === "suspend").map((c) => `${c.tenant}${c.query}`);
     await new Promise((r) => setTimeout(r, 1_400));
-    expect(suspends()).toEqual(["a?tier=paused&reason=idle"]);
+    expect(suspends()).toEqual(["a?tier=paused&reason=idle&horizonS=2"]);
     expect(s.gws.get("a")!.state).toBe("paused");
     await new Promise((r) => setTimeout(r, 1_000));
-    expect(suspends()).toEqual(["a?tier=paused&reason=idle", "a?tier=stopped&reason=idle"]);
+    expect(suspends()).toEqual(["a?tier=paused&reason=idle&horizonS=2", "a?tier=stopped&reason=idle&horizonS=2"]);
     expect(s.gws.get("b")!.state).toBe("running"); // its WebSocket is open
     ws.close();
     await new Promise((r) => setTimeout(r, 1_400));

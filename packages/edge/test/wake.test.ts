@@ -3,7 +3,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { WakeConfigSchema, type WakeConfig } from "@octw/contracts";
-import { WakeCoordinator, startingPage, wantsHtml } from "../src/wake";
+import { RECHECK_MS, WakeCoordinator, startingPage, wantsHtml } from "../src/wake";
 import type { WakerApi } from "../src/waker-client";
 
 function cfg(over: Partial<WakeConfig> = {}): WakeConfig {
@@ -15,6 +15,7 @@ class Fake implements WakerApi {
   ready = new Set<string>();
   wakes: string[] = [];
   suspends: [string, string][] = [];
+  horizons: (number | undefined)[] = [];
   startMs = 30;
   fail = false;
   hang = false;
@@ -25,8 +26,9 @@ class Fake implements WakerApi {
     if (this.fail) throw new Error("waker answered 502");
     this.ready.add(tenant);
   }
-  async suspend(tenant: string, tier: string): Promise<void> {
+  async suspend(tenant: string, tier: string, horizonS?: number): Promise<void> {
     this.suspends.push([tenant, tier]);
+    this.horizons.push(horizonS);
     await new Promise((r) => setTimeout(r, 5));
     this.ready.delete(tenant);
   }
@@ -185,6 +187,44 @@ describe("WakeCoordinator: idle suspend", () => {
     expect(fake.suspends.filter(([t]) => t === "b")).toEqual([["b", "stopped"]]);
     expect(fake.wakes).toEqual(["b"]);
     expect(fake.ready.has("b")).toBe(true);
+  });
+
+  it("each suspend carries the tenant's own stop threshold (the waker's horizon for scheduled jobs)", async () => {
+    let now = 0;
+    const { fake, w } = make({}, () => now);
+    now = 2_000;
+    w.tick();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(fake.suspends).toEqual([["a", "stopped"], ["b", "stopped"]]);
+    expect(fake.horizons).toEqual([2, 1]);
+  });
+
+  it("a tenant believed stopped that is found serving (woken for a scheduled job) is running again, idle from then, and suspended again", async () => {
+    let now = 0;
+    const { fake, w } = make({}, () => now);
+    now = 2_000;
+    w.tick();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(w.state("a")).toBe("stopped");
+    // The waker wakes "a" for its job, behind the edge's back.
+    fake.ready.add("a");
+    now = RECHECK_MS - 1; // the first recheck comes RECHECK_MS after the start
+    w.tick();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(w.state("a")).toBe("stopped"); // not yet rechecked
+    now = RECHECK_MS;
+    w.tick();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(w.state("a")).toBe("running");
+    expect(w.state("b")).toBe("stopped"); // probed, not serving: still believed stopped
+    const suspendsBefore = fake.suspends.length;
+    now += 999; // idle since it was found: pauseAfterS is 1 s
+    w.tick();
+    expect(fake.suspends).toHaveLength(suspendsBefore);
+    now += 1;
+    w.tick();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(fake.suspends.slice(suspendsBefore)).toEqual([["a", "paused"]]);
   });
 
   it("a failed suspend is retried only after suspendRetryMs", async () => {

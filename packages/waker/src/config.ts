@@ -23,6 +23,31 @@ export const WakerConfigSchema = z.strictObject({
   pollMs: z.number().int().min(20).max(5_000).default(100),
   /** Requests served at once; more are answered 503 with Retry-After. */
   maxInFlight: z.number().int().min(1).max(10_000).default(256),
+  /** Scheduled jobs (src/jobs.ts, README "Scheduled jobs"): read from each gateway at suspend. */
+  jobs: z
+    .strictObject({
+      /** Off: suspends ignore jobs (they run late or are skipped, as OpenClaw does after a stop). */
+      enabled: z.boolean().default(true),
+      /** Where the copied state database goes for the read (removed right after); on disk, not /tmp. */
+      scratchDir: z.string().startsWith("/", "must be an absolute path").default("/var/lib/octw-waker/scratch"),
+      /** A larger state database (or write-ahead log) is not read: the suspend goes ahead, audited as `jobs: unreadable`. */
+      maxStateBytes: z.number().int().min(1_048_576).max(4_294_967_296).default(268_435_456),
+      /** Fallback for a suspend request that names no horizon: a job due sooner keeps a stop at paused. */
+      horizonS: z.number().int().min(0).max(604_800).default(600),
+      /** Wake this long before a job from paused (a thaw takes milliseconds). */
+      leadPausedMs: z.number().int().min(0).max(600_000).default(1_000),
+      /**
+       * Wake this long before a job from stopped: more than a cold start to ready (OpenClaw
+       * reschedules, not runs, a job overdue at start). Measured: 52–60 s wall at load average 13
+       * on 2 cores (bench/gateway-memory), ≈10 s on an idle core.
+       */
+      leadStoppedMs: z.number().int().min(1_000).max(3_600_000).default(120_000),
+      /** A run or overdue time older than this is stale and ignored. */
+      maxRunS: z.number().int().min(60).max(86_400).default(3_600),
+      /** Jobs keep a tenant awake at most this long in a row. */
+      maxHoldS: z.number().int().min(60).max(604_800).default(7_200),
+    })
+    .prefault({}),
   audit: z
     .strictObject({
       /** File holding the audit writer's Postgres URL (a secret: mode 0400). */

@@ -4,6 +4,7 @@
 // that fixed list before it is sent, so no caller can reach any other endpoint through it.
 // node:http only: the engine is trusted (threat model), its answers are still parsed defensively.
 import http from "node:http";
+import type { Readable } from "node:stream";
 
 export type ContainerAction = "pause" | "unpause" | "start" | "stop";
 
@@ -26,12 +27,22 @@ export interface ContainerState {
 }
 
 const ID = /^[0-9a-f]{64}$/;
+/**
+ * The only files the waker may read out of a container (a tar through the archive endpoint):
+ * OpenClaw's state database and its write-ahead log, where the tenant's scheduled jobs and
+ * their next run times are (packages/waker/README.md, "Scheduled jobs"). Exact paths, no
+ * directory: nothing else of the tenant's volume can be asked for.
+ */
+export const READABLE_FILES = Object.freeze(["/var/lib/openclaw/state/openclaw.sqlite", "/var/lib/openclaw/state/openclaw.sqlite-wal"] as const);
+export type ReadableFile = (typeof READABLE_FILES)[number];
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 /** Every request the waker may send, by method and path shape. Anything else throws before it is sent. */
 const ALLOWED: readonly { method: string; path: RegExp }[] = [
   { method: "GET", path: /^\/containers\/json\?all=1&filters=[A-Za-z0-9%._-]+$/ },
   { method: "GET", path: /^\/containers\/[0-9a-f]{64}\/json$/ },
   { method: "POST", path: /^\/containers\/[0-9a-f]{64}\/(pause|unpause|start)$/ },
   { method: "POST", path: /^\/containers\/[0-9a-f]{64}\/stop\?t=[0-9]{1,3}$/ },
+  { method: "GET", path: new RegExp(`^/containers/[0-9a-f]{64}/archive\\?path=(${READABLE_FILES.map((f) => escapeRe(encodeURIComponent(f))).join("|")})$`) },
 ];
 
 export class EngineError extends Error {
@@ -102,6 +113,27 @@ export class Engine {
     if (typeof status !== "string") throw new EngineError(`engine: ${id.slice(0, 12)} has no state`);
     const health = j.State?.Health?.Status;
     return { status, health: typeof health === "string" && health !== "none" ? health : undefined };
+  }
+
+  /**
+   * The tar the engine makes of one of READABLE_FILES in the container (any state: the engine
+   * reads the container's filesystem and volumes, not its processes), or undefined when the file
+   * is not there. The caller reads the stream and must destroy it when done.
+   */
+  archive(id: string, file: ReadableFile): Promise<Readable | undefined> {
+    const path = `/containers/${id}/archive?path=${encodeURIComponent(file)}`;
+    if (!Engine.allows("GET", path)) return Promise.reject(new EngineError(`refused to send GET /containers/…/archive to the engine: not one of the waker's calls`));
+    return new Promise((resolve, reject) => {
+      const req = http.request({ socketPath: this.opts.socketPath, path, method: "GET", headers: { host: "docker" }, timeout: this.timeoutMs }, (res) => {
+        if (res.statusCode === 200) return resolve(res);
+        res.resume();
+        if (res.statusCode === 404) return resolve(undefined);
+        reject(new EngineError(`engine: reading a file of ${id.slice(0, 12)} answered HTTP ${res.statusCode}`, res.statusCode));
+      });
+      req.on("timeout", () => req.destroy(new EngineError(`engine call GET archive timed out after ${this.timeoutMs} ms`)));
+      req.on("error", reject);
+      req.end();
+    });
   }
 
   /** 204 done, 304 already so: both fine. */

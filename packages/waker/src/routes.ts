@@ -11,7 +11,7 @@ export type WaitFor = (typeof WAIT_FOR)[number];
 
 export type Route =
   | { kind: "wake"; tenant: string; waitFor: WaitFor; reason: string }
-  | { kind: "suspend"; tenant: string; tier: SuspendTier; reason: string }
+  | { kind: "suspend"; tenant: string; tier: SuspendTier; reason: string; horizonS?: number }
   | { kind: "refused"; status: 400 | 401 | 404 | 405; error: string };
 
 /** Compares digests, so neither the length nor the content of the token leaks through timing. */
@@ -61,12 +61,14 @@ export function route(method: string | undefined, rawUrl: string | undefined, au
     if (!REASON.test(reason)) return { kind: "refused", status: 400, error: "reason: must be a lower-case word of [a-z0-9-], at most 32 characters" };
     return { kind: "wake", tenant, waitFor: waitFor as WaitFor, reason };
   }
-  const q = query(url, ["tier", "reason"]);
+  const q = query(url, ["tier", "reason", "horizonS"]);
   if ("error" in q) return { kind: "refused", status: 400, error: q.error };
   const tier = q.params.get("tier");
   if (tier === undefined) return { kind: "refused", status: 400, error: `tier: is required (one of ${SUSPEND_TIERS.join(", ")})` };
   if (!(SUSPEND_TIERS as readonly string[]).includes(tier)) return { kind: "refused", status: 400, error: `tier: must be one of ${SUSPEND_TIERS.join(", ")}` };
   const reason = q.params.get("reason") ?? "idle";
   if (!REASON.test(reason)) return { kind: "refused", status: 400, error: "reason: must be a lower-case word of [a-z0-9-], at most 32 characters" };
-  return { kind: "suspend", tenant, tier: tier as SuspendTier, reason };
+  const h = q.params.get("horizonS");
+  if (h !== undefined && !/^[0-9]{1,6}$/.test(h)) return { kind: "refused", status: 400, error: "horizonS: must be a whole number of seconds, at most 999999" };
+  return { kind: "suspend", tenant, tier: tier as SuspendTier, reason, ...(h !== undefined ? { horizonS: Number(h) } : {}) };
 }

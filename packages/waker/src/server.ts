@@ -34,7 +34,7 @@ export function createWakerServer(opts: WakerServerOptions): http.Server {
       return;
     }
     inFlight++;
-    const op = r.kind === "wake" ? opts.waker.wake(r.tenant, r.waitFor, r.reason) : opts.waker.suspend(r.tenant, r.tier, r.reason);
+    const op = r.kind === "wake" ? opts.waker.wake(r.tenant, r.waitFor, r.reason) : opts.waker.suspend(r.tenant, r.tier, r.reason, r.horizonS === undefined ? undefined : r.horizonS * 1000);
     op.then(
       (result) => {
         log({ msg: r.kind, ...result });

@@ -3,6 +3,7 @@
 // wakes of one tenant share one wake. Every transition is an audit event.
 import type { AuditEventInput } from "@octw/audit";
 import type { ContainerAction, ContainerState, ContainerSummary } from "./engine";
+import { jobTimes, planSuspend, type JobPolicy, type JobRow, type JobsRead, type SuspendPlan } from "./jobs";
 import type { SuspendTier, WaitFor } from "./routes";
 
 export const PLATFORM_LABEL = "octw.platform";
@@ -29,6 +30,12 @@ export interface WakerOptions {
   pollMs: number;
   stopGraceS: number;
   log?: (line: Record<string, unknown>) => void;
+  /**
+   * Scheduled jobs (jobs.ts): how to read a gateway's job rows (job-store.ts; the gateway is
+   * frozen or stopped when this is called) and the policy. Without it, suspends ignore jobs.
+   */
+  jobs?: { read(gatewayId: string): Promise<JobRow[]>; policy: JobPolicy };
+  nowMs?: () => number;
 }
 
 /** Where a tenant is: the gateway's state, folded. */
@@ -49,6 +56,10 @@ export interface SuspendResult {
   state: TenantState;
   from: TenantState;
   suspended: boolean;
+  /** What the tenant's scheduled jobs made of the request (absent without job support). */
+  jobs?: string;
+  /** When the waker will wake the tenant for its next job (epoch ms), if it will. */
+  wakeAtMs?: number;
 }
 
 /** A failure with the HTTP status the server answers for it. Messages never carry input values. */
@@ -70,14 +81,97 @@ function fold(s: ContainerState): TenantState | undefined {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** setTimeout's longest delay; longer waits re-arm. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 export class Waker {
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly wakes = new Map<string, { waitFor: WaitFor; result: Promise<WakeResult> }>();
   private readonly log: (line: Record<string, unknown>) => void;
+  private readonly now: () => number;
+  /** Wakes armed for scheduled jobs, per tenant. */
+  private readonly timers = new Map<string, { timer: NodeJS.Timeout; wakeAtMs: number; dueMs: number }>();
+  /** Since when jobs have kept a tenant from being suspended (and when last), per tenant. */
+  private readonly holding = new Map<string, { sinceMs: number; lastMs: number }>();
 
   constructor(private readonly opts: WakerOptions) {
     this.log = opts.log ?? (() => {});
+    this.now = opts.nowMs ?? (() => Date.now());
+  }
+
+  /** The scheduled wakes armed now (for the tests and the operator's log). */
+  scheduled(): Record<string, { wakeAtMs: number; dueMs: number }> {
+    return Object.fromEntries([...this.timers].map(([t, { wakeAtMs, dueMs }]) => [t, { wakeAtMs, dueMs }]));
+  }
+
+  /** Cancels every armed wake (shutdown). */
+  close(): void {
+    for (const { timer } of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+  }
+
+  private disarm(tenant: string): void {
+    const t = this.timers.get(tenant);
+    if (t) clearTimeout(t.timer);
+    this.timers.delete(tenant);
+  }
+
+  /** Wakes the tenant at `wakeAtMs` for a job due at `dueMs` (replacing an earlier plan). */
+  private arm(tenant: string, wakeAtMs: number, dueMs: number): void {
+    this.disarm(tenant);
+    const fire = () => {
+      const left = wakeAtMs - this.now();
+      if (left > 0) {
+        entry.timer = setTimeout(fire, Math.min(left, MAX_TIMER_MS));
+        entry.timer.unref();
+        return;
+      }
+      if (this.timers.get(tenant) === entry) this.timers.delete(tenant);
+      this.wake(tenant, "running", "scheduled-job", { dueAtMs: dueMs }).catch((err: unknown) => this.log({ msg: "scheduled wake failed", tenant, error: err instanceof Error ? err.message : String(err) }));
+    };
+    const entry = { timer: setTimeout(fire, Math.min(Math.max(0, wakeAtMs - this.now()), MAX_TIMER_MS)), wakeAtMs, dueMs };
+    entry.timer.unref();
+    this.timers.set(tenant, entry);
+  }
+
+  /** The tenant's jobs, read from its (frozen or stopped) gateway; a failure is "unreadable", never a throw. */
+  private async readJobs(gatewayId: string): Promise<JobsRead> {
+    const jobs = this.opts.jobs!;
+    try {
+      return { ok: true, times: jobTimes(await jobs.read(gatewayId), this.now(), jobs.policy.maxRunMs) };
+    } catch (err) {
+      return { ok: false, why: err instanceof Error ? err.message : "unreadable" };
+    }
+  }
+
+  /**
+   * After a start of the waker: the wakes of every suspended tenant of this platform, planned
+   * again from their jobs (the jobs, not the waker, are the record, so nothing is lost with a
+   * restart). Returns how many were armed.
+   */
+  async rearm(): Promise<number> {
+    if (!this.opts.jobs) return 0;
+    const gateways = (await this.opts.engine.list({ [PLATFORM_LABEL]: this.opts.platform, [COMPONENT_LABEL]: "gateway" })).filter(
+      (c) => c.labels[PLATFORM_LABEL] === this.opts.platform && c.labels[COMPONENT_LABEL] === "gateway" && typeof c.labels[TENANT_LABEL] === "string",
+    );
+    let armed = 0;
+    for (const g of gateways) {
+      const tenant = g.labels[TENANT_LABEL]!;
+      await this.serialize(tenant, async () => {
+        const from = fold(await this.opts.engine.state(g.id));
+        if (from !== "paused" && from !== "stopped") return;
+        // Already in its tier: no tier to choose, only the wake, a lead of that tier before
+        // the next job (at once for a job overdue or cut off by the suspend).
+        const read = await this.readJobs(g.id);
+        if (!read.ok) return this.log({ msg: "rearm: jobs unreadable", tenant, why: read.why });
+        const { nextDueMs, runningSinceMs } = read.times;
+        const dueMs = runningSinceMs ?? nextDueMs;
+        if (dueMs === undefined) return;
+        this.arm(tenant, Math.max(this.now(), dueMs - this.opts.jobs!.policy.leadMs[from]), dueMs);
+        armed++;
+      }).catch((err: unknown) => this.log({ msg: "rearm failed", tenant, error: err instanceof Error ? err.message : String(err) }));
+    }
+    return armed;
   }
 
   /** Runs `op` after every earlier operation on this tenant has settled. */
@@ -115,11 +209,11 @@ export class Waker {
     }
   }
 
-  wake(tenant: string, waitFor: WaitFor, reason: string): Promise<WakeResult> {
+  wake(tenant: string, waitFor: WaitFor, reason: string, extra: Record<string, unknown> = {}): Promise<WakeResult> {
     const inFlight = this.wakes.get(tenant);
     // "healthy" implies "running": a caller content with less shares any wake in flight.
     if (inFlight && (inFlight.waitFor === "healthy" || waitFor === "running")) return inFlight.result;
-    const result = this.serialize(tenant, () => this.doWake(tenant, waitFor, reason));
+    const result = this.serialize(tenant, () => this.doWake(tenant, waitFor, reason, extra));
     const entry = { waitFor, result };
     this.wakes.set(tenant, entry);
     void result
@@ -130,8 +224,10 @@ export class Waker {
     return result;
   }
 
-  private async doWake(tenant: string, waitFor: WaitFor, reason: string): Promise<WakeResult> {
+  private async doWake(tenant: string, waitFor: WaitFor, reason: string, extra: Record<string, unknown>): Promise<WakeResult> {
     const t0 = performance.now();
+    // Whoever wakes it, the armed wake is spent: the next suspend plans again.
+    this.disarm(tenant);
     const { gateway, proxy } = await this.containers(tenant);
     const gwState = await this.opts.engine.state(gateway.id);
     const from = fold(gwState);
@@ -152,7 +248,7 @@ export class Waker {
         const enough = waitFor === "running" || from !== "stopped" || s.health === undefined || s.health === "healthy";
         if (s.status === "running" && enough) {
           const wakeMs = Math.round(performance.now() - t0);
-          if (from !== "running") await this.record({ tenant, action: "tenant.woken", target: "gateway", decision: "woken", details: { from, reason, wakeMs, waitFor } });
+          if (from !== "running") await this.record({ tenant, action: "tenant.woken", target: "gateway", decision: "woken", details: { from, reason, wakeMs, waitFor, ...extra } });
           return { tenant, state: "running", health: s.health, from, woke: from !== "running", wakeMs };
         }
         if (s.status === "exited" || s.status === "dead") throw new WakerError(502, "the gateway exited while waking");
@@ -162,23 +258,53 @@ export class Waker {
       }
     } catch (err) {
       const error = err instanceof WakerError ? err.message : "engine call failed";
-      await this.record({ tenant, action: "tenant.wake_failed", target: "gateway", decision: "failed", details: { from, reason, error, afterMs: Math.round(performance.now() - t0) } });
+      await this.record({ tenant, action: "tenant.wake_failed", target: "gateway", decision: "failed", details: { from, reason, error, afterMs: Math.round(performance.now() - t0), ...extra } });
       throw err instanceof WakerError ? err : new WakerError(502, `engine call failed: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 
-  suspend(tenant: string, tier: SuspendTier, reason: string): Promise<SuspendResult> {
-    return this.serialize(tenant, () => this.doSuspend(tenant, tier, reason));
+  /** `horizonMs`: the tenant's own stop threshold (jobs due sooner keep it paused); the policy's when absent. */
+  suspend(tenant: string, tier: SuspendTier, reason: string, horizonMs?: number): Promise<SuspendResult> {
+    return this.serialize(tenant, () => this.doSuspend(tenant, tier, reason, horizonMs));
   }
 
-  private async doSuspend(tenant: string, tier: SuspendTier, reason: string): Promise<SuspendResult> {
+  private async doSuspend(tenant: string, requested: SuspendTier, reason: string, horizonMs: number | undefined): Promise<SuspendResult> {
     const { gateway, proxy } = await this.containers(tenant);
     const from = fold(await this.opts.engine.state(gateway.id));
     if (from === undefined) throw new WakerError(409, "the gateway is being removed or is dead");
     // Already as deep or deeper: nothing to do (a pause never wakes a stopped tenant).
-    if (from === "stopped" || (from === "paused" && tier === "paused")) return { tenant, state: from, from, suspended: false };
-    // The gateway first: its proxy must outlive its last outbound request.
+    if (from === "stopped" || (from === "paused" && requested === "paused")) return { tenant, state: from, from, suspended: false };
+    let plan: SuspendPlan = { kind: "suspend", tier: requested, jobs: "none" };
+    let why: string | undefined;
     try {
+      if (this.opts.jobs) {
+        // Freeze first: a frozen gateway writes nothing while its database is copied.
+        if (from === "running") await this.opts.engine.act(gateway.id, "pause");
+        const read = await this.readJobs(gateway.id);
+        if (!read.ok) why = read.why;
+        const policy = horizonMs === undefined ? this.opts.jobs.policy : { ...this.opts.jobs.policy, horizonMs };
+        plan = planSuspend(requested, this.now(), read, policy, this.holding.get(tenant)?.sinceMs);
+      }
+      if (plan.kind === "stay") {
+        // A job runs or is due now: it runs awake. A tenant found paused stays as it is and is
+        // woken at once, so its job runs.
+        if (from === "running") await this.opts.engine.act(gateway.id, "unpause");
+        else this.arm(tenant, this.now(), plan.dueMs);
+        const h = this.holding.get(tenant);
+        this.holding.set(tenant, { sinceMs: h && this.now() - h.lastMs < this.opts.jobs!.policy.maxHoldMs ? h.sinceMs : this.now(), lastMs: this.now() });
+        await this.record({ tenant, action: "tenant.suspend_deferred", target: "gateway", decision: "deferred", details: { from, requested, reason, jobs: plan.reason, dueAtMs: plan.dueMs } });
+        return { tenant, state: from, from, suspended: false, jobs: plan.reason };
+      }
+      this.holding.delete(tenant);
+      const tier = plan.tier;
+      const note = { jobs: plan.jobs, ...(plan.nextJobAtMs !== undefined ? { nextJobAtMs: plan.nextJobAtMs } : {}), ...(plan.wakeAtMs !== undefined ? { wakeAtMs: plan.wakeAtMs } : {}), ...(why ? { why } : {}) };
+      if (from === "paused" && tier === "paused") {
+        // Asked to stop, kept paused for a job due soon: no transition, but a decision.
+        if (plan.wakeAtMs !== undefined) this.arm(tenant, plan.wakeAtMs, plan.nextJobAtMs!);
+        await this.record({ tenant, action: "tenant.suspend_deferred", target: "gateway", decision: "kept-paused", details: { from, requested, reason, ...note } });
+        return { tenant, state: "paused", from, suspended: false, jobs: plan.jobs, ...(plan.wakeAtMs !== undefined ? { wakeAtMs: plan.wakeAtMs } : {}) };
+      }
+      // The gateway first: its proxy must outlive its last outbound request.
       for (const c of [gateway, proxy]) {
         if (!c) continue;
         const s = await this.opts.engine.state(c.id);
@@ -190,12 +316,18 @@ export class Waker {
           if (s.status === "paused" || s.status === "running" || s.status === "restarting") await this.opts.engine.act(c.id, "stop", this.opts.stopGraceS);
         }
       }
+      if (plan.wakeAtMs !== undefined) this.arm(tenant, plan.wakeAtMs, plan.nextJobAtMs!);
+      else this.disarm(tenant);
+      await this.record({ tenant, action: "tenant.suspended", target: "gateway", decision: tier, details: { from, tier, reason, ...(this.opts.jobs ? { requested, ...note } : {}) } });
+      return { tenant, state: tier, from, suspended: true, ...(this.opts.jobs ? { jobs: plan.jobs } : {}), ...(plan.wakeAtMs !== undefined ? { wakeAtMs: plan.wakeAtMs } : {}) };
     } catch (err) {
       // Seen on a loaded host: the engine answers a pause 500 (the freezer timed out). The caller
-      // retries later; a half-suspended tenant is woken whole by the next wake.
-      throw new WakerError(502, `engine call failed: ${err instanceof Error ? err.message : String(err)}`);
+      // retries later; a half-suspended tenant is woken whole by the next wake. Recorded, so a
+      // tenant that cannot be suspended is visible in the audit, not only in a log.
+      const status = (err as { statusCode?: unknown }).statusCode;
+      const error = err instanceof WakerError ? err.message : `engine call failed${typeof status === "number" ? ` (HTTP ${status})` : ""}`;
+      await this.record({ tenant, action: "tenant.suspend_failed", target: "gateway", decision: "failed", details: { from, tier: requested, reason, error } });
+      throw err instanceof WakerError ? err : new WakerError(502, `engine call failed: ${err instanceof Error ? err.message : String(err)}`);
     }
-    await this.record({ tenant, action: "tenant.suspended", target: "gateway", decision: tier, details: { from, tier, reason } });
-    return { tenant, state: tier, from, suspended: true };
   }
 }

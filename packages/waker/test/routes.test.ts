@@ -11,6 +11,7 @@ describe("waker routes", () => {
     expect(route("POST", "/tenants/alpha/wake?wait=running&reason=websocket", AUTH, TOKEN)).toEqual({ kind: "wake", tenant: "alpha", waitFor: "running", reason: "websocket" });
     expect(route("POST", "/tenants/a-1/suspend?tier=paused", AUTH, TOKEN)).toEqual({ kind: "suspend", tenant: "a-1", tier: "paused", reason: "idle" });
     expect(route("POST", "/tenants/a-1/suspend?tier=stopped&reason=operator", AUTH, TOKEN)).toEqual({ kind: "suspend", tenant: "a-1", tier: "stopped", reason: "operator" });
+    expect(route("POST", "/tenants/a-1/suspend?tier=stopped&horizonS=600", AUTH, TOKEN)).toEqual({ kind: "suspend", tenant: "a-1", tier: "stopped", reason: "idle", horizonS: 600 });
   });
 
   it("authenticates before anything else: no token, a wrong token or another scheme is 401 on every path", () => {
@@ -44,6 +45,10 @@ describe("waker routes", () => {
       [`/tenants/alpha/wake?reason=${secretish}`, /^reason: /],
       [`/tenants/alpha/wake?tier=paused`, /query parameter "tier" is not allowed/],
       [`/tenants/alpha/suspend?tier=paused&tier=stopped`, /tier is given twice/],
+      [`/tenants/alpha/suspend?tier=paused&horizonS=${secretish}`, /^horizonS: must be a whole number/],
+      [`/tenants/alpha/suspend?tier=paused&horizonS=-1`, /^horizonS: must be a whole number/],
+      [`/tenants/alpha/suspend?tier=paused&horizonS=1e9`, /^horizonS: must be a whole number/],
+      [`/tenants/alpha/wake?horizonS=5`, /query parameter "horizonS" is not allowed/],
       [`/tenants/Alpha/wake`, /^tenant: /],
       [`/tenants/${encodeURIComponent("../x")}/wake`, /^tenant: /],
     ];
