@@ -48,7 +48,7 @@ describe("waker routes: whole matches only", () => {
     expect(refusal("POST", "/tenants/alpha/wake?wait=soon")).toBe("400 wait: must be one of healthy, running");
     expect(refusal("POST", "/tenants/alpha/suspend")).toBe("400 tier: is required (one of paused, stopped)");
     expect(refusal("POST", "/tenants/alpha/wake?tier=paused")).toBe('400 query parameter "tier" is not allowed (allowed: wait, reason)');
-    expect(refusal("POST", "/tenants/alpha/suspend?tier=paused&wait=running")).toBe('400 query parameter "wait" is not allowed (allowed: tier, reason)');
+    expect(refusal("POST", "/tenants/alpha/suspend?tier=paused&wait=running")).toBe('400 query parameter "wait" is not allowed (allowed: tier, reason, horizonS)');
     const long = "p".repeat(60);
     expect(refusal("POST", `/tenants/alpha/wake?${long}=1`)).toBe(`400 query parameter "${"p".repeat(40)}" is not allowed (allowed: wait, reason)`);
   });
