@@ -8,7 +8,7 @@ import { Edge, type EdgeOidcArgs } from "./edge.js";
 import { NetworkAttachment } from "./network-attachment.js";
 import { EgressAuditShipper } from "./egress-audit-shipper.js";
 import { InferenceRouter, type RouterTenantEntry } from "./inference-router.js";
-import { routerTenantEntry, routerTokenDigest } from "@octw/contracts";
+import { ROUTER_PORT, routerTenantEntry, routerTokenDigest } from "@octw/contracts";
 import { SandboxPolicy, type SandboxPolicyArgs } from "./sandbox-policy.js";
 import { TenantGateway } from "./tenant-gateway.js";
 import { TenantNetwork } from "./tenant-network.js";
@@ -306,6 +306,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
       planned: t.policy,
       tenantNetworkName,
       proxyAddress: t.addresses.egressProxy,
+      ...(t.policy.inference ? { inferenceRouter: { address: t.addresses.inferenceRouter, port: ROUTER_PORT } } : {}),
       egressNetworkName,
       proxyImage: plan.config.images.egressProxy,
       allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
