@@ -331,6 +331,7 @@ function edgeOidcArgs(o: NonNullable<NonNullable<OpenClawPlatformConfig["edge"]>
     ...(o.sessionMaxS ? { sessionMaxSec: o.sessionMaxS } : {}),
     ...(o.recheckS ? { recheckSec: o.recheckS } : {}),
     ...(o.idpHosts ? { idpHosts: o.idpHosts } : {}),
+    ...(o.idpCaCertificate !== undefined ? { idpCaCertificate: o.idpCaCertificate } : {}),
   };
 }
 

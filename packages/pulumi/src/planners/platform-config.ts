@@ -7,6 +7,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { namePrefixSchema, tenantIdSchema } from "../components/common.js";
 import { imageProblem } from "./image-pinning.js";
+import { idpCaCertificateSchema } from "./ca-certificate.js";
 import {
   DEFAULT_UID_BASE,
   UIDS_PER_SLOT,
@@ -174,6 +175,8 @@ export interface PlatformOidcConfig {
   recheckS?: number;
   /** Fixed addresses of the IdP's host names (the edge's DNS never forwards). */
   idpHosts?: { host: string; ip: string }[];
+  /** PEM certificate(s) of the CA that signed the IdP's TLS certificate (an IdP behind the organization's own CA). */
+  idpCaCertificate?: string;
 }
 
 export interface OpenClawPlatformConfig {
@@ -313,6 +316,7 @@ export const platformConfigSchema = z
             sessionMaxS: z.number().int().min(300).max(604_800).optional(),
             recheckS: z.number().int().min(30).max(3_600).optional(),
             idpHosts: z.array(z.strictObject({ host: z.string().min(1), ip: z.ipv4() })).optional(),
+            idpCaCertificate: idpCaCertificateSchema.optional(),
           })
           .optional(),
       })
