@@ -29,7 +29,13 @@ const composer = (p: Page) => p.getByPlaceholder(/^Message /);
 /** The edge's decision with this reason reaches the platform's audit trail (the edge ships in batches). */
 async function auditHas(tenant: string, actor: string, reason: RegExp): Promise<void> {
   const reasons = async () => (await s.auditEvents()).filter((e) => e.tenant === tenant && e.actor === actor).map((e) => String((e.details as { reason?: unknown }).reason));
-  await expect.poll(async () => (await reasons()).some((r) => reason.test(r)), { timeout: 30_000, interval: 1_000 }).toBe(true);
+  let seen: string[] = [];
+  await expect
+    .poll(async () => (seen = await reasons()).some((r) => reason.test(r)), { timeout: 30_000, interval: 1_000 })
+    .toBe(true)
+    .catch((e: unknown) => {
+      throw new Error(`no ${tenant}/${actor} decision with a reason like ${String(reason)} in the audit trail; reasons seen: ${[...new Set(seen)].join(", ")}`, { cause: e });
+    });
 }
 
 beforeAll(async () => {
