@@ -18,7 +18,7 @@ import type Dockerode from "dockerode";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRealizingMocks, newRunId, type RealizingMocks } from "../realize/index";
-import { engine, requireEnv, valueOf } from "./env";
+import { engine, imagesFromEnv, requireEnv, valueOf } from "./env";
 import { storeProviderKeys } from "./tenant-keys";
 import { until } from "./until";
 import { execIn, nodeProbe } from "./probe-exec";
@@ -113,12 +113,7 @@ async function containerOf(tenant: string, component: string): Promise<Dockerode
 beforeAll(async () => {
   dk = await engine();
   const outside = requireEnv("OCTW_TEST_OUTSIDE_ADDR");
-  const images = {
-    openclaw: requireEnv("OCTW_IMAGE_OPENCLAW"),
-    egressProxy: requireEnv("OCTW_IMAGE_EGRESS"),
-    postgres: requireEnv("OCTW_IMAGE_POSTGRES"),
-    inferenceRouter: requireEnv("OCTW_IMAGE_INFERENCE_ROUTER"),
-  };
+  const images = imagesFromEnv("openclaw", "egressProxy", "postgres", "inferenceRouter");
   await startProvider(outside);
   const inference = (model: string) => ({ providers: [{ name: "openai", api: "openai", baseUrl: `http://${outside}:${providerPort}`, models: [model] }], limits: { rate: { ratePerSec: 50, burst: 100 }, maxConcurrent: 8 } });
   rm = createRealizingMocks({ runId, docker: dk, log: (l) => process.env.OCTW_REALIZE_VERBOSE && console.log(`[realize] ${l}`) });

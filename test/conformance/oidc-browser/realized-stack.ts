@@ -24,7 +24,7 @@ import { readEvents, type StoredEvent } from "@octw/audit";
 import { OpenClawPlatform } from "@octw/pulumi";
 import { CLIENT_ID, CLIENT_SECRET, startTestIdp, type TestIdp } from "../../../packages/edge/test/oidc/idp";
 import { createRealizingMocks, newRunId, sweepDeadRuns, type RealizingMocks } from "../../realize/index";
-import { engine, requireEnv, valueOf } from "../env";
+import { engine, imagesFromEnv, requireEnv, valueOf } from "../env";
 import { storeProviderKeys } from "../tenant-keys";
 import { until } from "../until";
 import { DOMAIN, TENANT_ROLES, startBrowserKit, testCertificate, type BrowserKit } from "./harness";
@@ -119,16 +119,10 @@ export async function startRealizedBrowserStack(o: { shots: string; recheckS: nu
   const h = (n % 200) + 20;
   const edgePort = 20_000 + (n % 10_000);
   // The host's address on the platform's ingress network (Docker gives a bridge's first address to the host).
-  const ingressHost = `10.233.${h}.1`;
+  const ingressHost = `10.228.${h}.1`;
   const front = `127.31.${h}.${(n >> 8) % 250 + 2}`;
   const outside = requireEnv("OCTW_TEST_OUTSIDE_ADDR");
-  const images = {
-    openclaw: requireEnv("OCTW_IMAGE_OPENCLAW"),
-    egressProxy: requireEnv("OCTW_IMAGE_EGRESS"),
-    postgres: requireEnv("OCTW_IMAGE_POSTGRES"),
-    edge: requireEnv("OCTW_IMAGE_EDGE"),
-    inferenceRouter: requireEnv("OCTW_IMAGE_INFERENCE_ROUTER"),
-  };
+  const images = imagesFromEnv("openclaw", "egressProxy", "postgres", "edge", "inferenceRouter");
   const keys: Record<Tenant, string> = { alpha: `sk-alpha-${randomBytes(16).toString("hex")}`, bravo: `sk-bravo-${randomBytes(16).toString("hex")}` };
   const cert = testCertificate();
   const provider = await startFakeModelProvider(outside);
@@ -150,10 +144,10 @@ export async function startRealizedBrowserStack(o: { shots: string; recheckS: nu
     const platform = new OpenClawPlatform("ob", {
       prefix,
       domain: DOMAIN,
-      addressPool: `10.230.${h}.0/24`,
-      egressSubnet: `10.231.${h}.0/24`,
-      controlSubnet: `10.232.${h}.0/28`,
-      ingressSubnet: `10.233.${h}.0/28`,
+      addressPool: `10.225.${h}.0/24`,
+      egressSubnet: `10.226.${h}.0/24`,
+      controlSubnet: `10.227.${h}.0/28`,
+      ingressSubnet: `10.228.${h}.0/28`,
       images,
       inferenceRouter: { insecureProvidersForTests: [`${outside}/32`] },
       edge: {
