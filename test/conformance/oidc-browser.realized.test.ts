@@ -132,6 +132,7 @@ describe("people sign in with the IdP on the realized platform and use OpenClaw'
     const p = mia.page;
     // The IdP's refresh tokens for this sign-in live 5 s: the edge's next re-check finds the session expired there.
     s.idp.ttl.refreshTokenSec = 5;
+    const grantErrors = s.idpGrantErrors.length;
     await s.kit.idpLogin(p, "mia", "mia-pass-1");
     await p.waitForURL((u) => u.host === `alpha.${DOMAIN}` && !u.pathname.startsWith("/_edge/"));
     s.idp.ttl.refreshTokenSec = 86_400;
@@ -149,7 +150,9 @@ describe("people sign in with the IdP on the realized platform and use OpenClaw'
     await p.waitForURL(url("alpha", where), { timeout: 30_000 });
     await expect.poll(() => composer(p).count(), { timeout: 30_000, interval: 250 }).toBe(1);
     await s.kit.snap(p, "back-where-she-was");
-    // Why it ended, in the platform's audit trail: the IdP refused the refresh.
+    // Why it ended: the edge's re-check was refused by the IdP (the refresh token had expired there) ...
+    expect(s.idpGrantErrors.slice(grantErrors)).toContainEqual({ grantType: "refresh_token", error: "invalid_grant" });
+    // ... and the edge recorded that decision in the platform's audit trail.
     await auditHas("alpha", "mia", /^oidc_refresh_/);
     await mia.close();
   }, 240_000);

@@ -47,6 +47,8 @@ export interface RealizedBrowserStack {
   idp: TestIdp;
   keys: Record<Tenant, string>;
   provider: { calls: ProviderCall[] };
+  /** Grants the IdP refused (grant type and error), as oidc-provider reports them. */
+  idpGrantErrors: { grantType: string; error: string }[];
   /** Re-check interval of sessions at the IdP (the platform's edge.oidc.recheckS). */
   recheckS: number;
   /** The platform's audit trail, read as the operator (the AuditStore's owner). */
@@ -187,6 +189,10 @@ export async function startRealizedBrowserStack(o: { shots: string; recheckS: nu
       listen: { host: ingressHost, port: 443, name: `idp.${DOMAIN}` },
     });
     closers.push(() => idp.close());
+    const idpGrantErrors: { grantType: string; error: string }[] = [];
+    idp.provider.on("grant.error", (ctx: { oidc?: { params?: { grant_type?: unknown } } }, err: { error?: string }) => {
+      idpGrantErrors.push({ grantType: String(ctx.oidc?.params?.grant_type), error: String(err.error) });
+    });
     const tlsFront = await startTlsFront(front, cert, { host: "127.0.0.1", port: edgePort });
     closers.push(() => new Promise<void>((r) => tlsFront.close(() => r())));
 
@@ -223,6 +229,7 @@ export async function startRealizedBrowserStack(o: { shots: string; recheckS: nu
       idp,
       keys,
       provider,
+      idpGrantErrors,
       recheckS: o.recheckS,
       auditEvents: async () => {
         const c = new pg.Client({ host: operator.host, port: operator.port, database: operator.database, user: operator.user, password: operator.password });
