@@ -23,7 +23,7 @@ import pg from "pg";
 import { readEvents, type StoredEvent } from "@octw/audit";
 import { OpenClawPlatform } from "@octw/pulumi";
 import { CLIENT_ID, CLIENT_SECRET, startTestIdp, type TestIdp } from "../../../packages/edge/test/oidc/idp";
-import { createRealizingMocks, newRunId, sweepDeadRuns, type RealizingMocks } from "../../realize/index";
+import { createRealizingMocks, demuxDockerStream, newRunId, sweepDeadRuns, type RealizingMocks } from "../../realize/index";
 import { engine, imagesFromEnv, requireEnv, valueOf } from "../env";
 import { storeProviderKeys } from "../tenant-keys";
 import { until } from "../until";
@@ -53,6 +53,8 @@ export interface RealizedBrowserStack {
   recheckS: number;
   /** The platform's audit trail, read as the operator (the AuditStore's owner). */
   auditEvents(): Promise<StoredEvent[]>;
+  /** The edge container's log. */
+  edgeLog(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -231,6 +233,7 @@ export async function startRealizedBrowserStack(o: { shots: string; recheckS: nu
       provider,
       idpGrantErrors,
       recheckS: o.recheckS,
+      edgeLog: async () => demuxDockerStream(await dk.getContainer(`${prefix}-edge`).logs({ stdout: true, stderr: true, follow: false, tail: 400 })),
       auditEvents: async () => {
         const c = new pg.Client({ host: operator.host, port: operator.port, database: operator.database, user: operator.user, password: operator.password });
         await c.connect();
