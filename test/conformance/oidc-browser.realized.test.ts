@@ -32,7 +32,7 @@ async function auditHas(tenant: string, actor: string, reason: RegExp): Promise<
   const reasonOf = (e: StoredEvent) => String((e.details as { reason?: unknown }).reason);
   let seen: StoredEvent[] = [];
   await expect
-    .poll(async () => (seen = (await s.auditEvents()).filter((e) => e.tenant === tenant)).some((e) => e.actor === actor && reason.test(reasonOf(e))), { timeout: 30_000, interval: 1_000 })
+    .poll(async () => (seen = await s.auditEvents(tenant)).some((e) => e.actor === actor && reason.test(reasonOf(e))), { timeout: 30_000, interval: 1_000 })
     .toBe(true)
     .catch((e: unknown) => {
       const last = seen.slice(-40).map((x) => `${x.time} ${x.actor} ${x.decision} ${reasonOf(x)} ${JSON.stringify(x.details)}`);
@@ -154,6 +154,7 @@ describe("people sign in with the IdP on the realized platform and use OpenClaw'
     await s.kit.snap(p, "back-where-she-was");
     // Why it ended: the edge's re-check was refused by the IdP (the refresh token had expired there).
     expect(s.idpGrantErrors.slice(grantErrors)).toContainEqual({ grantType: "refresh_token", error: "invalid_grant" });
+    // (The edge's audit decision for it is not asserted: test/conformance/FINDINGS.md, 10.)
     await mia.close();
   }, 240_000);
 });

@@ -51,8 +51,8 @@ export interface RealizedBrowserStack {
   idpGrantErrors: { grantType: string; error: string }[];
   /** Re-check interval of sessions at the IdP (the platform's edge.oidc.recheckS). */
   recheckS: number;
-  /** The platform's audit trail, read as the operator (the AuditStore's owner). */
-  auditEvents(): Promise<StoredEvent[]>;
+  /** A tenant's audit trail (its newest 100 000 events), read as the operator (the AuditStore's owner). */
+  auditEvents(tenant: string): Promise<StoredEvent[]>;
   /** The edge container's log. */
   edgeLog(): Promise<string>;
   close(): Promise<void>;
@@ -234,11 +234,11 @@ export async function startRealizedBrowserStack(o: { shots: string; recheckS: nu
       idpGrantErrors,
       recheckS: o.recheckS,
       edgeLog: async () => demuxDockerStream(await dk.getContainer(`${prefix}-edge`).logs({ stdout: true, stderr: true, follow: false, tail: 400 })),
-      auditEvents: async () => {
+      auditEvents: async (tenant) => {
         const c = new pg.Client({ host: operator.host, port: operator.port, database: operator.database, user: operator.user, password: operator.password });
         await c.connect();
         try {
-          return await readEvents(c, { limit: 10_000 });
+          return await readEvents(c, { tenant, limit: 100_000 });
         } finally {
           await c.end();
         }
