@@ -24,6 +24,7 @@ import { OpenClawPlatform } from "@octw/pulumi";
 import { createRealizingMocks, newRunId, type RealizingMocks } from "../realize/index";
 import { tarArchive } from "../realize/tar-archive";
 import { engine, requireEnv, valueOf } from "./env";
+import { until } from "./until";
 
 const run = `e2e${randomBytes(3).toString("hex")}`;
 const h = (parseInt(run.slice(3, 5), 16) % 200) + 20;
@@ -104,21 +105,6 @@ async function createContainer(spec: Dockerode.ContainerCreateOptions): Promise<
   const c = await dk.createContainer({ ...spec, Labels: { "octw.test.run": run } });
   created.containers.push(c.id);
   return c.id;
-}
-
-async function until<T>(what: string, timeoutMs: number, f: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`${what}: not ready after ${timeoutMs} ms (${String(last)})`);
-    await new Promise((r) => setTimeout(r, 1_000));
-  }
 }
 
 function openclawConfig(edgeAddress: string, tenant: string): string {

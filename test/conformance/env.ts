@@ -31,3 +31,18 @@ export function valueOf<T>(o: { apply<U>(f: (t: T) => U): unknown }): Promise<T>
     });
   });
 }
+
+const IMAGE_ENV = {
+  openclaw: "OCTW_IMAGE_OPENCLAW",
+  egressProxy: "OCTW_IMAGE_EGRESS",
+  postgres: "OCTW_IMAGE_POSTGRES",
+  edge: "OCTW_IMAGE_EDGE",
+  inferenceRouter: "OCTW_IMAGE_INFERENCE_ROUTER",
+  egressAudit: "OCTW_IMAGE_EGRESS_AUDIT",
+  waker: "OCTW_IMAGE_WAKER",
+} as const;
+
+/** The platform's `images` from the test environment's locally built images (each one required). */
+export function imagesFromEnv<K extends keyof typeof IMAGE_ENV>(...keys: K[]): Record<K, string> {
+  return Object.fromEntries(keys.map((k) => [k, requireEnv(IMAGE_ENV[k])])) as Record<K, string>;
+}

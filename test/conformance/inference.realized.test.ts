@@ -12,13 +12,15 @@ import { randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
-import { TenantSecrets, readEvents, type StoredEvent } from "@octw/audit";
+import { readEvents, type StoredEvent } from "@octw/audit";
 import { OpenClawPlatform, ROUTER_TOKEN_PATH } from "@octw/pulumi";
 import type Dockerode from "dockerode";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRealizingMocks, newRunId, type RealizingMocks } from "../realize/index";
-import { engine, requireEnv, valueOf } from "./env";
+import { engine, imagesFromEnv, requireEnv, valueOf } from "./env";
+import { storeProviderKeys } from "./tenant-keys";
+import { until } from "./until";
 import { execIn, nodeProbe } from "./probe-exec";
 
 const runId = newRunId();
@@ -101,21 +103,6 @@ async function startProvider(address: string): Promise<void> {
 const call = (tenant: "alpha" | "bravo", opts: { token?: string; model: string; stream?: boolean; events?: number; host?: string; port?: number }) =>
   nodeProbe<CallResult>(dk, gw[tenant]!.id, CALL, [opts.host ?? gw[tenant]!.router, String(opts.port ?? 8080), opts.token ?? "-", opts.model, opts.stream ? "1" : "0", String(opts.events ?? 5)], { user: gw[tenant]!.user, timeoutMs: 90_000 });
 
-async function until<T>(what: string, timeoutMs: number, f: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`${what}: not ready after ${timeoutMs} ms (${String(last)})`);
-    await new Promise((r) => setTimeout(r, 1_000));
-  }
-}
-
 async function containerOf(tenant: string, component: string): Promise<Dockerode.ContainerInfo> {
   const list = await dk.listContainers({ filters: { label: [`octw.tenant=${tenant}`, `octw.component=${component}`] } });
   const mine = list.filter((c) => c.Names.some((n) => n.includes(runId)));
@@ -126,12 +113,7 @@ async function containerOf(tenant: string, component: string): Promise<Dockerode
 beforeAll(async () => {
   dk = await engine();
   const outside = requireEnv("OCTW_TEST_OUTSIDE_ADDR");
-  const images = {
-    openclaw: requireEnv("OCTW_IMAGE_OPENCLAW"),
-    egressProxy: requireEnv("OCTW_IMAGE_EGRESS"),
-    postgres: requireEnv("OCTW_IMAGE_POSTGRES"),
-    inferenceRouter: requireEnv("OCTW_IMAGE_INFERENCE_ROUTER"),
-  };
+  const images = imagesFromEnv("openclaw", "egressProxy", "postgres", "inferenceRouter");
   await startProvider(outside);
   const inference = (model: string) => ({ providers: [{ name: "openai", api: "openai", baseUrl: `http://${outside}:${providerPort}`, models: [model] }], limits: { rate: { ratePerSec: 50, burst: 100 }, maxConcurrent: 8 } });
   rm = createRealizingMocks({ runId, docker: dk, log: (l) => process.env.OCTW_REALIZE_VERBOSE && console.log(`[realize] ${l}`) });
@@ -156,16 +138,7 @@ beforeAll(async () => {
   await rm.settled();
 
   // The operator stores each tenant's own provider key (what `octw secrets set` does, as the owner).
-  const operator = await valueOf(platform.audit.owner);
-  const masterKey = await valueOf(platform.audit.masterKey);
-  const pool = new pg.Pool({ host: operator.host, port: operator.port, database: operator.database, user: operator.user, password: operator.password, max: 1 });
-  try {
-    const secrets = new TenantSecrets({ db: pool, keyring: [{ version: 1, key: Buffer.from(masterKey, "base64") }] });
-    await secrets.set("alpha", "openai/api-key", KEYS.alpha);
-    await secrets.set("bravo", "openai/api-key", KEYS.bravo);
-  } finally {
-    await pool.end();
-  }
+  await storeProviderKeys(platform, "openai/api-key", KEYS);
   for (const t of ["alpha", "bravo"] as const) {
     const c = await containerOf(t, "gateway");
     const user = (await dk.getContainer(c.Id).inspect()).Config.User;

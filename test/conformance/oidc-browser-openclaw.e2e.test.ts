@@ -8,14 +8,12 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type Dockerode from "dockerode";
-import type { Page, WebSocket as PwWebSocket } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tarArchive } from "../realize/tar-archive";
 import { engine, requireEnv } from "./env";
-import { DOMAIN, freePort, startHarness, type Harness } from "./oidc-browser/harness";
-
-/** A page under test renders within seconds on a loaded 2-core machine, not within expect.poll's 1 s default. */
-const POLL = { timeout: 15_000, interval: 100 };
+import { openControlUi } from "./oidc-browser/control-ui";
+import { DOMAIN, POLL, freePort, startHarness, type Harness } from "./oidc-browser/harness";
+import { until } from "./until";
 
 const SHOTS = join(process.cwd(), "reports", "oidc-browser", "openclaw");
 const run = `oidc${randomBytes(3).toString("hex")}`;
@@ -29,21 +27,6 @@ let dk: Dockerode;
 let h: Harness;
 const created = { containers: [] as string[], networks: [] as string[], volumes: [] as string[] };
 const t0 = Date.now();
-
-async function until<T>(what: string, timeoutMs: number, f: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`${what}: not ready after ${timeoutMs} ms (${String(last)})`);
-    await new Promise((r) => setTimeout(r, 1_000));
-  }
-}
 
 beforeAll(async () => {
   dk = await engine();
@@ -108,35 +91,9 @@ afterAll(async () => {
   console.log(`oidc browser suite (real OpenClaw gateway): ${((Date.now() - t0) / 1000).toFixed(1)} s wall, screenshots in ${SHOTS}`);
 }, 120_000);
 
-/** Signs a person in with a fresh browser and returns the scopes of OpenClaw's hello. */
-async function openControlUi(username: string, password: string, shot: string): Promise<{ scopes: string[]; page: Page; close(): Promise<void> }> {
-  const ctx = await h.newContext();
-  const page = await ctx.newPage();
-  const frames: string[] = [];
-  const sockets: PwWebSocket[] = [];
-  page.on("websocket", (ws) => {
-    sockets.push(ws);
-    ws.on("framereceived", (f) => frames.push(typeof f.payload === "string" ? f.payload : f.payload.toString("utf8")));
-  });
-  await page.goto(h.url("alpha", "/"));
-  await h.idpLogin(page, username, password, username === "mia" ? "idp-sign-in" : undefined);
-  await page.waitForURL(h.url("alpha", "/"));
-  await expect.poll(() => page.title(), { timeout: 30_000 }).toMatch(/OpenClaw/);
-  // OpenClaw's answer to the UI's connect, on the WebSocket the UI opened to alpha's origin.
-  const hello = await expect
-    .poll(() => frames.map((f) => JSON.parse(f) as { type: string; ok?: boolean; payload?: { auth?: { scopes?: string[] } } }).find((f) => f.type === "res" && f.ok === true && f.payload?.auth?.scopes), { timeout: 60_000 })
-    .toBeDefined()
-    .then(() => frames.map((f) => JSON.parse(f) as { type: string; ok?: boolean; payload?: { auth?: { scopes?: string[] } } }).find((f) => f.type === "res" && f.ok === true && f.payload?.auth?.scopes)!);
-  expect(sockets.length).toBeGreaterThan(0);
-  expect(sockets.every((s) => new URL(s.url()).host === `alpha.${DOMAIN}:${h.port}`)).toBe(true);
-  await page.waitForTimeout(2_000);
-  await h.snap(page, shot);
-  return { scopes: hello.payload!.auth!.scopes!, page, close: () => ctx.close() };
-}
-
 describe("OpenClaw's Control UI through the edge, signed in with the IdP", () => {
   it("a member signs in and OpenClaw's Control UI connects through the edge with read and write; bravo shows no access", async () => {
-    const m = await openControlUi("mia", "mia-pass-1", "openclaw-control-ui-member");
+    const m = await openControlUi(h, "alpha", "mia", "mia-pass-1", { shot: "openclaw-control-ui-member", idpShot: "idp-sign-in" });
     console.log("member session scopes:", m.scopes);
     expect(m.scopes).toEqual(expect.arrayContaining(["operator.read", "operator.write"]));
     expect(m.scopes).not.toContain("operator.admin");
@@ -149,7 +106,7 @@ describe("OpenClaw's Control UI through the edge, signed in with the IdP", () =>
   });
 
   it("a viewer's Control UI session holds read only: OpenClaw will not let it send (the edge caps the device's scopes)", async () => {
-    const v = await openControlUi("vic", "vic-pass-1", "openclaw-control-ui-viewer");
+    const v = await openControlUi(h, "alpha", "vic", "vic-pass-1", { shot: "openclaw-control-ui-viewer" });
     console.log("viewer session scopes:", v.scopes);
     expect(v.scopes).toContain("operator.read");
     expect(v.scopes).not.toContain("operator.write");

@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { OpenClawPlatform, type OpenClawPlatformArgs } from "../src/index.js";
 import { MockRecorder, PINNED, TYPES, settle, type RecordedResource } from "./harness.js";
+import { CA_1, CA_2 } from "./test-ca-certificates.js";
 
 const recorder = new MockRecorder();
 beforeAll(async () => {
@@ -93,7 +94,30 @@ describe("edge sign-in (OIDC) from the platform config", () => {
     }
   });
 
+  it("an IdP behind the organization's CA: its certificate goes into the edge's volume and Node trusts it from start; another CA replaces the edge", async () => {
+    const edgeOf = async (name: string, pem: string | undefined) => {
+      const rs = await deploy(name, config([{ id: "alpha", slot: 1 }], pem === undefined ? oidc : { ...oidc, idpCaCertificate: pem }));
+      const init = rs.find((r) => r.type === TYPES.container && r.inputs.name === "octwoidc-edge-state-init")!;
+      const upload = (init.inputs.uploads as { file: string; content: string }[]).find((u) => u.file === "/state/config/oidc-idp-ca.pem");
+      const envs = (rs.find((r) => r.type === TYPES.container && r.inputs.name === "octwoidc-edge")!.inputs.envs ?? []) as string[];
+      return { upload, envs };
+    };
+    const one = await edgeOf("ca1", CA_1);
+    expect(one.upload?.content).toBe(CA_1);
+    expect(one.envs).toContain("NODE_EXTRA_CA_CERTS=/var/lib/octw-edge/config/oidc-idp-ca.pem");
+    const two = await edgeOf("ca1", CA_2);
+    expect(two.upload?.content).toBe(CA_2);
+    // env forces the container's replacement: the new CA is read at the new container's start
+    expect(two.envs).not.toEqual(one.envs);
+    const none = await edgeOf("ca1", undefined);
+    expect(none.upload).toBeUndefined();
+    expect(none.envs.some((e) => e.startsWith("NODE_EXTRA_CA_CERTS="))).toBe(false);
+  });
+
   const bad: [string, Record<string, unknown>, RegExp][] = [
+    ["a CA certificate that is not PEM", { ...oidc, idpCaCertificate: "short" }, /edge\.oidc\.idpCaCertificate: must be PEM certificates only/],
+    ["a PEM block that is not a certificate", { ...oidc, idpCaCertificate: "-----BEGIN CERTIFICATE-----\nshort\n-----END CERTIFICATE-----\n" }, /edge\.oidc\.idpCaCertificate: must be PEM certificates only/],
+    ["a certificate followed by other text", { ...oidc, idpCaCertificate: `${CA_1}\nshort` }, /edge\.oidc\.idpCaCertificate: must be PEM certificates only/],
     ["a tenant that is not the platform's", { ...oidc, tenantRoles: { zeta: { member: ["g"] } } }, /edge\.oidc\.tenantRoles\.zeta: is not a tenant of this platform/],
     ["a role the edge does not define", { ...oidc, tenantRoles: { alpha: { owner: ["g"] } } }, /edge\.oidc\.tenantRoles\.alpha\.owner: is not a role defined in roles/],
     ["an http issuer", { ...oidc, issuer: "http://idp.example" }, /edge\.oidc\.issuer: must be an https: URL/],

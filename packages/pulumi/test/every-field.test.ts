@@ -8,6 +8,7 @@ import type { z } from "zod";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { OctwConfigError, OpenClawPlatform, platformConfigSchema, type OpenClawPlatformArgs } from "../src/index.js";
 import { MockRecorder, PINNED, settle } from "./harness.js";
+import { CA_1 } from "./test-ca-certificates.js";
 
 const recorder = new MockRecorder();
 beforeAll(async () => {
@@ -65,6 +66,7 @@ function maximal(): Record<string, unknown> {
         sessionMaxS: 28_800,
         recheckS: 300,
         idpHosts: [{ host: "idp.example.com", ip: "192.0.2.10" }],
+        idpCaCertificate: CA_1,
       },
     },
     uidBase: 200_000,

@@ -48,11 +48,13 @@ describe("inference.local (gateway container)", () => {
     const bravo = container(rs, "octwtest-bravo-gateway");
     expect(bravo.inputs.hosts ?? []).toEqual([]);
     expect(bravo.inputs.envs).toContain("NO_PROXY=localhost,127.0.0.1");
-    // The policy's inference.local endpoint is mapped, not allowed through alpha's proxy.
+    // The policy's inference.local endpoint is mapped, not allowed through alpha's proxy by name;
+    // the router is, by its address only (OpenClaw sends its model calls through the proxy).
     const proxy = container(rs, "octwtest-alpha-egress");
     const b64 = (proxy.inputs.envs as string[]).find((e) => e.startsWith("OCTW_SQUID_CONFIG_B64="))!.slice("OCTW_SQUID_CONFIG_B64=".length);
     const squid = Buffer.from(b64, "base64").toString("utf8");
     expect(squid).toContain('tenant "alpha"');
-    expect(squid).not.toContain("inference");
+    expect(squid).not.toContain("inference.local");
+    expect(squid).toMatch(/^acl ep\d+_host dstdomain -n 10\.64\.0\.35$/m);
   });
 });

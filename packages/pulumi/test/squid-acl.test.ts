@@ -39,8 +39,9 @@ function squidDecides(config: string, req: { method: string; host: string; port:
       case "method":
         return acl.values.includes(req.method);
       case "dstdomain":
-        // -n: the name as asked, never a reverse lookup; an IP-literal target never matches a name.
-        return isIP(req.host) === 0 && acl.values.some((v) => (v.startsWith(".") ? req.host.endsWith(v) || req.host === v.slice(1) : req.host === v));
+        // Squid compares the target's host as written first (an IP literal by its text: what the
+        // router's entry relies on); -n: never a reverse lookup, so an IP literal matches no name.
+        return acl.values.some((v) => (v.startsWith(".") ? req.host.endsWith(v) || req.host === v.slice(1) : req.host === v));
       case "dstdom_regex":
         return isIP(req.host) === 0 && acl.values.some((v) => new RegExp(v, "i").test(req.host));
       case "port":
@@ -171,5 +172,46 @@ describe("Squid config: a name with ANY forbidden resolved address is refused", 
     // Both outcomes occur often enough for the property to mean something.
     expect(allowed).toBeGreaterThan(50);
     expect(denied).toBeGreaterThan(50);
+  });
+});
+
+describe("Squid config: the tenant's inference router, by its address only", () => {
+  const ROUTER = "10.64.0.35";
+  const rules: EgressRule[] = [{ policy: "api", host: "api.example.com", ports: [443], allowedIps: [] }];
+  const withRouter = renderSquidConfig({ tenantId: "t", rules, inferenceRouter: { address: ROUTER, port: 8080 } });
+  const without = renderSquidConfig({ tenantId: "t", rules });
+
+  it.each([
+    ["the router's address and port (OpenClaw's model call)", ROUTER, 8080, [ROUTER], "allow"],
+    ["the router's address, another port", ROUTER, 22, [ROUTER], "deny"],
+    ["another address of the tenant network", "10.64.0.36", 8080, ["10.64.0.36"], "deny"],
+    ["a name that resolves to the router", "router.evil.example", 8080, [ROUTER], "deny"],
+    ["a name that resolves to the router and to metadata", "router.evil.example", 8080, [ROUTER, METADATA], "deny"],
+    ["metadata on the router's port", METADATA, 8080, [METADATA], "deny"],
+    ["the allowlisted name still works (control)", "api.example.com", 443, ["93.184.216.34"], "allow"],
+  ] as const)("%s", (_name, host, port, addresses, expected) => {
+    expect(squidDecides(withRouter, { method: "CONNECT", host, port, addresses: [...addresses] })).toBe(expected);
+  });
+
+  it("a rule by `dst` alone would let a name resolving to the router (and to metadata) through: the evaluator sees that hole", () => {
+    const dstOnly = `${without.replace("http_access deny all", "")}\nacl r dst ${ROUTER}/32\nacl rp port 8080\nhttp_access allow CONNECT r rp\nhttp_access deny all\n`;
+    expect(squidDecides(dstOnly, { method: "CONNECT", host: "router.evil.example", port: 8080, addresses: [ROUTER, METADATA] })).toBe("allow");
+  });
+
+  it("without an inference section the router is not reachable through the proxy (control)", () => {
+    expect(squidDecides(without, { method: "CONNECT", host: ROUTER, port: 8080, addresses: [ROUTER] })).toBe("deny");
+  });
+
+  it("property: with the router's entry, a CONNECT passes only to the router's address and port, or by the allowlist", () => {
+    const octet = fc.integer({ min: 0, max: 255 });
+    const addr = fc.tuple(fc.constantFrom(10, 169, 172, 93), octet, octet, octet).map((p) => p.join("."));
+    fc.assert(
+      fc.property(fc.oneof(addr, fc.constant(ROUTER), fc.constantFrom("api.example.com", "x.example.com")), fc.constantFrom(443, 8080, 22), fc.array(fc.oneof(addr, fc.constant(ROUTER), fc.constant(METADATA)), { minLength: 1, maxLength: 3 }), (host, port, resolved) => {
+        const addresses = isIP(host) ? [host] : resolved;
+        const expected = host === ROUTER && port === 8080 ? "allow" : intended(rules, { host, port, addresses });
+        expect(squidDecides(withRouter, { method: "CONNECT", host, port, addresses })).toBe(expected);
+      }),
+      { numRuns: 500 },
+    );
   });
 });

@@ -3,6 +3,7 @@
 // Not a protocol mock: discovery, authorization, PKCE, code exchange, ID token signing,
 // refresh, revocation and RP-initiated logout are oidc-provider's own.
 import http from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair } from "jose";
 import Provider, { type ClientMetadata, type Configuration, type KoaContextWithOIDC } from "oidc-provider";
@@ -27,6 +28,8 @@ export interface TestIdp {
   issuer: string;
   port: number;
   provider: Provider;
+  /** Lifetime of refresh tokens issued from now on (an IdP's policy; a session re-checked after it ends). */
+  ttl: { refreshTokenSec: number };
   /** Changes a user's groups (as an IdP administrator would). */
   setGroups(username: string, groups: string[]): void;
   close(): Promise<void>;
@@ -41,6 +44,12 @@ export interface IdpOptions {
   /** A second client (another audience) with the same redirect URIs. */
   otherClientId?: string;
   idTokenTtlSec?: number;
+  /**
+   * Serve https with this certificate, on `listen.host`, under the issuer host name `listen.name`
+   * (an IdP a containerized edge reaches). Default: http on 127.0.0.1, issuer by address.
+   */
+  tls?: { cert: string; key: string };
+  listen?: { host: string; port?: number; name?: string };
 }
 
 function page(title: string, body: string): string {
@@ -51,10 +60,13 @@ const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 
 export async function startTestIdp(opts: IdpOptions): Promise<TestIdp> {
   const users = new Map(TEST_USERS.map((u) => [u.username, { ...u, groups: [...u.groups] }]));
-  const server = http.createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const server = opts.tls ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }) : http.createServer();
+  const host = opts.listen?.host ?? "127.0.0.1";
+  await new Promise<void>((r) => server.listen(opts.listen?.port ?? 0, host, r));
   const port = (server.address() as AddressInfo).port;
-  const issuer = `http://127.0.0.1:${port}`;
+  const scheme = opts.tls ? "https" : "http";
+  const issuer = new URL(`${scheme}://${opts.listen?.name ?? host}:${port}`).origin; // no :443 (an origin, as browsers print it)
+  const ttl = { refreshTokenSec: 86_400 };
   const rsa = await generateKeyPair("RS256", { extractable: true });
   const ec = await generateKeyPair("ES256", { extractable: true });
   const keys = [
@@ -93,7 +105,7 @@ export async function startTestIdp(opts: IdpOptions): Promise<TestIdp> {
     ttl: {
       IdToken: opts.idTokenTtlSec ?? 600,
       AccessToken: 600,
-      RefreshToken: 86_400,
+      RefreshToken: () => ttl.refreshTokenSec,
       Interaction: 600,
       Session: 86_400,
       Grant: 86_400,
@@ -156,6 +168,7 @@ export async function startTestIdp(opts: IdpOptions): Promise<TestIdp> {
     issuer,
     port,
     provider,
+    ttl,
     setGroups: (username, groups) => {
       users.get(username)!.groups = [...groups];
     },

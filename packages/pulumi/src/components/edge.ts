@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { RoleScopesSchema, USER_HEADER, edgeJwtArgsSchema, parseEdgeConfig, type EdgeConfigInput, type EdgeJwtArgs } from "@octw/contracts";
@@ -5,6 +6,7 @@ import { z } from "zod";
 import { labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
 import { afterSuccessOf, namePrefixSchema } from "./common.js";
 import { imageProblem } from "../planners/image-pinning.js";
+import { idpCaCertificateSchema } from "../planners/ca-certificate.js";
 import { OPENCLAW_PORT } from "../planners/openclaw-config.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 
@@ -16,6 +18,7 @@ const CONFIG_PATH = `${STATE_DIR}/config/config.json`;
 const AUDIT_URL_PATH = `${STATE_DIR}/secrets/audit-db-url`;
 const OIDC_SESSION_KEY_PATH = `${STATE_DIR}/secrets/oidc-session-key`;
 const OIDC_CLIENT_SECRET_PATH = `${STATE_DIR}/secrets/oidc-client-secret`;
+const OIDC_IDP_CA_PATH = `${STATE_DIR}/config/oidc-idp-ca.pem`;
 const WAKER_TOKEN_PATH = `${STATE_DIR}/secrets/waker-token`;
 
 /** Suspend idle tenants and wake them on request, through the waker (`Waker` component). */
@@ -54,6 +57,13 @@ export interface EdgeOidcArgs {
    * @default - none
    */
   idpHosts?: { host: string; ip: string }[];
+  /**
+   * PEM certificate(s) of the CA that signed the IdP's TLS certificate, for an IdP behind the
+   * organization's own CA: added to the edge's trusted roots (NODE_EXTRA_CA_CERTS), besides
+   * the public ones. Not secret. A change replaces the edge container (Node reads it at start).
+   * @default - the public roots only
+   */
+  idpCaCertificate?: string;
 }
 
 
@@ -139,6 +149,7 @@ const argsSchema = z.strictObject({
       sessionKey: z.custom<pulumi.Input<string>>((v) => (typeof v === "string" && v.length >= 32) || pulumi.Output.isInstance(v), "must be a secret of at least 32 characters (or a pulumi Output<string>)"),
       clientSecret: inputString.optional(),
       idpHosts: z.array(z.strictObject({ host: z.string().regex(/^[a-z0-9.-]+$/, "a lower-case DNS name"), ip: z.ipv4() })).optional(),
+      idpCaCertificate: idpCaCertificateSchema.optional(),
     })
     .optional(),
   namePrefix: namePrefixSchema.optional(),
@@ -246,6 +257,7 @@ export class Edge extends pulumi.ComponentResource {
             ...(args.oidc ? [{ path: "secrets/oidc-session-key", content: pulumi.secret(args.oidc.sessionKey) }] : []),
             ...(args.oidc?.clientSecret !== undefined ? [{ path: "secrets/oidc-client-secret", content: pulumi.secret(args.oidc.clientSecret) }] : []),
             ...(parsed.wake ? [{ path: "secrets/waker-token", content: pulumi.secret(parsed.wake.token) }] : []),
+            ...(args.oidc?.idpCaCertificate !== undefined ? [{ path: "config/oidc-idp-ca.pem", content: args.oidc.idpCaCertificate }] : []),
             { path: "config/config.json", content: config },
           ],
         }),
@@ -270,6 +282,10 @@ export class Edge extends pulumi.ComponentResource {
           configEnv: "OCTW_EDGE_CONFIG",
           configPath: CONFIG_PATH,
           healthcheckEntry: "/opt/octw-edge/packages/edge/src/main.ts",
+          // The hash makes a new CA replace the container: Node reads the file only at start.
+          ...(args.oidc?.idpCaCertificate !== undefined
+            ? { extraEnvs: [`NODE_EXTRA_CA_CERTS=${OIDC_IDP_CA_PATH}`, `OCTW_EDGE_IDP_CA_SHA256=${createHash("sha256").update(args.oidc.idpCaCertificate).digest("hex")}`] }
+            : {}),
         }),
         waitTimeout: afterSuccessOf(init, `${name}: state-init`, 120),
         networksAdvanced: [{ name: parsed.ingressNetworkName }, { name: parsed.controlNetworkName }],

@@ -8,7 +8,7 @@ import { EDGE_PORT, Edge, type EdgeOidcArgs } from "./edge.js";
 import { NetworkAttachment } from "./network-attachment.js";
 import { EgressAuditShipper } from "./egress-audit-shipper.js";
 import { InferenceRouter, type RouterTenantEntry } from "./inference-router.js";
-import { routerTenantEntry, routerTokenDigest } from "@octw/contracts";
+import { ROUTER_PORT, routerTenantEntry, routerTokenDigest } from "@octw/contracts";
 import { SandboxPolicy, type SandboxPolicyArgs } from "./sandbox-policy.js";
 import { TenantGateway } from "./tenant-gateway.js";
 import { TenantNetwork } from "./tenant-network.js";
@@ -384,6 +384,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
       planned: t.policy,
       tenantNetworkName,
       proxyAddress: t.addresses.egressProxy,
+      ...(t.policy.inference ? { inferenceRouter: { address: t.addresses.inferenceRouter, port: ROUTER_PORT } } : {}),
       egressNetworkName,
       proxyImage: plan.config.images.egressProxy,
       allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
@@ -414,6 +415,7 @@ function edgeOidcArgs(o: NonNullable<NonNullable<OpenClawPlatformConfig["edge"]>
     ...(o.sessionMaxS ? { sessionMaxSec: o.sessionMaxS } : {}),
     ...(o.recheckS ? { recheckSec: o.recheckS } : {}),
     ...(o.idpHosts ? { idpHosts: o.idpHosts } : {}),
+    ...(o.idpCaCertificate !== undefined ? { idpCaCertificate: o.idpCaCertificate } : {}),
   };
 }
 

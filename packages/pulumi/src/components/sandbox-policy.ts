@@ -43,6 +43,12 @@ export interface SandboxPolicyArgs {
   tenantNetworkName: pulumi.Input<string>;
   /** The proxy's fixed address on the tenant network. */
   proxyAddress: string;
+  /**
+   * The tenant's inference router on the tenant network (when its policy has `inference`):
+   * the proxy lets the gateway's model calls through to it (see renderSquidConfig).
+   * @default - none
+   */
+  inferenceRouter?: { address: string; port: number };
   /** The shared egress network (bridge with `enable_icc=false`) the proxy reaches out through. */
   egressNetworkName: pulumi.Input<string>;
   /** Squid image: `repo@sha256:…` or a local image id `sha256:…`. */
@@ -109,6 +115,7 @@ const argsSchema = z.strictObject({
   allowUnenforced: z.array(z.enum(UNENFORCEABLE_FEATURES as [UnenforceableFeature, ...UnenforceableFeature[]])).optional(),
   tenantNetworkName: inputString,
   proxyAddress: z.ipv4(),
+  inferenceRouter: z.strictObject({ address: z.ipv4(), port: z.number().int().min(1).max(65535) }).optional(),
   egressNetworkName: inputString,
   proxyImage: z.string(),
   allowUnpinnedImage: z.boolean().optional(),
@@ -285,6 +292,7 @@ export class SandboxPolicy extends pulumi.ComponentResource {
       squidConfig: renderSquidConfig({
         tenantId: parsed.tenantId,
         rules: enforced.egress,
+        ...(inference && parsed.inferenceRouter ? { inferenceRouter: parsed.inferenceRouter } : {}),
         ...(interception ? { tlsInterception: egressInterception(parsed.upstreamCaCerts ?? []).squid } : {}),
       }),
       interception,

@@ -7,6 +7,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { namePrefixSchema, tenantIdSchema } from "../components/common.js";
 import { imageProblem } from "./image-pinning.js";
+import { idpCaCertificateSchema } from "./ca-certificate.js";
 import {
   DEFAULT_UID_BASE,
   UIDS_PER_SLOT,
@@ -129,6 +130,7 @@ const oidcSchema = z
     sessionMaxS: z.number().int().min(300).max(604_800).optional().meta({ default: 28800 }),
     recheckS: z.number().int().min(30).max(3_600).optional().meta({ default: 300 }),
     idpHosts: z.array(z.strictObject({ host: z.string().min(1), ip: z.ipv4() })).optional().meta({ description: "Fixed addresses of the IdP's host names (the edge's DNS never forwards)." }),
+    idpCaCertificate: idpCaCertificateSchema.optional().meta({ description: "PEM certificate(s) of the CA that signed the IdP's TLS certificate (an IdP behind the organization's own CA)." }),
   })
   .meta({ id: "PlatformOidcConfig" });
 

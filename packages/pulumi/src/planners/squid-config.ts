@@ -34,6 +34,12 @@ export interface SquidConfigInput {
   readonly rules: readonly EgressRule[];
   /** TLS interception for endpoints with L7 rules; required when any rule has `l7`. */
   readonly tlsInterception?: SquidTlsInterception;
+  /**
+   * The tenant's inference router (its address on the tenant network). OpenClaw sends every
+   * request that is not to loopback through its proxy (managed proxy routing ignores NO_PROXY),
+   * its model calls to the router too: those tunnels are allowed, to that address and port only.
+   */
+  readonly inferenceRouter?: { readonly address: string; readonly port: number };
 }
 
 /**
@@ -110,7 +116,12 @@ export function renderSquidConfig(input: SquidConfigInput): string {
   } else {
     lines.push("http_access deny !CONNECT");
   }
-  input.rules.forEach((rule, i) => {
+  // The router is an endpoint like the others, named by its address: `dstdomain -n` matches an
+  // IP-literal target by its text (no lookup), so only a CONNECT to that very address passes — a
+  // name that merely resolves to it (and perhaps elsewhere too) does not.
+  const router = input.inferenceRouter;
+  const rules: readonly EgressRule[] = router ? [...input.rules, { policy: "inference-router", host: router.address, ports: [router.port], allowedIps: [router.address] }] : input.rules;
+  rules.forEach((rule, i) => {
     const name = `ep${i}`;
     const acl = hostAcl(rule.host);
     lines.push("", `# ${rule.policy}: ${rule.host}:${rule.ports.join(",")}${rule.allowedIps.length ? ` via ${rule.allowedIps.join(",")}` : ""}${rule.l7 ? " (L7)" : ""}`);
