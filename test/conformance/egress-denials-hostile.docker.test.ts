@@ -14,7 +14,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { AuditClient } from "@octw/audit";
-import { renderSquidConfig } from "@octw/pulumi";
 import type Dockerode from "dockerode";
 import fc from "fast-check";
 import pg from "pg";
@@ -26,7 +25,7 @@ import { requestArb, squidLogLine, type ModelRequest } from "../../packages/egre
 import { parseCidrRange } from "../../packages/pulumi/src/planners/ip-ranges";
 import { engine, requireEnv } from "./env";
 import { nodeProbe } from "./probe-exec";
-import { egressProxyContainer, idleNodeContainer, internalNetwork } from "./proxy-lab";
+import { denyAllTenantProxy, idleNodeContainer, internalNetwork } from "./proxy-lab";
 
 const RUN = `octwt-eh-${randomBytes(3).toString("hex")}`;
 const TENANT = `t${randomBytes(3).toString("hex")}`;
@@ -102,14 +101,7 @@ beforeAll(async () => {
   db = await createAuditDb();
   dir = mkdtempSync(path.join(tmpdir(), "egress-hostile-"));
   network = await internalNetwork(docker, RUN, SUBNET);
-  proxy = await egressProxyContainer(docker, network, {
-    run: RUN,
-    image: egressImage,
-    user: "200405:200405",
-    ip: PROXY,
-    squidConfig: renderSquidConfig({ tenantId: TENANT, rules: [] }),
-    labels: { "octw.tenant": TENANT, "octw.component": "egress-proxy" },
-  });
+  proxy = await denyAllTenantProxy(docker, network, { run: RUN, tenant: TENANT, image: egressImage, user: "200405:200405", ip: PROXY });
   client = await idleNodeContainer(docker, network, { run: RUN, name: "client", image: nodeImage, user: "200404:200404", ip: CLIENT });
   containers.push(proxy, client);
   for (const c of containers) await c.start();

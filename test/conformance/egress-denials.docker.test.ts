@@ -10,7 +10,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { AuditClient } from "@octw/audit";
-import { renderSquidConfig } from "@octw/pulumi";
 import type Dockerode from "dockerode";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,7 +19,7 @@ import { parseShipperConfig } from "../../packages/egress-audit/src/config";
 import { startRunner, type Runner } from "../../packages/egress-audit/src/runner";
 import { engine, requireEnv } from "./env";
 import { nodeProbe } from "./probe-exec";
-import { egressProxyContainer, idleNodeContainer, internalNetwork } from "./proxy-lab";
+import { denyAllTenantProxy, idleNodeContainer, internalNetwork } from "./proxy-lab";
 
 const RUN = `octwt-ed-${randomBytes(3).toString("hex")}`;
 const TENANT = `t${randomBytes(3).toString("hex")}`;
@@ -55,14 +54,7 @@ beforeAll(async () => {
   db = await createAuditDb();
   dir = mkdtempSync(path.join(tmpdir(), "egress-denials-"));
   network = await internalNetwork(docker, RUN, SUBNET);
-  proxy = await egressProxyContainer(docker, network, {
-    run: RUN,
-    image: egressImage,
-    user: "200105:200105",
-    ip: PROXY,
-    squidConfig: renderSquidConfig({ tenantId: TENANT, rules: [] }),
-    labels: { "octw.tenant": TENANT, "octw.component": "egress-proxy" },
-  });
+  proxy = await denyAllTenantProxy(docker, network, { run: RUN, tenant: TENANT, image: egressImage, user: "200105:200105", ip: PROXY });
   client = await idleNodeContainer(docker, network, { run: RUN, name: "client", image: openclawImage, user: "200104:200104", ip: CLIENT });
   containers.push(proxy, client);
   for (const c of containers) await c.start();

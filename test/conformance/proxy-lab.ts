@@ -2,6 +2,7 @@
 // (nothing on it reaches outside) and hardened containers on fixed addresses — the egress proxy
 // image running a given Squid config, and idle Node containers to probe from or serve on.
 // Everything carries the `octw.test` label of the run, so a sweep finds what a crash left.
+import { renderSquidConfig } from "@octw/pulumi";
 import type Dockerode from "dockerode";
 
 /** An internal bridge network on `subnet`, labelled with the run. */
@@ -62,4 +63,16 @@ export function egressProxyContainer(docker: Dockerode, network: Dockerode.Netwo
 /** A Node container that only waits (probes run in it with `docker exec`). */
 export function idleNodeContainer(docker: Dockerode, network: Dockerode.Network, c: Omit<LabContainer, "cmd">): Promise<Dockerode.Container> {
   return labContainer(docker, network, { ...c, cmd: ["/usr/local/bin/node", "-e", "setInterval(() => {}, 1e9)"] });
+}
+
+/** A tenant's egress proxy with an empty allowlist (it refuses every destination), labelled as the platform labels it. */
+export function denyAllTenantProxy(docker: Dockerode, network: Dockerode.Network, c: { run: string; tenant: string; image: string; user: string; ip: string }): Promise<Dockerode.Container> {
+  return egressProxyContainer(docker, network, {
+    run: c.run,
+    image: c.image,
+    user: c.user,
+    ip: c.ip,
+    squidConfig: renderSquidConfig({ tenantId: c.tenant, rules: [] }),
+    labels: { "octw.tenant": c.tenant, "octw.component": "egress-proxy" },
+  });
 }

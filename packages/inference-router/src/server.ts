@@ -63,20 +63,21 @@ export function createInferenceRouter(initial: RouterConfig, deps: RouterDeps): 
     }
     const rec = newCallRecord(normalizeAddress(req.socket.remoteAddress));
     const d = await decide(req, rec, { state, keys: deps.keys, auditPending: () => auditor.pending, log });
+    /** Answers the call with a whole JSON body and records it. */
+    const answer = (status: number, reason: string, body: unknown, headers?: Record<string, string>) => {
+      rec.reason = reason;
+      rec.status = status;
+      rec.responseBytes = send(res, status, body, headers);
+      auditor.record(rec);
+    };
     switch (d.kind) {
       case "refuse":
-        rec.reason = d.reason;
-        rec.status = d.status;
-        rec.responseBytes = send(res, d.status, errorBody(d.api, d.status, d.reason, d.message), d.headers);
-        auditor.record(rec);
+        answer(d.status, d.reason, errorBody(d.api, d.status, d.reason, d.message), d.headers);
         req.resume();
         return;
       case "models":
         rec.decision = "allowed";
-        rec.reason = "models_list";
-        rec.status = 200;
-        rec.responseBytes = send(res, 200, modelsList(d.provider.api, d.provider.models));
-        auditor.record(rec);
+        answer(200, "models_list", modelsList(d.provider.api, d.provider.models));
         req.resume();
         return;
       case "aborted":
@@ -85,10 +86,8 @@ export function createInferenceRouter(initial: RouterConfig, deps: RouterDeps): 
         auditor.record(rec);
         return;
       case "too_large":
-        rec.reason = "body_too_large";
-        rec.status = 413;
-        rec.responseBytes = send(res, 413, errorBody(d.api, 413, "body_too_large", `request body exceeds ${d.maxBytes} bytes`), { connection: "close" });
-        auditor.record(rec);
+        // The rest of the body is not read: the connection closes after the answer.
+        answer(413, "body_too_large", errorBody(d.api, 413, "body_too_large", `request body exceeds ${d.maxBytes} bytes`), { connection: "close" });
         return;
       case "forward":
         relay.forward(res, d, rec);

@@ -16,6 +16,8 @@ import { fileURLToPath } from "node:url";
 import ts from "typescript";
 import { z } from "zod";
 import { platformConfigSchema } from "../src/planners/platform-config.js";
+import { tenantAuditReaderArgsSchema } from "../src/components/tenant-audit-reader.js";
+import { tenantNetworkArgsSchema } from "../src/components/tenant-network.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PKG = join(HERE, "..");
@@ -26,7 +28,11 @@ const PACKAGE = "octw";
 type Spec = Record<string, unknown>;
 
 /** Components whose args type is the z.input of a schema: the schema documents the fields. */
-const ZOD_ARGS: Record<string, z.ZodType> = { OpenClawPlatform: platformConfigSchema };
+const ZOD_ARGS: Record<string, z.ZodType> = {
+  OpenClawPlatform: platformConfigSchema,
+  TenantAuditReader: tenantAuditReaderArgsSchema,
+  TenantNetwork: tenantNetworkArgsSchema,
+};
 
 type ZodNode = z.core.$ZodType;
 const WRAPPERS = new Set(["optional", "nullable", "default", "prefault", "readonly", "nonoptional", "catch"]);
@@ -189,12 +195,13 @@ function objectSpec(ctx: Ctx, type: ts.Type, props: ts.Symbol[], hint: string, z
   const order = shape ? Object.keys(shape) : [];
   const ordered = shape ? [...props].sort((a, b) => order.indexOf(a.getName()) - order.indexOf(b.getName())) : props;
   for (const p of ordered) {
-    // `@internal`: a TypeScript-only handoff between components (e.g. a plan object), which no
-    // other language could construct; not part of the multi-language schema.
-    if (p.getJsDocTags(ctx.checker).some((t) => t.name === "internal")) continue;
+    // `@internal` (JSDoc, or `internal: true` in the field's zod metadata): a TypeScript-only
+    // handoff between components (e.g. a plan object), which no other language could construct;
+    // not part of the multi-language schema.
+    const field = zodChild(zod, "field", p.getName());
+    if (p.getJsDocTags(ctx.checker).some((t) => t.name === "internal") || zodUnwrap(field).meta.internal === true) continue;
     const decl = p.valueDeclaration ?? p.declarations?.[0];
     const pType = decl ? ctx.checker.getTypeOfSymbolAtLocation(p, decl) : ctx.checker.getTypeOfSymbol(p);
-    const field = zodChild(zod, "field", p.getName());
     const jsDoc = docOf(ctx.checker, p);
     properties[p.getName()] = { ...typeSpec(ctx, pType, `${hint}${pascal(p.getName())}`, field), ...(Object.keys(jsDoc).length > 0 ? jsDoc : zodDoc(field)) };
     if (!(p.flags & ts.SymbolFlags.Optional)) required.push(p.getName());

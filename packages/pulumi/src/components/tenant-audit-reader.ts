@@ -8,13 +8,12 @@ import { AuditSql, type AuditSqlArgs } from "./audit-sql.js";
 import { UNPRIVILEGED_ROLE, type AuditConnection, type AuditStore } from "./audit-store.js";
 import { tenantIdSchema } from "./common.js";
 
-export interface TenantAuditReaderArgs {
-  tenantId: string;
-  /** The platform's audit store. */
-  audit: AuditStore;
-}
-
-const argsSchema = z.strictObject({ tenantId: tenantIdSchema, audit: z.custom<AuditStore>((v) => typeof v === "object" && v !== null, "must be an AuditStore") });
+/** TenantAuditReader's args: the one declaration of their shape, validation and documentation. */
+export const tenantAuditReaderArgsSchema = z.strictObject({
+  tenantId: tenantIdSchema,
+  audit: z.custom<AuditStore>((v) => typeof v === "object" && v !== null, "must be an AuditStore").meta({ description: "The platform's audit store." }),
+});
+export type TenantAuditReaderArgs = z.input<typeof tenantAuditReaderArgsSchema>;
 
 type OwnerFields = Omit<AuditSqlArgs, "sql">;
 const ownerFieldsOf = new WeakMap<AuditStore, OwnerFields>();
@@ -51,7 +50,7 @@ export class TenantAuditReader extends pulumi.ComponentResource {
   declare readonly connection: pulumi.Output<AuditConnection>;
 
   constructor(name: string, args: TenantAuditReaderArgs, opts?: pulumi.ComponentResourceOptions) {
-    const parsed = parseOrThrow(argsSchema, args, `TenantAuditReader "${name}"`);
+    const parsed = parseOrThrow(tenantAuditReaderArgsSchema, args, `TenantAuditReader "${name}"`);
     super("octw:index:TenantAuditReader", name, {}, opts);
     const audit = parsed.audit;
     const roleName = `${audit.roles.reader.replace(/_audit_reader$/, "")}_reader_${parsed.tenantId.replace(/-/g, "_")}`;

@@ -6,37 +6,24 @@ import { DEFAULT_ADDRESS_POOL, parseIpv4Cidr, slotCapacity, tenantAddressPlan, t
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 import { dockerName, namePrefixSchema, tenantIdSchema } from "./common.js";
 
-export interface TenantNetworkArgs {
-  /** The tenant's id: a lowercase DNS label. */
-  tenantId: string;
-  /** The tenant's stable slot in the address pool (1 ≤ slot < pool capacity). */
-  slot: number;
-  /**
-   * The address plan already made for this slot (OpenClawPlatform hands over `planPlatform`'s),
-   * used as is instead of being computed again; it must be the plan of `slot` in `addressPool`.
-   * @default - computed from `slot` and `addressPool`
-   * @internal TypeScript only: a plan object, which the multi-language schema leaves out.
-   */
-  planned?: TenantAddressPlan;
-  /**
-   * IPv4 pool that tenant /27s are carved from.
-   * @default "10.64.0.0/10"
-   */
-  addressPool?: string;
-  /**
-   * Prefix of the Docker object names.
-   * @default "octw"
-   */
-  namePrefix?: string;
-}
-
-const argsSchema = z.strictObject({
-  tenantId: tenantIdSchema,
-  slot: z.number().int().min(1),
-  addressPool: z.string().optional(),
-  namePrefix: namePrefixSchema.optional(),
-  planned: z.custom<TenantAddressPlan>((v) => typeof v === "object" && v !== null && "subnet" in v, "must be a plan returned by tenantAddressPlan").optional(),
+/** TenantNetwork's args: the one declaration of their shape, validation and documentation. */
+export const tenantNetworkArgsSchema = z.strictObject({
+  tenantId: tenantIdSchema.meta({ description: "The tenant's id: a lowercase DNS label." }),
+  slot: z.number().int().min(1).meta({ description: "The tenant's stable slot in the address pool (1 ≤ slot < pool capacity)." }),
+  addressPool: z.string().optional().meta({ description: "IPv4 pool that tenant /27s are carved from.", default: "10.64.0.0/10" }),
+  namePrefix: namePrefixSchema.optional().meta({ description: "Prefix of the Docker object names.", default: "octw" }),
+  planned: z
+    .custom<TenantAddressPlan>((v) => typeof v === "object" && v !== null && "subnet" in v, "must be a plan returned by tenantAddressPlan")
+    .optional()
+    .meta({
+      description:
+        "The address plan already made for this slot (OpenClawPlatform hands over `planPlatform`'s),\nused as is instead of being computed again; it must be the plan of `slot` in `addressPool`.",
+      defaultText: "computed from `slot` and `addressPool`",
+      // TypeScript only: a plan object, which the multi-language schema leaves out.
+      internal: true,
+    }),
 });
+export type TenantNetworkArgs = z.input<typeof tenantNetworkArgsSchema>;
 
 /**
  * A tenant's own network: an `internal` bridge (no route out), with an explicit subnet from
@@ -82,7 +69,7 @@ export class TenantNetwork extends pulumi.ComponentResource {
   /** Validates the args and computes the address plan without declaring anything. */
   static plan(name: string, args: TenantNetworkArgs): TenantAddressPlan {
     const subject = `TenantNetwork "${name}"`;
-    const parsed = parseOrThrow(argsSchema, args, subject);
+    const parsed = parseOrThrow(tenantNetworkArgsSchema, args, subject);
     const pool = parseIpv4Cidr(parsed.addressPool ?? DEFAULT_ADDRESS_POOL);
     if (!pool) throw new OctwConfigError(subject, [{ path: "addressPool", message: "must be an IPv4 CIDR without host bits, e.g. 10.64.0.0/10" }]);
     if (parsed.slot >= slotCapacity(pool)) throw new OctwConfigError(subject, [{ path: "slot", message: `must be < ${slotCapacity(pool)} for this address pool` }]);

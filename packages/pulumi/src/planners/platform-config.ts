@@ -40,7 +40,13 @@ import { upstreamCaCertsSchema } from "./egress-interception.js";
 const presetsSchema = z.array(z.enum(POLICY_PRESET_NAMES as [PolicyPresetName, ...PolicyPresetName[]]));
 const secretInput = z.custom<pulumi.Input<string>>((v) => typeof v === "string" || (typeof v === "object" && v !== null), "must be a string or a pulumi Output<string>");
 const cidr = z.string().refine((c) => parseIpv4Cidr(c) !== undefined, "must be an IPv4 CIDR without host bits, e.g. 10.64.0.0/10");
-const gidSchema = z.number().int().min(1, "must be the engine socket's group (not root)").max(2 ** 31 - 2);
+/** A service that holds the engine socket (the shipper, the waker): the socket's group and path, and its own settings. */
+const engineSocketHolder = <S extends z.ZodRawShape>(own: S) =>
+  z.strictObject({
+    dockerSocketGid: z.number().int().min(1, "must be the engine socket's group (not root)").max(2 ** 31 - 2),
+    dockerSocketPath: z.string().startsWith("/").optional(),
+    ...own,
+  });
 
 const tenantLimitsSchema = z
   .strictObject({
@@ -160,24 +166,14 @@ export const platformConfigSchema = z.strictObject({
   egressSubnet: cidr.optional().meta({ description: "Subnet of the shared egress network.", default: "10.63.0.0/24" }),
   controlSubnet: cidr.optional().meta({ description: "Subnet of the private control network (Postgres, shared services).", default: "10.63.1.0/28" }),
   ingressSubnet: cidr.optional().meta({ description: "Subnet of the ingress network (the edge's published port).", default: "10.63.2.0/28" }),
-  egressAudit: z
-    .strictObject({
-      dockerSocketGid: gidSchema,
-      dockerSocketPath: z.string().startsWith("/").optional(),
-      windowMs: z.number().int().min(1000).max(3_600_000).optional(),
-    })
+  egressAudit: engineSocketHolder({ windowMs: z.number().int().min(1000).max(3_600_000).optional() })
     .optional()
     .meta({
       description:
         "Ship the egress proxies' denials to the audit trail (`egress.denied`, for `octw approvals`).\nThe shipper reads proxy logs through the engine socket, so it is as trusted as the engine:\nopting in means naming the socket's group.",
       defaultText: "no shipper",
     }),
-  waker: z
-    .strictObject({
-      dockerSocketGid: gidSchema,
-      dockerSocketPath: z.string().startsWith("/").optional(),
-      wakeTimeoutMs: z.number().int().min(1_000).max(600_000).optional(),
-    })
+  waker: engineSocketHolder({ wakeTimeoutMs: z.number().int().min(1_000).max(600_000).optional() })
     .optional()
     .meta({
       description:
