@@ -65,8 +65,8 @@ describe("aggregator edges", () => {
     expect(a.oldestOpenWindow()).toBeUndefined();
     expect(a.heldGroups()).toBe(0);
     a.add(d(T0 + 3_000, "late.example"));
-    a.add(d(T0 + 1_000, "early.example"));
     a.add(d(T0 + 2_000, "mid.example"));
+    a.add(d(T0 + 1_000, "early.example"));
     a.add(d(T0 + 2_001, "mid2.example"));
     expect(a.oldestOpenWindow()).toBe(T0 + 1_000);
     expect(a.heldGroups()).toBe(4);
