@@ -267,6 +267,14 @@ describe("the code exchange (finishLogin)", () => {
     expect(await rp({}, issuer, { nowSec: realNow }).finishLogin(callback("code=c-1&state=s-1"), FLOW)).toEqual({ ok: false, reason: "algorithm_not_allowed" });
   });
 
+  it("a token endpoint slower than the timeout: idp_unusable_response, within the bound", async () => {
+    const slow = await tokenOk();
+    idp.token = () => ({ ...slow, delayMs: 3_000 });
+    const t0 = performance.now();
+    expect(await rp({ timeoutMs: 500 }, issuer, { nowSec: realNow }).finishLogin(callback("code=c-1&state=s-1"), FLOW)).toEqual({ ok: false, reason: "idp_unusable_response" });
+    expect(performance.now() - t0).toBeLessThan(2_900);
+  });
+
   it("the token endpoint unreachable: idp_unreachable", async () => {
     idp.meta = { token_endpoint: "http://127.0.0.1:1/token" };
     expect(await rp({}, issuer, { nowSec: realNow }).finishLogin(callback("code=c-1&state=s-1"), FLOW)).toEqual({ ok: false, reason: "idp_unreachable" });
