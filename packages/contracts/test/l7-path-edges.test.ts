@@ -45,6 +45,8 @@ describe("canonicalizePath edges", () => {
     expect(refusal("/%25%61a")).toBe("double percent-encoding");
     expect(refusal("/x%25%32%46y")).toBe("double percent-encoding");
     expect(refusal("/%25%3%41")).toBe("malformed percent-encoding");
+    // a written double encoding is refused before anything is decoded or resolved
+    expect(refusal("/../%2541")).toBe("double percent-encoding");
     // control: an encoded percent followed by something that is no hex pair is fine
     expect(canonicalizePath("/%25%67")).toEqual({ ok: true, path: "/%25g" });
     expect(canonicalizePath("/%25zz")).toEqual({ ok: true, path: "/%25zz" });

@@ -64,9 +64,10 @@ describe("aggregator edges", () => {
     const a = new DenialAggregator({ tenant: "a", source: "c1", windowMs: 1_000 });
     expect(a.oldestOpenWindow()).toBeUndefined();
     expect(a.heldGroups()).toBe(0);
-    a.add(d(T0 + 3_000, "late.example"));
-    a.add(d(T0 + 1_000, "early.example"));
+    // windows added out of order, and the newest last (so "the last added" is not the oldest)
     a.add(d(T0 + 2_000, "mid.example"));
+    a.add(d(T0 + 1_000, "early.example"));
+    a.add(d(T0 + 3_000, "late.example"));
     a.add(d(T0 + 2_001, "mid2.example"));
     expect(a.oldestOpenWindow()).toBe(T0 + 1_000);
     expect(a.heldGroups()).toBe(4);

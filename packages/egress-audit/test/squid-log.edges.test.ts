@@ -75,6 +75,7 @@ describe("parseAccessLogLine fields", () => {
     expect(parse({ port: "65535" })?.port).toBe(65535);
     expect(parse({ port: "65536", target: "x.example" })?.port).toBe(0);
     expect(parse({ port: "443.5", target: "x.example" })?.port).toBe(0);
+    expect(parse({ port: "-5", target: "x.example" })?.port).toBe(0);
     // the host named, the port not: the target's port
     expect(parse({ port: "-", target: "x.example:8443" })).toMatchObject({ host: "x.example", port: 8443 });
     // the port named, the host not: the host from the target, the named port kept
@@ -92,12 +93,18 @@ describe("parseAccessLogLine fields", () => {
     expect(parse({ host: "-", port: "-", target: "http://[2001:db8::3]:81/" })).toMatchObject({ host: "[2001:db8::3]", port: 81 });
     expect(parse({ host: "-", port: "-", target: "[2001:db8::4]:82" })).toMatchObject({ host: "[2001:db8::4]", port: 82 });
     expect(parse({ host: "-", port: "-", target: "no-port-here" })).toMatchObject({ host: "", port: 0 });
+    // a URL only at the start of the target
+    expect(parse({ host: "-", port: "-", target: "junk http://a.example/x" })).toMatchObject({ host: "", port: 0 });
     expect(parse({ host: "-", port: "-", target: "x.example:123456" })).toMatchObject({ host: "", port: 0 });
   });
 
   it("what is no line: not an object, not starting with '{', longer than MAX_LINE", () => {
     expect(parseAccessLogLine("[1,2]")).toBeUndefined();
     expect(parseAccessLogLine(" {}")).toBeUndefined();
+    expect(parseAccessLogLine(` ${line({})}`)).toBeUndefined();
+    expect(parse({ result: ["TCP_DENIED"] })).toBeUndefined();
+    // a field of another type reads as empty
+    expect(parse({ target: 5 })?.target).toBe("");
     expect(parseAccessLogLine("{}")).toBeUndefined();
     const pad = (n: number) => line({ target: "t".repeat(n) });
     const base = pad(0).length;
@@ -110,5 +117,6 @@ describe("parseAccessLogLine fields", () => {
     expect(parseAccessLogLine(legacy)).toMatchObject({ host: 'a%41"b.example', target: 'a%41"b.example:443', port: 443, status: 403 });
     // a legacy-looking line with trailing text is no line
     expect(parseAccessLogLine(`${legacy} x`)).toBeUndefined();
+    expect(parseAccessLogLine(`{x${legacy}`)).toBeUndefined();
   });
 });

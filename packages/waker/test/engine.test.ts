@@ -56,6 +56,7 @@ describe("Engine over its socket", () => {
         { Id: B.slice(1), Labels: {} },
         { Id: `${B}0`, Labels: {} },
         { Id: 7, Labels: {} },
+        { Id: [B], Labels: {} },
         { Id: B, Labels: null },
         { Id: B, Labels: "x" },
         { Id: B },
@@ -124,6 +125,17 @@ describe("Engine over its socket", () => {
     answer = () => {}; // never answers
     const t0 = performance.now();
     await expect(new Engine({ socketPath, timeoutMs: 200 }).state(A)).rejects.toThrow(`engine call GET /containers/${A}/json timed out after 200 ms`);
+    expect(performance.now() - t0).toBeLessThan(5_000);
+  });
+
+  it("a connection cut in the middle of an answer fails the call at once, not at the timeout", async () => {
+    answer = (_req, res) => {
+      res.writeHead(200, { "content-type": "application/json", "content-length": "100" });
+      res.write("[");
+      setTimeout(() => res.socket?.destroy(), 20);
+    };
+    const t0 = performance.now();
+    await expect(new Engine({ socketPath, timeoutMs: 20_000 }).list({ a: "b" })).rejects.toThrow();
     expect(performance.now() - t0).toBeLessThan(5_000);
   });
 

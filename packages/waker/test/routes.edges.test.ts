@@ -45,6 +45,7 @@ describe("waker routes: whole matches only", () => {
   it("every refusal says what is allowed; an unknown parameter's name is cut to 40 characters", () => {
     expect(refusal("GET", "/tenants/alpha/wake")).toBe("405 method not allowed (allowed: POST)");
     expect(refusal("POST", "http://elsewhere/tenants/alpha/wake")).toBe("400 request target must be a path");
+    expect(refusal("POST", "//[x/tenants/alpha/wake")).toBe("400 unparseable request target");
     expect(refusal("POST", "/tenants/alpha/wake?wait=soon")).toBe("400 wait: must be one of healthy, running");
     expect(refusal("POST", "/tenants/alpha/suspend")).toBe("400 tier: is required (one of paused, stopped)");
     expect(refusal("POST", "/tenants/alpha/wake?tier=paused")).toBe('400 query parameter "tier" is not allowed (allowed: wait, reason)');

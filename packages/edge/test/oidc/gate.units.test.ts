@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { oidcConfigSchema } from "@octw/contracts";
-import { FLOW_COOKIE, SESSION_COOKIE, createOidcGate, isNavigation, type OidcAuditFields } from "../../src/oidc/gate";
+import { FLOW_COOKIE, SESSION_COOKIE, createOidcGate, isNavigation, safeReturnPath, type OidcAuditFields } from "../../src/oidc/gate";
 import { Sealer } from "../../src/oidc/seal";
 
 const NOW = 1_800_000_000;
@@ -61,8 +61,13 @@ describe("opening a session cookie (authenticate)", () => {
     expect(await gate.authenticate(req({ cookie: "other=1" }), "alpha")).toEqual({ kind: "none" });
     const c = cookieOf(session());
     expect(await gate.authenticate(req({ cookie: `${c}; ${c}` }), "alpha")).toEqual({ kind: "none" });
-    // a cookie whose name only starts like it is another cookie
+    // a cookie whose name only starts like it is another cookie; a part without "=" is no cookie
     expect(await gate.authenticate(req({ cookie: `${SESSION_COOKIE}x=1` }), "alpha")).toEqual({ kind: "none" });
+    expect(await gate.authenticate(req({ cookie: `${SESSION_COOKIE}x` }), "alpha")).toEqual({ kind: "none" });
+    // blanks around the value are not part of it
+    expect((await gate.authenticate(req({ cookie: `${SESSION_COOKIE}=  ${sealer.seal("session", ORIGIN, session())}  ` }), "alpha")).kind).toBe("ok");
+    // the names: `__Host-` makes browsers keep them host-only, Secure, Path=/
+    expect([SESSION_COOKIE, FLOW_COOKIE]).toEqual(["__Host-octw_oidc", "__Host-octw_oidc_flow"]);
   });
 
   it("garbage, another origin's, a login-flow cookie or another tenant's session: invalid", async () => {
@@ -79,7 +84,7 @@ describe("opening a session cookie (authenticate)", () => {
   it("every field of the session must have its type: one wrong field makes it invalid", async () => {
     const { gate } = setup();
     const wrong: Record<string, unknown>[] = [
-      { v: 2 }, { sid: 1 }, { sub: null }, { tenant: 5 }, { roles: "member" }, { roles: [1] }, { iat: "1" }, { exp: "x" }, { chk: null }, { rt: 7 },
+      { v: 2 }, { sid: 1 }, { sub: null }, { tenant: 5 }, { roles: "member" }, { roles: [1] }, { roles: ["member", 1] }, { iat: "1" }, { exp: "x" }, { chk: null }, { rt: 7 },
     ];
     for (const w of wrong) {
       expect(await gate.authenticate(req({ cookie: cookieOf(session(w)) }), "alpha"), JSON.stringify(w)).toEqual({ kind: "ended", reason: "oidc_session_invalid" });
@@ -175,8 +180,18 @@ describe("the gate's routes and answers", () => {
     expect(audit.at(-1)?.reason).toBe("oidc_login_timed_out");
     expect(await at(`${FLOW_COOKIE}=${sealer.seal("flow", "https://bravo.octw.test", { ...flow, exp: NOW + 60 })}`)).toBe(400);
     expect(audit.at(-1)?.reason).toBe("oidc_no_login_in_progress");
-    expect(await at(`${FLOW_COOKIE}=${sealer.seal("flow", ORIGIN, { ...flow, exp: NOW + 60, verifier: 5 })}`)).toBe(400);
-    expect(audit.at(-1)?.reason).toBe("oidc_no_login_in_progress");
+    // every field of a flow must have its type (the IdP is down: a flow taken as valid would end as idp_unreachable)
+    for (const w of [{ v: 2 }, { state: 1 }, { nonce: null }, { verifier: 5 }, { ret: [] }, { exp: "later" }]) {
+      expect(await at(`${FLOW_COOKIE}=${sealer.seal("flow", ORIGIN, { ...flow, exp: NOW + 60, ...w })}`)).toBe(400);
+      expect(audit.at(-1)?.reason, JSON.stringify(w)).toBe("oidc_no_login_in_progress");
+    }
+    for (const bad of [null, "flow", 5]) {
+      expect(await at(`${FLOW_COOKIE}=${sealer.seal("flow", ORIGIN, bad)}`)).toBe(400);
+      expect(audit.at(-1)?.reason, JSON.stringify(bad)).toBe("oidc_no_login_in_progress");
+    }
+    // control: a well-formed, current flow goes on to the IdP (down here)
+    expect(await at(`${FLOW_COOKIE}=${sealer.seal("flow", ORIGIN, { ...flow, exp: NOW + 60 })}`)).toBe(400);
+    expect(audit.at(-1)?.reason).toBe("idp_unreachable");
   });
 
   it("sign-in required: a redirect to login for no session; a cleared cookie and the right page otherwise", () => {
@@ -207,5 +222,13 @@ describe("isNavigation", () => {
     expect(nav("GET", { accept: "application/json" })).toBe(false);
     expect(nav("GET", { accept: "text/htmlx" })).toBe(false);
     expect(nav("GET", {})).toBe(false);
+  });
+});
+
+describe("safeReturnPath bound", () => {
+  it("a same-origin path of up to 2048 characters is kept, a longer one becomes /", () => {
+    const at = `/${"a".repeat(2_047)}`;
+    expect(safeReturnPath(at)).toBe(at);
+    expect(safeReturnPath(`${at}a`)).toBe("/");
   });
 });

@@ -253,6 +253,28 @@ describe("the code exchange (finishLogin)", () => {
     expect(await run("code=c-1&state=s-1", () => ({ status: 502, body: "<html>bad gateway</html>" }))).toEqual({ ok: false, reason: "idp_unusable_response" });
   });
 
+  it("the configured clock tolerance reaches openid-client's own checks too", async () => {
+    const late = await live({ iat: realNow() - 600, exp: realNow() - 60 });
+    idp.token = () => ({ status: 200, body: { access_token: "at", token_type: "Bearer", id_token: late } });
+    // 60 s past exp: inside a 120 s tolerance (accepted), outside the default 30 s (refused)
+    expect((await rp({ clockToleranceSec: 120 }, issuer, { nowSec: realNow }).finishLogin(callback("code=c-1&state=s-1"), FLOW)).ok).toBe(true);
+    expect((await rp({ clockToleranceSec: 30 }, issuer, { nowSec: realNow }).finishLogin(callback("code=c-1&state=s-1"), FLOW)).ok).toBe(false);
+  });
+
+  it("an ID token with a symmetric algorithm in the code exchange: algorithm_not_allowed", async () => {
+    const hs = await new SignJWT({ iss: issuer, aud: CLIENT, sub: "person-1", iat: realNow() - 10, exp: realNow() + 600, nonce: "n-1" }).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode("k".repeat(32)));
+    idp.token = () => ({ status: 200, body: { access_token: "at", token_type: "Bearer", id_token: hs } });
+    expect(await rp({}, issuer, { nowSec: realNow }).finishLogin(callback("code=c-1&state=s-1"), FLOW)).toEqual({ ok: false, reason: "algorithm_not_allowed" });
+  });
+
+  it("a token endpoint slower than the timeout: idp_unusable_response, within the bound", async () => {
+    const slow = await tokenOk();
+    idp.token = () => ({ ...slow, delayMs: 3_000 });
+    const t0 = performance.now();
+    expect(await rp({ timeoutMs: 500 }, issuer, { nowSec: realNow }).finishLogin(callback("code=c-1&state=s-1"), FLOW)).toEqual({ ok: false, reason: "idp_unusable_response" });
+    expect(performance.now() - t0).toBeLessThan(2_900);
+  });
+
   it("the token endpoint unreachable: idp_unreachable", async () => {
     idp.meta = { token_endpoint: "http://127.0.0.1:1/token" };
     expect(await rp({}, issuer, { nowSec: realNow }).finishLogin(callback("code=c-1&state=s-1"), FLOW)).toEqual({ ok: false, reason: "idp_unreachable" });
