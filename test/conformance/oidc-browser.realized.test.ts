@@ -154,7 +154,9 @@ describe("people sign in with the IdP on the realized platform and use OpenClaw'
     await s.kit.snap(p, "back-where-she-was");
     // Why it ended: the edge's re-check was refused by the IdP (the refresh token had expired there).
     expect(s.idpGrantErrors.slice(grantErrors)).toContainEqual({ grantType: "refresh_token", error: "invalid_grant" });
-    // (The edge's audit decision for it is not asserted: test/conformance/FINDINGS.md, 10.)
+    // ... and the edge's decision is in alpha's trail although the edge's upstream lookup for alpha
+    // was cold after the idle spell (test/conformance/FINDINGS.md, 10).
+    await auditHas("alpha", "mia", /^oidc_refresh_/);
     await mia.close();
   }, 240_000);
 });

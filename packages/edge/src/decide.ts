@@ -34,7 +34,12 @@ export function createDecide(state: EdgeState, upstreams: Upstreams, auditor: Bu
     if (targetProblem !== undefined || hosts !== 1) return deny(ctx, 400, targetProblem ?? "duplicate_host", none);
 
     const route = resolveRoute(req.headers.host, req.url ?? "", config.routing);
-    const knownTenant = route.kind !== "none" && upstreams.knownNow(route.tenant) ? route.tenant : null;
+    // A decision belongs to the tenant's trail when the platform knows the tenant: listed in the
+    // config, or its upstream name resolves. The lookup is cached; a cold cache is resolved here,
+    // so a denial after an idle spell is not recorded without its tenant (FINDINGS.md 10). Names
+    // that resolve to nothing (attacker-chosen) stay out. An allowed request needs the same
+    // lookup a few lines on, so it costs nothing extra.
+    const knownTenant = route.kind === "none" ? null : upstreams.knownNow(route.tenant) || (await upstreams.entry(route.tenant)) !== undefined ? route.tenant : null;
     const cookie = config.cookie.enabled ? readCookie(req.headers.cookie, config.cookie.name) : undefined;
     const { token, source } = extractToken(req.headers.authorization, cookie);
     if (oidcGate !== undefined && route.kind === "host" && oidcGate.isLocal(route.localPath)) {

@@ -576,6 +576,26 @@ describe("upstream template (tenants found by name, no config change per tenant)
     expect((await request(r.port, { host: "a.octw.test", headers: tz })).status).toBe(403);
     await r.edge.close();
   });
+  it("a denial on a cold lookup cache is the tenant's when its name resolves, no tenant's when it does not (FINDINGS.md 10)", async () => {
+    // Stand-in for Docker's embedded DNS: no test may query the machine's resolver.
+    const names: Record<string, string> = { "gw-a.test": "127.0.0.1" };
+    const lookups: string[] = [];
+    const lookup = async (host: string) => {
+      lookups.push(host);
+      return names[host];
+    };
+    const r = await startEdge({ tenants: [], routing: { hostDomain: "octw.test", pathRouting: true, upstreamTemplate: `http://gw-{tenant}.test:${a.port}` } }, undefined, lookup);
+    // The first requests for each name: nothing was looked up before (an idle spell has the same cold cache).
+    expect((await request(r.port, { host: "a.octw.test", path: "/cold-anon" })).status).toBe(401);
+    expect((await request(r.port, { host: "zz.octw.test", path: "/cold-anon" })).status).toBe(401);
+    const known = await r.audit.waitFor((e) => e.detail.route === "a.octw.test/cold-anon");
+    const unknown = await r.audit.waitFor((e) => e.detail.route === "zz.octw.test/cold-anon");
+    expect(known).toMatchObject({ type: "edge.auth.denied", tenant: "a", detail: { reason: "no_token" } });
+    expect(unknown).toMatchObject({ type: "edge.auth.denied", tenant: null, detail: { reason: "no_token" } });
+    // Both answers look alike to the client, and each name was looked up once.
+    expect(lookups).toEqual(["gw-a.test", "gw-zz.test"]);
+    await r.edge.close();
+  });
   it("rejects a template without {tenant}", () => {
     const base = { jwt: { issuer: ISSUER, audience: AUDIENCE, algorithms: ["ES256"], keys: { kind: "static", jwks: [issuer.publicJwk] } } };
     expect(() => parseEdgeConfig({ ...base, tenants: [], routing: { upstreamTemplate: "http://gw:18789" } })).toThrow(/routing\.upstreamTemplate: http:\/\/<host containing \{tenant\}>/);
