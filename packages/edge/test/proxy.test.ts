@@ -580,9 +580,9 @@ describe("upstream template (tenants found by name, no config change per tenant)
     // Stand-in for Docker's embedded DNS: no test may query the machine's resolver.
     const names: Record<string, string> = { "gw-a.test": "127.0.0.1" };
     const lookups: string[] = [];
-    const lookup = async (host: string) => {
+    const lookup = (host: string): Promise<string | undefined> => {
       lookups.push(host);
-      return names[host];
+      return Promise.resolve(names[host]);
     };
     const r = await startEdge({ tenants: [], routing: { hostDomain: "octw.test", pathRouting: true, upstreamTemplate: `http://gw-{tenant}.test:${a.port}` } }, undefined, lookup);
     // The first requests for each name: nothing was looked up before (an idle spell has the same cold cache).
