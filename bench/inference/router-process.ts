@@ -53,11 +53,13 @@ const router = createInferenceRouter(config, {
   keys: new ProviderKeyCache({ get: () => Promise.resolve(Buffer.from("sk-bench-key")) }, config.keys),
   audit: { record: () => (audited++, Promise.resolve()) },
 });
-await router.listen();
-process.stdout.write("ready\n");
 // The runner asks for this process's CPU time (a figure that machine load does not distort).
+// Installed before "ready" is printed: the runner signals at once, and a SIGUSR2 that arrives
+// before its handler kills the process (seen on the loaded machine: the run then hangs).
 process.on("SIGUSR2", () => {
   const u = process.cpuUsage();
-  process.stdout.write(`${JSON.stringify({ cpuMs: (u.user + u.system) / 1000, audited })}\n`);
+  process.stdout.write(`${JSON.stringify({ cpuMs: (u.user + u.system) / 1000, sysMs: u.system / 1000, audited })}\n`);
 });
+await router.listen();
+process.stdout.write("ready\n");
 process.on("SIGTERM", () => process.exit(0));
