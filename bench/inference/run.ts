@@ -9,7 +9,8 @@
 // Defaults model an LLM stream: 50 events, 20 ms apart (about 50 tokens/s, 1 s per stream).
 // BENCH_CHUNKS / BENCH_CHUNK_GAP_MS change that (e.g. 20 / 5 for a CPU stress profile);
 // BENCH_PROFILE=1 writes a V8 CPU profile of the router to /tmp/ir-prof; BENCH_BASELINE_REF=<git ref>
-// adds that commit's router to the same rounds (before/after under the same load); BENCH_TENANTS=n
+// adds that commit's router to the same rounds (before/after under the same load); BENCH_FLOOR=1 adds
+// a bare Node relay with no checks (what relaying alone costs here); BENCH_TENANTS=n
 // configures n tenants (traffic from one) to show what a router serving a fleet pays per request.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
@@ -149,13 +150,13 @@ interface RouterUnderTest {
   port: number;
   child: ChildProcess;
   rounds: { samples: Sample[]; seconds: number }[];
-  cpuBefore: { cpuMs: number; audited: number };
+  cpuBefore: { cpuMs: number; sysMs: number; audited: number };
 }
 
 /** The router's CPU time so far (a figure that machine load does not distort) and its audit count. */
-function routerStats(child: ChildProcess): Promise<{ cpuMs: number; audited: number }> {
+function routerStats(child: ChildProcess): Promise<{ cpuMs: number; sysMs: number; audited: number }> {
   return new Promise((resolve) => {
-    child.stdout!.once("data", (b: Buffer) => resolve(JSON.parse(b.toString()) as { cpuMs: number; audited: number }));
+    child.stdout!.once("data", (b: Buffer) => resolve(JSON.parse(b.toString()) as { cpuMs: number; sysMs: number; audited: number }));
     child.kill("SIGUSR2");
   });
 }
@@ -178,17 +179,20 @@ function baselineSource(): string | undefined {
 const routers: RouterUnderTest[] = [];
 try {
   const base = baselineSource();
-  const variants: { name: string; args: string[] }[] = [
+  const variants: { name: string; script?: string; args: string[] }[] = [
     ...(base ? [{ name: `router @ ${process.env.BENCH_BASELINE_REF}`, args: [base] }] : []),
     { name: base ? "router (this checkout)" : "through the router", args: [] },
+    // BENCH_FLOOR=1: a bare Node relay with no checks (floor-proxy-process.ts), in the same rounds.
+    ...(process.env.BENCH_FLOOR === "1" ? [{ name: "floor: bare Node relay, no checks", script: "floor-proxy-process.ts", args: [] }] : []),
   ];
   for (const v of variants) {
     const port = await freePort();
-    const child = await start("router-process.ts", [String(port), String(providerPort), token, ...v.args]);
-    routers.push({ name: v.name, port, child, rounds: [], cpuBefore: { cpuMs: 0, audited: 0 } });
+    const child = await start(v.script ?? "router-process.ts", [String(port), String(providerPort), token, ...v.args]);
+    routers.push({ name: v.name, port, child, rounds: [], cpuBefore: { cpuMs: 0, sysMs: 0, audited: 0 } });
   }
   // CPU is counted from here: module loading and compiling at start-up are not per-stream costs.
   for (const r of routers) r.cpuBefore = await routerStats(r.child);
+  const providerBefore = await routerStats(provider);
   const direct: { samples: Sample[]; seconds: number }[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     direct.push(await round(PROVIDER_HOST, providerPort, "/v1/chat/completions", { authorization: "Bearer sk-bench-key" }));
@@ -210,6 +214,9 @@ try {
     const s = summary(r.rounds);
     const after = await routerStats(r.child);
     const cpuMs = after.cpuMs - r.cpuBefore.cpuMs;
+    // Kernel time (system) is mostly the loopback TCP stack run on the router's writes and
+    // reads, one of each per relayed chunk; user time is what the router's own code costs.
+    const sysMs = after.sysMs - r.cpuBefore.sysMs;
     // Warm-up streams are served by the router too, so they count for its CPU.
     const streams = r.rounds.reduce((a, x) => a + x.samples.length, 0) + ROUNDS * STREAMS;
     const addedP99 = s.ttfbP99 - d.ttfbP99;
@@ -218,10 +225,16 @@ try {
     summaries.push(
       `summary: added TTFB p50, ${r.name} | ${f(s.ttfbP50 - d.ttfbP50)} ms | direct ${f(d.ttfbP50)} ms | ${f(s.ttfbP50 / d.ttfbP50)} | ≤ 0.5 ms`,
       `summary: added TTFB p99, ${r.name} | ${f(addedP99)} ms | direct ${f(d.ttfbP99)} ms | ${f(s.ttfbP99 / d.ttfbP99)} | < ${TARGET_ADDED_P99_MS} ms`,
-      `summary: router CPU per stream, ${r.name} | ${f(cpuMs / streams)} ms | – | – | ≤ 1 ms`,
+      `summary: router CPU per stream, ${r.name} | ${f(cpuMs / streams)} ms (user ${f((cpuMs - sysMs) / streams)}, system ${f(sysMs / streams)}) | – | – | ≤ 1 ms`,
       `summary: streams/s, ${r.name} | ${f(s.streamsPerSec)} | direct ${f(d.streamsPerSec)} | ${f(s.streamsPerSec / d.streamsPerSec)} | ≥ 1.00`,
     );
     verdicts.push(`${r.name}: added TTFB p99 ${f(addedP99)} ms (target < ${TARGET_ADDED_P99_MS} ms) → ${addedP99 < TARGET_ADDED_P99_MS ? "MET" : "NOT MET"}; ${f(cpuMs)} ms CPU after start-up for ${streams} streams; ${after.audited - r.cpuBefore.audited} audit events`);
+  }
+  {
+    const after = await routerStats(provider);
+    const streams = [direct, ...routers.map((r) => r.rounds)].reduce((a, rs) => a + rs.reduce((b, x) => b + x.samples.length, 0), 0) + ROUNDS * STREAMS * (1 + routers.length);
+    const [cpu, sys] = [after.cpuMs - providerBefore.cpuMs, after.sysMs - providerBefore.sysMs];
+    verdicts.push(`fake provider (writes the same chunks; reference): ${f(cpu / streams)} ms CPU per stream (user ${f((cpu - sys) / streams)}, system ${f(sys / streams)})`);
   }
   const loadAfter = os.loadavg();
   lines.push("", ...verdicts, ...summaries, `machine load average (1 min) before / after the run: ${f(loadBefore[0]!)} / ${f(loadAfter[0]!)} on ${os.cpus().length} CPUs`, "");
