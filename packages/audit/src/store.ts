@@ -41,17 +41,23 @@ async function canReadHeads(db: Queryable): Promise<boolean> {
 }
 
 /**
- * Walks each tenant's chain in seq order (keyset pages, so memory stays flat) and reports the
- * first broken link. Run as the owner (or a superuser) to check all tenants; a tenant reader
- * checks its own tenant (row-level security hides the rest).
+ * Walks each tenant's chain in seq order and reports the first broken link. Run as the owner
+ * (or a superuser) to check all tenants; a tenant reader checks its own tenant (row-level
+ * security hides the rest).
+ *
+ * Streamed: one server-side cursor per tenant, read `pageSize` rows at a time (default 5 000)
+ * with the next page asked for before the current one is hashed, so memory holds two pages
+ * however long the chain. Everything is read in one REPEATABLE READ, READ ONLY transaction: the
+ * chains and heads are one snapshot, so events appended while a long verify runs can neither
+ * show up as a head mismatch nor be half-read. `db` must therefore be one connection (a client,
+ * not a pool) that is not inside a transaction.
  */
 export async function verifyAuditChain(
   db: Queryable,
   options: { tenant?: string; pageSize?: number; anchors?: readonly ExportedHead[] } = {},
 ): Promise<VerifyReport> {
-  const pageSize = options.pageSize ?? 10_000;
-  const headsReadable = await canReadHeads(db);
-  let tenants = options.tenant !== undefined ? [options.tenant] : await listTenants(db, headsReadable);
+  const pageSize = options.pageSize ?? 5_000;
+  if (!Number.isInteger(pageSize) || pageSize < 1) throw new Error(`pageSize: must be a positive integer, got ${String(pageSize)}`);
   const anchors = new Map<string, Map<string, Buffer>>();
   for (const a of options.anchors ?? []) {
     if (options.tenant !== undefined && a.tenant !== options.tenant) continue;
@@ -60,43 +66,52 @@ export async function verifyAuditChain(
     m.set(a.seq, Buffer.from(a.hash, "hex"));
     anchors.set(a.tenant, m);
   }
-  // An anchored tenant whose events have all vanished must still be checked (and fail).
-  tenants = [...new Set([...tenants, ...anchors.keys()])].sort();
-  const results: TenantVerification[] = [];
-  for (const tenant of tenants) {
-    const verifier = new ChainVerifier(tenant, anchors.get(tenant));
-    const page = (afterSeq: string): Promise<pg.QueryResult<ChainRow>> =>
-      db.query<ChainRow>(`SELECT ${CHAIN_COLUMNS} FROM ${S}.audit_events e WHERE e.tenant = $1 AND e.seq > $2::bigint ORDER BY e.seq LIMIT $3`, [tenant, afterSeq, pageSize]);
-    let next: Promise<pg.QueryResult<ChainRow>> | null = page("0");
-    while (next) {
-      const { rows }: { rows: ChainRow[] } = await next;
-      // The next page is asked for before this one is checked, so Postgres reads it while this
-      // process hashes: one page in memory plus one in flight, never the whole chain.
-      next = rows.length === pageSize ? page(rows[rows.length - 1]!.seq) : null;
-      let goOn = true;
-      for (const row of rows) {
-        if (!verifier.push(row)) {
-          goOn = false;
+  await db.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  try {
+    const headsReadable = await canReadHeads(db);
+    let tenants = options.tenant !== undefined ? [options.tenant] : await listTenants(db, headsReadable);
+    // An anchored tenant whose events have all vanished must still be checked (and fail).
+    tenants = [...new Set([...tenants, ...anchors.keys()])].sort();
+    const results: TenantVerification[] = [];
+    for (const tenant of tenants) {
+      const verifier = new ChainVerifier(tenant, anchors.get(tenant));
+      await db.query(`DECLARE octw_verify NO SCROLL CURSOR FOR SELECT ${CHAIN_COLUMNS} FROM ${S}.audit_events e WHERE e.tenant = $1 ORDER BY e.seq`, [tenant]);
+      const page = (): Promise<pg.QueryResult<ChainRow>> => db.query<ChainRow>(`FETCH FORWARD ${pageSize} FROM octw_verify`);
+      let next: Promise<pg.QueryResult<ChainRow>> | null = page();
+      while (next) {
+        const { rows }: { rows: ChainRow[] } = await next;
+        // Postgres reads the next page while this process hashes this one.
+        next = rows.length === pageSize ? page() : null;
+        let goOn = true;
+        for (const row of rows) {
+          if (!verifier.push(row)) {
+            goOn = false;
+            break;
+          }
+        }
+        if (!goOn) {
+          // Let the prefetched page finish, so the connection is idle for the next statement.
+          await next?.catch(() => {});
           break;
         }
       }
-      if (!goOn) {
-        // Let the prefetched page finish, so the connection is idle when the caller gets it back.
-        await next?.catch(() => {});
-        break;
+      await db.query("CLOSE octw_verify");
+      let head = null;
+      if (headsReadable) {
+        const { rows } = await db.query<{ seq: string; hash: Buffer }>(`SELECT seq::text AS seq, hash FROM ${S}.audit_heads WHERE tenant = $1`, [tenant]);
+        // Events without a head means the head row was removed: compare against "nothing".
+        head = rows[0] ?? { seq: "0", hash: Buffer.alloc(32) };
       }
+      const broken = verifier.finish(head);
+      results.push({ tenant, verified: verifier.verified, broken });
     }
-    let head = null;
-    if (headsReadable) {
-      const { rows } = await db.query<{ seq: string; hash: Buffer }>(`SELECT seq::text AS seq, hash FROM ${S}.audit_heads WHERE tenant = $1`, [tenant]);
-      // Events without a head means the head row was removed: compare against "nothing".
-      head = rows[0] ?? { seq: "0", hash: Buffer.alloc(32) };
-    }
-    const broken = verifier.finish(head);
-    results.push({ tenant, verified: verifier.verified, broken });
+    await db.query("COMMIT");
+    const firstBroken = results.find((r) => r.broken)?.broken ?? null;
+    return { ok: firstBroken === null, tenants: results, firstBroken };
+  } catch (err) {
+    await db.query("ROLLBACK").catch(() => {});
+    throw err;
   }
-  const firstBroken = results.find((r) => r.broken)?.broken ?? null;
-  return { ok: firstBroken === null, tenants: results, firstBroken };
 }
 
 /** A chain head as exported for safekeeping outside the database (hash as hex). */

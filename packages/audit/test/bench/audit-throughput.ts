@@ -106,7 +106,7 @@ async function storedAndVerified(ownerUrl: string): Promise<{ stored: number; di
 }
 
 /** One chain of `n` events, appended through append_events in batches of 10 000; then verified. */
-async function verifyRate(n: number): Promise<{ appendPerSecond: number; verifySeconds: number; clientCpuSeconds: number; serverCpuSeconds: number | null; ok: boolean; verified: number }> {
+async function verifyRate(n: number): Promise<{ appendPerSecond: number; verifySeconds: number; clientCpuSeconds: number; serverCpuSeconds: number | null; ok: boolean; verified: number; rssGrowthMb: number }> {
   const db = await createAuditDb(requirePgUrl());
   try {
     return await withClient(db.ownerUrl, async (c) => {
@@ -122,7 +122,12 @@ async function verifyRate(n: number): Promise<{ appendPerSecond: number; verifyS
       const t1 = process.hrtime.bigint();
       const cpu0 = process.cpuUsage();
       const server0 = backendCpuMs(db.roles.owner);
+      // Resident memory while verify runs, sampled: flat (two pages) if it streams, growing with n if not.
+      const rss0 = process.memoryUsage.rss();
+      let rssPeak = rss0;
+      const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage.rss())), 25);
       const report = await verifyAuditChain(c);
+      clearInterval(sampler);
       const verifySeconds = Number(process.hrtime.bigint() - t1) / 1e9;
       const cpu = process.cpuUsage(cpu0);
       const server1 = backendCpuMs(db.roles.owner);
@@ -133,6 +138,7 @@ async function verifyRate(n: number): Promise<{ appendPerSecond: number; verifyS
         serverCpuSeconds: server0 === null || server1 === null ? null : (server1 - server0) / 1000,
         ok: report.ok,
         verified: report.tenants.reduce((a, t) => a + t.verified, 0),
+        rssGrowthMb: (rssPeak - rss0) / 2 ** 20,
       };
     });
   } finally {
@@ -228,7 +234,7 @@ async function main(): Promise<void> {
     if (verifyEvents > 0) {
       const v = await verifyRate(verifyEvents);
       console.log(
-        `verify: one chain of ${v.verified} events (appended at ${v.appendPerSecond.toFixed(0)} events/s in batches of 10000) verified in ${v.verifySeconds.toFixed(2)} s = ${(v.verified / v.verifySeconds).toFixed(0)} events/s, ${v.ok ? "intact" : "BROKEN"}; CPU: this process ${v.clientCpuSeconds.toFixed(2)} s, Postgres ${v.serverCpuSeconds === null ? "n/a" : `${v.serverCpuSeconds.toFixed(2)} s`} (target: 1,000,000 in ≤ 10 s; load ${load()})`,
+        `verify: one chain of ${v.verified} events (appended at ${v.appendPerSecond.toFixed(0)} events/s in batches of 10000) verified in ${v.verifySeconds.toFixed(2)} s = ${(v.verified / v.verifySeconds).toFixed(0)} events/s, ${v.ok ? "intact" : "BROKEN"}; CPU: this process ${v.clientCpuSeconds.toFixed(2)} s, Postgres ${v.serverCpuSeconds === null ? "n/a" : `${v.serverCpuSeconds.toFixed(2)} s`}; resident memory grew at most ${v.rssGrowthMb.toFixed(0)} MiB (target: 1,000,000 in ≤ 10 s; load ${load()})`,
       );
       console.log(`summary: verify ${v.verified} events | ${v.verifySeconds.toFixed(2)} s | – | – | ≤ 10 s per 1000000`);
       pass &&= v.ok && v.verified === verifyEvents;
