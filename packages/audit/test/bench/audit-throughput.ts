@@ -58,13 +58,14 @@ async function rawInsertRate(url: string, role: string): Promise<{ rows: number;
   }
 }
 
-async function auditRate(writerUrl: string, role: string, spoolDir: string, name: string, action = "edge.auth.allowed"): Promise<{ accepted: number; perSecond: number; stats: ReturnType<AuditClient["stats"]>; cpuMs: number | null }> {
+async function auditRate(writerUrl: string, role: string, spoolDir: string, name: string, action = "edge.auth.allowed"): Promise<{ accepted: number; perSecond: number; stats: ReturnType<AuditClient["stats"]>; cpuMs: number | null; writerCpuMs: number }> {
   const client = new AuditClient({ connection: writerUrl, spoolPath: join(spoolDir, `${name}.jsonl`), batchSize, maxBuffered: batchSize * 8 });
   let accepted = 0;
   let next = 0;
   const state: { failed: Error | null } = { failed: null };
   const end = Date.now() + seconds * 1000;
   const start = process.hrtime.bigint();
+  const writer0 = process.cpuUsage();
   // Many concurrent callers, like request handlers of the edge; record() applies back-pressure.
   const workers = Array.from({ length: batchSize * 4 }, async () => {
     while (Date.now() < end && state.failed === null) {
@@ -80,11 +81,12 @@ async function auditRate(writerUrl: string, role: string, spoolDir: string, name
   await Promise.all(workers);
   await client.flush();
   const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+  const writer = process.cpuUsage(writer0);
   // Before close(): the pool's backends exit with it.
   const cpu = backendCpuMs(role);
   await client.close();
   if (state.failed) throw state.failed;
-  return { accepted, perSecond: accepted / elapsed, stats: client.stats(), cpuMs: cpu };
+  return { accepted, perSecond: accepted / elapsed, stats: client.stats(), cpuMs: cpu, writerCpuMs: (writer.user + writer.system) / 1000 };
 }
 
 /** What migration 4 changed for speed, put back as migrations 1-3 left it. */
@@ -214,6 +216,13 @@ async function main(): Promise<void> {
       pass &&= check.stored === accepted && check.distinct === check.stored && check.report.ok;
     } finally {
       await fleet.drop();
+    }
+    // On this shared machine events/s says how much CPU the run was given; CPU per event says
+    // what an event costs, so what one dedicated core each for Postgres and the writer would carry.
+    if (audit.cpuMs !== null) {
+      const [pgUs, writerUs] = [(audit.cpuMs * 1000) / audit.accepted, (audit.writerCpuMs * 1000) / audit.accepted];
+      console.log(`current schema, CPU per event: Postgres ${pgUs.toFixed(1)} µs + writer process (callers, AuditClient, pg) ${writerUs.toFixed(1)} µs; one dedicated core for Postgres carries ${(1e6 / pgUs).toFixed(0)} events/s`);
+      console.log(`summary: hash-chained events per Postgres CPU-second, current schema | ${(1e6 / pgUs).toFixed(0)} | writer ${writerUs.toFixed(1)} µs/event | – | ≥ 50000 events/s`);
     }
     const ratio = audit.perSecond / raw.perSecond;
     console.log(`ratios: current / raw ${ratio.toFixed(2)}x, before / raw ${(old.perSecond / raw.perSecond).toFixed(2)}x, current / before ${(audit.perSecond / old.perSecond).toFixed(2)}x (target: 50000 events/s)`);
