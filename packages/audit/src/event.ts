@@ -48,6 +48,10 @@ function jsonHasNul(value: unknown): boolean {
   return false;
 }
 
+// The JSON text of each parsed details object, made once by the size check below and reused
+// for the round trip in normalizeEvent (an event is serialised once, not twice).
+const detailsJson = new WeakMap<object, string>();
+
 const eventSchema = z
   .object({
     tenant: z.string().regex(TENANT_ID_PATTERN, "must be 1-128 characters of [A-Za-z0-9._:-], starting with a letter or digit"),
@@ -68,7 +72,10 @@ const eventSchema = z
           return;
         }
         if (Buffer.byteLength(json) > MAX_DETAILS_BYTES) ctx.addIssue({ code: "custom", message: `must serialise to at most ${MAX_DETAILS_BYTES} bytes of JSON` });
-        if (jsonHasNul(value)) ctx.addIssue({ code: "custom", message: "must not contain NUL characters" });
+        // JSON.stringify writes every U+0000 (in a key or a string) as the escape \u0000, so
+        // text without that sequence has none; only text with it needs the walk.
+        if (json.includes("\\u0000") && jsonHasNul(value)) ctx.addIssue({ code: "custom", message: "must not contain NUL characters" });
+        detailsJson.set(value, json);
       }),
     time: z.union([z.date(), z.string()]).optional(),
     idempotencyKey: z.string().regex(IDEMPOTENCY_KEY_PATTERN, "must be 1-200 characters of [A-Za-z0-9._:-]").optional(),
@@ -105,7 +112,7 @@ export function normalizeEvent(input: AuditEventInput): NormalizedEvent {
     target: e.target ?? null,
     decision: e.decision ?? null,
     // JSON round trip: what is spooled and sent is exactly what JSON can carry (no undefined, no Dates).
-    details: e.details === undefined ? null : (JSON.parse(JSON.stringify(e.details)) as Record<string, unknown>),
+    details: e.details === undefined ? null : (JSON.parse(detailsJson.get(e.details) ?? JSON.stringify(e.details)) as Record<string, unknown>),
     time,
     idempotencyKey: e.idempotencyKey ?? randomUUID(),
   };

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { normalizeEvent } from "../src/event";
 
@@ -33,5 +34,32 @@ describe("normalizeEvent", () => {
     [{ ...ok, extra: 1 }, /event: Unrecognized key/i],
   ])("rejects %j naming the field", (input, message) => {
     expect(() => normalizeEvent(input as never)).toThrow(message);
+  });
+
+  // The NUL check looks at the JSON text first and walks the value only when the text has the
+  // escape \u0000 — which text can also hold literally (a backslash, then "u0000"), so both
+  // kinds of string are generated, in keys and values, nested in objects and arrays.
+  it("rejects details exactly when a key or string anywhere holds U+0000 (property)", () => {
+    const piece = fc.constantFrom("a", "\u0000", "\\u0000", "\\", "u0000", "ü", "\\\u0000");
+    const str = fc.array(piece, { maxLength: 4 }).map((p) => p.join(""));
+    const json = fc.letrec((tie) => ({
+      value: fc.oneof({ depthSize: "small" }, str, fc.integer(), fc.constant(null), fc.array(tie("value"), { maxLength: 3 }), tie("object")),
+      object: fc.dictionary(str, tie("value"), { maxKeys: 3 }),
+    }));
+    fc.assert(
+      fc.property(json.object, (details) => {
+        let hasNul = false;
+        JSON.stringify(details, (k, v: unknown) => {
+          if (k.includes("\u0000") || (typeof v === "string" && v.includes("\u0000"))) hasNul = true;
+          return v;
+        });
+        if (hasNul) {
+          expect(() => normalizeEvent({ ...ok, details })).toThrow(/details: must not contain NUL/);
+        } else {
+          expect(normalizeEvent({ ...ok, details }).details).toEqual(JSON.parse(JSON.stringify(details)));
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });
