@@ -8,7 +8,7 @@
 // first body chunk (the first SSE event), which the provider sends at once.
 // Defaults model an LLM stream: 50 events, 20 ms apart (about 50 tokens/s, 1 s per stream).
 // BENCH_CHUNKS / BENCH_CHUNK_GAP_MS change that (e.g. 20 / 5 for a CPU stress profile);
-// BENCH_PROFILE=1 writes a V8 CPU profile of the router to /tmp/ir-prof; BENCH_BASELINE_REF=<git ref>
+// BENCH_PROFILE=1 writes a V8 CPU profile of the router (and of the floor relay) to /tmp/ir-prof; BENCH_BASELINE_REF=<git ref>
 // adds that commit's router to the same rounds (before/after under the same load); BENCH_FLOOR=1 adds
 // a bare Node relay with no checks (what relaying alone costs here); BENCH_TENANTS=n
 // configures n tenants (traffic from one) to show what a router serving a fleet pays per request.
@@ -38,7 +38,7 @@ async function freePort(): Promise<number> {
 
 function startOnce(script: string, args: string[], timeoutMs: number): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(process.env.BENCH_PROFILE && script.startsWith("router") ? ["--cpu-prof", "--cpu-prof-dir=/tmp/ir-prof"] : []), "--import", "tsx", path.join(here, script), ...args], { cwd: repo, stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, [...(process.env.BENCH_PROFILE && (script.startsWith("router") || script.startsWith("floor")) ? ["--cpu-prof", "--cpu-prof-dir=/tmp/ir-prof"] : []), "--import", "tsx", path.join(here, script), ...args], { cwd: repo, stdio: ["ignore", "pipe", "inherit"] });
     const timer = setTimeout(() => {
       child.removeAllListeners("exit");
       child.kill("SIGKILL");
