@@ -5,24 +5,24 @@ import { bindTenantReaderSql } from "@octw/audit";
 import { z } from "zod";
 import { parseOrThrow } from "../validation.js";
 import { AuditSql, type AuditSqlArgs } from "./audit-sql.js";
-import { UNPRIVILEGED_ROLE, type AuditConnection, type AuditStore } from "./audit-store.js";
+import { UNPRIVILEGED_ROLE, type AuditConnection, type AuditStoreLike } from "./audit-store.js";
 import { tenantIdSchema } from "./common.js";
 
 /** TenantAuditReader's args: the one declaration of their shape, validation and documentation. */
 export const tenantAuditReaderArgsSchema = z.strictObject({
   tenantId: tenantIdSchema,
-  audit: z.custom<AuditStore>((v) => typeof v === "object" && v !== null, "must be an AuditStore").meta({ description: "The platform's audit store." }),
+  audit: z.custom<AuditStoreLike>((v) => typeof v === "object" && v !== null, "must be an AuditStore").meta({ description: "The platform's audit store." }),
 });
 export type TenantAuditReaderArgs = z.input<typeof tenantAuditReaderArgsSchema>;
 
 type OwnerFields = Omit<AuditSqlArgs, "sql">;
-const ownerFieldsOf = new WeakMap<AuditStore, OwnerFields>();
+const ownerFieldsOf = new WeakMap<AuditStoreLike, OwnerFields>();
 
 /**
  * The owner connection taken apart into the binding's inputs: once per audit store, shared by
  * every tenant's binding (per tenant, six outputs more for each of possibly thousands of tenants).
  */
-function ownerFields(audit: AuditStore): OwnerFields {
+function ownerFields(audit: AuditStoreLike): OwnerFields {
   let f = ownerFieldsOf.get(audit);
   if (!f) {
     const owner = audit.owner;
@@ -59,10 +59,11 @@ export class TenantAuditReader extends pulumi.ComponentResource {
       `${name}-role`,
       // inherit: the group's SELECT grants are what this role reads through.
       { name: roleName, login: true, password: password.result, ...UNPRIVILEGED_ROLE, inherit: true, roles: [audit.roles.reader], connectionLimit: 8 },
-      { parent: this, provider: audit.provider, dependsOn: [audit.schema] },
+      // (a store read from another stack has no schema resource here: that stack migrated it)
+      { parent: this, provider: audit.provider, dependsOn: audit.schema ? [audit.schema] : [] },
     );
     const owner = audit.owner;
-    new AuditSql(`${name}-binding`, { ...ownerFields(audit), sql: bindTenantReaderSql(roleName, parsed.tenantId) }, { parent: this, dependsOn: [role, audit.schema] });
+    new AuditSql(`${name}-binding`, { ...ownerFields(audit), sql: bindTenantReaderSql(roleName, parsed.tenantId) }, { parent: this, dependsOn: audit.schema ? [role, audit.schema] : [role] });
     this.roleName = roleName;
     this.connection = pulumi.secret(pulumi.all([owner, password.result]).apply(([o, pw]) => ({ ...o, user: roleName, password: pw })));
     this.registerOutputs({ roleName, connection: this.connection });
