@@ -10,75 +10,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { OpenClawPlatform, OpenClawPlatformShared, SHARED_AUDIT_OUTPUT, hostPartOf, type OpenClawPlatformArgs, type SharedAuditOutputs } from "../src/index.js";
-import { PINNED, configProblems, settle, unwrapSecrets } from "./harness.js";
-import { installRegisterOptionCapture, takeRegisterOptions } from "../../../test/realize/register-options.js";
+import { PINNED, configProblems } from "./harness.js";
+import { STACK_REFERENCE, collect, recordRegistrations, type Registration, type Registrations } from "./registrations.js";
 
-interface Registration {
-  urn: string;
-  type: string;
-  /** The provider's URN, or "" for the default provider. */
-  provider: string;
-  inputs: Record<string, unknown>;
-  secretPaths: string[];
-  /** The inputs as JSON with every secret's value left out. */
-  visible: string;
-}
-
-const STACK_REFERENCE = "pulumi:pulumi:StackReference";
-let registrations: Registration[] = [];
 /** What the mocked StackReference answers: the shared program's exports. */
 let sharedExports: Record<string, unknown> = {};
 
-beforeAll(async () => {
-  installRegisterOptionCapture();
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (args) => {
-        const given = args.inputs as Record<string, unknown>;
-        // a StackReference is read, not registered: no register options (and no URN) to take
-        const urn = args.type === STACK_REFERENCE ? `read::${args.name}` : (takeRegisterOptions()?.urn ?? `(no urn) ${args.name}`);
-        const secretPaths: string[] = [];
-        const inputs = unwrapSecrets(args.inputs, "", secretPaths) as Record<string, unknown>;
-        const visible = JSON.stringify(unwrapSecrets(redactSecrets(args.inputs)));
-        registrations.push({ urn, type: args.type, provider: (args.provider ?? "").split("::").slice(0, -1).join("::"), inputs, secretPaths, visible });
-        if (args.type === STACK_REFERENCE) {
-          return { id: String(given.name), state: { name: given.name, outputs: sharedExports, secretOutputNames: Object.keys(sharedExports) } };
-        }
-        const fake: Record<string, unknown> = args.type === "docker:index/remoteImage:RemoteImage" ? { imageId: `sha256:${"0".repeat(64)}` } : args.type === "docker:index/container:Container" && given.attach === true ? { exitCode: 0 } : {};
-        const random = args.type.startsWith("random:") ? { result: `r-${args.name}`, base64: Buffer.from(args.name).toString("base64"), hex: Buffer.from(args.name).toString("hex") } : {};
-        return { id: `${args.name}-id`, state: { ...given, ...fake, ...random } };
-      },
-      call: (args) => args.inputs as Record<string, unknown>,
-    },
-    "octw",
-    "test",
-    false,
-  );
-});
-
-type Registrations = Map<string, Registration>;
-
-/** The value with every secret replaced by a marker (what a log or an unmarked output could show). */
-function redactSecrets(v: unknown): unknown {
-  const paths: string[] = [];
-  unwrapSecrets(v, "", paths);
-  if (paths.includes("")) return "<secret>";
-  if (Array.isArray(v)) return v.map(redactSecrets);
-  if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redactSecrets(x)]));
-  return v;
-}
-
-async function collect(declare: () => void): Promise<Registrations> {
-  registrations = [];
-  declare();
-  await settle();
-  const byUrn = new Map<string, Registration>();
-  for (const r of registrations) {
-    expect(byUrn.has(r.urn), `URN registered twice: ${r.urn}`).toBe(false);
-    byUrn.set(r.urn, r);
-  }
-  return byUrn;
-}
+beforeAll(() => recordRegistrations((_type, inputs) => ({ name: inputs.name, outputs: sharedExports, secretOutputNames: Object.keys(sharedExports) })));
 
 const valueOf = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
 
