@@ -5,15 +5,17 @@ import { bindTenantReaderSql } from "@octw/audit";
 import { z } from "zod";
 import { parseOrThrow } from "../validation.js";
 import { AuditSql, type AuditSqlArgs } from "./audit-sql.js";
-import { UNPRIVILEGED_ROLE, type AuditConnection, type AuditStoreLike } from "./audit-store.js";
+import { UNPRIVILEGED_ROLE, type AuditConnection, type AuditStore, type AuditStoreLike } from "./audit-store.js";
 import { tenantIdSchema } from "./common.js";
 
 /** TenantAuditReader's args: the one declaration of their shape, validation and documentation. */
 export const tenantAuditReaderArgsSchema = z.strictObject({
   tenantId: tenantIdSchema,
-  audit: z.custom<AuditStoreLike>((v) => typeof v === "object" && v !== null, "must be an AuditStore").meta({ description: "The platform's audit store." }),
+  audit: z.custom<AuditStore>((v) => typeof v === "object" && v !== null, "must be an AuditStore").meta({ description: "The platform's audit store." }),
 });
 export type TenantAuditReaderArgs = z.input<typeof tenantAuditReaderArgsSchema>;
+/** What the constructor takes: an AuditStore, or (in a host's part of the per-host stack layout) the shared stack's store as read from its outputs. */
+type ReaderArgs = Omit<TenantAuditReaderArgs, "audit"> & { audit: AuditStoreLike };
 
 type OwnerFields = Omit<AuditSqlArgs, "sql">;
 const ownerFieldsOf = new WeakMap<AuditStoreLike, OwnerFields>();
@@ -49,10 +51,14 @@ export class TenantAuditReader extends pulumi.ComponentResource {
   /** Connection settings of this tenant's reader; secret. */
   declare readonly connection: pulumi.Output<AuditConnection>;
 
-  constructor(name: string, args: TenantAuditReaderArgs, opts?: pulumi.ComponentResourceOptions) {
+  // The first signature is the component's public one (the provider schema is generated from it).
+  constructor(name: string, args: TenantAuditReaderArgs, opts?: pulumi.ComponentResourceOptions);
+  constructor(name: string, args: ReaderArgs, opts?: pulumi.ComponentResourceOptions);
+  constructor(name: string, args: ReaderArgs, opts?: pulumi.ComponentResourceOptions) {
     const parsed = parseOrThrow(tenantAuditReaderArgsSchema, args, `TenantAuditReader "${name}"`);
     super("octw:index:TenantAuditReader", name, {}, opts);
-    const audit = parsed.audit;
+    // validated above (an object); typed as what it may be: a store of this stack or one read from the shared stack
+    const audit: AuditStoreLike = parsed.audit;
     const roleName = `${audit.roles.reader.replace(/_audit_reader$/, "")}_reader_${parsed.tenantId.replace(/-/g, "_")}`;
     const password = new random.RandomPassword(`${name}-password`, { length: 40, special: false }, { parent: this });
     const role = new postgresql.Role(
