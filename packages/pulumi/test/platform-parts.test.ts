@@ -10,8 +10,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { OpenClawPlatform, OpenClawPlatformShared, SHARED_AUDIT_OUTPUT, hostPartOf, type OpenClawPlatformArgs, type SharedAuditOutputs } from "../src/index.js";
-import { PINNED, configProblems } from "./harness.js";
-import { STACK_REFERENCE, collect, recordRegistrations, type Registration, type Registrations } from "./registrations.js";
+import { configProblems } from "./harness.js";
+import { HOST_B, HOST_C, INFERENCE, STACK_REFERENCE, collect, multiHostConfig, recordRegistrations, type Registration, type Registrations } from "./registrations.js";
 
 /** What the mocked StackReference answers: the shared program's exports. */
 let sharedExports: Record<string, unknown> = {};
@@ -48,30 +48,16 @@ async function layout(config: Record<string, unknown>): Promise<{ shared: Regist
   return { shared, hosts };
 }
 
-const JWK = { kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", kid: "dev-1" };
-const inference = { providers: [{ name: "openai", api: "openai", baseUrl: "https://api.openai.example", models: ["gpt-4.1-mini"] }] };
-const B = { name: "b", endpoint: "tcp://192.0.2.5:2376", tls: { ca: "CA-PEM", cert: "CERT-PEM", key: pulumi.secret("KEY-PEM-SECRET") } };
-const C = { name: "c", endpoint: "ssh://octw@host-c.internal:2222", sshOpts: ["-o", "BatchMode=yes"] };
+const B = HOST_B;
+const C = HOST_C;
 const TENANTS: Record<string, unknown>[] = [
-  { id: "alpha", slot: 1, policy: { version: 1, inference } },
+  { id: "alpha", slot: 1, policy: { version: 1, inference: INFERENCE } },
   { id: "bravo", slot: 2, host: "b", suspend: { stopAfterS: 600 } },
-  { id: "charlie", slot: 3, host: "b", policy: { version: 1, inference } },
+  { id: "charlie", slot: 3, host: "b", policy: { version: 1, inference: INFERENCE } },
   { id: "delta", slot: 4, host: "c" },
 ];
 /** Every per-host part on some host: edge, waker, router, egress-audit shipper; tenants on three hosts. */
-function full(hosts: unknown[] = [{ name: "local" }, B, C], tenants: Record<string, unknown>[] = TENANTS): Record<string, unknown> {
-  return {
-    prefix: "octwtest",
-    domain: "agents.example.com",
-    images: { ...PINNED, edge: `sha256:${"e".repeat(64)}`, waker: `sha256:${"8".repeat(64)}`, inferenceRouter: `sha256:${"f".repeat(64)}`, egressAudit: `sha256:${"9".repeat(64)}` },
-    edge: { jwt: { issuer: "https://issuer.test", audience: "octw", algorithms: ["ES256"], jwks: [JWK] } },
-    waker: { dockerSocketGid: 998 },
-    egressAudit: { dockerSocketGid: 998 },
-    tenants,
-    hosts,
-    audit: { mode: "external", host: "audit.example.com", adminUser: "octw_admin", adminPassword: "x".repeat(24), sslMode: "verify-full" },
-  };
-}
+const full = (hosts: unknown[] = [{ name: "local" }, B, C], tenants: Record<string, unknown>[] = TENANTS) => multiHostConfig({ domain: "agents.example.com", hosts }, tenants);
 
 const own = (urn: string) => urn.slice(urn.lastIndexOf("::") + 2);
 /** A provider is compared by its name: a host stack's own audit admin provider has another parent. */

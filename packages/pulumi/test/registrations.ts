@@ -6,7 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "vitest";
-import { settle, unwrapSecrets } from "./harness.js";
+import { PINNED, settle, unwrapSecrets } from "./harness.js";
 import { installRegisterOptionCapture, takeRegisterOptions } from "../../../test/realize/register-options.js";
 
 export interface Registration {
@@ -73,4 +73,24 @@ export async function collect(declare: () => void): Promise<Registrations> {
     byUrn.set(r.urn, r);
   }
   return byUrn;
+}
+
+export const JWK = { kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", kid: "dev-1" };
+export const INFERENCE = { providers: [{ name: "openai", api: "openai", baseUrl: "https://api.openai.example", models: ["gpt-4.1-mini"] }] };
+/** Two remote hosts: b over TLS (its key a secret), c over ssh. */
+export const HOST_B = { name: "b", endpoint: "tcp://192.0.2.5:2376", tls: { ca: "CA-PEM", cert: "CERT-PEM", key: pulumi.secret("KEY-PEM-SECRET") } };
+export const HOST_C = { name: "c", endpoint: "ssh://octw@host-c.internal:2222", sshOpts: ["-o", "BatchMode=yes"] };
+
+/** A platform with every per-host part (edge, waker, router, egress-audit shipper) and an external audit store with verified TLS; `extra` adds or overrides fields. */
+export function multiHostConfig(extra: Record<string, unknown>, tenants: Record<string, unknown>[]): Record<string, unknown> {
+  return {
+    prefix: "octwtest",
+    images: { ...PINNED, edge: `sha256:${"e".repeat(64)}`, waker: `sha256:${"8".repeat(64)}`, inferenceRouter: `sha256:${"f".repeat(64)}`, egressAudit: `sha256:${"9".repeat(64)}` },
+    edge: { jwt: { issuer: "https://issuer.test", audience: "octw", algorithms: ["ES256"], jwks: [JWK] } },
+    waker: { dockerSocketGid: 998 },
+    egressAudit: { dockerSocketGid: 998 },
+    tenants,
+    audit: { mode: "external", host: "audit.example.com", adminUser: "octw_admin", adminPassword: "x".repeat(24), sslMode: "verify-full" },
+    ...extra,
+  };
 }
