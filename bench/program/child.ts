@@ -12,6 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 process.setSourceMapsEnabled(false);
 import { declareBaseline } from "./baseline.js";
 import { declareWithComponents } from "./with-components.js";
+import { installBenchMocks } from "./mocks.js";
 
 const [mode, tenantsArg] = process.argv.slice(2);
 const tenants = Number(tenantsArg);
@@ -20,23 +21,7 @@ if ((mode !== "components" && mode !== "baseline") || !Number.isInteger(tenants)
   process.exit(64);
 }
 
-let registered = 0;
-await pulumi.runtime.setMocks(
-  {
-    newResource: (args) => {
-      registered++;
-      const state = { ...(args.inputs as Record<string, unknown>) };
-      if (args.type === "docker:index/remoteImage:RemoteImage") state.imageId = String((args.inputs as { name?: unknown }).name);
-      if (args.type === "random:index/randomPassword:RandomPassword") state.result = `pw-${args.name}`;
-      if (args.type === "random:index/randomBytes:RandomBytes") state.base64 = "AAAA";
-      return { id: `${args.name}-id`, state };
-    },
-    call: (args) => args.inputs as Record<string, unknown>,
-  },
-  "bench",
-  "bench",
-  false,
-);
+const registered = await installBenchMocks();
 
 const start = process.hrtime.bigint();
 const cpuStart = process.cpuUsage();
@@ -48,4 +33,4 @@ const ms = Number(process.hrtime.bigint() - start) / 1e6;
 // wall time mostly measures the waiting; CPU time is what the evaluation itself costs.
 const cpu = process.cpuUsage(cpuStart);
 const cpuMs = (cpu.user + cpu.system) / 1000;
-console.log(JSON.stringify({ mode, tenants, ms, cpuMs, maxRssMb: process.resourceUsage().maxRSS / 1024, resources: registered }));
+console.log(JSON.stringify({ mode, tenants, ms, cpuMs, maxRssMb: process.resourceUsage().maxRSS / 1024, resources: registered() }));

@@ -6,7 +6,7 @@ export { TenantNetwork, type TenantNetworkArgs } from "./components/tenant-netwo
 export { SandboxPolicy, DEFAULT_PROXY_LIMITS, type SandboxPolicyArgs, type SandboxPolicyPlan } from "./components/sandbox-policy.js";
 export { TenantGateway, ROUTER_TOKEN_PATH, EGRESS_CA_CERT_PATH, type TenantGatewayArgs } from "./components/tenant-gateway.js";
 export { EgressCa, DEFAULT_EGRESS_CA_VALIDITY_DAYS, type EgressCaArgs } from "./components/egress-ca.js";
-export { AuditStore, POSTGRES_UID, type AuditStoreArgs, type AuditConnection, type EmbeddedAuditStoreArgs, type ExternalAuditStoreArgs } from "./components/audit-store.js";
+export { AuditStore, POSTGRES_UID, auditRoles, type AuditStoreLike, type AuditStoreArgs, type AuditConnection, type EmbeddedAuditStoreArgs, type ExternalAuditStoreArgs } from "./components/audit-store.js";
 export { AuditSql, type AuditSqlArgs } from "./components/audit-sql.js";
 export { TenantAuditReader, type TenantAuditReaderArgs } from "./components/tenant-audit-reader.js";
 export { Edge, EDGE_PORT, EDGE_UID, renderEdgeConfig, type EdgeArgs } from "./components/edge.js";
@@ -16,6 +16,8 @@ export { EgressAuditShipper, EGRESS_AUDIT_UID, type EgressAuditShipperArgs } fro
 export { Waker, WAKER_UID, WAKER_PORT, suspendThresholds, wakerUrl, type WakerArgs } from "./components/waker.js";
 export { NetworkAttachment, type NetworkAttachmentArgs } from "./components/network-attachment.js";
 export { OpenClawPlatform, type OpenClawPlatformArgs, type PlatformTenant } from "./components/openclaw-platform.js";
+export { OpenClawPlatformShared } from "./components/openclaw-platform-shared.js";
+export { SHARED_AUDIT_OUTPUT, hostPartOf, type HostPart, type SharedAuditOutputs } from "./components/platform-parts.js";
 
 export * from "./planners/network-plan.js";
 // The sandbox policy format lives in @octw/contracts; re-exported so programs need one import.

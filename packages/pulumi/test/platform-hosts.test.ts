@@ -4,73 +4,21 @@
 // a tenant elsewhere changes only that tenant's resources; every Docker resource carries its
 // host's explicit provider, and every dynamic resource that talks to an engine carries its host's
 // endpoint (so no deployment splits across engines).
-import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { OpenClawPlatform, type OpenClawPlatformArgs } from "../src/index.js";
-import { PINNED, settle, unwrapSecrets } from "./harness.js";
-import { installRegisterOptionCapture, takeRegisterOptions } from "../../../test/realize/register-options.js";
+import { HOST_B, HOST_C, INFERENCE, collect, multiHostConfig, recordRegistrations, type Registration, type Registrations } from "./registrations.js";
 
-interface Registration {
-  urn: string;
-  type: string;
-  provider: string;
-  inputs: Record<string, unknown>;
-  secretPaths: string[];
-}
+beforeAll(() => recordRegistrations());
 
-let registrations: Registration[] = [];
-beforeAll(async () => {
-  installRegisterOptionCapture();
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (args) => {
-        const given = args.inputs as Record<string, unknown>;
-        const urn = takeRegisterOptions()?.urn ?? `(no urn) ${args.name}`;
-        const secretPaths: string[] = [];
-        const inputs = unwrapSecrets(args.inputs, "", secretPaths) as Record<string, unknown>;
-        // the provider's own id is the mock's, stable across programs: its URN is what matters
-        registrations.push({ urn, type: args.type, provider: (args.provider ?? "").split("::").slice(0, -1).join("::"), inputs, secretPaths });
-        const fake: Record<string, unknown> = args.type === "docker:index/remoteImage:RemoteImage" ? { imageId: `sha256:${"0".repeat(64)}` } : args.type === "docker:index/container:Container" && given.attach === true ? { exitCode: 0 } : {};
-        const random = args.type.startsWith("random:") ? { result: `r-${args.name}`, base64: Buffer.from(args.name).toString("base64"), hex: Buffer.from(args.name).toString("hex") } : {};
-        return { id: `${args.name}-id`, state: { ...given, ...fake, ...random } };
-      },
-      call: (args) => args.inputs as Record<string, unknown>,
-    },
-    "octw",
-    "test",
-    false,
-  );
-});
+const program = (name: string, config: Record<string, unknown>): Promise<Registrations> => collect(() => new OpenClawPlatform(name, config as unknown as OpenClawPlatformArgs));
 
-async function program(name: string, config: Record<string, unknown>): Promise<Map<string, Registration>> {
-  registrations = [];
-  new OpenClawPlatform(name, config as unknown as OpenClawPlatformArgs);
-  await settle();
-  const byUrn = new Map<string, Registration>();
-  for (const r of registrations) {
-    expect(byUrn.has(r.urn), `URN registered twice: ${r.urn}`).toBe(false);
-    byUrn.set(r.urn, r);
-  }
-  return byUrn;
-}
-
-const JWK = { kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", kid: "dev-1" };
-const inference = { providers: [{ name: "openai", api: "openai", baseUrl: "https://api.openai.example", models: ["gpt-4.1-mini"] }] };
+const inference = INFERENCE;
 /** Every per-host part present: edge, waker (a suspendable tenant), router (an inference tenant), egress-audit shipper. */
 function full(extra: Record<string, unknown> = {}, tenants: Record<string, unknown>[] = [{ id: "alpha", slot: 1, policy: { version: 1, inference } }, { id: "bravo", slot: 2, suspend: { stopAfterS: 600 } }]): Record<string, unknown> {
-  return {
-    prefix: "octwtest",
-    images: { ...PINNED, edge: `sha256:${"e".repeat(64)}`, waker: `sha256:${"8".repeat(64)}`, inferenceRouter: `sha256:${"f".repeat(64)}`, egressAudit: `sha256:${"9".repeat(64)}` },
-    edge: { jwt: { issuer: "https://issuer.test", audience: "octw", algorithms: ["ES256"], jwks: [JWK] } },
-    waker: { dockerSocketGid: 998 },
-    egressAudit: { dockerSocketGid: 998 },
-    tenants,
-    audit: { mode: "external", host: "audit.example.com", adminUser: "octw_admin", adminPassword: "x".repeat(24), sslMode: "verify-full" },
-    ...extra,
-  };
+  return multiHostConfig(extra, tenants);
 }
-const B = { name: "b", endpoint: "tcp://192.0.2.5:2376", tls: { ca: "CA-PEM", cert: "CERT-PEM", key: pulumi.secret("KEY-PEM-SECRET") } };
-const C = { name: "c", endpoint: "ssh://octw@host-c.internal:2222", sshOpts: ["-o", "BatchMode=yes"] };
+const B = HOST_B;
+const C = HOST_C;
 
 const comparable = (r: Registration) => ({ type: r.type, provider: r.provider, inputs: r.inputs, secretPaths: r.secretPaths });
 const isDocker = (r: Registration) => r.type.startsWith("docker:");

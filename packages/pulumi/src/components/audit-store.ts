@@ -122,6 +122,33 @@ const argsSchema = z
     if (a.mode === "external" && a.embedded) ctx.addIssue({ code: "custom", path: ["embedded"], message: 'must not be set when mode is "external"' });
   });
 
+/** The store's role names: fixed by the name prefix, so a stack that only reads the store (a host's part) knows them too. */
+export function auditRoles(namePrefix: string): AuditRoles {
+  const rolePrefix = namePrefix.replace(/-/g, "_");
+  return {
+    owner: `${rolePrefix}_audit_owner`,
+    reader: `${rolePrefix}_audit_reader`,
+    edge: `${rolePrefix}_audit_edge`,
+    router: `${rolePrefix}_audit_router`,
+    shipper: `${rolePrefix}_audit_shipper`,
+    waker: `${rolePrefix}_audit_waker`,
+  };
+}
+
+/**
+ * What the platform's parts use of an audit store: the AuditStore itself, or (in a host's part of
+ * the per-host stack layout) the shared stack's store as read through a StackReference, which has
+ * no migrated `schema` resource in that stack to wait for.
+ */
+export interface AuditStoreLike {
+  readonly roles: AuditRoles;
+  readonly services: Readonly<Record<ServiceRole, pulumi.Output<AuditConnection>>>;
+  readonly provider: postgresql.Provider;
+  readonly schema?: AuditSql;
+  readonly owner: pulumi.Output<AuditConnection>;
+  readonly masterKey: pulumi.Output<string>;
+}
+
 /**
  * Postgres for the audit trail and tenant secrets. Declares (with @pulumi/postgresql) the
  * database, an owner role (also the operator's: `octw approvals`, `octw secrets set`), one
@@ -155,14 +182,7 @@ export class AuditStore extends pulumi.ComponentResource {
     super("octw:index:AuditStore", name, {}, opts);
     const prefix = parsed.namePrefix ?? "octw";
     const rolePrefix = prefix.replace(/-/g, "_");
-    const roles: AuditRoles = {
-      owner: `${rolePrefix}_audit_owner`,
-      reader: `${rolePrefix}_audit_reader`,
-      edge: `${rolePrefix}_audit_edge`,
-      router: `${rolePrefix}_audit_router`,
-      shipper: `${rolePrefix}_audit_shipper`,
-      waker: `${rolePrefix}_audit_waker`,
-    };
+    const roles = auditRoles(prefix);
     const databaseName = parsed.databaseName ?? "octw_audit";
 
     let host: string;

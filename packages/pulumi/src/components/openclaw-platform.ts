@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { labelList } from "../planners/container-hardening.js";
 import { planPlatform, type OpenClawPlatformConfig, type PlatformPlan, type TenantPlan } from "../planners/platform-config.js";
-import { AuditStore, type AuditConnection } from "./audit-store.js";
+import { AuditStore, type AuditConnection, type AuditStoreArgs, type AuditStoreLike } from "./audit-store.js";
 import { DEFAULT_ROLE_SCOPES } from "@octw/contracts";
 import { EDGE_PORT, Edge, type EdgeOidcArgs } from "./edge.js";
 import { NetworkAttachment } from "./network-attachment.js";
@@ -16,6 +16,7 @@ import { TenantAuditReader } from "./tenant-audit-reader.js";
 import { Waker, suspendThresholds, wakerUrl } from "./waker.js";
 import { engineConnectionOf, type EngineConnection } from "./engine-request.js";
 import type { HostPlan } from "../planners/hosts.js";
+import { checkPart, sharedAuditOf, type HostPart } from "./platform-parts.js";
 
 export type OpenClawPlatformArgs = OpenClawPlatformConfig;
 
@@ -95,7 +96,8 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
   declare readonly tenants: Readonly<Record<string, PlatformTenant>>;
   declare readonly egressNetwork: docker.Network;
   declare readonly controlNetwork: docker.Network;
-  declare readonly audit: AuditStore;
+  /** The audit store; in a host's part (per-host stack layout), the shared stack's store as read from its outputs. */
+  declare readonly audit: AuditStoreLike;
   /** The shared JWT edge, when `edge` is configured. */
   declare readonly edge?: Edge;
   /** Wakes and suspends tenants for the edge, when any tenant's suspend policy is not alwaysOn. */
@@ -118,17 +120,23 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
   /** Per tenant: gateway URL on its network, proxy URL, subnet, UID, and what is not enforced. */
   declare readonly tenantSummary: pulumi.Output<Record<string, { gatewayUrl: string; proxyUrl: string; subnet: string; uid: number; notEnforced: string[] }>>;
 
-  constructor(name: string, args: OpenClawPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
+  /**
+   * `part`: in the per-host stack layout (platform-parts.ts), declare only this host's part — its
+   * shared networks, services and tenants — with the shared stack's audit store; the plan is
+   * still the whole config's. Absent: the whole platform in one stack.
+   */
+  constructor(name: string, args: OpenClawPlatformArgs, opts?: pulumi.ComponentResourceOptions, part?: HostPart) {
     const subject = `OpenClawPlatform "${name}"`;
     // The one validation and planning pass: every tenant's policy included. Bad input throws
     // here, before anything is declared.
     const plan = planPlatform(args, subject);
+    if (part) checkPart(plan, part, subject);
 
     super("octw:index:OpenClawPlatform", name, {}, opts);
     const child = { parent: this };
 
     // Per host, its own engine: the shared networks every host has, declared with its provider.
-    const onHosts = plan.hosts.map((h) => {
+    const onHosts = plan.hosts.filter((h) => !part || h.name === part.host).map((h) => {
       const provider = hostProvider(name, h, this);
       const opts = onHost(this, provider);
       const hn = `${name}${h.resourceInfix}`;
@@ -141,37 +149,10 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
     this.egressNetwork = home.egressNetwork;
     this.controlNetwork = home.controlNetwork;
 
-    const a = plan.config.audit;
-    this.audit = new AuditStore(
-      `${name}-audit`,
-      {
-        mode: a.mode,
-        namePrefix: plan.prefix,
-        ...(a.databaseName ? { databaseName: a.databaseName } : {}),
-        ...(a.masterKey !== undefined ? { masterKey: a.masterKey } : {}),
-        ...(a.mode === "embedded"
-          ? {
-              embedded: {
-                image: plan.config.images.postgres!,
-                allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
-                networkName: home.controlNetwork.name,
-                address: plan.auditAddress,
-              },
-            }
-          : {
-              external: {
-                host: a.host!,
-                adminUser: a.adminUser!,
-                adminPassword: a.adminPassword!,
-                ...(a.port ? { port: a.port } : {}),
-                ...(a.sslMode ? { sslMode: a.sslMode } : {}),
-              },
-            }),
-      },
-      // Once: embedded, it runs on the first host (the planner allows it with one host only);
-      // external, it has no Docker part.
-      home.opts,
-    );
+    // Once: embedded, it runs on the first host (the planner allows it with one host only);
+    // external, it has no Docker part. A host's part reads the shared stack's.
+    this.audit = part ? sharedAuditOf(name, plan, part, this) : new AuditStore(`${name}-audit`, platformAuditStoreArgs(plan, home.controlNetwork.name), home.opts);
+    const afterAudit = this.audit instanceof AuditStore ? [this.audit] : [];
 
     // Per host: its waker, edge and egress-audit shipper, for the tenants placed on it.
     const services = onHosts.map((o) => {
@@ -197,7 +178,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
             ...(w.wakeTimeoutMs ? { wakeTimeoutMs: w.wakeTimeoutMs } : {}),
             namePrefix: plan.prefix,
           },
-          { ...o.opts, dependsOn: [this.audit] },
+          { ...o.opts, dependsOn: afterAudit },
         );
       }
       let edge: Edge | undefined;
@@ -223,7 +204,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
             namePrefix: plan.prefix,
             ...(waker ? { wake: { wakerUrl: wakerUrl(plan.prefix), token: waker.token, tenants: suspendable } } : {}),
           },
-          { ...o.opts, dependsOn: [this.audit] },
+          { ...o.opts, dependsOn: afterAudit },
         );
       }
       if (plan.config.egressAudit) {
@@ -237,7 +218,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
             proxyLabels: { "octw.platform": plan.prefix },
             namePrefix: plan.prefix,
           },
-          { ...o.opts, dependsOn: [this.audit] },
+          { ...o.opts, dependsOn: afterAudit },
         );
       }
       return { ...o, edge, waker, inferenceRouter: undefined as InferenceRouter | undefined };
@@ -254,7 +235,8 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
       // Its host's provider for all its Docker parts. Off the program's own engine its names carry
       // the host, so a move is a delete on the old engine and a create on the new one (never a
       // resource believed to exist on an engine that never had it).
-      const o = hostOf.get(t.host)!;
+      const o = hostOf.get(t.host);
+      if (o === undefined) continue; // another host's part declares it
       const tn = `${o.hn}-${id}`;
       const network = new TenantNetwork(tn, { tenantId: id, slot: t.addresses.slot, addressPool: plan.addressPool, planned: t.addresses, namePrefix: plan.prefix }, o.opts);
       const policy = new SandboxPolicy(tn, OpenClawPlatform.policyArgs(plan, t, o.egressNetwork.name, network.networkName), o.opts);
@@ -324,7 +306,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
           ...(plan.config.inferenceRouter?.insecureProvidersForTests ? { insecureProvidersForTests: plan.config.inferenceRouter.insecureProvidersForTests } : {}),
           platformNetworks: [...plan.platformNetworks],
         },
-        { ...o.opts, dependsOn: [this.audit] },
+        { ...o.opts, dependsOn: afterAudit },
       );
       for (const r of needed) {
         new NetworkAttachment(
@@ -346,21 +328,12 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
         },
       ]),
     );
-    this.tenantAddresses = pulumi.output(
-      Object.fromEntries(
-        plan.tenants.map((t) => {
-          const h = hostOf.get(t.host)!.plan;
-          const e = plan.config.edge;
-          const serveAt = e ? `${h.publicAddress ?? (h.endpoint.kind === "tcp" || h.endpoint.kind === "ssh" ? h.endpoint.address : (e.hostIp ?? "127.0.0.1"))}:${e.hostPort ?? EDGE_PORT}` : undefined;
-          return [t.config.id, { host: t.host, url: `https://${t.config.id}.${plan.domain}/`, ...(serveAt ? { serveAt } : {}) }];
-        }),
-      ),
-    );
+    this.tenantAddresses = pulumi.output(tenantAddressesOf(plan));
     this.tenants = tenants;
     this.plan = plan;
     this.tenantSummary = pulumi.output(
       Object.fromEntries(
-        plan.tenants.map((t) => [
+        plan.tenants.filter((t) => tenants[t.config.id]).map((t) => [
           t.config.id,
           {
             gatewayUrl: `http://${t.addresses.gateway}:18789`,
@@ -394,6 +367,50 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
       namePrefix: plan.prefix,
     };
   }
+}
+
+/** The AuditStore args of a platform (one place, for the single stack and the shared part of the per-host layout). */
+export function platformAuditStoreArgs(plan: PlatformPlan, controlNetworkName: pulumi.Input<string> | undefined): AuditStoreArgs {
+  const a = plan.config.audit;
+  return {
+    mode: a.mode,
+    namePrefix: plan.prefix,
+    ...(a.databaseName ? { databaseName: a.databaseName } : {}),
+    ...(a.masterKey !== undefined ? { masterKey: a.masterKey } : {}),
+    ...(a.mode === "embedded"
+      ? {
+          embedded: {
+            image: plan.config.images.postgres!,
+            allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
+            networkName: controlNetworkName!,
+            address: plan.auditAddress,
+          },
+        }
+      : {
+          external: {
+            host: a.host!,
+            adminUser: a.adminUser!,
+            adminPassword: a.adminPassword!,
+            ...(a.port ? { port: a.port } : {}),
+            ...(a.sslMode ? { sslMode: a.sslMode } : {}),
+          },
+        }),
+  };
+}
+
+/**
+ * Per tenant: the host it is on, its one public URL, and where that host's edge listens — the
+ * address the operator's DNS or load balancer must send `<tenant>.<domain>` to. From the plan alone.
+ */
+export function tenantAddressesOf(plan: PlatformPlan): Record<string, { host: string; url: string; serveAt?: string }> {
+  return Object.fromEntries(
+    plan.tenants.map((t) => {
+      const h = plan.hosts.find((x) => x.name === t.host)!;
+      const e = plan.config.edge;
+      const serveAt = e ? `${h.publicAddress ?? (h.endpoint.kind === "tcp" || h.endpoint.kind === "ssh" ? h.endpoint.address : (e.hostIp ?? "127.0.0.1"))}:${e.hostPort ?? EDGE_PORT}` : undefined;
+      return [t.config.id, { host: t.host, url: `https://${t.config.id}.${plan.domain}/`, ...(serveAt ? { serveAt } : {}) }];
+    }),
+  );
 }
 
 /** The `engine` input of a dynamic resource on a host: absent for the program's own engine, so its inputs stay as they were. */
