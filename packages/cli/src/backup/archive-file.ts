@@ -171,22 +171,18 @@ export async function decryptArchive(file: string, key: BackupKey, m: Manifest, 
     },
   });
   const tap = new Tap();
-  const source = createReadStream(file);
-  const plain = source.pipe(split).pipe(decipher).pipe(tap);
+  // pipeline: an error anywhere (the tag check at the end included) destroys every stream,
+  // so the sink's read fails too instead of waiting for an end that never comes
+  const done = pipeline(createReadStream(file), split, decipher, tap);
   let sinkError: { e: unknown } | undefined;
-  const done = new Promise<void>((resolve, reject) => {
-    for (const s of [source, split, decipher, tap] as NodeJS.EventEmitter[]) s.once("error", reject);
-    tap.once("end", resolve);
-  });
-  const consume = (sink ? sink(plain) : (async () => {
-    for await (const _ of plain) void _;
+  const consume = (sink ? sink(tap) : (async () => {
+    for await (const _ of tap) void _;
   })()).catch((e: unknown) => {
     sinkError = { e };
-    // unblock the chain so `done` settles
     tap.destroy(new Error("sink failed"));
   });
   const [, d] = await Promise.allSettled([consume, done]);
-  if (sinkError) throw sinkError.e;
+  if (sinkError && !(d.status === "rejected" && !(d.reason instanceof Error && d.reason.message === "sink failed"))) throw sinkError.e;
   if (d.status === "rejected") {
     throw d.reason instanceof RestoreRefused ? d.reason : new RestoreRefused("tampered-archive", "archive: authentication failed: the archive was changed, truncated or made with another key");
   }
