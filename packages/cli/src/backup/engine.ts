@@ -49,7 +49,8 @@ export class Engine {
   /** Sends one request; `body` may be a stream (an archive). Resolves with the response stream. */
   private send(method: string, path: string, body?: { type: string; data: Buffer | Readable }): Promise<http.IncomingMessage> {
     const e = this.endpoint;
-    const headers: Record<string, string | number> = { host: "docker" };
+    // over TLS the Host header must stay the engine's address: node checks the certificate against it
+    const headers: Record<string, string | number> = e.url.startsWith("unix://") ? { host: "docker" } : {};
     if (body) {
       headers["content-type"] = body.type;
       if (Buffer.isBuffer(body.data)) headers["content-length"] = body.data.length;

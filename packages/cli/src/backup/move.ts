@@ -12,6 +12,7 @@ import { manifestPath, readManifest } from "./archive-file";
 import type { Engine } from "./engine";
 import { backupVolume, gatewayName, indexVolume, restoreVolume, stateVolumeName, verifyVolume, volumeIsEmpty } from "./volume";
 import { indexDigest } from "./tar-index";
+import { pinInStackFile, pinOf } from "./stack-pin";
 
 export const MOVE_STEPS = ["check", "quiesce", "backup", "restore", "verify-copy", "switch", "verify", "cleanup"] as const;
 export type MoveStep = (typeof MOVE_STEPS)[number];
@@ -31,6 +32,9 @@ export interface MoveJournal {
   /** the target volume did not exist before this move (rollback removes it) */
   targetCreated?: boolean;
   gatewayWasRunning?: boolean;
+  /** the stack config file this move wrote the pin into, and the pin before (null: none) */
+  pinFile?: string;
+  previousPin?: string | null;
   /** the stopped gateway's start time: if it changes, something started it during the move */
   gatewayStartedAt?: string;
   quiescedAt?: string;
@@ -60,6 +64,8 @@ export interface MoveOptions {
   dir: string;
   /** The placement switch (the operator's `pulumi up` with the new pin). Absent: the move stops at "switch" and says what to change. */
   switchPlacement?: (j: MoveJournal) => Promise<void>;
+  /** The stack config file (stacks/Pulumi.<stack>.yaml): the switch writes the tenant's pin there first. */
+  stackFile?: string;
   /** Stop (as if killed) after this step: for inspection, and for the tests of every interruption. */
   stopAfter?: MoveStep;
   /** Seconds a stopping gateway gets. */
@@ -71,10 +77,13 @@ export interface MoveOptions {
 
 export const journalPath = (dir: string, tenant: string) => join(dir, `${tenant}.move.json`);
 
+function writeAtomically(path: string, text: string, mode?: number): void {
+  writeFileSync(`${path}.tmp`, text, mode === undefined ? {} : { mode });
+  renameSync(`${path}.tmp`, path);
+}
+
 function save(dir: string, j: MoveJournal): void {
-  const p = journalPath(dir, j.tenant);
-  writeFileSync(`${p}.tmp`, JSON.stringify(j, null, 2) + "\n", { mode: 0o600 });
-  renameSync(`${p}.tmp`, p);
+  writeAtomically(journalPath(dir, j.tenant), JSON.stringify(j, null, 2) + "\n", 0o600);
 }
 
 export function readJournal(dir: string, tenant: string): MoveJournal | undefined {
@@ -171,13 +180,21 @@ export async function moveTenant(o: MoveOptions): Promise<MoveJournal> {
     async switch() {
       const serving = await servingOnTarget(o, journal);
       if (serving === undefined) return; // switched by the operator before this resume
+      if (o.stackFile) {
+        const text = readFileSync(o.stackFile, "utf8");
+        const current = pinOf(text, journal.tenant);
+        if (journal.pinFile === undefined) journal.previousPin = current ?? null;
+        journal.pinFile = o.stackFile;
+        if (current !== journal.to) writeAtomically(o.stackFile, pinInStackFile(text, journal.tenant, journal.to));
+        save(o.dir, journal);
+      }
       if (!o.switchPlacement) {
         journal.state = "awaiting-switch";
         save(o.dir, journal);
-        throw new MoveStopped(
-          journal,
-          `the copy on host ${journal.to} is verified. Now switch the placement: set the pin of tenant ${journal.tenant} to host "${journal.to}" in the platform config (tenants[].host), run \`pulumi up\`, then resume: octw tenant move ${journal.tenant} --from ${journal.from} --to ${journal.to}`,
-        );
+        const change = o.stackFile
+          ? `the pin of tenant ${journal.tenant} is now host "${journal.to}" in ${o.stackFile}: review it, run \`pulumi up\``
+          : `set the pin of tenant ${journal.tenant} to host "${journal.to}" in the platform config (tenants[].host), run \`pulumi up\``;
+        throw new MoveStopped(journal, `the copy on host ${journal.to} is verified. Now switch the placement: ${change}, then resume: octw tenant move ${journal.tenant} --from ${journal.from} --to ${journal.to}`);
       }
       await o.switchPlacement(journal);
     },
@@ -242,6 +259,12 @@ export async function rollbackMove(o: Pick<MoveOptions, "tenant" | "from" | "to"
     if (users.length) throw new Error(`host ${j.to}: the copy ${j.volume} is used by ${users.map((u) => u.Names[0] ?? u.Id.slice(0, 12)).join(", ")}: remove them (pulumi up with the old pin) first`);
     await o.to.removeVolume(j.volume);
     log(`removed the copy on host ${j.to}`);
+  }
+  if (j.pinFile !== undefined) {
+    // the pin back (an unpinned tenant gets its old host written: the same placement, explicit)
+    const text = readFileSync(j.pinFile, "utf8");
+    if (pinOf(text, j.tenant) !== (j.previousPin ?? j.from)) writeAtomically(j.pinFile, pinInStackFile(text, j.tenant, j.previousPin ?? j.from));
+    log(`the pin of ${j.tenant} in ${j.pinFile} is host "${j.previousPin ?? j.from}" again`);
   }
   if (j.gatewayWasRunning && (await o.from.container(j.gateway))) {
     await o.from.start(j.gateway);

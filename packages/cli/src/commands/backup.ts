@@ -99,10 +99,11 @@ export function registerTenantCommands(program: Command): void {
     .requiredOption("--to <host>", "the host to move to")
     .option("--from <host>", "the tenant's current host (default: the one host holding its state volume)")
     .option("--journal-dir <dir>", "where the move's journal and archive are kept", "octw-moves")
+    .option("--stack-file <path>", "the stack config file (e.g. stacks/Pulumi.<stack>.yaml): the switch writes the tenant's pin there (only that line changes)")
     .option("--switch-command <cmd>", "run this to switch the placement (e.g. your pin change and `pulumi up --yes`); without it the move stops there and says what to change")
     .option("--stop-after <step>", `stop after this step (${MOVE_STEPS.join(", ")})`)
     .option("--rollback", "undo an unfinished move (before the switch; after it, set the pin back and `pulumi up` first)")
-    .action(async (id: string, opts: Omit<HostOpts, "host"> & KeyOpts & { to: string; from?: string; journalDir: string; switchCommand?: string; stopAfter?: string; rollback?: boolean }) => {
+    .action(async (id: string, opts: Omit<HostOpts, "host"> & KeyOpts & { to: string; from?: string; journalDir: string; switchCommand?: string; stackFile?: string; stopAfter?: string; rollback?: boolean }) => {
       const t = tenantArg(id);
       const hosts = loadHosts(opts.hosts);
       const to = hostEngine(hosts, opts.to, "--to");
@@ -126,6 +127,7 @@ export function registerTenantCommands(program: Command): void {
           tenant: t, from, to, prefix: opts.prefix, key: loadKey(opts), dir: opts.journalDir, log,
           ...(opts.switchCommand ? { switchPlacement: switchCommand(opts.switchCommand) } : {}),
           ...(opts.stopAfter ? { stopAfter: opts.stopAfter as MoveStep } : {}),
+          ...(opts.stackFile ? { stackFile: opts.stackFile } : {}),
         });
         const downtime = j.quiescedAt && j.servingAt ? Date.parse(j.servingAt) - Date.parse(j.quiescedAt) : undefined;
         log(`moved ${t} from ${j.from} to ${j.to}: ${j.entries ?? "?"} entries, ${mb(j.bytes ?? 0)}; downtime ${downtime ?? "?"} ms; archive kept at ${j.archive}`);
