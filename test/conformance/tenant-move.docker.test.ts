@@ -80,7 +80,8 @@ async function seed(tenant: string, bigBytes: number): Promise<void> {
 async function startGateway(d: Dockerode, tenant: string): Promise<void> {
   const c = await d.createContainer({
     name: gatewayName(prefix, tenant), Image: baseImage, User: "4242:4242", Labels: labels(tenant),
-    Cmd: ["bash", "-c", "while :; do date +%s%N >> /state/writes.log; sleep 0.05; done"],
+    // stops on SIGTERM like a real service (bash as PID 1 would ignore it until the grace ends)
+    Cmd: ["bash", "-c", "trap 'exit 0' TERM; while :; do date +%s%N >> /state/writes.log; sleep 0.05; done"],
     HostConfig: { NetworkMode: "none", RestartPolicy: { Name: "unless-stopped" }, Mounts: [{ Type: "volume", Source: stateVolumeName(prefix, tenant), Target: "/state" }] },
   });
   await c.start();

@@ -94,7 +94,13 @@ export class Engine {
       }
       throw new EngineError(`host ${this.endpoint.name}: ${method} ${path.split("?")[0]}: ${status} ${message.slice(0, 300)}`, status);
     }
-    return (text && res.headers["content-type"]?.includes("json") ? JSON.parse(text) : undefined) as T;
+    if (!text || !res.headers["content-type"]?.includes("json")) return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      // a progress stream (image import): several JSON documents, none of them needed
+      return undefined as T;
+    }
   }
 
   /** GET a container path as a tar stream (the Engine API's archive endpoint). */
