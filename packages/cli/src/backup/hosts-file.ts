@@ -33,7 +33,8 @@ export function loadHosts(file: string | undefined): Map<string, Engine> {
   if (!parsed.success) {
     // field paths and rules only: an endpoint may carry a credential
     const i = parsed.error.issues[0]!;
-    throw new Error(`--hosts: ${i.path.join(".") || "(file)"}: ${i.message}`);
+    const path = i.path.map((k) => (typeof k === "number" ? `[${k}]` : `.${String(k)}`)).join("").replace(/^\./, "");
+    throw new Error(`--hosts: ${path || "(file)"}: ${i.message}`);
   }
   for (const [i, h] of parsed.data.hosts.entries()) {
     if (out.has(h.name)) throw new Error(`--hosts: hosts[${i}].name: is used twice`);
