@@ -19,6 +19,8 @@ import { indexVolume, stateVolumeName, gatewayName } from "../../packages/cli/sr
 import { MOVE_STEPS, MoveStopped, moveTenant, readJournal, rollbackMove, journalPath, type MoveStep } from "../../packages/cli/src/backup/move";
 import type { TarEntry } from "../../packages/cli/src/backup/tar-index";
 import { octw } from "../../packages/cli/test/run-octw";
+import { createAuditDb, requirePgUrl, withClient, type TestAuditDb } from "../../packages/audit/test/pg-support";
+import { normalizeEvent } from "@octw/audit";
 import { newRunId, RUN_LABEL } from "../realize/index";
 import { copyImage, startSecondEngine, type SecondEngine } from "../realize/second-engine";
 import { engine, requireEnv } from "./env";
@@ -36,6 +38,7 @@ let sb: SecondEngine;
 let A: Engine;
 let B: Engine;
 let baseImage: string;
+let audit: TestAuditDb;
 const report: Record<string, unknown> = {};
 
 const STACK = `config:\n  octw:platform:\n    tenants:\n      - id: other\n        slot: 1\n      - id: cli\n        slot: 2\n      - id: clirb\n        slot: 3\n`;
@@ -124,6 +127,9 @@ beforeAll(async () => {
   t = Date.now();
   copyImage(baseImage, sb.socket);
   report.copyImageMs = Date.now() - t;
+  audit = await createAuditDb(requirePgUrl());
+  // the tenants' trails before their moves
+  await withClient(audit.superUrl, (c) => c.query("SELECT octw.append_events_unchecked($1::jsonb)", [JSON.stringify(["cli", "clirb"].flatMap((tenant) => [1, 2, 3].map((n) => normalizeEvent({ tenant, actor: "edge", action: "edge.auth.allowed", target: `/before/${n}` }))))]));
   A = new Engine({ name: "a", url: requireEnv("DOCKER_HOST") });
   B = new Engine({ name: "b", url: sb.host, tls: sb.tls });
   writeFileSync(keyFile, keyText + "\n", { mode: 0o600 });
@@ -142,6 +148,7 @@ afterAll(async () => {
     }
   }
   await sb?.stop();
+  await audit?.drop();
   rmSync(dir, { recursive: true, force: true });
   console.log(`tenant move: ${JSON.stringify(report)}; load ${readFileSync("/proc/loadavg", "utf8").trim()}`);
 }, 300_000);
@@ -311,7 +318,7 @@ describe("octw tenant move a → b", () => {
     await seed(tenant, 1 << 20);
     const original = await markers(A, tenant);
     await startGateway(dk, tenant);
-    const env = { OCTW_BACKUP_KEY: keyText };
+    const env = { OCTW_BACKUP_KEY: keyText, OCTW_AUDIT_DATABASE_URL: audit.ownerUrl };
     const stackFile = join(dir, "Pulumi.cli.yaml");
     writeFileSync(stackFile, STACK);
     const first = await cli(["tenant", "move", tenant, "--to", "b", "--journal-dir", dir, "--stack-file", stackFile], env);
@@ -328,6 +335,16 @@ describe("octw tenant move a → b", () => {
     expect(second.code).toBe(0);
     expect(second.stdout).toMatch(/moved cli from a to b: .* downtime \d+ ms/);
     expect(existsSync(readJournal(dir, tenant)!.archive)).toBe(true);
+    // the tenant's audit chain records the move once (two runs) and verifies across it
+    const verify = await octw(["audit", "verify", "--tenant", tenant], { OCTW_AUDIT_DATABASE_URL: audit.ownerUrl });
+    expect(verify.stdout).toContain(`${tenant}: ok (5 events verified)`);
+    const tail = await octw(["audit", "tail", "--tenant", tenant], { OCTW_AUDIT_DATABASE_URL: audit.ownerUrl });
+    const trail = tail.stdout.trim().split("\n").map((l) => JSON.parse(l) as { action: string; actor: string; details: Record<string, unknown> });
+    expect(trail.map((e) => e.action)).toEqual(["edge.auth.allowed", "edge.auth.allowed", "edge.auth.allowed", "tenant.move.started", "tenant.move.completed"]);
+    expect(trail[4]!.details).toMatchObject({ from: "a", to: "b" });
+    expect(trail[4]!.details.contentDigest).toMatch(/^[0-9a-f]{64}$/);
+    expect(typeof trail[4]!.details.downtimeMs).toBe("number");
+    expect(trail[4]!.actor).toMatch(/^octw-cli:/);
     await sb.docker.getContainer(gatewayName(prefix, tenant)).stop({ t: 2 });
     expect(await markers(B, tenant)).toEqual(original);
   });
@@ -337,7 +354,7 @@ describe("octw tenant move a → b", () => {
     await seed(tenant, 1 << 20);
     const original = await markers(A, tenant);
     await startGateway(dk, tenant);
-    const env = { OCTW_BACKUP_KEY: keyText };
+    const env = { OCTW_BACKUP_KEY: keyText, OCTW_AUDIT_DATABASE_URL: audit.ownerUrl };
     const stackFile = join(dir, "Pulumi.clirb.yaml");
     writeFileSync(stackFile, STACK);
     const first = await cli(["tenant", "move", tenant, "--to", "b", "--journal-dir", dir, "--stack-file", stackFile], env);
@@ -349,6 +366,9 @@ describe("octw tenant move a → b", () => {
     expect(rb.code).toBe(0);
     expect(rb.stdout).toContain(`the pin of ${tenant} in ${stackFile} is host "a" again`);
     expect(readFileSync(stackFile, "utf8")).toContain('- id: clirb\n        host: "a"');
+    const tail = await octw(["audit", "tail", "--tenant", tenant], { OCTW_AUDIT_DATABASE_URL: audit.ownerUrl });
+    expect(tail.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { action: string }).action).slice(3)).toEqual(["tenant.move.started", "tenant.move.rolled_back"]);
+    expect((await octw(["audit", "verify", "--tenant", tenant], { OCTW_AUDIT_DATABASE_URL: audit.ownerUrl })).code).toBe(0);
     expect(await B.volume(stateVolumeName(prefix, tenant))).toBeUndefined();
     expect((await dk.getContainer(gatewayName(prefix, tenant)).inspect()).State.Running).toBe(true);
     await dk.getContainer(gatewayName(prefix, tenant)).stop({ t: 2 });

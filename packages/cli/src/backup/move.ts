@@ -7,6 +7,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { AuditEventInput } from "@octw/audit";
 import type { BackupKey } from "./backup-key";
 import { manifestPath, readManifest } from "./archive-file";
 import type { Engine } from "./engine";
@@ -25,6 +26,7 @@ export interface MoveJournal {
   volume: string;
   gateway: string;
   archive: string;
+  startedAt: string;
   state: "in-progress" | "awaiting-switch" | "done" | "rolled-back";
   done: Partial<Record<MoveStep, string>>;
   /** the restore step began: the target volume's content is this move's (it may be replaced) */
@@ -73,6 +75,9 @@ export interface MoveOptions {
   /** Waits for the target gateway to run after the switch. */
   servingTimeoutMs?: number;
   log?: (line: string) => void;
+  /** Where the move is recorded in the tenant's audit chain (tenant.move.started|completed|rolled_back); a failed record fails the step. */
+  audit?: { record(event: AuditEventInput): Promise<void> };
+  actor?: string;
 }
 
 export const journalPath = (dir: string, tenant: string) => join(dir, `${tenant}.move.json`);
@@ -134,7 +139,7 @@ export async function moveTenant(o: MoveOptions): Promise<MoveJournal> {
       version: 1, tenant: o.tenant, from: o.from.endpoint.name, to: o.to.endpoint.name,
       volume: stateVolumeName(o.prefix, o.tenant), gateway: gatewayName(o.prefix, o.tenant),
       archive: join(o.dir, `${o.tenant}-${new Date().toISOString().replace(/[:.]/g, "")}.octwbak`),
-      state: "in-progress", done: {}, stepMs: {},
+      startedAt: new Date().toISOString(), state: "in-progress", done: {}, stepMs: {},
     };
     save(o.dir, j);
   }
@@ -218,6 +223,8 @@ export async function moveTenant(o: MoveOptions): Promise<MoveJournal> {
   };
   for (const step of MOVE_STEPS) {
     if (journal.done[step]) continue;
+    // before anything is stopped: the tenant's trail says a move began (idempotent on resume)
+    if (step === "quiesce") await record(o, journal, "started", {});
     const t = Date.now();
     journal.state = "in-progress";
     await steps[step]();
@@ -227,9 +234,23 @@ export async function moveTenant(o: MoveOptions): Promise<MoveJournal> {
     log(`${step}: done in ${journal.stepMs[step]} ms`);
     if (o.stopAfter === step && step !== "cleanup") throw new MoveStopped(journal, `stopped after ${step} (--stop-after); resume with the same command without it`);
   }
+  const m = await readManifest(journal.archive, o.key, "tenant-volume");
+  await record(o, journal, "completed", {
+    bytes: journal.bytes, entries: journal.entries, contentDigest: m.contentDigest, plaintextSha256: m.plaintextSha256,
+    downtimeMs: Date.parse(journal.servingAt!) - Date.parse(journal.quiescedAt!),
+  });
   journal.state = "done";
   save(o.dir, journal);
   return journal;
+}
+
+/** One event of the move in the tenant's chain; the key makes a resumed move record it once. */
+async function record(o: Pick<MoveOptions, "audit" | "actor">, j: MoveJournal, phase: "started" | "completed" | "rolled_back", details: Record<string, unknown>): Promise<void> {
+  await o.audit?.record({
+    tenant: j.tenant, actor: o.actor ?? "octw-cli", action: `tenant.move.${phase}`, target: j.to,
+    details: { from: j.from, to: j.to, volume: j.volume, ...details },
+    idempotencyKey: `tenant-move:${j.tenant}:${j.startedAt.replace(/[^0-9]/g, "")}:${phase}`,
+  });
 }
 
 async function assertStillQuiet(o: MoveOptions, j: MoveJournal): Promise<void> {
@@ -244,7 +265,7 @@ async function assertStillQuiet(o: MoveOptions, j: MoveJournal): Promise<void> {
  * the source gateway if it was running. After the switch the way back is the placement: the
  * operator sets the pin back and runs `pulumi up` first (the target's gateway must be gone).
  */
-export async function rollbackMove(o: Pick<MoveOptions, "tenant" | "from" | "to" | "dir" | "log">): Promise<MoveJournal> {
+export async function rollbackMove(o: Pick<MoveOptions, "tenant" | "from" | "to" | "dir" | "log" | "audit" | "actor">): Promise<MoveJournal> {
   const log = o.log ?? (() => undefined);
   const j = readJournal(o.dir, o.tenant);
   if (!j) throw new Error(`tenant ${o.tenant}: no move journal in ${o.dir}`);
@@ -270,6 +291,7 @@ export async function rollbackMove(o: Pick<MoveOptions, "tenant" | "from" | "to"
     await o.from.start(j.gateway);
     log(`restarted ${j.gateway} on host ${j.from}`);
   }
+  await record(o, j, "rolled_back", { after: MOVE_STEPS.filter((st) => j.done[st]).at(-1) ?? "nothing" });
   j.state = "rolled-back";
   save(o.dir, j);
   return j;

@@ -5,7 +5,7 @@ import { readManifest } from "../backup/archive-file";
 import { hostEngine, loadHosts } from "../backup/hosts-file";
 import { MOVE_STEPS, MoveStopped, moveTenant, rollbackMove, switchCommand, type MoveStep } from "../backup/move";
 import { backupVolume, restoreVolume, stateVolumeName } from "../backup/volume";
-import { databaseUrl, withPool } from "./connection";
+import { cliActor, DATABASE_URL_ENV, databaseUrl, directAudit, withPool } from "./connection";
 
 interface KeyOpts {
   keyFile?: string;
@@ -103,7 +103,8 @@ export function registerTenantCommands(program: Command): void {
     .option("--switch-command <cmd>", "run this to switch the placement (e.g. your pin change and `pulumi up --yes`); without it the move stops there and says what to change")
     .option("--stop-after <step>", `stop after this step (${MOVE_STEPS.join(", ")})`)
     .option("--rollback", "undo an unfinished move (before the switch; after it, set the pin back and `pulumi up` first)")
-    .action(async (id: string, opts: Omit<HostOpts, "host"> & KeyOpts & { to: string; from?: string; journalDir: string; switchCommand?: string; stackFile?: string; stopAfter?: string; rollback?: boolean }) => {
+    .option("--database-url <url>", "the audit store as its owner: the move is recorded in the tenant's chain (default: $OCTW_AUDIT_DATABASE_URL; without: not recorded, said so)")
+    .action(async (id: string, opts: Omit<HostOpts, "host"> & KeyOpts & { to: string; from?: string; journalDir: string; switchCommand?: string; stackFile?: string; stopAfter?: string; rollback?: boolean; databaseUrl?: string }) => {
       const t = tenantArg(id);
       const hosts = loadHosts(opts.hosts);
       const to = hostEngine(hosts, opts.to, "--to");
@@ -116,19 +117,24 @@ export function registerTenantCommands(program: Command): void {
       }
       const from = hostEngine(hosts, fromName, "--from");
       const log = (l: string) => process.stdout.write(`${l}\n`);
+      if (opts.databaseUrl === undefined && !process.env[DATABASE_URL_ENV]) log(`note: the move is not recorded in the audit trail (pass --database-url or set ${DATABASE_URL_ENV})`);
+      const withAudit = <T>(fn: (audit?: ReturnType<typeof directAudit>) => Promise<T>): Promise<T> =>
+        opts.databaseUrl === undefined && !process.env[DATABASE_URL_ENV] ? fn() : withPool(databaseUrl(opts.databaseUrl), (pool) => fn(directAudit(pool)));
+      const actor = cliActor();
       if (opts.rollback) {
-        await rollbackMove({ tenant: t, from, to, dir: opts.journalDir, log });
+        await withAudit((audit) => rollbackMove({ tenant: t, from, to, dir: opts.journalDir, log, actor, ...(audit ? { audit } : {}) }));
         log(`move of ${t} rolled back: its state is on host ${fromName}`);
         return;
       }
       if (opts.stopAfter !== undefined && !(MOVE_STEPS as readonly string[]).includes(opts.stopAfter)) throw new Error(`--stop-after: must be one of ${MOVE_STEPS.join(", ")}`);
       try {
-        const j = await moveTenant({
-          tenant: t, from, to, prefix: opts.prefix, key: loadKey(opts), dir: opts.journalDir, log,
+        const key = loadKey(opts);
+        const j = await withAudit((audit) => moveTenant({
+          tenant: t, from, to, prefix: opts.prefix, key, dir: opts.journalDir, log, actor, ...(audit ? { audit } : {}),
           ...(opts.switchCommand ? { switchPlacement: switchCommand(opts.switchCommand) } : {}),
           ...(opts.stopAfter ? { stopAfter: opts.stopAfter as MoveStep } : {}),
           ...(opts.stackFile ? { stackFile: opts.stackFile } : {}),
-        });
+        }));
         const downtime = j.quiescedAt && j.servingAt ? Date.parse(j.servingAt) - Date.parse(j.quiescedAt) : undefined;
         log(`moved ${t} from ${j.from} to ${j.to}: ${j.entries ?? "?"} entries, ${mb(j.bytes ?? 0)}; downtime ${downtime ?? "?"} ms; archive kept at ${j.archive}`);
       } catch (e) {
