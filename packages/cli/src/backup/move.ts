@@ -172,9 +172,12 @@ export async function moveTenant(o: MoveOptions): Promise<MoveJournal> {
     },
     async restore() {
       await assertStillQuiet(o, journal);
+      // only a copy this move began may be replaced: on the first attempt a target that filled
+      // up since the check is refused, not overwritten
+      const ours = journal.restoreStarted === true;
       journal.restoreStarted = true;
       save(o.dir, journal);
-      await restoreVolume({ engine: o.to, volume: journal.volume, file: journal.archive, key: o.key, replace: true });
+      await restoreVolume({ engine: o.to, volume: journal.volume, file: journal.archive, key: o.key, replace: ours });
     },
     async ["verify-copy"]() {
       const m = await readManifest(journal.archive, o.key, "tenant-volume");
