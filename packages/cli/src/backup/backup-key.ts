@@ -54,7 +54,12 @@ export function loadKey(opts: { keyFile?: string; keyEnv?: string }): BackupKey 
 
 /** A new key file (mode 0600; refuses to overwrite). */
 export function writeNewKey(path: string): void {
-  writeFileSync(path, randomBytes(32).toString("base64") + "\n", { mode: 0o600, flag: "wx" });
+  try {
+    writeFileSync(path, randomBytes(32).toString("base64") + "\n", { mode: 0o600, flag: "wx" });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") throw new Error("--out: the file exists; a key is never overwritten (backups made with it would be lost)");
+    throw e;
+  }
 }
 
 /** Canonical JSON: keys sorted, so the MAC does not depend on the writer's key order. */
