@@ -12,11 +12,9 @@
 //
 // Needs: DOCKER_HOST, OCTW_TEST_DNS_ADDR, OCTW_TEST_OUTSIDE_ADDR, images OPENCLAW, EGRESS,
 // POSTGRES. Missing = failure.
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import * as pulumi from "@pulumi/pulumi";
 import { AuditClient } from "@octw/audit";
 import { OpenClawPlatform } from "@octw/pulumi";
@@ -30,8 +28,8 @@ import { engine, requireEnv, valueOf } from "./env";
 import { startFakeDns, type FakeDns } from "./fake-dns";
 import { startFakeOutside, type FakeOutside } from "./fake-outside";
 import { nodeProbe } from "./probe-exec";
+import { octw } from "../../packages/cli/test/run-octw";
 
-const BIN = fileURLToPath(new URL("../../packages/cli/bin/octw.js", import.meta.url));
 const NAME = "approve-me.octw.test";
 const PORT = 18_443;
 const TRIES = 7;
@@ -61,18 +59,6 @@ let dns: FakeDns;
 let outside: FakeOutside;
 let dir: string;
 const realized: Realized[] = [];
-
-function octw(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** The stack file's platform part that approvals edit: the tenants. */
 const STACK_FILE = `# test stack: only the tenants matter to the approval

@@ -3,6 +3,7 @@ import { pathToFileURL } from "node:url";
 import { Command, CommanderError } from "commander";
 import { registerApprovalsCommands } from "./commands/approvals";
 import { registerAuditCommands } from "./commands/audit";
+import { registerBackupCommands, registerTenantCommands } from "./commands/backup";
 import { registerSecretsCommands } from "./commands/secrets";
 import { registerTokenCommand } from "./commands/token";
 
@@ -15,11 +16,13 @@ const commandGroups: ((program: Command) => void)[] = [
   registerSecretsCommands,
   registerTokenCommand,
   registerApprovalsCommands,
+  registerBackupCommands,
+  registerTenantCommands,
 ];
 
 export function buildProgram(): Command {
   const program = new Command("octw")
-    .description("Operate an OCTW platform: audit trail, tenant secrets, dev tokens")
+    .description("Operate an OCTW platform: audit trail, tenant secrets, dev tokens, backups, tenant moves")
     .showHelpAfterError()
     .exitOverride();
   for (const register of commandGroups) register(program);

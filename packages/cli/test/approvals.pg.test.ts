@@ -3,7 +3,6 @@
 // then delivered, nothing lost, nothing twice) → `octw approvals list` shows them with counts →
 // `approve` edits a copy of the stack file and records the decision → the destination leaves
 // the pending list; `reject` likewise.
-import { spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -16,24 +15,12 @@ import { parseShipperConfig } from "../../egress-audit/src/config";
 import { startRunner } from "../../egress-audit/src/runner";
 import { fakeEngine, squidLine, type FakeEngine } from "../../egress-audit/test/fake-engine";
 import { pgRelay, type PgRelay } from "../../egress-audit/test/pg-relay";
+import { octw } from "./run-octw";
 
-const BIN = fileURLToPath(new URL("../bin/octw.js", import.meta.url));
 const STACK = fileURLToPath(new URL("../../../stacks/Pulumi.local.yaml", import.meta.url));
 const ID_A = "1".repeat(64);
 const ID_B = "2".repeat(64);
 const T0 = Math.floor(Date.now() / 10_000) * 10_000 - 120_000;
-
-function octw(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 let db: TestAuditDb;
 let engine: FakeEngine;

@@ -54,7 +54,7 @@ export function approvalPolicyKey(d: Destination): string {
   return `${base.slice(0, 54)}_${h.toString(16).padStart(8, "0")}`;
 }
 
-function tenantNode(doc: Document, tenant: string): YAMLMap {
+export function tenantNode(doc: Document, tenant: string): YAMLMap {
   const tenants = doc.getIn(["config", PLATFORM_KEY, "tenants"], true);
   if (!isSeq(tenants)) throw new Error(`stack file: config."${PLATFORM_KEY}".tenants is missing or not a list`);
   const matches = tenants.items.filter((t): t is YAMLMap => isMap(t) && t.get("id") === tenant);
@@ -98,7 +98,7 @@ function addRuleToMap(doc: Document, policy: YAMLMap, key: string, d: Destinatio
 }
 
 /** Column (0-based) of a text offset. */
-function columnOf(text: string, offset: number): number {
+export function columnOf(text: string, offset: number): number {
   return offset - (text.lastIndexOf("\n", offset - 1) + 1);
 }
 
