@@ -18,6 +18,8 @@ import { z } from "zod";
 import { platformConfigSchema } from "../src/planners/platform-config.js";
 import { tenantAuditReaderArgsSchema } from "../src/components/tenant-audit-reader.js";
 import { tenantNetworkArgsSchema } from "../src/components/tenant-network.js";
+import { tenantGatewayArgsSchema } from "../src/components/tenant-gateway.js";
+import { sandboxPolicyArgsSchema } from "../src/components/sandbox-policy.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PKG = join(HERE, "..");
@@ -32,6 +34,8 @@ const ZOD_ARGS: Record<string, z.ZodType> = {
   OpenClawPlatform: platformConfigSchema,
   TenantAuditReader: tenantAuditReaderArgsSchema,
   TenantNetwork: tenantNetworkArgsSchema,
+  TenantGateway: tenantGatewayArgsSchema,
+  SandboxPolicy: sandboxPolicyArgsSchema,
 };
 
 type ZodNode = z.core.$ZodType;
