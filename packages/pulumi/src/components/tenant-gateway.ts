@@ -154,6 +154,32 @@ export class TenantGateway extends pulumi.ComponentResource {
     const inferenceLocal = inferenceLocalPlan(parsed.inference?.routerAddress);
     const hardening = hardenedContainerArgs({ uid: parsed.uid, gid: parsed.gid, limits, tmpfs: parsed.tmpfs, runtime: parsed.runtime });
     const hostname = dockerName(prefix, parsed.tenantId, "gateway");
+    const envs = (caCert: string): string[] => [
+      // Replaces the gateway when its config or its trusted egress CA changes (the files arrive through state-init).
+      `OCTW_CONFIG_SHA256=${createHash("sha256").update(config).digest("hex")}`,
+      ...(caCert
+        ? [
+            `OCTW_EGRESS_CA_SHA256=${createHash("sha256").update(caCert).digest("hex")}`,
+            // Read once by node at start: the system roots plus this tenant's CA, for every
+            // TLS client of node that brings no CA list of its own (https, fetch, undici).
+            `NODE_EXTRA_CA_CERTS=${EGRESS_CA_CERT_PATH}`,
+          ]
+        : []),
+      `OPENCLAW_STATE_DIR=${OPENCLAW_STATE_DIR}`,
+      `HOME=${OPENCLAW_STATE_DIR}`,
+      "XDG_CACHE_HOME=/tmp/.cache",
+      "OPENCLAW_CONFIG_READONLY=1",
+      "OPENCLAW_NO_AUTO_UPDATE=1",
+      "OPENCLAW_DISABLE_BONJOUR=1",
+      `OPENCLAW_PROXY_URL=${parsed.proxyUrl}`,
+      `HTTP_PROXY=${parsed.proxyUrl}`,
+      `HTTPS_PROXY=${parsed.proxyUrl}`,
+      `http_proxy=${parsed.proxyUrl}`,
+      `https_proxy=${parsed.proxyUrl}`,
+      `NO_PROXY=${inferenceLocal.noProxy}`,
+      `no_proxy=${inferenceLocal.noProxy}`,
+      ...gatewayRuntimeEnv({ lean: parsed.lean ?? true }),
+    ];
     this.container = new docker.Container(
       `${name}-gateway`,
       {
@@ -171,32 +197,8 @@ export class TenantGateway extends pulumi.ComponentResource {
         // inference.local → the tenant's inference router (planners/inference-local.ts).
         hosts: [...inferenceLocal.hosts],
         mounts: [{ type: "volume", source: this.stateVolume.name, target: OPENCLAW_STATE_DIR }],
-        envs: pulumi.output(parsed.egressCaCert ?? "").apply((caCert) => [
-          // Replaces the gateway when its config or its trusted egress CA changes (the files arrive through state-init).
-          `OCTW_CONFIG_SHA256=${createHash("sha256").update(config).digest("hex")}`,
-          ...(caCert
-            ? [
-                `OCTW_EGRESS_CA_SHA256=${createHash("sha256").update(caCert).digest("hex")}`,
-                // Read once by node at start: the system roots plus this tenant's CA, for every
-                // TLS client of node that brings no CA list of its own (https, fetch, undici).
-                `NODE_EXTRA_CA_CERTS=${EGRESS_CA_CERT_PATH}`,
-              ]
-            : []),
-          `OPENCLAW_STATE_DIR=${OPENCLAW_STATE_DIR}`,
-          `HOME=${OPENCLAW_STATE_DIR}`,
-          "XDG_CACHE_HOME=/tmp/.cache",
-          "OPENCLAW_CONFIG_READONLY=1",
-          "OPENCLAW_NO_AUTO_UPDATE=1",
-          "OPENCLAW_DISABLE_BONJOUR=1",
-          `OPENCLAW_PROXY_URL=${parsed.proxyUrl}`,
-          `HTTP_PROXY=${parsed.proxyUrl}`,
-          `HTTPS_PROXY=${parsed.proxyUrl}`,
-          `http_proxy=${parsed.proxyUrl}`,
-          `https_proxy=${parsed.proxyUrl}`,
-          `NO_PROXY=${inferenceLocal.noProxy}`,
-          `no_proxy=${inferenceLocal.noProxy}`,
-          ...gatewayRuntimeEnv({ lean: parsed.lean ?? true }),
-        ]),
+        // Known now unless the CA is an Output: a plain list then, not one more Output per tenant.
+        envs: typeof parsed.egressCaCert === "string" || parsed.egressCaCert === undefined ? envs(parsed.egressCaCert ?? "") : pulumi.output(parsed.egressCaCert).apply(envs),
         // Fail closed if state-init did not run or failed (pulumi-docker does not fail an
         // `attach` container on a non-zero exit): the state dir must be this UID's and the config
         // present, or the gateway never starts and the healthcheck fails the deploy.
