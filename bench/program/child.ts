@@ -14,7 +14,7 @@ import * as pulumi from "@pulumi/pulumi";
 // hides what the components cost. Both sides run with source maps off.
 process.setSourceMapsEnabled(false);
 import { declareBaseline } from "./baseline.js";
-import { declareExactBaseline, type Registration } from "./exact-baseline.js";
+import { captureWiring, declareExactBaseline, type Registration } from "./exact-baseline.js";
 import { declareWithComponents } from "./with-components.js";
 
 const MODES = ["components", "baseline", "exact", "capture", "check"];
@@ -26,6 +26,9 @@ if (!MODES.includes(mode) || !Number.isInteger(tenants) || tenants < 1 || (mode 
 }
 const records: Registration[] = mode === "exact" || mode === "check" ? (JSON.parse(readFileSync(recordsFile!, "utf8")) as Registration[]) : [];
 const captured: Registration[] = [];
+// Which inputs were Outputs, and of what: recorded as the components declare (capture), and as
+// the replay declares (check: the replay must wire what it replays).
+const wiringOf = mode === "capture" || mode === "check" ? captureWiring() : undefined;
 
 let registered = 0;
 let inputKeys = 0;
@@ -60,11 +63,15 @@ const ms = Number(process.hrtime.bigint() - start) / 1e6;
 // wall time mostly measures the waiting; CPU time is what the evaluation itself costs.
 const cpu = process.cpuUsage(cpuStart);
 const cpuMs = (cpu.user + cpu.system) / 1000;
-if (mode === "capture") writeFileSync(recordsFile!, JSON.stringify(captured));
+const withWiring = captured.map((r) => {
+  const wiring = wiringOf?.(r.type, r.name);
+  return wiring ? { ...r, wiring } : r;
+});
+if (mode === "capture") writeFileSync(recordsFile!, JSON.stringify(withWiring));
 if (mode === "check") {
-  // The replay must register what it replays: same types, names, inputs and provider (by name).
+  // The replay must register what it replays: same types, names, inputs, wiring and provider (by name).
   const norm = (rs: Registration[]) => rs.map((r) => JSON.stringify({ ...r, provider: r.provider?.split("::")[3] })).sort();
-  const [want, got] = [norm(records), norm(captured)];
+  const [want, got] = [norm(records), norm(withWiring)];
   const missing = want.filter((r) => !got.includes(r));
   const extra = got.filter((r) => !want.includes(r));
   if (missing.length + extra.length > 0) {

@@ -6,7 +6,8 @@
  *   baseline — hand-written: the same kinds of resources declared directly, with fewer inputs
  *              than the components declare (the historical baseline);
  *   exact    — the components' own registrations replayed as raw resources (exact-baseline.ts):
- *              the same resources with the same inputs, generated, so it cannot drift.
+ *              the same resources with the same inputs and Output wiring, generated, so it
+ *              cannot drift.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -56,7 +57,7 @@ try {
 const f = (x: number, d = 1) => x.toFixed(d);
 console.log(`\nbench:program — medians of ${rounds} runs, each in a fresh process (node ${process.version})`);
 console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(" ")} (wall time waits for the other jobs; the CPU ratio is what the components cost)`);
-console.log("baseline: hand-written, fewer inputs than the components declare; exact: the components' own registrations replayed as raw resources (same resources, same inputs)");
+console.log("baseline: hand-written, fewer inputs than the components declare; exact: the components' own registrations replayed as raw resources (same resources, same inputs, same Output wiring)");
 console.log("tenants | side        ms  ms/tenant  cpu ms  cpu ms/tenant  peak MiB  resources (per tenant)  input keys (per tenant)");
 for (const row of rows) {
   for (const m of MODES) {
