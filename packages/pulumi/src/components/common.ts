@@ -23,6 +23,22 @@ export function presentInput<T>() {
   return z.custom<pulumi.Input<T>>((v) => v !== undefined && v !== null, "is required");
 }
 
+/**
+ * The engine socket's group and path, for a component whose service holds the socket (the
+ * egress-audit shipper, the waker); `who` names the service in the documentation.
+ */
+export function engineSocketFields(who: string) {
+  return {
+    dockerSocketGid: z
+      .number()
+      .int()
+      .min(1, "must be the socket's group (not root)")
+      .max(2 ** 31 - 2)
+      .meta({ description: `GID that owns the engine socket on the host (${who} joins that group, nothing more).` }),
+    dockerSocketPath: z.string().startsWith("/", "must be an absolute path").optional().meta({ description: "The engine socket on the host.", default: "/var/run/docker.sock" }),
+  };
+}
+
 /** Docker object name for a tenant's part, e.g. `octw-alpha-gateway`. */
 export function dockerName(prefix: string, tenantId: string, part: string): string {
   return `${prefix}-${tenantId}-${part}`;

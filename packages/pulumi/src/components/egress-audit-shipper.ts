@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
-import { afterSuccessOf, namePrefixSchema, presentInput } from "./common.js";
+import { afterSuccessOf, engineSocketFields, namePrefixSchema, presentInput } from "./common.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 
@@ -18,13 +18,7 @@ export const egressAuditShipperArgsSchema = z.strictObject({
   auditConnectionUrl: presentInput<string>().meta({
     description: "URL of the shipper's own audit role (`AuditStore.services.shipper`: appends `egress.denied` only). Secret; a 0400 file.",
   }),
-  dockerSocketGid: z
-    .number()
-    .int()
-    .min(1, "must be the socket's group (not root)")
-    .max(2 ** 31 - 2)
-    .meta({ description: "GID that owns the engine socket on the host (the shipper joins that group, nothing more)." }),
-  dockerSocketPath: z.string().startsWith("/").optional().meta({ description: "The engine socket on the host.", default: "/var/run/docker.sock" }),
+  ...engineSocketFields("the shipper"),
   proxyLabels: z.record(z.string(), z.string()).meta({ description: "Labels an egress proxy must carry to be followed (e.g. this platform's `octw.platform`)." }),
   windowMs: z.number().int().min(1000).max(3_600_000).optional().meta({ description: "Aggregation window: a retry loop within it is one event with a count.", default: 10000 }),
   namePrefix: namePrefixSchema.optional().meta({ default: "octw" }),

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
-import { afterSuccessOf, namePrefixSchema, presentInput } from "./common.js";
+import { afterSuccessOf, engineSocketFields, namePrefixSchema, presentInput } from "./common.js";
 
 /** The waker image's own UID:GID (images/waker). */
 export const WAKER_UID = 10005;
@@ -31,13 +31,7 @@ export const wakerArgsSchema = z.strictObject({
   allowUnpinnedImage: z.boolean().optional().meta({ description: "Accept a tag-only image.", default: false }),
   controlNetworkName: presentInput<string>().meta({ description: "The control network (its only network): the edge reaches it there, tenants are not on it." }),
   auditConnectionUrl: presentInput<string>().meta({ description: "Audit writer URL. Secret; delivered as a 0400 file." }),
-  dockerSocketGid: z
-    .number()
-    .int()
-    .min(1, "must be the socket's group (not root)")
-    .max(2 ** 31 - 2)
-    .meta({ description: "GID that owns the engine socket on the host (the waker joins that group, nothing more)." }),
-  dockerSocketPath: z.string().startsWith("/", "must be an absolute path").optional().meta({ description: "The engine socket on the host.", default: "/var/run/docker.sock" }),
+  ...engineSocketFields("the waker"),
   wakeTimeoutMs: z.number().int().min(1_000).max(600_000).optional().meta({ description: "A wake that has not reached the wanted state by then answers 504.", default: 60000 }),
   namePrefix: namePrefixSchema.optional().meta({ description: "Prefix of the Docker object names; also the `octw.platform` label value the waker acts on.", default: "octw" }),
 });
