@@ -16,7 +16,7 @@ import type Dockerode from "dockerode";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAuditDb, type TestAuditDb } from "../../packages/audit/test/pg-support";
-import { pgRelay, type PgRelay } from "../../packages/egress-audit/test/pg-relay";
+import { pgRelay, type PgRelay } from "../support/pg-relay";
 import { renderOpenClawConfig } from "@octw/pulumi";
 import { openclawModelsConfig, parseInferencePolicy, routerTokenDigest } from "@octw/contracts";
 import { engine, requireEnv } from "./env";

@@ -14,7 +14,7 @@ import { createAuditDb, type TestAuditDb } from "../../audit/test/pg-support";
 import { parseShipperConfig } from "../../egress-audit/src/config";
 import { startRunner } from "../../egress-audit/src/runner";
 import { fakeEngine, squidLine, type FakeEngine } from "../../egress-audit/test/fake-engine";
-import { pgRelay, type PgRelay } from "../../egress-audit/test/pg-relay";
+import { pgRelay, type PgRelay } from "../../../test/support/pg-relay";
 import { octw } from "./run-octw";
 
 const STACK = fileURLToPath(new URL("../../../stacks/Pulumi.local.yaml", import.meta.url));

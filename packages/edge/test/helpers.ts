@@ -1,6 +1,6 @@
 // Test helpers: a token issuer with real keys, and loopback upstreams that record what they get.
 import http, { type IncomingHttpHeaders } from "node:http";
-import net, { type AddressInfo } from "node:net";
+import type { AddressInfo } from "node:net";
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK, type JWTPayload, type CryptoKey } from "jose";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { AuditSink, EdgeAuditEvent } from "../src/audit";
@@ -147,11 +147,4 @@ export class MemoryAudit implements AuditSink {
   }
 }
 
-/** A port nothing listens on right now (for a process that must be told its port up front). */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const p = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
+export { freePort } from "../../../test/support/free-port";

@@ -10,7 +10,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import fc from "fast-check";
@@ -18,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { hostileUpstream, type HostileUpstream, type Step } from "./hostile-upstream";
 import { AUDIENCE, ISSUER, claims, makeIssuer, recordingUpstream, type RecordingUpstream } from "./helpers";
+import { freePort } from "../../../test/support/free-port";
 
 const RUNS = Number(process.env.OCTW_FUZZ_RUNS ?? 50);
 const MAIN = path.resolve(import.meta.dirname, "../src/main.ts");
@@ -220,14 +220,6 @@ let hostile: HostileUpstream;
 let good: RecordingUpstream;
 let tokenA: string;
 let tokenB: string;
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 function alive(pid: number | undefined): boolean {
   if (pid === undefined) return false;

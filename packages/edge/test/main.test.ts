@@ -3,24 +3,16 @@
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AUDIENCE, ISSUER, claims, makeIssuer, recordingUpstream, type Issuer, type RecordingUpstream } from "./helpers";
+import { freePort } from "../../../test/support/free-port";
 
 const MAIN = path.resolve(import.meta.dirname, "../src/main.ts");
 let dir: string;
 let upstream: RecordingUpstream;
 let issuer: Issuer;
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 function writeConfig(name: string, port: number, auditUrlFile: string, tenants = ["a"]): string {
   const file = path.join(dir, name);

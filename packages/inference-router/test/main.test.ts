@@ -4,12 +4,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call, sha256 } from "./helpers";
+import { freePort } from "../../../test/support/free-port";
 
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 const A = { router: "127.0.12.3", net: "127.0.12.0/27", client: "127.0.12.5", token: randomBytes(16).toString("hex") };
@@ -17,14 +17,6 @@ const SECRET_URL = `postgres://writer:${randomBytes(8).toString("hex")}@127.0.0.
 
 let dir: string;
 let port: number;
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 const tenant = (t: typeof A, id: string, model = `m-${id}`) => ({ id, routerAddress: t.router, subnet: t.net, tokenSha256: sha256(t.token), providers: [{ name: "openai", api: "openai", baseUrl: "http://127.0.0.1:9", models: [model] }] });
 

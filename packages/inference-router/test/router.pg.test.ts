@@ -4,7 +4,6 @@
 // cached keys keep serving for a bounded time, audit events go to the spool and arrive later.
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { AuditClient, TenantSecrets } from "@octw/audit";
@@ -15,54 +14,13 @@ import { INSECURE_PROVIDERS_ENV, parseRouterConfig } from "@octw/contracts";
 import { ProviderKeyCache } from "../src/keys";
 import { ROUTER_ACTOR, createInferenceRouter, type InferenceRouter } from "../src/server";
 import { call, fakeProvider, listenOn, sha256, type FakeProvider } from "./helpers";
+import { pgRelay } from "../../../test/support/pg-relay";
 
 const A = { net: "127.0.11.0/27", router: "127.0.11.3", client: "127.0.11.5", token: randomBytes(24).toString("hex") };
 const B = { net: "127.0.21.0/27", router: "127.0.21.3", client: "127.0.21.5", token: randomBytes(24).toString("hex") };
 const KEY_A = `sk-A-${randomBytes(16).toString("hex")}`;
 const KEY_B = `sk-B-${randomBytes(16).toString("hex")}`;
 const keyring = [{ version: 1, key: randomBytes(32) }];
-
-/** A relay to Postgres that can be cut (every connection destroyed, new ones refused) and restored. */
-async function pgRelay(target: URL): Promise<{ url(u: string): string; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  let server: net.Server | undefined;
-  let port = 0;
-  const open = async () => {
-    server = net.createServer((c) => {
-      const up = net.connect(Number(target.port || 5432), target.hostname);
-      sockets.add(c).add(up);
-      c.pipe(up).pipe(c);
-      const end = () => {
-        c.destroy();
-        up.destroy();
-        sockets.delete(c);
-        sockets.delete(up);
-      };
-      c.on("error", end).on("close", end);
-      up.on("error", end).on("close", end);
-    });
-    await new Promise<void>((r) => server!.listen(port, "127.0.0.1", r));
-    port = (server.address() as net.AddressInfo).port;
-  };
-  const shut = async () => {
-    for (const s of sockets) s.destroy();
-    sockets.clear();
-    if (server) await new Promise<void>((r) => server!.close(() => r()));
-    server = undefined;
-  };
-  await open();
-  return {
-    url(u) {
-      const x = new URL(u);
-      x.hostname = "127.0.0.1";
-      x.port = String(port);
-      return x.toString();
-    },
-    cut: shut,
-    restore: open,
-    close: shut,
-  };
-}
 
 // The fake provider is plain http on loopback: the router's test-only escape hatch (src/destination.ts).
 process.env[INSECURE_PROVIDERS_ENV] = "1";

@@ -23,6 +23,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAuditDb, type TestAuditDb } from "../../audit/test/pg-support";
 import { sha256 } from "./helpers";
+import { freePort } from "../../../test/support/free-port";
 
 const RUNS = Number(process.env.OCTW_FUZZ_RUNS ?? 50);
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
@@ -278,14 +279,6 @@ let out = "";
 let exitCode: number | null | undefined;
 let hostile: Awaited<ReturnType<typeof hostileProvider>>;
 let good: Awaited<ReturnType<typeof goodProvider>>;
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms;

@@ -36,12 +36,14 @@ function dockerName(props: Record<string, unknown>): string | undefined {
   return typeof n === "string" ? n : undefined;
 }
 
+/** What every policy of the pack says of itself, from its rule. */
+function policyHeader(rule: Rule) {
+  return { name: rule.name, description: rule.description, enforcementLevel: DEFAULT_ENFORCEMENT, configSchema: configSchema(rule) };
+}
+
 function resourcePolicy(rule: ResourceRule): ResourceValidationPolicy {
   return {
-    name: rule.name,
-    description: rule.description,
-    enforcementLevel: DEFAULT_ENFORCEMENT,
-    configSchema: configSchema(rule),
+    ...policyHeader(rule),
     validateResource: (args, report: ReportViolation) => {
       if (!rule.types.includes(args.type)) return;
       const config = withDefaults(rule, args.getConfig<Record<string, unknown>>());
@@ -56,10 +58,7 @@ function resourcePolicy(rule: ResourceRule): ResourceValidationPolicy {
 
 function stackPolicy(rule: StackRule): StackValidationPolicy {
   return {
-    name: rule.name,
-    description: rule.description,
-    enforcementLevel: DEFAULT_ENFORCEMENT,
-    configSchema: configSchema(rule),
+    ...policyHeader(rule),
     validateStack: (args, report: ReportViolation) => {
       const config = withDefaults(rule, args.getConfig<Record<string, unknown>>());
       const exemptions = readExemptions(rule.name, config);

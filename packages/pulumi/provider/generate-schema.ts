@@ -1,10 +1,12 @@
 /**
  * The Pulumi package schema of @octw/pulumi, derived from the TypeScript sources with the
  * compiler's type checker, so every component's inputs carry the documentation and defaults of
- * their declarations: JSDoc text and `@default` for args declared as TypeScript interfaces; for
- * args whose type is a zod schema's z.input (ZOD_ARGS), the schema's metadata — `description`,
- * `default` (a JSON value) or `defaultText` (said in words), and `id` naming an object type.
- * A default that is a JSON primitive becomes `default`, any other goes into the description.
+ * their declarations. Every component's args type is a zod schema's z.input (ZOD_ARGS): the
+ * schema's metadata documents the fields — `description`, `default` (a JSON value) or
+ * `defaultText` (said in words), and `id` naming an object type. A type the schema leaves to
+ * TypeScript (z.custom<T>) and the components' outputs are documented by their JSDoc (text and
+ * `@default`). A default that is a JSON primitive becomes `default`, any other goes into the
+ * description.
  * Written to schema.json, which the component provider serves (provider.ts); a test
  * regenerates it and requires the committed file to be current.
  *
@@ -18,6 +20,13 @@ import { z } from "zod";
 import { platformConfigSchema } from "../src/planners/platform-config.js";
 import { tenantAuditReaderArgsSchema } from "../src/components/tenant-audit-reader.js";
 import { tenantNetworkArgsSchema } from "../src/components/tenant-network.js";
+import { tenantGatewayArgsSchema } from "../src/components/tenant-gateway.js";
+import { sandboxPolicyArgsSchema } from "../src/components/sandbox-policy.js";
+import { auditStoreArgsSchema } from "../src/components/audit-store.js";
+import { edgeArgsSchema } from "../src/components/edge.js";
+import { egressAuditShipperArgsSchema } from "../src/components/egress-audit-shipper.js";
+import { inferenceRouterArgsSchema } from "../src/components/inference-router.js";
+import { wakerArgsSchema } from "../src/components/waker.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PKG = join(HERE, "..");
@@ -27,11 +36,18 @@ const PACKAGE = "octw";
 
 type Spec = Record<string, unknown>;
 
-/** Components whose args type is the z.input of a schema: the schema documents the fields. */
+/** Every component's args schema: its args type is the z.input of it, and it documents the fields. */
 const ZOD_ARGS: Record<string, z.ZodType> = {
   OpenClawPlatform: platformConfigSchema,
   TenantAuditReader: tenantAuditReaderArgsSchema,
   TenantNetwork: tenantNetworkArgsSchema,
+  TenantGateway: tenantGatewayArgsSchema,
+  SandboxPolicy: sandboxPolicyArgsSchema,
+  AuditStore: auditStoreArgsSchema,
+  Edge: edgeArgsSchema,
+  EgressAuditShipper: egressAuditShipperArgsSchema,
+  InferenceRouter: inferenceRouterArgsSchema,
+  Waker: wakerArgsSchema,
 };
 
 type ZodNode = z.core.$ZodType;
@@ -134,8 +150,10 @@ function isObjectLike(t: ts.Type): boolean {
 }
 
 /** The schema type spec of a TypeScript type; `hint` names anonymous object types. */
-function typeSpec(ctx: Ctx, type0: ts.Type, hint: string, zod?: ZodNode): Spec {
+function typeSpec(ctx: Ctx, type0: ts.Type, hint: string, zod0?: ZodNode): Spec {
   const { checker } = ctx;
+  // z.custom<T> has no structure of its own: T's TypeScript declaration names and documents it.
+  const zod = zod0 && zodUnwrap(zod0).core?._zod.def.type === "custom" ? undefined : zod0;
   const type = unwrap(checker, type0);
   if (type.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown)) return { $ref: "pulumi.json#/Any" };
   if (type.flags & ts.TypeFlags.StringLike && !(type.flags & ts.TypeFlags.StringLiteral)) return { type: "string" };
@@ -236,7 +254,10 @@ export function generateSchema(): Record<string, unknown> {
     const argsParam = ctor?.parameters[1];
     if (!argsParam?.type) throw new Error(`${symbol.getName()}: constructor has no typed args parameter`);
     const argsType = checker.getTypeFromTypeNode(argsParam.type);
-    const inputs = objectSpec(ctx, argsType, checker.getPropertiesOfType(argsType), symbol.getName(), ZOD_ARGS[symbol.getName()]);
+    // Each shape is declared once, in zod: a component whose args are not here was declared some other way.
+    const zodArgs = ZOD_ARGS[symbol.getName()];
+    if (!zodArgs) throw new Error(`${symbol.getName()}: its args schema is not in ZOD_ARGS (declare the args in zod, the type as its z.input)`);
+    const inputs = objectSpec(ctx, argsType, checker.getPropertiesOfType(argsType), symbol.getName(), zodArgs);
     // Outputs: the component's public Output-typed properties.
     const instance = checker.getDeclaredTypeOfSymbol(symbol);
     const outputs: Record<string, Spec> = {};

@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { OpenClawPlatform, type OpenClawPlatformArgs } from "../src/index.js";
-import { MockRecorder, PINNED, TYPES, settle, type RecordedResource } from "./harness.js";
+import { EDGE_IMAGE, EDGE_JWT, MockRecorder, PINNED, TYPES, settle, type RecordedResource } from "./harness.js";
 import { CA_1, CA_2 } from "./test-ca-certificates.js";
 
 const recorder = new MockRecorder();
@@ -12,8 +12,6 @@ beforeAll(async () => {
   await pulumi.runtime.setMocks(recorder.mocks, "octw", "test", false);
 });
 
-const EDGE_IMAGE = `sha256:${"e".repeat(64)}`;
-const JWK = { kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", kid: "dev-1" };
 const SESSION_KEY = "session-key-0123456789abcdef0123456789abcdef";
 const CLIENT_SECRET = "client-secret-do-not-leak-42";
 const oidc = {
@@ -27,17 +25,11 @@ const oidc = {
 const config = (tenants: { id: string; slot: number }[], o: Record<string, unknown> = oidc) => ({
   prefix: "octwoidc",
   images: { ...PINNED, edge: EDGE_IMAGE },
-  edge: { jwt: { issuer: "https://issuer.test", audience: "octw", algorithms: ["ES256"], jwks: [JWK] }, oidc: o },
+  edge: { jwt: EDGE_JWT, oidc: o },
   tenants,
   audit: { mode: "embedded" },
 });
-async function deploy(name: string, cfg: unknown): Promise<RecordedResource[]> {
-  await settle();
-  recorder.reset();
-  new OpenClawPlatform(name, cfg as OpenClawPlatformArgs);
-  await settle();
-  return recorder.resources;
-}
+const deploy = (name: string, cfg: unknown) => recorder.deploy(name, cfg);
 
 describe("edge sign-in (OIDC) from the platform config", () => {
   it("renders the oidc section; the client secret and the session key arrive as secret 0400 files, never in the config or env", async () => {

@@ -1,29 +1,21 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { OpenClawPlatform, type OpenClawPlatformArgs } from "../src/index.js";
-import { MockRecorder, PINNED, TYPES, settle, type RecordedResource } from "./harness.js";
+import { EDGE_IMAGE, EDGE_JWT, MockRecorder, PINNED, TYPES, settle, type RecordedResource } from "./harness.js";
 
 const recorder = new MockRecorder();
 beforeAll(async () => {
   await pulumi.runtime.setMocks(recorder.mocks, "octw", "test", false);
 });
 
-const EDGE_IMAGE = `sha256:${"e".repeat(64)}`;
-const JWK = { kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", kid: "dev-1" };
 const config = (tenants: { id: string; slot: number }[]) => ({
   prefix: "octwtest",
   images: { ...PINNED, edge: EDGE_IMAGE },
-  edge: { jwt: { issuer: "https://issuer.test", audience: "octw", algorithms: ["ES256"], jwks: [JWK] } },
+  edge: { jwt: EDGE_JWT },
   tenants,
   audit: { mode: "embedded" },
 });
-async function deploy(name: string, cfg: unknown): Promise<RecordedResource[]> {
-  await settle();
-  recorder.reset();
-  new OpenClawPlatform(name, cfg as OpenClawPlatformArgs);
-  await settle();
-  return recorder.resources;
-}
+const deploy = (name: string, cfg: unknown) => recorder.deploy(name, cfg);
 const label = (r: RecordedResource, key: string) => (r.inputs.labels as { label: string; value: string }[] | undefined)?.find((l) => l.label === key)?.value;
 
 describe("the edge", () => {

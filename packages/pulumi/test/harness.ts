@@ -3,6 +3,7 @@
  * with its inputs (secret wrappers unwrapped) and the paths of the inputs that arrived secret.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { OpenClawPlatform, type OpenClawPlatformArgs } from "../src/components/openclaw-platform.js";
 import { OctwConfigError } from "../src/validation.js";
 
 /** The marker Pulumi's RPC layer puts on a secret value (runtime/rpc.js `specialSigKey`/`specialSecretSig`). */
@@ -78,6 +79,15 @@ export class MockRecorder {
     this.resources = [];
   }
 
+  /** Declares a platform from `config` (recording nothing else) and returns what it registered. */
+  async deploy(name: string, config: unknown): Promise<RecordedResource[]> {
+    await settle();
+    this.reset();
+    new OpenClawPlatform(name, config as OpenClawPlatformArgs);
+    await settle();
+    return this.resources;
+  }
+
   ofType(type: string): RecordedResource[] {
     return this.resources.filter((r) => r.type === type);
   }
@@ -119,6 +129,11 @@ export const PINNED = {
   egressProxy: `sha256:${"b".repeat(64)}`,
   postgres: `sha256:${"c".repeat(64)}`,
 };
+
+/** A pinned edge image and a token verification the edge accepts (a static public EC key). */
+export const EDGE_IMAGE = `sha256:${"e".repeat(64)}`;
+export const EDGE_JWK = { kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", kid: "dev-1" };
+export const EDGE_JWT = { issuer: "https://issuer.test", audience: "octw", algorithms: ["ES256"], jwks: [EDGE_JWK] };
 
 /** A minimal valid platform config with the given tenants. */
 export function platformConfig(tenants: { id: string; slot?: number; presets?: string[]; policy?: unknown }[]) {

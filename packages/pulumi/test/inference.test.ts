@@ -20,13 +20,7 @@ const config = (alphaPolicy: unknown, images: Record<string, string> = { ...PINN
   ],
   audit: { mode: "embedded" },
 });
-async function deploy(name: string, cfg: unknown): Promise<RecordedResource[]> {
-  await settle();
-  recorder.reset();
-  new OpenClawPlatform(name, cfg as OpenClawPlatformArgs);
-  await settle();
-  return recorder.resources;
-}
+const deploy = (name: string, cfg: unknown) => recorder.deploy(name, cfg);
 const upload = (rs: RecordedResource[], container: string, file: string) =>
   (rs.find((r) => r.type === TYPES.container && r.inputs.name === container)!.inputs.uploads as { file: string; content: string }[]).find((u) => u.file === file)!.content;
 

@@ -5,7 +5,7 @@ import * as random from "@pulumi/random";
 import { SERVICE_ROLES, migrationSql, requiredGrants, type AuditRoles, type ServiceRole } from "@octw/audit";
 import { z } from "zod";
 import { hardenedContainerArgs, labelList, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
-import { afterSuccessOf, namePrefixSchema } from "./common.js";
+import { afterSuccessOf, inputString, namePrefixSchema } from "./common.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 import { AuditSql } from "./audit-sql.js";
@@ -19,65 +19,6 @@ const PGDATA = "/var/lib/postgresql/data";
 /** Read by the image's entrypoint at initdb, then removed from the data directory. */
 const PASSWORD_FILE_NAME = ".octw-superuser-password";
 
-export interface EmbeddedAuditStoreArgs {
-  /** Postgres image (`images/postgres` recipe): `repo@sha256:…` or a local image id. */
-  image: string;
-  /**
-   * Accept a tag-only image.
-   * @default false
-   */
-  allowUnpinnedImage?: boolean;
-  /** The private control network Postgres sits on (internal). */
-  networkName: pulumi.Input<string>;
-  /** Postgres's fixed address on it. */
-  address: string;
-  /**
-   * Memory limit in MiB.
-   * @default 512
-   */
-  memoryMb?: number;
-}
-
-export interface ExternalAuditStoreArgs {
-  host: string;
-  /**
-   * @default 5432
-   */
-  port?: number;
-  /** A role allowed to create databases and roles. */
-  adminUser: string;
-  adminPassword: pulumi.Input<string>;
-  /**
-   * libpq sslmode.
-   * @default "require"
-   */
-  sslMode?: "disable" | "require" | "verify-ca" | "verify-full";
-}
-
-export interface AuditStoreArgs {
-  /** `embedded`: a Postgres container this component declares; `external`: an existing server. */
-  mode: "embedded" | "external";
-  /** Required when mode is `embedded`. */
-  embedded?: EmbeddedAuditStoreArgs;
-  /** Required when mode is `external`. */
-  external?: ExternalAuditStoreArgs;
-  /**
-   * Name of the audit database.
-   * @default "octw_audit"
-   */
-  databaseName?: string;
-  /**
-   * Prefix of role names and Docker object names.
-   * @default "octw"
-   */
-  namePrefix?: string;
-  /**
-   * Master key for tenant secrets (32 bytes, base64). Treated as secret.
-   * @default - generated with RandomBytes and kept encrypted in the Pulumi state
-   */
-  masterKey?: pulumi.Input<string>;
-}
-
 /** Connection settings of one role; the password output is secret. */
 export interface AuditConnection {
   host: string;
@@ -88,32 +29,44 @@ export interface AuditConnection {
   sslMode: string;
 }
 
-const inputString = z.custom<pulumi.Input<string>>((v) => typeof v === "string" || pulumi.Output.isInstance(v), "must be a string or a pulumi Output<string>");
-
-const argsSchema = z
+const embeddedAuditStoreArgsSchema = z
   .strictObject({
-    mode: z.enum(["embedded", "external"]),
-    embedded: z
-      .strictObject({
-        image: z.string(),
-        allowUnpinnedImage: z.boolean().optional(),
-        networkName: inputString,
-        address: z.ipv4(),
-        memoryMb: z.number().int().min(128, "must be at least 128 (MiB)").max(1_048_576).optional(),
-      })
-      .optional(),
-    external: z
-      .strictObject({
-        host: z.string().min(1),
-        port: z.number().int().min(1).max(65535).optional(),
-        adminUser: z.string().min(1),
-        adminPassword: inputString,
-        sslMode: z.enum(["disable", "require", "verify-ca", "verify-full"]).optional(),
-      })
-      .optional(),
-    databaseName: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, "must be a lowercase identifier").optional(),
-    namePrefix: namePrefixSchema.optional(),
-    masterKey: inputString.optional(),
+    image: z.string().meta({ description: "Postgres image (`images/postgres` recipe): `repo@sha256:…` or a local image id." }),
+    allowUnpinnedImage: z.boolean().optional().meta({ description: "Accept a tag-only image.", default: false }),
+    networkName: inputString.meta({ description: "The private control network Postgres sits on (internal)." }),
+    address: z.ipv4().meta({ description: "Postgres's fixed address on it." }),
+    memoryMb: z.number().int().min(128, "must be at least 128 (MiB)").max(1_048_576).optional().meta({ description: "Memory limit in MiB.", default: 512 }),
+  })
+  .meta({ id: "EmbeddedAuditStoreArgs" });
+export type EmbeddedAuditStoreArgs = z.input<typeof embeddedAuditStoreArgsSchema>;
+
+const externalAuditStoreArgsSchema = z
+  .strictObject({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).optional().meta({ default: 5432 }),
+    adminUser: z.string().min(1).meta({ description: "A role allowed to create databases and roles." }),
+    adminPassword: inputString,
+    sslMode: z.enum(["disable", "require", "verify-ca", "verify-full"]).optional().meta({ description: "libpq sslmode.", default: "require" }),
+  })
+  .meta({ id: "ExternalAuditStoreArgs" });
+export type ExternalAuditStoreArgs = z.input<typeof externalAuditStoreArgsSchema>;
+
+/** AuditStore's args: the one declaration of their shape, validation and documentation. */
+export const auditStoreArgsSchema = z
+  .strictObject({
+    mode: z.enum(["embedded", "external"]).meta({ description: "`embedded`: a Postgres container this component declares; `external`: an existing server." }),
+    embedded: embeddedAuditStoreArgsSchema.optional().meta({ description: "Required when mode is `embedded`." }),
+    external: externalAuditStoreArgsSchema.optional().meta({ description: "Required when mode is `external`." }),
+    databaseName: z
+      .string()
+      .regex(/^[a-z][a-z0-9_]{0,62}$/, "must be a lowercase identifier")
+      .optional()
+      .meta({ description: "Name of the audit database.", default: "octw_audit" }),
+    namePrefix: namePrefixSchema.optional().meta({ description: "Prefix of role names and Docker object names.", default: "octw" }),
+    masterKey: inputString.optional().meta({
+      description: "Master key for tenant secrets (32 bytes, base64). Treated as secret.",
+      defaultText: "generated with RandomBytes and kept encrypted in the Pulumi state",
+    }),
   })
   .superRefine((a, ctx) => {
     if (a.mode === "embedded" && !a.embedded) ctx.addIssue({ code: "custom", path: ["embedded"], message: 'is required when mode is "embedded"' });
@@ -121,6 +74,7 @@ const argsSchema = z
     if (a.mode === "embedded" && a.external) ctx.addIssue({ code: "custom", path: ["external"], message: 'must not be set when mode is "embedded"' });
     if (a.mode === "external" && a.embedded) ctx.addIssue({ code: "custom", path: ["embedded"], message: 'must not be set when mode is "external"' });
   });
+export type AuditStoreArgs = z.input<typeof auditStoreArgsSchema>;
 
 /** The store's role names: fixed by the name prefix, so a stack that only reads the store (a host's part) knows them too. */
 export function auditRoles(namePrefix: string): AuditRoles {
@@ -354,7 +308,7 @@ export class AuditStore extends pulumi.ComponentResource {
 
   static validate(name: string, args: AuditStoreArgs) {
     const subject = `AuditStore "${name}"`;
-    const parsed = parseOrThrow(argsSchema, args, subject);
+    const parsed = parseOrThrow(auditStoreArgsSchema, args, subject);
     if (parsed.embedded) {
       const problem = imageProblem(parsed.embedded.image, parsed.embedded.allowUnpinnedImage ?? false);
       if (problem) throw new OctwConfigError(subject, [{ path: "embedded.image", message: problem }]);

@@ -1,4 +1,4 @@
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 
 /** Tenant ids are lowercase DNS labels: they become host names, Docker names and Postgres values. */
@@ -14,6 +14,30 @@ export const tenantIdSchema = z
 export const namePrefixSchema = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,20}$/, "must be lowercase: a-z first, then a-z, 0-9 or -, at most 21 characters");
+
+/** A component input that is a string or a pulumi Output<string> (its value may be known only at deployment). */
+export const inputString = z.custom<pulumi.Input<string>>((v) => typeof v === "string" || pulumi.Output.isInstance(v), "must be a string or a pulumi Output<string>");
+
+/** A component input of type T that must be present; its value may be known only at deployment, so only presence is checked here. */
+export function presentInput<T>() {
+  return z.custom<pulumi.Input<T>>((v) => v !== undefined && v !== null, "is required");
+}
+
+/**
+ * The engine socket's group and path, for a component whose service holds the socket (the
+ * egress-audit shipper, the waker); `who` names the service in the documentation.
+ */
+export function engineSocketFields(who: string) {
+  return {
+    dockerSocketGid: z
+      .number()
+      .int()
+      .min(1, "must be the socket's group (not root)")
+      .max(2 ** 31 - 2)
+      .meta({ description: `GID that owns the engine socket on the host (${who} joins that group, nothing more).` }),
+    dockerSocketPath: z.string().startsWith("/", "must be an absolute path").optional().meta({ description: "The engine socket on the host.", default: "/var/run/docker.sock" }),
+  };
+}
 
 /** Docker object name for a tenant's part, e.g. `octw-alpha-gateway`. */
 export function dockerName(prefix: string, tenantId: string, part: string): string {

@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { RoleScopesSchema, USER_HEADER, edgeJwtArgsSchema, parseEdgeConfig, type EdgeConfigInput, type EdgeJwtArgs } from "@octw/contracts";
+import { RoleScopesSchema, USER_HEADER, edgeJwtArgsSchema, parseEdgeConfig, type EdgeConfigInput } from "@octw/contracts";
 import { z } from "zod";
 import { labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
-import { afterSuccessOf, namePrefixSchema } from "./common.js";
+import { afterSuccessOf, inputString, namePrefixSchema } from "./common.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { idpCaCertificateSchema } from "../planners/ca-certificate.js";
 import { OPENCLAW_PORT } from "../planners/openclaw-config.js";
@@ -22,147 +22,87 @@ const OIDC_IDP_CA_PATH = `${STATE_DIR}/config/oidc-idp-ca.pem`;
 const WAKER_TOKEN_PATH = `${STATE_DIR}/secrets/waker-token`;
 
 /** Suspend idle tenants and wake them on request, through the waker (`Waker` component). */
-export interface EdgeWakeArgs {
-  /** The waker's URL on the control network (`Waker.url`). */
-  wakerUrl: string;
-  /** The waker's bearer token (`Waker.token`). Secret; delivered as a 0400 file. */
-  token: pulumi.Input<string>;
-  /** Suspendable tenants and their idle thresholds; an unlisted tenant is always on. */
-  tenants: Record<string, { pauseAfterS?: number; stopAfterS?: number }>;
-}
+const edgeWakeArgsSchema = z
+  .strictObject({
+    wakerUrl: z.url({ protocol: /^http$/ }).meta({ description: "The waker's URL on the control network (`Waker.url`)." }),
+    token: inputString.meta({ description: "The waker's bearer token (`Waker.token`). Secret; delivered as a 0400 file." }),
+    tenants: z
+      .record(z.string(), z.strictObject({ pauseAfterS: z.number().int().optional(), stopAfterS: z.number().int().optional() }))
+      .meta({ description: "Suspendable tenants and their idle thresholds; an unlisted tenant is always on." }),
+  })
+  .meta({ id: "EdgeWakeArgs", description: "Suspend idle tenants and wake them on request, through the waker (`Waker` component)." });
+export type EdgeWakeArgs = z.input<typeof edgeWakeArgsSchema>;
 
-/** People sign in with the organization's IdP (packages/edge, "Browser sign-in"). */
-export interface EdgeOidcArgs {
-  /** Issuer identifier (https); the edge discovers the rest. */
-  issuer: string;
-  clientId: string;
-  /** Secret: delivered as a 0400 file. Absent: a public client (PKCE only). */
-  clientSecret?: pulumi.Input<string>;
-  /** Secret, at least 32 characters of random: seals the session cookies (every edge of the platform shares it). */
-  sessionKey: pulumi.Input<string>;
-  /** tenant id → role → IdP groups. */
-  tenants: Record<string, Record<string, string[]>>;
-  /** @default "groups" */
-  groupsClaim?: string;
-  /** @default ["openid", "profile", "email", "groups", "offline_access"] */
-  scopes?: string[];
-  prompt?: "consent" | "login" | "select_account";
-  /** @default 28800 */
-  sessionMaxSec?: number;
-  /** @default 300 */
-  recheckSec?: number;
-  /**
-   * Host entries for the IdP: the edge's DNS is Docker's embedded resolver only (it never
-   * forwards), so an IdP outside the engine is reached by a fixed address.
-   * @default - none
-   */
-  idpHosts?: { host: string; ip: string }[];
-  /**
-   * PEM certificate(s) of the CA that signed the IdP's TLS certificate, for an IdP behind the
-   * organization's own CA: added to the edge's trusted roots (NODE_EXTRA_CA_CERTS), besides
-   * the public ones. Not secret. A change replaces the edge container (Node reads it at start).
-   * @default - the public roots only
-   */
-  idpCaCertificate?: string;
-}
+/**
+ * People sign in with the organization's IdP. Field by field the edge's own schema checks the
+ * rendered section again (renderEdgeConfig); here the shape and the secrets.
+ */
+const edgeOidcArgsSchema = z
+  .strictObject({
+    issuer: z.string().meta({ description: "Issuer identifier (https); the edge discovers the rest." }),
+    clientId: z.string(),
+    clientSecret: inputString.optional().meta({ description: "Secret: delivered as a 0400 file. Absent: a public client (PKCE only)." }),
+    sessionKey: z
+      .custom<pulumi.Input<string>>((v) => (typeof v === "string" && v.length >= 32) || pulumi.Output.isInstance(v), "must be a secret of at least 32 characters (or a pulumi Output<string>)")
+      .meta({ description: "Secret, at least 32 characters of random: seals the session cookies (every edge of the platform shares it)." }),
+    tenants: z.record(z.string(), z.record(z.string(), z.array(z.string()))).meta({ description: "tenant id → role → IdP groups." }),
+    groupsClaim: z.string().optional().meta({ default: "groups" }),
+    scopes: z.array(z.string()).optional().meta({ defaultText: '["openid", "profile", "email", "groups", "offline_access"]' }),
+    prompt: z.enum(["consent", "login", "select_account"]).optional(),
+    sessionMaxSec: z.number().optional().meta({ default: 28800 }),
+    recheckSec: z.number().optional().meta({ default: 300 }),
+    idpHosts: z
+      .array(z.strictObject({ host: z.string().regex(/^[a-z0-9.-]+$/, "a lower-case DNS name"), ip: z.ipv4() }))
+      .optional()
+      .meta({
+        description:
+          "Host entries for the IdP: the edge's DNS is Docker's embedded resolver only (it never\nforwards), so an IdP outside the engine is reached by a fixed address.",
+        defaultText: "none",
+      }),
+    idpCaCertificate: idpCaCertificateSchema.optional().meta({
+      description:
+        "PEM certificate(s) of the CA that signed the IdP's TLS certificate, for an IdP behind the\norganization's own CA: added to the edge's trusted roots (NODE_EXTRA_CA_CERTS), besides\nthe public ones. Not secret. A change replaces the edge container (Node reads it at start).",
+      defaultText: "the public roots only",
+    }),
+  })
+  .meta({ id: "EdgeOidcArgs", description: 'People sign in with the organization\'s IdP (packages/edge, "Browser sign-in").' });
+export type EdgeOidcArgs = z.input<typeof edgeOidcArgsSchema>;
 
-
-export interface EdgeArgs {
-  /** The edge image (`images/edge`), pinned. */
-  image: string;
-  /**
-   * Accept a tag-only image.
-   * @default false
-   */
-  allowUnpinnedImage?: boolean;
-  /** Non-internal network that carries the published port. */
-  ingressNetworkName: pulumi.Input<string>;
-  /** The control network, where the audit Postgres is. */
-  controlNetworkName: pulumi.Input<string>;
-  /** URL of the edge's own audit role (`AuditStore.services.edge`: appends `edge.*` decisions only). Secret; a 0400 file. */
-  auditConnectionUrl: pulumi.Input<string>;
-  /**
-   * Host port the edge is published on.
-   * @default 8443
-   */
-  hostPort?: number;
-  /**
-   * Host address the port binds to.
-   * @default "127.0.0.1"
-   */
-  hostIp?: string;
-  /**
-   * `<tenant>.<hostDomain>` routes to that tenant.
-   * @default - host routing off; path routing (`/t/<tenant>/`) only
-   */
-  hostDomain?: string;
-  jwt: EdgeJwtArgs;
-  /**
-   * Role → OpenClaw operator scopes.
-   * @default viewer: read; member: read, write; admin: read, write, admin, approvals, pairing
-   */
-  roles?: Record<string, string[]>;
-  /**
-   * Browser sign-in with the organization's IdP (OIDC). Needs `hostDomain`.
-   * @default - off: bearer tokens only
-   */
-  oidc?: EdgeOidcArgs;
-  /**
-   * Docker name prefix; the edge reaches tenant `t` at `<prefix>-<t>-gateway`, a name that only
-   * resolves on the tenant networks the edge is attached to.
-   * @default "octw"
-   */
-  namePrefix?: string;
-  /**
-   * @default 512
-   */
-  memoryMb?: number;
-  /**
-   * The container's CPU limit. The edge runs one worker process per CPU of it (rounded up;
-   * its config's `listen.workers` is "auto"), so 2 or more spreads requests over that many
-   * cores. Each worker takes about 60 MiB: raise memoryMb with it beyond 4.
-   * @default 1
-   */
-  cpus?: number;
-  /**
-   * Idle suspend and wake on request.
-   * @default - off: every tenant is always on
-   */
-  wake?: EdgeWakeArgs;
-}
-
-const inputString = z.custom<pulumi.Input<string>>((v) => typeof v === "string" || pulumi.Output.isInstance(v), "must be a string or a pulumi Output<string>");
-const argsSchema = z.strictObject({
-  image: z.string(),
-  allowUnpinnedImage: z.boolean().optional(),
-  ingressNetworkName: inputString,
-  controlNetworkName: inputString,
-  auditConnectionUrl: inputString,
-  hostPort: z.number().int().min(1).max(65535).optional(),
-  hostIp: z.ipv4().optional(),
-  hostDomain: z.string().optional(),
+/** Edge's args: the one declaration of their shape, validation and documentation. */
+export const edgeArgsSchema = z.strictObject({
+  image: z.string().meta({ description: "The edge image (`images/edge`), pinned." }),
+  allowUnpinnedImage: z.boolean().optional().meta({ description: "Accept a tag-only image.", default: false }),
+  ingressNetworkName: inputString.meta({ description: "Non-internal network that carries the published port." }),
+  controlNetworkName: inputString.meta({ description: "The control network, where the audit Postgres is." }),
+  auditConnectionUrl: inputString.meta({ description: "URL of the edge's own audit role (`AuditStore.services.edge`: appends `edge.*` decisions only). Secret; a 0400 file." }),
+  hostPort: z.number().int().min(1).max(65535).optional().meta({ description: "Host port the edge is published on.", default: 8443 }),
+  hostIp: z.ipv4().optional().meta({ description: "Host address the port binds to.", default: "127.0.0.1" }),
+  hostDomain: z
+    .string()
+    .optional()
+    .meta({ description: "`<tenant>.<hostDomain>` routes to that tenant.", defaultText: "host routing off; path routing (`/t/<tenant>/`) only" }),
   jwt: edgeJwtArgsSchema,
-  roles: RoleScopesSchema.optional(),
-  // The section itself is checked by the edge's own schema (renderEdgeConfig); here the secrets.
-  oidc: z
-    .looseObject({
-      sessionKey: z.custom<pulumi.Input<string>>((v) => (typeof v === "string" && v.length >= 32) || pulumi.Output.isInstance(v), "must be a secret of at least 32 characters (or a pulumi Output<string>)"),
-      clientSecret: inputString.optional(),
-      idpHosts: z.array(z.strictObject({ host: z.string().regex(/^[a-z0-9.-]+$/, "a lower-case DNS name"), ip: z.ipv4() })).optional(),
-      idpCaCertificate: idpCaCertificateSchema.optional(),
-    })
-    .optional(),
-  namePrefix: namePrefixSchema.optional(),
-  memoryMb: z.number().int().min(128).max(65_536).optional(),
-  cpus: z.number().min(0.5).max(64).optional(),
-  wake: z
-    .strictObject({
-      wakerUrl: z.url({ protocol: /^http$/ }),
-      token: inputString,
-      tenants: z.record(z.string(), z.strictObject({ pauseAfterS: z.number().int().optional(), stopAfterS: z.number().int().optional() })),
-    })
-    .optional(),
+  roles: RoleScopesSchema.optional().meta({ description: "Role → OpenClaw operator scopes.", defaultText: "viewer: read; member: read, write; admin: read, write, admin, approvals, pairing" }),
+  oidc: edgeOidcArgsSchema.optional().meta({ description: "Browser sign-in with the organization's IdP (OIDC). Needs `hostDomain`.", defaultText: "off: bearer tokens only" }),
+  namePrefix: namePrefixSchema.optional().meta({
+    description:
+      "Docker name prefix; the edge reaches tenant `t` at `<prefix>-<t>-gateway`, a name that only\nresolves on the tenant networks the edge is attached to.",
+    default: "octw",
+  }),
+  memoryMb: z.number().int().min(128).max(65_536).optional().meta({ default: 512 }),
+  cpus: z
+    .number()
+    .min(0.5)
+    .max(64)
+    .optional()
+    .meta({
+      description:
+        "The container's CPU limit. The edge runs one worker process per CPU of it (rounded up;\nits config's `listen.workers` is \"auto\"), so 2 or more spreads requests over that many\ncores. Each worker takes about 60 MiB: raise memoryMb with it beyond 4.",
+      default: 1,
+    }),
+  wake: edgeWakeArgsSchema.optional().meta({ description: "Idle suspend and wake on request.", defaultText: "off: every tenant is always on" }),
 });
+export type EdgeArgs = z.input<typeof edgeArgsSchema>;
 
 /** The edge's config file (not secret), validated with the edge's own schema. */
 export function renderEdgeConfig(args: EdgeArgs): string {
@@ -222,7 +162,7 @@ export class Edge extends pulumi.ComponentResource {
 
   constructor(name: string, args: EdgeArgs, opts?: pulumi.ComponentResourceOptions) {
     const subject = `Edge "${name}"`;
-    const parsed = parseOrThrow(argsSchema, args, subject);
+    const parsed = parseOrThrow(edgeArgsSchema, args, subject);
     const problem = imageProblem(parsed.image, parsed.allowUnpinnedImage ?? false);
     if (problem) throw new OctwConfigError(subject, [{ path: "image", message: problem }]);
     let config: string;

@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
-import { afterSuccessOf, namePrefixSchema } from "./common.js";
+import { afterSuccessOf, engineSocketFields, namePrefixSchema, presentInput } from "./common.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 
@@ -10,49 +10,20 @@ import { OctwConfigError, parseOrThrow } from "../validation.js";
 export const EGRESS_AUDIT_UID = 10004;
 const STATE_DIR = "/var/lib/octw-egress-audit";
 
-export interface EgressAuditShipperArgs {
-  /** The shipper image (`images/egress-audit`), pinned. */
-  image: string;
-  /**
-   * Accept a tag-only image.
-   * @default false
-   */
-  allowUnpinnedImage?: boolean;
-  /** The control network, where the audit Postgres is (its only network). */
-  controlNetworkName: pulumi.Input<string>;
-  /** URL of the shipper's own audit role (`AuditStore.services.shipper`: appends `egress.denied` only). Secret; a 0400 file. */
-  auditConnectionUrl: pulumi.Input<string>;
-  /** GID that owns the engine socket on the host (the shipper joins that group, nothing more). */
-  dockerSocketGid: number;
-  /**
-   * The engine socket on the host.
-   * @default "/var/run/docker.sock"
-   */
-  dockerSocketPath?: string;
-  /** Labels an egress proxy must carry to be followed (e.g. this platform's `octw.platform`). */
-  proxyLabels: Record<string, string>;
-  /**
-   * Aggregation window: a retry loop within it is one event with a count.
-   * @default 10000
-   */
-  windowMs?: number;
-  /**
-   * @default "octw"
-   */
-  namePrefix?: string;
-}
-
-const argsSchema = z.strictObject({
-  image: z.string(),
-  allowUnpinnedImage: z.boolean().optional(),
-  controlNetworkName: z.custom<pulumi.Input<string>>((v) => v !== undefined && v !== null, "is required"),
-  auditConnectionUrl: z.custom<pulumi.Input<string>>((v) => v !== undefined && v !== null, "is required"),
-  dockerSocketGid: z.number().int().min(1, "must be the socket's group (not root)").max(2 ** 31 - 2),
-  dockerSocketPath: z.string().startsWith("/").optional(),
-  proxyLabels: z.record(z.string(), z.string()),
-  windowMs: z.number().int().min(1000).max(3_600_000).optional(),
-  namePrefix: namePrefixSchema.optional(),
+/** EgressAuditShipper's args: the one declaration of their shape, validation and documentation. */
+export const egressAuditShipperArgsSchema = z.strictObject({
+  image: z.string().meta({ description: "The shipper image (`images/egress-audit`), pinned." }),
+  allowUnpinnedImage: z.boolean().optional().meta({ description: "Accept a tag-only image.", default: false }),
+  controlNetworkName: presentInput<string>().meta({ description: "The control network, where the audit Postgres is (its only network)." }),
+  auditConnectionUrl: presentInput<string>().meta({
+    description: "URL of the shipper's own audit role (`AuditStore.services.shipper`: appends `egress.denied` only). Secret; a 0400 file.",
+  }),
+  ...engineSocketFields("the shipper"),
+  proxyLabels: z.record(z.string(), z.string()).meta({ description: "Labels an egress proxy must carry to be followed (e.g. this platform's `octw.platform`)." }),
+  windowMs: z.number().int().min(1000).max(3_600_000).optional().meta({ description: "Aggregation window: a retry loop within it is one event with a count.", default: 10000 }),
+  namePrefix: namePrefixSchema.optional().meta({ default: "octw" }),
 });
+export type EgressAuditShipperArgs = z.input<typeof egressAuditShipperArgsSchema>;
 
 /**
  * Turns every CONNECT the tenants' egress proxies refuse into `egress.denied` audit events
@@ -71,7 +42,7 @@ export class EgressAuditShipper extends pulumi.ComponentResource {
 
   constructor(name: string, args: EgressAuditShipperArgs, opts?: pulumi.ComponentResourceOptions) {
     const subject = `EgressAuditShipper "${name}"`;
-    const parsed = parseOrThrow(argsSchema, args, subject);
+    const parsed = parseOrThrow(egressAuditShipperArgsSchema, args, subject);
     const problem = imageProblem(parsed.image, parsed.allowUnpinnedImage ?? false);
     if (problem) throw new OctwConfigError(subject, [{ path: "image", message: problem }]);
     super("octw:index:EgressAuditShipper", name, {}, opts);

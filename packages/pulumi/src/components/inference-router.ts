@@ -5,7 +5,7 @@ import { z } from "zod";
 import { INIT_MOUNT, labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
 import { ServiceConfigFile } from "./service-config-file.js";
 import type { EngineConnection } from "./engine-request.js";
-import { afterSuccessOf, namePrefixSchema } from "./common.js";
+import { afterSuccessOf, namePrefixSchema, presentInput } from "./common.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 
@@ -16,71 +16,46 @@ const STATE_DIR = "/var/lib/octw-inference-router";
 /** One tenant's entry of the router config (`routerTenantEntry` of @octw/contracts). */
 export type RouterTenantEntry = RouterConfigInput["tenants"][number];
 
-export interface InferenceRouterArgs {
-  /** The router image (`images/inference-router`), pinned. */
-  image: string;
-  /**
-   * Accept a tag-only image.
-   * @default false
-   */
-  allowUnpinnedImage?: boolean;
-  /** A network with a route to the model providers (the shared egress network). */
-  egressNetworkName: pulumi.Input<string>;
-  /** The control network, where the audit Postgres is. */
-  controlNetworkName: pulumi.Input<string>;
-  /**
-   * The engine the router runs on, for the tenant list written through the Engine API: its host's
-   * endpoint and credentials (pass the same host's `docker.Provider` as the `provider` option).
-   * @default - the program's own engine (DOCKER_HOST, else unix:///var/run/docker.sock)
-   */
-  engine?: pulumi.Input<EngineConnection>;
-  /**
-   * URL of the router's own audit role (`AuditStore.services.router`: reads `tenant_secrets`,
-   * appends `inference.call` and `secret.read`, nothing else). Secret; a 0400 file.
-   */
-  databaseUrl: pulumi.Input<string>;
-  /** Master keyring `<version>:<base64 32 bytes>` for tenant secrets. Secret; a 0400 file. */
-  masterKeyring: pulumi.Input<string>;
-  /** The tenants it serves (token digests, never tokens). */
-  tenants: pulumi.Input<RouterTenantEntry[]>;
-  /**
-   * @default "octw"
-   */
-  namePrefix?: string;
-  /**
-   * @default 512
-   */
-  memoryMb?: number;
-  /**
-   * TEST ONLY: plain-http providers on these networks (the suite's fake provider). Refused unless
-   * the program's environment has OCTW_ROUTER_INSECURE_PROVIDERS_FOR_TESTS=1; sets that variable
-   * in the router's container, which refuses the field otherwise.
-   * @default - none
-   */
-  insecureProvidersForTests?: string[];
-  /**
-   * The platform's own networks (address pool, egress, control, ingress): the router never
-   * connects there for a provider, whatever a provider's name resolves to.
-   * @default - only the tenants' subnets it serves
-   */
-  platformNetworks?: string[];
-}
-
-const inputAny = z.custom<pulumi.Input<unknown>>((v) => v !== undefined && v !== null, "is required");
-const argsSchema = z.strictObject({
-  image: z.string(),
-  allowUnpinnedImage: z.boolean().optional(),
-  egressNetworkName: inputAny,
-  controlNetworkName: inputAny,
-  engine: inputAny.optional(),
-  databaseUrl: inputAny,
-  masterKeyring: inputAny,
-  tenants: inputAny,
-  namePrefix: namePrefixSchema.optional(),
-  memoryMb: z.number().int().min(128).max(65_536).optional(),
-  insecureProvidersForTests: z.array(z.string()).min(1).optional(),
-  platformNetworks: z.array(z.string()).optional(),
+/** InferenceRouter's args: the one declaration of their shape, validation and documentation. */
+export const inferenceRouterArgsSchema = z.strictObject({
+  image: z.string().meta({ description: "The router image (`images/inference-router`), pinned." }),
+  allowUnpinnedImage: z.boolean().optional().meta({ description: "Accept a tag-only image.", default: false }),
+  egressNetworkName: presentInput<string>().meta({ description: "A network with a route to the model providers (the shared egress network)." }),
+  controlNetworkName: presentInput<string>().meta({ description: "The control network, where the audit Postgres is." }),
+  engine: presentInput<EngineConnection>()
+    .optional()
+    .meta({
+      description:
+        "The engine the router runs on, for the tenant list written through the Engine API: its host's\nendpoint and credentials (pass the same host's `docker.Provider` as the `provider` option).",
+      defaultText: "the program's own engine (DOCKER_HOST, else unix:///var/run/docker.sock)",
+    }),
+  databaseUrl: presentInput<string>().meta({
+    description:
+      "URL of the router's own audit role (`AuditStore.services.router`: reads `tenant_secrets`,\nappends `inference.call` and `secret.read`, nothing else). Secret; a 0400 file.",
+  }),
+  masterKeyring: presentInput<string>().meta({ description: "Master keyring `<version>:<base64 32 bytes>` for tenant secrets. Secret; a 0400 file." }),
+  tenants: presentInput<RouterTenantEntry[]>().meta({ description: "The tenants it serves (token digests, never tokens)." }),
+  namePrefix: namePrefixSchema.optional().meta({ default: "octw" }),
+  memoryMb: z.number().int().min(128).max(65_536).optional().meta({ default: 512 }),
+  insecureProvidersForTests: z
+    .array(z.string())
+    .min(1)
+    .optional()
+    .meta({
+      description:
+        "TEST ONLY: plain-http providers on these networks (the suite's fake provider). Refused unless\nthe program's environment has OCTW_ROUTER_INSECURE_PROVIDERS_FOR_TESTS=1; sets that variable\nin the router's container, which refuses the field otherwise.",
+      defaultText: "none",
+    }),
+  platformNetworks: z
+    .array(z.string())
+    .optional()
+    .meta({
+      description:
+        "The platform's own networks (address pool, egress, control, ingress): the router never\nconnects there for a provider, whatever a provider's name resolves to.",
+      defaultText: "only the tenants' subnets it serves",
+    }),
 });
+export type InferenceRouterArgs = z.input<typeof inferenceRouterArgsSchema>;
 
 /** The router's config file (nothing secret in it), validated with the router's own schema. */
 export function renderRouterConfig(tenants: RouterTenantEntry[], insecureProvidersForTests?: readonly string[], platformNetworks?: readonly string[]): string {
@@ -114,7 +89,7 @@ export class InferenceRouter extends pulumi.ComponentResource {
 
   constructor(name: string, args: InferenceRouterArgs, opts?: pulumi.ComponentResourceOptions) {
     const subject = `InferenceRouter "${name}"`;
-    const parsed = parseOrThrow(argsSchema, args, subject);
+    const parsed = parseOrThrow(inferenceRouterArgsSchema, args, subject);
     const problem = imageProblem(parsed.image, parsed.allowUnpinnedImage ?? false);
     if (problem) throw new OctwConfigError(subject, [{ path: "image", message: problem }]);
     super("octw:index:InferenceRouter", name, {}, opts);

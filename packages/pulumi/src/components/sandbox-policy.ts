@@ -18,123 +18,97 @@ import { EgressCa } from "./egress-ca.js";
 import { planTenantPolicy, type TenantPolicyPlan } from "../planners/tenant-policy.js";
 import type { ParsedInferencePolicy } from "@octw/contracts";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
-import { afterSuccessOf, dockerName, namePrefixSchema, tenantIdSchema } from "./common.js";
-
-export interface SandboxPolicyArgs {
-  tenantId: string;
-  /**
-   * The tenant's own policy: an object or YAML text in OCTW's subset of the OpenShell format.
-   * Merged after `presets`.
-   * @default - no extra rules: only what the presets allow
-   */
-  policy?: SandboxPolicyDocument | string;
-  /**
-   * Presets merged (in order) before `policy`.
-   * @default ["restricted"]
-   */
-  presets?: PolicyPresetName[];
-  /**
-   * Features of the format that Docker cannot enforce and that this tenant accepts as not
-   * enforced. Each accepted field is listed in `notEnforced`.
-   * @default [] - any unenforceable field is an error
-   */
-  allowUnenforced?: UnenforceableFeature[];
-  /** The tenant network the proxy serves on. */
-  tenantNetworkName: pulumi.Input<string>;
-  /** The proxy's fixed address on the tenant network. */
-  proxyAddress: string;
-  /**
-   * The tenant's inference router on the tenant network (when its policy has `inference`):
-   * the proxy lets the gateway's model calls through to it (see renderSquidConfig).
-   * @default - none
-   */
-  inferenceRouter?: { address: string; port: number };
-  /** The shared egress network (bridge with `enable_icc=false`) the proxy reaches out through. */
-  egressNetworkName: pulumi.Input<string>;
-  /** Squid image: `repo@sha256:…` or a local image id `sha256:…`. */
-  proxyImage: string;
-  /**
-   * Accept a tag-only `proxyImage`.
-   * @default false
-   */
-  allowUnpinnedImage?: boolean;
-  /**
-   * PEM certificates the proxy trusts, besides the image's system bundle, when it verifies the
-   * upstream of an intercepted (L7) endpoint: e.g. the private CA of an internal API reached
-   * through `allowed_ips`. The operator's setting, never a tenant's.
-   * @default [] - the system bundle only
-   */
-  upstreamCaCerts?: string[];
-  /** UID and GID the proxy runs as (per tenant). */
-  proxyUid: number;
-  proxyGid: number;
-  /**
-   * Limits of the proxy container.
-   * @default { memoryMb: 128, cpus: 0.5, nproc: 128, nofile: 4096 }
-   */
-  proxyLimits?: Partial<ResourceLimits>;
-  /**
-   * Prefix of the Docker object names.
-   * @default "octw"
-   */
-  namePrefix?: string;
-  /**
-   * TEST ONLY: accept plain-http inference providers on these networks (the suite's fake
-   * provider). Honoured only when the program's environment has
-   * OCTW_ROUTER_INSECURE_PROVIDERS_FOR_TESTS=1, which no stack or component sets.
-   * @default - none: https and public destinations only
-   */
-  insecureInferenceProvidersForTests?: string[];
-  /**
-   * The platform's networks, never an inference provider (OpenClawPlatform passes its address
-   * pool, egress, control and ingress subnets).
-   * @default - none beyond the non-public ranges, which are always refused
-   */
-  platformNetworks?: string[];
-  /**
-   * A policy already planned by {@link planTenantPolicy} (OpenClawPlatform hands over its
-   * `planPlatform` result, so a tenant's policy is validated and planned once). When set,
-   * `policy`, `presets`, `allowUnenforced`, `insecureInferenceProvidersForTests` and
-   * `platformNetworks` must not be: they are what the plan was made from.
-   * @default - planned here from `presets` and `policy`
-   * @internal TypeScript only: a plan object, which the multi-language schema leaves out.
-   */
-  planned?: TenantPolicyPlan;
-}
+import { afterSuccessOf, dockerName, inputString, namePrefixSchema, tenantIdSchema } from "./common.js";
 
 export const DEFAULT_PROXY_LIMITS: ResourceLimits = { memoryMb: 128, cpus: 0.5, nproc: 128, nofile: 4096 };
 
 const proxyLimitsSchema = limitsSchema({ memoryMb: 64, nproc: 16, nofile: 64 });
 
-const inputString = z.custom<pulumi.Input<string>>((v) => typeof v === "string" || pulumi.Output.isInstance(v), "must be a string or a pulumi Output<string>");
-
-const argsSchema = z.strictObject({
-  tenantId: tenantIdSchema,
-  policy: z.unknown().optional(),
-  presets: z.array(z.enum(POLICY_PRESET_NAMES as [PolicyPresetName, ...PolicyPresetName[]])).optional(),
-  allowUnenforced: z.array(z.enum(UNENFORCEABLE_FEATURES as [UnenforceableFeature, ...UnenforceableFeature[]])).optional(),
-  tenantNetworkName: inputString,
-  proxyAddress: z.ipv4(),
-  inferenceRouter: z.strictObject({ address: z.ipv4(), port: z.number().int().min(1).max(65535) }).optional(),
-  egressNetworkName: inputString,
-  proxyImage: z.string(),
-  allowUnpinnedImage: z.boolean().optional(),
-  upstreamCaCerts: upstreamCaCertsSchema.optional(),
-  // a tenant's own id, never the host's or a shared service's (identity-plan)
-  proxyUid: tenantPrincipalIdSchema,
-  proxyGid: tenantPrincipalIdSchema,
-  proxyLimits: proxyLimitsSchema.optional(),
-  namePrefix: namePrefixSchema.optional(),
-  insecureInferenceProvidersForTests: z.array(z.string()).min(1).optional(),
-  platformNetworks: z.array(z.string()).optional(),
-  // Produced by planTenantPolicy (typed by the interface above); only its presence is checked here.
-  planned: z.custom<TenantPolicyPlan>((v) => typeof v === "object" && v !== null && "enforced" in v, "must be a plan returned by planTenantPolicy").optional(),
-}).superRefine((a, ctx) => {
-  if (a.planned === undefined) return;
-  for (const key of ["policy", "presets", "allowUnenforced", "insecureInferenceProvidersForTests", "platformNetworks"] as const) {
-    if (a[key] !== undefined) ctx.addIssue({ code: "custom", path: [key], message: "must not be set together with planned (the plan was made from it)" });
-  }
-});
+/** SandboxPolicy's args: the one declaration of their shape, validation and documentation. */
+export const sandboxPolicyArgsSchema = z
+  .strictObject({
+    tenantId: tenantIdSchema,
+    // Checked by the policy planner (planTenantPolicy), which names the field.
+    policy: z
+      .custom<SandboxPolicyDocument | string>()
+      .optional()
+      .meta({
+        description: "The tenant's own policy: an object or YAML text in OCTW's subset of the OpenShell format.\nMerged after `presets`.",
+        defaultText: "no extra rules: only what the presets allow",
+      }),
+    presets: z
+      .array(z.enum(POLICY_PRESET_NAMES as [PolicyPresetName, ...PolicyPresetName[]]))
+      .optional()
+      .meta({ description: "Presets merged (in order) before `policy`.", default: ["restricted"] }),
+    allowUnenforced: z
+      .array(z.enum(UNENFORCEABLE_FEATURES as [UnenforceableFeature, ...UnenforceableFeature[]]))
+      .optional()
+      .meta({
+        description:
+          "Features of the format that Docker cannot enforce and that this tenant accepts as not\nenforced. Each accepted field is listed in `notEnforced`.",
+        defaultText: "[] - any unenforceable field is an error",
+      }),
+    tenantNetworkName: inputString.meta({ description: "The tenant network the proxy serves on." }),
+    proxyAddress: z.ipv4().meta({ description: "The proxy's fixed address on the tenant network." }),
+    inferenceRouter: z
+      .strictObject({ address: z.ipv4(), port: z.number().int().min(1).max(65535) })
+      .optional()
+      .meta({
+        description:
+          "The tenant's inference router on the tenant network (when its policy has `inference`):\nthe proxy lets the gateway's model calls through to it (see renderSquidConfig).",
+        defaultText: "none",
+      }),
+    egressNetworkName: inputString.meta({ description: "The shared egress network (bridge with `enable_icc=false`) the proxy reaches out through." }),
+    proxyImage: z.string().meta({ description: "Squid image: `repo@sha256:…` or a local image id `sha256:…`." }),
+    allowUnpinnedImage: z.boolean().optional().meta({ description: "Accept a tag-only `proxyImage`.", default: false }),
+    upstreamCaCerts: upstreamCaCertsSchema.optional().meta({
+      description:
+        "PEM certificates the proxy trusts, besides the image's system bundle, when it verifies the\nupstream of an intercepted (L7) endpoint: e.g. the private CA of an internal API reached\nthrough `allowed_ips`. The operator's setting, never a tenant's.",
+      defaultText: "[] - the system bundle only",
+    }),
+    // a tenant's own id, never the host's or a shared service's (identity-plan)
+    proxyUid: tenantPrincipalIdSchema.meta({ description: "UID and GID the proxy runs as (per tenant)." }),
+    proxyGid: tenantPrincipalIdSchema,
+    proxyLimits: proxyLimitsSchema
+      .meta({ id: "PartialSandboxPolicyProxyLimits" })
+      .optional()
+      .meta({ description: "Limits of the proxy container.", defaultText: "{ memoryMb: 128, cpus: 0.5, nproc: 128, nofile: 4096 }" }),
+    namePrefix: namePrefixSchema.optional().meta({ description: "Prefix of the Docker object names.", default: "octw" }),
+    insecureInferenceProvidersForTests: z
+      .array(z.string())
+      .min(1)
+      .optional()
+      .meta({
+        description:
+          "TEST ONLY: accept plain-http inference providers on these networks (the suite's fake\nprovider). Honoured only when the program's environment has\nOCTW_ROUTER_INSECURE_PROVIDERS_FOR_TESTS=1, which no stack or component sets.",
+        defaultText: "none: https and public destinations only",
+      }),
+    platformNetworks: z
+      .array(z.string())
+      .optional()
+      .meta({
+        description: "The platform's networks, never an inference provider (OpenClawPlatform passes its address\npool, egress, control and ingress subnets).",
+        defaultText: "none beyond the non-public ranges, which are always refused",
+      }),
+    // Produced by planTenantPolicy; only its presence is checked here.
+    planned: z
+      .custom<TenantPolicyPlan>((v) => typeof v === "object" && v !== null && "enforced" in v, "must be a plan returned by planTenantPolicy")
+      .optional()
+      .meta({
+        description:
+          "A policy already planned by {@link planTenantPolicy} (OpenClawPlatform hands over its\n`planPlatform` result, so a tenant's policy is validated and planned once). When set,\n`policy`, `presets`, `allowUnenforced`, `insecureInferenceProvidersForTests` and\n`platformNetworks` must not be: they are what the plan was made from.",
+        defaultText: "planned here from `presets` and `policy`",
+        // TypeScript only: a plan object, which the multi-language schema leaves out.
+        internal: true,
+      }),
+  })
+  .superRefine((a, ctx) => {
+    if (a.planned === undefined) return;
+    for (const key of ["policy", "presets", "allowUnenforced", "insecureInferenceProvidersForTests", "platformNetworks"] as const) {
+      if (a[key] !== undefined) ctx.addIssue({ code: "custom", path: [key], message: "must not be set together with planned (the plan was made from it)" });
+    }
+  });
+export type SandboxPolicyArgs = z.input<typeof sandboxPolicyArgsSchema>;
 
 /** The writable places the policy grants the gateway, with their sizes. */
 export interface GatewayFilesystemPlan {
@@ -270,7 +244,7 @@ export class SandboxPolicy extends pulumi.ComponentResource {
   /** Validates the args and computes the enforcement plan without declaring anything. */
   static plan(name: string, args: SandboxPolicyArgs): SandboxPolicyPlan {
     const subject = `SandboxPolicy "${name}"`;
-    const parsed = parseOrThrow(argsSchema, args, subject);
+    const parsed = parseOrThrow(sandboxPolicyArgsSchema, args, subject);
     const problem = imageProblem(parsed.proxyImage, parsed.allowUnpinnedImage ?? false);
     if (problem) throw new OctwConfigError(subject, [{ path: "proxyImage", message: problem }]);
     // The one policy planner the platform uses too: presets + policy merged, enforcement planned,

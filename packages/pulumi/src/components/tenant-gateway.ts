@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { DEFAULT_GATEWAY_LIMITS, gatewayLimitsSchema, hardenedContainerArgs, labelList, volumeInitArgs, type ResourceLimits, type TmpfsMount, REPLACE_ON_CHANGES, SUSPENDABLE_IGNORE_CHANGES } from "../planners/container-hardening.js";
+import { DEFAULT_GATEWAY_LIMITS, gatewayLimitsSchema, hardenedContainerArgs, labelList, tmpfsMountSchema, volumeInitArgs, REPLACE_ON_CHANGES, SUSPENDABLE_IGNORE_CHANGES } from "../planners/container-hardening.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OPENCLAW_PORT, OPENCLAW_STATE_DIR, renderOpenClawConfig } from "../planners/openclaw-config.js";
 import { gatewayRuntimeEnv } from "../planners/gateway-runtime.js";
@@ -11,108 +11,74 @@ import { inferenceLocalPlan } from "../planners/inference-local.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 import { ScopeSchema, openclawModelsConfig, type ParsedInferencePolicy } from "@octw/contracts";
 import { tenantPrincipalIdSchema } from "../planners/identity-plan.js";
-import { afterSuccessOf, dockerName, namePrefixSchema, tenantIdSchema } from "./common.js";
+import { afterSuccessOf, dockerName, inputString, namePrefixSchema, tenantIdSchema } from "./common.js";
 
 /** Where the generated per-tenant secrets land: inside the 0700 state volume, each file 0400 and owned by the tenant. */
 export const ROUTER_TOKEN_PATH = `${OPENCLAW_STATE_DIR}/.octw/router-token`;
 /** The tenant's egress interception CA certificate (public), which the gateway's node trusts (NODE_EXTRA_CA_CERTS). */
 export const EGRESS_CA_CERT_PATH = `${OPENCLAW_STATE_DIR}/.octw/egress-ca.pem`;
 
-export interface TenantGatewayArgs {
-  tenantId: string;
-  /** OpenClaw image: `repo@sha256:…` or a local image id `sha256:…`. */
-  image: string;
-  /**
-   * Accept a tag-only image.
-   * @default false
-   */
-  allowUnpinnedImage?: boolean;
-  /** The tenant network (the gateway's only network). */
-  networkName: pulumi.Input<string>;
-  /** The gateway's fixed address on it. */
-  address: string;
-  /** The edge's fixed address on it: the only proxy the gateway trusts for identity headers. */
-  edgeAddress: string;
-  /** `http://<proxy>:3128` from the tenant's SandboxPolicy. */
-  proxyUrl: string;
-  /** Writable tmpfs mounts granted by the tenant's SandboxPolicy (`/tmp` at least). */
-  tmpfs: TmpfsMount[];
-  /** The tenant's UID and GID (distinct per tenant; see `tenantIdentityPlan`). */
-  uid: number;
-  gid: number;
-  /**
-   * Resource limits.
-   * @default { memoryMb: 1536, cpus: 1, nproc: 512, nofile: 8192 }
-   */
-  limits?: Partial<ResourceLimits>;
-  /**
-   * OCI runtime for a stronger boundary, e.g. `runsc` (gVisor) — must be installed on the host.
-   * @default - the engine's default runtime (runc)
-   */
-  runtime?: string;
-  /**
-   * Origins allowed to open the Control UI.
-   * @default []
-   */
-  allowedOrigins?: string[];
-  /**
-   * People sign in at the edge (OIDC): new browsers are approved by the proxy identity up to
-   * these scopes (capped per person by the edge's x-openclaw-scopes).
-   * @default - off: a new browser waits for a one-time approval on the gateway host
-   */
-  deviceAutoApproveScopes?: string[];
-  /**
-   * Model providers through the inference router: the router's address on this tenant's network
-   * and the tenant's `inference` policy. The gateway's API key for them is its router token file.
-   * @default - no model providers configured
-   */
-  inference?: { routerAddress: string; policy: ParsedInferencePolicy };
-  /**
-   * The tenant's egress interception CA certificate (SandboxPolicy `egressCaCert`): trusted by
-   * the gateway's node processes (OpenClaw and what it runs with node) in addition to the
-   * system roots, so that its L7 endpoints work through its proxy. Only this tenant's CA.
-   * @default - none: the proxy intercepts nothing
-   */
-  egressCaCert?: pulumi.Input<string>;
-  /**
-   * Prefix of the Docker object names.
-   * @default "octw"
-   */
-  namePrefix?: string;
-  /**
-   * The leaner node settings of `gatewayRuntimeEnv` (smaller V8 young generation, compile cache
-   * in the state volume, no self-respawn). They disable no OpenClaw feature.
-   * @default true
-   */
-  lean?: boolean;
-}
-
-
-const inputString = z.custom<pulumi.Input<string>>((v) => typeof v === "string" || pulumi.Output.isInstance(v), "must be a string or a pulumi Output<string>");
-
-const argsSchema = z.strictObject({
+/** TenantGateway's args: the one declaration of their shape, validation and documentation. */
+export const tenantGatewayArgsSchema = z.strictObject({
   tenantId: tenantIdSchema,
-  image: z.string(),
-  allowUnpinnedImage: z.boolean().optional(),
-  networkName: inputString,
-  address: z.ipv4(),
-  edgeAddress: z.ipv4(),
-  proxyUrl: z.string().regex(/^http:\/\/[0-9.]+:[0-9]+$/, "must be http://<ipv4>:<port>"),
+  image: z.string().meta({ description: "OpenClaw image: `repo@sha256:…` or a local image id `sha256:…`." }),
+  allowUnpinnedImage: z.boolean().optional().meta({ description: "Accept a tag-only image.", default: false }),
+  networkName: inputString.meta({ description: "The tenant network (the gateway's only network)." }),
+  address: z.ipv4().meta({ description: "The gateway's fixed address on it." }),
+  edgeAddress: z.ipv4().meta({ description: "The edge's fixed address on it: the only proxy the gateway trusts for identity headers." }),
+  proxyUrl: z
+    .string()
+    .regex(/^http:\/\/[0-9.]+:[0-9]+$/, "must be http://<ipv4>:<port>")
+    .meta({ description: "`http://<proxy>:3128` from the tenant's SandboxPolicy." }),
   tmpfs: z
-    .array(z.strictObject({ path: z.string().startsWith("/"), sizeMb: z.number().int().min(1).max(65_536) }))
-    .refine((m) => m.some((x) => x.path === "/tmp"), "must include /tmp (OpenClaw needs it)"),
+    .array(tmpfsMountSchema)
+    .refine((m) => m.some((x) => x.path === "/tmp"), "must include /tmp (OpenClaw needs it)")
+    .meta({ description: "Writable tmpfs mounts granted by the tenant's SandboxPolicy (`/tmp` at least)." }),
   // a tenant's own id, never the host's or a shared service's (identity-plan)
-  uid: tenantPrincipalIdSchema,
+  uid: tenantPrincipalIdSchema.meta({ description: "The tenant's UID and GID (distinct per tenant; see `tenantIdentityPlan`)." }),
   gid: tenantPrincipalIdSchema,
-  limits: gatewayLimitsSchema.optional(),
-  runtime: z.string().regex(/^[a-z][a-z0-9_.-]{0,62}$/, "must be an OCI runtime name such as runsc").optional(),
-  allowedOrigins: z.array(z.url({ protocol: /^https?$/ })).optional(),
-  deviceAutoApproveScopes: z.array(ScopeSchema).optional(),
-  namePrefix: namePrefixSchema.optional(),
-  lean: z.boolean().optional(),
-  inference: z.strictObject({ routerAddress: z.ipv4(), policy: z.custom<ParsedInferencePolicy>((v) => typeof v === "object" && v !== null) }).optional(),
-  egressCaCert: inputString.optional(),
+  limits: gatewayLimitsSchema.meta({ id: "PartialTenantGatewayLimits" }).optional().meta({ description: "Resource limits.", defaultText: "{ memoryMb: 1536, cpus: 1, nproc: 512, nofile: 8192 }" }),
+  runtime: z
+    .string()
+    .regex(/^[a-z][a-z0-9_.-]{0,62}$/, "must be an OCI runtime name such as runsc")
+    .optional()
+    .meta({ description: "OCI runtime for a stronger boundary, e.g. `runsc` (gVisor) — must be installed on the host.", defaultText: "the engine's default runtime (runc)" }),
+  allowedOrigins: z
+    .array(z.url({ protocol: /^https?$/ }))
+    .optional()
+    .meta({ description: "Origins allowed to open the Control UI.", default: [] }),
+  deviceAutoApproveScopes: z
+    .array(ScopeSchema)
+    .optional()
+    .meta({
+      description:
+        "People sign in at the edge (OIDC): new browsers are approved by the proxy identity up to\nthese scopes (capped per person by the edge's x-openclaw-scopes).",
+      defaultText: "off: a new browser waits for a one-time approval on the gateway host",
+    }),
+  inference: z
+    .strictObject({ routerAddress: z.ipv4(), policy: z.custom<ParsedInferencePolicy>((v) => typeof v === "object" && v !== null) })
+    .optional()
+    .meta({
+      description:
+        "Model providers through the inference router: the router's address on this tenant's network\nand the tenant's `inference` policy. The gateway's API key for them is its router token file.",
+      defaultText: "no model providers configured",
+    }),
+  egressCaCert: inputString.optional().meta({
+    description:
+      "The tenant's egress interception CA certificate (SandboxPolicy `egressCaCert`): trusted by\nthe gateway's node processes (OpenClaw and what it runs with node) in addition to the\nsystem roots, so that its L7 endpoints work through its proxy. Only this tenant's CA.",
+    defaultText: "none: the proxy intercepts nothing",
+  }),
+  namePrefix: namePrefixSchema.optional().meta({ description: "Prefix of the Docker object names.", default: "octw" }),
+  lean: z
+    .boolean()
+    .optional()
+    .meta({
+      description:
+        "The leaner node settings of `gatewayRuntimeEnv` (smaller V8 young generation, compile cache\nin the state volume, no self-respawn). They disable no OpenClaw feature.",
+      default: true,
+    }),
 });
+export type TenantGatewayArgs = z.input<typeof tenantGatewayArgsSchema>;
 
 /**
  * A tenant's OpenClaw gateway: its state volume (0700, owned by the tenant UID — set by a
@@ -188,6 +154,32 @@ export class TenantGateway extends pulumi.ComponentResource {
     const inferenceLocal = inferenceLocalPlan(parsed.inference?.routerAddress);
     const hardening = hardenedContainerArgs({ uid: parsed.uid, gid: parsed.gid, limits, tmpfs: parsed.tmpfs, runtime: parsed.runtime });
     const hostname = dockerName(prefix, parsed.tenantId, "gateway");
+    const envs = (caCert: string): string[] => [
+      // Replaces the gateway when its config or its trusted egress CA changes (the files arrive through state-init).
+      `OCTW_CONFIG_SHA256=${createHash("sha256").update(config).digest("hex")}`,
+      ...(caCert
+        ? [
+            `OCTW_EGRESS_CA_SHA256=${createHash("sha256").update(caCert).digest("hex")}`,
+            // Read once by node at start: the system roots plus this tenant's CA, for every
+            // TLS client of node that brings no CA list of its own (https, fetch, undici).
+            `NODE_EXTRA_CA_CERTS=${EGRESS_CA_CERT_PATH}`,
+          ]
+        : []),
+      `OPENCLAW_STATE_DIR=${OPENCLAW_STATE_DIR}`,
+      `HOME=${OPENCLAW_STATE_DIR}`,
+      "XDG_CACHE_HOME=/tmp/.cache",
+      "OPENCLAW_CONFIG_READONLY=1",
+      "OPENCLAW_NO_AUTO_UPDATE=1",
+      "OPENCLAW_DISABLE_BONJOUR=1",
+      `OPENCLAW_PROXY_URL=${parsed.proxyUrl}`,
+      `HTTP_PROXY=${parsed.proxyUrl}`,
+      `HTTPS_PROXY=${parsed.proxyUrl}`,
+      `http_proxy=${parsed.proxyUrl}`,
+      `https_proxy=${parsed.proxyUrl}`,
+      `NO_PROXY=${inferenceLocal.noProxy}`,
+      `no_proxy=${inferenceLocal.noProxy}`,
+      ...gatewayRuntimeEnv({ lean: parsed.lean ?? true }),
+    ];
     this.container = new docker.Container(
       `${name}-gateway`,
       {
@@ -205,32 +197,8 @@ export class TenantGateway extends pulumi.ComponentResource {
         // inference.local → the tenant's inference router (planners/inference-local.ts).
         hosts: [...inferenceLocal.hosts],
         mounts: [{ type: "volume", source: this.stateVolume.name, target: OPENCLAW_STATE_DIR }],
-        envs: pulumi.output(parsed.egressCaCert ?? "").apply((caCert) => [
-          // Replaces the gateway when its config or its trusted egress CA changes (the files arrive through state-init).
-          `OCTW_CONFIG_SHA256=${createHash("sha256").update(config).digest("hex")}`,
-          ...(caCert
-            ? [
-                `OCTW_EGRESS_CA_SHA256=${createHash("sha256").update(caCert).digest("hex")}`,
-                // Read once by node at start: the system roots plus this tenant's CA, for every
-                // TLS client of node that brings no CA list of its own (https, fetch, undici).
-                `NODE_EXTRA_CA_CERTS=${EGRESS_CA_CERT_PATH}`,
-              ]
-            : []),
-          `OPENCLAW_STATE_DIR=${OPENCLAW_STATE_DIR}`,
-          `HOME=${OPENCLAW_STATE_DIR}`,
-          "XDG_CACHE_HOME=/tmp/.cache",
-          "OPENCLAW_CONFIG_READONLY=1",
-          "OPENCLAW_NO_AUTO_UPDATE=1",
-          "OPENCLAW_DISABLE_BONJOUR=1",
-          `OPENCLAW_PROXY_URL=${parsed.proxyUrl}`,
-          `HTTP_PROXY=${parsed.proxyUrl}`,
-          `HTTPS_PROXY=${parsed.proxyUrl}`,
-          `http_proxy=${parsed.proxyUrl}`,
-          `https_proxy=${parsed.proxyUrl}`,
-          `NO_PROXY=${inferenceLocal.noProxy}`,
-          `no_proxy=${inferenceLocal.noProxy}`,
-          ...gatewayRuntimeEnv({ lean: parsed.lean ?? true }),
-        ]),
+        // Known now unless the CA is an Output: a plain list then, not one more Output per tenant.
+        envs: typeof parsed.egressCaCert === "string" || parsed.egressCaCert === undefined ? envs(parsed.egressCaCert ?? "") : pulumi.output(parsed.egressCaCert).apply(envs),
         // Fail closed if state-init did not run or failed (pulumi-docker does not fail an
         // `attach` container on a non-zero exit): the state dir must be this UID's and the config
         // present, or the gateway never starts and the healthcheck fails the deploy.
@@ -272,7 +240,7 @@ export class TenantGateway extends pulumi.ComponentResource {
 
   static validate(name: string, args: TenantGatewayArgs) {
     const subject = `TenantGateway "${name}"`;
-    const parsed = parseOrThrow(argsSchema, args, subject);
+    const parsed = parseOrThrow(tenantGatewayArgsSchema, args, subject);
     const problem = imageProblem(parsed.image, parsed.allowUnpinnedImage ?? false);
     if (problem) throw new OctwConfigError(subject, [{ path: "image", message: problem }]);
     return parsed;

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
-import { afterSuccessOf, namePrefixSchema } from "./common.js";
+import { afterSuccessOf, engineSocketFields, namePrefixSchema, presentInput } from "./common.js";
 
 /** The waker image's own UID:GID (images/waker). */
 export const WAKER_UID = 10005;
@@ -25,47 +25,17 @@ export function suspendThresholds(tenants: readonly { id: string; suspend: "alwa
   return out;
 }
 
-export interface WakerArgs {
-  /** The waker image (`images/waker`), pinned. */
-  image: string;
-  /**
-   * Accept a tag-only image.
-   * @default false
-   */
-  allowUnpinnedImage?: boolean;
-  /** The control network (its only network): the edge reaches it there, tenants are not on it. */
-  controlNetworkName: pulumi.Input<string>;
-  /** Audit writer URL. Secret; delivered as a 0400 file. */
-  auditConnectionUrl: pulumi.Input<string>;
-  /** GID that owns the engine socket on the host (the waker joins that group, nothing more). */
-  dockerSocketGid: number;
-  /**
-   * The engine socket on the host.
-   * @default "/var/run/docker.sock"
-   */
-  dockerSocketPath?: string;
-  /**
-   * A wake that has not reached the wanted state by then answers 504.
-   * @default 60000
-   */
-  wakeTimeoutMs?: number;
-  /**
-   * Prefix of the Docker object names; also the `octw.platform` label value the waker acts on.
-   * @default "octw"
-   */
-  namePrefix?: string;
-}
-
-const argsSchema = z.strictObject({
-  image: z.string(),
-  allowUnpinnedImage: z.boolean().optional(),
-  controlNetworkName: z.custom<pulumi.Input<string>>((v) => v !== undefined && v !== null, "is required"),
-  auditConnectionUrl: z.custom<pulumi.Input<string>>((v) => v !== undefined && v !== null, "is required"),
-  dockerSocketGid: z.number().int().min(1, "must be the socket's group (not root)").max(2 ** 31 - 2),
-  dockerSocketPath: z.string().startsWith("/", "must be an absolute path").optional(),
-  wakeTimeoutMs: z.number().int().min(1_000).max(600_000).optional(),
-  namePrefix: namePrefixSchema.optional(),
+/** Waker's args: the one declaration of their shape, validation and documentation. */
+export const wakerArgsSchema = z.strictObject({
+  image: z.string().meta({ description: "The waker image (`images/waker`), pinned." }),
+  allowUnpinnedImage: z.boolean().optional().meta({ description: "Accept a tag-only image.", default: false }),
+  controlNetworkName: presentInput<string>().meta({ description: "The control network (its only network): the edge reaches it there, tenants are not on it." }),
+  auditConnectionUrl: presentInput<string>().meta({ description: "Audit writer URL. Secret; delivered as a 0400 file." }),
+  ...engineSocketFields("the waker"),
+  wakeTimeoutMs: z.number().int().min(1_000).max(600_000).optional().meta({ description: "A wake that has not reached the wanted state by then answers 504.", default: 60000 }),
+  namePrefix: namePrefixSchema.optional().meta({ description: "Prefix of the Docker object names; also the `octw.platform` label value the waker acts on.", default: "octw" }),
 });
+export type WakerArgs = z.input<typeof wakerArgsSchema>;
 
 /**
  * Wakes and suspends this platform's tenants (gateway + egress proxy) on request of the edge,
@@ -86,7 +56,7 @@ export class Waker extends pulumi.ComponentResource {
 
   constructor(name: string, args: WakerArgs, opts?: pulumi.ComponentResourceOptions) {
     const subject = `Waker "${name}"`;
-    const parsed = parseOrThrow(argsSchema, args, subject);
+    const parsed = parseOrThrow(wakerArgsSchema, args, subject);
     const problem = imageProblem(parsed.image, parsed.allowUnpinnedImage ?? false);
     if (problem) throw new OctwConfigError(subject, [{ path: "image", message: problem }]);
     super("octw:index:Waker", name, {}, opts);

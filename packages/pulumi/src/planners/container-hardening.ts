@@ -6,17 +6,6 @@
 import { z } from "zod";
 import { buildSeccompProfile, seccompSecurityOpt } from "./seccomp-profile.js";
 
-export interface ResourceLimits {
-  /** Hard memory limit in MiB (swap is disabled: memorySwap = memory). */
-  readonly memoryMb: number;
-  /** CPU quota, e.g. 1.5 cores. */
-  readonly cpus: number;
-  /** Max processes of the container's UID (RLIMIT_NPROC, counted per UID on the host: hence per-tenant UIDs). */
-  readonly nproc: number;
-  /** Max open files per process. */
-  readonly nofile: number;
-}
-
 /** The lowest limits a kind of container can run with; `why` says where a floor comes from. */
 export interface LimitFloors {
   readonly memoryMb: number;
@@ -32,12 +21,27 @@ export interface LimitFloors {
  */
 export function limitsSchema(floors: LimitFloors) {
   return z.strictObject({
-    memoryMb: z.number().int().min(floors.memoryMb, `must be at least ${floors.memoryMb} (MiB)${floors.memoryWhy ? `: ${floors.memoryWhy}` : ""}`).max(1_048_576).optional(),
-    cpus: z.number().positive("must be > 0").max(512).optional(),
-    nproc: z.number().int().min(floors.nproc, `must be at least ${floors.nproc}`).max(1_000_000).optional(),
-    nofile: z.number().int().min(floors.nofile, `must be at least ${floors.nofile}`).max(1_048_576).optional(),
-  });
+    memoryMb: z
+      .number()
+      .int()
+      .min(floors.memoryMb, `must be at least ${floors.memoryMb} (MiB)${floors.memoryWhy ? `: ${floors.memoryWhy}` : ""}`)
+      .max(1_048_576)
+      .optional()
+      .meta({ description: "Hard memory limit in MiB (swap is disabled: memorySwap = memory)." }),
+    cpus: z.number().positive("must be > 0").max(512).optional().meta({ description: "CPU quota, e.g. 1.5 cores." }),
+    nproc: z
+      .number()
+      .int()
+      .min(floors.nproc, `must be at least ${floors.nproc}`)
+      .max(1_000_000)
+      .optional()
+      .meta({ description: "Max processes of the container's UID (RLIMIT_NPROC, counted per UID on the host: hence per-tenant UIDs)." }),
+    nofile: z.number().int().min(floors.nofile, `must be at least ${floors.nofile}`).max(1_048_576).optional().meta({ description: "Max open files per process." }),
+  }).meta({ description: "Resource limits: a field left out keeps its default." });
 }
+
+/** Resource limits with every field set: a limits schema's output merged over a default. */
+export type ResourceLimits = Readonly<Required<z.output<ReturnType<typeof limitsSchema>>>>;
 
 /** OpenClaw idles at ≈650 MiB; 768 MiB is the measured floor, so the default leaves headroom. */
 export const DEFAULT_GATEWAY_LIMITS: ResourceLimits = { memoryMb: 1536, cpus: 1, nproc: 512, nofile: 8192 };
@@ -45,10 +49,9 @@ export const MIN_GATEWAY_MEMORY_MB = 768;
 /** A tenant gateway's limits (platform `limits`, TenantGateway `limits`). */
 export const gatewayLimitsSchema = limitsSchema({ memoryMb: MIN_GATEWAY_MEMORY_MB, memoryWhy: "OpenClaw is OOM-killed below that", nproc: 64, nofile: 1024 });
 
-export interface TmpfsMount {
-  readonly path: string;
-  readonly sizeMb: number;
-}
+/** A writable tmpfs mount: an absolute path and its size. */
+export const tmpfsMountSchema = z.strictObject({ path: z.string().startsWith("/"), sizeMb: z.number().int().min(1).max(65_536) }).meta({ id: "TmpfsMount" });
+export type TmpfsMount = Readonly<z.output<typeof tmpfsMountSchema>>;
 
 export interface HardeningInput {
   readonly uid: number;
