@@ -54,7 +54,13 @@ function fakeOutputs(type: string, name: string, inputs: Record<string, unknown>
       // EgressCa: a recognisable fake per tenant (the real one is made by its provider, run in egress-ca.test.ts).
       return "validityDays" in inputs && "tenantId" in inputs
         ? { certPem: `CERT-OF-${String(inputs.tenantId)}`, keyPem: `KEY-OF-${String(inputs.tenantId)}`, sha256: `sha-${String(inputs.tenantId)}`, notAfter: "2031-01-01T00:00:00.000Z" }
-        : {};
+        : "masterKeyring" in inputs && "providers" in inputs
+          ? // EgressCredentials: one recognisable secret per tenant and bound provider (the real reader runs in egress-credentials.pg.test.ts).
+            {
+              secrets: Object.fromEntries((inputs.providers as string[]).map((p) => [p, { TOKEN: `SECRET-OF-${String(inputs.tenantId)}-${p}` }])),
+              versions: (inputs.providers as string[]).map((p) => `${p}/TOKEN@1`),
+            }
+          : {};
     default:
       return {};
   }
