@@ -56,7 +56,8 @@ const one = (r) => new Promise((res) => {
     head += d; if (head.indexOf("\\r\\n\\r\\n") < 0) return; s.removeListener("data", onData);
     const line = head.split("\\r\\n")[0]; if (!/ 200 /.test(line)) return done({ connect: line });
     const t = tls.connect({ socket: s, servername: host, ...(caFile === "-" ? {} : { ca: fs.readFileSync(caFile) }) }, () => {
-      t.write(r.method + " " + r.path + " HTTP/1.1\\r\\nHost: " + (r.hostHeader || (host + ":" + port)) + "\\r\\nConnection: close\\r\\n" + (r.method === "POST" ? "Content-Length: 0\\r\\n" : "") + "\\r\\n");
+      const extra = Object.entries(r.headers || {}).map(([k, v]) => k + ": " + v + "\\r\\n").join("");
+      t.write(r.method + " " + r.path + " HTTP/1.1\\r\\nHost: " + (r.hostHeader || (host + ":" + port)) + "\\r\\nConnection: close\\r\\n" + extra + (r.method === "POST" ? "Content-Length: 0\\r\\n" : "") + "\\r\\n");
     });
     let body = ""; t.on("data", (c) => (body += c));
     t.on("end", () => done({ status: Number(body.split(" ")[1]) }));
@@ -67,7 +68,7 @@ const one = (r) => new Promise((res) => {
 (async () => { const out = []; for (const r of JSON.parse(reqsJson)) out.push(await one(r)); console.log(JSON.stringify(out)); })();`;
 
 export type Answer = { status?: number; connect?: string; tls?: string; error?: string };
-export type RawRequest = { method: string; path: string; connect?: string; hostHeader?: string };
+export type RawRequest = { method: string; path: string; connect?: string; hostHeader?: string; headers?: Record<string, string> };
 
 /** Known ways to smuggle a path past a prefix rule; none may reach the API under `GET /repos/**`. */
 export const BYPASS_FAMILIES: [string, string[]][] = [

@@ -217,7 +217,12 @@ export class SandboxPolicy extends pulumi.ComponentResource {
     if (plan.boundProviders.length > 0) {
       // Present: plan() refuses bound providers without it.
       const store = args.credentialStore!;
-      const read = new EgressCredentials(`${name}-egress-credentials`, { tenantId: args.tenantId, providers: [...plan.boundProviders], connection: store.connection, masterKeyring: store.masterKeyring }, { parent: this });
+      const read = new EgressCredentials(
+        `${name}-egress-credentials`,
+        { tenantId: args.tenantId, providers: [...plan.boundProviders], connection: store.connection, masterKeyring: store.masterKeyring },
+        // The component's own dependencies (the platform's audit store, i.e. its migrations) come first: the reader queries its table.
+        { parent: this, ...(opts?.dependsOn ? { dependsOn: opts.dependsOn } : {}) },
+      );
       const rules = plan.enforced.egress;
       credentialFile = {
         content: pulumi.secret(
