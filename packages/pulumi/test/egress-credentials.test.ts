@@ -6,8 +6,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { SandboxPolicyDocument } from "@octw/contracts";
-import { OpenClawPlatform, SandboxPolicy, type OpenClawPlatformArgs } from "../src/index.js";
-import { MockRecorder, PINNED, TYPES, settle, type RecordedResource } from "./harness.js";
+import { SandboxPolicy } from "../src/index.js";
+import { MockRecorder, PINNED, TYPES, deployPlatform, type RecordedResource } from "./harness.js";
 
 const recorder = new MockRecorder();
 beforeAll(async () => {
@@ -21,22 +21,11 @@ const BOUND: SandboxPolicyDocument = {
   },
 };
 
-async function deploy(): Promise<RecordedResource[]> {
-  await settle();
-  recorder.reset();
-  new OpenClawPlatform("cr", {
-    prefix: "octwtest",
-    images: { ...PINNED },
-    tenants: [
-      { id: "alpha", slot: 1, policy: BOUND },
-      { id: "bravo", slot: 2, policy: BOUND },
-      { id: "charlie", slot: 3 },
-    ],
-    audit: { mode: "embedded" },
-  } as unknown as OpenClawPlatformArgs);
-  await settle();
-  return recorder.resources;
-}
+const deploy = () => deployPlatform(recorder, "cr", [
+  { id: "alpha", slot: 1, policy: BOUND },
+  { id: "bravo", slot: 2, policy: BOUND },
+  { id: "charlie", slot: 3 },
+]);
 
 const container = (rs: RecordedResource[], name: string) => rs.find((r) => r.type === TYPES.container && r.inputs.name === name);
 

@@ -3,6 +3,7 @@
  * with its inputs (secret wrappers unwrapped) and the paths of the inputs that arrived secret.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { OpenClawPlatform, type OpenClawPlatformArgs } from "../src/index.js";
 import { OctwConfigError } from "../src/validation.js";
 
 /** The marker Pulumi's RPC layer puts on a secret value (runtime/rpc.js `specialSigKey`/`specialSecretSig`). */
@@ -134,4 +135,13 @@ export function platformConfig(tenants: { id: string; slot?: number; presets?: s
     tenants,
     audit: { mode: "embedded" as const },
   };
+}
+
+/** Declares an OpenClawPlatform of these tenants (platformConfig) on a reset recorder; returns what it registered. */
+export async function deployPlatform(recorder: MockRecorder, name: string, tenants: Parameters<typeof platformConfig>[0]): Promise<RecordedResource[]> {
+  await settle();
+  recorder.reset();
+  new OpenClawPlatform(name, platformConfig(tenants) as unknown as OpenClawPlatformArgs);
+  await settle();
+  return recorder.resources;
 }
