@@ -13,7 +13,7 @@
 //
 // Needs: DOCKER_HOST and the images OPENCLAW, EGRESS, POSTGRES. Missing = failure.
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { OpenClawPlatform, type OpenClawPlatformArgs } from "@octw/pulumi";
@@ -22,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newRunId } from "../realize/index";
 import { createDeployment, type Deployment, type Plan } from "../realize/deployment";
 import { engine, requireEnv, valueOf } from "./env";
-import { API_HOST, API_PORT, RAW_HTTPS, certMaker, type Answer, type RawRequest } from "./l7-fake-api";
+import { API_HOST, API_PORT, RAW_HTTPS, certMaker, startFakeApi, teardownFakeApi, tenantContainer, type Answer, type RawRequest } from "./l7-fake-api";
 import { execIn, nodeProbe } from "./probe-exec";
 import { storeProviderKeys } from "./tenant-keys";
 
@@ -96,12 +96,7 @@ async function seenByApi(): Promise<Seen[]> {
   return [...logs.matchAll(/\{"seen":.*\}/g)].map((m) => JSON.parse(m[0]) as Seen);
 }
 
-async function containerOf(tenant: string, component: string): Promise<{ id: string; user: string }> {
-  const list = await dk.listContainers({ filters: { label: [`octw.tenant=${tenant}`, `octw.component=${component}`] } });
-  const mine = list.filter((c) => c.Names.some((n) => n.includes(runId)));
-  if (mine.length !== 1) throw new Error(`expected one ${component} container of ${tenant} in run ${runId}, found ${mine.length}`);
-  return { id: mine[0]!.Id, user: (await dk.getContainer(mine[0]!.Id).inspect()).Config.User };
-}
+const containerOf = (tenant: string, component: string) => tenantContainer(dk, runId, tenant, component);
 
 /** Attaches each tenant's (current) proxy to the API network and waits until it answers `until`. */
 async function attachAndWait(until: (a: Answer | undefined) => boolean, probe: RawRequest) {
@@ -151,17 +146,7 @@ beforeAll(async () => {
   dep = createDeployment({ runId, docker: dk, project: "octw", stack: "cred", log: (l) => process.env.OCTW_REALIZE_VERBOSE && console.log(`[deploy] ${l}`) });
   plans.push(await dep.up(program()));
 
-  apiNet = await dk.createNetwork({ Name: `${prefix}-api`, Driver: "bridge", Internal: true, Labels: { "octw.realize.run": runId, "octw.realize.pid": String(process.pid) }, IPAM: { Config: [{ Subnet: API_SUBNET }] } });
-  api = await dk.createContainer({
-    name: `${prefix}-fake-api`,
-    Image: images.openclaw,
-    User: "200199:200199",
-    Cmd: ["/usr/local/bin/node", "/certs/api-server.js"],
-    Labels: { "octw.realize.run": runId, "octw.realize.pid": String(process.pid) },
-    HostConfig: { ReadonlyRootfs: true, CapDrop: ["ALL"], SecurityOpt: ["no-new-privileges"], NetworkMode: apiNet.id, Binds: [`${dir}:/certs:ro`], Tmpfs: { "/tmp": "rw,nosuid,nodev,noexec,size=16m" } },
-    NetworkingConfig: { EndpointsConfig: { [apiNet.id]: { IPAMConfig: { IPv4Address: API_ADDR }, Aliases: [API_HOST] } } },
-  });
-  await api.start();
+  ({ net: apiNet, api } = await startFakeApi(dk, { prefix, runId, dir, subnet: API_SUBNET, address: API_ADDR, image: images.openclaw }));
 
   // Run 1: nothing stored. The proxy answers (403) instead of forwarding.
   await attachAndWait((a) => a?.status === 403, { method: "GET", path: "/warmup" });
@@ -180,10 +165,9 @@ beforeAll(async () => {
 }, 1_200_000);
 
 afterAll(async () => {
-  await api?.remove({ force: true }).catch(() => {});
-  await dep?.cleanup();
-  await apiNet?.remove().catch(() => {});
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await teardownFakeApi({ api, net: apiNet, dir }, async () => {
+    await dep?.cleanup();
+  });
 }, 300_000);
 
 describe("realized platform: credential_binding, the secret put in by each tenant's own proxy", () => {

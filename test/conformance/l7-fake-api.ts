@@ -3,7 +3,7 @@
 // through a CONNECT proxy (every byte of a bypass attempt is the one sent), the bypass families,
 // and certificates made with openssl in a test directory.
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type Dockerode from "dockerode";
 
@@ -102,4 +102,40 @@ export function certMaker(dir: string) {
       openssl(["x509", "-req", "-in", `${out}.csr`, "-CA", `${caName}.pem`, "-CAkey", `${caName}.key`, "-CAcreateserial", "-out", `${out}.pem`, "-days", "2", "-extfile", `${out}.ext`]);
     },
   };
+}
+
+/** The one container of `component` of `tenant` in this run (by its labels and the run id in its name), with its user. */
+export async function tenantContainer(dk: Dockerode, runId: string, tenant: string, component: string): Promise<{ id: string; user: string }> {
+  const list = await dk.listContainers({ filters: { label: [`octw.tenant=${tenant}`, `octw.component=${component}`] } });
+  const mine = list.filter((c) => c.Names.some((n) => n.includes(runId)));
+  if (mine.length !== 1) throw new Error(`expected one ${component} container of ${tenant} in run ${runId}, found ${mine.length}`);
+  return { id: mine[0]!.Id, user: (await dk.getContainer(mine[0]!.Id).inspect()).Config.User };
+}
+
+/**
+ * The fake API: `dir/api-server.js` (with `dir/api.pem`, `dir/api.key`) run by node from `image`,
+ * hardened, on an internal network of the test's own at `address` with the alias API_HOST.
+ */
+export async function startFakeApi(dk: Dockerode, o: { prefix: string; runId: string; dir: string; subnet: string; address: string; image: string }): Promise<{ net: Dockerode.Network; api: Dockerode.Container }> {
+  const labels = { "octw.realize.run": o.runId, "octw.realize.pid": String(process.pid) };
+  const net = await dk.createNetwork({ Name: `${o.prefix}-api`, Driver: "bridge", Internal: true, Labels: labels, IPAM: { Config: [{ Subnet: o.subnet }] } });
+  const api = await dk.createContainer({
+    name: `${o.prefix}-fake-api`,
+    Image: o.image,
+    User: "200199:200199",
+    Cmd: ["/usr/local/bin/node", "/certs/api-server.js"],
+    Labels: labels,
+    HostConfig: { ReadonlyRootfs: true, CapDrop: ["ALL"], SecurityOpt: ["no-new-privileges"], NetworkMode: net.id, Binds: [`${o.dir}:/certs:ro`], Tmpfs: { "/tmp": "rw,nosuid,nodev,noexec,size=16m" } },
+    NetworkingConfig: { EndpointsConfig: { [net.id]: { IPAMConfig: { IPv4Address: o.address }, Aliases: [API_HOST] } } },
+  });
+  await api.start();
+  return { net, api };
+}
+
+/** Removes the fake API, then what `destroy` takes down (the stack: its proxies leave the API network), then the network and `dir`. */
+export async function teardownFakeApi(o: { api?: Dockerode.Container; net?: Dockerode.Network; dir?: string }, destroy: () => Promise<void>): Promise<void> {
+  await o.api?.remove({ force: true }).catch(() => {});
+  await destroy();
+  await o.net?.remove().catch(() => {});
+  if (o.dir) rmSync(o.dir, { recursive: true, force: true });
 }
