@@ -166,7 +166,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await teardownFakeApi({ api, net: apiNet, dir }, async () => {
-    await dep?.cleanup();
+    // `pulumi destroy` first (newest first: the audit roles before their embedded server), then the run's sweep.
+    try {
+      await dep?.destroy();
+    } finally {
+      await dep?.cleanup();
+    }
   });
 }, 300_000);
 
