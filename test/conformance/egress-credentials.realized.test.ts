@@ -22,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newRunId } from "../realize/index";
 import { createDeployment, type Deployment, type Plan } from "../realize/deployment";
 import { engine, requireEnv, valueOf } from "./env";
-import { API_HOST, API_PORT, RAW_HTTPS, certMaker, startFakeApi, teardownFakeApi, tenantContainer, type Answer, type RawRequest } from "./l7-fake-api";
+import { API_HOST, API_PORT, RAW_HTTPS, addFakeServer, certMaker, startFakeApi, teardownFakeApi, tenantContainer, type Answer, type RawRequest } from "./l7-fake-api";
 import { execIn, nodeProbe } from "./probe-exec";
 import { storeProviderKeys } from "./tenant-keys";
 
@@ -31,6 +31,9 @@ const prefix = `octw-${runId}`;
 const hh = (parseInt(runId.slice(-2), 16) % 200) + 20;
 const API_SUBNET = `10.252.${hh}.0/28`;
 const API_ADDR = `10.252.${hh}.6`;
+/** Another allowed, intercepted, unbound endpoint (a server of the test's, the API's certificate): where a forged Host would send the secret if the proxy went by the tunnel. */
+const OTHER_HOST = "other.code.example";
+const OTHER_ADDR = `10.252.${hh}.7`;
 const TENANTS = ["alpha", "bravo"] as const;
 type Tenant = (typeof TENANTS)[number];
 const PLACEHOLDER = "openshell:resolve:env:API_TOKEN";
@@ -65,6 +68,12 @@ network_policies:
         allowed_ips: [${API_ADDR}]
         credential_binding:
           provider: fakeapi
+      - host: ${OTHER_HOST}
+        port: ${API_PORT}
+        protocol: rest
+        allowed_ips: [${OTHER_ADDR}]
+        rules:
+          - allow: { method: GET, path: "/**" }
 `;
 
 interface Seen {
@@ -80,6 +89,7 @@ let cfg: OpenClawPlatformArgs;
 let dir: string;
 let apiNet: Dockerode.Network | undefined;
 let api: Dockerode.Container | undefined;
+let other: Dockerode.Container | undefined;
 const gw = {} as Record<Tenant, { id: string; user: string }>;
 const proxy = {} as Record<Tenant, { id: string; user: string }>;
 const plans: Plan[] = [];
@@ -91,8 +101,8 @@ const program = () => () => {
   platform = new OpenClawPlatform("p", cfg);
 };
 const send = (t: Tenant, reqs: RawRequest[]) => nodeProbe<Answer[]>(dk, gw[t].id, RAW_HTTPS, ["-", API_HOST, String(API_PORT), "-", JSON.stringify(reqs)], { user: gw[t].user, timeoutMs: 120_000 });
-async function seenByApi(): Promise<Seen[]> {
-  const logs = (await api!.logs({ stdout: true, stderr: false })).toString("utf8");
+async function seenByApi(server = api): Promise<Seen[]> {
+  const logs = (await server!.logs({ stdout: true, stderr: false })).toString("utf8");
   return [...logs.matchAll(/\{"seen":.*\}/g)].map((m) => JSON.parse(m[0]) as Seen);
 }
 
@@ -124,7 +134,7 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), "egress-cred-realized-"));
   const certs = certMaker(dir);
   certs.ca("upstream-ca", "octw-test-upstream-ca");
-  certs.leaf("upstream-ca", "api");
+  certs.leaf("upstream-ca", "api", [OTHER_HOST]);
   writeFileSync(path.join(dir, "api-server.js"), API_SERVER);
   chmodSync(dir, 0o755);
   for (const f of ["api.pem", "api.key", "api-server.js"]) chmodSync(path.join(dir, f), 0o444);
@@ -147,6 +157,7 @@ beforeAll(async () => {
   plans.push(await dep.up(program()));
 
   ({ net: apiNet, api } = await startFakeApi(dk, { prefix, runId, dir, subnet: API_SUBNET, address: API_ADDR, image: images.openclaw }));
+  other = await addFakeServer(dk, apiNet, { runId, dir, image: images.openclaw, name: `${prefix}-other-api`, address: OTHER_ADDR, alias: OTHER_HOST });
 
   // Run 1: nothing stored. The proxy answers (403) instead of forwarding.
   await attachAndWait((a) => a?.status === 403, { method: "GET", path: "/warmup" });
@@ -165,7 +176,7 @@ beforeAll(async () => {
 }, 1_200_000);
 
 afterAll(async () => {
-  await teardownFakeApi({ api, net: apiNet, dir }, async () => {
+  await teardownFakeApi({ api, more: [other], net: apiNet, dir }, async () => {
     // `pulumi destroy` first (newest first: the audit roles before their embedded server), then the run's sweep.
     try {
       await dep?.destroy();
@@ -233,6 +244,21 @@ describe("realized platform: credential_binding, the secret put in by each tenan
     expect(answers).toEqual([{ status: 403 }, { status: 403 }, { status: 403 }]);
     expect((await seenByApi()).slice(before)).toEqual([]);
     expect(await send("alpha", [{ method: "GET", path: "/alpha/control", headers: { Authorization: `Bearer ${PLACEHOLDER}` } }])).toEqual([{ status: 200 }]);
+  });
+
+  it("a Host naming the bound endpoint inside another endpoint's tunnel sends the secret only to the bound endpoint's server, never through that tunnel", async () => {
+    const before = (await seenByApi()).length;
+    const answers = await send("alpha", [
+      { method: "GET", path: "/alpha/forged-host", connect: `${OTHER_HOST}:${API_PORT}`, hostHeader: `${API_HOST}:${API_PORT}`, headers: { Authorization: `Bearer ${PLACEHOLDER}` } },
+      { method: "GET", path: `https://${API_HOST}:${API_PORT}/alpha/absolute`, connect: `${OTHER_HOST}:${API_PORT}`, headers: { Authorization: `Bearer ${PLACEHOLDER}` } },
+    ]);
+    for (const a of answers) expect(a.status === undefined || a.status === 200 || a.status >= 400, JSON.stringify(a)).toBe(true);
+    // Whatever was forwarded went to the bound API's server, with its secret; the other server got nothing.
+    for (const s of (await seenByApi()).slice(before)) expect(s.auth).toBe(`Bearer ${SECRET.alpha}`);
+    expect((await seenByApi(other)).filter((s) => s.seen.includes("/alpha/"))).toEqual([]);
+    // Control: the other endpoint is reached through its own tunnel (its server logs it), and the placeholder leaves it as the placeholder.
+    expect(await send("alpha", [{ method: "GET", path: "/alpha/other-control", connect: `${OTHER_HOST}:${API_PORT}`, hostHeader: `${OTHER_HOST}:${API_PORT}`, headers: { Authorization: `Bearer ${PLACEHOLDER}` } }])).toEqual([{ status: 200 }]);
+    expect(await seenByApi(other)).toEqual([{ seen: "GET /alpha/other-control", auth: `Bearer ${PLACEHOLDER}`, key: null }]);
   });
 
   it("a tenant's secret never arrives on the other tenant's requests", async () => {

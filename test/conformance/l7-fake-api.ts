@@ -95,10 +95,10 @@ export function certMaker(dir: string) {
     ca(name: string, cn = name) {
       openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.pem`, "-days", "2", "-subj", `/CN=${cn}`, "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
     },
-    /** A server certificate for API_HOST signed by the CA `<caName>.pem/.key`: `<out>.pem`, `<out>.key`. */
-    leaf(caName: string, out: string) {
+    /** A server certificate for API_HOST (and `alsoFor`) signed by the CA `<caName>.pem/.key`: `<out>.pem`, `<out>.key`. */
+    leaf(caName: string, out: string, alsoFor: string[] = []) {
       openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${out}.key`, "-out", `${out}.csr`, "-subj", `/CN=${API_HOST}`]);
-      writeFileSync(path.join(dir, `${out}.ext`), `subjectAltName=DNS:${API_HOST}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`);
+      writeFileSync(path.join(dir, `${out}.ext`), `subjectAltName=${[API_HOST, ...alsoFor].map((n) => `DNS:${n}`).join(",")}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`);
       openssl(["x509", "-req", "-in", `${out}.csr`, "-CA", `${caName}.pem`, "-CAkey", `${caName}.key`, "-CAcreateserial", "-out", `${out}.pem`, "-days", "2", "-extfile", `${out}.ext`]);
     },
   };
@@ -119,22 +119,28 @@ export async function tenantContainer(dk: Dockerode, runId: string, tenant: stri
 export async function startFakeApi(dk: Dockerode, o: { prefix: string; runId: string; dir: string; subnet: string; address: string; image: string }): Promise<{ net: Dockerode.Network; api: Dockerode.Container }> {
   const labels = { "octw.realize.run": o.runId, "octw.realize.pid": String(process.pid) };
   const net = await dk.createNetwork({ Name: `${o.prefix}-api`, Driver: "bridge", Internal: true, Labels: labels, IPAM: { Config: [{ Subnet: o.subnet }] } });
-  const api = await dk.createContainer({
-    name: `${o.prefix}-fake-api`,
-    Image: o.image,
-    User: "200199:200199",
-    Cmd: ["/usr/local/bin/node", "/certs/api-server.js"],
-    Labels: labels,
-    HostConfig: { ReadonlyRootfs: true, CapDrop: ["ALL"], SecurityOpt: ["no-new-privileges"], NetworkMode: net.id, Binds: [`${o.dir}:/certs:ro`], Tmpfs: { "/tmp": "rw,nosuid,nodev,noexec,size=16m" } },
-    NetworkingConfig: { EndpointsConfig: { [net.id]: { IPAMConfig: { IPv4Address: o.address }, Aliases: [API_HOST] } } },
-  });
-  await api.start();
+  const api = await addFakeServer(dk, net, { ...o, name: `${o.prefix}-fake-api`, alias: API_HOST });
   return { net, api };
 }
 
+/** One more server of the same script and certificate on the fake API's network, at `address` named `alias`. */
+export async function addFakeServer(dk: Dockerode, net: Dockerode.Network, o: { runId: string; dir: string; image: string; name: string; address: string; alias: string }): Promise<Dockerode.Container> {
+  const server = await dk.createContainer({
+    name: o.name,
+    Image: o.image,
+    User: "200199:200199",
+    Cmd: ["/usr/local/bin/node", "/certs/api-server.js"],
+    Labels: { "octw.realize.run": o.runId, "octw.realize.pid": String(process.pid) },
+    HostConfig: { ReadonlyRootfs: true, CapDrop: ["ALL"], SecurityOpt: ["no-new-privileges"], NetworkMode: net.id, Binds: [`${o.dir}:/certs:ro`], Tmpfs: { "/tmp": "rw,nosuid,nodev,noexec,size=16m" } },
+    NetworkingConfig: { EndpointsConfig: { [net.id]: { IPAMConfig: { IPv4Address: o.address }, Aliases: [o.alias] } } },
+  });
+  await server.start();
+  return server;
+}
+
 /** Removes the fake API, then what `destroy` takes down (the stack: its proxies leave the API network), then the network and `dir`. */
-export async function teardownFakeApi(o: { api?: Dockerode.Container; net?: Dockerode.Network; dir?: string }, destroy: () => Promise<void>): Promise<void> {
-  await o.api?.remove({ force: true }).catch(() => {});
+export async function teardownFakeApi(o: { api?: Dockerode.Container; more?: (Dockerode.Container | undefined)[]; net?: Dockerode.Network; dir?: string }, destroy: () => Promise<void>): Promise<void> {
+  for (const c of [o.api, ...(o.more ?? [])]) await c?.remove({ force: true }).catch(() => {});
   await destroy();
   await o.net?.remove().catch(() => {});
   if (o.dir) rmSync(o.dir, { recursive: true, force: true });
