@@ -50,7 +50,7 @@ describe("credential bindings on the platform", () => {
     const uploads = init.inputs.uploads as { file: string; content: string; permissions: string; owner: string }[];
     const at = uploads.findIndex((u) => u.file.endsWith("/credentials.conf"));
     expect(uploads[at]).toMatchObject({ permissions: "0400", owner: String(proxy.inputs.user).split(":")[0] });
-    expect(uploads[at]!.content).toMatch(/^request_header_add Authorization "Bearer SECRET-OF-alpha-gh" !CONNECT octw_cred0_host octw_cred0_port octw_cred0_h0_k0_s0$/m);
+    expect(uploads[at]!.content).toMatch(/^request_header_add Authorization "Bearer SECRET-OF-alpha-gh" !CONNECT octw_cred0_host octw_cred0_port octw_cred_tls octw_cred0_h0_k0_s0$/m);
     expect(init.secretPaths.some((p) => p === "uploads" || p.startsWith(`uploads[${at}]`)), init.secretPaths.join()).toBe(true);
     const squid = Buffer.from((proxy.inputs.envs as string[]).find((e) => e.startsWith("OCTW_SQUID_CONFIG_B64="))!.slice(22), "base64").toString("utf8");
     expect(squid).toContain("include /etc/octw-egress/credentials.conf");

@@ -45,6 +45,7 @@ function evaluate(include: string, req: Req): { denied: true } | { denied: false
       else if (acl.type === "dstdom_regex") hit = acl.values.some((v) => new RegExp(v, ci ? "i" : "").test(req.host));
       else if (acl.type === "port") hit = acl.values.includes(String(req.port));
       else if (acl.type === "url_regex") hit = acl.values.some((v) => new RegExp(v, ci ? "i" : "").test(req.url ?? "/"));
+      else if (acl.type === "proto") hit = acl.values.some((v) => (req.url ?? "").toLowerCase().startsWith(`${v.toLowerCase()}://`));
       else if (acl.type === "req_header") {
         const [header, ...rest] = acl.values;
         const value = Object.entries(req.headers).find(([k]) => k.toLowerCase() === header!.toLowerCase())?.[1];
@@ -116,6 +117,13 @@ describe("credential include: what a request leaves with", () => {
     expect(evaluate(inc, to(headers, url ? { url } : {}))).toEqual({ denied: true });
   });
 
+  it("plain HTTP never gets the secret: a placeholder in it is refused (control: the same request over TLS is resolved)", () => {
+    const plain = { url: "http://api.github.example/repos/x" };
+    expect(evaluate(inc, to({ Authorization: `Bearer ${P("GH_TOKEN")}` }, plain))).toEqual({ denied: true });
+    expect(evaluate(inc, to({ Authorization: "Bearer mine" }, plain))).toEqual({ denied: false, headers: { Authorization: "Bearer mine" } });
+    expect(evaluate(inc, to({ Authorization: `Bearer ${P("GH_TOKEN")}` }))).toEqual({ denied: false, headers: { Authorization: "Bearer ghp_real-Secret.1" } });
+  });
+
   it("another endpoint never gets the secret: its placeholder leaves as the placeholder", () => {
     const r = evaluate(inc, { host: OTHER.host, port: 443, method: "GET", headers: { Authorization: `Bearer ${P("GH_TOKEN")}` } });
     expect(r).toEqual({ denied: false, headers: { Authorization: `Bearer ${P("GH_TOKEN")}` } });
@@ -143,7 +151,7 @@ describe("credential include: what a request leaves with", () => {
     const wide: EgressRule = { ...GH, host: "*.github.example", credentials: { provider: "other" } };
     const both = renderCredentialInclude([GH, wide], [{ rule: 0, secrets: { A: "a1" } }, { rule: 1, secrets: { A: "a2" } }]).text;
     expect(evaluate(both, to({ Authorization: `Bearer ${P("A")}` }))).toEqual({ denied: true });
-    expect(evaluate(both, { host: "raw.github.example", port: 443, method: "GET", headers: { Authorization: `Bearer ${P("A")}` } })).toEqual({ denied: false, headers: { Authorization: "Bearer a2" } });
+    expect(evaluate(both, { host: "raw.github.example", port: 443, method: "GET", url: "https://raw.github.example/x", headers: { Authorization: `Bearer ${P("A")}` } })).toEqual({ denied: false, headers: { Authorization: "Bearer a2" } });
   });
 
   it("is part of the proxy configuration only by reference, placed before every endpoint's allow", () => {

@@ -9,6 +9,8 @@
  *   header's {@link CREDENTIAL_HEADERS} schemes, `KEY` one of the provider's stored keys — leaves
  *   with `<scheme><secret>` instead (`request_header_access … deny` drops the gateway's header and
  *   `request_header_add` adds the real one; both are decided on the request as the gateway sent it).
+ * - Only into requests forwarded over TLS (`proto HTTPS`: an intercepted tunnel's, or an https://
+ *   URL the proxy fetches itself); a placeholder in plain HTTP is refused, never resolved in clear.
  * - Fail closed: a request to a bound endpoint is refused (403) when one of those headers carries
  *   a placeholder in any other shape or for a key that has no usable secret, when its URL carries
  *   one (OpenShell resolves URL placeholders; the proxy does not, and would otherwise forward the
@@ -94,6 +96,9 @@ export function renderCredentialInclude(rules: readonly EgressRule[], bound: rea
   const unusable: string[] = [];
   // The URL form of the marker, as sent or percent-encoded (`:` as %3A).
   lines.push(`acl octw_cred_url_marker url_regex -i openshell(:|%3a)resolve(:|%3a)env(:|%3a)`);
+  // Secrets go only into requests the proxy forwards over TLS (an intercepted tunnel's, or an
+  // https:// URL): never into plain HTTP, where they would leave in clear.
+  lines.push("acl octw_cred_tls proto HTTPS");
   rules.forEach((rule, i) => {
     if (!rule.credentials) return;
     if (!rule.l7) throw new Error(`renderCredentialInclude: rule ${i} has credentials but is not intercepted`);
@@ -112,6 +117,7 @@ export function renderCredentialInclude(rules: readonly EgressRule[], bound: rea
     lines.push(host === undefined ? `acl ${ep}_host dstdomain -n ${rule.host}` : `acl ${ep}_host dstdom_regex -n -i ${host}`);
     lines.push(`acl ${ep}_port port ${rule.ports.join(" ")}`);
     const scope = `!CONNECT ${ep}_host ${ep}_port`;
+    const tlsScope = `${scope} octw_cred_tls`;
     if (usable.length === 0) {
       // Fail closed: the provider has no secret the proxy could put in.
       lines.push(`http_access deny ${scope}`);
@@ -128,12 +134,14 @@ export function renderCredentialInclude(rules: readonly EgressRule[], bound: rea
           const form = `${ep}_h${h}_k${k}_s${s}`;
           forms.push(form);
           lines.push(`acl ${form} req_header ${header.name} ^${regexWord(`${scheme}${CREDENTIAL_PLACEHOLDER_PREFIX}${key}`)}$`);
-          lines.push(`request_header_access ${header.name} deny ${scope} ${form}`);
-          lines.push(`request_header_add ${header.name} "${scheme}${value}" ${scope} ${form}`);
+          lines.push(`request_header_access ${header.name} deny ${tlsScope} ${form}`);
+          lines.push(`request_header_add ${header.name} "${scheme}${value}" ${tlsScope} ${form}`);
         });
       });
       // A placeholder in this header that is none of the forms above (unknown key, other shape, repeated header): refused.
       lines.push(`http_access deny ${scope} ${marker} ${forms.map((f) => `!${f}`).join(" ")}`);
+      // Any placeholder in plain HTTP (which gets no secret): refused.
+      lines.push(`http_access deny ${scope} !octw_cred_tls ${marker}`);
     });
     injected[provider] = usable.map(([key]) => key);
   });
