@@ -9,7 +9,7 @@
 //
 // Needs: DOCKER_HOST and the images OPENCLAW, EGRESS, POSTGRES. Missing = failure.
 import { X509Certificate } from "node:crypto";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -18,7 +18,7 @@ import type Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRealizingMocks, newRunId, type RealizingMocks } from "../realize/index";
 import { engine, requireEnv, valueOf } from "./env";
-import { API_HOST, API_PORT, API_SERVER, BYPASS_FAMILIES, RAW_HTTPS, certMaker, reposOnlyPolicy, seenBy, type Answer, type RawRequest } from "./l7-fake-api";
+import { API_HOST, API_PORT, API_SERVER, BYPASS_FAMILIES, RAW_HTTPS, certMaker, startFakeApi, teardownFakeApi, tenantContainer, reposOnlyPolicy, seenBy, type Answer, type RawRequest } from "./l7-fake-api";
 import { execIn, nodeProbe } from "./probe-exec";
 
 const runId = newRunId();
@@ -71,12 +71,7 @@ const ca = {} as Record<Tenant, { cert: string; key: string }>;
 const send = (t: Tenant, reqs: RawRequest[]) => nodeProbe<Answer[]>(dk, gw[t].id, RAW_HTTPS, ["-", API_HOST, String(API_PORT), "-", JSON.stringify(reqs)], { user: gw[t].user, timeoutMs: 120_000 });
 const seenByApi = () => seenBy(api!);
 
-async function containerOf(tenant: string, component: string): Promise<{ id: string; user: string }> {
-  const list = await dk.listContainers({ filters: { label: [`octw.tenant=${tenant}`, `octw.component=${component}`] } });
-  const mine = list.filter((c) => c.Names.some((n) => n.includes(runId)));
-  if (mine.length !== 1) throw new Error(`expected one ${component} container of ${tenant} in run ${runId}, found ${mine.length}`);
-  return { id: mine[0]!.Id, user: (await dk.getContainer(mine[0]!.Id).inspect()).Config.User };
-}
+const containerOf = (tenant: string, component: string) => tenantContainer(dk, runId, tenant, component);
 
 beforeAll(async () => {
   dk = await engine();
@@ -119,17 +114,7 @@ beforeAll(async () => {
   }
 
   // The fake API on a network of the test's own, which both tenants' proxies join.
-  apiNet = await dk.createNetwork({ Name: `${prefix}-api`, Driver: "bridge", Internal: true, Labels: { "octw.realize.run": runId, "octw.realize.pid": String(process.pid) }, IPAM: { Config: [{ Subnet: API_SUBNET }] } });
-  api = await dk.createContainer({
-    name: `${prefix}-fake-api`,
-    Image: images.openclaw,
-    User: "200199:200199",
-    Cmd: ["/usr/local/bin/node", "/certs/api-server.js"],
-    Labels: { "octw.realize.run": runId, "octw.realize.pid": String(process.pid) },
-    HostConfig: { ReadonlyRootfs: true, CapDrop: ["ALL"], SecurityOpt: ["no-new-privileges"], NetworkMode: apiNet.id, Binds: [`${dir}:/certs:ro`], Tmpfs: { "/tmp": "rw,nosuid,nodev,noexec,size=16m" } },
-    NetworkingConfig: { EndpointsConfig: { [apiNet.id]: { IPAMConfig: { IPv4Address: API_ADDR }, Aliases: [API_HOST] } } },
-  });
-  await api.start();
+  ({ net: apiNet, api } = await startFakeApi(dk, { prefix, runId, dir, subnet: API_SUBNET, address: API_ADDR, image: images.openclaw }));
   for (const t of TENANTS) await apiNet.connect({ Container: proxy[t].id });
 
   for (const t of TENANTS) {
@@ -147,10 +132,9 @@ beforeAll(async () => {
 }, 900_000);
 
 afterAll(async () => {
-  await api?.remove({ force: true }).catch(() => {});
-  await rm?.destroyAll();
-  await apiNet?.remove().catch(() => {});
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await teardownFakeApi({ api, net: apiNet, dir }, async () => {
+    await rm?.destroyAll();
+  });
 }, 300_000);
 
 describe("realized platform: REST rules enforced by each tenant's own intercepting proxy", () => {

@@ -3,7 +3,7 @@
 // through a CONNECT proxy (every byte of a bypass attempt is the one sent), the bypass families,
 // and certificates made with openssl in a test directory.
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type Dockerode from "dockerode";
 
@@ -56,7 +56,8 @@ const one = (r) => new Promise((res) => {
     head += d; if (head.indexOf("\\r\\n\\r\\n") < 0) return; s.removeListener("data", onData);
     const line = head.split("\\r\\n")[0]; if (!/ 200 /.test(line)) return done({ connect: line });
     const t = tls.connect({ socket: s, servername: host, ...(caFile === "-" ? {} : { ca: fs.readFileSync(caFile) }) }, () => {
-      t.write(r.method + " " + r.path + " HTTP/1.1\\r\\nHost: " + (r.hostHeader || (host + ":" + port)) + "\\r\\nConnection: close\\r\\n" + (r.method === "POST" ? "Content-Length: 0\\r\\n" : "") + "\\r\\n");
+      const extra = Object.entries(r.headers || {}).map(([k, v]) => k + ": " + v + "\\r\\n").join("");
+      t.write(r.method + " " + r.path + " HTTP/1.1\\r\\nHost: " + (r.hostHeader || (host + ":" + port)) + "\\r\\nConnection: close\\r\\n" + extra + (r.method === "POST" ? "Content-Length: 0\\r\\n" : "") + "\\r\\n");
     });
     let body = ""; t.on("data", (c) => (body += c));
     t.on("end", () => done({ status: Number(body.split(" ")[1]) }));
@@ -67,7 +68,7 @@ const one = (r) => new Promise((res) => {
 (async () => { const out = []; for (const r of JSON.parse(reqsJson)) out.push(await one(r)); console.log(JSON.stringify(out)); })();`;
 
 export type Answer = { status?: number; connect?: string; tls?: string; error?: string };
-export type RawRequest = { method: string; path: string; connect?: string; hostHeader?: string };
+export type RawRequest = { method: string; path: string; connect?: string; hostHeader?: string; headers?: Record<string, string> };
 
 /** Known ways to smuggle a path past a prefix rule; none may reach the API under `GET /repos/**`. */
 export const BYPASS_FAMILIES: [string, string[]][] = [
@@ -94,11 +95,53 @@ export function certMaker(dir: string) {
     ca(name: string, cn = name) {
       openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.pem`, "-days", "2", "-subj", `/CN=${cn}`, "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
     },
-    /** A server certificate for API_HOST signed by the CA `<caName>.pem/.key`: `<out>.pem`, `<out>.key`. */
-    leaf(caName: string, out: string) {
+    /** A server certificate for API_HOST (and `alsoFor`) signed by the CA `<caName>.pem/.key`: `<out>.pem`, `<out>.key`. */
+    leaf(caName: string, out: string, alsoFor: string[] = []) {
       openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${out}.key`, "-out", `${out}.csr`, "-subj", `/CN=${API_HOST}`]);
-      writeFileSync(path.join(dir, `${out}.ext`), `subjectAltName=DNS:${API_HOST}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`);
+      writeFileSync(path.join(dir, `${out}.ext`), `subjectAltName=${[API_HOST, ...alsoFor].map((n) => `DNS:${n}`).join(",")}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`);
       openssl(["x509", "-req", "-in", `${out}.csr`, "-CA", `${caName}.pem`, "-CAkey", `${caName}.key`, "-CAcreateserial", "-out", `${out}.pem`, "-days", "2", "-extfile", `${out}.ext`]);
     },
   };
+}
+
+/** The one container of `component` of `tenant` in this run (by its labels and the run id in its name), with its user. */
+export async function tenantContainer(dk: Dockerode, runId: string, tenant: string, component: string): Promise<{ id: string; user: string }> {
+  const list = await dk.listContainers({ filters: { label: [`octw.tenant=${tenant}`, `octw.component=${component}`] } });
+  const mine = list.filter((c) => c.Names.some((n) => n.includes(runId)));
+  if (mine.length !== 1) throw new Error(`expected one ${component} container of ${tenant} in run ${runId}, found ${mine.length}`);
+  return { id: mine[0]!.Id, user: (await dk.getContainer(mine[0]!.Id).inspect()).Config.User };
+}
+
+/**
+ * The fake API: `dir/api-server.js` (with `dir/api.pem`, `dir/api.key`) run by node from `image`,
+ * hardened, on an internal network of the test's own at `address` with the alias API_HOST.
+ */
+export async function startFakeApi(dk: Dockerode, o: { prefix: string; runId: string; dir: string; subnet: string; address: string; image: string }): Promise<{ net: Dockerode.Network; api: Dockerode.Container }> {
+  const labels = { "octw.realize.run": o.runId, "octw.realize.pid": String(process.pid) };
+  const net = await dk.createNetwork({ Name: `${o.prefix}-api`, Driver: "bridge", Internal: true, Labels: labels, IPAM: { Config: [{ Subnet: o.subnet }] } });
+  const api = await addFakeServer(dk, net, { ...o, name: `${o.prefix}-fake-api`, alias: API_HOST });
+  return { net, api };
+}
+
+/** One more server of the same script and certificate on the fake API's network, at `address` named `alias`. */
+export async function addFakeServer(dk: Dockerode, net: Dockerode.Network, o: { runId: string; dir: string; image: string; name: string; address: string; alias: string }): Promise<Dockerode.Container> {
+  const server = await dk.createContainer({
+    name: o.name,
+    Image: o.image,
+    User: "200199:200199",
+    Cmd: ["/usr/local/bin/node", "/certs/api-server.js"],
+    Labels: { "octw.realize.run": o.runId, "octw.realize.pid": String(process.pid) },
+    HostConfig: { ReadonlyRootfs: true, CapDrop: ["ALL"], SecurityOpt: ["no-new-privileges"], NetworkMode: net.id, Binds: [`${o.dir}:/certs:ro`], Tmpfs: { "/tmp": "rw,nosuid,nodev,noexec,size=16m" } },
+    NetworkingConfig: { EndpointsConfig: { [net.id]: { IPAMConfig: { IPv4Address: o.address }, Aliases: [o.alias] } } },
+  });
+  await server.start();
+  return server;
+}
+
+/** Removes the fake API, then what `destroy` takes down (the stack: its proxies leave the API network), then the network and `dir`. */
+export async function teardownFakeApi(o: { api?: Dockerode.Container; more?: (Dockerode.Container | undefined)[]; net?: Dockerode.Network; dir?: string }, destroy: () => Promise<void>): Promise<void> {
+  for (const c of [o.api, ...(o.more ?? [])]) await c?.remove({ force: true }).catch(() => {});
+  await destroy();
+  await o.net?.remove().catch(() => {});
+  if (o.dir) rmSync(o.dir, { recursive: true, force: true });
 }

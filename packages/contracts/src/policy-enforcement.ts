@@ -27,7 +27,7 @@ export const UNENFORCEABLE = {
   /** Kept so existing `allowUnenforced` lists stay valid; no field needs it any more. */
   tls: "no longer needed: `tls: skip` is what the proxy's CONNECT tunnel does, and `terminate`/`passthrough` are deprecated no-ops in OpenShell",
   credentials:
-    "the egress proxy does not inject, rewrite or sign credentials (credential_binding, request-body and WebSocket placeholder rewriting, SigV4): requests leave with what the gateway put in them, placeholders included",
+    "the egress proxy does not inject, rewrite or sign credentials here (it replaces placeholders only in the headers of inspected REST requests to an endpoint with `credential_binding`): requests leave with what the gateway put in them, placeholders included",
   network_middlewares: "OpenShell's supervisor middleware (request inspection plugins) does not run on OCTW",
   "plain-http":
     "the egress proxy serves only CONNECT tunnels: a client that sends plain HTTP to the proxy (`GET http://…`) is refused, and one that tunnels reaches the endpoint uninspected",
@@ -46,7 +46,21 @@ export interface EgressRule {
   readonly allowedIps: readonly string[];
   /** Present when the proxy enforces method/path rules on this endpoint (TLS interception). */
   readonly l7?: L7RestRules;
+  /**
+   * Present when the proxy puts the tenant's secrets of this provider into the headers of the
+   * endpoint's requests in place of placeholders (`credential_binding`); always with `l7`.
+   */
+  readonly credentials?: CredentialBinding;
 }
+
+/** OpenShell's `credential_binding`: the provider instance whose credentials this endpoint may use. */
+export interface CredentialBinding {
+  /** Provider name; its keys are the tenant secrets named `<provider>/<KEY>`. */
+  readonly provider: string;
+}
+
+/** Provider names OCTW maps to tenant secret names (`<provider>/<KEY>`, see @octw/audit's SECRET_NAME_PATTERN). */
+export const CREDENTIAL_PROVIDER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** An endpoint's REST rules as the proxy enforces them: a request passes when an allow matches and no deny does. */
 export interface L7RestRules {
@@ -84,6 +98,11 @@ export interface EnforcedSandboxPolicy {
 export interface ProxyCapabilities {
   /** REST method/path rules by TLS interception (or directly for plain HTTP). */
   readonly l7Rest?: boolean;
+  /**
+   * `credential_binding` on inspected REST endpoints: the proxy replaces placeholders in request
+   * headers with the tenant's secrets (needs `l7Rest`).
+   */
+  readonly credentials?: boolean;
 }
 
 /** Paths a tenant may never get as read-write tmpfs: they hold the image's code or the kernel's interfaces. */
@@ -214,11 +233,10 @@ function planEndpoint(ep: PolicyEndpoint, policy: string, at: string, capabiliti
   if (ep.protocol === "tcp") r.map(`${at}.protocol`, "reachable through the proxy's CONNECT tunnel; OpenShell's transparent TCP capture is not provided, so a client that does not use the proxy cannot reach it");
   if (ep.allow_uninspected_credentials !== undefined) r.map(`${at}.allow_uninspected_credentials`, "OCTW never adds credentials to traffic it does not inspect");
 
-  // Credentials outside the sandbox.
-  if (ep.credential_binding !== undefined) r.unenforceable("credentials", `${at}.credential_binding`);
-  if (ep.request_body_credential_rewrite === true) r.unenforceable("credentials", `${at}.request_body_credential_rewrite`);
-  if (ep.websocket_credential_rewrite === true) r.unenforceable("credentials", `${at}.websocket_credential_rewrite`);
-  if (ep.credential_signing !== undefined) r.unenforceable("credentials", `${at}.credential_signing`);
+  // Credentials outside the sandbox: header placeholders are replaced (below, with `l7`); these forms are not.
+  if (ep.request_body_credential_rewrite === true) r.unenforceable("credentials", `${at}.request_body_credential_rewrite`, CREDENTIAL_FORMS.body);
+  if (ep.websocket_credential_rewrite === true) r.unenforceable("credentials", `${at}.websocket_credential_rewrite`, CREDENTIAL_FORMS.websocket);
+  if (ep.credential_signing !== undefined) r.unenforceable("credentials", `${at}.credential_signing`, CREDENTIAL_FORMS.signing);
 
   // L7: what the endpoint restricts beyond host and port.
   const hasL7 = ep.rules !== undefined || ep.deny_rules !== undefined || (ep.access !== undefined && ep.access !== "full") || ep.path !== undefined;
@@ -228,7 +246,12 @@ function planEndpoint(ep: PolicyEndpoint, policy: string, at: string, capabiliti
   if (hasL7) {
     const why = l7Refusal(ep, capabilities);
     if (why === undefined) {
-      const allow = ep.access === "read-only" || ep.access === "read-write" ? ACCESS_METHODS[ep.access].map((method) => ({ method, path: "/**" })) : (ep.rules ?? []).map((rl) => ({ method: (rl.allow.method ?? "*").toUpperCase(), path: rl.allow.path ?? "/**" }));
+      const allow =
+        ep.access === "read-only" || ep.access === "read-write"
+          ? ACCESS_METHODS[ep.access].map((method) => ({ method, path: "/**" }))
+          : ep.access === "full"
+            ? [{ method: "*", path: "/**" }]
+            : (ep.rules ?? []).map((rl) => ({ method: (rl.allow.method ?? "*").toUpperCase(), path: rl.allow.path ?? "/**" }));
       const scope = ep.path;
       l7 = {
         // An endpoint `path` narrows every allow to it: the request must match both.
@@ -247,11 +270,39 @@ function planEndpoint(ep: PolicyEndpoint, policy: string, at: string, capabiliti
       r.unenforceable(feature, `${at}.${field}`, feature === "access" ? `${UNENFORCEABLE.access}${why}` : `${UNENFORCEABLE.rules}${why}`);
     }
   }
+  let credentials: CredentialBinding | undefined;
+  if (ep.credential_binding !== undefined) {
+    const why = credentialRefusal(ep, capabilities, l7 !== undefined || !hasL7);
+    if (why === undefined) {
+      credentials = { provider: ep.credential_binding.provider };
+      // Injection needs the requests in clear: an endpoint without rules of its own is intercepted and allows every method and path (within its `path`).
+      l7 ??= { allow: [{ method: "*", path: ep.path === undefined || ep.path === "**" ? "/**" : ep.path }], deny: [], allowEncodedSlash: ep.allow_encoded_slash === true };
+    } else {
+      r.unenforceable("credentials", `${at}.credential_binding`, `${UNENFORCEABLE.credentials}${why}`);
+    }
+  }
   if (ep.enforcement === "audit") r.unenforceable("enforcement:audit", `${at}.enforcement`);
   if (ep.allow_encoded_slash !== undefined && l7 === undefined) r.map(`${at}.allow_encoded_slash`, "only changes L7 path matching, which this endpoint does not do");
 
   if (l7 === undefined && ports.some((p) => PLAIN_HTTP_PORTS.has(p))) r.unenforceable("plain-http", `${at}.port${ep.ports ? "s" : ""}`);
-  return { policy, host: ep.host, ports, allowedIps: [...new Set(ep.allowed_ips ?? [])], ...(l7 ? { l7 } : {}) };
+  return { policy, host: ep.host, ports, allowedIps: [...new Set(ep.allowed_ips ?? [])], ...(l7 ? { l7 } : {}), ...(credentials ? { credentials } : {}) };
+}
+
+/** Why the forms of credential use other than header placeholders are not honoured. */
+const CREDENTIAL_FORMS = {
+  body: "placeholders in request bodies are not rewritten: the proxy replaces them in request headers only, so a body carrying a placeholder leaves with the placeholder",
+  websocket: "WebSocket messages are not inspected after the upgrade: a placeholder in a message leaves as the placeholder",
+  signing: "SigV4 re-signing is not performed: the request leaves signed (or not) as the gateway signed it, and the proxy holds no AWS credentials",
+} as const;
+
+/** Why a `credential_binding` is not honoured (a " (…)" suffix), or undefined when the proxy injects its secrets. */
+function credentialRefusal(ep: PolicyEndpoint, capabilities: ProxyCapabilities, inspectable: boolean): string | undefined {
+  if (!capabilities.credentials || !capabilities.l7Rest) return "";
+  if (ep.protocol !== "rest") return ` (protocol ${ep.protocol ?? "unset"}: secrets are put only into inspected REST requests; set \`protocol: rest\`)`;
+  if (ep.tls === "skip") return " (`tls: skip` asks that the traffic not be inspected, so nothing can be put into it)";
+  if (!inspectable) return " (the endpoint's L7 rules are not enforced, so its requests are not inspected)";
+  if (!CREDENTIAL_PROVIDER_PATTERN.test(ep.credential_binding!.provider)) return " (the provider name must be 1-64 characters of letters, digits, `.`, `_` and `-`, starting with a letter or digit, to name the tenant's secrets `<provider>/<KEY>`)";
+  return undefined;
 }
 
 /** Why an endpoint's L7 rules are not enforced ("" suffix when the proxy simply cannot), or undefined when they are. */

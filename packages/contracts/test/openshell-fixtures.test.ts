@@ -75,9 +75,10 @@ describe("OpenShell-format fixtures", () => {
   });
 
   it.each(FILES)("%s", (file) => {
-    const { expected, withL7 } = EXPECTED[file]!;
+    const { expected, withL7, withCredentials } = EXPECTED[file]!;
     check(file, expected, {});
     check(file, withL7 ?? expected, { l7Rest: true });
+    check(file, withCredentials ?? withL7 ?? expected, { l7Rest: true, credentials: true });
   });
 
   it("the four outcomes all occur (the expectations are not all one kind)", () => {

@@ -23,6 +23,7 @@ export * from "./planners/network-plan.js";
 // The sandbox policy format lives in @octw/contracts; re-exported so programs need one import.
 export * from "@octw/contracts";
 export * from "./planners/squid-config.js";
+export * from "./planners/squid-credentials.js";
 export * from "./planners/seccomp-profile.js";
 export * from "./planners/container-hardening.js";
 export * from "./planners/openclaw-config.js";

@@ -7,8 +7,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type Dockerode from "dockerode";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createResourceRealizer, type DynamicProvider } from "../../../test/realize/realizing-mocks.js";
-import { EGRESS_CA_CERT_PATH, EgressCa, OpenClawPlatform, type OpenClawPlatformArgs } from "../src/index.js";
-import { MockRecorder, PINNED, TYPES, settle, type RecordedResource } from "./harness.js";
+import { EGRESS_CA_CERT_PATH, EgressCa } from "../src/index.js";
+import { MockRecorder, TYPES, deployPlatform, settle, type RecordedResource } from "./harness.js";
 
 const recorder = new MockRecorder();
 beforeAll(async () => {
@@ -74,22 +74,11 @@ describe("EgressCa (its provider, run from the serialized form)", () => {
 });
 
 describe("the platform: a tenant with REST rules gets its own CA, the key only in its proxy, the certificate only in its gateway", () => {
-  async function deploy(): Promise<RecordedResource[]> {
-    await settle();
-    recorder.reset();
-    new OpenClawPlatform("ca", {
-      prefix: "octwtest",
-      images: { ...PINNED },
-      tenants: [
-        { id: "alpha", slot: 1, policy: L7_POLICY },
-        { id: "bravo", slot: 2, policy: L7_POLICY },
-        { id: "charlie", slot: 3 },
-      ],
-      audit: { mode: "embedded" },
-    } as unknown as OpenClawPlatformArgs);
-    await settle();
-    return recorder.resources;
-  }
+  const deploy = () => deployPlatform(recorder, "ca", [
+    { id: "alpha", slot: 1, policy: L7_POLICY },
+    { id: "bravo", slot: 2, policy: L7_POLICY },
+    { id: "charlie", slot: 3 },
+  ]);
   const container = (rs: RecordedResource[], name: string) => rs.find((r) => r.type === TYPES.container && r.inputs.name === name);
   const squidOf = (proxy: RecordedResource) =>
     Buffer.from((proxy.inputs.envs as string[]).find((e) => e.startsWith("OCTW_SQUID_CONFIG_B64="))!.slice("OCTW_SQUID_CONFIG_B64=".length), "base64").toString("utf8");

@@ -55,7 +55,13 @@ function fakeOutputs(type: string, name: string, inputs: Record<string, unknown>
       // EgressCa: a recognisable fake per tenant (the real one is made by its provider, run in egress-ca.test.ts).
       return "validityDays" in inputs && "tenantId" in inputs
         ? { certPem: `CERT-OF-${String(inputs.tenantId)}`, keyPem: `KEY-OF-${String(inputs.tenantId)}`, sha256: `sha-${String(inputs.tenantId)}`, notAfter: "2031-01-01T00:00:00.000Z" }
-        : {};
+        : "masterKeyring" in inputs && "providers" in inputs
+          ? // EgressCredentials: one recognisable secret per tenant and bound provider (the real reader runs in egress-credentials.pg.test.ts).
+            {
+              secrets: Object.fromEntries((inputs.providers as string[]).map((p) => [p, { TOKEN: `SECRET-OF-${String(inputs.tenantId)}-${p}` }])),
+              versions: (inputs.providers as string[]).map((p) => `${p}/TOKEN@1`),
+            }
+          : {};
     default:
       return {};
   }
@@ -143,4 +149,9 @@ export function platformConfig(tenants: { id: string; slot?: number; presets?: s
     tenants,
     audit: { mode: "embedded" as const },
   };
+}
+
+/** Declares an OpenClawPlatform of these tenants (platformConfig) on a reset recorder; returns what it registered. */
+export function deployPlatform(recorder: MockRecorder, name: string, tenants: Parameters<typeof platformConfig>[0]): Promise<RecordedResource[]> {
+  return recorder.deploy(name, platformConfig(tenants));
 }

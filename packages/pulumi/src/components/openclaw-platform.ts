@@ -239,7 +239,16 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
       if (o === undefined) continue; // another host's part declares it
       const tn = `${o.hn}-${id}`;
       const network = new TenantNetwork(tn, { tenantId: id, slot: t.addresses.slot, addressPool: plan.addressPool, planned: t.addresses, namePrefix: plan.prefix }, o.opts);
-      const policy = new SandboxPolicy(tn, OpenClawPlatform.policyArgs(plan, t, o.egressNetwork.name, network.networkName), o.opts);
+      // Credential bindings: the proxy's include is read from the audit store (after its migrations) with the router's SELECT-only role.
+      const bound = t.policy.enforced.egress.some((r) => r.credentials !== undefined);
+      const policy = new SandboxPolicy(
+        tn,
+        {
+          ...OpenClawPlatform.policyArgs(plan, t, o.egressNetwork.name, network.networkName),
+          ...(bound ? { credentialStore: { connection: this.audit.services.router, masterKeyring: pulumi.secret(this.audit.masterKey.apply((k) => `1:${k}`)) } } : {}),
+        },
+        bound ? { ...o.opts, dependsOn: afterAudit } : o.opts,
+      );
       const gateway = new TenantGateway(
         tn,
         {

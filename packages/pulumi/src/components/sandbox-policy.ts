@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
@@ -13,8 +14,11 @@ import {
   type UnenforceableFeature,
 } from "@octw/contracts";
 import { SQUID_PORT, renderSquidConfig } from "../planners/squid-config.js";
-import { EGRESS_CA_DIR, egressInterception, upstreamCaCertsSchema } from "../planners/egress-interception.js";
+import { renderCredentialInclude } from "../planners/squid-credentials.js";
+import { EGRESS_CA_DIR, EGRESS_CREDENTIALS_FILE, EGRESS_CREDENTIALS_NAME, egressInterception, upstreamCaCertsSchema } from "../planners/egress-interception.js";
 import { EgressCa } from "./egress-ca.js";
+import { EgressCredentials } from "./egress-credentials.js";
+import type { AuditConnection } from "./audit-store.js";
 import { planTenantPolicy, type TenantPolicyPlan } from "../planners/tenant-policy.js";
 import type { ParsedInferencePolicy } from "@octw/contracts";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
@@ -101,6 +105,19 @@ export const sandboxPolicyArgsSchema = z
         // TypeScript only: a plan object, which the multi-language schema leaves out.
         internal: true,
       }),
+    credentialStore: z
+      .strictObject({
+        connection: z.custom<pulumi.Input<AuditConnection>>((v) => typeof v === "object" && v !== null, "must be an audit connection"),
+        masterKeyring: inputString,
+      })
+      .optional()
+      .meta({
+        description:
+          "Where the tenant's secrets are read for its credential-bound endpoints (`credential_binding`):\na role that may SELECT `tenant_secrets` and the master keyring (both secret). Required when the\npolicy binds credentials; the values reach only the proxy (a 0400 file), never the gateway.",
+        defaultText: "none: a policy with `credential_binding` is refused",
+        // TypeScript only: OpenClawPlatform passes its audit store's.
+        internal: true,
+      }),
   })
   .superRefine((a, ctx) => {
     if (a.planned === undefined) return;
@@ -123,6 +140,8 @@ export interface SandboxPolicyPlan {
   readonly gatewayFilesystem: GatewayFilesystemPlan;
   /** True when some endpoint has L7 rules: the proxy intercepts them with the tenant's own CA. */
   readonly interception: boolean;
+  /** Providers bound by `credential_binding` on enforced endpoints (their secrets go into the proxy's include). */
+  readonly boundProviders: readonly string[];
   /** The tenant's model providers through the inference router, when the policy has `inference`. */
   readonly inference?: ParsedInferencePolicy;
 }
@@ -170,6 +189,29 @@ export class SandboxPolicy extends pulumi.ComponentResource {
     // file on a volume of its own (written by a one-shot init container: the proxy's root is
     // read-only), never into the environment or an unmarked output.
     let ca: { volume: docker.Volume; init: docker.Container; cert: pulumi.Output<string>; sha256: pulumi.Output<string> } | undefined;
+    // Credential bindings: the tenant's bound secrets, read operator side, rendered into the
+    // proxy's include (secret), which the CA init writes beside the CA key (0400, the proxy's UID).
+    let credentialFile: { content: pulumi.Output<string>; versionsSha256: pulumi.Output<string> } | undefined;
+    if (plan.boundProviders.length > 0) {
+      // Present: plan() refuses bound providers without it.
+      const store = args.credentialStore!;
+      const read = new EgressCredentials(
+        `${name}-egress-credentials`,
+        { tenantId: args.tenantId, providers: [...plan.boundProviders], connection: store.connection, masterKeyring: store.masterKeyring },
+        // The component's own dependencies (the platform's audit store, i.e. its migrations) come first: the reader queries its table.
+        { parent: this, ...(opts?.dependsOn ? { dependsOn: opts.dependsOn } : {}) },
+      );
+      const rules = plan.enforced.egress;
+      credentialFile = {
+        content: pulumi.secret(
+          read.secrets.apply((byProvider) =>
+            renderCredentialInclude(rules, rules.flatMap((r, i) => (r.credentials ? [{ rule: i, secrets: byProvider[r.credentials.provider] ?? {} }] : []))).text,
+          ),
+        ),
+        // Names and versions only (public): the proxy is replaced when a bound secret changes.
+        versionsSha256: read.versions.apply((v) => createHash("sha256").update(JSON.stringify(v)).digest("hex")),
+      };
+    }
     if (plan.interception) {
       const authority = new EgressCa(`${name}-egress-ca`, { tenantId: args.tenantId, namePrefix: prefix }, { parent: this });
       const volume = new docker.Volume(
@@ -191,6 +233,7 @@ export class SandboxPolicy extends pulumi.ComponentResource {
               { path: files.caCert, content: authority.certPem },
               { path: files.caKey, content: pulumi.secret(authority.keyPem) },
               ...(files.upstreamCa ? [{ path: files.upstreamCa.path, content: files.upstreamCa.content }] : []),
+              ...(credentialFile ? [{ path: EGRESS_CREDENTIALS_NAME, content: credentialFile.content }] : []),
             ],
           }),
           labels: labelList({ "octw.tenant": args.tenantId, "octw.component": "egress-ca-init", "octw.managed-by": "pulumi" }),
@@ -214,7 +257,13 @@ export class SandboxPolicy extends pulumi.ComponentResource {
         // Not secret: the allowlist is reviewable config. Base64 keeps it one env line. The CA's
         // fingerprint (public) replaces the proxy when the CA is rotated.
         envs: ca
-          ? pulumi.all([ca.sha256]).apply(([sha]) => [`OCTW_SQUID_CONFIG_B64=${Buffer.from(plan.squidConfig).toString("base64")}`, `OCTW_EGRESS_CA_SHA256=${sha}`])
+          ? pulumi
+              .all([ca.sha256, credentialFile?.versionsSha256])
+              .apply(([sha, creds]) => [
+                `OCTW_SQUID_CONFIG_B64=${Buffer.from(plan.squidConfig).toString("base64")}`,
+                `OCTW_EGRESS_CA_SHA256=${sha}`,
+                ...(creds ? [`OCTW_EGRESS_CREDENTIALS_VERSIONS_SHA256=${creds}`] : []),
+              ])
           : [`OCTW_SQUID_CONFIG_B64=${Buffer.from(plan.squidConfig).toString("base64")}`],
         ...(ca ? { mounts: [{ type: "volume", source: ca.volume.name, target: EGRESS_CA_DIR, readOnly: true }] } : {}),
         healthcheck: {
@@ -260,7 +309,12 @@ export class SandboxPolicy extends pulumi.ComponentResource {
       subject,
     );
     const interception = enforced.egress.some((r) => r.l7 !== undefined);
+    const boundProviders = [...new Set(enforced.egress.flatMap((r) => (r.credentials ? [r.credentials.provider] : [])))].sort();
+    if (boundProviders.length > 0 && parsed.credentialStore === undefined) {
+      throw new OctwConfigError(subject, [{ path: "credentialStore", message: "is required: the policy binds credentials (credential_binding), whose secrets the proxy reads from the audit store's tenant_secrets" }]);
+    }
     return {
+      boundProviders,
       ...(inference ? { inference } : {}),
       enforced,
       squidConfig: renderSquidConfig({
@@ -268,6 +322,7 @@ export class SandboxPolicy extends pulumi.ComponentResource {
         rules: enforced.egress,
         ...(inference && parsed.inferenceRouter ? { inferenceRouter: parsed.inferenceRouter } : {}),
         ...(interception ? { tlsInterception: egressInterception(parsed.upstreamCaCerts ?? []).squid } : {}),
+        ...(boundProviders.length > 0 ? { credentialsInclude: EGRESS_CREDENTIALS_FILE } : {}),
       }),
       interception,
       proxyUrl: `http://${parsed.proxyAddress}:${SQUID_PORT}`,

@@ -12,6 +12,10 @@ export const EGRESS_CA_DIR = "/etc/octw-egress";
 const CA_CERT = "ca.pem";
 const CA_KEY = "ca.key";
 const UPSTREAM_CA = "upstream-ca.pem";
+/** The credential include (squid-credentials.ts): SECRET, a 0400 file like the CA key. */
+const CREDENTIALS = "credentials.conf";
+export const EGRESS_CREDENTIALS_FILE = `${EGRESS_CA_DIR}/${CREDENTIALS}`;
+export const EGRESS_CREDENTIALS_NAME = CREDENTIALS;
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 

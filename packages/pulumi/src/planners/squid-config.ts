@@ -40,6 +40,11 @@ export interface SquidConfigInput {
    * its model calls to the router too: those tunnels are allowed, to that address and port only.
    */
   readonly inferenceRouter?: { readonly address: string; readonly port: number };
+  /**
+   * The file holding the credential directives of bound endpoints (squid-credentials.ts; secret,
+   * so never part of this configuration); required when any rule has `credentials`.
+   */
+  readonly credentialsInclude?: string;
 }
 
 /**
@@ -67,6 +72,8 @@ function hostAcl(host: string): { type: "dstdomain" | "dstdom_regex"; value: str
 export function renderSquidConfig(input: SquidConfigInput): string {
   const l7 = input.rules.some((r) => r.l7 !== undefined);
   if (l7 && !input.tlsInterception) throw new Error("renderSquidConfig: rules with L7 checks need tlsInterception");
+  const bound = input.rules.some((r) => r.credentials !== undefined);
+  if (bound && !input.credentialsInclude) throw new Error("renderSquidConfig: rules with credentials need credentialsInclude");
   const tls = l7 ? input.tlsInterception : undefined;
   const lines: string[] = [
     `# OCTW egress proxy for tenant "${input.tenantId}" - generated, do not edit.`,
@@ -116,6 +123,8 @@ export function renderSquidConfig(input: SquidConfigInput): string {
   } else {
     lines.push("http_access deny !CONNECT");
   }
+  // Before every endpoint's allow: the include's refusals (fail closed) come first.
+  if (bound) lines.push(`include ${input.credentialsInclude!}`);
   // The router is an endpoint like the others, named by its address: `dstdomain -n` matches an
   // IP-literal target by its text (no lookup), so only a CONNECT to that very address passes — a
   // name that merely resolves to it (and perhaps elsewhere too) does not.

@@ -55,8 +55,9 @@ export function planTenantPolicy(input: TenantPolicyInput, subject: string, path
     throw new OctwConfigError(subject, err.problems.map((p) => ({ path: p.path.replace(/^policy/, pathPrefix), message: p.message })));
   }
   // The tenant's egress proxy intercepts endpoints with REST rules with the tenant's own CA
-  // (SandboxPolicy, EgressCa), so `protocol: rest` method/path rules are enforced.
-  const enforced = planEnforcement(merged, input.allowUnenforced ?? [], subject, pathPrefix, { l7Rest: true });
+  // (SandboxPolicy, EgressCa), so `protocol: rest` method/path rules are enforced; and it puts the
+  // tenant's secrets into bound endpoints' request headers (EgressCredentials, squid-credentials.ts).
+  const enforced = planEnforcement(merged, input.allowUnenforced ?? [], subject, pathPrefix, { l7Rest: true, credentials: true });
   if (merged.inference === undefined) return { enforced };
 
   const at = `${pathPrefix}.inference`;
