@@ -158,7 +158,8 @@ export async function decryptArchive(file: string, key: BackupKey, m: Manifest, 
     throw new RestoreRefused("format", "archive: cannot read the file");
   }
   if (!magic.equals(MAGIC)) throw new RestoreRefused("format", "archive: not an octw backup (bad magic)");
-  const decipher = createDecipheriv("aes-256-gcm", key.enc, Buffer.from(m.iv, "base64"));
+  // authTagLength: a shorter (truncated) tag is refused, never checked as a weaker tag
+  const decipher = createDecipheriv("aes-256-gcm", key.enc, Buffer.from(m.iv, "base64"), { authTagLength: 16 });
   decipher.setAAD(aad(m));
   const split: SplitTag = new SplitTag({
     flush(cb) {

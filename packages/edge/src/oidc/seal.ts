@@ -36,7 +36,7 @@ export class Sealer {
     const body = Buffer.from(m[2]!, "base64url");
     if (iv.length !== 12 || body.length < 17) return undefined;
     try {
-      const d = createDecipheriv("aes-256-gcm", this.key, iv);
+      const d = createDecipheriv("aes-256-gcm", this.key, iv, { authTagLength: 16 });
       d.setAAD(aad(purpose, origin));
       d.setAuthTag(body.subarray(body.length - 16));
       const text = Buffer.concat([d.update(body.subarray(0, body.length - 16)), d.final()]).toString("utf8");
