@@ -1,9 +1,10 @@
 /**
  * How the gateway's node runs: the memory and cold-start settings measured for issue 12
  * (bench/gateway-memory/measure.sh; figures in bench/gateway-memory/README.md). Pure data the
- * TenantGateway component puts into the container's environment. None of these settings turns
- * off an OpenClaw feature, plugin or channel: they change how V8 sizes its young generation and
- * where node keeps its compile cache, nothing a tenant's policy can enable.
+ * TenantGateway component puts into the container's environment and start command. None of these
+ * settings turns off an OpenClaw feature, plugin or channel: they change how V8 sizes its young
+ * generation, where node keeps its compile cache and whether OpenClaw keeps a private copy of its
+ * own Control UI assets — nothing a tenant's policy can enable.
  */
 import { OPENCLAW_STATE_DIR } from "./openclaw-config.js";
 
@@ -51,4 +52,35 @@ export function gatewayRuntimeEnv(input: GatewayRuntimeInput = {}): string[] {
   return Object.keys(env)
     .sort()
     .map((k) => `${k}=${env[k]!}`);
+}
+
+/**
+ * Where OpenClaw 2026.9.6 keeps its "retained" copies of the Control UI assets
+ * (`resolveStateDir()/cache/control-ui-assets`, src/gateway/control-ui-asset-retention.ts).
+ */
+export const GATEWAY_CONTROL_UI_RETENTION_PATH = `${OPENCLAW_STATE_DIR}/cache/control-ui-assets`;
+
+/**
+ * Shell commands (POSIX sh, run as the tenant's UID in the gateway container just before
+ * `exec openclaw gateway run`) that stop OpenClaw's Control UI asset retention; empty when lean
+ * is off.
+ *
+ * At every start OpenClaw copies all 1,554 bundled Control UI assets (52 MB) into the state
+ * volume and SHA-256-verifies every file of every retained generation — the "sidecars.control-ui-assets"
+ * task of its startup trace, which runs beside the rest of the startup on the gateway's one CPU.
+ * The copies serve only one purpose: a browser tab still showing an *older* OpenClaw build can
+ * lazy-load that build's chunks after an upgrade. Every current asset is served from the image
+ * itself (the retained copy is consulted only when the image lacks the file), precompressed and
+ * immutable as before. OpenClaw has no setting for this, so the path is made a (tenant-owned,
+ * empty) file: its `mkdir` then fails at once, it logs one "Control UI asset retention failed"
+ * warning, and serving is unchanged. An existing retained copy (52 MB of every tenant's volume,
+ * carried along by every backup) is removed once. The cost of a stale old-build tab: it reloads.
+ */
+export function gatewayStartPrelude(input: GatewayRuntimeInput = {}, stateDir: string = OPENCLAW_STATE_DIR): string {
+  if (input.lean === false) return "";
+  // stateDir is this module's constant (or a test's temporary directory), never tenant input.
+  if (!/^\/[\w./-]+$/.test(stateDir)) throw new RangeError("stateDir: must be an absolute path of letters, digits, _ . / -");
+  const r = `${stateDir}/cache/control-ui-assets`;
+  // Any failure leaves OpenClaw retaining as before; the gateway starts regardless (`;`, not `&&`).
+  return `if [ -L ${r} ] || [ ! -f ${r} ]; then rm -rf ${r} && mkdir -p ${stateDir}/cache && chmod 0700 ${stateDir}/cache && : > ${r} && chmod 0400 ${r}; fi;`;
 }
