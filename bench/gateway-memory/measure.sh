@@ -60,6 +60,9 @@ cg=/sys/fs/cgroup/memory/docker/$id
 [ -d "$cg" ] || cg=/sys/fs/cgroup/docker/$id
 echo "== $label  (env: ${*:-none}${GATEWAY_CMD:+; command: $GATEWAY_CMD})"
 echo "cold start to /readyz (wall ms/container CPU ms), run 1..$runs: ${starts[*]}"
+# All the CPU of the last start incl. the work OpenClaw defers past ready (sidecars), and the idle.
+echo "container CPU from the last start to this reading (ready + ${idle} s idle): $(( $(cat "/sys/fs/cgroup/cpuacct/docker/$id/cpuacct.usage" 2>/dev/null || echo 0) / 1000000 )) ms"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ -f "$cg/memory.usage_in_bytes" ]; then
   awk '{printf "cgroup usage %d MiB\n", $1/1048576}' "$cg/memory.usage_in_bytes"
   awk '$1=="total_rss"||$1=="total_cache"||$1=="total_shmem"||$1=="total_mapped_file"{printf "  %s %d MiB\n",$1,$2/1048576}' "$cg/memory.stat"
