@@ -22,6 +22,7 @@ beforeAll(async () => {
 describe("gateway runtime settings", () => {
   it("are exactly the measured ones, sorted, and nothing when lean is off", () => {
     expect(gatewayRuntimeEnv()).toEqual([
+      "GLIBC_TUNABLES=glibc.malloc.trim_threshold=131072:glibc.malloc.mmap_threshold=131072:glibc.malloc.arena_max=2",
       `NODE_COMPILE_CACHE=${OPENCLAW_STATE_DIR}/.cache/node-compile-cache`,
       "NODE_OPTIONS=--max-semi-space-size=1",
       "OPENCLAW_NO_RESPAWN=1",
@@ -40,6 +41,18 @@ describe("gateway runtime settings", () => {
     expect(run(nodeOptions)).toMatchObject({ status: 0, stderr: "" });
     // positive control: node does refuse a V8 flag outside its NODE_OPTIONS allow-list
     expect(run("--optimize-for-size")).toMatchObject({ status: 9, stderr: expect.stringMatching(/not allowed in NODE_OPTIONS/) as unknown });
+  });
+
+  it("set glibc malloc tunables that glibc (Debian 12's, the image's) actually applies", () => {
+    const tunables = gatewayRuntimeEnv().find((e) => e.startsWith("GLIBC_TUNABLES="))!.slice("GLIBC_TUNABLES=".length);
+    const listed = (env: Record<string, string>): Record<string, number> => {
+      const r = spawnSync("/lib64/ld-linux-x86-64.so.2", ["--list-tunables"], { env, encoding: "utf8" });
+      expect(r.status).toBe(0);
+      return Object.fromEntries([...r.stdout.matchAll(/^glibc\.malloc\.(trim_threshold|mmap_threshold|arena_max): (0x[0-9a-f]+)/gm)].map((m) => [m[1]!, Number(m[2])] as const));
+    };
+    expect(listed({ GLIBC_TUNABLES: tunables })).toEqual({ trim_threshold: 131072, mmap_threshold: 131072, arena_max: 2 });
+    // control: without them glibc reports its dynamic defaults (0), so the listing tells them apart
+    expect(listed({})).toEqual({ trim_threshold: 0, mmap_threshold: 0, arena_max: 0 });
   });
 
   it("reach every tenant's gateway container, and no other container", async () => {
