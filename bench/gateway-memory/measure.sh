@@ -11,6 +11,8 @@
 #   CONFIG_EXTRA='"plugins":{…}'  further top-level openclaw.json members
 #   GATEWAY_CMD="node --flag /usr/local/bin/openclaw gateway run"  (V8 flags NODE_OPTIONS refuses)
 #   LOG_FILE=path  keep the gateway's log there
+#   INIT_EXTRA='sh commands'  run by the (root) init container before the config is written, with
+#             the state volume at /state and $uid set (to lay out the volume as state-init would)
 set -euo pipefail
 label="$1"; shift
 image="${OCTW_IMAGE_OPENCLAW:?load /work/main/.octw/test-env.env first}"
@@ -24,7 +26,7 @@ addr="${sub%.0/28}.5"
 docker volume create "$vol" >/dev/null
 cfg='{"gateway":{"mode":"local","bind":"lan","port":18789,"trustedProxies":["'"${sub%.0/28}"'.2"],"auth":{"mode":"trusted-proxy","trustedProxy":{"userHeader":"x-octw-user"}},"controlUi":{"allowedOrigins":[]}},"update":{"checkOnStart":false}'"${CONFIG_EXTRA:+,$CONFIG_EXTRA}"'}'
 printf '%s\n' "$cfg" | docker run -i --name "$name-init" --network none --user 0:0 --cap-drop ALL --cap-add CHOWN --cap-add FOWNER \
-  -v "$vol:/state" --entrypoint /bin/sh "$image" -c "cat > /state/openclaw.json && chmod 0400 /state/openclaw.json && chown $uid:$uid /state/openclaw.json /state && chmod 0700 /state" >/dev/null
+  -v "$vol:/state" --entrypoint /bin/sh "$image" -c "uid=$uid; ${INIT_EXTRA:+$INIT_EXTRA && }cat > /state/openclaw.json && chmod 0400 /state/openclaw.json && chown $uid:$uid /state/openclaw.json /state && chmod 0700 /state" >/dev/null
 # shellcheck disable=SC2054 # the commas are NO_PROXY's own list syntax
 envs=(-e OPENCLAW_STATE_DIR=/var/lib/openclaw -e HOME=/var/lib/openclaw -e XDG_CACHE_HOME=/tmp/.cache -e OPENCLAW_CONFIG_READONLY=1
       -e OPENCLAW_NO_AUTO_UPDATE=1 -e OPENCLAW_DISABLE_BONJOUR=1 -e OPENCLAW_PROXY_URL=http://127.0.0.9:3128 -e HTTPS_PROXY=http://127.0.0.9:3128 -e NO_PROXY=localhost,127.0.0.1)
@@ -58,6 +60,9 @@ cg=/sys/fs/cgroup/memory/docker/$id
 [ -d "$cg" ] || cg=/sys/fs/cgroup/docker/$id
 echo "== $label  (env: ${*:-none}${GATEWAY_CMD:+; command: $GATEWAY_CMD})"
 echo "cold start to /readyz (wall ms/container CPU ms), run 1..$runs: ${starts[*]}"
+# All the CPU of the last start incl. the work OpenClaw defers past ready (sidecars), and the idle.
+echo "container CPU from the last start to this reading (ready + ${idle} s idle): $(( $(cat "/sys/fs/cgroup/cpuacct/docker/$id/cpuacct.usage" 2>/dev/null || echo 0) / 1000000 )) ms"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ -f "$cg/memory.usage_in_bytes" ]; then
   awk '{printf "cgroup usage %d MiB\n", $1/1048576}' "$cg/memory.usage_in_bytes"
   awk '$1=="total_rss"||$1=="total_cache"||$1=="total_shmem"||$1=="total_mapped_file"{printf "  %s %d MiB\n",$1,$2/1048576}' "$cg/memory.stat"

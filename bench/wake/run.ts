@@ -11,7 +11,7 @@
 // Needs DOCKER_HOST (unix socket) and OCTW_IMAGE_OPENCLAW. BENCH_RUNS (default 5) per case.
 import { randomBytes } from "node:crypto";
 import Dockerode from "dockerode";
-import { capacityReport, gatewayRuntimeEnv, renderOpenClawConfig, type SuspendPolicy } from "@octw/pulumi";
+import { capacityReport, gatewayRuntimeEnv, gatewayStartPrelude, renderOpenClawConfig, type SuspendPolicy } from "@octw/pulumi";
 import { Engine } from "../../packages/waker/src/engine";
 import { Waker } from "../../packages/waker/src/waker";
 import { atTheEdge } from "./edge";
@@ -70,7 +70,8 @@ async function main(): Promise<void> {
     const gw = await docker.createContainer({
       name: `${RUN}-gateway`, Hostname: `${RUN}-gateway`, Image: image, User: `${UID}:${UID}`,
       Labels: { ...labels, "octw.component": "gateway" },
-      Cmd: ["openclaw", "gateway", "run"],
+      // As TenantGateway starts it (its state check aside): the lean start prelude, then OpenClaw.
+      Cmd: ["/bin/sh", "-c", `${gatewayStartPrelude()} exec openclaw gateway run`],
       Env: ["OPENCLAW_STATE_DIR=/var/lib/openclaw", "HOME=/var/lib/openclaw", "XDG_CACHE_HOME=/tmp/.cache", "OPENCLAW_CONFIG_READONLY=1", "OPENCLAW_NO_AUTO_UPDATE=1", "OPENCLAW_DISABLE_BONJOUR=1", ...gatewayRuntimeEnv()],
       HostConfig: {
         ReadonlyRootfs: true, CapDrop: ["ALL"], SecurityOpt: ["no-new-privileges:true"], Memory: 1536 * 2 ** 20, MemorySwap: 1536 * 2 ** 20, NanoCpus: 1e9,

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { DEFAULT_GATEWAY_LIMITS, gatewayLimitsSchema, hardenedContainerArgs, labelList, tmpfsMountSchema, volumeInitArgs, REPLACE_ON_CHANGES, SUSPENDABLE_IGNORE_CHANGES } from "../planners/container-hardening.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OPENCLAW_PORT, OPENCLAW_STATE_DIR, renderOpenClawConfig } from "../planners/openclaw-config.js";
-import { gatewayRuntimeEnv } from "../planners/gateway-runtime.js";
+import { gatewayRuntimeEnv, gatewayStartPrelude } from "../planners/gateway-runtime.js";
 import { inferenceLocalPlan } from "../planners/inference-local.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 import { ScopeSchema, openclawModelsConfig, type ParsedInferencePolicy } from "@octw/contracts";
@@ -74,7 +74,7 @@ export const tenantGatewayArgsSchema = z.strictObject({
     .optional()
     .meta({
       description:
-        "The leaner node settings of `gatewayRuntimeEnv` (smaller V8 young generation, compile cache\nin the state volume, no self-respawn). They disable no OpenClaw feature.",
+        "The leaner settings of planners/gateway-runtime.ts (smaller V8 young generation, compile cache\nin the state volume, no self-respawn, no retained copy of the Control UI assets). They\ndisable no OpenClaw feature.",
       default: true,
     }),
 });
@@ -205,7 +205,7 @@ export class TenantGateway extends pulumi.ComponentResource {
         command: [
           "/bin/sh",
           "-c",
-          `if [ "$(stat -c %a:%u ${OPENCLAW_STATE_DIR})" != "700:$(id -u)" ] || [ ! -r ${OPENCLAW_STATE_DIR}/openclaw.json ]; then echo "octw: ${OPENCLAW_STATE_DIR} is not 0700 and owned by $(id -u), or openclaw.json is missing: state-init did not run" >&2; exit 78; fi; exec openclaw gateway run`,
+          `if [ "$(stat -c %a:%u ${OPENCLAW_STATE_DIR})" != "700:$(id -u)" ] || [ ! -r ${OPENCLAW_STATE_DIR}/openclaw.json ]; then echo "octw: ${OPENCLAW_STATE_DIR} is not 0700 and owned by $(id -u), or openclaw.json is missing: state-init did not run" >&2; exit 78; fi; ${gatewayStartPrelude({ lean: parsed.lean ?? true })} exec openclaw gateway run`,
         ],
         healthcheck: {
           // /healthz must answer JSON: the Control UI answers unknown paths with 200 HTML.
