@@ -123,11 +123,26 @@ describe("a platform on several hosts", () => {
     for (const u of gone) expect(name(u), u).toMatch(/^p-(bravo|waker)($|-)/);
     expect(gone.filter((u) => /^p-bravo($|-)/.test(name(u))).length).toBeGreaterThan(5);
     for (const u of created) expect(name(u), u).toMatch(/^p\.b-(bravo($|-)|waker)/);
-    // the one shared thing that changes: each edge's wake list (its state-init's config), as
-    // when a suspendable tenant is added or removed on one host: b's edge now wakes bravo, the local one no longer
+    // the one shared thing that changes: each edge's config (its state-init): b's edge now wakes
+    // bravo and no longer refuses it as hosted elsewhere, the local one the other way round
     expect(changed.map(name).sort()).toEqual(["p-edge-state-init", "p.b-edge-state-init"]);
     // the tenant's audit reader is of the platform, not of a host: untouched
     expect([...after.keys()].some((u) => name(u) === "p-bravo-audit-reader")).toBe(true);
+  });
+
+  it("each host's edge lists the other hosts' tenants as hosted elsewhere (421 there); one host lists none", async () => {
+    const edgeConfig = (rs: Map<string, Registration>, pulumiName: string) => {
+      const init = [...rs.values()].find((r) => r.urn.endsWith(`::${pulumiName}`))!;
+      const uploads = init.inputs.uploads as { file: string; content: string }[];
+      return JSON.parse(uploads.find((u) => u.file === "/state/config/config.json")!.content) as { routing: Record<string, unknown> };
+    };
+    const tenants = full().tenants as Record<string, unknown>[];
+    const rs = await program("p", full({ hosts: [{ name: "local" }, B, C] }, [{ ...tenants[0]!, host: "b" }, tenants[1]!, { id: "charlie", slot: 3, host: "b" }]));
+    expect(edgeConfig(rs, "p-edge-state-init").routing.hostedElsewhere).toEqual(["alpha", "charlie"]);
+    expect(edgeConfig(rs, "p.b-edge-state-init").routing.hostedElsewhere).toEqual(["bravo"]);
+    expect(edgeConfig(rs, "p.c-edge-state-init").routing.hostedElsewhere).toEqual(["alpha", "bravo", "charlie"]);
+    // control: the same tenants on one host: no such field, the config as it always was
+    expect(edgeConfig(await program("p", full()), "p-edge-state-init").routing).not.toHaveProperty("hostedElsewhere");
   });
 
   it("every Docker resource is registered with its host's explicit provider; the dynamic ones carry its endpoint", async () => {

@@ -129,6 +129,12 @@ export interface EdgeArgs {
    * @default - off: every tenant is always on
    */
   wake?: EdgeWakeArgs;
+  /**
+   * The platform's tenants another host's edge serves: this edge answers their requests 421
+   * Misdirected Request (recorded in the tenant's trail), never forwards them.
+   * @default - none (one host)
+   */
+  hostedElsewhere?: string[];
 }
 
 const inputString = z.custom<pulumi.Input<string>>((v) => typeof v === "string" || pulumi.Output.isInstance(v), "must be a string or a pulumi Output<string>");
@@ -162,6 +168,7 @@ const argsSchema = z.strictObject({
       tenants: z.record(z.string(), z.strictObject({ pauseAfterS: z.number().int().optional(), stopAfterS: z.number().int().optional() })),
     })
     .optional(),
+  hostedElsewhere: z.array(z.string()).optional(),
 });
 
 /** The edge's config file (not secret), validated with the edge's own schema. */
@@ -175,6 +182,7 @@ export function renderEdgeConfig(args: EdgeArgs): string {
       ...(args.hostDomain ? { hostDomain: args.hostDomain } : {}),
       pathRouting: !args.hostDomain, // path routing shares one origin between tenants: only when there is no host domain
       upstreamTemplate: `http://${prefix}-{tenant}-gateway:${OPENCLAW_PORT}`,
+      ...(args.hostedElsewhere?.length ? { hostedElsewhere: [...args.hostedElsewhere].sort() } : {}),
     },
     tenants: [],
     jwt: {

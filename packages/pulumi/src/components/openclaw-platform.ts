@@ -222,6 +222,8 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
             ...(e.oidc ? { oidc: edgeOidcArgs(e.oidc) } : {}),
             namePrefix: plan.prefix,
             ...(waker ? { wake: { wakerUrl: wakerUrl(plan.prefix), token: waker.token, tenants: suspendable } } : {}),
+            // The other hosts' tenants are refused here with 421, not forwarded (docs/multi-host.md).
+            ...(onHosts.length > 1 ? { hostedElsewhere: plan.tenants.filter((t) => !mine.has(t.config.id)).map((t) => t.config.id) } : {}),
           },
           { ...o.opts, dependsOn: [this.audit] },
         );
