@@ -6,7 +6,13 @@
 // endpoint (so no deployment splits across engines).
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { OpenClawPlatform, type OpenClawPlatformArgs } from "../src/index.js";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { parse as parseConnectionString } from "pg-connection-string";
+import { OpenClawPlatform, planPlatform, type OpenClawPlatformArgs } from "../src/index.js";
+import { withAuditCa } from "../src/components/audit-ca.js";
+import { CA_1 } from "./test-ca-certificates.js";
 import { PINNED, settle, unwrapSecrets } from "./harness.js";
 import { installRegisterOptionCapture, takeRegisterOptions } from "../../../test/realize/register-options.js";
 
@@ -143,6 +149,69 @@ describe("a platform on several hosts", () => {
     expect(edgeConfig(rs, "p.c-edge-state-init").routing.hostedElsewhere).toEqual(["alpha", "bravo", "charlie"]);
     // control: the same tenants on one host: no such field, the config as it always was
     expect(edgeConfig(await program("p", full()), "p-edge-state-init").routing).not.toHaveProperty("hostedElsewhere");
+  });
+
+  it("with audit.caCertificate every service on every host verifies the audit server against that CA (a file in its own volume, named by its URL); without, nothing changes", async () => {
+    const tenants = full().tenants as Record<string, unknown>[];
+    const hosts = { hosts: [{ name: "local" }, B] };
+    const placed = [tenants[0]!, { ...tenants[1]!, host: "b" }];
+    const withCa = await program("p", full({ ...hosts, audit: { ...(full().audit as object), caCertificate: CA_1 } }, placed));
+    const inits = [...withCa.values()].filter((r) => r.type === "docker:index/container:Container" && /-state-init$/.test(r.urn) && /(edge|waker|egress-audit|router)-state-init$/.test(r.inputs.name as string));
+    // local: edge, router (alpha has inference), shipper; b: edge, waker (bravo is suspendable), shipper
+    expect(inits.map((r) => r.urn.slice(r.urn.lastIndexOf("::") + 2)).sort()).toEqual(
+      ["p-edge-state-init", "p-egress-audit-state-init", "p-inference-router-state-init", "p.b-edge-state-init", "p.b-egress-audit-state-init", "p.b-waker-state-init"],
+    );
+    for (const init of inits) {
+      const uploads = init.inputs.uploads as { file: string; content: string }[];
+      expect(uploads.find((u) => u.file === "/state/config/audit-ca.pem")?.content, init.urn).toBe(CA_1);
+      const url = new URL(uploads.find((u) => /^\/state\/secrets\/(audit-)?db-url$/.test(u.file))!.content);
+      expect(url.searchParams.get("sslmode"), init.urn).toBe("verify-full");
+      // the path is where the service itself mounts that volume
+      const volume = (init.inputs.mounts as { source: string }[])[0]!.source;
+      const mountOf = (r: Registration) => ((r.inputs.mounts ?? []) as { target: string; source: string }[]).find((m) => m.source === volume);
+      const service = [...withCa.values()].find((r) => r.type === "docker:index/container:Container" && !/-init$/.test(r.inputs.name as string) && mountOf(r) !== undefined);
+      expect(service, `the service of ${init.urn}`).toBeDefined();
+      const stateDir = mountOf(service!)!.target;
+      expect(url.searchParams.get("sslrootcert"), init.urn).toBe(`${stateDir}/config/audit-ca.pem`);
+    }
+    // the schema migrations (run where pulumi runs) verify against it too
+    expect([...withCa.values()].find((r) => r.urn.endsWith("::p-audit-schema"))!.inputs.caCertificate).toBe(CA_1);
+    // control: the same platform without a CA has no such file and URLs as before
+    const without = await program("p", full(hosts, placed));
+    for (const r of without.values()) {
+      const uploads = (r.inputs.uploads ?? []) as { file: string; content: string }[];
+      expect(uploads.some((u) => u.file.endsWith("audit-ca.pem") || u.content.includes("sslrootcert")), r.urn).toBe(false);
+    }
+    expect([...without.values()].find((r) => r.urn.endsWith("::p-audit-schema"))!.inputs).not.toHaveProperty("caCertificate");
+  });
+
+  it("the libpq URL a service gets makes its Postgres client trust that CA (node-postgres reads sslrootcert)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "octw-audit-ca-"));
+    try {
+      const { url, files } = withAuditCa("postgres://u:p@audit.example.com:5432/octw_audit?sslmode=verify-full", CA_1, dir);
+      for (const f of files) {
+        mkdirSync(dirname(join(dir, f.path)), { recursive: true });
+        writeFileSync(join(dir, f.path), f.content);
+      }
+      const text = await new Promise<string>((resolve) => pulumi.output(url).apply(resolve));
+      const parsed = parseConnectionString(text) as { ssl: { ca?: string; rejectUnauthorized?: boolean } };
+      expect(parsed.ssl.ca).toBe(CA_1);
+      expect(parsed.ssl.rejectUnauthorized).not.toBe(false);
+      // control: the URL without it leaves the client with the public roots
+      expect((parseConnectionString("postgres://u:p@audit.example.com:5432/octw_audit?sslmode=verify-full") as { ssl: { ca?: string } }).ssl.ca).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("audit.caCertificate is refused where nothing would verify against it", () => {
+    for (const audit of [
+      { ...(full().audit as object), sslMode: "require", caCertificate: CA_1 },
+      { mode: "embedded", caCertificate: CA_1 },
+    ]) {
+      expect(() => planPlatform(full({ audit }) as unknown as OpenClawPlatformArgs, "t")).toThrow(/audit\.caCertificate: is used only by mode "external" with sslMode "verify-ca" or "verify-full"/);
+    }
+    expect(() => planPlatform(full({ audit: { ...(full().audit as object), caCertificate: "not a pem" } }) as unknown as OpenClawPlatformArgs, "t")).toThrow(/audit\.caCertificate: must be a PEM certificate/);
   });
 
   it("every Docker resource is registered with its host's explicit provider; the dynamic ones carry its endpoint", async () => {

@@ -8,6 +8,7 @@ import { hardenedContainerArgs, labelList, volumeInitArgs, REPLACE_ON_CHANGES } 
 import { afterSuccessOf, namePrefixSchema } from "./common.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
+import { auditCaCertificateSchema } from "./audit-ca.js";
 import { AuditSql } from "./audit-sql.js";
 
 /** What no OCTW audit role may ever have. */
@@ -52,6 +53,13 @@ export interface ExternalAuditStoreArgs {
    * @default "require"
    */
   sslMode?: "disable" | "require" | "verify-ca" | "verify-full";
+  /**
+   * PEM of the CA that issued the server's certificate: the schema migrations verify the server
+   * against it (the @pulumi/postgresql provider uses libpq's own trust: `PGSSLROOTCERT` on the
+   * machine that runs `pulumi up`). The platform hands it to its services too.
+   * @default - Node's public roots
+   */
+  caCertificate?: string;
 }
 
 export interface AuditStoreArgs {
@@ -109,6 +117,7 @@ const argsSchema = z
         adminUser: z.string().min(1),
         adminPassword: inputString,
         sslMode: z.enum(["disable", "require", "verify-ca", "verify-full"]).optional(),
+        caCertificate: auditCaCertificateSchema.optional(),
       })
       .optional(),
     databaseName: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, "must be a lowercase identifier").optional(),
@@ -298,6 +307,7 @@ export class AuditStore extends pulumi.ComponentResource {
         user: roles.owner,
         password: owner.password.result,
         sslMode,
+        ...(parsed.external?.caCertificate !== undefined ? { caCertificate: parsed.external.caCertificate } : {}),
         sql: migrationSql(roles),
       },
       { parent: this, dependsOn: [database, publicRevoke, ...Object.values(roleResources)] },

@@ -5,6 +5,7 @@ import { RoleScopesSchema, USER_HEADER, edgeJwtArgsSchema, parseEdgeConfig, type
 import { z } from "zod";
 import { labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
 import { afterSuccessOf, namePrefixSchema } from "./common.js";
+import { auditCaCertificateSchema, withAuditCa } from "./audit-ca.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { idpCaCertificateSchema } from "../planners/ca-certificate.js";
 import { OPENCLAW_PORT } from "../planners/openclaw-config.js";
@@ -96,6 +97,12 @@ export interface EdgeArgs {
    * @default - host routing off; path routing (`/t/<tenant>/`) only
    */
   hostDomain?: string;
+  /**
+   * PEM of the CA that issued the audit server's certificate: the service verifies the server
+   * against it (a file in its state volume, named by the URL's `sslrootcert`).
+   * @default - the URL's sslmode decides; verify-full then checks against Node's public roots
+   */
+  auditCaCertificate?: string;
   jwt: EdgeJwtArgs;
   /**
    * Role → OpenClaw operator scopes.
@@ -144,6 +151,7 @@ const argsSchema = z.strictObject({
   ingressNetworkName: inputString,
   controlNetworkName: inputString,
   auditConnectionUrl: inputString,
+  auditCaCertificate: auditCaCertificateSchema.optional(),
   hostPort: z.number().int().min(1).max(65535).optional(),
   hostIp: z.ipv4().optional(),
   hostDomain: z.string().optional(),
@@ -248,6 +256,7 @@ export class Edge extends pulumi.ComponentResource {
     const labels = (component: string) => labelList({ "octw.component": component, "octw.managed-by": "pulumi" });
     const image = new docker.RemoteImage(`${name}-image`, { name: parsed.image, keepLocally: true }, { parent: this });
     const volume = new docker.Volume(`${name}-state`, { name: `${prefix}-edge-state`, driver: "local", labels: labels("edge-state") }, { parent: this });
+    const auditCa = withAuditCa(parsed.auditConnectionUrl, parsed.auditCaCertificate, STATE_DIR);
     // Delivers the config and the audit URL into the edge's volume (see volumeInitArgs).
     const init = new docker.Container(
       `${name}-state-init`,
@@ -261,7 +270,8 @@ export class Edge extends pulumi.ComponentResource {
           // The secrets first: the edge re-reads its config as soon as it changes, and the
           // config names them.
           files: [
-            { path: "secrets/audit-db-url", content: pulumi.secret(parsed.auditConnectionUrl) },
+            { path: "secrets/audit-db-url", content: pulumi.secret(auditCa.url) },
+            ...auditCa.files,
             ...(args.oidc ? [{ path: "secrets/oidc-session-key", content: pulumi.secret(args.oidc.sessionKey) }] : []),
             ...(args.oidc?.clientSecret !== undefined ? [{ path: "secrets/oidc-client-secret", content: pulumi.secret(args.oidc.clientSecret) }] : []),
             ...(parsed.wake ? [{ path: "secrets/waker-token", content: pulumi.secret(parsed.wake.token) }] : []),

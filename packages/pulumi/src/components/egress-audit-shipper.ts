@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
 import { afterSuccessOf, namePrefixSchema } from "./common.js";
+import { auditCaCertificateSchema, withAuditCa } from "./audit-ca.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 
@@ -21,6 +22,12 @@ export interface EgressAuditShipperArgs {
   /** The control network, where the audit Postgres is (its only network). */
   controlNetworkName: pulumi.Input<string>;
   /** URL of the shipper's own audit role (`AuditStore.services.shipper`: appends `egress.denied` only). Secret; a 0400 file. */
+  /**
+   * PEM of the CA that issued the audit server's certificate: the service verifies the server
+   * against it (a file in its state volume, named by the URL's `sslrootcert`).
+   * @default - the URL's sslmode decides; verify-full then checks against Node's public roots
+   */
+  auditCaCertificate?: string;
   auditConnectionUrl: pulumi.Input<string>;
   /** GID that owns the engine socket on the host (the shipper joins that group, nothing more). */
   dockerSocketGid: number;
@@ -47,6 +54,7 @@ const argsSchema = z.strictObject({
   allowUnpinnedImage: z.boolean().optional(),
   controlNetworkName: z.custom<pulumi.Input<string>>((v) => v !== undefined && v !== null, "is required"),
   auditConnectionUrl: z.custom<pulumi.Input<string>>((v) => v !== undefined && v !== null, "is required"),
+  auditCaCertificate: auditCaCertificateSchema.optional(),
   dockerSocketGid: z.number().int().min(1, "must be the socket's group (not root)").max(2 ** 31 - 2),
   dockerSocketPath: z.string().startsWith("/").optional(),
   proxyLabels: z.record(z.string(), z.string()),
@@ -88,6 +96,7 @@ export class EgressAuditShipper extends pulumi.ComponentResource {
       checkpointPath: `${STATE_DIR}/checkpoints.json`,
       audit: { connectionUrlFile: `${STATE_DIR}/secrets/audit-db-url`, spoolPath: `${STATE_DIR}/audit.spool` },
     };
+    const auditCa = withAuditCa(parsed.auditConnectionUrl, parsed.auditCaCertificate, STATE_DIR);
     const init = new docker.Container(
       `${name}-state-init`,
       {
@@ -99,7 +108,8 @@ export class EgressAuditShipper extends pulumi.ComponentResource {
           volumeName: volume.name,
           files: [
             { path: "config/config.json", content: `${JSON.stringify(config, null, 2)}\n` },
-            { path: "secrets/audit-db-url", content: pulumi.secret(parsed.auditConnectionUrl) },
+            { path: "secrets/audit-db-url", content: pulumi.secret(auditCa.url) },
+            ...auditCa.files,
           ],
         }),
         labels: labels("egress-audit-state-init"),

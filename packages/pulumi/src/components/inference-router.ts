@@ -6,6 +6,7 @@ import { INIT_MOUNT, labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHAN
 import { ServiceConfigFile } from "./service-config-file.js";
 import type { EngineConnection } from "./engine-request.js";
 import { afterSuccessOf, namePrefixSchema } from "./common.js";
+import { auditCaCertificateSchema, withAuditCa } from "./audit-ca.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 
@@ -39,6 +40,12 @@ export interface InferenceRouterArgs {
    * appends `inference.call` and `secret.read`, nothing else). Secret; a 0400 file.
    */
   databaseUrl: pulumi.Input<string>;
+  /**
+   * PEM of the CA that issued the audit server's certificate: the service verifies the server
+   * against it (a file in its state volume, named by the URL's `sslrootcert`).
+   * @default - the URL's sslmode decides; verify-full then checks against Node's public roots
+   */
+  auditCaCertificate?: string;
   /** Master keyring `<version>:<base64 32 bytes>` for tenant secrets. Secret; a 0400 file. */
   masterKeyring: pulumi.Input<string>;
   /** The tenants it serves (token digests, never tokens). */
@@ -74,6 +81,7 @@ const argsSchema = z.strictObject({
   controlNetworkName: inputAny,
   engine: inputAny.optional(),
   databaseUrl: inputAny,
+  auditCaCertificate: auditCaCertificateSchema.optional(),
   masterKeyring: inputAny,
   tenants: inputAny,
   namePrefix: namePrefixSchema.optional(),
@@ -125,6 +133,7 @@ export class InferenceRouter extends pulumi.ComponentResource {
     // Sorted by tenant id: the order of the platform's tenant list is not a change of the router's.
     const hatch = parsed.insecureProvidersForTests;
     const config = pulumi.output(args.tenants).apply((t) => renderRouterConfig([...t].sort((a, b) => a.id.localeCompare(b.id)), hatch, parsed.platformNetworks));
+    const auditCa = withAuditCa(args.databaseUrl, parsed.auditCaCertificate, STATE_DIR);
     const init = new docker.Container(
       `${name}-state-init`,
       {
@@ -137,7 +146,8 @@ export class InferenceRouter extends pulumi.ComponentResource {
           files: [
             // makes config/ (0700, the router's); config.json itself is a ServiceConfigFile
             { path: "config/README", content: "config.json here is written by the platform's ServiceConfigFile (the tenant list); it changes in place\n" },
-            { path: "secrets/db-url", content: pulumi.secret(args.databaseUrl) },
+            { path: "secrets/db-url", content: pulumi.secret(auditCa.url) },
+            ...auditCa.files,
             { path: "secrets/master-keyring", content: pulumi.secret(args.masterKeyring) },
           ],
         }),

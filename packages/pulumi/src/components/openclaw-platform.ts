@@ -165,6 +165,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
                 adminPassword: a.adminPassword!,
                 ...(a.port ? { port: a.port } : {}),
                 ...(a.sslMode ? { sslMode: a.sslMode } : {}),
+                ...(a.caCertificate !== undefined ? { caCertificate: a.caCertificate } : {}),
               },
             }),
       },
@@ -173,6 +174,8 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
       home.opts,
     );
 
+    // Every service verifies the audit server against the operator's CA, when one is named.
+    const auditCa = a.caCertificate !== undefined ? { auditCaCertificate: a.caCertificate } : {};
     // Per host: its waker, edge and egress-audit shipper, for the tenants placed on it.
     const services = onHosts.map((o) => {
       const mine = new Set(o.tenants);
@@ -182,6 +185,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
         allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
         controlNetworkName: o.controlNetwork.name,
         auditConnectionUrl: pulumi.secret(role.apply(postgresUrl)),
+        ...auditCa,
         dockerSocketGid: socket.dockerSocketGid,
         ...(socket.dockerSocketPath ? { dockerSocketPath: socket.dockerSocketPath } : {}),
       });
@@ -213,6 +217,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
             controlNetworkName: o.controlNetwork.name,
             // Each service gets its own role, which may append only its own event types.
             auditConnectionUrl: pulumi.secret(this.audit.services.edge.apply(postgresUrl)),
+            ...auditCa,
             ...(e.hostPort ? { hostPort: e.hostPort } : {}),
             ...(e.hostIp ? { hostIp: e.hostIp } : {}),
             ...(e.cpus !== undefined ? { cpus: e.cpus } : {}),
@@ -320,6 +325,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
           controlNetworkName: o.controlNetwork.name,
           ...engineInput(o.engine),
           databaseUrl: pulumi.secret(this.audit.services.router.apply(postgresUrl)),
+          ...auditCa,
           masterKeyring: pulumi.secret(this.audit.masterKey.apply((k) => `1:${k}`)),
           tenants: pulumi.all(routerEntries.get(o.plan.name)!),
           namePrefix: plan.prefix,

@@ -6,6 +6,7 @@ import { labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 import { afterSuccessOf, namePrefixSchema } from "./common.js";
+import { auditCaCertificateSchema, withAuditCa } from "./audit-ca.js";
 
 /** The waker image's own UID:GID (images/waker). */
 export const WAKER_UID = 10005;
@@ -36,6 +37,12 @@ export interface WakerArgs {
   /** The control network (its only network): the edge reaches it there, tenants are not on it. */
   controlNetworkName: pulumi.Input<string>;
   /** Audit writer URL. Secret; delivered as a 0400 file. */
+  /**
+   * PEM of the CA that issued the audit server's certificate: the service verifies the server
+   * against it (a file in its state volume, named by the URL's `sslrootcert`).
+   * @default - the URL's sslmode decides; verify-full then checks against Node's public roots
+   */
+  auditCaCertificate?: string;
   auditConnectionUrl: pulumi.Input<string>;
   /** GID that owns the engine socket on the host (the waker joins that group, nothing more). */
   dockerSocketGid: number;
@@ -61,6 +68,7 @@ const argsSchema = z.strictObject({
   allowUnpinnedImage: z.boolean().optional(),
   controlNetworkName: z.custom<pulumi.Input<string>>((v) => v !== undefined && v !== null, "is required"),
   auditConnectionUrl: z.custom<pulumi.Input<string>>((v) => v !== undefined && v !== null, "is required"),
+  auditCaCertificate: auditCaCertificateSchema.optional(),
   dockerSocketGid: z.number().int().min(1, "must be the socket's group (not root)").max(2 ** 31 - 2),
   dockerSocketPath: z.string().startsWith("/", "must be an absolute path").optional(),
   wakeTimeoutMs: z.number().int().min(1_000).max(600_000).optional(),
@@ -104,6 +112,7 @@ export class Waker extends pulumi.ComponentResource {
       wakeTimeoutMs: parsed.wakeTimeoutMs ?? 60_000,
       audit: { connectionUrlFile: `${STATE_DIR}/secrets/audit-db-url`, spoolPath: `${STATE_DIR}/audit.spool` },
     };
+    const auditCa = withAuditCa(parsed.auditConnectionUrl, parsed.auditCaCertificate, STATE_DIR);
     const init = new docker.Container(
       `${name}-state-init`,
       {
@@ -116,7 +125,8 @@ export class Waker extends pulumi.ComponentResource {
           files: [
             { path: "config/config.json", content: `${JSON.stringify(config, null, 2)}\n` },
             { path: "secrets/waker-token", content: pulumi.secret(token.result) },
-            { path: "secrets/audit-db-url", content: pulumi.secret(parsed.auditConnectionUrl) },
+            { path: "secrets/audit-db-url", content: pulumi.secret(auditCa.url) },
+            ...auditCa.files,
           ],
         }),
         labels: labels("waker-state-init"),
