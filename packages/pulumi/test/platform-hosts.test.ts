@@ -174,15 +174,17 @@ describe("a platform on several hosts", () => {
       const stateDir = mountOf(service!)!.target;
       expect(url.searchParams.get("sslrootcert"), init.urn).toBe(`${stateDir}/config/audit-ca.pem`);
     }
-    // the schema migrations (run where pulumi runs) verify against it too
-    expect([...withCa.values()].find((r) => r.urn.endsWith("::p-audit-schema"))!.inputs.caCertificate).toBe(CA_1);
+    // the SQL the program runs itself (schema migrations, each tenant reader's binding) verifies against it too
+    const sqlOf = (rs: Map<string, Registration>) => [...rs.values()].filter((r) => r.type === "pulumi-nodejs:dynamic:Resource" && "sql" in r.inputs);
+    expect(sqlOf(withCa).map((r) => r.urn.slice(r.urn.lastIndexOf("::") + 2)).sort()).toEqual(["p-alpha-audit-reader-binding", "p-audit-schema", "p-bravo-audit-reader-binding"]);
+    for (const r of sqlOf(withCa)) expect(r.inputs.caCertificate, r.urn).toBe(CA_1);
     // control: the same platform without a CA has no such file and URLs as before
     const without = await program("p", full(hosts, placed));
     for (const r of without.values()) {
       const uploads = (r.inputs.uploads ?? []) as { file: string; content: string }[];
       expect(uploads.some((u) => u.file.endsWith("audit-ca.pem") || u.content.includes("sslrootcert")), r.urn).toBe(false);
     }
-    expect([...without.values()].find((r) => r.urn.endsWith("::p-audit-schema"))!.inputs).not.toHaveProperty("caCertificate");
+    for (const r of sqlOf(without)) expect(r.inputs, r.urn).not.toHaveProperty("caCertificate");
   });
 
   it("the libpq URL a service gets makes its Postgres client trust that CA (node-postgres reads sslrootcert)", async () => {

@@ -158,6 +158,8 @@ export class AuditStore extends pulumi.ComponentResource {
   /** Master key for tenant secrets, base64. Secret. */
   declare readonly masterKey: pulumi.Output<string>;
   declare readonly container?: docker.Container;
+  /** The external server's CA (`external.caCertificate`): every connection the platform makes verifies against it. */
+  declare readonly caCertificate?: string;
 
   constructor(name: string, args: AuditStoreArgs, opts?: pulumi.ComponentResourceOptions) {
     const parsed = AuditStore.validate(name, args);
@@ -336,6 +338,7 @@ export class AuditStore extends pulumi.ComponentResource {
     this.services = Object.freeze(Object.fromEntries(SERVICE_ROLES.map((k) => [k, connection(roles[k], service[k].password.result)])) as Record<ServiceRole, pulumi.Output<AuditConnection>>);
     this.provider = provider;
     this.schema = schema;
+    if (parsed.external?.caCertificate !== undefined) this.caCertificate = parsed.external.caCertificate;
     this.masterKey = parsed.masterKey
       ? pulumi.secret(parsed.masterKey)
       : pulumi.secret(new random.RandomBytes(`${name}-master-key`, { length: 32 }, { parent: this }).base64);

@@ -33,6 +33,8 @@ function ownerFields(audit: AuditStore): OwnerFields {
       user: owner.apply((o) => o.user),
       password: owner.apply((o) => o.password),
       sslMode: owner.apply((o) => o.sslMode),
+      // a private CA (external store): the bindings verify the server like the migrations do
+      ...(audit.caCertificate !== undefined ? { caCertificate: audit.caCertificate } : {}),
     };
     ownerFieldsOf.set(audit, f);
   }
