@@ -142,11 +142,15 @@ beforeAll(async () => {
   rm = createRealizingMocks({ runId, docker: dk, extraEngines: [b.host], log: (l) => process.env.OCTW_REALIZE_VERBOSE && console.log(`[realize] ${l}`) });
   await pulumi.runtime.setMocks(rm.mocks, "octw-two-hosts", "test", false);
   const platform = new OpenClawPlatform("p", config);
-  // Per host, the DNS control: an internal network like a tenant's with the engine's default DNS.
+  // Per host, the DNS control: a container with the engine's default DNS on a plain bridge, whose
+  // lookups do reach the fake DNS — so "seen 0" for a tenant is the tenant's containment, not a
+  // blind observer. (Not an internal network as in isolation.test.ts: on engine b, in its own
+  // namespace, a lookup from an internal network without the fix was not forwarded at all —
+  // measured in this suite's first run, ENOTFOUND on a vs EAI_AGAIN and nothing seen on b.)
   for (const name of ["a", "b"] as const) {
     const provider = platform.hosts[name]!.provider;
     const opts = provider ? { provider } : {};
-    const net = new docker.Network(`ctl-internal-${name}`, { name: `${prefix}-ctl-internal`, driver: "bridge", internal: true, ipamConfigs: [{ subnet: `10.203.${h}.16/28` }] }, opts);
+    const net = new docker.Network(`ctl-plain-${name}`, { name: `${prefix}-ctl-plain`, driver: "bridge", internal: false, ipamConfigs: [{ subnet: `10.203.${h}.16/28` }] }, opts);
     new docker.Container(
       `ctl-dns-open-${name}`,
       { name: `${prefix}-ctl-dns-open`, image: images.openclaw, user: "4242:4242", command: ["sleep", "infinity"], networksAdvanced: [{ name: net.name }], destroyGraceSeconds: 0 },
@@ -277,7 +281,7 @@ describe("the attack suite's probes on each host", () => {
       ]);
     });
 
-    it(`host ${hn}: no DNS query leaves a tenant's network (control: the engine's default path does forward)`, async () => {
+    it(`host ${hn}: no DNS query leaves a tenant's network (control: the engine's default DNS path reaches the observer)`, async () => {
       const me = T[H[hn].tenants[0]]!;
       const tk = { t: token(`${hn}-exfil`), open: token(`${hn}-exfil-open`) };
       const look = (id: string, name: string, user?: string) => nodeProbe<{ ok: boolean; addr?: string; err?: string }>(H[hn].docker, id, P.DNS_PROBE, [name], user ? { user } : {});
@@ -286,7 +290,7 @@ describe("the attack suite's probes on each host", () => {
       rows(`host ${hn} dns`, [
         table.add(`${hn}8 ${me.id} looks up an outside name`, "no query reaches any DNS server", `${a.ok ? "resolved" : a.err}; seen ${dns!.seen(tk.t).length}`, dns!.seen(tk.t).length === 0),
         table.add(`${hn}8 ${me.id} resolves its own proxy (control)`, "container names resolve", own.ok ? String(own.addr) : String(own.err), own.ok && own.addr === me.egressIp),
-        table.add(`${hn}8 internal network, default DNS (control)`, "query reaches the fake DNS: the channel exists there", `${open.ok ? "resolved" : open.err}; seen ${dns!.seen(tk.open).length}`, dns!.seen(tk.open).length > 0),
+        table.add(`${hn}8 plain bridge, default DNS (control)`, "query reaches the fake DNS: the observer sees this engine", `${open.ok ? "resolved" : open.err}; seen ${dns!.seen(tk.open).length}`, dns!.seen(tk.open).length > 0),
       ]);
     });
   }
