@@ -2,6 +2,7 @@
 // the statements the upstream provider (cyrilgdn/terraform-provider-postgresql) issues: a Grant
 // or DefaultPrivileges first revokes what the role had on those objects and then grants exactly
 // the listed privileges; a Role's memberships, search_path and timeouts are role settings.
+import { readFileSync } from "node:fs";
 import pg from "pg";
 import { bool, checkFields, fail, num, str, strList } from "./field-check";
 
@@ -11,7 +12,8 @@ export interface PgTarget {
   user: string;
   password: string;
   database: string;
-  ssl: boolean;
+  /** false: plaintext; "require": TLS without verification; verify: TLS checked against `ca` (and the host name, verify-full). */
+  ssl: false | "require" | { ca: string; verifyHost: boolean };
   connectTimeoutS: number;
 }
 
@@ -31,7 +33,11 @@ export function pgTargetFromProvider(name: string, a: Record<string, unknown>): 
   const scheme = str(T_PROVIDER, name, "scheme", a.scheme);
   if (scheme && scheme !== "postgres") fail(T_PROVIDER, name, "scheme", `("${scheme}") only "postgres" is implemented`);
   const sslmode = str(T_PROVIDER, name, "sslmode", a.sslmode) ?? str(T_PROVIDER, name, "sslMode", a.sslMode) ?? "prefer";
-  if (!["disable", "require", "prefer"].includes(sslmode)) fail(T_PROVIDER, name, "sslmode", `("${sslmode}") implemented: disable, require, prefer`);
+  if (!["disable", "require", "prefer", "verify-ca", "verify-full"].includes(sslmode)) fail(T_PROVIDER, name, "sslmode", `("${sslmode}") implemented: disable, require, prefer, verify-ca, verify-full`);
+  // verify-*: libpq's own trust, as the real provider (lib/pq) reads it: the PGSSLROOTCERT file.
+  const verify = sslmode === "verify-ca" || sslmode === "verify-full";
+  const rootCert = process.env.PGSSLROOTCERT;
+  if (verify && !rootCert) fail(T_PROVIDER, name, "sslmode", `("${sslmode}") needs PGSSLROOTCERT naming the CA file where the program runs (as libpq does)`);
   const decode = (v: unknown) => (typeof v === "string" && v !== "" ? (JSON.parse(v) as unknown) : v);
   const port = decode(a.port);
   const host = str(T_PROVIDER, name, "host", a.host);
@@ -44,7 +50,7 @@ export function pgTargetFromProvider(name: string, a: Record<string, unknown>): 
     user,
     password: str(T_PROVIDER, name, "password", a.password) ?? "",
     database: str(T_PROVIDER, name, "database", a.database) ?? "postgres",
-    ssl: sslmode === "require",
+    ssl: verify ? { ca: readFileSync(rootCert!, "utf8"), verifyHost: sslmode === "verify-full" } : sslmode === "require" ? "require" : false,
     connectTimeoutS: Number(decode(a.connectTimeout) ?? 30),
   };
 }
@@ -56,7 +62,8 @@ const roleRef = (r: string): string => (r.toLowerCase() === "public" ? "PUBLIC" 
 export async function withPg<T>(t: PgTarget, database: string | undefined, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({
     host: t.host, port: t.port, user: t.user, password: t.password, database: database ?? t.database,
-    ssl: t.ssl ? { rejectUnauthorized: false } : false, connectionTimeoutMillis: Math.min(t.connectTimeoutS, 30) * 1000,
+    ssl: t.ssl === false ? false : t.ssl === "require" ? { rejectUnauthorized: false } : { ca: t.ssl.ca, rejectUnauthorized: true, ...(t.ssl.verifyHost ? {} : { checkServerIdentity: () => undefined }) },
+    connectionTimeoutMillis: Math.min(t.connectTimeoutS, 30) * 1000,
   });
   await c.connect();
   try {

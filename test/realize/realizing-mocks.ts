@@ -148,7 +148,7 @@ export function createResourceRealizer(opts: RealizingMocksOptions): ResourceRea
     return {
       host: u.hostname, port: Number(u.port || 5432), user: decodeURIComponent(u.username),
       password: decodeURIComponent(u.password), database: u.pathname.slice(1) || "postgres",
-      ssl: u.searchParams.get("sslmode") === "require", connectTimeoutS: 30,
+      ssl: u.searchParams.get("sslmode") === "require" ? "require" : false, connectTimeoutS: 30,
     };
   };
 

@@ -20,6 +20,10 @@ export interface SecondEngine {
   tls: { ca: string; cert: string; key: string };
   /** a CA the engine does not trust (negative controls) */
   otherCa: string;
+  /** the network namespace it runs in (`nsenter --net=/run/netns/<netns>` runs a command there) */
+  netns: string;
+  /** the first engine's machine on the veth pair, as the second's side sees it */
+  peerAddress: string;
   stop(): Promise<void>;
 }
 
@@ -41,7 +45,18 @@ function makeCerts(dir: string, address: string): void {
 }
 
 /** Starts the engine; rejects (after cleaning up) when it does not answer over TLS within `timeoutMs`. */
-export async function startSecondEngine(runId: string, log: (l: string) => void = () => undefined, timeoutMs = 90_000): Promise<SecondEngine> {
+export interface SecondEngineOptions {
+  /** the engine's `--dns` (its containers' upstream resolvers), e.g. the suite's fake DNS */
+  dns?: string[];
+  /**
+   * A default route over the veth pair: the namespace then reaches the first machine's own
+   * addresses (the suite's fake outside and DNS servers, a test's audit server) — as a second
+   * host reaches its neighbours. Without it only the veth peer is routed.
+   */
+  routeOut?: boolean;
+}
+
+export async function startSecondEngine(runId: string, log: (l: string) => void = () => undefined, timeoutMs = 90_000, opts: SecondEngineOptions = {}): Promise<SecondEngine> {
   // short paths: containerd's sockets live under the exec root and unix socket paths are short
   const dir = `/tmp/oe${runId.slice(-6)}`;
   const ns = `octw${runId.slice(-8)}`;
@@ -78,7 +93,9 @@ export async function startSecondEngine(runId: string, log: (l: string) => void 
     sh("ip", ["link", "set", nsSide, "netns", ns]);
     sh("ip", ["addr", "add", `10.211.${third}.1/30`, "dev", hostSide]);
     sh("ip", ["link", "set", hostSide, "up"]);
-    for (const args of [["addr", "add", `${address}/30`, "dev", nsSide], ["link", "set", nsSide, "up"], ["link", "set", "lo", "up"]]) {
+    const nsIp = [["addr", "add", `${address}/30`, "dev", nsSide], ["link", "set", nsSide, "up"], ["link", "set", "lo", "up"]];
+    if (opts.routeOut) nsIp.push(["route", "add", "default", "via", `10.211.${third}.1`]);
+    for (const args of nsIp) {
       sh("nsenter", [`--net=/run/netns/${ns}`, "ip", ...args]);
     }
     const socket = `${dir}/docker.sock`;
@@ -89,6 +106,7 @@ export async function startSecondEngine(runId: string, log: (l: string) => void 
         "--data-root", `${dir}/data`, "--exec-root", `${dir}/exec`, "--pidfile", `${dir}/docker.pid`,
         "-H", `unix://${socket}`, "-H", `tcp://${address}:2376`,
         "--tlsverify", "--tlscacert", `${dir}/tls/ca.pem`, "--tlscert", `${dir}/tls/server.pem`, "--tlskey", `${dir}/tls/server.key`,
+        ...(opts.dns ?? []).flatMap((d) => ["--dns", d]),
       ],
       { stdio: ["ignore", "ignore", "pipe"] },
     );
@@ -107,7 +125,7 @@ export async function startSecondEngine(runId: string, log: (l: string) => void 
       }
     }
     log(`second engine up at tcp://${address}:2376 (netns ${ns})`);
-    return { host: `tcp://${address}:2376`, address, socket, docker: client, tls, otherCa: readFileSync(`${dir}/tls/other-ca.pem`, "utf8"), stop };
+    return { host: `tcp://${address}:2376`, address, socket, docker: client, tls, otherCa: readFileSync(`${dir}/tls/other-ca.pem`, "utf8"), netns: ns, peerAddress: `10.211.${third}.1`, stop };
   } catch (e) {
     await stop();
     throw e;

@@ -230,6 +230,19 @@ export const EdgeConfigSchema = z
           .string()
           .regex(/^http:\/\/[a-z0-9.-]*\{tenant\}[a-z0-9.-]*:\d{1,5}$/, "http://<host containing {tenant}>:<port>, e.g. http://octw-{tenant}-gateway:18789")
           .optional(),
+        /**
+         * Tenants of the platform that another host's edge serves (from the platform's placement).
+         * A request for one of them, with a valid token of that tenant, is answered 421 Misdirected
+         * Request and recorded in the tenant's trail; it is never forwarded (docs/multi-host.md).
+         * A token of another tenant gets what it gets for a tenant of this host (403), so a user
+         * learns nothing about where other tenants are. The answer names no host or address: the
+         * client's fix is to resolve the tenant's name again.
+         */
+        hostedElsewhere: z
+          .array(z.string().regex(TENANT_ID_PATTERN, "a tenant id (lower-case DNS label)"))
+          .max(100_000)
+          .refine((ids) => new Set(ids).size === ids.length, "tenant ids must be unique")
+          .default([]),
       })
       .prefault({}),
     tenants: z.array(TenantRouteSchema).refine(
@@ -320,6 +333,13 @@ export const EdgeConfigSchema = z
     const reserved = new Set([c.headers.user, "x-openclaw-scopes"]);
     if (reserved.size !== 2) {
       ctx.addIssue({ code: "custom", path: ["headers", "user"], message: "must not be x-openclaw-scopes" });
+    }
+    const elsewhere = new Set(c.routing.hostedElsewhere);
+    c.tenants.forEach((t, i) => {
+      if (elsewhere.has(t.id)) ctx.addIssue({ code: "custom", path: ["tenants", i, "id"], message: "is also in routing.hostedElsewhere: a tenant is served by one host's edge" });
+    });
+    for (const id of Object.keys(c.wake?.tenants ?? {})) {
+      if (elsewhere.has(id)) ctx.addIssue({ code: "custom", path: ["wake", "tenants", id], message: "is also in routing.hostedElsewhere: only this host's tenants are woken here" });
     }
     if (Object.keys(c.roles).length === 0) {
       ctx.addIssue({ code: "custom", path: ["roles"], message: "define at least one role" });

@@ -9,6 +9,7 @@ import type { DecisionAudit } from "./decision-audit";
 import { readCookie } from "./headers";
 import { isNavigation } from "./oidc/gate";
 import { scopesForRoleClaim } from "./roles";
+import { hostedElsewhere } from "./elsewhere";
 import { requestTargetProblem, resolveRoute } from "./routing";
 import type { EdgeState } from "./state";
 import { extractToken, type TokenResult } from "./token";
@@ -39,7 +40,9 @@ export function createDecide(state: EdgeState, upstreams: Upstreams, auditor: Bu
     // so a denial after an idle spell is not recorded without its tenant (FINDINGS.md 10). Names
     // that resolve to nothing (attacker-chosen) stay out. An allowed request needs the same
     // lookup a few lines on, so it costs nothing extra.
-    const knownTenant = route.kind === "none" ? null : upstreams.knownNow(route.tenant) || (await upstreams.entry(route.tenant)) !== undefined ? route.tenant : null;
+    // A tenant another host serves is the platform's too: its denials here belong to its trail.
+    const knownTenant =
+      route.kind === "none" ? null : hostedElsewhere(config, route.tenant) || upstreams.knownNow(route.tenant) || (await upstreams.entry(route.tenant)) !== undefined ? route.tenant : null;
     const cookie = config.cookie.enabled ? readCookie(req.headers.cookie, config.cookie.name) : undefined;
     const { token, source } = extractToken(req.headers.authorization, cookie);
     if (oidcGate !== undefined && route.kind === "host" && oidcGate.isLocal(route.localPath)) {
@@ -81,6 +84,16 @@ export function createDecide(state: EdgeState, upstreams: Upstreams, auditor: Bu
       return deny(ctx, 403, "origin_mismatch", { tenant: knownTenant, actor: v.sub, role: null });
     }
     if (route.kind === "none") return deny(ctx, 404, "no_route", { tenant: null, actor: v.sub, role: null });
+    if (hostedElsewhere(config, route.tenant)) {
+      // Refused, not forwarded (docs/multi-host.md): placement is the plan's, so a copy of the
+      // tenant left on this host (a move) is never served either. Another tenant's token gets
+      // the 403 a tenant of this host would give, so nobody learns where other tenants are; the
+      // tenant's own user learns only that this edge is the wrong one (no host, no address: the
+      // client's fix is to resolve the tenant's name again).
+      const who = { tenant: route.tenant, actor: v.sub, role: null };
+      if (v.tenant !== route.tenant) return deny(ctx, 403, "tenant_mismatch", who);
+      return deny(ctx, 421, "hosted_elsewhere", who);
+    }
     let entry: { route: TenantRoute; target: URL; unresolved?: boolean } | undefined = await upstreams.entry(route.tenant);
     const tpl = state.config.routing.upstreamTemplate;
     // A stopped gateway has no DNS name: a suspendable tenant is woken, not answered 404.

@@ -49,6 +49,7 @@ export const PUBLIC_ERROR: Record<number, string> = {
   404: "not_found",
   405: "method_not_allowed",
   413: "payload_too_large",
+  421: "misdirected_request",
   429: "rate_limited",
   502: "bad_gateway",
   503: "unavailable",

@@ -96,7 +96,7 @@ function maximal(): Record<string, unknown> {
     ],
     audit: {
       mode: "external", host: "audit.example.com", port: 5432, adminUser: "octw_admin", adminPassword: "p".repeat(24),
-      sslMode: "verify-full", databaseName: "octw_audit", masterKey: "k".repeat(44),
+      sslMode: "verify-full", caCertificate: UPSTREAM_CA, databaseName: "octw_audit", masterKey: "k".repeat(44),
     },
   };
 }

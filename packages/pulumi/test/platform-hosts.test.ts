@@ -5,7 +5,14 @@
 // host's explicit provider, and every dynamic resource that talks to an engine carries its host's
 // endpoint (so no deployment splits across engines).
 import { beforeAll, describe, expect, it } from "vitest";
-import { OpenClawPlatform, type OpenClawPlatformArgs } from "../src/index.js";
+import * as pulumi from "@pulumi/pulumi";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { parse as parseConnectionString } from "pg-connection-string";
+import { OpenClawPlatform, planPlatform, type OpenClawPlatformArgs } from "../src/index.js";
+import { withAuditCa } from "../src/components/audit-ca.js";
+import { CA_1 } from "./test-ca-certificates.js";
 import { HOST_B, HOST_C, INFERENCE, collect, multiHostConfig, recordRegistrations, type Registration, type Registrations } from "./registrations.js";
 
 beforeAll(() => recordRegistrations());
@@ -71,11 +78,91 @@ describe("a platform on several hosts", () => {
     for (const u of gone) expect(name(u), u).toMatch(/^p-(bravo|waker)($|-)/);
     expect(gone.filter((u) => /^p-bravo($|-)/.test(name(u))).length).toBeGreaterThan(5);
     for (const u of created) expect(name(u), u).toMatch(/^p\.b-(bravo($|-)|waker)/);
-    // the one shared thing that changes: each edge's wake list (its state-init's config), as
-    // when a suspendable tenant is added or removed on one host: b's edge now wakes bravo, the local one no longer
+    // the one shared thing that changes: each edge's config (its state-init): b's edge now wakes
+    // bravo and no longer refuses it as hosted elsewhere, the local one the other way round
     expect(changed.map(name).sort()).toEqual(["p-edge-state-init", "p.b-edge-state-init"]);
     // the tenant's audit reader is of the platform, not of a host: untouched
     expect([...after.keys()].some((u) => name(u) === "p-bravo-audit-reader")).toBe(true);
+  });
+
+  it("each host's edge lists the other hosts' tenants as hosted elsewhere (421 there); one host lists none", async () => {
+    const edgeConfig = (rs: Map<string, Registration>, pulumiName: string) => {
+      const init = [...rs.values()].find((r) => r.urn.endsWith(`::${pulumiName}`))!;
+      const uploads = init.inputs.uploads as { file: string; content: string }[];
+      return JSON.parse(uploads.find((u) => u.file === "/state/config/config.json")!.content) as { routing: Record<string, unknown> };
+    };
+    const tenants = full().tenants as Record<string, unknown>[];
+    const rs = await program("p", full({ hosts: [{ name: "local" }, B, C] }, [{ ...tenants[0]!, host: "b" }, tenants[1]!, { id: "charlie", slot: 3, host: "b" }]));
+    expect(edgeConfig(rs, "p-edge-state-init").routing.hostedElsewhere).toEqual(["alpha", "charlie"]);
+    expect(edgeConfig(rs, "p.b-edge-state-init").routing.hostedElsewhere).toEqual(["bravo"]);
+    expect(edgeConfig(rs, "p.c-edge-state-init").routing.hostedElsewhere).toEqual(["alpha", "bravo", "charlie"]);
+    // control: the same tenants on one host: no such field, the config as it always was
+    expect(edgeConfig(await program("p", full()), "p-edge-state-init").routing).not.toHaveProperty("hostedElsewhere");
+  });
+
+  it("with audit.caCertificate every service on every host verifies the audit server against that CA (a file in its own volume, named by its URL); without, nothing changes", async () => {
+    const tenants = full().tenants as Record<string, unknown>[];
+    const hosts = { hosts: [{ name: "local" }, B] };
+    const placed = [tenants[0]!, { ...tenants[1]!, host: "b" }];
+    const withCa = await program("p", full({ ...hosts, audit: { ...(full().audit as object), caCertificate: CA_1 } }, placed));
+    const inits = [...withCa.values()].filter((r) => r.type === "docker:index/container:Container" && /-state-init$/.test(r.urn) && /(edge|waker|egress-audit|router)-state-init$/.test(r.inputs.name as string));
+    // local: edge, router (alpha has inference), shipper; b: edge, waker (bravo is suspendable), shipper
+    expect(inits.map((r) => r.urn.slice(r.urn.lastIndexOf("::") + 2)).sort()).toEqual(
+      ["p-edge-state-init", "p-egress-audit-state-init", "p-inference-router-state-init", "p.b-edge-state-init", "p.b-egress-audit-state-init", "p.b-waker-state-init"],
+    );
+    for (const init of inits) {
+      const uploads = init.inputs.uploads as { file: string; content: string }[];
+      expect(uploads.find((u) => u.file === "/state/config/audit-ca.pem")?.content, init.urn).toBe(CA_1);
+      const url = new URL(uploads.find((u) => /^\/state\/secrets\/(audit-)?db-url$/.test(u.file))!.content);
+      expect(url.searchParams.get("sslmode"), init.urn).toBe("verify-full");
+      // the path is where the service itself mounts that volume
+      const volume = (init.inputs.mounts as { source: string }[])[0]!.source;
+      const mountOf = (r: Registration) => ((r.inputs.mounts ?? []) as { target: string; source: string }[]).find((m) => m.source === volume);
+      const service = [...withCa.values()].find((r) => r.type === "docker:index/container:Container" && !/-init$/.test(r.inputs.name as string) && mountOf(r) !== undefined);
+      expect(service, `the service of ${init.urn}`).toBeDefined();
+      const stateDir = mountOf(service!)!.target;
+      expect(url.searchParams.get("sslrootcert"), init.urn).toBe(`${stateDir}/config/audit-ca.pem`);
+    }
+    // the SQL the program runs itself (schema migrations, each tenant reader's binding) verifies against it too
+    const sqlOf = (rs: Map<string, Registration>) => [...rs.values()].filter((r) => r.type === "pulumi-nodejs:dynamic:Resource" && "sql" in r.inputs);
+    expect(sqlOf(withCa).map((r) => r.urn.slice(r.urn.lastIndexOf("::") + 2)).sort()).toEqual(["p-alpha-audit-reader-binding", "p-audit-schema", "p-bravo-audit-reader-binding"]);
+    for (const r of sqlOf(withCa)) expect(r.inputs.caCertificate, r.urn).toBe(CA_1);
+    // control: the same platform without a CA has no such file and URLs as before
+    const without = await program("p", full(hosts, placed));
+    for (const r of without.values()) {
+      const uploads = (r.inputs.uploads ?? []) as { file: string; content: string }[];
+      expect(uploads.some((u) => u.file.endsWith("audit-ca.pem") || u.content.includes("sslrootcert")), r.urn).toBe(false);
+    }
+    for (const r of sqlOf(without)) expect(r.inputs, r.urn).not.toHaveProperty("caCertificate");
+  });
+
+  it("the libpq URL a service gets makes its Postgres client trust that CA (node-postgres reads sslrootcert)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "octw-audit-ca-"));
+    try {
+      const { url, files } = withAuditCa("postgres://u:p@audit.example.com:5432/octw_audit?sslmode=verify-full", CA_1, dir);
+      for (const f of files) {
+        mkdirSync(dirname(join(dir, f.path)), { recursive: true });
+        writeFileSync(join(dir, f.path), f.content);
+      }
+      const text = await new Promise<string>((resolve) => pulumi.output(url).apply(resolve));
+      const parsed = parseConnectionString(text) as { ssl: { ca?: string; rejectUnauthorized?: boolean } };
+      expect(parsed.ssl.ca).toBe(CA_1);
+      expect(parsed.ssl.rejectUnauthorized).not.toBe(false);
+      // control: the URL without it leaves the client with the public roots
+      expect((parseConnectionString("postgres://u:p@audit.example.com:5432/octw_audit?sslmode=verify-full") as { ssl: { ca?: string } }).ssl.ca).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("audit.caCertificate is refused where nothing would verify against it", () => {
+    for (const audit of [
+      { ...(full().audit as object), sslMode: "require", caCertificate: CA_1 },
+      { mode: "embedded", caCertificate: CA_1 },
+    ]) {
+      expect(() => planPlatform(full({ audit }) as unknown as OpenClawPlatformArgs, "t")).toThrow(/audit\.caCertificate: is used only by mode "external" with sslMode "verify-ca" or "verify-full"/);
+    }
+    expect(() => planPlatform(full({ audit: { ...(full().audit as object), caCertificate: "not a pem" } }) as unknown as OpenClawPlatformArgs, "t")).toThrow(/audit\.caCertificate: must be a PEM certificate/);
   });
 
   it("every Docker resource is registered with its host's explicit provider; the dynamic ones carry its endpoint", async () => {

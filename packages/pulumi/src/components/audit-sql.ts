@@ -9,6 +9,8 @@ export interface AuditSqlArgs {
   user: pulumi.Input<string>;
   password: pulumi.Input<string>;
   sslMode: pulumi.Input<string>;
+  /** PEM of the CA the server's certificate is verified against (instead of Node's public roots). */
+  caCertificate?: pulumi.Input<string>;
   /** Idempotent SQL from `@octw/audit`: the migration script (`migrationSql`) or a reader binding. */
   sql: string;
 }
@@ -20,6 +22,7 @@ interface SchemaInputs {
   user: string;
   password: string;
   sslMode: string;
+  caCertificate?: string;
   sql: string;
   sqlSha256: string;
 }
@@ -37,7 +40,10 @@ async function applySql(inputs: SchemaInputs): Promise<void> {
     database: inputs.database,
     user: inputs.user,
     password: inputs.password,
-    ssl: inputs.sslMode === "disable" ? false : { rejectUnauthorized: inputs.sslMode === "verify-full" || inputs.sslMode === "verify-ca" },
+    ssl:
+      inputs.sslMode === "disable"
+        ? false
+        : { rejectUnauthorized: inputs.sslMode === "verify-full" || inputs.sslMode === "verify-ca", ...(inputs.caCertificate !== undefined ? { ca: inputs.caCertificate } : {}) },
     connectionTimeoutMillis: 30_000,
   });
   await client.connect();

@@ -8,6 +8,7 @@ import { hardenedContainerArgs, labelList, volumeInitArgs, REPLACE_ON_CHANGES } 
 import { afterSuccessOf, inputString, namePrefixSchema } from "./common.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
+import { auditCaCertificateSchema } from "./audit-ca.js";
 import { AuditSql } from "./audit-sql.js";
 
 /** What no OCTW audit role may ever have. */
@@ -47,6 +48,11 @@ const externalAuditStoreArgsSchema = z
     adminUser: z.string().min(1).meta({ description: "A role allowed to create databases and roles." }),
     adminPassword: inputString,
     sslMode: z.enum(["disable", "require", "verify-ca", "verify-full"]).optional().meta({ description: "libpq sslmode.", default: "require" }),
+    caCertificate: auditCaCertificateSchema.optional().meta({
+      description:
+        "PEM of the CA that issued the server's certificate: the schema migrations verify the server\nagainst it (the @pulumi/postgresql provider uses libpq's own trust: `PGSSLROOTCERT` on the\nmachine that runs `pulumi up`). The platform hands it to its services too.",
+      defaultText: "Node's public roots",
+    }),
   })
   .meta({ id: "ExternalAuditStoreArgs" });
 export type ExternalAuditStoreArgs = z.input<typeof externalAuditStoreArgsSchema>;
@@ -101,6 +107,8 @@ export interface AuditStoreLike {
   readonly schema?: AuditSql;
   readonly owner: pulumi.Output<AuditConnection>;
   readonly masterKey: pulumi.Output<string>;
+  /** The external server's CA, when the operator names one (`external.caCertificate`). */
+  readonly caCertificate?: string;
 }
 
 /**
@@ -130,6 +138,8 @@ export class AuditStore extends pulumi.ComponentResource {
   /** Master key for tenant secrets, base64. Secret. */
   declare readonly masterKey: pulumi.Output<string>;
   declare readonly container?: docker.Container;
+  /** The external server's CA (`external.caCertificate`): every connection the platform makes verifies against it. */
+  declare readonly caCertificate?: string;
 
   constructor(name: string, args: AuditStoreArgs, opts?: pulumi.ComponentResourceOptions) {
     const parsed = AuditStore.validate(name, args);
@@ -272,6 +282,7 @@ export class AuditStore extends pulumi.ComponentResource {
         user: roles.owner,
         password: owner.password.result,
         sslMode,
+        ...(parsed.external?.caCertificate !== undefined ? { caCertificate: parsed.external.caCertificate } : {}),
         sql: migrationSql(roles),
       },
       { parent: this, dependsOn: [database, publicRevoke, ...Object.values(roleResources)] },
@@ -300,6 +311,7 @@ export class AuditStore extends pulumi.ComponentResource {
     this.services = Object.freeze(Object.fromEntries(SERVICE_ROLES.map((k) => [k, connection(roles[k], service[k].password.result)])) as Record<ServiceRole, pulumi.Output<AuditConnection>>);
     this.provider = provider;
     this.schema = schema;
+    if (parsed.external?.caCertificate !== undefined) this.caCertificate = parsed.external.caCertificate;
     this.masterKey = parsed.masterKey
       ? pulumi.secret(parsed.masterKey)
       : pulumi.secret(new random.RandomBytes(`${name}-master-key`, { length: 32 }, { parent: this }).base64);

@@ -5,6 +5,7 @@ import { RoleScopesSchema, USER_HEADER, edgeJwtArgsSchema, parseEdgeConfig, type
 import { z } from "zod";
 import { labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
 import { afterSuccessOf, inputString, namePrefixSchema } from "./common.js";
+import { auditCaCertificateArg, withAuditCa } from "./audit-ca.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { idpCaCertificateSchema } from "../planners/ca-certificate.js";
 import { OPENCLAW_PORT } from "../planners/openclaw-config.js";
@@ -75,6 +76,7 @@ export const edgeArgsSchema = z.strictObject({
   ingressNetworkName: inputString.meta({ description: "Non-internal network that carries the published port." }),
   controlNetworkName: inputString.meta({ description: "The control network, where the audit Postgres is." }),
   auditConnectionUrl: inputString.meta({ description: "URL of the edge's own audit role (`AuditStore.services.edge`: appends `edge.*` decisions only). Secret; a 0400 file." }),
+  auditCaCertificate: auditCaCertificateArg,
   hostPort: z.number().int().min(1).max(65535).optional().meta({ description: "Host port the edge is published on.", default: 8443 }),
   hostIp: z.ipv4().optional().meta({ description: "Host address the port binds to.", default: "127.0.0.1" }),
   hostDomain: z
@@ -101,6 +103,14 @@ export const edgeArgsSchema = z.strictObject({
       default: 1,
     }),
   wake: edgeWakeArgsSchema.optional().meta({ description: "Idle suspend and wake on request.", defaultText: "off: every tenant is always on" }),
+  hostedElsewhere: z
+    .array(z.string())
+    .optional()
+    .meta({
+      description:
+        "The platform's tenants another host's edge serves: this edge answers their requests 421\nMisdirected Request (recorded in the tenant's trail), never forwards them.",
+      defaultText: "none (one host)",
+    }),
 });
 export type EdgeArgs = z.input<typeof edgeArgsSchema>;
 
@@ -115,6 +125,7 @@ export function renderEdgeConfig(args: EdgeArgs): string {
       ...(args.hostDomain ? { hostDomain: args.hostDomain } : {}),
       pathRouting: !args.hostDomain, // path routing shares one origin between tenants: only when there is no host domain
       upstreamTemplate: `http://${prefix}-{tenant}-gateway:${OPENCLAW_PORT}`,
+      ...(args.hostedElsewhere?.length ? { hostedElsewhere: [...args.hostedElsewhere].sort() } : {}),
     },
     tenants: [],
     jwt: {
@@ -180,6 +191,7 @@ export class Edge extends pulumi.ComponentResource {
     const labels = (component: string) => labelList({ "octw.component": component, "octw.managed-by": "pulumi" });
     const image = new docker.RemoteImage(`${name}-image`, { name: parsed.image, keepLocally: true }, { parent: this });
     const volume = new docker.Volume(`${name}-state`, { name: `${prefix}-edge-state`, driver: "local", labels: labels("edge-state") }, { parent: this });
+    const auditCa = withAuditCa(parsed.auditConnectionUrl, parsed.auditCaCertificate, STATE_DIR);
     // Delivers the config and the audit URL into the edge's volume (see volumeInitArgs).
     const init = new docker.Container(
       `${name}-state-init`,
@@ -193,7 +205,8 @@ export class Edge extends pulumi.ComponentResource {
           // The secrets first: the edge re-reads its config as soon as it changes, and the
           // config names them.
           files: [
-            { path: "secrets/audit-db-url", content: pulumi.secret(parsed.auditConnectionUrl) },
+            { path: "secrets/audit-db-url", content: pulumi.secret(auditCa.url) },
+            ...auditCa.files,
             ...(args.oidc ? [{ path: "secrets/oidc-session-key", content: pulumi.secret(args.oidc.sessionKey) }] : []),
             ...(args.oidc?.clientSecret !== undefined ? [{ path: "secrets/oidc-client-secret", content: pulumi.secret(args.oidc.clientSecret) }] : []),
             ...(parsed.wake ? [{ path: "secrets/waker-token", content: pulumi.secret(parsed.wake.token) }] : []),

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
 import { afterSuccessOf, engineSocketFields, namePrefixSchema, presentInput } from "./common.js";
+import { auditCaCertificateArg, withAuditCa } from "./audit-ca.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 
@@ -18,6 +19,7 @@ export const egressAuditShipperArgsSchema = z.strictObject({
   auditConnectionUrl: presentInput<string>().meta({
     description: "URL of the shipper's own audit role (`AuditStore.services.shipper`: appends `egress.denied` only). Secret; a 0400 file.",
   }),
+  auditCaCertificate: auditCaCertificateArg,
   ...engineSocketFields("the shipper"),
   proxyLabels: z.record(z.string(), z.string()).meta({ description: "Labels an egress proxy must carry to be followed (e.g. this platform's `octw.platform`)." }),
   windowMs: z.number().int().min(1000).max(3_600_000).optional().meta({ description: "Aggregation window: a retry loop within it is one event with a count.", default: 10000 }),
@@ -59,6 +61,7 @@ export class EgressAuditShipper extends pulumi.ComponentResource {
       checkpointPath: `${STATE_DIR}/checkpoints.json`,
       audit: { connectionUrlFile: `${STATE_DIR}/secrets/audit-db-url`, spoolPath: `${STATE_DIR}/audit.spool` },
     };
+    const auditCa = withAuditCa(parsed.auditConnectionUrl, parsed.auditCaCertificate, STATE_DIR);
     const init = new docker.Container(
       `${name}-state-init`,
       {
@@ -70,7 +73,8 @@ export class EgressAuditShipper extends pulumi.ComponentResource {
           volumeName: volume.name,
           files: [
             { path: "config/config.json", content: `${JSON.stringify(config, null, 2)}\n` },
-            { path: "secrets/audit-db-url", content: pulumi.secret(parsed.auditConnectionUrl) },
+            { path: "secrets/audit-db-url", content: pulumi.secret(auditCa.url) },
+            ...auditCa.files,
           ],
         }),
         labels: labels("egress-audit-state-init"),

@@ -6,6 +6,7 @@ import { INIT_MOUNT, labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHAN
 import { ServiceConfigFile } from "./service-config-file.js";
 import type { EngineConnection } from "./engine-request.js";
 import { afterSuccessOf, namePrefixSchema, presentInput } from "./common.js";
+import { auditCaCertificateArg, withAuditCa } from "./audit-ca.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 
@@ -33,6 +34,7 @@ export const inferenceRouterArgsSchema = z.strictObject({
     description:
       "URL of the router's own audit role (`AuditStore.services.router`: reads `tenant_secrets`,\nappends `inference.call` and `secret.read`, nothing else). Secret; a 0400 file.",
   }),
+  auditCaCertificate: auditCaCertificateArg,
   masterKeyring: presentInput<string>().meta({ description: "Master keyring `<version>:<base64 32 bytes>` for tenant secrets. Secret; a 0400 file." }),
   tenants: presentInput<RouterTenantEntry[]>().meta({ description: "The tenants it serves (token digests, never tokens)." }),
   namePrefix: namePrefixSchema.optional().meta({ default: "octw" }),
@@ -100,6 +102,7 @@ export class InferenceRouter extends pulumi.ComponentResource {
     // Sorted by tenant id: the order of the platform's tenant list is not a change of the router's.
     const hatch = parsed.insecureProvidersForTests;
     const config = pulumi.output(args.tenants).apply((t) => renderRouterConfig([...t].sort((a, b) => a.id.localeCompare(b.id)), hatch, parsed.platformNetworks));
+    const auditCa = withAuditCa(args.databaseUrl, parsed.auditCaCertificate, STATE_DIR);
     const init = new docker.Container(
       `${name}-state-init`,
       {
@@ -112,7 +115,8 @@ export class InferenceRouter extends pulumi.ComponentResource {
           files: [
             // makes config/ (0700, the router's); config.json itself is a ServiceConfigFile
             { path: "config/README", content: "config.json here is written by the platform's ServiceConfigFile (the tenant list); it changes in place\n" },
-            { path: "secrets/db-url", content: pulumi.secret(args.databaseUrl) },
+            { path: "secrets/db-url", content: pulumi.secret(auditCa.url) },
+            ...auditCa.files,
             { path: "secrets/master-keyring", content: pulumi.secret(args.masterKeyring) },
           ],
         }),

@@ -154,6 +154,9 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
     this.audit = part ? sharedAuditOf(name, plan, part, this) : new AuditStore(`${name}-audit`, platformAuditStoreArgs(plan, home.controlNetwork.name), home.opts);
     const afterAudit = this.audit instanceof AuditStore ? [this.audit] : [];
 
+    // Every service verifies the audit server against the operator's CA, when one is named.
+    const auditCaCertificate = plan.config.audit.caCertificate;
+    const auditCa = auditCaCertificate !== undefined ? { auditCaCertificate } : {};
     // Per host: its waker, edge and egress-audit shipper, for the tenants placed on it.
     const services = onHosts.map((o) => {
       const mine = new Set(o.tenants);
@@ -163,6 +166,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
         allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
         controlNetworkName: o.controlNetwork.name,
         auditConnectionUrl: pulumi.secret(role.apply(postgresUrl)),
+        ...auditCa,
         dockerSocketGid: socket.dockerSocketGid,
         ...(socket.dockerSocketPath ? { dockerSocketPath: socket.dockerSocketPath } : {}),
       });
@@ -194,6 +198,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
             controlNetworkName: o.controlNetwork.name,
             // Each service gets its own role, which may append only its own event types.
             auditConnectionUrl: pulumi.secret(this.audit.services.edge.apply(postgresUrl)),
+            ...auditCa,
             ...(e.hostPort ? { hostPort: e.hostPort } : {}),
             ...(e.hostIp ? { hostIp: e.hostIp } : {}),
             ...(e.cpus !== undefined ? { cpus: e.cpus } : {}),
@@ -203,6 +208,8 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
             ...(e.oidc ? { oidc: edgeOidcArgs(e.oidc) } : {}),
             namePrefix: plan.prefix,
             ...(waker ? { wake: { wakerUrl: wakerUrl(plan.prefix), token: waker.token, tenants: suspendable } } : {}),
+            // The other hosts' tenants are refused here with 421, not forwarded (docs/multi-host.md).
+            ...(plan.hosts.length > 1 ? { hostedElsewhere: plan.tenants.filter((t) => !mine.has(t.config.id)).map((t) => t.config.id) } : {}),
           },
           { ...o.opts, dependsOn: afterAudit },
         );
@@ -309,6 +316,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
           controlNetworkName: o.controlNetwork.name,
           ...engineInput(o.engine),
           databaseUrl: pulumi.secret(this.audit.services.router.apply(postgresUrl)),
+          ...auditCa,
           masterKeyring: pulumi.secret(this.audit.masterKey.apply((k) => `1:${k}`)),
           tenants: pulumi.all(routerEntries.get(o.plan.name)!),
           namePrefix: plan.prefix,
@@ -402,6 +410,7 @@ export function platformAuditStoreArgs(plan: PlatformPlan, controlNetworkName: p
             adminPassword: a.adminPassword!,
             ...(a.port ? { port: a.port } : {}),
             ...(a.sslMode ? { sslMode: a.sslMode } : {}),
+            ...(a.caCertificate !== undefined ? { caCertificate: a.caCertificate } : {}),
           },
         }),
   };

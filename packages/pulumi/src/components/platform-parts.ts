@@ -68,6 +68,7 @@ export function sharedAuditOf(name: string, plan: PlatformPlan, part: HostPart, 
     provider,
     owner: pulumi.secret(shared.apply((s) => s.owner)),
     masterKey: pulumi.secret(shared.apply((s) => s.masterKey)),
+    ...(a.caCertificate !== undefined ? { caCertificate: a.caCertificate } : {}),
   };
 }
 

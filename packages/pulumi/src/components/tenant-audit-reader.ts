@@ -35,6 +35,8 @@ function ownerFields(audit: AuditStoreLike): OwnerFields {
       user: owner.apply((o) => o.user),
       password: owner.apply((o) => o.password),
       sslMode: owner.apply((o) => o.sslMode),
+      // a private CA (external store): the bindings verify the server like the migrations do
+      ...(audit.caCertificate !== undefined ? { caCertificate: audit.caCertificate } : {}),
     };
     ownerFieldsOf.set(audit, f);
   }

@@ -6,6 +6,7 @@ import { labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 import { afterSuccessOf, engineSocketFields, namePrefixSchema, presentInput } from "./common.js";
+import { auditCaCertificateArg, withAuditCa } from "./audit-ca.js";
 
 /** The waker image's own UID:GID (images/waker). */
 export const WAKER_UID = 10005;
@@ -31,6 +32,7 @@ export const wakerArgsSchema = z.strictObject({
   allowUnpinnedImage: z.boolean().optional().meta({ description: "Accept a tag-only image.", default: false }),
   controlNetworkName: presentInput<string>().meta({ description: "The control network (its only network): the edge reaches it there, tenants are not on it." }),
   auditConnectionUrl: presentInput<string>().meta({ description: "Audit writer URL. Secret; delivered as a 0400 file." }),
+  auditCaCertificate: auditCaCertificateArg,
   ...engineSocketFields("the waker"),
   wakeTimeoutMs: z.number().int().min(1_000).max(600_000).optional().meta({ description: "A wake that has not reached the wanted state by then answers 504.", default: 60000 }),
   namePrefix: namePrefixSchema.optional().meta({ description: "Prefix of the Docker object names; also the `octw.platform` label value the waker acts on.", default: "octw" }),
@@ -74,6 +76,7 @@ export class Waker extends pulumi.ComponentResource {
       wakeTimeoutMs: parsed.wakeTimeoutMs ?? 60_000,
       audit: { connectionUrlFile: `${STATE_DIR}/secrets/audit-db-url`, spoolPath: `${STATE_DIR}/audit.spool` },
     };
+    const auditCa = withAuditCa(parsed.auditConnectionUrl, parsed.auditCaCertificate, STATE_DIR);
     const init = new docker.Container(
       `${name}-state-init`,
       {
@@ -86,7 +89,8 @@ export class Waker extends pulumi.ComponentResource {
           files: [
             { path: "config/config.json", content: `${JSON.stringify(config, null, 2)}\n` },
             { path: "secrets/waker-token", content: pulumi.secret(token.result) },
-            { path: "secrets/audit-db-url", content: pulumi.secret(parsed.auditConnectionUrl) },
+            { path: "secrets/audit-db-url", content: pulumi.secret(auditCa.url) },
+            ...auditCa.files,
           ],
         }),
         labels: labels("waker-state-init"),

@@ -114,6 +114,15 @@ const auditSchema = z
     adminUser: z.string().min(1).optional(),
     adminPassword: secretInput.optional(),
     sslMode: z.enum(["disable", "require", "verify-ca", "verify-full"]).optional().meta({ default: "require" }),
+    caCertificate: z
+      .string()
+      .includes("-----BEGIN CERTIFICATE-----", { message: "must be a PEM certificate (-----BEGIN CERTIFICATE-----)" })
+      .optional()
+      .meta({
+        description:
+          "PEM of the CA that issued the external server's certificate (mode `external`, sslMode `verify-ca`\nor `verify-full`). The platform's services verify the server against it (a file in each\nservice's state volume), not against Node's public roots. The @pulumi/postgresql provider\nuses libpq's own trust: set `PGSSLROOTCERT` where `pulumi up` runs.",
+        defaultText: "Node's public roots",
+      }),
     databaseName: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, "must be a lowercase identifier").optional().meta({ default: "octw_audit" }),
     masterKey: secretInput.optional().meta({ defaultText: "generated (RandomBytes)" }),
   })
@@ -379,6 +388,9 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
   }
   if (hosts.length > 1 && c.audit.mode === "external" && c.audit.sslMode !== "verify-full") {
     problems.push({ path: "audit.sslMode", message: 'must be "verify-full" when the platform has more than one host: audit connections cross hosts, so the server\'s certificate is verified' });
+  }
+  if (c.audit.caCertificate !== undefined && (c.audit.mode !== "external" || (c.audit.sslMode !== "verify-ca" && c.audit.sslMode !== "verify-full"))) {
+    problems.push({ path: "audit.caCertificate", message: 'is used only by mode "external" with sslMode "verify-ca" or "verify-full" (a CA nobody verifies against would be a false assurance)' });
   }
   const tenants: (Omit<TenantPlan, "host"> & { host?: string })[] = [];
   c.tenants.forEach((t, i) => {
