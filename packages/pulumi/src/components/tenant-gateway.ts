@@ -7,6 +7,7 @@ import { DEFAULT_GATEWAY_LIMITS, gatewayLimitsSchema, hardenedContainerArgs, lab
 import { imageProblem } from "../planners/image-pinning.js";
 import { OPENCLAW_PORT, OPENCLAW_STATE_DIR, renderOpenClawConfig } from "../planners/openclaw-config.js";
 import { gatewayRuntimeEnv } from "../planners/gateway-runtime.js";
+import { heartbeatEverySchema } from "../planners/heartbeat.js";
 import { inferenceLocalPlan } from "../planners/inference-local.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 import { ScopeSchema, openclawModelsConfig, type ParsedInferencePolicy } from "@octw/contracts";
@@ -62,6 +63,11 @@ export interface TenantGatewayArgs {
    */
   deviceAutoApproveScopes?: string[];
   /**
+   * OpenClaw heartbeat interval in seconds, 0 off (`agents.defaults.heartbeat.every`).
+   * @default - not written: OpenClaw's own default (30 min)
+   */
+  heartbeatEveryS?: number;
+  /**
    * Model providers through the inference router: the router's address on this tenant's network
    * and the tenant's `inference` policy. The gateway's API key for them is its router token file.
    * @default - no model providers configured
@@ -108,6 +114,7 @@ const argsSchema = z.strictObject({
   runtime: z.string().regex(/^[a-z][a-z0-9_.-]{0,62}$/, "must be an OCI runtime name such as runsc").optional(),
   allowedOrigins: z.array(z.url({ protocol: /^https?$/ })).optional(),
   deviceAutoApproveScopes: z.array(ScopeSchema).optional(),
+  heartbeatEveryS: heartbeatEverySchema.optional(),
   namePrefix: namePrefixSchema.optional(),
   lean: z.boolean().optional(),
   inference: z.strictObject({ routerAddress: z.ipv4(), policy: z.custom<ParsedInferencePolicy>((v) => typeof v === "object" && v !== null) }).optional(),
@@ -155,6 +162,7 @@ export class TenantGateway extends pulumi.ComponentResource {
       edgeAddress: parsed.edgeAddress,
       allowedOrigins: parsed.allowedOrigins ?? [],
       ...(parsed.deviceAutoApproveScopes ? { deviceAutoApproveScopes: parsed.deviceAutoApproveScopes } : {}),
+      ...(parsed.heartbeatEveryS !== undefined ? { heartbeatEveryS: parsed.heartbeatEveryS } : {}),
       ...(parsed.inference
         ? { models: openclawModelsConfig({ routerAddress: parsed.inference.routerAddress, tokenFile: ROUTER_TOKEN_PATH, inference: parsed.inference.policy }) }
         : {}),
