@@ -13,6 +13,7 @@ import path from "node:path";
 import { AuditClient, type AuditSink, type NormalizedEvent } from "@octw/audit";
 import type Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseWakerConfig } from "../../packages/waker/src/config";
 import { Engine } from "../../packages/waker/src/engine";
 import { readJobRows } from "../../packages/waker/src/job-store";
 import type { JobPolicy } from "../../packages/waker/src/jobs";
@@ -48,7 +49,7 @@ function newWaker(engineLike: EngineLike = realEngine, platform = RUN): Waker {
     wakeTimeoutMs: 120_000,
     pollMs: 100,
     stopGraceS: 10,
-    jobs: { read: (id) => readJobRows({ engine: realEngine, scratchDir: path.join(dir, "scratch"), maxBytes: 256 << 20 }, id), policy: POLICY },
+    jobs: { read: (id) => readJobRows({ engine: realEngine, scratchDir: path.join(dir, "scratch"), maxBytes: 256 << 20, sandbox: { ...parseWakerConfig({ platform: RUN }).jobs.reader, uid: 10_095, gid: 10_095 } }, id), policy: POLICY },
   };
   const w = new Waker(opts);
   wakers.push(w);
