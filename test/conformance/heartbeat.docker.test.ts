@@ -12,11 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderOpenClawConfig } from "../../packages/pulumi/src/planners/openclaw-config";
 import { jobTimes, type JobRow } from "../../packages/waker/src/jobs";
 import { engine, requireEnv } from "./env";
+import { gatewayHostConfig, TEST_GATEWAY_USER, writeGatewayState } from "./openclaw-test-gateway";
 import { execIn } from "./probe-exec";
 
 const RUN = `octwt-hb-${randomBytes(3).toString("hex")}`;
 const GW_TOKEN = randomBytes(24).toString("hex");
-const GW_UID = "10001:10001";
 const MIN = 60_000;
 
 let docker: Dockerode;
@@ -33,17 +33,7 @@ function configFor(heartbeatEveryS: number | undefined): string {
 }
 
 async function writeConfig(heartbeatEveryS: number | undefined): Promise<void> {
-  const init = await docker.createContainer({
-    Image: image,
-    User: "0:0",
-    Entrypoint: ["sh", "-c", 'printf %s "$CFG" > /v/openclaw.json && chown -R 10001:10001 /v && chmod 700 /v && chmod 600 /v/openclaw.json'],
-    Env: [`CFG=${configFor(heartbeatEveryS)}`],
-    Labels: { "octw.test": RUN },
-    HostConfig: { Binds: [`${volume}:/v`], NetworkMode: "none" },
-  });
-  await init.start();
-  await init.wait();
-  await init.remove();
+  await writeGatewayState(docker, image, volume, configFor(heartbeatEveryS), RUN);
 }
 
 async function startGateway(): Promise<number> {
@@ -51,16 +41,8 @@ async function startGateway(): Promise<number> {
     name: `${RUN}-gateway`,
     Image: image,
     Labels: { "octw.test": RUN },
-    User: GW_UID,
-    HostConfig: {
-      Binds: [`${volume}:/var/lib/openclaw`],
-      NetworkMode: "none",
-      ReadonlyRootfs: true,
-      Tmpfs: { "/tmp": "rw,nosuid,nodev,size=256m" },
-      CapDrop: ["ALL"],
-      SecurityOpt: ["no-new-privileges"],
-      Memory: 1536 * 1024 * 1024,
-    },
+    User: TEST_GATEWAY_USER,
+    HostConfig: gatewayHostConfig(volume),
   });
   gw = c;
   const startedAt = Date.now();
