@@ -22,7 +22,7 @@ import type { JobRow } from "./jobs";
 import { JobStoreError } from "./jobs-reader";
 import { readInSandbox, type ReaderSandbox } from "./jobs-sandbox";
 
-export { JobStoreError, readJobRowsFromFile } from "./jobs-reader";
+export { JobStoreError } from "./jobs-reader";
 
 export const STATE_DB = "/var/lib/openclaw/state/openclaw.sqlite" satisfies ReadableFile;
 export const STATE_WAL = "/var/lib/openclaw/state/openclaw.sqlite-wal" satisfies ReadableFile;

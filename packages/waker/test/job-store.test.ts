@@ -8,7 +8,9 @@ import { DatabaseSync } from "node:sqlite";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseWakerConfig } from "../src/config";
 import { Engine } from "../src/engine";
-import { extractSingleFile, readJobRows, readJobRowsFromFile, STATE_DB } from "../src/job-store";
+import { extractSingleFile, readJobRows, STATE_DB } from "../src/job-store";
+// The parse itself, in-process here (what the sandboxed reader runs; jobs-sandbox.test.ts runs it there).
+import { readJobRowsFromFile } from "../src/jobs-reader";
 
 const dir = mkdtempSync(path.join(tmpdir(), "job-store-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
