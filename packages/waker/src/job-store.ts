@@ -151,12 +151,15 @@ export async function readJobRows(opts: JobStoreOptions, gatewayId: string): Pro
     if (!(await copyOut(opts.engine, gatewayId, STATE_DB, dbFile, opts.maxBytes))) return [];
     const wal = await copyOut(opts.engine, gatewayId, STATE_WAL, `${dbFile}-wal`, opts.maxBytes);
     // The reader (another uid) may use these two files and create SQLite's -shm beside them; it
-    // cannot list the directory. One read at a time, and every process of its uid is killed
-    // after each (jobs-sandbox.ts), so no other reader is there to use them.
-    await chmod(dbFile, 0o606);
-    if (wal) await chmod(`${dbFile}-wal`, 0o606);
-    await chmod(dir, 0o703);
-    return await readInSandbox(opts.sandbox, dbFile, opts.maxRows ?? 10_000);
+    // cannot list the directory. Opened in this read's turn only: one read at a time, and every
+    // process of the reader's uid is killed after each (jobs-sandbox.ts), so no reader of
+    // another tenant is there to use them.
+    const openToReader = async () => {
+      await chmod(dbFile, 0o606);
+      if (wal) await chmod(`${dbFile}-wal`, 0o606);
+      await chmod(dir, 0o703);
+    };
+    return await readInSandbox(opts.sandbox, dbFile, opts.maxRows ?? 10_000, openToReader);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -171,11 +171,13 @@ function checkSeparate(sb: ReaderSandbox): void {
  * sandbox's uid afterwards. Resolves with its stdout when it exited 0; every failure is a
  * JobStoreError naming no output.
  */
-export function runSandboxed(sb: ReaderSandbox, argv: readonly string[]): Promise<Buffer> {
+export function runSandboxed(sb: ReaderSandbox, argv: readonly string[], prepare?: () => Promise<void>): Promise<Buffer> {
   return serialized(async () => {
     // Before anything runs as the sandbox's uid, the sweep included.
     checkSeparate(sb);
     try {
+      // In this read's turn: what it opens to the reader's uid is open only while no other read runs.
+      await prepare?.();
       const exit = await run(sb, [sb.prlimit, `--cpu=${sb.cpuS}`, "--", ...argv], sb.timeoutMs, sb.maxOutputBytes);
       if (exit.timedOut) throw new JobStoreError(`state database: the reader did not finish within ${sb.timeoutMs} ms`);
       if (exit.overflow) throw new JobStoreError(`state database: the reader's answer is larger than ${sb.maxOutputBytes} bytes`);
@@ -193,9 +195,10 @@ export function runSandboxed(sb: ReaderSandbox, argv: readonly string[]): Promis
 
 /**
  * Reads the job rows of the database copy `dbFile` in a sandboxed reader. The file, its log and
- * its directory must be usable by the sandbox's uid (job-store.ts arranges that).
+ * its directory must be usable by the sandbox's uid: `prepare` (job-store.ts) makes them so, in
+ * this read's turn.
  */
-export async function readInSandbox(sb: ReaderSandbox, dbFile: string, maxRows: number): Promise<JobRow[]> {
-  const out = await runSandboxed(sb, [sb.node, "--no-warnings", `--max-old-space-size=${sb.heapMb}`, READER, dbFile, String(maxRows)]);
+export async function readInSandbox(sb: ReaderSandbox, dbFile: string, maxRows: number, prepare?: () => Promise<void>): Promise<JobRow[]> {
+  const out = await runSandboxed(sb, [sb.node, "--no-warnings", `--max-old-space-size=${sb.heapMb}`, READER, dbFile, String(maxRows)], prepare);
   return parseReaderAnswer(out.toString("utf8"), maxRows);
 }

@@ -140,6 +140,16 @@ describe("the reader is bounded", () => {
   });
 });
 
+describe("one read at a time", () => {
+  it("a read's files are opened to the reader's uid (prepare) only after the read before it is over, sweep included", async () => {
+    const order: string[] = [];
+    const first = runSandboxed(SB, [node, "-e", "setTimeout(()=>process.stdout.write('a'),800)"]).then((b) => order.push(`first done ${b.toString()}`));
+    const second = runSandboxed(SB, [node, "-e", "process.stdout.write('b')"], () => Promise.resolve(void order.push("second prepared"))).then((b) => order.push(`second done ${b.toString()}`));
+    await Promise.all([first, second]);
+    expect(order).toEqual(["first done a", "second prepared", "second done b"]);
+  });
+});
+
 describe("the reader's answer is believed only as far as its shape", () => {
   it("property: any answer becomes rows of two plausible times, or a JobStoreError naming none of it", () => {
     fc.assert(
