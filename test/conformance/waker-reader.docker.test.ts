@@ -116,7 +116,13 @@ beforeAll(async () => {
   await c.start();
   const ip = (await c.inspect()).NetworkSettings.Networks[`${RUN}-control`]!.IPAddress;
   wakerUrl = `http://${ip}:8790`;
-  await expect.poll(async () => (await c.inspect()).State.Health?.Status, { timeout: 120_000, interval: 1_000 }).toBe("healthy");
+  // healthy = the healthcheck (as the component declares it) passes: the waker serves
+  const end = Date.now() + 120_000;
+  for (let health = ""; health !== "healthy"; ) {
+    if (Date.now() > end) throw new Error(`the waker did not become healthy (${health}): ${(await c.logs({ stdout: true, stderr: true, tail: 20 })).toString().slice(0, 2000)}`);
+    await new Promise((r) => setTimeout(r, 1_000));
+    health = (await c.inspect()).State.Health?.Status ?? "";
+  }
 }, 300_000);
 
 afterAll(async () => {
