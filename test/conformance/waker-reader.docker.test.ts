@@ -147,12 +147,15 @@ describe("the waker image as the component runs it", () => {
     const field = (status: string, k: string) => (new RegExp(`^${k}:\\t(.*)$`, "m").exec(status)?.[1] ?? "").trim();
     const procs = top.Processes.map(([pid]: string[]) => {
       const st = readFileSync(`/proc/${pid}/status`, "utf8");
-      return { name: field(st, "Name"), uid: field(st, "Uid").split("\t"), groups: field(st, "Groups").split(" ").filter(Boolean).map(Number), capEff: field(st, "CapEff"), capAmb: field(st, "CapAmb") };
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+      return { name: field(st, "Name"), cmd: cmd.slice(-1)[0] ?? "", uid: field(st, "Uid").split("\t"), groups: field(st, "Groups").split(" ").filter(Boolean).map(Number), capEff: field(st, "CapEff"), capAmb: field(st, "CapAmb") };
     });
     console.log(`waker container processes: ${JSON.stringify(procs)}`);
     expect(procs.filter((p) => p.uid[0] === "0").map((p) => p.name)).toEqual(["tini"]);
     expect(procs.find((p) => p.name === "tini")!.capEff).toBe("00000000000000c0");
-    const waker = procs.filter((p) => p.name === "node");
+    // everything but tini is the waker's uid (node and tsx's esbuild service)
+    expect(procs.filter((p) => p.name !== "tini").every((p) => p.uid.every((u) => u === "10005"))).toBe(true);
+    const waker = procs.filter((p) => p.name !== "tini" && p.cmd === "/opt/octw-waker/packages/waker/src/main.ts");
     expect(waker).toHaveLength(1);
     expect(waker[0]).toMatchObject({ uid: ["10005", "10005", "10005", "10005"], capEff: "00000000000000c0", capAmb: "00000000000000c0" });
     expect(waker[0]!.groups).toContain(SOCKET_GID);
