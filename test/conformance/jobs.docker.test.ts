@@ -13,11 +13,13 @@ import path from "node:path";
 import { AuditClient, type AuditSink, type NormalizedEvent } from "@octw/audit";
 import type Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseWakerConfig } from "../../packages/waker/src/config";
 import { Engine } from "../../packages/waker/src/engine";
 import { readJobRows } from "../../packages/waker/src/job-store";
 import type { JobPolicy } from "../../packages/waker/src/jobs";
 import { Waker, type EngineLike, type WakerOptions } from "../../packages/waker/src/waker";
 import { engine, requireEnv } from "./env";
+import { gatewayHostConfig, writeGatewayState } from "./openclaw-test-gateway";
 import { execIn } from "./probe-exec";
 
 const RUN = `octwt-jb-${randomBytes(3).toString("hex")}`;
@@ -48,7 +50,7 @@ function newWaker(engineLike: EngineLike = realEngine, platform = RUN): Waker {
     wakeTimeoutMs: 120_000,
     pollMs: 100,
     stopGraceS: 10,
-    jobs: { read: (id) => readJobRows({ engine: realEngine, scratchDir: path.join(dir, "scratch"), maxBytes: 256 << 20 }, id), policy: POLICY },
+    jobs: { read: (id) => readJobRows({ engine: realEngine, scratchDir: path.join(dir, "scratch"), maxBytes: 256 << 20, sandbox: { ...parseWakerConfig({ platform: RUN }).jobs.reader, uid: 10_095, gid: 10_095 } }, id), policy: POLICY },
   };
   const w = new Waker(opts);
   wakers.push(w);
@@ -87,32 +89,13 @@ beforeAll(async () => {
   volume = `${RUN}-state`;
   await docker.createVolume({ Name: volume, Labels: { "octw.test": RUN } });
   // The state volume as the platform makes it: 0700, owned by the gateway user, the config in it.
-  const config = JSON.stringify({ gateway: { mode: "local", bind: "loopback", auth: { mode: "token", token: GW_TOKEN } } });
-  const init = await docker.createContainer({
-    Image: image,
-    User: "0:0",
-    Entrypoint: ["sh", "-c", 'printf %s "$CFG" > /v/openclaw.json && chown -R 10001:10001 /v && chmod 700 /v && chmod 600 /v/openclaw.json'],
-    Env: [`CFG=${config}`],
-    Labels: { "octw.test": RUN },
-    HostConfig: { Binds: [`${volume}:/v`], NetworkMode: "none" },
-  });
-  await init.start();
-  await init.wait();
-  await init.remove();
+  await writeGatewayState(docker, image, volume, JSON.stringify({ gateway: { mode: "local", bind: "loopback", auth: { mode: "token", token: GW_TOKEN } } }), RUN);
   const c = await docker.createContainer({
     name: `${RUN}-alpha-gateway`,
     Image: image,
     Hostname: `${RUN}-alpha`,
     Labels: { "octw.test": RUN, "octw.platform": RUN, "octw.tenant": "alpha", "octw.component": "gateway" },
-    HostConfig: {
-      Binds: [`${volume}:/var/lib/openclaw`],
-      NetworkMode: "none",
-      ReadonlyRootfs: true,
-      Tmpfs: { "/tmp": "rw,nosuid,nodev,size=256m" },
-      CapDrop: ["ALL"],
-      SecurityOpt: ["no-new-privileges"],
-      Memory: 1536 * 1024 * 1024,
-    },
+    HostConfig: gatewayHostConfig(volume),
   });
   created.push(c);
   gw = c.id;

@@ -73,6 +73,7 @@ function maximal(): Record<string, unknown> {
     images: { ...PINNED, edge: pinned("d"), inferenceRouter: pinned("e"), egressAudit: pinned("f"), waker: pinned("9"), allowUnpinned: false },
     defaults: { limits: { memoryMb: 1536, cpus: 1, nproc: 512, nofile: 8192 }, presets: ["restricted"] },
     suspend: { pauseAfterS: 60, stopAfterS: 600 },
+    heartbeatEveryS: 0,
     capacity: { hostMemoryMb: 24_576, maxActive: 10, residentMbPerTenant: 720, reservedMb: 1024 },
     tenants: [
       {
@@ -85,6 +86,7 @@ function maximal(): Record<string, unknown> {
         image: pinned("a"),
         runtime: "runc",
         suspend: "alwaysOn",
+        heartbeatEveryS: 3600,
         host: "b",
       },
     ],

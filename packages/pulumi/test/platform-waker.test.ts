@@ -42,7 +42,18 @@ describe("OpenClawPlatform declares the waker for suspendable tenants", () => {
     const waker = container(rs, "octwtest-waker")!;
     expect(waker).toBeDefined();
     expect((waker.inputs.networksAdvanced as { name: string }[]).map((n) => n.name)).toEqual(["octwtest-control"]);
-    expect(waker.inputs.groupAdds).toEqual(["998"]);
+    // Starts as root with CAP_SETUID/CAP_SETGID only and drops at once to 10005 with the socket's
+    // group (setpriv); the group is not the container's, so the jobs reader (10006) it starts never has it.
+    expect(waker.inputs.groupAdds ?? []).toEqual([]);
+    expect(waker.inputs.user).toBe("0:0");
+    expect(waker.inputs.capabilities).toEqual({ drops: ["ALL"], adds: ["SETGID", "SETUID"] });
+    expect(waker.inputs.securityOpts).toContain("no-new-privileges:true");
+    const cmd = waker.inputs.command as string[];
+    expect(cmd.slice(0, cmd.indexOf("--"))).toEqual(["/usr/bin/setpriv", "--reuid=10005", "--regid=10005", "--groups=998", "--inh-caps=+setgid,+setuid", "--ambient-caps=+setgid,+setuid"]);
+    expect(cmd.slice(cmd.indexOf("--") + 1)).toEqual(["/usr/local/bin/node", "--import", "tsx", "/opt/octw-waker/packages/waker/src/main.ts"]);
+    expect((waker.inputs.healthcheck as { tests: string[] }).tests.slice(0, 6)).toEqual(["CMD", "/usr/bin/setpriv", "--reuid=10005", "--regid=10005", "--clear-groups", "--"]);
+    const wakerConfig = JSON.parse(uploads(container(rs, "octwtest-waker-state-init")!).find((u) => u.file === "/state/config/config.json")!.content) as { jobs: { reader: unknown } };
+    expect(wakerConfig.jobs.reader).toEqual({ uid: 10006, gid: 10006 });
     // No tenant network attachment of the waker (tenants cannot reach it); the edge's and router's are the only attachments.
     const attachments = rs.filter((r) => r.type.includes("NetworkAttachment") || r.name.endsWith("-attachment"));
     expect(attachments.length).toBeGreaterThan(0); // positive control: the edge is attached to tenant networks
@@ -86,6 +97,8 @@ describe("the engine socket's group", () => {
   it("is shared by the socket holders (egress-audit, waker) without a clash", () => {
     const p = platformPrincipals({ tenants: [tenant], embeddedPostgres: true, edge: true, inferenceRouter: false, egressAudit: { dockerSocketGid: 998 }, waker: { dockerSocketGid: 998 } });
     expect(p.find((x) => x.role === "waker")).toMatchObject({ uid: 10005, gid: 10005, groups: [998] });
+    // the jobs reader: ids of its own, in no group (above all not the socket's)
+    expect(p.find((x) => x.role === "waker-jobs-reader")).toMatchObject({ uid: 10006, gid: 10006, groups: [] });
     expect(sharedIdentities(p)).toEqual([]);
   });
   it("clashes when anybody else has it (a tenant's gid), whichever comes first", () => {

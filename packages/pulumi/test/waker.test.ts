@@ -10,7 +10,7 @@ beforeAll(async () => {
 const IMAGE = `sha256:${"7".repeat(64)}`;
 
 describe("Waker component", () => {
-  it("is hardened like the other node services, holds the socket by group only, sits on the control network only, and keeps its token secret", async () => {
+  it("is hardened like the other node services, holds the socket by group only (the waker process's, through setpriv), sits on the control network only, and keeps its token secret", async () => {
     await settle();
     recorder.reset();
     new Waker("w1", { image: IMAGE, controlNetworkName: "octwtest-control", auditConnectionUrl: pulumi.secret("postgres://writer:pw@db/audit"), dockerSocketGid: 998, namePrefix: "octwtest" });
@@ -21,8 +21,12 @@ describe("Waker component", () => {
       user: string; groupAdds: string[]; networksAdvanced: { name: string }[]; mounts: { type: string; source: string; target: string }[]; readOnly: boolean; privileged: boolean;
       capabilities: { drops: string[]; adds?: string[] }; securityOpts: string[]; ports?: unknown[]; envs: string[]; healthcheck: { tests: string[] }; labels: { label: string; value: string }[];
     };
-    expect(w).toMatchObject({ user: "10005:10005", groupAdds: ["998"], readOnly: true, privileged: false, capabilities: { drops: ["ALL"] } });
-    expect(w.capabilities.adds).toBeUndefined();
+    // Root only until setpriv (the first word of its command) drops to 10005 + the socket's group;
+    // CAP_SETUID/CAP_SETGID only, for the jobs reader's uid (components/waker.ts wakerProcessArgs).
+    expect(w).toMatchObject({ user: "0:0", readOnly: true, privileged: false, capabilities: { drops: ["ALL"], adds: ["SETGID", "SETUID"] } });
+    expect(w.groupAdds ?? []).toEqual([]);
+    const command = (waker.inputs as { command: string[] }).command;
+    expect(command.slice(0, 4)).toEqual(["/usr/bin/setpriv", "--reuid=10005", "--regid=10005", "--groups=998"]);
     expect(w.securityOpts).toContain("no-new-privileges:true");
     expect(w.networksAdvanced.map((n) => n.name)).toEqual(["octwtest-control"]);
     expect(w.ports ?? []).toEqual([]);

@@ -46,6 +46,26 @@ export const WakerConfigSchema = z.strictObject({
       maxRunS: z.number().int().min(60).max(86_400).default(3_600),
       /** Jobs keep a tenant awake at most this long in a row. */
       maxHoldS: z.number().int().min(60).max(604_800).default(7_200),
+      /**
+       * The sandboxed reader that parses the (hostile) database: its own uid and gid, not in the
+       * engine socket's group (src/jobs-sandbox.ts). The waker needs CAP_SETUID and CAP_SETGID
+       * for it (components/waker.ts); without them every read fails and suspends go ahead as
+       * asked (`jobs: unreadable`) — the file is never parsed in this process.
+       */
+      reader: z
+        .strictObject({
+          uid: z.number().int().min(1, "must not be root").max(2 ** 31 - 2).default(10_006),
+          gid: z.number().int().min(1, "must not be root").max(2 ** 31 - 2).default(10_006),
+          setpriv: z.string().startsWith("/", "must be an absolute path").default("/usr/bin/setpriv"),
+          prlimit: z.string().startsWith("/", "must be an absolute path").default("/usr/bin/prlimit"),
+          node: z.string().startsWith("/", "must be an absolute path").default(process.execPath),
+          /** A node start plus the read on a loaded host; then the reader is killed. */
+          timeoutMs: z.number().int().min(1_000).max(300_000).default(20_000),
+          heapMb: z.number().int().min(16).max(1_024).default(32),
+          cpuS: z.number().int().min(1).max(600).default(10),
+          maxOutputBytes: z.number().int().min(1_024).max(64 << 20).default(1 << 20),
+        })
+        .prefault({}),
     })
     .prefault({}),
   audit: z

@@ -4,24 +4,25 @@
 // 2026.9.6 (test/conformance/jobs.docker.test.ts).
 //
 // The two files come through the engine's archive endpoint (engine.ts allows exactly these two
-// paths) into a private scratch directory, are opened with node's SQLite and the directory is
-// removed. Only the gateway is read, and only while it is frozen or stopped (the caller's
-// job): then nothing writes the files while they are copied, so the copy is consistent.
+// paths) into a private scratch directory; only the gateway is read, and only while it is frozen
+// or stopped (the caller's job): then nothing writes the files while they are copied, so the copy
+// is consistent.
 //
-// The database is tenant-written (attacker 1 runs code as the gateway's user): it is treated as
-// hostile input, following SQLite's own advice for untrusted database files: bounded size,
-// defensive mode, no trusted schema, cell size checks, query-only, and an authorizer that lets
-// the one statement read two columns of one table and nothing else (no function, no view, no
-// trigger, no pragma). Only two numbers per row leave this module (jobs.ts). What is left: a
-// memory-safety bug in SQLite itself, exploited through a crafted file, would run in the waker,
-// which holds the engine socket — see the README's "Scheduled jobs" for the trade-off.
+// The database is tenant-written (attacker 1 runs code as the gateway's user): it is hostile
+// input. This process holds the engine socket, so it never parses it: the copy is handed to the
+// sandboxed reader (jobs-sandbox.ts: another uid, no socket group, no capability; jobs-reader.ts:
+// SQLite's own advice for untrusted files), whose answer is believed only as far as its shape.
+// Only two numbers per row come back, bounded again by jobs.ts.
 import { randomBytes } from "node:crypto";
-import { mkdir, open, rm } from "node:fs/promises";
+import { chmod, mkdir, open, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import { constants, DatabaseSync } from "node:sqlite";
 import type { ReadableFile } from "./engine";
 import type { JobRow } from "./jobs";
+import { JobStoreError } from "./jobs-reader";
+import { readInSandbox, type ReaderSandbox } from "./jobs-sandbox";
+
+export { JobStoreError } from "./jobs-reader";
 
 export const STATE_DB = "/var/lib/openclaw/state/openclaw.sqlite" satisfies ReadableFile;
 export const STATE_WAL = "/var/lib/openclaw/state/openclaw.sqlite-wal" satisfies ReadableFile;
@@ -38,14 +39,8 @@ export interface JobStoreOptions {
   maxBytes: number;
   /** Rows read at most (a tenant could insert millions). */
   maxRows?: number;
-}
-
-/** A reason the jobs could not be read; the message never carries file content. */
-export class JobStoreError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "JobStoreError";
-  }
+  /** Where and how the file is parsed: never in this process. */
+  sandbox: ReaderSandbox;
 }
 
 const BLOCK = 512;
@@ -124,33 +119,16 @@ async function copyOut(engine: ArchiveReader, id: string, file: ReadableFile, de
   }
 }
 
-/** Opens a copied state database as hostile input and reads the job rows. */
-export function readJobRowsFromFile(dbFile: string, maxRows: number): JobRow[] {
-  let db: DatabaseSync | undefined;
-  try {
-    db = new DatabaseSync(dbFile, { enableForeignKeyConstraints: false, allowExtension: false, timeout: 0 });
-    db.enableDefensive(true);
-    db.exec("PRAGMA trusted_schema = OFF; PRAGMA cell_size_check = ON; PRAGMA mmap_size = 0; PRAGMA query_only = ON;");
-    // From here on the one SELECT below is all that may run: two columns of cron_jobs.
-    db.setAuthorizer((action, arg1, arg2) => {
-      if (action === constants.SQLITE_SELECT) return constants.SQLITE_OK;
-      if (action === constants.SQLITE_READ && arg1 === "cron_jobs" && (arg2 === "enabled" || arg2 === "state_json")) return constants.SQLITE_OK;
-      return constants.SQLITE_DENY;
-    });
-    const rows = db.prepare(`SELECT enabled, state_json FROM main.cron_jobs LIMIT ${maxRows + 1}`).all() as unknown as JobRow[];
-    if (rows.length > maxRows) throw new JobStoreError(`state database: more than ${maxRows} scheduled jobs`);
-    return rows;
-  } catch (err) {
-    if (err instanceof JobStoreError) throw err;
-    // SQLite's messages can quote schema text (tenant-written): name the kind only.
-    const code = (err as { errcode?: unknown }).errcode;
-    throw new JobStoreError(`state database: not readable as OpenClaw's (SQLite error ${typeof code === "number" ? code : "unknown"})`);
-  } finally {
-    try {
-      db?.close();
-    } catch {
-      // closing a broken copy: nothing to keep
-    }
+/**
+ * Lets the sandbox's uid reach the scratch directory: search (not list) permission for others on
+ * it and on its parent (the state volume's root, 0700), when this process owns them — nothing
+ * above. Nothing else there is readable by others: the secrets and config are 0400 in 0700.
+ */
+async function openScratchPath(scratchDir: string): Promise<void> {
+  const uid = process.getuid?.();
+  for (const d of [scratchDir, path.dirname(scratchDir)]) {
+    const st = await stat(d);
+    if ((st.mode & 0o001) === 0 && st.uid === uid) await chmod(d, (st.mode & 0o7777) | 0o001);
   }
 }
 
@@ -168,10 +146,20 @@ export async function readJobRows(opts: JobStoreOptions, gatewayId: string): Pro
     await mkdir(dir, { mode: 0o700 });
   });
   try {
+    await openScratchPath(opts.scratchDir);
     const dbFile = path.join(dir, "openclaw.sqlite");
     if (!(await copyOut(opts.engine, gatewayId, STATE_DB, dbFile, opts.maxBytes))) return [];
-    await copyOut(opts.engine, gatewayId, STATE_WAL, `${dbFile}-wal`, opts.maxBytes);
-    return readJobRowsFromFile(dbFile, opts.maxRows ?? 10_000);
+    const wal = await copyOut(opts.engine, gatewayId, STATE_WAL, `${dbFile}-wal`, opts.maxBytes);
+    // The reader (another uid) may use these two files and create SQLite's -shm beside them; it
+    // cannot list the directory. Opened in this read's turn only: one read at a time, and every
+    // process of the reader's uid is killed after each (jobs-sandbox.ts), so no reader of
+    // another tenant is there to use them.
+    const openToReader = async () => {
+      await chmod(dbFile, 0o606);
+      if (wal) await chmod(`${dbFile}-wal`, 0o606);
+      await chmod(dir, 0o703);
+    };
+    return await readInSandbox(opts.sandbox, dbFile, opts.maxRows ?? 10_000, openToReader);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -35,7 +35,7 @@ function serve(): Running<never> {
     ...(j.enabled
       ? {
           jobs: {
-            read: (gatewayId: string) => readJobRows({ engine, scratchDir: j.scratchDir, maxBytes: j.maxStateBytes }, gatewayId),
+            read: (gatewayId: string) => readJobRows({ engine, scratchDir: j.scratchDir, maxBytes: j.maxStateBytes, sandbox: j.reader }, gatewayId),
             policy: { horizonMs: j.horizonS * 1000, leadMs: { paused: j.leadPausedMs, stopped: j.leadStoppedMs }, maxRunMs: j.maxRunS * 1000, maxHoldMs: j.maxHoldS * 1000 },
           },
         }

@@ -6,8 +6,11 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { DatabaseSync } from "node:sqlite";
 import { afterAll, describe, expect, it } from "vitest";
+import { parseWakerConfig } from "../src/config";
 import { Engine } from "../src/engine";
-import { extractSingleFile, readJobRows, readJobRowsFromFile, STATE_DB } from "../src/job-store";
+import { extractSingleFile, readJobRows, STATE_DB } from "../src/job-store";
+// The parse itself, in-process here (what the sandboxed reader runs; jobs-sandbox.test.ts runs it there).
+import { readJobRowsFromFile } from "../src/jobs-reader";
 
 const dir = mkdtempSync(path.join(tmpdir(), "job-store-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -131,7 +134,7 @@ describe("readJobRows", () => {
     };
     const scratch = path.join(dir, "scratch");
     const gid = "f".repeat(64);
-    const rows = await readJobRows({ engine, scratchDir: scratch, maxBytes: 1 << 20 }, gid);
+    const rows = await readJobRows({ engine, scratchDir: scratch, maxBytes: 1 << 20, sandbox: { ...parseWakerConfig({ platform: "t" }).jobs.reader, uid: 10_094, gid: 10_094 } }, gid);
     expect(rows.map((r) => r.state_json)).toEqual(['{"nextRunAtMs":5}', '{"nextRunAtMs":7}']);
     expect(asked).toEqual([`${gid} ${STATE_DB}`, `${gid} ${STATE_DB}-wal`]);
     expect(readdirSync(scratch)).toEqual([]);

@@ -275,6 +275,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
           ...(t.config.runtime ? { runtime: t.config.runtime } : {}),
           allowedOrigins: [`https://${id}.${plan.domain}`],
           ...(plan.config.edge?.oidc ? { deviceAutoApproveScopes: allOperatorScopes(plan.config.edge.roles) } : {}),
+          ...(t.heartbeatEveryS !== undefined ? { heartbeatEveryS: t.heartbeatEveryS } : {}),
           namePrefix: plan.prefix,
           ...(policy.egressCaCert ? { egressCaCert: policy.egressCaCert } : {}),
           ...(policy.plan.inference ? { inference: { routerAddress: t.addresses.inferenceRouter, policy: policy.plan.inference } } : {}),

@@ -7,6 +7,7 @@ import { DEFAULT_GATEWAY_LIMITS, gatewayLimitsSchema, hardenedContainerArgs, lab
 import { imageProblem } from "../planners/image-pinning.js";
 import { OPENCLAW_PORT, OPENCLAW_STATE_DIR, renderOpenClawConfig } from "../planners/openclaw-config.js";
 import { gatewayRuntimeEnv, gatewayStartPrelude } from "../planners/gateway-runtime.js";
+import { heartbeatEverySchema } from "../planners/heartbeat.js";
 import { inferenceLocalPlan } from "../planners/inference-local.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 import { ScopeSchema, openclawModelsConfig, type ParsedInferencePolicy } from "@octw/contracts";
@@ -47,6 +48,10 @@ export const tenantGatewayArgsSchema = z.strictObject({
     .array(z.url({ protocol: /^https?$/ }))
     .optional()
     .meta({ description: "Origins allowed to open the Control UI.", default: [] }),
+  heartbeatEveryS: heartbeatEverySchema.optional().meta({
+    description: "OpenClaw heartbeat interval in seconds, 0 off (`agents.defaults.heartbeat.every`).",
+    defaultText: "not written: OpenClaw's own default (30 min)",
+  }),
   deviceAutoApproveScopes: z
     .array(ScopeSchema)
     .optional()
@@ -121,6 +126,7 @@ export class TenantGateway extends pulumi.ComponentResource {
       edgeAddress: parsed.edgeAddress,
       allowedOrigins: parsed.allowedOrigins ?? [],
       ...(parsed.deviceAutoApproveScopes ? { deviceAutoApproveScopes: parsed.deviceAutoApproveScopes } : {}),
+      ...(parsed.heartbeatEveryS !== undefined ? { heartbeatEveryS: parsed.heartbeatEveryS } : {}),
       ...(parsed.inference
         ? { models: openclawModelsConfig({ routerAddress: parsed.inference.routerAddress, tokenFile: ROUTER_TOKEN_PATH, inference: parsed.inference.policy }) }
         : {}),

@@ -10,6 +10,34 @@ import { auditCaCertificateArg, withAuditCa } from "./audit-ca.js";
 
 /** The waker image's own UID:GID (images/waker). */
 export const WAKER_UID = 10005;
+/** UID:GID of the waker's jobs reader (packages/waker/src/jobs-sandbox.ts): not the waker's, not in the socket's group. */
+export const WAKER_READER_UID = 10006;
+const ENTRY = "/opt/octw-waker/packages/waker/src/main.ts";
+const NODE = "/usr/local/bin/node";
+const SETPRIV = "/usr/bin/setpriv";
+
+/**
+ * How the waker's process is started (a pure function: the unit tests and the image test read it).
+ *
+ * The waker parses tenant-written SQLite files in a child process of another uid that is not in
+ * the engine socket's group (packages/waker/README.md, "Scheduled jobs"). Switching uids takes
+ * CAP_SETUID and CAP_SETGID, which Docker 20.10 gives a container's process only when it starts
+ * as root (to a non-root user it gives no capability at all, and no-new-privileges rules out
+ * file capabilities). So the container starts as root with exactly those two, and setpriv at
+ * once drops to the waker's uid, with the socket's group as its only supplementary group and the
+ * two capabilities as ambient ones (they survive the exec of node as uid 10005); each reader is
+ * started through setpriv again, as WAKER_READER_UID with no group and no capability. Only tini
+ * (pid 1) stays root. The healthcheck runs as the waker's uid without the group or capabilities.
+ */
+export function wakerProcessArgs(dockerSocketGid: number) {
+  const asWaker = [SETPRIV, `--reuid=${WAKER_UID}`, `--regid=${WAKER_UID}`];
+  return {
+    user: "0:0",
+    capabilities: { drops: ["ALL"], adds: ["SETGID", "SETUID"] },
+    command: [...asWaker, `--groups=${dockerSocketGid}`, "--inh-caps=+setgid,+setuid", "--ambient-caps=+setgid,+setuid", "--", NODE, "--import", "tsx", ENTRY],
+    healthcheckTests: ["CMD", ...asWaker, "--clear-groups", "--", NODE, "--import", "tsx", ENTRY, "healthcheck"],
+  };
+}
 /** Port of the waker's HTTP API on the control network (packages/waker/README.md). */
 export const WAKER_PORT = 8790;
 const STATE_DIR = "/var/lib/octw-waker";
@@ -74,6 +102,7 @@ export class Waker extends pulumi.ComponentResource {
       listen: { host: "0.0.0.0", port: WAKER_PORT },
       tokenFile: `${STATE_DIR}/secrets/waker-token`,
       wakeTimeoutMs: parsed.wakeTimeoutMs ?? 60_000,
+      jobs: { reader: { uid: WAKER_READER_UID, gid: WAKER_READER_UID } },
       audit: { connectionUrlFile: `${STATE_DIR}/secrets/audit-db-url`, spoolPath: `${STATE_DIR}/audit.spool` },
     };
     const auditCa = withAuditCa(parsed.auditConnectionUrl, parsed.auditCaCertificate, STATE_DIR);
@@ -98,26 +127,32 @@ export class Waker extends pulumi.ComponentResource {
       { parent: this, deleteBeforeReplace: true },
     );
     const hostname = `${prefix}-waker`;
+    const proc = wakerProcessArgs(parsed.dockerSocketGid);
+    const service = nodeServiceArgs({
+      uid: WAKER_UID,
+      limits: { memoryMb: 256, cpus: 0.5, nproc: 128, nofile: 4096 },
+      tmpSizeMb: 64,
+      volumeName: volume.name,
+      stateDir: STATE_DIR,
+      extraMounts: [{ type: "bind", source: socket, target: socket }],
+      configEnv: "OCTW_WAKER_CONFIG",
+      configPath: `${STATE_DIR}/config/config.json`,
+      healthcheckEntry: ENTRY,
+    });
     this.container = new docker.Container(
       `${name}-waker`,
       {
         name: hostname,
         image: image.imageId,
         hostname,
-        ...nodeServiceArgs({
-          uid: WAKER_UID,
-          limits: { memoryMb: 256, cpus: 0.5, nproc: 128, nofile: 4096 },
-          tmpSizeMb: 64,
-          volumeName: volume.name,
-          stateDir: STATE_DIR,
-          extraMounts: [{ type: "bind", source: socket, target: socket }],
-          configEnv: "OCTW_WAKER_CONFIG",
-          configPath: `${STATE_DIR}/config/config.json`,
-          healthcheckEntry: "/opt/octw-waker/packages/waker/src/main.ts",
-        }),
+        ...service,
+        // Starts as root with CAP_SETUID/CAP_SETGID only; setpriv drops to the waker's uid with the
+        // socket's group at once (wakerProcessArgs): the group is the waker process's, not the container's.
+        user: proc.user,
+        capabilities: proc.capabilities,
+        command: proc.command,
+        healthcheck: { ...service.healthcheck!, tests: proc.healthcheckTests },
         waitTimeout: afterSuccessOf(init, `${name}: state-init`, 120),
-        // Only the socket's group, so the socket is usable without running as root.
-        groupAdds: [String(parsed.dockerSocketGid)],
         // The control network only: the edge is there, no tenant container is; no published port.
         networksAdvanced: [{ name: parsed.controlNetworkName }],
         dns: ["127.0.0.1"],

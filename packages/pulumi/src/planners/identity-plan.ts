@@ -31,6 +31,8 @@ export const SERVICE_IDS = {
   egressAudit: 10004,
   /** images/waker */
   waker: 10005,
+  /** images/waker's jobs reader: the waker parses tenant-written SQLite as this uid (packages/waker/src/jobs-sandbox.ts). */
+  wakerJobsReader: 10006,
   /** `nobody`: images/base and images/egress-squid's default user; never used to run a container, still reserved. */
   nobody: 65534,
 } as const;
@@ -104,6 +106,8 @@ export function platformPrincipals(input: PrincipalInput): Principal[] {
   if (input.inferenceRouter) service("inference-router", SERVICE_IDS.inferenceRouter);
   if (input.egressAudit) service("egress-audit", SERVICE_IDS.egressAudit, input.egressAudit.dockerSocketGid);
   if (input.waker) service("waker", SERVICE_IDS.waker, input.waker.dockerSocketGid);
+  // Its own ids, in no group: the barrier between the tenant's file and the engine socket.
+  if (input.waker) service("waker-jobs-reader", SERVICE_IDS.wakerJobsReader);
   return out;
 }
 

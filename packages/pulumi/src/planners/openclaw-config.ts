@@ -3,6 +3,7 @@
  * router token, when there is one, is a separate 0400 file), so it can be reviewed in a diff.
  */
 import { USER_HEADER } from "@octw/contracts";
+import { openclawHeartbeatEvery } from "./heartbeat.js";
 
 export const OPENCLAW_PORT = 18789;
 export const OPENCLAW_STATE_DIR = "/var/lib/openclaw";
@@ -24,6 +25,11 @@ export interface OpenClawConfigInput {
    * person's role, so listing every operator scope grants nobody more than their role.
    */
   readonly deviceAutoApproveScopes?: readonly string[];
+  /**
+   * Heartbeat interval in seconds (0: the recurring heartbeat off); absent: the key is not
+   * written and OpenClaw's own default holds (see heartbeat.ts).
+   */
+  readonly heartbeatEveryS?: number;
 }
 
 export function renderOpenClawConfig(input: OpenClawConfigInput): string {
@@ -45,6 +51,8 @@ export function renderOpenClawConfig(input: OpenClawConfigInput): string {
     },
     // No phoning home from inside the sandbox: updates arrive as new pinned images.
     update: { checkOnStart: false },
+    // The heartbeat is a scheduled job that wakes a suspended tenant: the platform sets its cadence.
+    ...(input.heartbeatEveryS !== undefined ? { agents: { defaults: { heartbeat: { every: openclawHeartbeatEvery(input.heartbeatEveryS) } } } } : {}),
     ...(input.models ? { models: input.models.models, secrets: input.models.secrets } : {}),
   };
   return `${JSON.stringify(config, null, 2)}\n`;

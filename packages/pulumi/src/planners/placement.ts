@@ -39,6 +39,8 @@ export interface PlacementTenant {
   readonly host?: string;
   readonly suspend: SuspendPolicy;
   readonly memoryLimitMb: number;
+  /** Its heartbeat interval: see capacityReport. */
+  readonly heartbeatEveryS?: number | undefined;
 }
 
 export interface PlacementProblem {
@@ -70,7 +72,7 @@ export function rendezvousOrder(hosts: readonly string[], tenant: string): strin
 }
 
 const fits = (h: PlacementHost, members: readonly PlacementTenant[]) =>
-  h.capacity === undefined || capacityReport(h.capacity, members.map((t) => ({ id: t.id, suspend: t.suspend, memoryLimitMb: t.memoryLimitMb }))).fits;
+  h.capacity === undefined || capacityReport(h.capacity, members.map((t) => ({ id: t.id, suspend: t.suspend, memoryLimitMb: t.memoryLimitMb, heartbeatEveryS: t.heartbeatEveryS }))).fits;
 
 /** Places every tenant (see the module comment for the rule) and checks every host's budget. */
 export function planPlacement(hosts: readonly PlacementHost[], tenants: readonly PlacementTenant[]): Placement {
@@ -103,7 +105,7 @@ export function planPlacement(hosts: readonly PlacementHost[], tenants: readonly
   for (const h of hosts) {
     const mine = members.get(h.name)!;
     if (fits(h, mine)) continue;
-    const report = capacityReport(h.capacity!, mine.map((t) => ({ id: t.id, suspend: t.suspend, memoryLimitMb: t.memoryLimitMb })));
+    const report = capacityReport(h.capacity!, mine.map((t) => ({ id: t.id, suspend: t.suspend, memoryLimitMb: t.memoryLimitMb, heartbeatEveryS: t.heartbeatEveryS })));
     // The newest unpinned tenants of this host are the ones proposed elsewhere: pinned ones stay
     // where the operator put them.
     const movable = mine.filter((t) => t.host === undefined).reverse();

@@ -26,6 +26,7 @@ import { MIN_UID_BASE, SERVICE_IDS, platformPrincipals, sharedIdentities, socket
 import { DEFAULT_ROLE_SCOPES, POLICY_PRESET_NAMES, RoleScopesSchema, checkOidcAgainstEdge, oidcConfigSchema, UNENFORCEABLE_FEATURES, edgeJwtArgsSchema, type PolicyPresetName, type SandboxPolicyDocument, type UnenforceableFeature } from "@octw/contracts";
 import { planTenantPolicy, type TenantPolicyPlan } from "./tenant-policy.js";
 import { capacitySchema, resolveSuspendPolicy, suspendPolicySchema, type SuspendPolicy } from "./suspend-policy.js";
+import { heartbeatEverySchema, resolveHeartbeatEveryS } from "./heartbeat.js";
 import { DEFAULT_GATEWAY_LIMITS, gatewayLimitsSchema } from "./container-hardening.js";
 import { OctwConfigError, issueProblem } from "../validation.js";
 import { hostNameSchema, hostSchema, planHosts, type HostPlan } from "./hosts.js";
@@ -89,6 +90,10 @@ const tenantSchema = z
       .optional()
       .meta({ description: "OCI runtime, e.g. `runsc`.", defaultText: "the engine's default" }),
     suspend: suspendPolicySchema.optional().meta({ description: 'When this tenant is suspended while idle: `"alwaysOn"` or `{ pauseAfterS, stopAfterS }`.', defaultText: "the platform's `suspend`" }),
+    heartbeatEveryS: heartbeatEverySchema.optional().meta({
+      description: "This tenant's OpenClaw heartbeat interval in seconds (`agents.defaults.heartbeat.every`); 0 turns the\nrecurring heartbeat off. Each tick wakes a suspended tenant.",
+      defaultText: "the platform's `heartbeatEveryS`",
+    }),
     host: hostNameSchema.optional().meta({ description: "The host this tenant lives on (a pin; `hosts[].name`). A tenant moves only when this changes.", defaultText: "the first of `hosts` (see packages/pulumi/src/planners/placement.ts)" }),
   })
   .meta({ id: "TenantConfig" });
@@ -225,6 +230,12 @@ export const platformConfigSchema = z.strictObject({
     description: 'Default suspend policy of idle tenants: `"alwaysOn"`, or `{ pauseAfterS, stopAfterS }`\n(paused: frozen, memory kept; stopped: memory freed). Tenants may override it.',
     default: "alwaysOn",
   }),
+  heartbeatEveryS: heartbeatEverySchema.optional().meta({
+    description:
+      "Default OpenClaw heartbeat interval of tenants, in seconds (`agents.defaults.heartbeat.every` in\nopenclaw.json); 0 turns the recurring heartbeat off (event-driven turns and the tenant's own\nautomations still run). The heartbeat is a scheduled job: each tick wakes a suspended tenant\n(a cold start from stopped), and one at or below a tenant's `stopAfterS` keeps it paused —\nresident — for good (capacity counts it so). Tenants may override it.",
+    defaultText:
+      "always-on tenants: not written, OpenClaw's own default (30 min; 1 h with Anthropic OAuth) — nothing\nchanges for them; suspendable tenants: 0 (off), since the default heartbeat only asks the agent\nwhether anything needs attention and recurring work belongs in automations, which still wake it",
+  }),
   capacity: capacitySchema.optional().meta({
     description: "The host's memory budget: a config whose always-on tenants plus `maxActive` resident\nsuspendable ones (plus the reserve) do not fit is refused, naming the numbers. With `hosts`,\nthe budget of every host that states none of its own.",
     defaultText: "not checked",
@@ -263,6 +274,8 @@ export interface TenantPlan {
   readonly limits: Required<TenantLimitsConfig>;
   /** When the tenant is suspended while idle (its own, else the platform's, else always on). */
   readonly suspend: SuspendPolicy;
+  /** OpenClaw heartbeat interval in seconds, 0 off; undefined: OpenClaw's default (see heartbeat.ts). */
+  readonly heartbeatEveryS: number | undefined;
   /** The tenant's policy, validated and planned (presets + own document). */
   readonly policy: TenantPolicyPlan;
   /** The name of the host it lives on. */
@@ -450,6 +463,7 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
       presets,
       limits: { ...DEFAULT_TENANT_LIMITS, ...c.defaults?.limits, ...t.limits },
       suspend: resolveSuspendPolicy(c.suspend, t.suspend),
+      heartbeatEveryS: resolveHeartbeatEveryS(c.heartbeatEveryS, t.heartbeatEveryS, resolveSuspendPolicy(c.suspend, t.suspend) === "alwaysOn"),
     });
   });
   // A suspend policy needs the edge (it keeps the idle clock and wakes on request) and the waker
@@ -470,7 +484,7 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
         budgetPath: c.hosts?.[j]?.capacity ? `hosts[${j}].capacity.hostMemoryMb` : "capacity.hostMemoryMb",
         where: c.hosts ? ` on host "${h.name}"` : "",
       })),
-      tenants.map((t) => ({ id: t.config.id, ...(t.config.host !== undefined ? { host: t.config.host } : {}), suspend: t.suspend, memoryLimitMb: t.limits.memoryMb })),
+      tenants.map((t) => ({ id: t.config.id, ...(t.config.host !== undefined ? { host: t.config.host } : {}), suspend: t.suspend, memoryLimitMb: t.limits.memoryMb, heartbeatEveryS: t.heartbeatEveryS })),
     );
     problems.push(...placement.problems);
   }

@@ -8,6 +8,7 @@
  * through the edge; the edge keeps the clock and asks the waker (packages/waker).
  */
 import { z } from "zod";
+import { heartbeatKeepsResident } from "./heartbeat.js";
 
 /** An hour is the longest sensible pause (a paused tenant still holds its memory); a week the longest stop. */
 export const MAX_PAUSE_AFTER_S = 86_400;
@@ -72,11 +73,15 @@ export interface CapacityTenant {
   readonly suspend: SuspendPolicy;
   /** The tenant's memory limit: a resident tenant is counted at least at its estimate, at most at this. */
   readonly memoryLimitMb: number;
+  /** Its OpenClaw heartbeat interval (0 off, undefined OpenClaw's default): one at or below its stop threshold keeps it resident. */
+  readonly heartbeatEveryS?: number | undefined;
 }
 
 export interface CapacityReport {
   readonly alwaysOn: number;
   readonly suspendable: number;
+  /** Suspendable tenants counted as resident because their heartbeat is due within their stop threshold. */
+  readonly heartbeatResident: number;
   /** MiB needed when every always-on tenant and `maxActive` suspendable tenants are resident. */
   readonly neededMb: number;
   readonly hostMemoryMb: number;
@@ -88,21 +93,25 @@ export interface CapacityReport {
 /**
  * Whether the tenants that can be resident at once fit the host: always-on tenants, plus up to
  * `maxActive` suspendable ones (the largest first), each at its resident cost, plus the
- * reserve. Stopped tenants cost disk, not memory.
+ * reserve. Stopped tenants cost disk, not memory. A suspendable tenant whose heartbeat is due
+ * within its stop threshold is never stopped (the waker keeps it paused for the job): it counts
+ * as resident, like an always-on one.
  */
 export function capacityReport(capacity: CapacityConfig, tenants: readonly CapacityTenant[]): CapacityReport {
   const per = capacity.residentMbPerTenant ?? DEFAULT_RESIDENT_MB_PER_TENANT;
   const reserved = capacity.reservedMb ?? DEFAULT_RESERVED_MB;
   // A tenant whose limit is below the estimate cannot use more than its limit.
   const cost = (t: CapacityTenant) => Math.min(per, t.memoryLimitMb);
-  const always = tenants.filter((t) => t.suspend === "alwaysOn");
-  const suspendable = tenants.filter((t) => t.suspend !== "alwaysOn");
+  const keptByHeartbeat = (t: CapacityTenant) => t.suspend !== "alwaysOn" && heartbeatKeepsResident(t.heartbeatEveryS, t.suspend.stopAfterS);
+  const always = tenants.filter((t) => t.suspend === "alwaysOn" || keptByHeartbeat(t));
+  const heartbeatResident = tenants.filter(keptByHeartbeat).length;
+  const suspendable = tenants.filter((t) => !always.includes(t));
   const active = suspendable.map(cost).sort((a, b) => b - a).slice(0, capacity.maxActive);
   const alwaysMb = always.reduce((s, t) => s + cost(t), 0);
   const activeMb = active.reduce((s, x) => s + x, 0);
   const neededMb = reserved + alwaysMb + activeMb;
   const explanation =
-    `${always.length} always-on tenant(s) = ${alwaysMb} MiB + ${active.length} active of ${suspendable.length} suspendable tenant(s) = ${activeMb} MiB ` +
+    `${always.length} always-on tenant(s)${heartbeatResident ? ` (${heartbeatResident} of them suspendable but kept resident by a heartbeat within their stop threshold)` : ""} = ${alwaysMb} MiB + ${active.length} active of ${suspendable.length} suspendable tenant(s) = ${activeMb} MiB ` +
     `(resident cost ${per} MiB per tenant) + ${reserved} MiB reserved = ${neededMb} MiB; hostMemoryMb is ${capacity.hostMemoryMb} MiB`;
-  return { alwaysOn: always.length, suspendable: suspendable.length, neededMb, hostMemoryMb: capacity.hostMemoryMb, fits: neededMb <= capacity.hostMemoryMb, explanation };
+  return { alwaysOn: always.length, suspendable: suspendable.length, heartbeatResident, neededMb, hostMemoryMb: capacity.hostMemoryMb, fits: neededMb <= capacity.hostMemoryMb, explanation };
 }
