@@ -59,6 +59,12 @@ export const WakerConfigSchema = z.strictObject({
           setpriv: z.string().startsWith("/", "must be an absolute path").default("/usr/bin/setpriv"),
           prlimit: z.string().startsWith("/", "must be an absolute path").default("/usr/bin/prlimit"),
           node: z.string().startsWith("/", "must be an absolute path").default(process.execPath),
+          /**
+           * The reader script (erasable TypeScript, node:sqlite only). Every path to it and to `node`
+           * must be reachable by the reader's uid: in the image they are; a test whose checkout
+           * sits in a private directory stages both (test/reader-runtime.ts).
+           */
+          script: z.string().startsWith("/", "must be an absolute path").optional(),
           /** A node start plus the read on a loaded host; then the reader is killed. */
           timeoutMs: z.number().int().min(1_000).max(300_000).default(20_000),
           heapMb: z.number().int().min(16).max(1_024).default(32),

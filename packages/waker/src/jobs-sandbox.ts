@@ -29,6 +29,8 @@ export interface ReaderSandbox {
   prlimit: string;
   /** The node binary that runs the reader (type stripping: Node >= 22.18). */
   node: string;
+  /** The reader script. @default this package's jobs-reader.ts */
+  script?: string;
   /** Wall-clock bound of one read; then the reader is killed and the jobs are unreadable. */
   timeoutMs: number;
   /** V8 old-space bound of the reader, MiB. */
@@ -67,7 +69,8 @@ interface Exit {
 function run(sb: ReaderSandbox, args: readonly string[], timeoutMs: number, maxOut: number): Promise<Exit> {
   return new Promise((resolve, reject) => {
     // No environment of the waker's (its config path, proxies) reaches the reader.
-    const child = spawn(sb.setpriv, sandboxedArgv(sb, args), { stdio: ["ignore", "pipe", "ignore"], env: { PATH: "/usr/bin:/bin", NODE_OPTIONS: "" }, detached: false });
+    // cwd "/": the reader needs no directory of the waker's (and may not be allowed into it).
+    const child = spawn(sb.setpriv, sandboxedArgv(sb, args), { cwd: "/", stdio: ["ignore", "pipe", "ignore"], env: { PATH: "/usr/bin:/bin", NODE_OPTIONS: "" }, detached: false });
     const chunks: Buffer[] = [];
     let size = 0;
     let overflow = false;
@@ -199,6 +202,6 @@ export function runSandboxed(sb: ReaderSandbox, argv: readonly string[], prepare
  * this read's turn.
  */
 export async function readInSandbox(sb: ReaderSandbox, dbFile: string, maxRows: number, prepare?: () => Promise<void>): Promise<JobRow[]> {
-  const out = await runSandboxed(sb, [sb.node, "--no-warnings", `--max-old-space-size=${sb.heapMb}`, READER, dbFile, String(maxRows)], prepare);
+  const out = await runSandboxed(sb, [sb.node, "--no-warnings", `--max-old-space-size=${sb.heapMb}`, sb.script ?? READER, dbFile, String(maxRows)], prepare);
   return parseReaderAnswer(out.toString("utf8"), maxRows);
 }

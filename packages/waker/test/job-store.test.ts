@@ -11,9 +11,15 @@ import { Engine } from "../src/engine";
 import { extractSingleFile, readJobRows, STATE_DB } from "../src/job-store";
 // The parse itself, in-process here (what the sandboxed reader runs; jobs-sandbox.test.ts runs it there).
 import { readJobRowsFromFile } from "../src/jobs-reader";
+import { stageReaderRuntime } from "./reader-runtime";
 
 const dir = mkdtempSync(path.join(tmpdir(), "job-store-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+// Node and the reader script where the reader's uid reaches them (reader-runtime.ts).
+const runtime = stageReaderRuntime();
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  runtime.remove();
+});
 let n = 0;
 const fresh = () => path.join(dir, `f${n++}`);
 
@@ -134,7 +140,7 @@ describe("readJobRows", () => {
     };
     const scratch = path.join(dir, "scratch");
     const gid = "f".repeat(64);
-    const rows = await readJobRows({ engine, scratchDir: scratch, maxBytes: 1 << 20, sandbox: { ...parseWakerConfig({ platform: "t" }).jobs.reader, uid: 10_094, gid: 10_094 } }, gid);
+    const rows = await readJobRows({ engine, scratchDir: scratch, maxBytes: 1 << 20, sandbox: { ...parseWakerConfig({ platform: "t" }).jobs.reader, uid: 10_094, gid: 10_094, node: runtime.node, script: runtime.script } }, gid);
     expect(rows.map((r) => r.state_json)).toEqual(['{"nextRunAtMs":5}', '{"nextRunAtMs":7}']);
     expect(asked).toEqual([`${gid} ${STATE_DB}`, `${gid} ${STATE_DB}-wal`]);
     expect(readdirSync(scratch)).toEqual([]);

@@ -15,14 +15,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseWakerConfig } from "../src/config";
 import { JobStoreError } from "../src/jobs-reader";
 import { parseReaderAnswer, readInSandbox, runSandboxed, sandboxedArgv, type ReaderSandbox } from "../src/jobs-sandbox";
+import { stageReaderRuntime } from "./reader-runtime";
 
 // A uid of its own for this test: the sweep kills every process of the reader's uid, and on this
 // host (one pid namespace for every test) the configured 10006 may be a real waker's reader.
-const SB: ReaderSandbox = { ...parseWakerConfig({ platform: "t" }).jobs.reader, uid: 10_096, gid: 10_096 };
+// Node and the reader script where the reader's uid reaches them (reader-runtime.ts).
+const runtime = stageReaderRuntime();
+const SB: ReaderSandbox = { ...parseWakerConfig({ platform: "t" }).jobs.reader, uid: 10_096, gid: 10_096, node: runtime.node, script: runtime.script };
 const WAKER = { uid: 10_005, gid: 10_005 };
 // A group standing for the engine socket's: not the reader's, the waker's supplementary group.
 const SOCKET_GID = 10_097;
-const node = process.execPath;
+const node = runtime.node;
 
 let dir: string;
 let sock: string;
@@ -68,6 +71,7 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
+  runtime.remove();
   wakerStandIn?.kill("SIGKILL");
   server?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
