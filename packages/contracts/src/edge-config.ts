@@ -242,7 +242,8 @@ export const EdgeConfigSchema = z
           .array(z.string().regex(TENANT_ID_PATTERN, "a tenant id (lower-case DNS label)"))
           .max(100_000)
           .refine((ids) => new Set(ids).size === ids.length, "tenant ids must be unique")
-          .default([]),
+          // absent, not [], when there is one host: a single-host config parses as it always did
+          .optional(),
       })
       .prefault({}),
     tenants: z.array(TenantRouteSchema).refine(

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { parseEdgeConfig } from "@octw/contracts";
 import { createEdge, type EdgeServer } from "../src/server";
+import { hostedElsewhere } from "../src/elsewhere";
 import { AUDIENCE, ISSUER, MemoryAudit, claims, makeIssuer, recordingUpstream, type Issuer, type RecordingUpstream } from "./helpers";
 
 interface Res { status: number; headers: http.IncomingHttpHeaders; body: string }
@@ -150,8 +151,12 @@ describe("the config", () => {
     return "accepted";
   };
 
-  it("defaults to no tenant elsewhere", () => {
-    expect(parseEdgeConfig(base({})).routing.hostedElsewhere).toEqual([]);
+  it("defaults to no tenant elsewhere: the key stays absent (a single-host config parses as it always did)", () => {
+    const config = parseEdgeConfig(base({}));
+    expect(config.routing).not.toHaveProperty("hostedElsewhere");
+    expect(hostedElsewhere(config, "c")).toBe(false);
+    // control: listed, it is elsewhere
+    expect(hostedElsewhere(parseEdgeConfig(base({ hostedElsewhere: ["c"] })), "c")).toBe(true);
   });
 
   it("refuses a tenant both routed here and listed elsewhere, a duplicate, a bad id, and a woken tenant listed elsewhere", () => {
