@@ -56,11 +56,22 @@ const neverAllowed = blockList(NEVER_ALLOWED_V4, NEVER_ALLOWED_V6);
 /** Names that resolve to the host itself, whatever a resolver says: never a destination. */
 const LOOPBACK_NAMES = [/^localhost$/, /\.localhost$/];
 /**
- * Names of the local network or a metadata service. A destination only when the endpoint pins the
- * addresses it may resolve to (`allowed_ips`, which can never hold loopback, link-local or
- * metadata addresses): then the name cannot lead anywhere the operator did not list.
+ * Names of the local network or a metadata service. Pinned (`allowed_ips`, which can never hold
+ * loopback, link-local or metadata addresses), such a name cannot lead anywhere the operator did not
+ * list. Unpinned, it is held to the rule every unpinned name is held to: the proxy resolves it and
+ * refuses the connection when ANY address is non-public (`!non_public_dst`, squid-config.ts), so it
+ * reaches only public addresses — what it usually resolves to (private, or 169.254.169.254 for
+ * `metadata.google.internal`) is refused at connect time. A policy may therefore carry one (as
+ * OpenShell's examples do); the plan reports it as mapped to "public addresses only".
  */
 const LOCAL_NAMES = [/\.local$/, /\.internal$/, /\.home\.arpa$/, /\.arpa$/, /^metadata$/, /\.lan$/, /\.intranet$/];
+
+/** Whether a host (or the part of a pattern after its wildcard label) is a local-network or metadata name. */
+export function isLocalNetworkName(host: string): boolean {
+  const labels = host.split(".");
+  const bare = labels[0]!.includes("*") ? labels.slice(1).join(".") : host;
+  return LOCAL_NAMES.some((re) => re.test(bare));
+}
 
 /**
  * OpenShell's name for its inference route. On OCTW it resolves, for the tenant's gateway, to the
@@ -95,8 +106,11 @@ const GLOB_LABEL = /^[a-z0-9*-]{1,63}$/;
  * with a wildcard in its first label only, as OpenShell accepts it: `*.example.com` (exactly one
  * label), `**.example.com` (one or more labels), `*-api.example.com` (a `*` inside the label).
  * `pinned`: the endpoint lists `allowed_ips`, so a local-network name is acceptable.
+ * `unpinnedLocal`: what an unpinned local-network name gets: `refuse` (the default: a destination
+ * typed by hand, e.g. an approval, that could never be reached), or `public-only` (a policy: the
+ * proxy's address rule confines it to public addresses, and the plan reports that as mapped).
  */
-export function hostProblem(host: string, options: { readonly pinned?: boolean } = {}): string | undefined {
+export function hostProblem(host: string, options: { readonly pinned?: boolean; readonly unpinnedLocal?: "refuse" | "public-only" } = {}): string | undefined {
   if (host.length === 0) return "must not be empty";
   if (host.length > 253) return "is longer than 253 characters";
   if (host.startsWith("[") || host.includes(":")) return "must be a DNS name, not an IP literal or host:port (put ports in `port`/`ports`)";
@@ -128,7 +142,7 @@ export function hostProblem(host: string, options: { readonly pinned?: boolean }
   if (nonDocker) return nonDocker.reason;
   if (host === INFERENCE_LOCAL_HOST) return undefined;
   if (LOOPBACK_NAMES.some((re) => re.test(bare))) return "names a loopback, local-network or metadata name, which is never an egress destination";
-  if (!options.pinned && LOCAL_NAMES.some((re) => re.test(bare))) {
+  if (!options.pinned && options.unpinnedLocal !== "public-only" && LOCAL_NAMES.some((re) => re.test(bare))) {
     return "names a loopback, local-network or metadata name, which is never an egress destination unless `allowed_ips` pins the addresses it may resolve to";
   }
   return undefined;

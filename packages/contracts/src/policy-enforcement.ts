@@ -10,7 +10,7 @@
  *   the reason in plain words.
  */
 import { OctwConfigError } from "./config-error.js";
-import { INFERENCE_LOCAL_HOST } from "./host-rules.js";
+import { INFERENCE_LOCAL_HOST, isLocalNetworkName } from "./host-rules.js";
 import { isNumericPolicyId, type L7Match, type ParsedPolicyDocument, type PolicyEndpoint } from "./sandbox-policy-schema.js";
 
 /** Features of the OpenShell format that OCTW does not enforce, by the key `allowUnenforced` takes. */
@@ -232,6 +232,7 @@ function planEndpoint(ep: PolicyEndpoint, policy: string, at: string, capabiliti
     return undefined;
   }
 
+  if (ep.allowed_ips === undefined && isLocalNetworkName(ep.host)) r.map(`${at}.host`, LOCAL_NAME_PUBLIC_ONLY);
   if (ep.tls === "terminate" || ep.tls === "passthrough") r.map(`${at}.tls`, `\`${ep.tls}\` is deprecated in OpenShell and has no effect`);
   if (ep.protocol === "tcp") r.map(`${at}.protocol`, "reachable through the proxy's CONNECT tunnel; OpenShell's transparent TCP capture is not provided, so a client that does not use the proxy cannot reach it");
   if (ep.allow_uninspected_credentials !== undefined) r.map(`${at}.allow_uninspected_credentials`, "OCTW never adds credentials to traffic it does not inspect");
@@ -290,6 +291,14 @@ function planEndpoint(ep: PolicyEndpoint, policy: string, at: string, capabiliti
   if (l7 === undefined && ports.some((p) => PLAIN_HTTP_PORTS.has(p))) r.unenforceable("plain-http", `${at}.port${ep.ports ? "s" : ""}`);
   return { policy, host: ep.host, ports, allowedIps: [...new Set(ep.allowed_ips ?? [])], ...(l7 ? { l7 } : {}), ...(credentials ? { credentials } : {}) };
 }
+
+/**
+ * An unpinned local-network name (`*.internal`, `*.local`, `*.lan`…): OpenShell lets an exact name
+ * reach private addresses; OCTW's proxy, on a host that serves every tenant, holds it to the rule of
+ * every unpinned name (see host-rules.ts).
+ */
+const LOCAL_NAME_PUBLIC_ONLY =
+  "a local-network name without `allowed_ips`: reachable only at public addresses (the proxy refuses the connection when the name resolves to any private, loopback, link-local or metadata address); for a private service, pin its addresses with `allowed_ips`";
 
 /** Why the forms of credential use other than header placeholders are not honoured. */
 const CREDENTIAL_FORMS = {

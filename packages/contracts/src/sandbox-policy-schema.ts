@@ -91,7 +91,7 @@ const endpointSchema = z
   })
   .superRefine((ep, ctx) => {
     if (ep.host === undefined && ep.allowed_ips === undefined) ctx.addIssue({ code: "custom", message: "needs `host`", path: ["host"] });
-    const hostIssue = ep.host === undefined ? undefined : hostProblem(ep.host, { pinned: ep.allowed_ips !== undefined });
+    const hostIssue = ep.host === undefined ? undefined : hostProblem(ep.host, { pinned: ep.allowed_ips !== undefined, unpinnedLocal: "public-only" });
     if (hostIssue) ctx.addIssue({ code: "custom", message: hostIssue, path: ["host"] });
     if (ep.port === undefined && ep.ports === undefined) ctx.addIssue({ code: "custom", message: "needs `port` or `ports`", path: ["port"] });
     // OpenShell's own semantic checks (l7_validate.rs), so a policy it refuses is not accepted here.

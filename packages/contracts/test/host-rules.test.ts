@@ -1,5 +1,6 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { hostPatternMatches, hostProblem, ipOrCidrProblem } from "../src/index.js";
+import { hostPatternMatches, hostProblem, ipOrCidrProblem, isLocalNetworkName, parsePolicyDocument, planEnforcement } from "../src/index.js";
 
 describe("host rules", () => {
   it.each(["api.github.com", "a.b", "*.slack.com", "x-1.example.co.uk", "xn--bcher-kva.example", "*a.example.com", "**.example.com", "*-aiplatform.googleapis.com"])("accepts %s", (h) => expect(hostProblem(h)).toBeUndefined());
@@ -72,4 +73,50 @@ describe("host patterns (the proxy's ACL and the inference-overlap check read th
     ["api.example.com", "api.example.com.", false],
     ["api.example.com", "apixexample.com", false],
   ])("%s covers %s: %s", (pattern, host, covered) => expect(hostPatternMatches(pattern, host)).toBe(covered));
+});
+
+describe("local-network names without allowed_ips (a policy's: confined to public addresses by the proxy)", () => {
+  const label = fc.stringMatching(/^[a-z][a-z0-9-]{0,10}[a-z0-9]$/);
+  const suffix = fc.constantFrom("internal", "local", "lan", "intranet", "home.arpa", "arpa");
+  const localName = fc.tuple(fc.constantFrom("", "*.", "**."), fc.array(label, { minLength: 1, maxLength: 3 }), suffix).map(([w, ls, s]) => `${w}${ls.join(".")}.${s}`);
+
+  it("property: a policy may name one (public-only), a typed destination may not (default), and the plan maps it only when unpinned", () => {
+    fc.assert(
+      fc.property(localName, (host) => {
+        expect(isLocalNetworkName(host)).toBe(true);
+        expect(hostProblem(host, { unpinnedLocal: "public-only" })).toBeUndefined();
+        expect(hostProblem(host)).toMatch(/unless `allowed_ips` pins/);
+        const endpoint = (pinned: boolean) => ({ host, port: 443, ...(pinned ? { allowed_ips: ["10.30.0.0/28"] } : {}) });
+        const plan = (pinned: boolean) =>
+          planEnforcement(parsePolicyDocument({ version: 1, filesystem_policy: { read_write: ["/tmp"] }, network_policies: { p: { endpoints: [endpoint(pinned)] } } }, "t"), [], "t");
+        const unpinned = plan(false);
+        expect(unpinned.egress).toEqual([{ policy: "p", host, ports: [443], allowedIps: [] }]);
+        expect(unpinned.mapped).toEqual([expect.stringMatching(/^policy\.network_policies\.p\.endpoints\[0\]\.host: a local-network name without `allowed_ips`: reachable only at public addresses/)]);
+        const pinned = plan(true);
+        expect(pinned.mapped).toEqual([]);
+        expect(pinned.egress[0]!.allowedIps).toEqual(["10.30.0.0/28"]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("positive control: public names are not local-network names and are not mapped", () => {
+    fc.assert(
+      fc.property(label, fc.constantFrom("example.com", "internal.example.com", "local.example.net"), (l, d) => {
+        expect(isLocalNetworkName(`${l}.${d}`)).toBe(false);
+        expect(hostProblem(`${l}.${d}`)).toBeUndefined();
+      }),
+    );
+  });
+
+  it.each([
+    ["foo.localhost", /loopback/],
+    ["host.openshell.internal", /alias for the machine that runs the sandbox/],
+    ["host.docker.internal", /alias for the machine/],
+    ["db.ns.svc.cluster.local", /Kubernetes cluster-internal/],
+    ["*.svc.cluster.local", /Kubernetes cluster-internal/],
+  ])("still refuses %s whatever the option", (h, why) => {
+    expect(hostProblem(h, { unpinnedLocal: "public-only" })).toMatch(why);
+    expect(hostProblem(h, { pinned: true, unpinnedLocal: "public-only" })).toMatch(why);
+  });
 });

@@ -8,6 +8,7 @@
 import fc from "fast-check";
 import { BlockList, isIP } from "node:net";
 import { describe, expect, it } from "vitest";
+import { parsePolicyDocument, planEnforcement } from "@octw/contracts";
 import { NON_PUBLIC_IPV4, NON_PUBLIC_IPV6, renderSquidConfig, type EgressRule } from "../src/index.js";
 import { cidrContains, complementCidrs, parseCidrRange } from "../src/planners/ip-ranges.js";
 
@@ -170,6 +171,49 @@ describe("Squid config: a name with ANY forbidden resolved address is refused", 
       { numRuns: 1_500 },
     );
     // Both outcomes occur often enough for the property to mean something.
+    expect(allowed).toBeGreaterThan(50);
+    expect(denied).toBeGreaterThan(50);
+  });
+});
+
+describe("Squid config: a policy's local-network name without allowed_ips reaches public addresses only", () => {
+  // Planned from a policy as a tenant writes it (OpenShell's examples name `*.internal` services
+  // unpinned), so the test covers the path from the parser to the rendered rule.
+  const rulesOf = (hosts: readonly string[]) =>
+    planEnforcement(
+      parsePolicyDocument({ version: 1, filesystem_policy: { read_write: ["/tmp"] }, network_policies: { svc: { endpoints: hosts.map((host) => ({ host, port: 8080 })) } } }, "t"),
+      [],
+      "t",
+    ).egress;
+
+  it.each([
+    ["a private address (what an internal name usually resolves to)", "data-svc.internal", ["10.0.5.7"], "deny"],
+    ["the metadata address (metadata.google.internal)", "metadata.google.internal", [METADATA], "deny"],
+    ["a public and a private address", "docs.internal", ["93.184.216.34", "192.168.1.10"], "deny"],
+    ["loopback", "printer.local", ["127.0.0.1"], "deny"],
+    ["a unique-local IPv6 address", "nas.home.arpa", ["fd00::5"], "deny"],
+    ["public addresses only (positive control)", "docs.internal", ["93.184.216.34", "2606:2800:220:1::1"], "allow"],
+  ] as const)("resolving to %s: %s", (_name, host, addresses, expected) => {
+    const config = renderSquidConfig({ tenantId: "t", rules: rulesOf([host]) });
+    expect(squidDecides(config, { method: "CONNECT", host, port: 8080, addresses: [...addresses] })).toBe(expected);
+  });
+
+  it("property: over generated local-network names and DNS answers, a CONNECT is allowed exactly when EVERY address is public", () => {
+    const label = fc.stringMatching(/^[a-z][a-z0-9]{0,6}$/);
+    const nameArb = fc.tuple(label, fc.constantFrom("internal", "corp.internal", "local", "lan", "intranet", "home.arpa")).map(([l, s]) => `${l}.${s}`);
+    const addressArb = fc.oneof(fc.constantFrom(METADATA, "10.0.5.7", "172.17.0.2", "192.168.1.10", "100.64.0.1", "127.0.0.1", "fd00::5", "fe80::1", "::ffff:10.0.0.1", "64:ff9b::a00:1", "93.184.216.34"), fc.ipV4(), fc.ipV6());
+    let allowed = 0;
+    let denied = 0;
+    fc.assert(
+      fc.property(fc.uniqueArray(nameArb, { minLength: 1, maxLength: 3 }), fc.nat(), fc.array(addressArb, { minLength: 1, maxLength: 4 }), (hosts, pick, addresses) => {
+        const host = hosts[pick % hosts.length]!;
+        const got = squidDecides(renderSquidConfig({ tenantId: "t", rules: rulesOf(hosts) }), { method: "CONNECT", host, port: 8080, addresses });
+        expect(got, JSON.stringify({ host, addresses })).toBe(addresses.every(isPublic) ? "allow" : "deny");
+        if (got === "allow") allowed++;
+        else denied++;
+      }),
+      { numRuns: 1_000 },
+    );
     expect(allowed).toBeGreaterThan(50);
     expect(denied).toBeGreaterThan(50);
   });
