@@ -220,7 +220,7 @@ interface Reporters {
 /** One endpoint: its egress rule (or none, for `inference.local`), reporting every field on the way. */
 function planEndpoint(ep: PolicyEndpoint, policy: string, at: string, capabilities: ProxyCapabilities, r: Reporters): EgressRule | undefined {
   if (ep.host === undefined) {
-    r.refuse(`${at}.host`, "is missing: an endpoint of bare addresses (only `allowed_ips`) would let the agent tunnel to IP literals, and OCTW's proxy allows names only; add the DNS name these addresses belong to");
+    r.refuse(`${at}.host`, HOSTLESS_REFUSAL);
     return undefined;
   }
   const ports = [...new Set(ep.ports ?? (ep.port !== undefined ? [ep.port] : []))].sort((a, b) => a - b);
@@ -291,6 +291,15 @@ function planEndpoint(ep: PolicyEndpoint, policy: string, at: string, capabiliti
   if (l7 === undefined && ports.some((p) => PLAIN_HTTP_PORTS.has(p))) r.unenforceable("plain-http", `${at}.port${ep.ports ? "s" : ""}`);
   return { policy, host: ep.host, ports, allowedIps: [...new Set(ep.allowed_ips ?? [])], ...(l7 ? { l7 } : {}), ...(credentials ? { credentials } : {}) };
 }
+
+/**
+ * OpenShell's legacy hostless endpoint admits any name or IP literal whose addresses fall in its
+ * `allowed_ips`. OCTW's proxy rules are per name, and the router-only rule for model providers is
+ * checked by name (tenant-policy.ts): a range of public addresses would admit a provider's API
+ * around the inference router, and which range holds a provider cannot be known without DNS.
+ */
+const HOSTLESS_REFUSAL =
+  "is missing: an endpoint with only `allowed_ips` (OpenShell's legacy hostless form, which admits any name or IP literal that resolves into the range) is not supported: OCTW's proxy allows destinations by name, and a bare range could admit a model provider's API around the inference router. Name each service instead: `host: <its DNS name>` with these `allowed_ips` (the proxy then allows that name only when every address it resolves to is in them)";
 
 /**
  * An unpinned local-network name (`*.internal`, `*.local`, `*.lan`…): OpenShell lets an exact name
