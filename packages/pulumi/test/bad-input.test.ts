@@ -33,7 +33,8 @@ const CASES: { name: string; config: unknown; path: string; says: RegExp }[] = [
   { name: "wildcard in a middle label", config: policy({ host: "api.*.example.com" }), path: "tenants[0].policy.network_policies.p.endpoints[0].host", says: /wildcard only as its whole first label/ },
   { name: "double wildcard inside a label", config: policy({ host: "api**.example.com" }), path: "tenants[0].policy.network_policies.p.endpoints[0].host", says: /wildcard only/ },
   { name: "loopback name", config: policy({ host: "localhost" }), path: "tenants[0].policy.network_policies.p.endpoints[0].host", says: /at least two labels/ },
-  { name: "metadata name", config: policy({ host: "metadata.google.internal" }), path: "tenants[0].policy.network_policies.p.endpoints[0].host", says: /metadata/ },
+  // A metadata name without allowed_ips is accepted and confined to public addresses (squid-acl.test.ts: metadata.google.internal resolving to 169.254.169.254 is denied); a loopback name is never a destination.
+  { name: "loopback subdomain", config: policy({ host: "metadata.localhost" }), path: "tenants[0].policy.network_policies.p.endpoints[0].host", says: /loopback/ },
   { name: "link-local allowed_ips", config: policy({ host: "api.example.com", allowed_ips: ["169.254.169.254"] }), path: "tenants[0].policy.network_policies.p.endpoints[0].allowed_ips[0]", says: /metadata/ },
   { name: "unpinned image", config: { ...ok(), images: { ...PINNED, openclaw: "openclaw/openclaw:latest" } }, path: "images.openclaw", says: /not pinned/ },
   { name: "unpinned tenant image override", config: tenant({ image: "openclaw/openclaw:2026.9.6" }), path: "tenants[0].image", says: /not pinned/ },
