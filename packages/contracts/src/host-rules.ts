@@ -23,6 +23,25 @@ export const NON_PUBLIC_IPV6 = [
   "2001:db8::/32", // documentation
 ] as const;
 
+/**
+ * Whether a (valid, see {@link ipOrCidrProblem}) address or CIDR lies wholly inside the non-public
+ * ranges: then no public service, model providers included (their addresses must be public,
+ * provider-destination.ts), can be inside it.
+ */
+export function isNonPublicRange(text: string): boolean {
+  const [addr, len] = text.split("/");
+  const family = isIP(addr!);
+  const bits = len === undefined ? (family === 4 ? 32 : 128) : Number(len);
+  const ranges = family === 4 ? NON_PUBLIC_IPV4 : NON_PUBLIC_IPV6;
+  return ranges.some((c) => {
+    const [net, l] = c.split("/");
+    if (bits < Number(l)) return false;
+    const list = new BlockList();
+    list.addSubnet(net!, Number(l), family === 4 ? "ipv4" : "ipv6");
+    return list.check(addr!, family === 4 ? "ipv4" : "ipv6");
+  });
+}
+
 /** Never reachable, not even through `allowed_ips`: the host itself and the metadata services. */
 const NEVER_ALLOWED_V4 = ["0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16"] as const;
 // (IPv4-mapped IPv6 is refused separately: node's BlockList matches IPv4 addresses against ::ffff:0:0/96.)

@@ -10,7 +10,7 @@
  *   the reason in plain words.
  */
 import { OctwConfigError } from "./config-error.js";
-import { INFERENCE_LOCAL_HOST, isLocalNetworkName } from "./host-rules.js";
+import { INFERENCE_LOCAL_HOST, isLocalNetworkName, isNonPublicRange } from "./host-rules.js";
 import { isNumericPolicyId, type L7Match, type ParsedPolicyDocument, type PolicyEndpoint } from "./sandbox-policy-schema.js";
 
 /** Features of the OpenShell format that OCTW does not enforce, by the key `allowUnenforced` takes. */
@@ -39,8 +39,12 @@ export const UNENFORCEABLE_FEATURES = Object.keys(UNENFORCEABLE) as Unenforceabl
 export interface EgressRule {
   /** `network_policies` key it came from. */
   readonly policy: string;
-  /** A DNS name, or a pattern with a wildcard in its first label (see host-rules.ts). */
-  readonly host: string;
+  /**
+   * A DNS name, or a pattern with a wildcard in its first label (see host-rules.ts). Absent for
+   * OpenShell's hostless form: then any name or IP literal whose addresses all lie in
+   * `allowedIps` (private ranges only), and never with `l7` or `credentials`.
+   */
+  readonly host?: string;
   readonly ports: readonly number[];
   /** When set, the resolved destination must be one of these (and may then be non-public). */
   readonly allowedIps: readonly string[];
@@ -219,11 +223,8 @@ interface Reporters {
 
 /** One endpoint: its egress rule (or none, for `inference.local`), reporting every field on the way. */
 function planEndpoint(ep: PolicyEndpoint, policy: string, at: string, capabilities: ProxyCapabilities, r: Reporters): EgressRule | undefined {
-  if (ep.host === undefined) {
-    r.refuse(`${at}.host`, HOSTLESS_REFUSAL);
-    return undefined;
-  }
   const ports = [...new Set(ep.ports ?? (ep.port !== undefined ? [ep.port] : []))].sort((a, b) => a - b);
+  if (ep.host === undefined) return planHostless(ep, policy, at, ports, r);
   if (ep.port !== undefined && ep.ports !== undefined) r.map(`${at}.port`, "`ports` is given, and OpenShell then uses `ports` alone; so does OCTW");
 
   if (ep.host === INFERENCE_LOCAL_HOST) {
@@ -293,13 +294,28 @@ function planEndpoint(ep: PolicyEndpoint, policy: string, at: string, capabiliti
 }
 
 /**
- * OpenShell's legacy hostless endpoint admits any name or IP literal whose addresses fall in its
- * `allowed_ips`. OCTW's proxy rules are per name, and the router-only rule for model providers is
- * checked by name (tenant-policy.ts): a range of public addresses would admit a provider's API
- * around the inference router, and which range holds a provider cannot be known without DNS.
+ * OpenShell's legacy hostless endpoint: any name or IP literal whose addresses all fall in its
+ * `allowed_ips` (the proxy's `!epN_outside` rule, as for a pinned name). Mapped only for private
+ * (non-public) ranges: the router-only rule for model providers is checked by name
+ * (tenant-policy.ts), and a public range could hold a provider's API, which no name check sees;
+ * a provider's addresses are always public (provider-destination.ts), so a private range never does.
  */
-const HOSTLESS_REFUSAL =
-  "is missing: an endpoint with only `allowed_ips` (OpenShell's legacy hostless form, which admits any name or IP literal that resolves into the range) is not supported: OCTW's proxy allows destinations by name, and a bare range could admit a model provider's API around the inference router. Name each service instead: `host: <its DNS name>` with these `allowed_ips` (the proxy then allows that name only when every address it resolves to is in them)";
+function planHostless(ep: PolicyEndpoint, policy: string, at: string, ports: readonly number[], r: Reporters): EgressRule | undefined {
+  const ips = [...new Set(ep.allowed_ips ?? [])];
+  const publicIndex = (ep.allowed_ips ?? []).findIndex((ip) => !isNonPublicRange(ip));
+  const named = (["path", "protocol", "access", "rules", "deny_rules", "credential_binding", "request_body_credential_rewrite", "websocket_credential_rewrite", "credential_signing", "mcp", "json_rpc"] as const).filter((k) => ep[k] !== undefined);
+  if (publicIndex >= 0) {
+    r.refuse(`${at}.allowed_ips[${publicIndex}]`, `reaches public addresses in an endpoint without \`host\` (${HOSTLESS_FORM}): a public range could hold a model provider's API, which must be reached through the inference router. Name the service instead: \`host: <its DNS name>\` with these \`allowed_ips\``);
+    return undefined;
+  }
+  if (named.length) {
+    r.refuse(`${at}.${named[0]!}`, `needs \`host\`: ${HOSTLESS_FORM} is a plain tunnel by address; inspection and credentials are per name`);
+    return undefined;
+  }
+  r.map(`${at}.host`, `absent (${HOSTLESS_FORM}): any name or IP literal on these ports whose addresses all lie in \`allowed_ips\` (private ranges), as a tunnel`);
+  return { policy, ports, allowedIps: ips };
+}
+const HOSTLESS_FORM = "OpenShell's legacy hostless form, `allowed_ips` only";
 
 /**
  * An unpinned local-network name (`*.internal`, `*.local`, `*.lan`…): OpenShell lets an exact name

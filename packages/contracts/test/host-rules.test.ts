@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { hostPatternMatches, hostProblem, ipOrCidrProblem, isLocalNetworkName, parsePolicyDocument, planEnforcement } from "../src/index.js";
+import { BlockList } from "node:net";
+import { NON_PUBLIC_IPV4, hostPatternMatches, hostProblem, ipOrCidrProblem, isLocalNetworkName, isNonPublicRange, parsePolicyDocument, planEnforcement } from "../src/index.js";
 
 describe("host rules", () => {
   it.each(["api.github.com", "a.b", "*.slack.com", "x-1.example.co.uk", "xn--bcher-kva.example", "*a.example.com", "**.example.com", "*-aiplatform.googleapis.com"])("accepts %s", (h) => expect(hostProblem(h)).toBeUndefined());
@@ -120,3 +121,45 @@ describe("local-network names without allowed_ips (a policy's: confined to publi
     expect(hostProblem(h, { pinned: true, unpinnedLocal: "public-only" })).toMatch(why);
   });
 });
+
+describe("isNonPublicRange (what a hostless endpoint may list)", () => {
+  it.each([["10.0.5.0/24"], ["10.0.0.0/8"], ["192.168.1.7"], ["100.64.0.0/10"], ["fd00::/64"], ["fc00::/7"], ["198.51.100.0/24"]])("%s is wholly non-public", (c) => expect(isNonPublicRange(c)).toBe(true));
+  it.each([["8.8.8.0/24"], ["10.0.0.0/7"], ["172.0.0.0/8"], ["198.51.0.0/16"], ["2001:db9::/32"], ["93.184.216.34"]])("%s reaches public addresses", (c) => expect(isNonPublicRange(c)).toBe(false));
+
+  it("property: a range judged non-public holds no public address (first, last and a random inner address); one judged public is inside no single listed block", () => {
+    const nonPublic = new BlockList();
+    for (const c of NON_PUBLIC_IPV4) nonPublic.addSubnet(c.split("/")[0]!, Number(c.split("/")[1]), "ipv4");
+    const toIp = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join(".");
+    const listedStart = fc.constantFrom(...NON_PUBLIC_IPV4.map((c) => c.split("/")[0]!.split(".").reduce((acc, o) => acc * 256 + Number(o), 0)));
+    let judgedNonPublic = 0;
+    let judgedPublic = 0;
+    fc.assert(
+      fc.property(fc.oneof(fc.integer({ min: 0, max: 2 ** 32 - 1 }), listedStart), fc.integer({ min: 8, max: 32 }), fc.double({ min: 0, max: 1, noNaN: true }), (n, len, f) => {
+        const size = 2 ** (32 - len);
+        const start = Math.floor(n / size) * size;
+        const cidr = `${toIp(start)}/${len}`;
+        if (isNonPublicRange(cidr)) {
+          judgedNonPublic++;
+          for (const a of [toIp(start), toIp(start + size - 1), toIp(start + Math.floor(f * (size - 1)))]) expect(nonPublic.check(a, "ipv4"), `${a} in ${cidr}`).toBe(true);
+        } else {
+          judgedPublic++;
+          // Conservative by design: a range spanning two adjacent listed blocks counts as public.
+          expect(NON_PUBLIC_IPV4.some((c) => cidrInside(cidr, c))).toBe(false);
+        }
+      }),
+      { numRuns: 2_000 },
+    );
+    expect(judgedNonPublic).toBeGreaterThan(100);
+    expect(judgedPublic).toBeGreaterThan(100);
+  });
+});
+
+/** Whether CIDR a lies inside CIDR b (IPv4). */
+function cidrInside(a: string, b: string): boolean {
+  const [an, al] = a.split("/");
+  const [bn, bl] = b.split("/");
+  if (Number(al) < Number(bl)) return false;
+  const list = new BlockList();
+  list.addSubnet(bn!, Number(bl), "ipv4");
+  return list.check(an!, "ipv4");
+}
