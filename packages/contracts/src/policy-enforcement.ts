@@ -224,8 +224,8 @@ interface Reporters {
 /** One endpoint: its egress rule (or none, for `inference.local`), reporting every field on the way. */
 function planEndpoint(ep: PolicyEndpoint, policy: string, at: string, capabilities: ProxyCapabilities, r: Reporters): EgressRule | undefined {
   const ports = [...new Set(ep.ports ?? (ep.port !== undefined ? [ep.port] : []))].sort((a, b) => a - b);
-  if (ep.host === undefined) return planHostless(ep, policy, at, ports, r);
   if (ep.port !== undefined && ep.ports !== undefined) r.map(`${at}.port`, "`ports` is given, and OpenShell then uses `ports` alone; so does OCTW");
+  if (ep.host === undefined) return planHostless(ep, policy, at, ports, r);
 
   if (ep.host === INFERENCE_LOCAL_HOST) {
     // The gateway resolves inference.local to the tenant's router; nothing leaves through the proxy.
@@ -303,7 +303,8 @@ function planEndpoint(ep: PolicyEndpoint, policy: string, at: string, capabiliti
 function planHostless(ep: PolicyEndpoint, policy: string, at: string, ports: readonly number[], r: Reporters): EgressRule | undefined {
   const ips = [...new Set(ep.allowed_ips ?? [])];
   const publicIndex = (ep.allowed_ips ?? []).findIndex((ip) => !isNonPublicRange(ip));
-  const named = (["path", "protocol", "access", "rules", "deny_rules", "credential_binding", "request_body_credential_rewrite", "websocket_credential_rewrite", "credential_signing", "mcp", "json_rpc"] as const).filter((k) => ep[k] !== undefined);
+  // Every field but the addresses, the ports and `tls` needs a name (or inspection, which needs one).
+  const named = (Object.keys(ep) as (keyof PolicyEndpoint)[]).filter((k) => ep[k] !== undefined && !["allowed_ips", "port", "ports", "tls"].includes(k));
   if (publicIndex >= 0) {
     r.refuse(`${at}.allowed_ips[${publicIndex}]`, `reaches public addresses in an endpoint without \`host\` (${HOSTLESS_FORM}): a public range could hold a model provider's API, which must be reached through the inference router. Name the service instead: \`host: <its DNS name>\` with these \`allowed_ips\``);
     return undefined;
@@ -312,6 +313,7 @@ function planHostless(ep: PolicyEndpoint, policy: string, at: string, ports: rea
     r.refuse(`${at}.${named[0]!}`, `needs \`host\`: ${HOSTLESS_FORM} is a plain tunnel by address; inspection and credentials are per name`);
     return undefined;
   }
+  if (ep.tls !== undefined) r.map(`${at}.tls`, "the endpoint is a plain tunnel: nothing is inspected, so `tls` changes nothing");
   r.map(`${at}.host`, `absent (${HOSTLESS_FORM}): any name or IP literal on these ports whose addresses all lie in \`allowed_ips\` (private ranges), as a tunnel`);
   return { policy, ports, allowedIps: ips };
 }
