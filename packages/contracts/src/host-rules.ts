@@ -23,6 +23,25 @@ export const NON_PUBLIC_IPV6 = [
   "2001:db8::/32", // documentation
 ] as const;
 
+/**
+ * Whether a (valid, see {@link ipOrCidrProblem}) address or CIDR lies wholly inside the non-public
+ * ranges: then no public service, model providers included (their addresses must be public,
+ * provider-destination.ts), can be inside it.
+ */
+export function isNonPublicRange(text: string): boolean {
+  const [addr, len] = text.split("/");
+  const family = isIP(addr!);
+  const bits = len === undefined ? (family === 4 ? 32 : 128) : Number(len);
+  const ranges = family === 4 ? NON_PUBLIC_IPV4 : NON_PUBLIC_IPV6;
+  return ranges.some((c) => {
+    const [net, l] = c.split("/");
+    if (bits < Number(l)) return false;
+    const list = new BlockList();
+    list.addSubnet(net!, Number(l), family === 4 ? "ipv4" : "ipv6");
+    return list.check(addr!, family === 4 ? "ipv4" : "ipv6");
+  });
+}
+
 /** Never reachable, not even through `allowed_ips`: the host itself and the metadata services. */
 const NEVER_ALLOWED_V4 = ["0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16"] as const;
 // (IPv4-mapped IPv6 is refused separately: node's BlockList matches IPv4 addresses against ::ffff:0:0/96.)
@@ -56,11 +75,22 @@ const neverAllowed = blockList(NEVER_ALLOWED_V4, NEVER_ALLOWED_V6);
 /** Names that resolve to the host itself, whatever a resolver says: never a destination. */
 const LOOPBACK_NAMES = [/^localhost$/, /\.localhost$/];
 /**
- * Names of the local network or a metadata service. A destination only when the endpoint pins the
- * addresses it may resolve to (`allowed_ips`, which can never hold loopback, link-local or
- * metadata addresses): then the name cannot lead anywhere the operator did not list.
+ * Names of the local network or a metadata service. Pinned (`allowed_ips`, which can never hold
+ * loopback, link-local or metadata addresses), such a name cannot lead anywhere the operator did not
+ * list. Unpinned, it is held to the rule every unpinned name is held to: the proxy resolves it and
+ * refuses the connection when ANY address is non-public (`!non_public_dst`, squid-config.ts), so it
+ * reaches only public addresses — what it usually resolves to (private, or 169.254.169.254 for
+ * `metadata.google.internal`) is refused at connect time. A policy may therefore carry one (as
+ * OpenShell's examples do); the plan reports it as mapped to "public addresses only".
  */
 const LOCAL_NAMES = [/\.local$/, /\.internal$/, /\.home\.arpa$/, /\.arpa$/, /^metadata$/, /\.lan$/, /\.intranet$/];
+
+/** Whether a host (or the part of a pattern after its wildcard label) is a local-network or metadata name. */
+export function isLocalNetworkName(host: string): boolean {
+  const labels = host.split(".");
+  const bare = labels[0]!.includes("*") ? labels.slice(1).join(".") : host;
+  return LOCAL_NAMES.some((re) => re.test(bare));
+}
 
 /**
  * OpenShell's name for its inference route. On OCTW it resolves, for the tenant's gateway, to the
@@ -95,8 +125,11 @@ const GLOB_LABEL = /^[a-z0-9*-]{1,63}$/;
  * with a wildcard in its first label only, as OpenShell accepts it: `*.example.com` (exactly one
  * label), `**.example.com` (one or more labels), `*-api.example.com` (a `*` inside the label).
  * `pinned`: the endpoint lists `allowed_ips`, so a local-network name is acceptable.
+ * `unpinnedLocal`: what an unpinned local-network name gets: `refuse` (the default: a destination
+ * typed by hand, e.g. an approval, that could never be reached), or `public-only` (a policy: the
+ * proxy's address rule confines it to public addresses, and the plan reports that as mapped).
  */
-export function hostProblem(host: string, options: { readonly pinned?: boolean } = {}): string | undefined {
+export function hostProblem(host: string, options: { readonly pinned?: boolean; readonly unpinnedLocal?: "refuse" | "public-only" } = {}): string | undefined {
   if (host.length === 0) return "must not be empty";
   if (host.length > 253) return "is longer than 253 characters";
   if (host.startsWith("[") || host.includes(":")) return "must be a DNS name, not an IP literal or host:port (put ports in `port`/`ports`)";
@@ -128,7 +161,7 @@ export function hostProblem(host: string, options: { readonly pinned?: boolean }
   if (nonDocker) return nonDocker.reason;
   if (host === INFERENCE_LOCAL_HOST) return undefined;
   if (LOOPBACK_NAMES.some((re) => re.test(bare))) return "names a loopback, local-network or metadata name, which is never an egress destination";
-  if (!options.pinned && LOCAL_NAMES.some((re) => re.test(bare))) {
+  if (!options.pinned && options.unpinnedLocal !== "public-only" && LOCAL_NAMES.some((re) => re.test(bare))) {
     return "names a loopback, local-network or metadata name, which is never an egress destination unless `allowed_ips` pins the addresses it may resolve to";
   }
   return undefined;

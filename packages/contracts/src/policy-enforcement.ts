@@ -10,8 +10,8 @@
  *   the reason in plain words.
  */
 import { OctwConfigError } from "./config-error.js";
-import { INFERENCE_LOCAL_HOST } from "./host-rules.js";
-import type { L7Match, ParsedPolicyDocument, PolicyEndpoint } from "./sandbox-policy-schema.js";
+import { INFERENCE_LOCAL_HOST, isLocalNetworkName, isNonPublicRange } from "./host-rules.js";
+import { isNumericPolicyId, type L7Match, type ParsedPolicyDocument, type PolicyEndpoint } from "./sandbox-policy-schema.js";
 
 /** Features of the OpenShell format that OCTW does not enforce, by the key `allowUnenforced` takes. */
 export const UNENFORCEABLE = {
@@ -39,8 +39,12 @@ export const UNENFORCEABLE_FEATURES = Object.keys(UNENFORCEABLE) as Unenforceabl
 export interface EgressRule {
   /** `network_policies` key it came from. */
   readonly policy: string;
-  /** A DNS name, or a pattern with a wildcard in its first label (see host-rules.ts). */
-  readonly host: string;
+  /**
+   * A DNS name, or a pattern with a wildcard in its first label (see host-rules.ts). Absent for
+   * OpenShell's hostless form: then any name or IP literal whose addresses all lie in
+   * `allowedIps` (private ranges only), and never with `l7` or `credentials`.
+   */
+  readonly host?: string;
   readonly ports: readonly number[];
   /** When set, the resolved destination must be one of these (and may then be non-public). */
   readonly allowedIps: readonly string[];
@@ -82,8 +86,8 @@ export interface EnforcedSandboxPolicy {
   /** Paths that get a tmpfs (besides the gateway's state volume, which is always writable). */
   readonly readWritePaths: readonly string[];
   /**
-   * Never set: a policy cannot choose its identity (`process.run_as_user/run_as_group` only
-   * accept "sandbox"/"tenant", the tenant's allocated id). Kept so consumers that fall back to
+   * Never set: a policy cannot choose its identity (`process.run_as_user/run_as_group` accept
+   * "sandbox"/"tenant" or a numeric id ≥ 1000, all mapped to the tenant's allocated id). Kept so consumers that fall back to
    * the allocated id read the same.
    */
   readonly runAsUser?: never;
@@ -188,6 +192,9 @@ export function planEnforcement(
     problems.push({ path: `${pathPrefix}.filesystem_policy.read_write`, message: 'must include "/tmp": OpenClaw needs a writable /tmp (it is mounted noexec,nosuid,nodev)' });
   }
   if (doc.process !== undefined) map(`${pathPrefix}.process`, "the tenant's own allocated UID/GID");
+  for (const field of ["run_as_user", "run_as_group"] as const) {
+    if (isNumericPolicyId(doc.process?.[field])) map(`${pathPrefix}.process.${field}`, "a numeric id: the gateway runs as the tenant's own allocated id (uidBase + 4·slot), not as this number");
+  }
 
   for (const name of Object.keys(doc.network_middlewares ?? {})) unenforceable("network_middlewares", `${pathPrefix}.network_middlewares.${name}`);
 
@@ -216,12 +223,9 @@ interface Reporters {
 
 /** One endpoint: its egress rule (or none, for `inference.local`), reporting every field on the way. */
 function planEndpoint(ep: PolicyEndpoint, policy: string, at: string, capabilities: ProxyCapabilities, r: Reporters): EgressRule | undefined {
-  if (ep.host === undefined) {
-    r.refuse(`${at}.host`, "is missing: an endpoint of bare addresses (only `allowed_ips`) would let the agent tunnel to IP literals, and OCTW's proxy allows names only; add the DNS name these addresses belong to");
-    return undefined;
-  }
   const ports = [...new Set(ep.ports ?? (ep.port !== undefined ? [ep.port] : []))].sort((a, b) => a - b);
   if (ep.port !== undefined && ep.ports !== undefined) r.map(`${at}.port`, "`ports` is given, and OpenShell then uses `ports` alone; so does OCTW");
+  if (ep.host === undefined) return planHostless(ep, policy, at, ports, r);
 
   if (ep.host === INFERENCE_LOCAL_HOST) {
     // The gateway resolves inference.local to the tenant's router; nothing leaves through the proxy.
@@ -229,6 +233,7 @@ function planEndpoint(ep: PolicyEndpoint, policy: string, at: string, capabiliti
     return undefined;
   }
 
+  if (ep.allowed_ips === undefined && isLocalNetworkName(ep.host)) r.map(`${at}.host`, LOCAL_NAME_PUBLIC_ONLY);
   if (ep.tls === "terminate" || ep.tls === "passthrough") r.map(`${at}.tls`, `\`${ep.tls}\` is deprecated in OpenShell and has no effect`);
   if (ep.protocol === "tcp") r.map(`${at}.protocol`, "reachable through the proxy's CONNECT tunnel; OpenShell's transparent TCP capture is not provided, so a client that does not use the proxy cannot reach it");
   if (ep.allow_uninspected_credentials !== undefined) r.map(`${at}.allow_uninspected_credentials`, "OCTW never adds credentials to traffic it does not inspect");
@@ -287,6 +292,40 @@ function planEndpoint(ep: PolicyEndpoint, policy: string, at: string, capabiliti
   if (l7 === undefined && ports.some((p) => PLAIN_HTTP_PORTS.has(p))) r.unenforceable("plain-http", `${at}.port${ep.ports ? "s" : ""}`);
   return { policy, host: ep.host, ports, allowedIps: [...new Set(ep.allowed_ips ?? [])], ...(l7 ? { l7 } : {}), ...(credentials ? { credentials } : {}) };
 }
+
+/**
+ * OpenShell's legacy hostless endpoint: any name or IP literal whose addresses all fall in its
+ * `allowed_ips` (the proxy's `!epN_outside` rule, as for a pinned name). Mapped only for private
+ * (non-public) ranges: the router-only rule for model providers is checked by name
+ * (tenant-policy.ts), and a public range could hold a provider's API, which no name check sees;
+ * a provider's addresses are always public (provider-destination.ts), so a private range never does.
+ */
+function planHostless(ep: PolicyEndpoint, policy: string, at: string, ports: readonly number[], r: Reporters): EgressRule | undefined {
+  const ips = [...new Set(ep.allowed_ips ?? [])];
+  const publicIndex = (ep.allowed_ips ?? []).findIndex((ip) => !isNonPublicRange(ip));
+  // Every field but the addresses, the ports and `tls` needs a name (or inspection, which needs one).
+  const named = (Object.keys(ep) as (keyof PolicyEndpoint)[]).filter((k) => ep[k] !== undefined && !["allowed_ips", "port", "ports", "tls"].includes(k));
+  if (publicIndex >= 0) {
+    r.refuse(`${at}.allowed_ips[${publicIndex}]`, `reaches public addresses in an endpoint without \`host\` (${HOSTLESS_FORM}): a public range could hold a model provider's API, which must be reached through the inference router. Name the service instead: \`host: <its DNS name>\` with these \`allowed_ips\``);
+    return undefined;
+  }
+  if (named.length) {
+    r.refuse(`${at}.${named[0]!}`, `needs \`host\`: ${HOSTLESS_FORM} is a plain tunnel by address; inspection and credentials are per name`);
+    return undefined;
+  }
+  if (ep.tls !== undefined) r.map(`${at}.tls`, "the endpoint is a plain tunnel: nothing is inspected, so `tls` changes nothing");
+  r.map(`${at}.host`, `absent (${HOSTLESS_FORM}): any name or IP literal on these ports whose addresses all lie in \`allowed_ips\` (private ranges), as a tunnel`);
+  return { policy, ports, allowedIps: ips };
+}
+const HOSTLESS_FORM = "OpenShell's legacy hostless form, `allowed_ips` only";
+
+/**
+ * An unpinned local-network name (`*.internal`, `*.local`, `*.lan`…): OpenShell lets an exact name
+ * reach private addresses; OCTW's proxy, on a host that serves every tenant, holds it to the rule of
+ * every unpinned name (see host-rules.ts).
+ */
+const LOCAL_NAME_PUBLIC_ONLY =
+  "a local-network name without `allowed_ips`: reachable only at public addresses (the proxy refuses the connection when the name resolves to any private, loopback, link-local or metadata address); for a private service, pin its addresses with `allowed_ips`";
 
 /** Why the forms of credential use other than header placeholders are not honoured. */
 const CREDENTIAL_FORMS = {

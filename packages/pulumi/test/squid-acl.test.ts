@@ -8,6 +8,7 @@
 import fc from "fast-check";
 import { BlockList, isIP } from "node:net";
 import { describe, expect, it } from "vitest";
+import { parsePolicyDocument, planEnforcement } from "@octw/contracts";
 import { NON_PUBLIC_IPV4, NON_PUBLIC_IPV6, renderSquidConfig, type EgressRule } from "../src/index.js";
 import { cidrContains, complementCidrs, parseCidrRange } from "../src/planners/ip-ranges.js";
 
@@ -79,7 +80,8 @@ const isPublic = (a: string) => !(isIP(a) === 4 ? nonPublic4.check(a, "ipv4") : 
 function intended(rules: readonly EgressRule[], req: { host: string; port: number; addresses: string[] }): "allow" | "deny" {
   if (req.addresses.length === 0) return "deny";
   const ok = rules.some((r) => {
-    const nameOk = r.host.startsWith("*.") ? req.host.endsWith(r.host.slice(1)) && req.host.split(".").length === r.host.split(".").length : req.host === r.host;
+    // Without host (OpenShell's hostless form), any name or IP literal: the addresses decide.
+    const nameOk = r.host === undefined || (r.host.startsWith("*.") ? req.host.endsWith(r.host.slice(1)) && req.host.split(".").length === r.host.split(".").length : req.host === r.host);
     if (!nameOk || !r.ports.includes(req.port)) return false;
     return req.addresses.every((a) => (r.allowedIps.length ? r.allowedIps.some((c) => cidrContains(c, a)) : isPublic(a)));
   });
@@ -172,6 +174,98 @@ describe("Squid config: a name with ANY forbidden resolved address is refused", 
     // Both outcomes occur often enough for the property to mean something.
     expect(allowed).toBeGreaterThan(50);
     expect(denied).toBeGreaterThan(50);
+  });
+});
+
+describe("Squid config: a policy's local-network name without allowed_ips reaches public addresses only", () => {
+  // Planned from a policy as a tenant writes it (OpenShell's examples name `*.internal` services
+  // unpinned), so the test covers the path from the parser to the rendered rule.
+  const rulesOf = (hosts: readonly string[]) =>
+    planEnforcement(
+      parsePolicyDocument({ version: 1, filesystem_policy: { read_write: ["/tmp"] }, network_policies: { svc: { endpoints: hosts.map((host) => ({ host, port: 8080 })) } } }, "t"),
+      [],
+      "t",
+    ).egress;
+
+  it.each([
+    ["a private address (what an internal name usually resolves to)", "data-svc.internal", ["10.0.5.7"], "deny"],
+    ["the metadata address (metadata.google.internal)", "metadata.google.internal", [METADATA], "deny"],
+    ["a public and a private address", "docs.internal", ["93.184.216.34", "192.168.1.10"], "deny"],
+    ["loopback", "printer.local", ["127.0.0.1"], "deny"],
+    ["a unique-local IPv6 address", "nas.home.arpa", ["fd00::5"], "deny"],
+    ["public addresses only (positive control)", "docs.internal", ["93.184.216.34", "2606:2800:220:1::1"], "allow"],
+  ] as const)("resolving to %s: %s", (_name, host, addresses, expected) => {
+    const config = renderSquidConfig({ tenantId: "t", rules: rulesOf([host]) });
+    expect(squidDecides(config, { method: "CONNECT", host, port: 8080, addresses: [...addresses] })).toBe(expected);
+  });
+
+  it("property: over generated local-network names and DNS answers, a CONNECT is allowed exactly when EVERY address is public", () => {
+    const label = fc.stringMatching(/^[a-z][a-z0-9]{0,6}$/);
+    const nameArb = fc.tuple(label, fc.constantFrom("internal", "corp.internal", "local", "lan", "intranet", "home.arpa")).map(([l, s]) => `${l}.${s}`);
+    const addressArb = fc.oneof(fc.constantFrom(METADATA, "10.0.5.7", "172.17.0.2", "192.168.1.10", "100.64.0.1", "127.0.0.1", "fd00::5", "fe80::1", "::ffff:10.0.0.1", "64:ff9b::a00:1", "93.184.216.34"), fc.ipV4(), fc.ipV6());
+    let allowed = 0;
+    let denied = 0;
+    fc.assert(
+      fc.property(fc.uniqueArray(nameArb, { minLength: 1, maxLength: 3 }), fc.nat(), fc.array(addressArb, { minLength: 1, maxLength: 4 }), (hosts, pick, addresses) => {
+        const host = hosts[pick % hosts.length]!;
+        const got = squidDecides(renderSquidConfig({ tenantId: "t", rules: rulesOf(hosts) }), { method: "CONNECT", host, port: 8080, addresses });
+        expect(got, JSON.stringify({ host, addresses })).toBe(addresses.every(isPublic) ? "allow" : "deny");
+        if (got === "allow") allowed++;
+        else denied++;
+      }),
+      { numRuns: 1_000 },
+    );
+    expect(allowed).toBeGreaterThan(50);
+    expect(denied).toBeGreaterThan(50);
+  });
+});
+
+describe("Squid config: OpenShell's hostless endpoint (allowed_ips only) admits exactly its private addresses", () => {
+  const planned = (allowedIps: readonly string[], ports: readonly number[]) =>
+    planEnforcement(
+      parsePolicyDocument({ version: 1, filesystem_policy: { read_write: ["/tmp"] }, network_policies: { p: { endpoints: [{ ports: [...ports], allowed_ips: [...allowedIps] }, { host: "api.example.com", port: 443 }] } } }, "t"),
+      [],
+      "t",
+    );
+
+  it("is planned without host and reported as mapped", () => {
+    const plan = planned(["10.0.5.0/24"], [8080]);
+    expect(plan.egress[0]).toEqual({ policy: "p", ports: [8080], allowedIps: ["10.0.5.0/24"] });
+    expect(plan.mapped).toEqual([expect.stringMatching(/^policy\.network_policies\.p\.endpoints\[0\]\.host: absent \(OpenShell's legacy hostless form/)]);
+  });
+
+  it.each([
+    ["an IP literal inside the range (positive control)", "10.0.5.7", 8080, ["10.0.5.7"], "allow"],
+    ["a name resolving inside the range (positive control)", "svc.example.net", 8080, ["10.0.5.9"], "allow"],
+    ["an IP literal inside the range, another port", "10.0.5.7", 22, ["10.0.5.7"], "deny"],
+    ["an IP literal outside the range", "10.0.6.7", 8080, ["10.0.6.7"], "deny"],
+    ["metadata", METADATA, 8080, [METADATA], "deny"],
+    ["a name resolving inside the range and to metadata", "svc.example.net", 8080, ["10.0.5.9", METADATA], "deny"],
+    ["a name resolving inside the range and to a public address", "svc.example.net", 8080, ["10.0.5.9", "93.184.216.34"], "deny"],
+    ["the named endpoint still works (control)", "api.example.com", 443, ["93.184.216.34"], "allow"],
+  ] as const)("%s", (_name, host, port, addresses, expected) => {
+    const config = renderSquidConfig({ tenantId: "t", rules: planned(["10.0.5.0/24"], [8080]).egress });
+    expect(squidDecides(config, { method: "CONNECT", host, port, addresses: [...addresses] })).toBe(expected);
+  });
+
+  it("property: over generated private ranges, names, literals and DNS answers, Squid allows exactly when every address is in the range", () => {
+    const privateCidr = fc.constantFrom("10.0.5.0/24", "10.0.0.0/8", "172.20.0.0/16", "192.168.7.0/28", "100.64.3.0/24", "fd00:5::/64", "10.9.9.9");
+    const addressArb = fc.oneof({ arbitrary: fc.constantFrom(METADATA, "10.0.5.7", "10.1.2.3", "172.20.3.4", "192.168.7.3", "100.64.3.9", "fd00:5::1", "10.9.9.9", "127.0.0.1", "93.184.216.34"), weight: 5 }, { arbitrary: fc.ipV4(), weight: 1 });
+    let allowed = 0;
+    let denied = 0;
+    fc.assert(
+      fc.property(fc.uniqueArray(privateCidr, { minLength: 1, maxLength: 2 }), fc.array(addressArb, { minLength: 1, maxLength: 2 }), fc.boolean(), (ranges, addresses, literal) => {
+        const rules = planned(ranges, [8080]).egress;
+        const host = literal && addresses.length === 1 ? addresses[0]! : "svc.example.net";
+        const got = squidDecides(renderSquidConfig({ tenantId: "t", rules }), { method: "CONNECT", host, port: 8080, addresses });
+        expect(got, JSON.stringify({ ranges, host, addresses })).toBe(addresses.every((a) => ranges.some((c) => cidrContains(c, a))) ? "allow" : "deny");
+        if (got === "allow") allowed++;
+        else denied++;
+      }),
+      { numRuns: 800 },
+    );
+    expect(allowed).toBeGreaterThan(30);
+    expect(denied).toBeGreaterThan(30);
   });
 });
 

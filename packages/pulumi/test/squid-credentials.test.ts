@@ -81,7 +81,7 @@ function evaluate(include: string, req: Req): { denied: true } | { denied: false
 }
 
 const render = (secrets: Record<string, string>, rules: EgressRule[] = [GH, OTHER]) => renderCredentialInclude(rules, [{ rule: 0, secrets }]);
-const to = (headers: Record<string, string>, extra: Partial<Req> = {}): Req => ({ host: GH.host, port: 443, method: "GET", url: "https://api.github.example/repos/x", headers, ...extra });
+const to = (headers: Record<string, string>, extra: Partial<Req> = {}): Req => ({ host: GH.host!, port: 443, method: "GET", url: "https://api.github.example/repos/x", headers, ...extra });
 
 describe("credential include: what a request leaves with", () => {
   const inc = render({ GH_TOKEN: "ghp_real-Secret.1", GH_OTHER: "other_value" }).text;
@@ -125,7 +125,7 @@ describe("credential include: what a request leaves with", () => {
   });
 
   it("another endpoint never gets the secret: its placeholder leaves as the placeholder", () => {
-    const r = evaluate(inc, { host: OTHER.host, port: 443, method: "GET", headers: { Authorization: `Bearer ${P("GH_TOKEN")}` } });
+    const r = evaluate(inc, { host: OTHER.host!, port: 443, method: "GET", headers: { Authorization: `Bearer ${P("GH_TOKEN")}` } });
     expect(r).toEqual({ denied: false, headers: { Authorization: `Bearer ${P("GH_TOKEN")}` } });
     // Same host, another port: not the binding either.
     expect(evaluate(inc, to({ Authorization: `Bearer ${P("GH_TOKEN")}` }, { port: 8443 }))).toEqual({ denied: false, headers: { Authorization: `Bearer ${P("GH_TOKEN")}` } });
@@ -144,7 +144,7 @@ describe("credential include: what a request leaves with", () => {
     // A bound rule the caller gave no secrets for at all: the same.
     expect(evaluate(renderCredentialInclude([GH], []).text, to({}))).toEqual({ denied: true });
     // Control: the other endpoint is untouched.
-    expect(evaluate(render({}).text, { host: OTHER.host, port: 443, headers: {} })).toEqual({ denied: false, headers: {} });
+    expect(evaluate(render({}).text, { host: OTHER.host!, port: 443, headers: {} })).toEqual({ denied: false, headers: {} });
   });
 
   it("two bindings matching one request (overlapping hosts) refuse it instead of sending both secrets", () => {

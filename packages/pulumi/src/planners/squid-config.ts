@@ -7,6 +7,8 @@
  * - A CONNECT is allowed when its host matches an allowlisted name AND its port is one of that
  *   endpoint's ports AND EVERY address the name resolves to is public — or, when the endpoint
  *   has `allowed_ips`, every address is in them. IP-literal targets never match a name rule.
+ *   A rule without host (OpenShell's hostless form, private `allowed_ips` only) matches any
+ *   name or IP literal on its ports whose addresses are all in its `allowed_ips`.
  * - Squid's `dst` ACL matches when ANY of a name's resolved addresses matches. So "every
  *   address is acceptable" is written as "no address is unacceptable": `!non_public_dst`, and
  *   for `allowed_ips` `!epN_outside`, where `epN_outside` lists every address of both families
@@ -132,10 +134,15 @@ export function renderSquidConfig(input: SquidConfigInput): string {
   const rules: readonly EgressRule[] = router ? [...input.rules, { policy: "inference-router", host: router.address, ports: [router.port], allowedIps: [router.address] }] : input.rules;
   rules.forEach((rule, i) => {
     const name = `ep${i}`;
-    const acl = hostAcl(rule.host);
-    lines.push("", `# ${rule.policy}: ${rule.host}:${rule.ports.join(",")}${rule.allowedIps.length ? ` via ${rule.allowedIps.join(",")}` : ""}${rule.l7 ? " (L7)" : ""}`);
-    // -n: never resolve the client's target for a name match (no reverse lookups on IP literals).
-    lines.push(`acl ${name}_host ${acl.type} -n${acl.type === "dstdom_regex" ? " -i" : ""} ${acl.value}`);
+    lines.push("", `# ${rule.policy}: ${rule.host ?? "(any name or address)"}:${rule.ports.join(",")}${rule.allowedIps.length ? ` via ${rule.allowedIps.join(",")}` : ""}${rule.l7 ? " (L7)" : ""}`);
+    if (rule.host !== undefined) {
+      const acl = hostAcl(rule.host);
+      // -n: never resolve the client's target for a name match (no reverse lookups on IP literals).
+      lines.push(`acl ${name}_host ${acl.type} -n${acl.type === "dstdom_regex" ? " -i" : ""} ${acl.value}`);
+    } else if (!rule.allowedIps.length || rule.l7 || rule.credentials) {
+      // OpenShell's hostless form (planned only with private allowed_ips, never inspected): the addresses are the whole rule.
+      throw new Error("renderSquidConfig: a rule without host needs allowedIps and takes no l7 or credentials");
+    }
     lines.push(`acl ${name}_port port ${rule.ports.join(" ")}`);
     let addressOk = "!non_public_dst";
     if (rule.allowedIps.length) {
@@ -144,7 +151,7 @@ export function renderSquidConfig(input: SquidConfigInput): string {
       for (let k = 0; k < outside.length; k += ACL_VALUES_PER_LINE) lines.push(`acl ${name}_outside dst ${outside.slice(k, k + ACL_VALUES_PER_LINE).join(" ")}`);
       addressOk = `!${name}_outside`;
     }
-    lines.push(`http_access allow CONNECT ${name}_host ${name}_port ${addressOk}`);
+    lines.push(`http_access allow CONNECT ${rule.host !== undefined ? `${name}_host ` : ""}${name}_port ${addressOk}`);
     if (rule.l7) lines.push(...l7Lines(name, rule.l7, addressOk));
   });
   if (l7) lines.push("", "ssl_bump splice all");

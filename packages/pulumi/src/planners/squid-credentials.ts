@@ -101,7 +101,8 @@ export function renderCredentialInclude(rules: readonly EgressRule[], bound: rea
   lines.push("acl octw_cred_tls proto HTTPS");
   rules.forEach((rule, i) => {
     if (!rule.credentials) return;
-    if (!rule.l7) throw new Error(`renderCredentialInclude: rule ${i} has credentials but is not intercepted`);
+    if (!rule.l7 || rule.host === undefined) throw new Error(`renderCredentialInclude: rule ${i} has credentials but is not intercepted by name`);
+    const ruleHost = rule.host;
     const provider = rule.credentials.provider;
     const given = bound.find((b) => b.rule === i)?.secrets ?? {};
     const usable: [string, string][] = [];
@@ -112,9 +113,9 @@ export function renderCredentialInclude(rules: readonly EgressRule[], bound: rea
       else usable.push([key, value]);
     }
     const ep = `octw_cred${i}`;
-    const host = hostPatternRegex(rule.host);
-    lines.push("", `# binding ${i}: ${rule.host}:${rule.ports.join(",")} (${usable.length} key${usable.length === 1 ? "" : "s"})`);
-    lines.push(host === undefined ? `acl ${ep}_host dstdomain -n ${rule.host}` : `acl ${ep}_host dstdom_regex -n -i ${host}`);
+    const host = hostPatternRegex(ruleHost);
+    lines.push("", `# binding ${i}: ${ruleHost}:${rule.ports.join(",")} (${usable.length} key${usable.length === 1 ? "" : "s"})`);
+    lines.push(host === undefined ? `acl ${ep}_host dstdomain -n ${ruleHost}` : `acl ${ep}_host dstdom_regex -n -i ${host}`);
     lines.push(`acl ${ep}_port port ${rule.ports.join(" ")}`);
     const scope = `!CONNECT ${ep}_host ${ep}_port`;
     const tlsScope = `${scope} octw_cred_tls`;

@@ -76,7 +76,8 @@ export function planTenantPolicy(input: TenantPolicyInput, subject: string, path
     const host = u.hostname.toLowerCase();
     const port = Number(u.port || (u.protocol === "https:" ? 443 : 80));
     for (const rule of enforced.egress) {
-      if (hostPatternMatches(rule.host, host) && rule.ports.includes(port)) {
+      // A rule without host admits private addresses only, where no provider is (provider-destination.ts).
+      if (rule.host !== undefined && hostPatternMatches(rule.host, host) && rule.ports.includes(port)) {
         problems.push({
           path: `${at}.providers[${i}].baseUrl`,
           message: `is also allowed as egress by ${pathPrefix}.network_policies.${rule.policy}: remove it from the egress allowlist; model calls go through the inference router`,
