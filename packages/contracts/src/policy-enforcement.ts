@@ -11,7 +11,7 @@
  */
 import { OctwConfigError } from "./config-error.js";
 import { INFERENCE_LOCAL_HOST, isLocalNetworkName, isNonPublicRange } from "./host-rules.js";
-import { isNumericPolicyId, type L7Match, type ParsedPolicyDocument, type PolicyEndpoint } from "./sandbox-policy-schema.js";
+import type { L7Match, ParsedPolicyDocument, PolicyEndpoint } from "./sandbox-policy-schema.js";
 
 /** Features of the OpenShell format that OCTW does not enforce, by the key `allowUnenforced` takes. */
 export const UNENFORCEABLE = {
@@ -86,8 +86,8 @@ export interface EnforcedSandboxPolicy {
   /** Paths that get a tmpfs (besides the gateway's state volume, which is always writable). */
   readonly readWritePaths: readonly string[];
   /**
-   * Never set: a policy cannot choose its identity (`process.run_as_user/run_as_group` accept
-   * "sandbox"/"tenant" or a numeric id ≥ 1000, all mapped to the tenant's allocated id). Kept so consumers that fall back to
+   * Never set: a policy cannot choose its identity (`process.run_as_user/run_as_group` only
+   * accept "sandbox"/"tenant", the tenant's allocated id). Kept so consumers that fall back to
    * the allocated id read the same.
    */
   readonly runAsUser?: never;
@@ -192,9 +192,6 @@ export function planEnforcement(
     problems.push({ path: `${pathPrefix}.filesystem_policy.read_write`, message: 'must include "/tmp": OpenClaw needs a writable /tmp (it is mounted noexec,nosuid,nodev)' });
   }
   if (doc.process !== undefined) map(`${pathPrefix}.process`, "the tenant's own allocated UID/GID");
-  for (const field of ["run_as_user", "run_as_group"] as const) {
-    if (isNumericPolicyId(doc.process?.[field])) map(`${pathPrefix}.process.${field}`, "a numeric id: the gateway runs as the tenant's own allocated id (uidBase + 4·slot), not as this number");
-  }
 
   for (const name of Object.keys(doc.network_middlewares ?? {})) unenforceable("network_middlewares", `${pathPrefix}.network_middlewares.${name}`);
 

@@ -136,29 +136,13 @@ const landlockSchema = z.strictObject({
 /**
  * A tenant never chooses its identity: its UID/GID are allocated from its slot (uidBase + 4·slot,
  * see network-plan.ts), so no policy can name another tenant's id or a shared service's (the
- * edge's, the router's…) and share its RLIMIT_NPROC budget or its files. OpenShell's `sandbox`
- * (and OCTW's `tenant`) name that allocated id. OpenShell also accepts a numeric id (a string of
- * digits, 1..4294967294); OCTW accepts one from 1000 up and maps it to the same allocated id (the
- * number is not used). Below 1000 it is refused: those are the host's system accounts (0 is root),
- * and a policy that asks for one asks for privileges the tenant will never get.
+ * edge's, the router's…) and share its RLIMIT_NPROC budget or its files. OpenShell's
+ * `sandbox` (and OCTW's `tenant`) name that allocated id; a number is refused.
  */
-export const MIN_POLICY_NUMERIC_ID = 1000;
-const MAX_POLICY_NUMERIC_ID = 4_294_967_294;
-const ID_RULE = `must be "sandbox", "tenant" or a numeric id from ${MIN_POLICY_NUMERIC_ID} to ${MAX_POLICY_NUMERIC_ID} (every form runs as the tenant's own allocated id: tenant ids are allocated per slot, uidBase + 4·slot)`;
-const idSchema = z.union([z.string(), z.number()], ID_RULE).superRefine((v, ctx) => {
-  if (v === "sandbox" || v === "tenant") return;
-  const text = typeof v === "number" ? String(v) : v;
-  if (!/^[0-9]{1,10}$/.test(text) || Number(text) > MAX_POLICY_NUMERIC_ID) {
-    ctx.addIssue({ code: "custom", message: ID_RULE });
-  } else if (Number(text) < MIN_POLICY_NUMERIC_ID) {
-    ctx.addIssue({ code: "custom", message: `is below ${MIN_POLICY_NUMERIC_ID}: ids under ${MIN_POLICY_NUMERIC_ID} are the host's system accounts (0 is root), which a tenant never runs as; write "sandbox" (the tenant's own allocated id)` });
-  }
-});
-
-/** Whether a parsed `run_as_user`/`run_as_group` is a number (mapped, not used) rather than a name of the allocated id. */
-export function isNumericPolicyId(v: string | number | undefined): boolean {
-  return v !== undefined && v !== "sandbox" && v !== "tenant";
-}
+const idSchema = z.custom<"sandbox" | "tenant">(
+  (v) => v === "sandbox" || v === "tenant",
+  'must be "sandbox" or "tenant" (the tenant\'s own allocated id); a policy cannot choose a numeric UID/GID: tenant ids are allocated per slot (uidBase + 4·slot)',
+);
 
 /** OpenShell's supervisor middleware: validated for shape, reported as not enforced. */
 const middlewareSchema = z.strictObject({
