@@ -50,11 +50,13 @@ async function canReadHeads(db: Queryable): Promise<boolean> {
  * however long the chain. Everything is read in one REPEATABLE READ, READ ONLY transaction: the
  * chains and heads are one snapshot, so events appended while a long verify runs can neither
  * show up as a head mismatch nor be half-read. `db` must therefore be one connection (a client,
- * not a pool) that is not inside a transaction.
+ * not a pool) that is not inside a transaction — unless `withinTransaction`: then it reads in
+ * the caller's open transaction (and sees its uncommitted rows: `octw restore audit` verifies
+ * what it restored before it commits), and leaves commit or rollback to the caller.
  */
 export async function verifyAuditChain(
   db: Queryable,
-  options: { tenant?: string; pageSize?: number; anchors?: readonly ExportedHead[] } = {},
+  options: { tenant?: string; pageSize?: number; anchors?: readonly ExportedHead[]; withinTransaction?: boolean } = {},
 ): Promise<VerifyReport> {
   const pageSize = options.pageSize ?? 5_000;
   if (!Number.isInteger(pageSize) || pageSize < 1) throw new Error(`pageSize: must be a positive integer, got ${String(pageSize)}`);
@@ -66,7 +68,8 @@ export async function verifyAuditChain(
     m.set(a.seq, Buffer.from(a.hash, "hex"));
     anchors.set(a.tenant, m);
   }
-  await db.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  const own = options.withinTransaction !== true;
+  if (own) await db.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   try {
     const headsReadable = await canReadHeads(db);
     let tenants = options.tenant !== undefined ? [options.tenant] : await listTenants(db, headsReadable);
@@ -105,11 +108,11 @@ export async function verifyAuditChain(
       const broken = verifier.finish(head);
       results.push({ tenant, verified: verifier.verified, broken });
     }
-    await db.query("COMMIT");
+    if (own) await db.query("COMMIT");
     const firstBroken = results.find((r) => r.broken)?.broken ?? null;
     return { ok: firstBroken === null, tenants: results, firstBroken };
   } catch (err) {
-    await db.query("ROLLBACK").catch(() => {});
+    if (own) await db.query("ROLLBACK").catch(() => {});
     throw err;
   }
 }

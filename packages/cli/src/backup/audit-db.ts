@@ -147,7 +147,8 @@ export async function restoreAuditDb(opts: { pool: pg.Pool; file: string; key: B
     });
     await c.query(`SELECT setval(pg_get_serial_sequence('${S}.audit_events', 'id'), m) FROM (SELECT max(id) AS m FROM ${S}.audit_events) x WHERE m IS NOT NULL`);
     const heads: ExportedHead[] = manifest.heads ?? [];
-    const report = await verifyAuditChain(c, { anchors: heads });
+    // inside the restoring transaction: what does not verify is never committed
+    const report = await verifyAuditChain(c, { anchors: heads, withinTransaction: true });
     const now = await exportHeads(c);
     if (!report.ok) throw new Error(`audit database: the restored chain of tenant ${report.firstBroken?.tenant ?? "?"} does not verify (${report.firstBroken?.reason ?? "?"}): nothing restored`);
     if (JSON.stringify(now) !== JSON.stringify(heads)) throw new Error("audit database: the restored heads differ from the heads recorded at backup time: nothing restored");
