@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { capacityReport, planPlatform } from "../src/index.js";
-import { heartbeatKeepsResident, openclawHeartbeatEvery, resolveHeartbeatEveryS } from "../src/planners/heartbeat.js";
+import { effectiveHeartbeatS, heartbeatKeepsResident, openclawHeartbeatEvery, resolveHeartbeatEveryS } from "../src/planners/heartbeat.js";
 import { renderOpenClawConfig } from "../src/planners/openclaw-config.js";
 import { PINNED, configProblems } from "./harness.js";
 
@@ -18,28 +18,28 @@ const rendered = (heartbeatEveryS?: number) =>
   JSON.parse(renderOpenClawConfig({ edgeAddress: "10.64.0.34", allowedOrigins: [], ...(heartbeatEveryS !== undefined ? { heartbeatEveryS } : {}) })) as Rendered;
 
 describe("heartbeat interval per tenant", () => {
-  it("always-on tenants keep OpenClaw's default (nothing written); suspendable ones default to off; own value, then platform's, wins", () => {
+  it("unset, nothing is written for any tenant (OpenClaw's default; a suspend policy switch never rewrites a gateway's config); own value, then platform's, wins", () => {
     const tenants = [
       { id: "on", slot: 1, suspend: "alwaysOn" },
       { id: "sleepy", slot: 2, suspend: { pauseAfterS: 60, stopAfterS: 600 } },
       { id: "own", slot: 3, suspend: { stopAfterS: 600 }, heartbeatEveryS: 7200 },
       { id: "onown", slot: 4, suspend: "alwaysOn", heartbeatEveryS: 0 },
     ];
-    expect(every(plan({}, tenants))).toEqual({ on: undefined, sleepy: 0, own: 7200, onown: 0 });
+    expect(every(plan({}, tenants))).toEqual({ on: undefined, sleepy: undefined, own: 7200, onown: 0 });
     // a platform default applies to every tenant without its own, always-on ones included (it is stated, not silent)
     expect(every(plan({ heartbeatEveryS: 3600 }, tenants))).toEqual({ on: 3600, sleepy: 3600, own: 7200, onown: 0 });
     // the existing stack's shape — no suspend, no heartbeat — plans exactly OpenClaw's default
     expect(every(plan({}, [{ id: "alpha", slot: 1 }]))).toEqual({ alpha: undefined });
   });
 
-  it("property: the tenant's value wins, then the platform's; without both, undefined iff always on", () => {
+  it("property: the tenant's value wins, then the platform's; without both, undefined", () => {
     const v = fc.option(fc.oneof(fc.constant(0), fc.integer({ min: 60, max: 604_800 })), { nil: undefined });
     fc.assert(
-      fc.property(v, v, fc.boolean(), (platform, tenant, alwaysOn) => {
-        const r = resolveHeartbeatEveryS(platform, tenant, alwaysOn);
+      fc.property(v, v, (platform, tenant) => {
+        const r = resolveHeartbeatEveryS(platform, tenant);
         if (tenant !== undefined) expect(r).toBe(tenant);
         else if (platform !== undefined) expect(r).toBe(platform);
-        else expect(r).toBe(alwaysOn ? undefined : 0);
+        else expect(r).toBeUndefined();
       }),
     );
   });
@@ -90,13 +90,18 @@ describe("capacity counts a heartbeat that keeps a tenant resident", () => {
     expect(openclawDefault.explanation).toContain("2 of them suspendable but kept resident by a heartbeat within their stop threshold");
     // a heartbeat rarer than the stop threshold lets the tenant stop between ticks
     expect(capacityReport(cap, [t("a", 1801), t("b", 7200)])).toMatchObject({ heartbeatResident: 0, suspendable: 2 });
+    // the planner hands capacity the cadence the gateway will run: unset is OpenClaw's own 30 min
+    expect(effectiveHeartbeatS(undefined)).toBe(1800);
+    expect(effectiveHeartbeatS(0)).toBe(0);
   });
 
   it("is refused at preview like any over-budget config, and fits again with the heartbeat off", () => {
     const tenants = Array.from({ length: 40 }, (_, i) => ({ id: `t${i}`, slot: i + 1 }));
     const base = { suspend: { pauseAfterS: 60, stopAfterS: 1800 }, capacity: { hostMemoryMb: 24_576, maxActive: 10 } };
     expect(configProblems(() => plan({ ...base, heartbeatEveryS: 1800 }, tenants))[0]).toMatch(/^capacity\.hostMemoryMb: .*40 always-on tenant\(s\) \(40 of them suspendable but kept resident/);
-    expect(() => plan(base, tenants)).not.toThrow();
+    expect(() => plan({ ...base, heartbeatEveryS: 0 }, tenants)).not.toThrow();
+    // unset is OpenClaw's 30 min, as resident as 1800 written out
+    expect(configProblems(() => plan(base, tenants))[0]).toMatch(/^capacity\.hostMemoryMb: .*40 always-on tenant\(s\) \(40 of them suspendable but kept resident/);
   });
 
   it("property: heartbeatKeepsResident iff 0 < every <= stopAfterS", () => {

@@ -12,15 +12,15 @@
  * little. `"0m"` disables only the recurring cadence (the job stays, disabled); event-driven
  * turns (a background command finishing) and the tenant's own automations still run.
  *
- * Defaults (see `resolveHeartbeatEveryS`):
- * - `alwaysOn` tenants: unset — the key is not written, so an existing stack's always-on tenants
- *   keep exactly OpenClaw's own default (30 min, or 1 h with Anthropic OAuth) and nothing changes.
- * - suspendable tenants: off (0). The default heartbeat prompt tells the agent to reply NO_REPLY
- *   when nothing needs attention and to keep recurring work in automations, which still wake the
- *   tenant on time. Off costs a tenant the unprompted "anything need attention?" turn while idle;
- *   a tenant that relies on it sets an interval (each tick is one wake, one cold start from
- *   stopped and one model call), and one at or below its stop threshold keeps it paused (resident)
- *   for good — capacity planning counts it so.
+ * Default (see `resolveHeartbeatEveryS`): unset for every tenant — the key is not written, so
+ * OpenClaw's own default holds (30 min, or 1 h with Anthropic OAuth) and switching a tenant's
+ * suspend policy never rewrites its openclaw.json (it would replace its gateway: the realized
+ * wake test proves a policy switch touches no gateway). For suspendable tenants the operator
+ * should set `heartbeatEveryS: 0` (platform-wide or per tenant): the default heartbeat prompt
+ * tells the agent to reply NO_REPLY when nothing needs attention and recurring work belongs in
+ * automations, which still wake the tenant on time. Capacity planning counts the unset default
+ * as OpenClaw's 30 min: a suspendable tenant whose `stopAfterS` is at least that stays paused
+ * (resident) for good, and is counted so.
  */
 import { z } from "zod";
 
@@ -35,11 +35,18 @@ export const heartbeatEverySchema = z
 
 /**
  * The tenant's heartbeat interval in seconds (0: off), or undefined: leave OpenClaw's own
- * default (the key is not written). The tenant's own value wins, then the platform's; without
- * either, always-on tenants keep OpenClaw's default and suspendable ones have it off.
+ * default (the key is not written). The tenant's own value wins, then the platform's.
  */
-export function resolveHeartbeatEveryS(platformDefault: number | undefined, tenant: number | undefined, alwaysOn: boolean): number | undefined {
-  return tenant ?? platformDefault ?? (alwaysOn ? undefined : 0);
+export function resolveHeartbeatEveryS(platformDefault: number | undefined, tenant: number | undefined): number | undefined {
+  return tenant ?? platformDefault;
+}
+
+/** OpenClaw 2026.9.6's heartbeat cadence when `every` is unset (1 h with Anthropic OAuth: the shorter one counts). */
+export const OPENCLAW_DEFAULT_HEARTBEAT_S = 1_800;
+
+/** The cadence the gateway will run: the interval written, or OpenClaw's own default when none is (capacity counts this one). */
+export function effectiveHeartbeatS(everyS: number | undefined): number {
+  return everyS ?? OPENCLAW_DEFAULT_HEARTBEAT_S;
 }
 
 /** OpenClaw's duration string for it (its parser takes ms, s, m, h; "0m" disables the cadence). */

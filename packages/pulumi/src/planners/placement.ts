@@ -23,6 +23,7 @@
  */
 import { createHash } from "node:crypto";
 import { capacityReport, type CapacityConfig, type SuspendPolicy } from "./suspend-policy.js";
+import { effectiveHeartbeatS } from "./heartbeat.js";
 
 export interface PlacementHost {
   readonly name: string;
@@ -72,7 +73,7 @@ export function rendezvousOrder(hosts: readonly string[], tenant: string): strin
 }
 
 const fits = (h: PlacementHost, members: readonly PlacementTenant[]) =>
-  h.capacity === undefined || capacityReport(h.capacity, members.map((t) => ({ id: t.id, suspend: t.suspend, memoryLimitMb: t.memoryLimitMb, heartbeatEveryS: t.heartbeatEveryS }))).fits;
+  h.capacity === undefined || capacityReport(h.capacity, members.map((t) => ({ id: t.id, suspend: t.suspend, memoryLimitMb: t.memoryLimitMb, heartbeatEveryS: effectiveHeartbeatS(t.heartbeatEveryS) }))).fits;
 
 /** Places every tenant (see the module comment for the rule) and checks every host's budget. */
 export function planPlacement(hosts: readonly PlacementHost[], tenants: readonly PlacementTenant[]): Placement {
@@ -105,7 +106,7 @@ export function planPlacement(hosts: readonly PlacementHost[], tenants: readonly
   for (const h of hosts) {
     const mine = members.get(h.name)!;
     if (fits(h, mine)) continue;
-    const report = capacityReport(h.capacity!, mine.map((t) => ({ id: t.id, suspend: t.suspend, memoryLimitMb: t.memoryLimitMb, heartbeatEveryS: t.heartbeatEveryS })));
+    const report = capacityReport(h.capacity!, mine.map((t) => ({ id: t.id, suspend: t.suspend, memoryLimitMb: t.memoryLimitMb, heartbeatEveryS: effectiveHeartbeatS(t.heartbeatEveryS) })));
     // The newest unpinned tenants of this host are the ones proposed elsewhere: pinned ones stay
     // where the operator put them.
     const movable = mine.filter((t) => t.host === undefined).reverse();

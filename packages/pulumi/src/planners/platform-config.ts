@@ -234,7 +234,7 @@ export const platformConfigSchema = z.strictObject({
     description:
       "Default OpenClaw heartbeat interval of tenants, in seconds (`agents.defaults.heartbeat.every` in\nopenclaw.json); 0 turns the recurring heartbeat off (event-driven turns and the tenant's own\nautomations still run). The heartbeat is a scheduled job: each tick wakes a suspended tenant\n(a cold start from stopped), and one at or below a tenant's `stopAfterS` keeps it paused —\nresident — for good (capacity counts it so). Tenants may override it.",
     defaultText:
-      "always-on tenants: not written, OpenClaw's own default (30 min; 1 h with Anthropic OAuth) — nothing\nchanges for them; suspendable tenants: 0 (off), since the default heartbeat only asks the agent\nwhether anything needs attention and recurring work belongs in automations, which still wake it",
+      "not written: OpenClaw's own default (30 min; 1 h with Anthropic OAuth), so a suspend policy switch\nnever rewrites a gateway's config. Set 0 for suspendable tenants: the default heartbeat only asks\nthe agent whether anything needs attention, and recurring work belongs in automations",
   }),
   capacity: capacitySchema.optional().meta({
     description: "The host's memory budget: a config whose always-on tenants plus `maxActive` resident\nsuspendable ones (plus the reserve) do not fit is refused, naming the numbers. With `hosts`,\nthe budget of every host that states none of its own.",
@@ -463,7 +463,7 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
       presets,
       limits: { ...DEFAULT_TENANT_LIMITS, ...c.defaults?.limits, ...t.limits },
       suspend: resolveSuspendPolicy(c.suspend, t.suspend),
-      heartbeatEveryS: resolveHeartbeatEveryS(c.heartbeatEveryS, t.heartbeatEveryS, resolveSuspendPolicy(c.suspend, t.suspend) === "alwaysOn"),
+      heartbeatEveryS: resolveHeartbeatEveryS(c.heartbeatEveryS, t.heartbeatEveryS),
     });
   });
   // A suspend policy needs the edge (it keeps the idle clock and wakes on request) and the waker
