@@ -11,6 +11,7 @@
 // not verify is never committed). Not copied: schema_migrations and append_grants (the
 // migrations write them) and roles (cluster objects). tenant_secrets is copied sealed: opening
 // it still needs the platform's master keyring, which this backup does not hold.
+import { StringDecoder } from "node:string_decoder";
 import { Readable } from "node:stream";
 import type pg from "pg";
 import { AUDIT_SCHEMA, exportHeads, quoteIdent, verifyAuditChain, type ExportedHead } from "@octw/audit";
@@ -73,17 +74,21 @@ export async function backupAuditDb(opts: { pool: pg.Pool; file: string; key: Ba
   }
 }
 
-/** Splits a byte stream into lines. */
-async function* lines(src: Readable): AsyncGenerator<string> {
+/** Splits a byte stream (UTF-8) into lines. */
+export async function* lines(src: Readable): AsyncGenerator<string> {
+  // One decoder across chunks: a multi-byte character split between two chunks must not become
+  // two replacement characters (that changed restored rows, and their chains stopped verifying).
+  const decoder = new StringDecoder("utf8");
   let rest = "";
   for await (const chunk of src) {
-    rest += (chunk as Buffer).toString("utf8");
+    rest += decoder.write(chunk as Buffer);
     let i: number;
     while ((i = rest.indexOf("\n")) >= 0) {
       yield rest.slice(0, i);
       rest = rest.slice(i + 1);
     }
   }
+  rest += decoder.end();
   if (rest) yield rest;
 }
 
