@@ -231,14 +231,17 @@ export const EdgeConfigSchema = z
           .regex(/^http:\/\/[a-z0-9.-]*\{tenant\}[a-z0-9.-]*:\d{1,5}$/, "http://<host containing {tenant}>:<port>, e.g. http://octw-{tenant}-gateway:18789")
           .optional(),
         /**
-         * Tenants of the platform that another host's edge serves (from the platform's placement).
-         * A request for one of them, with a valid token of that tenant, is answered 421 Misdirected
-         * Request and recorded in the tenant's trail; it is never forwarded (docs/multi-host.md).
-         * A token of another tenant gets what it gets for a tenant of this host (403), so a user
-         * learns nothing about where other tenants are. The answer names no host or address: the
-         * client's fix is to resolve the tenant's name again.
+         * The tenants this host serves (from the platform's placement), when the platform has
+         * more than one host. A request for any other tenant is not served here, whatever its name
+         * resolves to: with a valid token of that very tenant it is answered 421 Misdirected
+         * Request (recorded in that tenant's trail, which the token attests); any other token gets
+         * what it gets for a tenant of this host (403), so a user learns nothing about where other
+         * tenants are. Never forwarded (docs/multi-host.md). The answer names no host or address:
+         * the client's fix is to resolve the tenant's name again. A list of this host's own tenants
+         * (not of the others'), so a tenant added to one host changes no other host's config.
+         * Absent (one host): every tenant whose name resolves is served, as always.
          */
-        hostedElsewhere: z
+        hostedHere: z
           .array(z.string().regex(TENANT_ID_PATTERN, "a tenant id (lower-case DNS label)"))
           .max(100_000)
           .refine((ids) => new Set(ids).size === ids.length, "tenant ids must be unique")
@@ -335,12 +338,14 @@ export const EdgeConfigSchema = z
     if (reserved.size !== 2) {
       ctx.addIssue({ code: "custom", path: ["headers", "user"], message: "must not be x-openclaw-scopes" });
     }
-    const elsewhere = new Set(c.routing.hostedElsewhere);
-    c.tenants.forEach((t, i) => {
-      if (elsewhere.has(t.id)) ctx.addIssue({ code: "custom", path: ["tenants", i, "id"], message: "is also in routing.hostedElsewhere: a tenant is served by one host's edge" });
-    });
-    for (const id of Object.keys(c.wake?.tenants ?? {})) {
-      if (elsewhere.has(id)) ctx.addIssue({ code: "custom", path: ["wake", "tenants", id], message: "is also in routing.hostedElsewhere: only this host's tenants are woken here" });
+    const here = c.routing.hostedHere === undefined ? undefined : new Set(c.routing.hostedHere);
+    if (here !== undefined) {
+      c.tenants.forEach((t, i) => {
+        if (!here.has(t.id)) ctx.addIssue({ code: "custom", path: ["tenants", i, "id"], message: "is not in routing.hostedHere: an edge serves only the tenants its host holds" });
+      });
+      for (const id of Object.keys(c.wake?.tenants ?? {})) {
+        if (!here.has(id)) ctx.addIssue({ code: "custom", path: ["wake", "tenants", id], message: "is not in routing.hostedHere: only this host's tenants are woken here" });
+      }
     }
     if (Object.keys(c.roles).length === 0) {
       ctx.addIssue({ code: "custom", path: ["roles"], message: "define at least one role" });

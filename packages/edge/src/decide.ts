@@ -40,9 +40,11 @@ export function createDecide(state: EdgeState, upstreams: Upstreams, auditor: Bu
     // so a denial after an idle spell is not recorded without its tenant (FINDINGS.md 10). Names
     // that resolve to nothing (attacker-chosen) stay out. An allowed request needs the same
     // lookup a few lines on, so it costs nothing extra.
-    // A tenant another host serves is the platform's too: its denials here belong to its trail.
+    // A tenant this host does not serve (`routing.hostedHere`) is not looked up at all: this edge
+    // cannot tell another host's tenant from an invented name, so before a token attests it, it
+    // stays out of every trail — and a name left resolving here (a copy after a move) is no proof.
     const knownTenant =
-      route.kind === "none" ? null : hostedElsewhere(config, route.tenant) || upstreams.knownNow(route.tenant) || (await upstreams.entry(route.tenant)) !== undefined ? route.tenant : null;
+      route.kind === "none" || hostedElsewhere(config, route.tenant) ? null : upstreams.knownNow(route.tenant) || (await upstreams.entry(route.tenant)) !== undefined ? route.tenant : null;
     const cookie = config.cookie.enabled ? readCookie(req.headers.cookie, config.cookie.name) : undefined;
     const { token, source } = extractToken(req.headers.authorization, cookie);
     if (oidcGate !== undefined && route.kind === "host" && oidcGate.isLocal(route.localPath)) {
@@ -85,14 +87,15 @@ export function createDecide(state: EdgeState, upstreams: Upstreams, auditor: Bu
     }
     if (route.kind === "none") return deny(ctx, 404, "no_route", { tenant: null, actor: v.sub, role: null });
     if (hostedElsewhere(config, route.tenant)) {
-      // Refused, not forwarded (docs/multi-host.md): placement is the plan's, so a copy of the
-      // tenant left on this host (a move) is never served either. Another tenant's token gets
-      // the 403 a tenant of this host would give, so nobody learns where other tenants are; the
-      // tenant's own user learns only that this edge is the wrong one (no host, no address: the
-      // client's fix is to resolve the tenant's name again).
-      const who = { tenant: route.tenant, actor: v.sub, role: null };
-      if (v.tenant !== route.tenant) return deny(ctx, 403, "tenant_mismatch", who);
-      return deny(ctx, 421, "hosted_elsewhere", who);
+      // Not in this host's list (`routing.hostedHere`): refused, not forwarded (docs/multi-host.md).
+      // Placement is the plan's, so a copy of the tenant left on this host (a move) is never
+      // served either. Another tenant's token gets the 403 a tenant of this host would give, so
+      // nobody learns where other tenants are; the tenant's own user learns only that this edge is
+      // the wrong one (no host, no address: the client's fix is to resolve the name again). Only
+      // the tenant's own token attests that the tenant exists: then the 421 is recorded in its
+      // trail; another token's 403 in no tenant's (the name may be anybody's invention).
+      if (v.tenant !== route.tenant) return deny(ctx, 403, "tenant_mismatch", { tenant: null, actor: v.sub, role: null });
+      return deny(ctx, 421, "hosted_elsewhere", { tenant: route.tenant, actor: v.sub, role: null });
     }
     let entry: { route: TenantRoute; target: URL; unresolved?: boolean } | undefined = await upstreams.entry(route.tenant);
     const tpl = state.config.routing.upstreamTemplate;

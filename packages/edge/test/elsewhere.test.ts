@@ -1,7 +1,8 @@
-// An edge and the tenants another host serves (`routing.hostedElsewhere`, from the platform's
-// placement): refused with 421, recorded in the tenant's trail, never forwarded — with controls:
-// a tenant of this host is served, and the same stale upstream is served when the tenant is not
-// listed, so the refusal is the list's doing and not a failed lookup.
+// An edge of a multi-host platform serves only the tenants its host holds (`routing.hostedHere`,
+// from the platform's placement): any other tenant is refused with 421 (its own token; recorded in
+// its trail) or 403, never forwarded — with controls: a tenant of this host is served, and the same
+// stale upstream is served by an edge without the list, so the refusal is the list's doing and
+// not a failed lookup.
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
@@ -48,11 +49,11 @@ const edges: EdgeServer[] = [];
  * An edge whose tenants are found by name (as on the platform): every `gw-<tenant>.test` resolves
  * to the one recording upstream, so a tenant listed elsewhere still has a live copy "here".
  */
-async function startEdge(hostedElsewhere: string[]): Promise<{ port: number; audit: MemoryAudit }> {
+async function startEdge(hostedHere: string[] | undefined): Promise<{ port: number; audit: MemoryAudit }> {
   const audit = new MemoryAudit();
   const input = {
     listen: { host: "127.0.0.1", port: 0, publicScheme: "https" },
-    routing: { hostDomain: "octw.test", pathRouting: true, upstreamTemplate: `http://gw-{tenant}.test:${up.port}`, hostedElsewhere },
+    routing: { hostDomain: "octw.test", pathRouting: true, upstreamTemplate: `http://gw-{tenant}.test:${up.port}`, ...(hostedHere ? { hostedHere } : {}) },
     tenants: [],
     jwt: { issuer: ISSUER, audience: AUDIENCE, algorithms: ["ES256"], keys: { kind: "static", jwks: [issuer.publicJwk] } },
   };
@@ -77,7 +78,7 @@ describe("a request for a tenant hosted on another host", () => {
   let port: number;
   let audit: MemoryAudit;
   beforeAll(async () => {
-    ({ port, audit } = await startEdge(["c"]));
+    ({ port, audit } = await startEdge(["a", "b"]));
   });
 
   it("control: a tenant of this host is served", async () => {
@@ -113,21 +114,33 @@ describe("a request for a tenant hosted on another host", () => {
   });
 
   it("another tenant's token gets what a tenant of this host gives it (403), and no token gets 401 like anywhere", async () => {
-    const other = await issuer.sign(claims("a", "admin"));
+    const other = await issuer.sign(claims("a", "admin", "alice@example.test"));
     const there = await get(port, "c.octw.test", "/", bearer(other));
     const here = await get(port, "b.octw.test", "/", bearer(other)); // b: a tenant of this host
     expect(there.status).toBe(403);
     expect([there.status, there.body]).toEqual([here.status, here.body]);
-    const anon = await get(port, "c.octw.test", "/");
-    const anonHere = await get(port, "b.octw.test", "/");
+    const anon = await get(port, "c.octw.test", "/no-token-elsewhere");
+    const anonHere = await get(port, "b.octw.test", "/no-token-here");
     expect(anon.status).toBe(401);
     expect([anon.status, anon.body]).toEqual([anonHere.status, anonHere.body]);
-    // The unauthenticated denial still lands in c's trail (the platform knows the tenant).
-    await audit.waitFor((e) => e.tenant === "c" && e.detail.reason === "no_token");
+    // This edge cannot tell another host's tenant from an invented name: before a token of that
+    // very tenant attests it, nothing lands in a trail named by the request (control: the same
+    // denials for a tenant of this host land in its trail).
+    await audit.waitFor((e) => e.tenant === "b" && e.detail.reason === "no_token");
+    await audit.waitFor((e) => e.tenant === "b" && e.detail.reason === "tenant_mismatch" && e.actor === "alice@example.test");
+    const elsewhere = audit.events.filter((e) => String(e.detail.route ?? "").startsWith("c.octw.test"));
+    expect(elsewhere.map((e) => [e.detail.reason, e.tenant])).toEqual(expect.arrayContaining([["no_token", null], ["tenant_mismatch", null]]));
+    expect(elsewhere.every((e) => e.tenant === null || e.detail.reason === "hosted_elsewhere")).toBe(true);
+  });
+
+  it("an invented name gets 421 only with a token for that name (which the platform's issuer signed), else 403/401", async () => {
+    expect((await get(port, "zz.octw.test", "/", bearer(await issuer.sign(claims("zz", "member"))))).status).toBe(421);
+    expect((await get(port, "zz.octw.test", "/", bearer(await issuer.sign(claims("a", "member"))))).status).toBe(403);
+    expect((await get(port, "zz.octw.test", "/")).status).toBe(401);
   });
 
   it("control: the same stale copy is served by an edge that does not list the tenant elsewhere", async () => {
-    const plain = await startEdge([]);
+    const plain = await startEdge(undefined);
     up.requests.length = 0;
     const r = await get(plain.port, "c.octw.test", "/x", bearer(await issuer.sign(claims("c", "member"))));
     expect(r.status).toBe(200);
@@ -151,19 +164,23 @@ describe("the config", () => {
     return "accepted";
   };
 
-  it("defaults to no tenant elsewhere: the key stays absent (a single-host config parses as it always did)", () => {
+  it("defaults to no list: the key stays absent (a single-host config parses as it always did) and nothing is elsewhere", () => {
     const config = parseEdgeConfig(base({}));
-    expect(config.routing).not.toHaveProperty("hostedElsewhere");
+    expect(config.routing).not.toHaveProperty("hostedHere");
     expect(hostedElsewhere(config, "c")).toBe(false);
-    // control: listed, it is elsewhere
-    expect(hostedElsewhere(parseEdgeConfig(base({ hostedElsewhere: ["c"] })), "c")).toBe(true);
+    // controls: listed here, it is served here; not listed, elsewhere; an empty list serves nobody
+    expect(hostedElsewhere(parseEdgeConfig(base({ hostedHere: ["c"] })), "c")).toBe(false);
+    expect(hostedElsewhere(parseEdgeConfig(base({ hostedHere: ["c"] })), "d")).toBe(true);
+    expect(hostedElsewhere(parseEdgeConfig(base({ hostedHere: [] })), "c")).toBe(true);
   });
 
-  it("refuses a tenant both routed here and listed elsewhere, a duplicate, a bad id, and a woken tenant listed elsewhere", () => {
-    expect(problem(base({ hostedElsewhere: ["c"] }, { tenants: [{ id: "c", upstream: "http://gw:1" }] }))).toMatch(/tenants\[0\]\.id: is also in routing\.hostedElsewhere/);
-    expect(problem(base({ hostedElsewhere: ["c", "c"] }))).toMatch(/routing\.hostedElsewhere: tenant ids must be unique/);
-    expect(problem(base({ hostedElsewhere: ["Not_A_Label"] }))).toMatch(/routing\.hostedElsewhere\[0\]: a tenant id/);
-    expect(problem(base({ hostedElsewhere: ["c"] }, { wake: { wakerUrl: "http://waker:1", tenants: { c: {} } } }))).toMatch(/wake\.tenants\.c: is also in routing\.hostedElsewhere/);
-    expect(problem(base({ hostedElsewhere: ["c"] }))).toBe("accepted");
+  it("refuses a routed or woken tenant missing from the list, a duplicate and a bad id", () => {
+    expect(problem(base({ hostedHere: ["d"] }, { tenants: [{ id: "c", upstream: "http://gw:1" }] }))).toMatch(/tenants\[0\]\.id: is not in routing\.hostedHere/);
+    expect(problem(base({ hostedHere: ["c", "c"] }))).toMatch(/routing\.hostedHere: tenant ids must be unique/);
+    expect(problem(base({ hostedHere: ["Not_A_Label"] }))).toMatch(/routing\.hostedHere\[0\]: a tenant id/);
+    expect(problem(base({ hostedHere: ["d"] }, { wake: { wakerUrl: "http://waker:1", tenants: { c: {} } } }))).toMatch(/wake\.tenants\.c: is not in routing\.hostedHere/);
+    // controls: the same tenants listed are accepted
+    expect(problem(base({ hostedHere: ["c"] }, { tenants: [{ id: "c", upstream: "http://gw:1" }] }))).toBe("accepted");
+    expect(problem(base({ hostedHere: ["c"] }, { wake: { wakerUrl: "http://waker:1", tenants: { c: { pauseAfterS: 60 } } } }))).toBe("accepted");
   });
 });

@@ -47,10 +47,20 @@ describe("a platform without hosts", () => {
 });
 
 describe("a platform on several hosts", () => {
-  it("adding hosts registers only their providers and shared parts: every resource of the existing host is the same", async () => {
+  it("adding hosts registers only their providers and shared parts: every resource of the existing host is the same (its edge's config gains its list once, on becoming multi-host)", async () => {
     const one = await program("p", full());
+    const two = await program("p", full({ hosts: [{ name: "local" }, B] }));
     const three = await program("p", full({ hosts: [{ name: "local" }, B, C] }));
+    const changedFromOne: string[] = [];
     for (const [urn, r] of one) {
+      expect(three.has(urn), `${urn} is gone`).toBe(true);
+      if (JSON.stringify(comparable(three.get(urn)!)) !== JSON.stringify(comparable(r))) changedFromOne.push(urn.slice(urn.lastIndexOf("::") + 2));
+    }
+    // One host → several: the first host's edge starts listing the tenants it holds
+    // (routing.hostedHere); nothing else of it changes.
+    expect(changedFromOne).toEqual(["p-edge-state-init"]);
+    // Two hosts → three: nothing of the existing hosts changes at all.
+    for (const [urn, r] of two) {
       expect(three.has(urn), `${urn} is gone`).toBe(true);
       expect(comparable(three.get(urn)!), urn).toEqual(comparable(r));
     }
@@ -78,14 +88,14 @@ describe("a platform on several hosts", () => {
     for (const u of gone) expect(name(u), u).toMatch(/^p-(bravo|waker)($|-)/);
     expect(gone.filter((u) => /^p-bravo($|-)/.test(name(u))).length).toBeGreaterThan(5);
     for (const u of created) expect(name(u), u).toMatch(/^p\.b-(bravo($|-)|waker)/);
-    // the one shared thing that changes: each edge's config (its state-init): b's edge now wakes
-    // bravo and no longer refuses it as hosted elsewhere, the local one the other way round
+    // the one shared thing that changes: each edge's config (its state-init): b's edge now serves
+    // and wakes bravo, the local one no longer does
     expect(changed.map(name).sort()).toEqual(["p-edge-state-init", "p.b-edge-state-init"]);
     // the tenant's audit reader is of the platform, not of a host: untouched
     expect([...after.keys()].some((u) => name(u) === "p-bravo-audit-reader")).toBe(true);
   });
 
-  it("each host's edge lists the other hosts' tenants as hosted elsewhere (421 there); one host lists none", async () => {
+  it("each host's edge lists the tenants it holds (every other tenant gets 421 there); a host without tenants lists none; one host: no list", async () => {
     const edgeConfig = (rs: Map<string, Registration>, pulumiName: string) => {
       const init = [...rs.values()].find((r) => r.urn.endsWith(`::${pulumiName}`))!;
       const uploads = init.inputs.uploads as { file: string; content: string }[];
@@ -93,11 +103,12 @@ describe("a platform on several hosts", () => {
     };
     const tenants = full().tenants as Record<string, unknown>[];
     const rs = await program("p", full({ hosts: [{ name: "local" }, B, C] }, [{ ...tenants[0]!, host: "b" }, tenants[1]!, { id: "charlie", slot: 3, host: "b" }]));
-    expect(edgeConfig(rs, "p-edge-state-init").routing.hostedElsewhere).toEqual(["alpha", "charlie"]);
-    expect(edgeConfig(rs, "p.b-edge-state-init").routing.hostedElsewhere).toEqual(["bravo"]);
-    expect(edgeConfig(rs, "p.c-edge-state-init").routing.hostedElsewhere).toEqual(["alpha", "bravo", "charlie"]);
+    expect(edgeConfig(rs, "p-edge-state-init").routing.hostedHere).toEqual(["bravo"]);
+    expect(edgeConfig(rs, "p.b-edge-state-init").routing.hostedHere).toEqual(["alpha", "charlie"]);
+    // present and empty: an edge with no tenant serves none (absent would serve any name that resolves)
+    expect(edgeConfig(rs, "p.c-edge-state-init").routing.hostedHere).toEqual([]);
     // control: the same tenants on one host: no such field, the config as it always was
-    expect(edgeConfig(await program("p", full()), "p-edge-state-init").routing).not.toHaveProperty("hostedElsewhere");
+    expect(edgeConfig(await program("p", full()), "p-edge-state-init").routing).not.toHaveProperty("hostedHere");
   });
 
   it("with audit.caCertificate every service on every host verifies the audit server against that CA (a file in its own volume, named by its URL); without, nothing changes", async () => {

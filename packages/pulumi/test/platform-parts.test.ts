@@ -148,17 +148,18 @@ describe("the per-host stack layout", () => {
     for (const n of c) expect(n).toMatch(/^p\.c-/);
   });
 
-  it("adding a tenant plans its host's stack, and in every other host stack only the edge's config (the new tenant is refused there with 421)", async () => {
+  it("adding a tenant plans only its host's stack: the shared and every other host stack plan nothing", async () => {
     const before = await layout(full());
     const after = await layout(full(undefined, [...TENANTS, { id: "echo", slot: 5, host: "c" }]));
     expect(planOf(before.shared, after.shared)).toEqual(NOTHING);
-    // The price of refusing other hosts' tenants by list (routing.hostedElsewhere): each other
-    // host's edge config gains the tenant. Nothing else of those stacks changes.
-    expect(planOf(before.hosts.local!, after.hosts.local!)).toEqual({ ...NOTHING, changed: ["p-edge-state-init"] });
-    expect(planOf(before.hosts.b!, after.hosts.b!)).toEqual({ ...NOTHING, changed: ["p.b-edge-state-init"] });
+    // Each edge lists the tenants it holds (routing.hostedHere), not the other hosts': a tenant
+    // added to c is refused with 421 at the other edges without changing their configs.
+    expect(planOf(before.hosts.local!, after.hosts.local!)).toEqual(NOTHING);
+    expect(planOf(before.hosts.b!, after.hosts.b!)).toEqual(NOTHING);
     const c = planOf(before.hosts.c!, after.hosts.c!);
     expect(c.deleted).toEqual([]);
-    expect(c.changed).toEqual([]);
+    // c's own edge now serves echo (its list of the tenants it holds)
+    expect(c.changed).toEqual(["p.c-edge-state-init"]);
     expect(c.created.length).toBeGreaterThan(5);
     for (const n of c.created) expect(n).toMatch(/^p(\.c)?-echo($|-)/);
   });

@@ -103,13 +103,13 @@ export const edgeArgsSchema = z.strictObject({
       default: 1,
     }),
   wake: edgeWakeArgsSchema.optional().meta({ description: "Idle suspend and wake on request.", defaultText: "off: every tenant is always on" }),
-  hostedElsewhere: z
+  hostedHere: z
     .array(z.string())
     .optional()
     .meta({
       description:
-        "The platform's tenants another host's edge serves: this edge answers their requests 421\nMisdirected Request (recorded in the tenant's trail), never forwards them.",
-      defaultText: "none (one host)",
+        "The tenants this host holds, when the platform has more than one host: this edge serves\nonly them; a request for any other tenant is answered 421 Misdirected Request (with that\ntenant's own token, recorded in its trail) or 403, never forwarded.",
+      defaultText: "absent (one host): every tenant whose gateway name resolves",
     }),
 });
 export type EdgeArgs = z.input<typeof edgeArgsSchema>;
@@ -125,7 +125,8 @@ export function renderEdgeConfig(args: EdgeArgs): string {
       ...(args.hostDomain ? { hostDomain: args.hostDomain } : {}),
       pathRouting: !args.hostDomain, // path routing shares one origin between tenants: only when there is no host domain
       upstreamTemplate: `http://${prefix}-{tenant}-gateway:${OPENCLAW_PORT}`,
-      ...(args.hostedElsewhere?.length ? { hostedElsewhere: [...args.hostedElsewhere].sort() } : {}),
+      // present even when empty: a host without tenants serves none
+      ...(args.hostedHere !== undefined ? { hostedHere: [...args.hostedHere].sort() } : {}),
     },
     tenants: [],
     jwt: {

@@ -208,8 +208,9 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
             ...(e.oidc ? { oidc: edgeOidcArgs(e.oidc) } : {}),
             namePrefix: plan.prefix,
             ...(waker ? { wake: { wakerUrl: wakerUrl(plan.prefix), token: waker.token, tenants: suspendable } } : {}),
-            // The other hosts' tenants are refused here with 421, not forwarded (docs/multi-host.md).
-            ...(plan.hosts.length > 1 ? { hostedElsewhere: plan.tenants.filter((t) => !mine.has(t.config.id)).map((t) => t.config.id) } : {}),
+            // Only this host's tenants are served here; the others get 421, never forwarded
+            // (docs/multi-host.md). This host's list, so another host's tenants never touch it.
+            ...(plan.hosts.length > 1 ? { hostedHere: [...mine] } : {}),
           },
           { ...o.opts, dependsOn: afterAudit },
         );
