@@ -54,21 +54,28 @@ export const WakerConfigSchema = z.strictObject({
        */
       reader: z
         .strictObject({
+          /** The reader's uid and gid: not the waker's, not in the engine socket's group. */
           uid: z.number().int().min(1, "must not be root").max(2 ** 31 - 2).default(10_006),
           gid: z.number().int().min(1, "must not be root").max(2 ** 31 - 2).default(10_006),
+          /** util-linux setpriv and prlimit. */
           setpriv: z.string().startsWith("/", "must be an absolute path").default("/usr/bin/setpriv"),
           prlimit: z.string().startsWith("/", "must be an absolute path").default("/usr/bin/prlimit"),
+          /** The node binary that runs the reader (type stripping: Node >= 22.18). */
           node: z.string().startsWith("/", "must be an absolute path").default(process.execPath),
           /**
-           * The reader script (erasable TypeScript, node:sqlite only). Every path to it and to `node`
+           * The reader script (erasable TypeScript, node:sqlite only); default: this package's
+           * jobs-reader.ts. Every path to it and to `node`
            * must be reachable by the reader's uid: in the image they are; a test whose checkout
            * sits in a private directory stages both (test/reader-runtime.ts).
            */
           script: z.string().startsWith("/", "must be an absolute path").optional(),
           /** A node start plus the read on a loaded host; then the reader is killed. */
           timeoutMs: z.number().int().min(1_000).max(300_000).default(20_000),
+          /** V8 old-space bound of the reader, MiB. */
           heapMb: z.number().int().min(16).max(1_024).default(32),
+          /** RLIMIT_CPU of the reader, seconds: a bound that holds even if the waker's timer does not fire. */
           cpuS: z.number().int().min(1).max(600).default(10),
+          /** The reader's answer is refused above this. */
           maxOutputBytes: z.number().int().min(1_024).max(64 << 20).default(1 << 20),
         })
         .prefault({}),

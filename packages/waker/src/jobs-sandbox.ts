@@ -17,29 +17,12 @@
 // so nothing a compromised reader forked lives on to watch the next one.
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import type { WakerConfig } from "./config";
 import type { JobRow } from "./jobs";
 import { JobStoreError } from "./jobs-reader";
 
-export interface ReaderSandbox {
-  /** The reader's uid and gid: not the waker's, not in the engine socket's group. */
-  uid: number;
-  gid: number;
-  /** util-linux setpriv and prlimit. */
-  setpriv: string;
-  prlimit: string;
-  /** The node binary that runs the reader (type stripping: Node >= 22.18). */
-  node: string;
-  /** The reader script. @default this package's jobs-reader.ts */
-  script?: string;
-  /** Wall-clock bound of one read; then the reader is killed and the jobs are unreadable. */
-  timeoutMs: number;
-  /** V8 old-space bound of the reader, MiB. */
-  heapMb: number;
-  /** RLIMIT_CPU of the reader, seconds: a bound that holds even if the waker's timer does not fire. */
-  cpuS: number;
-  /** The reader's answer is refused above this. */
-  maxOutputBytes: number;
-}
+/** The reader's sandbox: the waker config's `jobs.reader` (config.ts declares and documents it). */
+export type ReaderSandbox = WakerConfig["jobs"]["reader"];
 
 const READER = fileURLToPath(new URL("./jobs-reader.ts", import.meta.url));
 
