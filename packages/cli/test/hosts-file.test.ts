@@ -24,6 +24,11 @@ describe("hosts file", () => {
     expect(() => hostEngine(hosts, "c", "--to")).toThrow("--to: must be one of the hosts of the hosts file (home, b)");
   });
 
+  it("reads an ssh:// host with its client options (control: the same options on a unix host are refused below)", () => {
+    const hosts = loadHosts(file({ hosts: [{ name: "b", endpoint: "ssh://octw@host-b.example:2222", sshOpts: ["-o", "BatchMode=yes"] }] }));
+    expect(hosts.get("b")!.endpoint).toEqual({ name: "b", url: "ssh://octw@host-b.example:2222", sshOpts: ["-o", "BatchMode=yes"] });
+  });
+
   it("without a file: one host, local, the engine of DOCKER_HOST", () => {
     const saved = process.env.OCTW_HOSTS_FILE;
     delete process.env.OCTW_HOSTS_FILE;
@@ -38,7 +43,12 @@ describe("hosts file", () => {
     const secret = "tcp://user:hunter2-secret@10.0.0.12:2376";
     const cases: [unknown, RegExp][] = [
       [{ hosts: [{ name: "b", endpoint: secret }] }, /hosts\[0\]\.tls: is required for a tcp:\/\/ endpoint/],
-      [{ hosts: [{ name: "b", endpoint: "ssh://octw@host-b" }] }, /hosts\[0\]\.endpoint: must be unix:\/\/\/path or tcp:\/\/address:port/],
+      [{ hosts: [{ name: "b", endpoint: "http://octw@host-b" }] }, /hosts\[0\]\.endpoint: must be unix:\/\/\/path, tcp:\/\/address:port or ssh:\/\/user@host\[:port\]/],
+      [{ hosts: [{ name: "b", endpoint: "ssh://octw:hunter2-secret@host-b" }] }, /hosts\[0\]\.endpoint: an ssh:\/\/ endpoint must be ssh:\/\/user@host\[:port\] \(no password, no path\)/],
+      [{ hosts: [{ name: "b", endpoint: "ssh://host-b" }] }, /hosts\[0\]\.endpoint: an ssh:\/\/ endpoint must be/],
+      [{ hosts: [{ name: "b", endpoint: "ssh://octw@host-b/hunter2-secret" }] }, /hosts\[0\]\.endpoint: an ssh:\/\/ endpoint must be/],
+      [{ hosts: [{ name: "b", endpoint: "unix:///x", sshOpts: ["-i", "k"] }] }, /hosts\[0\]\.sshOpts: applies to an ssh:\/\/ endpoint only/],
+      [{ hosts: [{ name: "b", endpoint: "ssh://octw@host-b", tls: { caFile: "a", certFile: "b", keyFile: "c" } }] }, /hosts\[0\]\.tls: applies to a tcp:\/\/ endpoint only/],
       [{ hosts: [{ name: "a", endpoint: "unix:///x" }, { name: "a", endpoint: "unix:///y" }] }, /hosts\[1\]\.name: is used twice/],
       [{ hosts: [{ name: "B!", endpoint: "unix:///x" }] }, /hosts\[0\]\.name: must be a host name/],
       [{ hosts: [] }, /--hosts: hosts:/],

@@ -1,17 +1,22 @@
-// The Engine API calls backup, restore and move make, over a unix socket or TCP with TLS (the
-// forms the platform's hosts use; ssh:// is not supported here yet). node:http only, streaming:
+// The Engine API calls backup, restore and move make, over a unix socket, TCP with TLS, or ssh://
+// (the forms the platform's hosts use; over ssh the ssh client runs `docker system dial-stdio`
+// on the host, as pulumi-docker and the platform's dynamic resources do — one ssh session per
+// request, so a stuck transfer never blocks another). node:http only, streaming:
 // a state volume can be larger than memory, so archives are never buffered whole. The docker
 // CLI is never run: the operator's machine needs no docker binary and no shell quoting.
+import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import https from "node:https";
-import type { Readable } from "node:stream";
+import { Duplex, type Readable } from "node:stream";
 
 export interface EngineEndpoint {
   /** The host's name in the platform config (messages name it, never the endpoint). */
   name: string;
-  /** `unix:///path` or `tcp://address:port` (then `tls` is required). */
+  /** `unix:///path`, `tcp://address:port` (then `tls` is required) or `ssh://user@host[:port]`. */
   url: string;
   tls?: { ca: string; cert: string; key: string };
+  /** ssh client options for an ssh:// endpoint (e.g. `-i`, `-o StrictHostKeyChecking=yes`), before the destination. */
+  sshOpts?: string[];
 }
 
 export class EngineError extends Error {
@@ -43,7 +48,26 @@ export class Engine {
   constructor(readonly endpoint: EngineEndpoint) {
     const u = endpoint.url;
     if (u.startsWith("tcp://") && !endpoint.tls) throw new Error(`host ${endpoint.name}: a tcp:// engine needs tls (ca, cert, key): the engine API is never used in plaintext`);
-    if (!u.startsWith("unix://") && !u.startsWith("tcp://")) throw new Error(`host ${endpoint.name}: the endpoint must be unix:// or tcp:// (ssh:// is not supported by backup/move yet)`);
+    if (!u.startsWith("unix://") && !u.startsWith("tcp://") && !u.startsWith("ssh://")) throw new Error(`host ${endpoint.name}: the endpoint must be unix://, tcp:// or ssh://`);
+    if (u.startsWith("ssh://")) {
+      let url: URL | undefined;
+      try {
+        url = new URL(u);
+      } catch {
+        url = undefined;
+      }
+      // never the value: it may carry a credential
+      if (!url?.hostname || !url.username || url.password || (url.pathname !== "" && url.pathname !== "/")) throw new Error(`host ${endpoint.name}: an ssh:// endpoint must be ssh://user@host[:port] (no password, no path)`);
+    }
+    if (endpoint.sshOpts !== undefined && !u.startsWith("ssh://")) throw new Error(`host ${endpoint.name}: sshOpts apply to an ssh:// endpoint only`);
+  }
+
+  /** An ssh session running the engine's dial-stdio: its stdio is the HTTP connection. */
+  private sshChannel(): { socket: Duplex; child: ChildProcess } {
+    const u = new URL(this.endpoint.url);
+    const args = [...(this.endpoint.sshOpts ?? []), ...(u.port ? ["-p", u.port] : []), "--", `${decodeURIComponent(u.username)}@${u.hostname}`, "docker", "system", "dial-stdio"];
+    const child = spawn("ssh", args, { stdio: ["pipe", "pipe", "ignore"] });
+    return { socket: Duplex.from({ readable: child.stdout, writable: child.stdin }), child };
   }
 
   /** Sends one request; `body` may be a stream (an archive). Resolves with the response stream. */
@@ -60,11 +84,37 @@ export class Engine {
       let req: http.ClientRequest;
       if (e.url.startsWith("unix://")) {
         req = http.request({ socketPath: e.url.slice("unix://".length), method, path, headers }, onResponse);
+      } else if (e.url.startsWith("ssh://")) {
+        const { socket, child } = this.sshChannel();
+        let answered = false;
+        let channelError: string | undefined;
+        // no agent: the request uses this session (an agent would open its own connection);
+        // the session ends with the response (an archive is read to its end first)
+        req = http.request({ createConnection: () => socket, method, path, headers: { ...headers, host: "docker" } }, (res) => {
+          answered = true;
+          res.once("close", () => child.kill());
+          onResponse(res);
+        });
+        // A dead channel shows as an HTTP error (hang up, EPIPE) or as the client's exit, in
+        // either order: the session ends the client, and the one answer is given when it has
+        // ended ("close": its output read), with its exit code — a failure, never a hang.
+        const end = (why: string) => {
+          channelError ??= why;
+          child.kill();
+        };
+        socket.on("error", (err) => end(err.message));
+        req.on("error", (err) => end(err.message));
+        child.on("error", (err) => end(`the ssh client: ${err.message}`));
+        child.on("close", (code) => {
+          if (answered) return;
+          const why = code !== null && code !== 0 ? `the ssh client exited (${code}) before the engine answered` : (channelError ?? "the ssh session ended before the engine answered");
+          reject(new EngineError(`host ${e.name}: ${method} ${path.split("?")[0]}: ${why}`));
+        });
       } else {
         const u = new URL(e.url);
         req = https.request({ host: u.hostname, port: Number(u.port), method, path, headers, ca: e.tls!.ca, cert: e.tls!.cert, key: e.tls!.key, rejectUnauthorized: true }, onResponse);
       }
-      req.on("error", (err) => reject(new EngineError(`host ${e.name}: ${method} ${path.split("?")[0]}: ${err.message}`)));
+      if (!e.url.startsWith("ssh://")) req.on("error", (err) => reject(new EngineError(`host ${e.name}: ${method} ${path.split("?")[0]}: ${err.message}`)));
       if (!body) req.end();
       else if (Buffer.isBuffer(body.data)) req.end(body.data);
       else {

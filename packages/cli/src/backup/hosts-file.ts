@@ -11,8 +11,10 @@ export const HOSTS_FILE_ENV = "OCTW_HOSTS_FILE";
 
 const hostSchema = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, "must be a host name of the platform config (a-z, 0-9, -)"),
-  endpoint: z.string().regex(/^(unix:\/\/\/|tcp:\/\/)/, "must be unix:///path or tcp://address:port"),
+  endpoint: z.string().regex(/^(unix:\/\/\/|tcp:\/\/|ssh:\/\/)/, "must be unix:///path, tcp://address:port or ssh://user@host[:port]"),
   tls: z.strictObject({ caFile: z.string().min(1), certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
+  /** ssh client options for an ssh:// endpoint (the key file, known hosts: the client's own files). */
+  sshOpts: z.array(z.string().min(1)).max(32).optional(),
 });
 const fileSchema = z.strictObject({ hosts: z.array(hostSchema).min(1) });
 
@@ -39,8 +41,14 @@ export function loadHosts(file: string | undefined): Map<string, Engine> {
   for (const [i, h] of parsed.data.hosts.entries()) {
     if (out.has(h.name)) throw new Error(`--hosts: hosts[${i}].name: is used twice`);
     if (h.endpoint.startsWith("tcp://") && !h.tls) throw new Error(`--hosts: hosts[${i}].tls: is required for a tcp:// endpoint (no plaintext engine API)`);
+    if (h.tls && !h.endpoint.startsWith("tcp://")) throw new Error(`--hosts: hosts[${i}].tls: applies to a tcp:// endpoint only`);
+    if (h.sshOpts && !h.endpoint.startsWith("ssh://")) throw new Error(`--hosts: hosts[${i}].sshOpts: applies to an ssh:// endpoint only`);
     const tls = h.tls ? { ca: readFileSync(h.tls.caFile, "utf8"), cert: readFileSync(h.tls.certFile, "utf8"), key: readFileSync(h.tls.keyFile, "utf8") } : undefined;
-    out.set(h.name, new Engine({ name: h.name, url: h.endpoint, ...(tls ? { tls } : {}) }));
+    try {
+      out.set(h.name, new Engine({ name: h.name, url: h.endpoint, ...(tls ? { tls } : {}), ...(h.sshOpts ? { sshOpts: h.sshOpts } : {}) }));
+    } catch (err) {
+      throw new Error(`--hosts: hosts[${i}].endpoint: ${(err as Error).message.replace(/^host [^:]+: /, "")}`);
+    }
   }
   return out;
 }
