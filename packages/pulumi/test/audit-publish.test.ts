@@ -191,6 +191,18 @@ describe("a platform with a published embedded store (registrations)", () => {
     }
   });
 
+  it("a tenant's credential bindings are read by the program over verify-full against the same CA (control: no CA without one)", async () => {
+    const bound = { version: 1, network_policies: { code: { endpoints: [{ host: "api.code.example", port: 443, protocol: "rest", access: "full", credential_binding: { provider: "gh" } }] } } };
+    const withBinding = [{ id: "alpha", slot: 1, policy: bound }, { id: "bravo", slot: 2, host: "b", policy: bound }];
+    const creds = (rs: Registrations) => [...rs.values()].filter((r) => r.type === "pulumi-nodejs:dynamic:Resource" && "masterKeyring" in r.inputs);
+    const published = creds(await program(multiHostConfig({ hosts: [{ name: "local" }, HOST_B], audit: embedded() }, withBinding)));
+    expect(published.length).toBe(2);
+    for (const r of published) expect([r.inputs.caCertificate, (r.inputs.connection as { host: string; sslMode: string }).sslMode], r.urn).toEqual([pki.ca, "verify-full"]);
+    const local = creds(await program(multiHostConfig({ audit: { mode: "embedded" } }, [withBinding[0]!])));
+    expect(local.length).toBe(1);
+    expect(local[0]!.inputs).not.toHaveProperty("caCertificate");
+  });
+
   it("audit.publish.host moves the store (and which services are local) to that host", async () => {
     const rs = await program(config(embedded({ publish: publish({ host: "b" }) })));
     expect(byName(rs, "p-audit-postgres").provider).toMatch(/p\.b-docker$/);

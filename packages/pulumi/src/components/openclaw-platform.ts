@@ -260,7 +260,16 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
         tn,
         {
           ...OpenClawPlatform.policyArgs(plan, t, o.egressNetwork.name, network.networkName),
-          ...(bound ? { credentialStore: { connection: this.audit.services.router, masterKeyring: pulumi.secret(this.audit.masterKey.apply((k) => `1:${k}`)) } } : {}),
+          ...(bound
+            ? {
+                credentialStore: {
+                  connection: this.audit.services.router,
+                  masterKeyring: pulumi.secret(this.audit.masterKey.apply((k) => `1:${k}`)),
+                  // read by the program: it verifies the server like the migrations do
+                  ...(auditCaCertificate !== undefined ? { caCertificate: auditCaCertificate } : {}),
+                },
+              }
+            : {}),
         },
         bound ? { ...o.opts, dependsOn: afterAudit } : o.opts,
       );
