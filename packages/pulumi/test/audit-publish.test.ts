@@ -165,6 +165,10 @@ describe("a platform with a published embedded store (registrations)", () => {
     expect(pg.inputs.ports).toEqual([{ internal: 5432, external: 5432, ip: ADDR, protocol: "tcp" }]);
     expect(pg.inputs.command).toEqual(expect.arrayContaining(["ssl=on", "hba_file=/var/lib/postgresql/tls/pg_hba.conf", "ssl_key_file=/var/lib/postgresql/tls/server.key"]));
     expect((pg.inputs.mounts as { target: string; readOnly?: boolean }[]).find((m) => m.target === "/var/lib/postgresql/tls")?.readOnly).toBe(true);
+    // the mapping needs a network that is not internal (Docker maps no port of an internal one): the store's own, icc off
+    const net = byName(rs, "p-audit-publish");
+    expect(net.inputs).toMatchObject({ name: "octwtest-audit-publish", internal: false, options: { "com.docker.network.bridge.enable_icc": "false" } });
+    expect((pg.inputs.networksAdvanced as { name: string }[]).map((n) => n.name)).toEqual(["octwtest-control", "octwtest-audit-publish"]);
     // the program's own connections: the provider, the migrations, the tenant reader bindings
     const provider = byName(rs, "p-audit-admin");
     expect(provider.inputs).toMatchObject({ host: ADDR, port: "5432", sslmode: "verify-full" });

@@ -222,7 +222,7 @@ export class AuditStore extends pulumi.ComponentResource {
           }),
           // Postgres needs a real /dev/shm for its dynamic shared memory.
           shmSize: 128,
-          networksAdvanced: [{ name: e.networkName, ipv4Address: e.address }],
+          networksAdvanced: [{ name: e.networkName, ipv4Address: e.address }, ...(tls ? [{ name: tls.network.name }] : [])],
           dns: ["127.0.0.1"],
           mounts: [{ type: "volume", source: volume.name, target: PGDATA }, ...(tls ? [tls.mount] : [])],
           envs: [`POSTGRES_PASSWORD_FILE=${passwordFile}`, `PGDATA=${PGDATA}`],
@@ -408,6 +408,15 @@ type PublishArgs = NonNullable<z.output<typeof embeddedAuditStoreArgsSchema>["pu
  */
 function publishedTls(name: string, prefix: string, p: PublishArgs, imageId: pulumi.Input<string>, labels: (c: string) => { label: string; value: string }[], parent: pulumi.Resource) {
   const volume = new docker.Volume(`${name}-tls`, { name: `${prefix}-audit-tls`, driver: "local", labels: labels("audit-tls") }, { parent });
+  // Docker programs no port mapping for an endpoint on an internal network (the control network
+  // is one): the published port needs a bridge of its own that is not internal — the store alone
+  // on it (icc off), its subnet Docker's choice. Its one use is the mapping; the price is a route
+  // out for the store's container, which holds no tenant code.
+  const network = new docker.Network(
+    `${name}-publish`,
+    { name: `${prefix}-audit-publish`, driver: "bridge", internal: false, options: { "com.docker.network.bridge.enable_icc": "false" }, labels: labels("audit-publish") },
+    { parent, deleteBeforeReplace: true },
+  );
   // A key given as an Output is checked once its value is known (a plain string was checked at validation).
   const key = pulumi.secret(
     pulumi.output(p.key).apply((k) => {
@@ -437,6 +446,7 @@ function publishedTls(name: string, prefix: string, p: PublishArgs, imageId: pul
   );
   return {
     init,
+    network,
     mount: { type: "volume", source: volume.name, target: TLS_DIR, readOnly: true },
     port: { internal: 5432, external: p.port ?? 5432, ip: p.address, protocol: "tcp" },
     // The image's entrypoint passes these to postgres (images/postgres/entrypoint.sh).
