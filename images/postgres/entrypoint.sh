@@ -1,7 +1,9 @@
 #!/bin/sh
 # First start: initdb in $PGDATA with the superuser password read from the file named by
 # POSTGRES_PASSWORD_FILE. Every start: postgres in the foreground on 0.0.0.0:5432, all logins
-# scram-sha-256. The password never goes through the environment or a command line.
+# scram-sha-256, plus the container's arguments (`-c name=value` settings: the AuditStore's TLS
+# mode passes ssl and hba_file this way). The password never goes through the environment or a
+# command line.
 set -eu
 fail() { code="$1"; shift; echo "octw-postgres: $*" >&2; exit "$code"; }
 : "${PGDATA:?PGDATA must be set}"
@@ -27,4 +29,4 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   echo "host all all 0.0.0.0/0 scram-sha-256" >> "$PGDATA/pg_hba.conf"
 fi
 exec postgres -D "$PGDATA" -c listen_addresses=0.0.0.0 -c port=5432 \
-  -c unix_socket_directories=/run/postgresql -c password_encryption=scram-sha-256
+  -c unix_socket_directories=/run/postgresql -c password_encryption=scram-sha-256 "$@"

@@ -9,6 +9,7 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { OctwConfigError, OpenClawPlatform, platformConfigSchema, type OpenClawPlatformArgs } from "../src/index.js";
 import { MockRecorder, PINNED, settle } from "./harness.js";
 import { CA_1 } from "./test-ca-certificates.js";
+import { makeAuditTlsPki } from "../../../test/support/audit-tls-pki.js";
 
 const recorder = new MockRecorder();
 beforeAll(async () => {
@@ -34,7 +35,14 @@ SAAwRQIhAN3+3hAGjQuUZ+xYHeTeL9cXO1OyZDLhJh2oBpRA68MeAiAC64Puze0I
 6G0FuoEDgERuPbnVkMi4aPKea/v+6Ly53A==
 -----END CERTIFICATE-----`;
 
-/** A valid config in which every optional section is present, so every field has a place. */
+/** The published embedded store's certificate (audit.publish), issued for its address. */
+const AUDIT_PKI = makeAuditTlsPki("192.0.2.30");
+
+/**
+ * A valid config in which every optional section is present, so every field has a place. The
+ * audit store is the embedded one published over TLS (audit.publish); the external server's
+ * fields are present too (mode embedded ignores them), so each has a place.
+ */
 function maximal(): Record<string, unknown> {
   return {
     prefix: "octwtest",
@@ -97,8 +105,9 @@ function maximal(): Record<string, unknown> {
       { name: "b", endpoint: "ssh://octw@192.0.2.21:22", sshOpts: ["-o", "StrictHostKeyChecking=yes"], publicAddress: "b.agents.example.com" },
     ],
     audit: {
-      mode: "external", host: "audit.example.com", port: 5432, adminUser: "octw_admin", adminPassword: "p".repeat(24),
-      sslMode: "verify-full", caCertificate: UPSTREAM_CA, databaseName: "octw_audit", masterKey: "k".repeat(44),
+      mode: "embedded", host: "audit.example.com", port: 5432, adminUser: "octw_admin", adminPassword: "p".repeat(24),
+      sslMode: "verify-full", caCertificate: AUDIT_PKI.ca, databaseName: "octw_audit", masterKey: "k".repeat(44),
+      publish: { host: "b", address: "192.0.2.30", port: 15432, certificate: AUDIT_PKI.cert, key: AUDIT_PKI.key },
     },
   };
 }

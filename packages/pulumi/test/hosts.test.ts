@@ -94,17 +94,17 @@ describe("hosts in the platform config", () => {
     expect(problems(() => plan({}, [{ id: "alpha", slot: 1, host: "nope" }]))).toEqual(["tenants[0].host: names no host of this platform (hosts: local)"]);
   });
 
-  it("more than one host needs the external audit store with verify-full: no audit traffic crosses hosts unverified", () => {
+  it("more than one host needs the external audit store with verify-full (or the embedded one published: audit-publish.test.ts): no audit traffic crosses hosts unverified", () => {
     const two = [{ name: "a" }, { name: "b", endpoint: "unix:///run/octw-b/docker.sock" }];
     expect(problems(() => plan({ hosts: two }))).toEqual([
-      'audit.mode: must be "external" when the platform has more than one host: the embedded store is reachable on its own host only, and no audit traffic crosses hosts in plaintext',
+      'audit.publish: is required with mode "embedded" when the platform has more than one host: the store is reachable on its own host only, and no audit traffic crosses hosts in plaintext (or use mode "external" with sslMode "verify-full")',
     ]);
     expect(problems(() => plan({ hosts: two, audit: { ...EXTERNAL, sslMode: "require" } }))).toEqual([
       "audit.sslMode: must be \"verify-full\" when the platform has more than one host: audit connections cross hosts, so the server's certificate is verified",
     ]);
     // one remote host: the program could not reach the embedded store on it
     expect(problems(() => plan({ hosts: [{ name: "b", endpoint: "ssh://octw@host-b" }] }))).toEqual([
-      "audit.mode: must be \"external\" when the host is a remote engine (tcp:// or ssh://): the program reaches the embedded store at its address on that host's control network, which only that machine routes",
+      "audit.publish: is required with mode \"embedded\" when the host is a remote engine (tcp:// or ssh://): the program reaches an unpublished store at its address on that host's control network, which only that machine routes (or use mode \"external\")",
     ]);
     expect(() => plan({ hosts: [{ name: "b", endpoint: "unix:///run/octw-b/docker.sock" }] })).not.toThrow();
     // positive controls: one host may keep the embedded store; verify-full is accepted

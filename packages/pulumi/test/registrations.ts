@@ -51,8 +51,12 @@ export async function recordRegistrations(readAnswer: (type: string, inputs: Rec
         registrations.push({ urn, type: args.type, provider: (args.provider ?? "").split("::").slice(0, -1).join("::"), inputs, secretPaths, visible });
         if (args.type === STACK_REFERENCE) return { id: args.name, state: readAnswer(args.type, given) };
         const fake: Record<string, unknown> = args.type === "docker:index/remoteImage:RemoteImage" ? { imageId: `sha256:${"0".repeat(64)}` } : args.type === "docker:index/container:Container" && given.attach === true ? { exitCode: 0 } : {};
+        // an EgressCredentials reader's outputs (what it read): names only, a placeholder value
+        const read = args.type === "pulumi-nodejs:dynamic:Resource" && "masterKeyring" in given && Array.isArray(given.providers)
+          ? { secrets: Object.fromEntries((given.providers as string[]).map((p) => [p, { TOKEN: `secret-of-${p}` }])), versions: (given.providers as string[]).map((p) => `${p}/TOKEN@1`) }
+          : {};
         const random = args.type.startsWith("random:") ? { result: `r-${args.name}`, base64: Buffer.from(args.name).toString("base64"), hex: Buffer.from(args.name).toString("hex") } : {};
-        return { id: `${args.name}-id`, state: { ...given, ...fake, ...random } };
+        return { id: `${args.name}-id`, state: { ...given, ...fake, ...random, ...read } };
       },
       call: (args) => args.inputs as Record<string, unknown>,
     },

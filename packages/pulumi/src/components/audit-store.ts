@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as docker from "@pulumi/docker";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
@@ -10,6 +11,8 @@ import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 import { auditCaCertificateSchema } from "./audit-ca.js";
 import { AuditSql } from "./audit-sql.js";
+import { publishAddressProblem, publishedStoreHba, serverCertificateProblems, serverKeyProblem } from "../planners/audit-tls.js";
+import { cidrContains } from "../planners/ip-ranges.js";
 
 /** What no OCTW audit role may ever have. */
 export const UNPRIVILEGED_ROLE = { superuser: false, createDatabase: false, createRole: false, replication: false, bypassRowLevelSecurity: false } as const;
@@ -19,6 +22,8 @@ export const POSTGRES_UID = 5432;
 const PGDATA = "/var/lib/postgresql/data";
 /** Read by the image's entrypoint at initdb, then removed from the data directory. */
 const PASSWORD_FILE_NAME = ".octw-superuser-password";
+/** The TLS volume of a published store (outside PGDATA: initdb wants that empty on first start). */
+const TLS_DIR = "/var/lib/postgresql/tls";
 
 /** Connection settings of one role; the password output is secret. */
 export interface AuditConnection {
@@ -37,6 +42,21 @@ const embeddedAuditStoreArgsSchema = z
     networkName: inputString.meta({ description: "The private control network Postgres sits on (internal)." }),
     address: z.ipv4().meta({ description: "Postgres's fixed address on it." }),
     memoryMb: z.number().int().min(128, "must be at least 128 (MiB)").max(1_048_576).optional().meta({ description: "Memory limit in MiB.", default: 512 }),
+    publish: z
+      .strictObject({
+        address: z.ipv4().meta({ description: "The address of the store's host its port is published on (never 0.0.0.0): where the other hosts' services and the program connect." }),
+        port: z.number().int().min(1).max(65535).optional().meta({ description: "The published host port.", default: 5432 }),
+        certificate: auditCaCertificateSchema.meta({ description: "PEM of the server's certificate: issued by `caCertificate`, subjectAltName IP:`address`." }),
+        key: inputString.meta({ description: "PEM of the certificate's private key (unencrypted). Treated as secret." }),
+        caCertificate: auditCaCertificateSchema.meta({ description: "PEM of the CA every client verifies the server against (sslmode verify-full)." }),
+        controlSubnet: z.string().meta({ description: "The control network's subnet: its members keep connecting without TLS; everyone else needs TLS." }),
+      })
+      .optional()
+      .meta({
+        description:
+          "Serve the store to other hosts: its port published on one address of its host, TLS only for\nanyone outside its control network (pg_hba `hostssl`), with the operator's certificate.\nConnections of `services`, `owner`, the provider and the migrations then go to that address\nwith sslmode verify-full; `onControlNetwork` are the plaintext ones of its own host.",
+        defaultText: "not published: reachable on its control network only",
+      }),
   })
   .meta({ id: "EmbeddedAuditStoreArgs" });
 export type EmbeddedAuditStoreArgs = z.input<typeof embeddedAuditStoreArgsSchema>;
@@ -107,7 +127,7 @@ export interface AuditStoreLike {
   readonly schema?: AuditSql;
   readonly owner: pulumi.Output<AuditConnection>;
   readonly masterKey: pulumi.Output<string>;
-  /** The external server's CA, when the operator names one (`external.caCertificate`). */
+  /** The server's CA, when the operator names one (`external.caCertificate`, `embedded.publish.caCertificate`). */
   readonly caCertificate?: string;
 }
 
@@ -138,8 +158,14 @@ export class AuditStore extends pulumi.ComponentResource {
   /** Master key for tenant secrets, base64. Secret. */
   declare readonly masterKey: pulumi.Output<string>;
   declare readonly container?: docker.Container;
-  /** The external server's CA (`external.caCertificate`): every connection the platform makes verifies against it. */
+  /** The server's CA (`external.caCertificate`, `embedded.publish.caCertificate`): every connection the platform makes verifies against it. */
   declare readonly caCertificate?: string;
+  /**
+   * A published embedded store (`embedded.publish`): per service, its connection on the store's
+   * own control network (plaintext there, as an unpublished store's) for the services of that
+   * host. `services` then connect to the published address with verify-full. Secret.
+   */
+  declare readonly onControlNetwork?: Readonly<Record<ServiceRole, pulumi.Output<AuditConnection>>>;
 
   constructor(name: string, args: AuditStoreArgs, opts?: pulumi.ComponentResourceOptions) {
     const parsed = AuditStore.validate(name, args);
@@ -153,6 +179,8 @@ export class AuditStore extends pulumi.ComponentResource {
     let port: number;
     let sslMode: string;
     let provider: postgresql.Provider;
+    let caCertificate: string | undefined = parsed.external?.caCertificate;
+    let local: { host: string; port: number } | undefined;
     if (parsed.mode === "embedded") {
       const e = parsed.embedded!;
       const superPassword = new random.RandomPassword(`${name}-superuser-password`, { length: 40, special: false }, { parent: this });
@@ -176,6 +204,7 @@ export class AuditStore extends pulumi.ComponentResource {
         { parent: this, deleteBeforeReplace: true },
       );
       const passwordFile = `${PGDATA}/${PASSWORD_FILE_NAME}`;
+      const tls = e.publish ? publishedTls(name, prefix, e.publish, image.imageId, labels, this) : undefined;
       this.container = new docker.Container(
         `${name}-postgres`,
         {
@@ -193,22 +222,37 @@ export class AuditStore extends pulumi.ComponentResource {
           }),
           // Postgres needs a real /dev/shm for its dynamic shared memory.
           shmSize: 128,
-          networksAdvanced: [{ name: e.networkName, ipv4Address: e.address }],
+          networksAdvanced: [{ name: e.networkName, ipv4Address: e.address }, ...(tls ? [{ name: tls.network.name }] : [])],
           dns: ["127.0.0.1"],
-          mounts: [{ type: "volume", source: volume.name, target: PGDATA }],
+          mounts: [{ type: "volume", source: volume.name, target: PGDATA }, ...(tls ? [tls.mount] : [])],
           envs: [`POSTGRES_PASSWORD_FILE=${passwordFile}`, `PGDATA=${PGDATA}`],
           healthcheck: { tests: ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres"], interval: "5s", timeout: "3s", startPeriod: "10s", retries: 10 },
           restart: "unless-stopped",
           destroyGraceSeconds: 30,
           wait: true,
-          waitTimeout: afterSuccessOf(init, `${name}: data-init`, 120),
-          labels: labels("audit-postgres"),
+          waitTimeout: tls
+            ? pulumi.all([afterSuccessOf(init, `${name}: data-init`, 120), afterSuccessOf(tls.init, `${name}: tls-init`, 120)]).apply(([s]) => s)
+            : afterSuccessOf(init, `${name}: data-init`, 120),
+          ...(tls ? { ports: [tls.port], command: tls.command } : {}),
+          // A published store's certificate is read at start: a new one replaces the container.
+          labels: tls ? labelList({ "octw.component": "audit-postgres", "octw.managed-by": "pulumi", "octw.audit-tls-sha256": tls.sha256 }) : labels("audit-postgres"),
         },
-        { parent: this, deleteBeforeReplace: true, dependsOn: [init], replaceOnChanges: REPLACE_ON_CHANGES },
+        { parent: this, deleteBeforeReplace: true, dependsOn: tls ? [init, tls.init] : [init], replaceOnChanges: REPLACE_ON_CHANGES },
       );
-      host = e.address;
-      port = 5432;
-      sslMode = "disable"; // traffic stays on the internal control network
+      if (e.publish) {
+        // Everyone but the store host's own services: the published address, the server verified.
+        local = { host: e.address, port: 5432 };
+        host = e.publish.address;
+        port = e.publish.port ?? 5432;
+        sslMode = "verify-full";
+        caCertificate = e.publish.caCertificate;
+      } else {
+        host = e.address;
+        port = 5432;
+        sslMode = "disable"; // traffic stays on the internal control network
+      }
+      // The provider trusts what libpq trusts (PGSSLROOTCERT where `pulumi up` runs; lib/pq has no
+      // inline CA in the provider's settings): verify-full when published.
       provider = new postgresql.Provider(
         `${name}-admin`,
         { host, port, username: "postgres", password: superPassword.result, sslmode: sslMode, superuser: true, database: "postgres", connectTimeout: 30 },
@@ -282,7 +326,7 @@ export class AuditStore extends pulumi.ComponentResource {
         user: roles.owner,
         password: owner.password.result,
         sslMode,
-        ...(parsed.external?.caCertificate !== undefined ? { caCertificate: parsed.external.caCertificate } : {}),
+        ...(caCertificate !== undefined ? { caCertificate } : {}),
         sql: migrationSql(roles),
       },
       { parent: this, dependsOn: [database, publicRevoke, ...Object.values(roleResources)] },
@@ -311,7 +355,13 @@ export class AuditStore extends pulumi.ComponentResource {
     this.services = Object.freeze(Object.fromEntries(SERVICE_ROLES.map((k) => [k, connection(roles[k], service[k].password.result)])) as Record<ServiceRole, pulumi.Output<AuditConnection>>);
     this.provider = provider;
     this.schema = schema;
-    if (parsed.external?.caCertificate !== undefined) this.caCertificate = parsed.external.caCertificate;
+    if (caCertificate !== undefined) this.caCertificate = caCertificate;
+    if (local) {
+      const at = local;
+      const onControl = (user: string, password: pulumi.Output<string>): pulumi.Output<AuditConnection> =>
+        pulumi.secret(password.apply((pw) => ({ host: at.host, port: at.port, database: databaseName, user, password: pw, sslMode: "disable" })));
+      this.onControlNetwork = Object.freeze(Object.fromEntries(SERVICE_ROLES.map((k) => [k, onControl(roles[k], service[k].password.result)])) as Record<ServiceRole, pulumi.Output<AuditConnection>>);
+    }
     this.masterKey = parsed.masterKey
       ? pulumi.secret(parsed.masterKey)
       : pulumi.secret(new random.RandomBytes(`${name}-master-key`, { length: 32 }, { parent: this }).base64);
@@ -322,9 +372,85 @@ export class AuditStore extends pulumi.ComponentResource {
     const subject = `AuditStore "${name}"`;
     const parsed = parseOrThrow(auditStoreArgsSchema, args, subject);
     if (parsed.embedded) {
+      const problems: { path: string; message: string }[] = [];
       const problem = imageProblem(parsed.embedded.image, parsed.embedded.allowUnpinnedImage ?? false);
-      if (problem) throw new OctwConfigError(subject, [{ path: "embedded.image", message: problem }]);
+      if (problem) problems.push({ path: "embedded.image", message: problem });
+      const p = parsed.embedded.publish;
+      if (p) {
+        const a = publishAddressProblem(p.address);
+        if (a) problems.push({ path: "embedded.publish.address", message: a });
+        problems.push(...serverCertificateProblems(p, { caCertificate: "embedded.publish.caCertificate", certificate: "embedded.publish.certificate", address: "embedded.publish.address" }));
+        let inSubnet = false;
+        try {
+          inSubnet = cidrContains(p.controlSubnet, parsed.embedded.address);
+        } catch {
+          problems.push({ path: "embedded.publish.controlSubnet", message: "must be an IPv4 CIDR" });
+        }
+        if (!inSubnet && !problems.some((x) => x.path === "embedded.publish.controlSubnet")) problems.push({ path: "embedded.publish.controlSubnet", message: "must contain embedded.address (the store's control network)" });
+        if (typeof p.key === "string") {
+          const k = serverKeyProblem(p.certificate, p.key);
+          if (k) problems.push({ path: "embedded.publish.key", message: k });
+        }
+      }
+      if (problems.length) throw new OctwConfigError(subject, problems);
     }
     return parsed;
   }
+}
+
+type PublishArgs = NonNullable<z.output<typeof embeddedAuditStoreArgsSchema>["publish"]>;
+
+/**
+ * A published store's TLS part: a volume of its own (never the tenants' or the services') that a
+ * one-shot init with no network fills — certificate, key (0400, owned by the postgres uid: what
+ * Postgres demands of a key it owns) and pg_hba.conf — mounted read-only into Postgres, which the
+ * settings in `command` point at; and the port, published on the one address the operator named.
+ */
+function publishedTls(name: string, prefix: string, p: PublishArgs, imageId: pulumi.Input<string>, labels: (c: string) => { label: string; value: string }[], parent: pulumi.Resource) {
+  const volume = new docker.Volume(`${name}-tls`, { name: `${prefix}-audit-tls`, driver: "local", labels: labels("audit-tls") }, { parent });
+  // Docker programs no port mapping for an endpoint on an internal network (the control network
+  // is one): the published port needs a bridge of its own that is not internal — the store alone
+  // on it (icc off), its subnet Docker's choice. Its one use is the mapping; the price is a route
+  // out for the store's container, which holds no tenant code.
+  const network = new docker.Network(
+    `${name}-publish`,
+    { name: `${prefix}-audit-publish`, driver: "bridge", internal: false, options: { "com.docker.network.bridge.enable_icc": "false" }, labels: labels("audit-publish") },
+    { parent, deleteBeforeReplace: true },
+  );
+  // A key given as an Output is checked once its value is known (a plain string was checked at validation).
+  const key = pulumi.secret(
+    pulumi.output(p.key).apply((k) => {
+      const problem = serverKeyProblem(p.certificate, k);
+      if (problem) throw new OctwConfigError(`AuditStore "${name}"`, [{ path: "embedded.publish.key", message: problem }]);
+      return k;
+    }),
+  );
+  const init = new docker.Container(
+    `${name}-tls-init`,
+    {
+      name: `${prefix}-audit-tls-init`,
+      image: imageId,
+      ...volumeInitArgs<pulumi.Input<string>>({
+        uid: POSTGRES_UID,
+        gid: POSTGRES_UID,
+        volumeName: volume.name,
+        files: [
+          { path: "server.crt", content: p.certificate },
+          { path: "server.key", content: key },
+          { path: "pg_hba.conf", content: publishedStoreHba(p.controlSubnet) },
+        ],
+      }),
+      labels: labels("audit-tls-init"),
+    },
+    { parent, deleteBeforeReplace: true },
+  );
+  return {
+    init,
+    network,
+    mount: { type: "volume", source: volume.name, target: TLS_DIR, readOnly: true },
+    port: { internal: 5432, external: p.port ?? 5432, ip: p.address, protocol: "tcp" },
+    // The image's entrypoint passes these to postgres (images/postgres/entrypoint.sh).
+    command: ["-c", "ssl=on", "-c", `ssl_cert_file=${TLS_DIR}/server.crt`, "-c", `ssl_key_file=${TLS_DIR}/server.key`, "-c", `hba_file=${TLS_DIR}/pg_hba.conf`, "-c", "ssl_min_protocol_version=TLSv1.2"],
+    sha256: createHash("sha256").update(p.certificate).update(p.caCertificate).digest("hex"),
+  };
 }

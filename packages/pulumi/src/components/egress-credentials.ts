@@ -29,6 +29,8 @@ export interface EgressCredentialsArgs {
   connection: pulumi.Input<AuditConnection>;
   /** Master keyring `<version>:<base64 32 bytes>[,…]`. Secret. */
   masterKeyring: pulumi.Input<string>;
+  /** PEM of the CA the audit server is verified against (a private CA: an external store's, a published embedded one's). */
+  caCertificate?: pulumi.Input<string>;
 }
 
 interface Inputs {
@@ -36,6 +38,7 @@ interface Inputs {
   providers: string[];
   connection: AuditConnection;
   masterKeyring: string;
+  caCertificate?: string;
 }
 
 interface Outputs extends Inputs {
@@ -67,7 +70,10 @@ async function readRows(inputs: Inputs, withValues: boolean): Promise<Row[]> {
     database: c.database,
     user: c.user,
     password: c.password,
-    ssl: c.sslMode === "disable" ? false : { rejectUnauthorized: c.sslMode === "verify-full" || c.sslMode === "verify-ca" },
+    ssl:
+      c.sslMode === "disable"
+        ? false
+        : { rejectUnauthorized: c.sslMode === "verify-full" || c.sslMode === "verify-ca", ...(inputs.caCertificate !== undefined ? { ca: inputs.caCertificate } : {}) },
     connectionTimeoutMillis: 30_000,
   });
   await client.connect();
@@ -133,7 +139,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
   },
   async diff(_id: string, olds: Outputs, news: Inputs) {
     const replaces = olds.tenantId !== news.tenantId ? ["tenantId"] : [];
-    const inputsChanged = JSON.stringify([...olds.providers].sort()) !== JSON.stringify([...news.providers].sort()) || JSON.stringify(olds.connection) !== JSON.stringify(news.connection) || olds.masterKeyring !== news.masterKeyring;
+    const inputsChanged = JSON.stringify([...olds.providers].sort()) !== JSON.stringify([...news.providers].sort()) || JSON.stringify(olds.connection) !== JSON.stringify(news.connection) || olds.masterKeyring !== news.masterKeyring || olds.caCertificate !== news.caCertificate;
     // What is stored now (names and versions only): a set, rotated or deleted secret is an update.
     const stored = inputsChanged || replaces.length ? [] : versionsOf(await readRows(news, false));
     const changes = replaces.length > 0 || inputsChanged || JSON.stringify(stored) !== JSON.stringify(olds.versions);
@@ -153,7 +159,12 @@ export class EgressCredentials extends pulumi.dynamic.Resource {
     super(
       provider,
       name,
-      { tenantId: args.tenantId, providers: args.providers, connection: pulumi.secret(args.connection), masterKeyring: pulumi.secret(args.masterKeyring), secrets: undefined, versions: undefined },
+      {
+        tenantId: args.tenantId, providers: args.providers, connection: pulumi.secret(args.connection), masterKeyring: pulumi.secret(args.masterKeyring),
+        // absent without a CA: the inputs of a store verified against the public roots stay as they were
+        ...(args.caCertificate !== undefined ? { caCertificate: args.caCertificate } : {}),
+        secrets: undefined, versions: undefined,
+      },
       { ...opts, additionalSecretOutputs: ["secrets", "connection", "masterKeyring"] },
     );
   }

@@ -149,24 +149,32 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
     this.egressNetwork = home.egressNetwork;
     this.controlNetwork = home.controlNetwork;
 
-    // Once: embedded, it runs on the first host (the planner allows it with one host only);
-    // external, it has no Docker part. A host's part reads the shared stack's.
-    this.audit = part ? sharedAuditOf(name, plan, part, this) : new AuditStore(`${name}-audit`, platformAuditStoreArgs(plan, home.controlNetwork.name), home.opts);
+    // Once: embedded, it runs on its host (`audit.publish.host`, else the first; published over
+    // TLS when the platform has other hosts); external, it has no Docker part. A host's part reads
+    // the shared stack's.
+    const storeHost = onHosts.find((o) => o.plan.name === plan.auditHost) ?? home;
+    this.audit = part ? sharedAuditOf(name, plan, part, this) : new AuditStore(`${name}-audit`, platformAuditStoreArgs(plan, storeHost.controlNetwork.name), storeHost.opts);
     const afterAudit = this.audit instanceof AuditStore ? [this.audit] : [];
 
-    // Every service verifies the audit server against the operator's CA, when one is named.
-    const auditCaCertificate = plan.config.audit.caCertificate;
-    const auditCa = auditCaCertificate !== undefined ? { auditCaCertificate } : {};
+    // Every service verifies the audit server against the operator's CA, when one is named —
+    // except, with a published embedded store, the services of its own host: they keep their
+    // connection on its internal control network (docs/multi-host.md).
+    const localAudit = this.audit instanceof AuditStore ? this.audit.onControlNetwork : undefined;
+    const auditCaCertificate = this.audit.caCertificate;
+    const auditOn = (o: { plan: HostPlan }, role: keyof AuditStoreLike["services"]) =>
+      localAudit && o.plan.name === storeHost.plan.name
+        ? { connection: localAudit[role], ca: {} }
+        : { connection: this.audit.services[role], ca: auditCaCertificate !== undefined ? { auditCaCertificate } : {} };
     // Per host: its waker, edge and egress-audit shipper, for the tenants placed on it.
     const services = onHosts.map((o) => {
       const mine = new Set(o.tenants);
       // The waker and the shipper hold the engine socket: the same image, network, audit role and socket settings shape.
-      const socketService = (image: string, role: pulumi.Output<AuditConnection>, socket: { dockerSocketGid: number; dockerSocketPath?: string | undefined }) => ({
+      const socketService = (image: string, role: "waker" | "shipper", socket: { dockerSocketGid: number; dockerSocketPath?: string | undefined }) => ({
         image,
         allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
         controlNetworkName: o.controlNetwork.name,
-        auditConnectionUrl: pulumi.secret(role.apply(postgresUrl)),
-        ...auditCa,
+        auditConnectionUrl: pulumi.secret(auditOn(o, role).connection.apply(postgresUrl)),
+        ...auditOn(o, role).ca,
         dockerSocketGid: socket.dockerSocketGid,
         ...(socket.dockerSocketPath ? { dockerSocketPath: socket.dockerSocketPath } : {}),
       });
@@ -178,7 +186,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
         waker = new Waker(
           `${o.hn}-waker`,
           {
-            ...socketService(plan.config.images.waker!, this.audit.services.waker, w),
+            ...socketService(plan.config.images.waker!, "waker", w),
             ...(w.wakeTimeoutMs ? { wakeTimeoutMs: w.wakeTimeoutMs } : {}),
             namePrefix: plan.prefix,
           },
@@ -197,8 +205,8 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
             ingressNetworkName: ingress.name,
             controlNetworkName: o.controlNetwork.name,
             // Each service gets its own role, which may append only its own event types.
-            auditConnectionUrl: pulumi.secret(this.audit.services.edge.apply(postgresUrl)),
-            ...auditCa,
+            auditConnectionUrl: pulumi.secret(auditOn(o, "edge").connection.apply(postgresUrl)),
+            ...auditOn(o, "edge").ca,
             ...(e.hostPort ? { hostPort: e.hostPort } : {}),
             ...(e.hostIp ? { hostIp: e.hostIp } : {}),
             ...(e.cpus !== undefined ? { cpus: e.cpus } : {}),
@@ -220,7 +228,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
         new EgressAuditShipper(
           `${o.hn}-egress-audit`,
           {
-            ...socketService(plan.config.images.egressAudit!, this.audit.services.shipper, x),
+            ...socketService(plan.config.images.egressAudit!, "shipper", x),
             ...(x.windowMs ? { windowMs: x.windowMs } : {}),
             // Only this platform's proxies (several platforms may share an engine).
             proxyLabels: { "octw.platform": plan.prefix },
@@ -253,7 +261,16 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
         tn,
         {
           ...OpenClawPlatform.policyArgs(plan, t, o.egressNetwork.name, network.networkName),
-          ...(bound ? { credentialStore: { connection: this.audit.services.router, masterKeyring: pulumi.secret(this.audit.masterKey.apply((k) => `1:${k}`)) } } : {}),
+          ...(bound
+            ? {
+                credentialStore: {
+                  connection: this.audit.services.router,
+                  masterKeyring: pulumi.secret(this.audit.masterKey.apply((k) => `1:${k}`)),
+                  // read by the program: it verifies the server like the migrations do
+                  ...(auditCaCertificate !== undefined ? { caCertificate: auditCaCertificate } : {}),
+                },
+              }
+            : {}),
         },
         bound ? { ...o.opts, dependsOn: afterAudit } : o.opts,
       );
@@ -317,8 +334,8 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
           egressNetworkName: o.egressNetwork.name,
           controlNetworkName: o.controlNetwork.name,
           ...engineInput(o.engine),
-          databaseUrl: pulumi.secret(this.audit.services.router.apply(postgresUrl)),
-          ...auditCa,
+          databaseUrl: pulumi.secret(auditOn(o, "router").connection.apply(postgresUrl)),
+          ...auditOn(o, "router").ca,
           masterKeyring: pulumi.secret(this.audit.masterKey.apply((k) => `1:${k}`)),
           tenants: pulumi.all(routerEntries.get(o.plan.name)!),
           namePrefix: plan.prefix,
@@ -403,6 +420,18 @@ export function platformAuditStoreArgs(plan: PlatformPlan, controlNetworkName: p
             allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
             networkName: controlNetworkName!,
             address: plan.auditAddress,
+            ...(a.publish
+              ? {
+                  publish: {
+                    address: a.publish.address,
+                    ...(a.publish.port !== undefined ? { port: a.publish.port } : {}),
+                    certificate: a.publish.certificate,
+                    key: pulumi.secret(a.publish.key),
+                    caCertificate: a.caCertificate!,
+                    controlSubnet: plan.controlSubnet,
+                  },
+                }
+              : {}),
           },
         }
       : {

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { auditCaCertificateSchema } from "./audit-ca.js";
 import { hardenedContainerArgs, labelList, limitsSchema, volumeInitArgs, type ResourceLimits, type TmpfsMount, REPLACE_ON_CHANGES, SUSPENDABLE_IGNORE_CHANGES } from "../planners/container-hardening.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { tenantPrincipalIdSchema } from "../planners/identity-plan.js";
@@ -109,6 +110,7 @@ export const sandboxPolicyArgsSchema = z
       .strictObject({
         connection: z.custom<pulumi.Input<AuditConnection>>((v) => typeof v === "object" && v !== null, "must be an audit connection"),
         masterKeyring: inputString,
+        caCertificate: auditCaCertificateSchema.optional(),
       })
       .optional()
       .meta({
@@ -197,7 +199,10 @@ export class SandboxPolicy extends pulumi.ComponentResource {
       const store = args.credentialStore!;
       const read = new EgressCredentials(
         `${name}-egress-credentials`,
-        { tenantId: args.tenantId, providers: [...plan.boundProviders], connection: store.connection, masterKeyring: store.masterKeyring },
+        {
+          tenantId: args.tenantId, providers: [...plan.boundProviders], connection: store.connection, masterKeyring: store.masterKeyring,
+          ...(store.caCertificate !== undefined ? { caCertificate: store.caCertificate } : {}),
+        },
         // The component's own dependencies (the platform's audit store, i.e. its migrations) come first: the reader queries its table.
         { parent: this, ...(opts?.dependsOn ? { dependsOn: opts.dependsOn } : {}) },
       );

@@ -30,6 +30,7 @@ import { heartbeatEverySchema, resolveHeartbeatEveryS } from "./heartbeat.js";
 import { DEFAULT_GATEWAY_LIMITS, gatewayLimitsSchema } from "./container-hardening.js";
 import { OctwConfigError, issueProblem } from "../validation.js";
 import { hostNameSchema, hostSchema, planHosts, type HostPlan } from "./hosts.js";
+import { publishAddressProblem, serverCertificateProblems, serverKeyProblem } from "./audit-tls.js";
 import { planPlacement, type Placement } from "./placement.js";
 import { upstreamCaCertsSchema } from "./egress-interception.js";
 
@@ -125,11 +126,30 @@ const auditSchema = z
       .optional()
       .meta({
         description:
-          "PEM of the CA that issued the external server's certificate (mode `external`, sslMode `verify-ca`\nor `verify-full`). The platform's services verify the server against it (a file in each\nservice's state volume), not against Node's public roots. The @pulumi/postgresql provider\nuses libpq's own trust: set `PGSSLROOTCERT` where `pulumi up` runs.",
+          "PEM of the CA that issued the server's certificate (mode `external` with sslMode `verify-ca`\nor `verify-full`, or mode `embedded` with `publish`). The platform's services verify the\nserver against it (a file in each service's state volume), not against Node's public roots.\nThe @pulumi/postgresql provider uses libpq's own trust: set `PGSSLROOTCERT` where `pulumi up` runs.",
         defaultText: "Node's public roots",
       }),
     databaseName: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, "must be a lowercase identifier").optional().meta({ default: "octw_audit" }),
     masterKey: secretInput.optional().meta({ defaultText: "generated (RandomBytes)" }),
+    publish: z
+      .strictObject({
+        host: hostNameSchema.optional().meta({ description: "The host the embedded store runs on (`hosts[].name`).", defaultText: "the first of `hosts`" }),
+        address: z.ipv4().meta({
+          description: "The address of that host the store's port is published on: one the other hosts' services\nand the machine running `pulumi up` reach (never 0.0.0.0, never loopback).",
+        }),
+        port: z.number().int().min(1).max(65535).optional().meta({ description: "The published host port.", default: 5432 }),
+        certificate: z
+          .string()
+          .includes("-----BEGIN CERTIFICATE-----", { message: "must be a PEM certificate (-----BEGIN CERTIFICATE-----)" })
+          .meta({ description: "PEM of the server's certificate, issued by `audit.caCertificate`, with subjectAltName IP:`address`." }),
+        key: secretInput.meta({ description: "PEM of its private key (unencrypted); pass it as a Pulumi secret." }),
+      })
+      .optional()
+      .meta({
+        description:
+          "Mode `embedded` on a platform of several hosts (or one remote host): the store serves TLS on\n`address:port` of its host to everything outside its control network (pg_hba `hostssl` only;\nplaintext refused), and every other host's services, the migrations, the tenant reader\nbindings and the @pulumi/postgresql provider connect there with sslmode verify-full against\n`audit.caCertificate` (the provider through `PGSSLROOTCERT` where `pulumi up` runs). The\nstore host's own services keep their plaintext connection on its internal control network.",
+        defaultText: "not published: the store is reachable on its own host's control network only",
+      }),
   })
   .meta({ id: "PlatformAuditConfig" });
 
@@ -246,7 +266,7 @@ export const platformConfigSchema = z.strictObject({
     .optional()
     .meta({
       description:
-        "The Docker hosts of the platform, each one engine: per host its own shared parts (egress,\ncontrol and ingress networks, edge, inference router, waker, egress-audit shipper) and the\ntenants placed on it, every Docker resource declared with that host's `docker.Provider`.\nWith more than one host the audit store must be `external`, reached with `sslMode: \"verify-full\"`.",
+        "The Docker hosts of the platform, each one engine: per host its own shared parts (egress,\ncontrol and ingress networks, edge, inference router, waker, egress-audit shipper) and the\ntenants placed on it, every Docker resource declared with that host's `docker.Provider`.\nWith more than one host the audit store is `external`, reached with `sslMode: \"verify-full\"`,\nor `embedded` with `audit.publish` (TLS, verify-full against `audit.caCertificate`).",
       defaultText: 'one host, the engine the program runs next to (named "local"), with `capacity` as its budget',
     }),
   tenants: z.array(tenantSchema).min(1, "must list at least one tenant"),
@@ -294,6 +314,8 @@ export interface PlatformPlan {
   readonly platformNetworks: readonly string[];
   /** Postgres's fixed address on the control network (offset .2). */
   readonly auditAddress: string;
+  /** The host the embedded store runs on (`audit.publish.host`, else the first host); unused in mode external. */
+  readonly auditHost: string;
   readonly tenants: readonly TenantPlan[];
   /** Every host (the first is the home of unpinned tenants); without `hosts`, the one default host. */
   readonly hosts: readonly HostPlan[];
@@ -392,19 +414,7 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
     if (problem) problems.push({ path: "waker.dockerSocketGid", message: problem });
   }
   const hosts = planHosts(c.hosts, c.capacity, problems);
-  if (hosts.length > 1 && c.audit.mode === "embedded") {
-    problems.push({ path: "audit.mode", message: 'must be "external" when the platform has more than one host: the embedded store is reachable on its own host only, and no audit traffic crosses hosts in plaintext' });
-  }
-  const home = hosts[0]?.endpoint.kind;
-  if (hosts.length === 1 && c.audit.mode === "embedded" && (home === "tcp" || home === "ssh")) {
-    problems.push({ path: "audit.mode", message: 'must be "external" when the host is a remote engine (tcp:// or ssh://): the program reaches the embedded store at its address on that host\'s control network, which only that machine routes' });
-  }
-  if (hosts.length > 1 && c.audit.mode === "external" && c.audit.sslMode !== "verify-full") {
-    problems.push({ path: "audit.sslMode", message: 'must be "verify-full" when the platform has more than one host: audit connections cross hosts, so the server\'s certificate is verified' });
-  }
-  if (c.audit.caCertificate !== undefined && (c.audit.mode !== "external" || (c.audit.sslMode !== "verify-ca" && c.audit.sslMode !== "verify-full"))) {
-    problems.push({ path: "audit.caCertificate", message: 'is used only by mode "external" with sslMode "verify-ca" or "verify-full" (a CA nobody verifies against would be a false assurance)' });
-  }
+  problems.push(...auditAcrossHostsProblems(c.audit, hosts));
   const tenants: (Omit<TenantPlan, "host"> & { host?: string })[] = [];
   c.tenants.forEach((t, i) => {
     const at = `tenants[${i}]`;
@@ -512,9 +522,55 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
     ingressSubnet,
     platformNetworks,
     auditAddress: formatIpv4(control.base + 2),
+    auditHost: c.audit.publish?.host ?? hosts[0]!.name,
     tenants: tenants.map((t) => ({ ...t, host: placed.hostOf.get(t.config.id)! })),
     hosts,
     placement,
   };
 }
 
+
+/**
+ * Where the audit store may be, given the hosts: every rule names its field and what is allowed.
+ * No audit traffic crosses hosts in plaintext or unverified: with more than one host (or one
+ * remote host, whose control network the program cannot reach) the store is external with
+ * verify-full, or embedded and published over TLS (`audit.publish`, verify-full against
+ * `audit.caCertificate`).
+ */
+export function auditAcrossHostsProblems(a: ParsedPlatformConfig["audit"], hosts: readonly HostPlan[]): { path: string; message: string }[] {
+  const problems: { path: string; message: string }[] = [];
+  const home = hosts[0]?.endpoint.kind;
+  const remoteHome = home === "tcp" || home === "ssh";
+  if (a.mode === "embedded" && a.publish === undefined) {
+    if (hosts.length > 1) {
+      problems.push({ path: "audit.publish", message: 'is required with mode "embedded" when the platform has more than one host: the store is reachable on its own host only, and no audit traffic crosses hosts in plaintext (or use mode "external" with sslMode "verify-full")' });
+    } else if (remoteHome) {
+      problems.push({ path: "audit.publish", message: 'is required with mode "embedded" when the host is a remote engine (tcp:// or ssh://): the program reaches an unpublished store at its address on that host\'s control network, which only that machine routes (or use mode "external")' });
+    }
+  }
+  if (a.publish !== undefined) {
+    const p = a.publish;
+    if (a.mode !== "embedded") problems.push({ path: "audit.publish", message: 'is used only by mode "embedded" (an external server is published by its operator)' });
+    if (p.host !== undefined && !hosts.some((h) => h.name === p.host)) problems.push({ path: "audit.publish.host", message: "must name one of hosts[].name" });
+    const addr = publishAddressProblem(p.address);
+    if (addr) problems.push({ path: "audit.publish.address", message: addr });
+    if (a.sslMode !== undefined && a.sslMode !== "verify-full") problems.push({ path: "audit.sslMode", message: 'must be "verify-full" (or unset) with audit.publish: every connection from outside the store\'s control network verifies the server' });
+    if (a.caCertificate === undefined) {
+      problems.push({ path: "audit.caCertificate", message: "is required with audit.publish: the CA every client verifies the published store against" });
+    } else {
+      problems.push(...serverCertificateProblems({ caCertificate: a.caCertificate, certificate: p.certificate, address: p.address }, { caCertificate: "audit.caCertificate", certificate: "audit.publish.certificate", address: "audit.publish.address" }));
+    }
+    if (typeof p.key === "string") {
+      const k = serverKeyProblem(p.certificate, p.key);
+      if (k) problems.push({ path: "audit.publish.key", message: k });
+    }
+  }
+  if (hosts.length > 1 && a.mode === "external" && a.sslMode !== "verify-full") {
+    problems.push({ path: "audit.sslMode", message: 'must be "verify-full" when the platform has more than one host: audit connections cross hosts, so the server\'s certificate is verified' });
+  }
+  const verifies = a.mode === "external" ? a.sslMode === "verify-ca" || a.sslMode === "verify-full" : a.publish !== undefined;
+  if (a.caCertificate !== undefined && !verifies) {
+    problems.push({ path: "audit.caCertificate", message: 'is used only by mode "external" with sslMode "verify-ca" or "verify-full", or mode "embedded" with audit.publish (a CA nobody verifies against would be a false assurance)' });
+  }
+  return problems;
+}
