@@ -52,19 +52,27 @@ export function runService<C>(spec: ServiceSpec<C>, argv = process.argv): void {
 }
 
 async function serve<C>({ serve, health, reload, log, stopLog }: ServiceSpec<C>): Promise<void> {
-  const running = await serve();
-  const stopHeartbeat = "heartbeat" in health ? startHeartbeat(health.heartbeat.path, health.heartbeat.everyMs) : () => {};
-  const { reconfigure } = running;
-  const unwatch = reload && reconfigure ? reloadConfigOnChange({ ...reload, apply: reconfigure, log }) : () => {};
+  let stopHeartbeat = () => {};
+  let unwatch = () => {};
+  // Signals are taken from before the start: a SIGTERM arriving after the service has said it
+  // listens but before this set-up ends would otherwise end the process undrained (the default
+  // action). A drain asked for during the start waits for it; this function's own continuation
+  // below was queued first, so the heartbeat and the watcher exist when the drain stops them.
+  const started = serve();
   stopOnSignals({
     log,
     ...stopLog,
-    drain: () => {
+    drain: async () => {
+      const running = await started;
       stopHeartbeat();
       unwatch();
       return running.drain();
     },
   });
+  const running = await started;
+  stopHeartbeat = "heartbeat" in health ? startHeartbeat(health.heartbeat.path, health.heartbeat.everyMs) : () => {};
+  const { reconfigure } = running;
+  unwatch = reload && reconfigure ? reloadConfigOnChange({ ...reload, apply: reconfigure, log }) : () => {};
 }
 
 async function healthcheck(health: Health): Promise<void> {

@@ -12,10 +12,12 @@ const load = (path: string) => {
 runService({
   name: "octw-fixture",
   log,
-  serve: () => {
+  serve: async () => {
     const config = load(env.FIXTURE_CONFIG!);
     readSecretFile("secretFile", env.FIXTURE_SECRET!);
     log({ msg: "listening", tenants: config.tenants.length });
+    // FIXTURE_AFTER_LISTENING_MS: start-up work after the service already listens (a signal can arrive meanwhile)
+    if (env.FIXTURE_AFTER_LISTENING_MS) await new Promise((r) => setTimeout(r, Number(env.FIXTURE_AFTER_LISTENING_MS)));
     return {
       reconfigure: (next: { tenants: unknown[] }) => ({ tenants: next.tenants.length }),
       drain: () => (env.FIXTURE_DRAIN_FAILS ? Promise.reject(new Error("drain broke")) : Promise.resolve()),

@@ -85,6 +85,16 @@ describe("runService", () => {
     writeFileSync(path.join(dir, "config.json"), JSON.stringify({ tenants: ["a"] }));
   });
 
+  it("a SIGTERM that arrives while the start is still finishing (after listening) drains and exits 0, not killed undrained", async () => {
+    await withRunning({ FIXTURE_AFTER_LISTENING_MS: "1500" }, async (p) => {
+      p.child.kill("SIGTERM");
+      // the shell's handler was there before the service started: the default action (death by signal, code null) never runs
+      expect(await p.exited).toBe(0);
+      expect(p.out()).toContain('"msg":"draining"');
+      expect(p.out()).toContain('"msg":"stopped"');
+    });
+  });
+
   it("a failing drain exits 1; the quiet stop log says stopping and no stopped", async () => {
     await withRunning({ FIXTURE_DRAIN_FAILS: "1", FIXTURE_QUIET_STOP: "1" }, async (p) => {
       p.child.kill("SIGINT");
