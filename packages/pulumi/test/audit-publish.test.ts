@@ -193,6 +193,20 @@ describe("a platform with a published embedded store (registrations)", () => {
       expect([url.hostname, url.port, url.searchParams.get("sslmode")], n).toEqual(["10.63.1.2", "5432", null]);
       expect(uploads(r).some((u) => u.file.endsWith("audit-ca.pem")), n).toBe(false);
     }
+    // The socket holders' only network is the internal control network: on another host it cannot
+    // reach the store, so there (only there) they also get the host's egress network, a route out.
+    const networks = (n: string) => (byName(rs, n).inputs.networksAdvanced as { name: string }[]).map((x) => x.name);
+    expect(networks("p.b-waker-waker")).toEqual(["octwtest-control", "octwtest-egress"]);
+    expect(networks("p.b-egress-audit-shipper")).toEqual(["octwtest-control", "octwtest-egress"]);
+    expect(networks("p-egress-audit-shipper")).toEqual(["octwtest-control"]);
+  });
+
+  it("with an external store every host's waker and shipper get the route (control: an embedded store on one host: control network only)", async () => {
+    const rs = await program(multiHostConfig({ hosts: [{ name: "local" }, HOST_B] }, [{ id: "alpha", slot: 1, suspend: { stopAfterS: 600 } }, { id: "bravo", slot: 2, host: "b", suspend: { stopAfterS: 600 } }]));
+    const networks = (r: Registrations, n: string) => (byName(r, n).inputs.networksAdvanced as { name: string }[]).map((x) => x.name);
+    for (const n of ["p-waker-waker", "p.b-waker-waker", "p-egress-audit-shipper", "p.b-egress-audit-shipper"]) expect(networks(rs, n), n).toEqual(["octwtest-control", "octwtest-egress"]);
+    const single = await program(multiHostConfig({ audit: { mode: "embedded" } }, [{ id: "alpha", slot: 1, suspend: { stopAfterS: 600 } }]));
+    for (const n of ["p-waker-waker", "p-egress-audit-shipper"]) expect(networks(single, n), n).toEqual(["octwtest-control"]);
   });
 
   it("a tenant's credential bindings are read by the program over verify-full against the same CA (control: no CA without one)", async () => {

@@ -5,6 +5,7 @@
 // URL names it (`sslrootcert`), so the CA is trusted for the audit connection only.
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { presentInput } from "./common.js";
 
 /** Where the CA goes in a service's state volume (relative to its state dir). */
 export const AUDIT_CA_FILE = "config/audit-ca.pem";
@@ -30,4 +31,22 @@ export function withAuditCa(url: pulumi.Input<string>, ca: string | undefined, s
     url: pulumi.secret(pulumi.output(url).apply((u) => `${u}${u.includes("?") ? "&" : "?"}sslrootcert=${encodeURIComponent(path)}`)),
     files: [{ path: AUDIT_CA_FILE, content: ca }],
   };
+}
+
+/**
+ * A socket-holding service's `auditRouteNetworkName` arg (the waker, the egress-audit shipper):
+ * their only network is the internal control network, which reaches the audit store only when the
+ * store runs there. One declaration for both.
+ */
+export const auditRouteNetworkArg = presentInput<string>()
+  .optional()
+  .meta({
+    description:
+      "A network with a route off the host (the host's egress network: not internal, containers\non it isolated from each other), given only when the audit store is not on the control network\n(external, or embedded on another host): the service reaches the store through it.",
+    defaultText: "none: the control network only (the store runs there)",
+  });
+
+/** The networks of a service on the control network that may need a route to the audit store. */
+export function controlAndAuditRoute(controlNetworkName: pulumi.Input<string>, auditRouteNetworkName: pulumi.Input<string> | undefined): { name: pulumi.Input<string> }[] {
+  return [{ name: controlNetworkName }, ...(auditRouteNetworkName !== undefined ? [{ name: auditRouteNetworkName }] : [])];
 }

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "../planners/container-hardening.js";
 import { afterSuccessOf, engineSocketFields, namePrefixSchema, presentInput } from "./common.js";
-import { auditCaCertificateArg, withAuditCa } from "./audit-ca.js";
+import { auditCaCertificateArg, auditRouteNetworkArg, controlAndAuditRoute, withAuditCa } from "./audit-ca.js";
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 
@@ -15,11 +15,12 @@ const STATE_DIR = "/var/lib/octw-egress-audit";
 export const egressAuditShipperArgsSchema = z.strictObject({
   image: z.string().meta({ description: "The shipper image (`images/egress-audit`), pinned." }),
   allowUnpinnedImage: z.boolean().optional().meta({ description: "Accept a tag-only image.", default: false }),
-  controlNetworkName: presentInput<string>().meta({ description: "The control network, where the audit Postgres is (its only network)." }),
+  controlNetworkName: presentInput<string>().meta({ description: "The control network (where an embedded audit store of its host is)." }),
   auditConnectionUrl: presentInput<string>().meta({
     description: "URL of the shipper's own audit role (`AuditStore.services.shipper`: appends `egress.denied` only). Secret; a 0400 file.",
   }),
   auditCaCertificate: auditCaCertificateArg,
+  auditRouteNetworkName: auditRouteNetworkArg,
   ...engineSocketFields("the shipper"),
   proxyLabels: z.record(z.string(), z.string()).meta({ description: "Labels an egress proxy must carry to be followed (e.g. this platform's `octw.platform`)." }),
   windowMs: z.number().int().min(1000).max(3_600_000).optional().meta({ description: "Aggregation window: a retry loop within it is one event with a count.", default: 10000 }),
@@ -102,7 +103,9 @@ export class EgressAuditShipper extends pulumi.ComponentResource {
         waitTimeout: afterSuccessOf(init, `${name}: state-init`, 120),
         // Only the socket's group, so the socket is usable without running as root.
         groupAdds: [String(parsed.dockerSocketGid)],
-        networksAdvanced: [{ name: parsed.controlNetworkName }],
+        // The control network (the edge is there, no tenant container is; no published port), and a
+        // route to the audit store only when the store is not on it.
+        networksAdvanced: controlAndAuditRoute(parsed.controlNetworkName, parsed.auditRouteNetworkName),
         dns: ["127.0.0.1"],
         labels: labels("egress-audit"),
       },

@@ -165,6 +165,8 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
       localAudit && o.plan.name === storeHost.plan.name
         ? { connection: localAudit[role], ca: {} }
         : { connection: this.audit.services[role], ca: auditCaCertificate !== undefined ? { auditCaCertificate } : {} };
+    // The store on this host's control network: an embedded store of this host (published or not).
+    const storeOnControl = (o: { plan: HostPlan }) => !part && plan.config.audit.mode === "embedded" && o.plan.name === storeHost.plan.name;
     // Per host: its waker, edge and egress-audit shipper, for the tenants placed on it.
     const services = onHosts.map((o) => {
       const mine = new Set(o.tenants);
@@ -175,6 +177,9 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
         controlNetworkName: o.controlNetwork.name,
         auditConnectionUrl: pulumi.secret(auditOn(o, role).connection.apply(postgresUrl)),
         ...auditOn(o, role).ca,
+        // Elsewhere (external, or embedded on another host) the store is off the internal control
+        // network: the host's egress network routes there (icc off: its proxies cannot reach them).
+        ...(storeOnControl(o) ? {} : { auditRouteNetworkName: o.egressNetwork.name }),
         dockerSocketGid: socket.dockerSocketGid,
         ...(socket.dockerSocketPath ? { dockerSocketPath: socket.dockerSocketPath } : {}),
       });

@@ -6,7 +6,7 @@ import { labelList, nodeServiceArgs, volumeInitArgs, REPLACE_ON_CHANGES } from "
 import { imageProblem } from "../planners/image-pinning.js";
 import { OctwConfigError, parseOrThrow } from "../validation.js";
 import { afterSuccessOf, engineSocketFields, namePrefixSchema, presentInput } from "./common.js";
-import { auditCaCertificateArg, withAuditCa } from "./audit-ca.js";
+import { auditCaCertificateArg, auditRouteNetworkArg, controlAndAuditRoute, withAuditCa } from "./audit-ca.js";
 
 /** The waker image's own UID:GID (images/waker). */
 export const WAKER_UID = 10005;
@@ -58,9 +58,10 @@ export function suspendThresholds(tenants: readonly { id: string; suspend: "alwa
 export const wakerArgsSchema = z.strictObject({
   image: z.string().meta({ description: "The waker image (`images/waker`), pinned." }),
   allowUnpinnedImage: z.boolean().optional().meta({ description: "Accept a tag-only image.", default: false }),
-  controlNetworkName: presentInput<string>().meta({ description: "The control network (its only network): the edge reaches it there, tenants are not on it." }),
+  controlNetworkName: presentInput<string>().meta({ description: "The control network: the edge reaches it there, tenants are not on it." }),
   auditConnectionUrl: presentInput<string>().meta({ description: "Audit writer URL. Secret; delivered as a 0400 file." }),
   auditCaCertificate: auditCaCertificateArg,
+  auditRouteNetworkName: auditRouteNetworkArg,
   ...engineSocketFields("the waker"),
   wakeTimeoutMs: z.number().int().min(1_000).max(600_000).optional().meta({ description: "A wake that has not reached the wanted state by then answers 504.", default: 60000 }),
   namePrefix: namePrefixSchema.optional().meta({ description: "Prefix of the Docker object names; also the `octw.platform` label value the waker acts on.", default: "octw" }),
@@ -153,8 +154,9 @@ export class Waker extends pulumi.ComponentResource {
         command: proc.command,
         healthcheck: { ...service.healthcheck!, tests: proc.healthcheckTests },
         waitTimeout: afterSuccessOf(init, `${name}: state-init`, 120),
-        // The control network only: the edge is there, no tenant container is; no published port.
-        networksAdvanced: [{ name: parsed.controlNetworkName }],
+        // The control network (the edge is there, no tenant container is; no published port), and a
+        // route to the audit store only when the store is not on it.
+        networksAdvanced: controlAndAuditRoute(parsed.controlNetworkName, parsed.auditRouteNetworkName),
         dns: ["127.0.0.1"],
         labels: labels("waker"),
       },
