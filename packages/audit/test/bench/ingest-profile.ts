@@ -7,6 +7,8 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import pg from "pg";
+import { eventColumns } from "../../src/client";
+import { migrations } from "../../src/migrations";
 import { createAuditDb, requirePgUrl } from "../pg-support";
 
 const BATCH = Number(process.env.PROF_BATCH ?? "10000");
@@ -144,6 +146,19 @@ const fn = (b: string) =>
   `CREATE FUNCTION octw.prof(events jsonb) RETURNS integer LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan AS $fn$${b}$fn$;`;
 const prof = "SELECT octw.prof($1::jsonb)";
 
+/** Migration 5's unchecked writer as octw.prof_cols, with `edits` (pairs of from, to) applied to its text. */
+function m5(...edits: [string, string][]): string {
+  const sql = migrations.find((m) => m.version === 5)!.sql;
+  let f = sql.slice(0, sql.indexOf("REVOKE ALL ON FUNCTION")).replace("append_event_columns_unchecked(", "prof_cols(");
+  for (const [from, to] of edits) {
+    if (!f.includes(from)) throw new Error(`m5 variant: ${from} not found`);
+    f = f.replace(from, to);
+  }
+  return f;
+}
+const colsCall = "SELECT octw.prof_cols($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[], $8::text[])";
+type Events = ReturnType<typeof batch>;
+const colParams = (ev: Events) => [ev.map((e) => e.tenant), ev.map((e) => e.actor), ev.map((e) => e.action), ev.map((e) => e.target), ev.map((e) => e.decision), ev.map((e) => (e.details === null ? null : JSON.stringify(e.details))), ev.map((e) => e.time), ev.map((e) => e.idempotencyKey)];
 const variants: Record<string, Variant> = {
   real: {},
   // the argument alone: protocol + jsonb parse
@@ -171,9 +186,18 @@ const variants: Record<string, Variant> = {
   "no-regex-checks": {
     setup: `ALTER TABLE octw.audit_events DROP CONSTRAINT audit_events_tenant_check, DROP CONSTRAINT audit_events_action_check, DROP CONSTRAINT audit_events_idempotency_key_check`,
   },
+  // what AuditClient sends (eventColumns groups by tenant)
   columns: {
     call: "SELECT octw.append_event_columns_unchecked($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[], $8::text[])",
-    params: (ev) => [ev.map((e) => e.tenant), ev.map((e) => e.actor), ev.map((e) => e.action), ev.map((e) => e.target), ev.map((e) => e.decision), ev.map((e) => (e.details === null ? null : JSON.stringify(e.details))), ev.map((e) => e.time), ev.map((e) => e.idempotencyKey)],
+    params: (ev) => eventColumns(ev),
+  },
+  // migration 5's writer with one part of the chain encoding taken out (events grouped as AuditClient sends them)
+  "columns-no-to-char": { setup: m5([`to_char(e_time[i] AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`, "'x'"]), call: colsCall, params: (ev) => eventColumns(ev) },
+  "columns-no-details-text": { setup: m5(["e_details[i]::text", "'x'"]), call: colsCall, params: (ev) => eventColumns(ev) },
+  "columns-no-sha": { setup: m5(["nh := sha256(prev || convert_to(", "nh := substr(prev || convert_to("], [", 'UTF8'));", ", 'UTF8'), 1, 32);"]), call: colsCall, params: (ev) => eventColumns(ev) },
+  "columns-interleaved": {
+    call: "SELECT octw.append_event_columns_unchecked($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[], $8::text[])",
+    params: colParams,
   },
   "collate-c": {
     setup: `DROP POLICY tenant_reader ON octw.audit_events;
