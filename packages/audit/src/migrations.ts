@@ -437,8 +437,9 @@ ALTER TABLE ${S}.audit_events
 // (~1.6 µs, spilled to a temp file past work_mem), sorts keyed by text extracted from jsonb, and a
 // plpgsql loop of ~16 statements per event that extracts each field again (~3 µs). The same
 // chain from one typed array per column: the client's arrays are parsed once, plpgsql keeps them
-// expanded (O(1) subscripts), deduplication is one hash aggregate over (tenant, key), and the loop
-// keeps only what is sequential: seq, the encoding and SHA-256. The encoding is the same
+// expanded (O(1) subscripts), the loop keeps only what is sequential (seq, the encoding and
+// SHA-256), and the common batch (all events new, grouped by tenant) skips the idempotency probe:
+// the unique index checks it, and a violation falls back to the probing path. The encoding is the same
 // expression as migration 1's (chain.ts), so both functions write byte-identical chains;
 // append_events(jsonb) stays for clients older than this migration.
 // Differences of contract, none of guarantee: details is an object or SQL NULL (a JSON null is
@@ -457,6 +458,9 @@ DECLARE
   tenants text[];
   fresh bigint[];
   i bigint;
+  nt integer;
+  changes integer;
+  optimistic boolean := true;
   cur text := NULL;
   s bigint;
   prev bytea;
@@ -493,63 +497,88 @@ BEGIN
     ON CONFLICT (tenant) DO NOTHING;
   PERFORM 1 FROM ${S}.audit_heads WHERE tenant = ANY (tenants) ORDER BY tenant FOR UPDATE;
 
-  -- Positions of the events not stored yet, the first of each (tenant, key) in the batch, grouped
-  -- by tenant (in any fixed order: chains are per tenant) and in batch order within a tenant.
-  SELECT coalesce(array_agg(d.i ORDER BY d.t COLLATE "C", d.i), '{}') INTO fresh
-    FROM (SELECT u.t, u.k, min(u.i) AS i FROM unnest(e_tenant, e_key) WITH ORDINALITY AS u(t, k, i) GROUP BY u.t, u.k) d
-   WHERE NOT EXISTS (SELECT 1 FROM ${S}.audit_events a WHERE a.tenant = d.t AND a.idempotency_key = d.k);
-
-  -- Only what is sequential, in as few plpgsql statements as possible (each costs about as much
-  -- as the SHA-256 of an event).
-  FOREACH i IN ARRAY fresh LOOP
-    IF cur IS DISTINCT FROM e_tenant[i] THEN
-      IF cur IS NOT NULL THEN
-        h_tenant := h_tenant || cur; h_seq := h_seq || s; h_hash := h_hash || prev;
+  -- First, optimistically: every event fresh (no key stored yet, none repeated in the batch) and
+  -- each tenant's events together, which is what AuditClient sends (a replay of its spool is the
+  -- exception). Then the chain follows the arrays as they are, and the rows are inserted zipped
+  -- (set-returning functions in the select list stream in lockstep; unnest in FROM would first
+  -- copy each array into a tuplestore). The unique index on (tenant, idempotency_key) is what
+  -- checks "no key stored yet": a violation rolls the attempt back (its own subtransaction) and
+  -- the careful path below computes which events are fresh, exactly as before.
+  fresh := ARRAY(SELECT pg_catalog.generate_series(1::bigint, n));
+  nt := cardinality(tenants);
+  LOOP
+    cur := NULL; changes := 0; a_seq := '{}'; a_prev := '{}'; a_hash := '{}'; h_tenant := '{}'; h_seq := '{}'; h_hash := '{}';
+    -- Only what is sequential, in as few plpgsql statements as possible (each costs about as
+    -- much as the SHA-256 of an event).
+    FOREACH i IN ARRAY fresh LOOP
+      IF cur IS DISTINCT FROM e_tenant[i] THEN
+        IF cur IS NOT NULL THEN
+          h_tenant := h_tenant || cur; h_seq := h_seq || s; h_hash := h_hash || prev;
+        END IF;
+        changes := changes + 1;
+        -- a tenant seen again: the batch is not grouped by tenant (only when optimistic)
+        EXIT WHEN changes > nt;
+        cur := e_tenant[i];
+        SELECT h.seq, h.hash INTO s, prev FROM ${S}.audit_heads h WHERE h.tenant = cur;
       END IF;
-      cur := e_tenant[i];
-      SELECT h.seq, h.hash INTO s, prev FROM ${S}.audit_heads h WHERE h.tenant = cur;
+      s := s + 1;
+      nh := sha256(prev || convert_to(
+              ${S}.chain_field('octw.audit.v1')
+           || ${S}.chain_field(cur)
+           || ${S}.chain_field(s::text)
+           || ${S}.chain_field(to_char(e_time[i] AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+           || ${S}.chain_field(e_actor[i])
+           || ${S}.chain_field(e_action[i])
+           || ${S}.chain_field(e_target[i])
+           || ${S}.chain_field(e_decision[i])
+           || ${S}.chain_field(e_details[i]::text)
+           || ${S}.chain_field(e_key[i]), 'UTF8'));
+      a_seq := a_seq || s;
+      a_prev := a_prev || prev;
+      a_hash := a_hash || nh;
+      prev := nh;
+    END LOOP;
+    IF cur IS NOT NULL THEN
+      h_tenant := h_tenant || cur; h_seq := h_seq || s; h_hash := h_hash || prev;
     END IF;
-    s := s + 1;
-    nh := sha256(prev || convert_to(
-            ${S}.chain_field('octw.audit.v1')
-         || ${S}.chain_field(cur)
-         || ${S}.chain_field(s::text)
-         || ${S}.chain_field(to_char(e_time[i] AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
-         || ${S}.chain_field(e_actor[i])
-         || ${S}.chain_field(e_action[i])
-         || ${S}.chain_field(e_target[i])
-         || ${S}.chain_field(e_decision[i])
-         || ${S}.chain_field(e_details[i]::text)
-         || ${S}.chain_field(e_key[i]), 'UTF8'));
-    a_seq := a_seq || s;
-    a_prev := a_prev || prev;
-    a_hash := a_hash || nh;
-    prev := nh;
-  END LOOP;
-  IF cur IS NULL THEN RETURN 0; END IF;
-  h_tenant := h_tenant || cur; h_seq := h_seq || s; h_hash := h_hash || prev;
 
-  -- AuditClient sends each tenant's events together, so usually every event is fresh and already
-  -- in chain order: then the arrays are zipped as they are (set-returning functions in the select
-  -- list stream in lockstep; unnest in FROM would first copy each into a tuplestore, and a join
-  -- by position costs as much again).
-  IF cardinality(fresh) = n AND fresh = ARRAY(SELECT pg_catalog.generate_series(1::bigint, n)) THEN
-    INSERT INTO ${S}.audit_events
-      (tenant, seq, time, actor, action, target, decision, details, idempotency_key, prev_hash, hash)
-      SELECT unnest(e_tenant), unnest(a_seq), unnest(e_time), unnest(e_actor), unnest(e_action), unnest(e_target),
-             unnest(e_decision), unnest(e_details), unnest(e_key), unnest(a_prev), unnest(a_hash);
-  ELSE
+    IF optimistic THEN
+      optimistic := false;
+      IF changes = nt THEN
+        BEGIN
+          INSERT INTO ${S}.audit_events
+            (tenant, seq, time, actor, action, target, decision, details, idempotency_key, prev_hash, hash)
+            SELECT unnest(e_tenant), unnest(a_seq), unnest(e_time), unnest(e_actor), unnest(e_action), unnest(e_target),
+                   unnest(e_decision), unnest(e_details), unnest(e_key), unnest(a_prev), unnest(a_hash);
+          UPDATE ${S}.audit_heads h SET seq = u.seq, hash = u.hash
+            FROM unnest(h_tenant, h_seq, h_hash) AS u(tenant, seq, hash)
+           WHERE h.tenant = u.tenant;
+          RETURN n;
+        EXCEPTION WHEN unique_violation THEN
+          NULL; -- a key stored already or repeated in the batch: the careful path
+        END;
+      END IF;
+      -- The careful path: positions of the events not stored yet, the first of each (tenant, key)
+      -- in the batch, grouped by tenant (in any fixed order: chains are per tenant) and in batch
+      -- order within a tenant.
+      SELECT coalesce(array_agg(d.i ORDER BY d.t COLLATE "C", d.i), '{}') INTO fresh
+        FROM (SELECT u.t, u.k, min(u.i) AS i FROM unnest(e_tenant, e_key) WITH ORDINALITY AS u(t, k, i) GROUP BY u.t, u.k) d
+       WHERE NOT EXISTS (SELECT 1 FROM ${S}.audit_events a WHERE a.tenant = d.t AND a.idempotency_key = d.k);
+      CONTINUE;
+    END IF;
+
+    IF cur IS NULL THEN RETURN 0; END IF;
     INSERT INTO ${S}.audit_events
       (tenant, seq, time, actor, action, target, decision, details, idempotency_key, prev_hash, hash)
       SELECT e.tenant, f.seq, e.time, e.actor, e.action, e.target, e.decision, e.details, e.key, f.prev, f.hash
         FROM unnest(fresh, a_seq, a_prev, a_hash) AS f(i, seq, prev, hash)
         JOIN unnest(e_tenant, e_time, e_actor, e_action, e_target, e_decision, e_details, e_key)
                WITH ORDINALITY AS e(tenant, time, actor, action, target, decision, details, key, i) ON e.i = f.i;
-  END IF;
-  UPDATE ${S}.audit_heads h SET seq = u.seq, hash = u.hash
-    FROM unnest(h_tenant, h_seq, h_hash) AS u(tenant, seq, hash)
-   WHERE h.tenant = u.tenant;
-  RETURN cardinality(fresh);
+    UPDATE ${S}.audit_heads h SET seq = u.seq, hash = u.hash
+      FROM unnest(h_tenant, h_seq, h_hash) AS u(tenant, seq, hash)
+     WHERE h.tenant = u.tenant;
+    RETURN cardinality(fresh);
+  END LOOP;
 END
 $fn$;
 REVOKE ALL ON FUNCTION ${S}.append_event_columns_unchecked(text[], text[], text[], text[], text[], jsonb[], timestamptz[], text[]) FROM PUBLIC;
