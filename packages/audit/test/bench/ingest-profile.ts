@@ -203,6 +203,22 @@ const variants: Record<string, Variant> = {
     params: (ev) => eventColumns(ev.map((e, j) => (j === 0 && e.idempotencyKey !== "p-0" ? { ...e, tenant: "tenant-0", idempotencyKey: "p-0" } : e))),
     countless: true,
   },
+  // planned once per session (generic plans) except the probe, planned per call through EXECUTE
+  "columns-generic-plans": {
+    setup: m5(
+      ["  SET plan_cache_mode = force_custom_plan\n", ""],
+      [
+        `SELECT coalesce(array_agg(d.i ORDER BY d.t COLLATE "C", d.i), '{}') INTO fresh
+        FROM (SELECT u.t, u.k, min(u.i) AS i FROM unnest(e_tenant, e_key) WITH ORDINALITY AS u(t, k, i) GROUP BY u.t, u.k) d
+       WHERE NOT EXISTS (SELECT 1 FROM octw.audit_events a WHERE a.tenant = d.t AND a.idempotency_key = d.k);`,
+        `EXECUTE 'SELECT coalesce(array_agg(d.i ORDER BY d.t COLLATE "C", d.i), ''{}'')
+        FROM (SELECT u.t, u.k, min(u.i) AS i FROM unnest($1, $2) WITH ORDINALITY AS u(t, k, i) GROUP BY u.t, u.k) d
+       WHERE NOT EXISTS (SELECT 1 FROM octw.audit_events a WHERE a.tenant = d.t AND a.idempotency_key = d.k)' INTO fresh USING e_tenant, e_key;`,
+      ],
+    ),
+    call: colsCall,
+    params: (ev) => eventColumns(ev),
+  },
   "columns-interleaved": {
     call: "SELECT octw.append_event_columns_unchecked($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[], $8::text[])",
     params: colParams,
