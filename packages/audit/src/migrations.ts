@@ -464,7 +464,6 @@ DECLARE
   cur text := NULL;
   s bigint;
   prev bytea;
-  nh bytea;
   a_seq bigint[] := '{}';
   a_prev bytea[] := '{}';
   a_hash bytea[] := '{}';
@@ -522,7 +521,8 @@ BEGIN
         SELECT h.seq, h.hash INTO s, prev FROM ${S}.audit_heads h WHERE h.tenant = cur;
       END IF;
       s := s + 1;
-      nh := sha256(prev || convert_to(
+      a_prev := a_prev || prev;
+      prev := sha256(prev || convert_to(
               ${S}.chain_field('octw.audit.v1')
            || ${S}.chain_field(cur)
            || ${S}.chain_field(s::text)
@@ -534,9 +534,7 @@ BEGIN
            || ${S}.chain_field(e_details[i]::text)
            || ${S}.chain_field(e_key[i]), 'UTF8'));
       a_seq := a_seq || s;
-      a_prev := a_prev || prev;
-      a_hash := a_hash || nh;
-      prev := nh;
+      a_hash := a_hash || prev;
     END LOOP;
     IF cur IS NOT NULL THEN
       h_tenant := h_tenant || cur; h_seq := h_seq || s; h_hash := h_hash || prev;

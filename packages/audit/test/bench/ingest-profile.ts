@@ -196,7 +196,7 @@ const variants: Record<string, Variant> = {
   // migration 5's writer with one part of the chain encoding taken out (events grouped as AuditClient sends them)
   "columns-no-to-char": { setup: m5([`to_char(e_time[i] AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`, "'x'"]), call: colsCall, params: (ev) => eventColumns(ev) },
   "columns-no-details-text": { setup: m5(["e_details[i]::text", "'x'"]), call: colsCall, params: (ev) => eventColumns(ev) },
-  "columns-no-sha": { setup: m5(["nh := sha256(prev || convert_to(", "nh := substr(prev || convert_to("], [", 'UTF8'));", ", 'UTF8'), 1, 32);"]), call: colsCall, params: (ev) => eventColumns(ev) },
+  "columns-no-sha": { setup: m5(["prev := sha256(prev || convert_to(", "prev := substr(prev || convert_to("], [", 'UTF8'));", ", 'UTF8'), 1, 32);"]), call: colsCall, params: (ev) => eventColumns(ev) },
   // a replay: one key of each batch is stored already, so the optimistic insert fails and the careful path runs
   "columns-one-replayed": {
     call: "SELECT octw.append_event_columns_unchecked($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[], $8::text[])",
