@@ -2,7 +2,12 @@
  * Scratch profiler for the chain writer (not a test, not part of npm run bench): runs 10 000-event
  * batches through a function on a fresh audit database and reports the backend's CPU per event
  * (from /proc/<pid>/schedstat, ns resolution), for the real function and for variants that each
- * take one part out. Usage: tsx ingest-profile.ts [variant ...]
+ * take one part out ("a+b" combines the setups of a with one of the table variants listed below).
+ * Usage (OCTW_TEST_PG_URL set, Postgres on this machine):
+ *   npx tsx packages/audit/test/bench/ingest-profile.ts [variant ...]
+ * PROF_BATCH (10000), PROF_BATCHES (12), PROF_WARMUP (2); PROF_PERF=<file prefix> records the
+ * backend with `perf record` while the measured batches run (PROF_PERF_G=dwarf,16384 for call graphs).
+ * Run variants alternately and more than once: on the shared machine CPU per event moves by ±1 µs.
  */
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
