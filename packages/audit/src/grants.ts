@@ -17,8 +17,8 @@ export interface GrantSpec {
 /**
  * Everything the service and reader roles may do, and nothing else. The owner owns every object
  * (migrations run as it) and needs no grant. Declare these after migrations have run.
- *  - edge, router, shipper, waker: append events only through octw.append_events (no privilege on
- *    audit tables at all; the function itself checks each event type against the calling role,
+ *  - edge, router, shipper, waker: append events only through octw.append_event_columns or
+ *    octw.append_events (no privilege on audit tables at all; each function checks each event type against the calling role,
  *    see SERVICE_EVENT_TYPES). The router alone may SELECT sealed tenant secrets (it opens the
  *    tenant's provider key); no service may write them: `octw secrets set` runs as the owner.
  *  - reader: SELECT on the audit tables, filtered by row-level security to the one tenant its
@@ -32,6 +32,10 @@ export function requiredGrants(roles: AuditRoles): GrantSpec[] {
     { role, objectType: "database", privileges: ["CONNECT"] },
     { role, objectType: "schema", schema, privileges: ["USAGE"] },
     { role, objectType: "function", schema, objects: ["append_events"], privileges: ["EXECUTE"] },
+    // What AuditClient calls since migration 5; append_events(jsonb) stays for older clients. A
+    // grant of its own: adding the name to the one above would replace that grant (the component
+    // names grants by what they grant), revoking append_events for a moment mid-upgrade.
+    { role, objectType: "function", schema, objects: ["append_event_columns"], privileges: ["EXECUTE"] },
   ];
   const { reader } = roles;
   return [

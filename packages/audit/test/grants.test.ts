@@ -6,10 +6,12 @@ const roles: AuditRoles = { owner: "o", reader: "r", edge: "e", router: "ro", sh
 const grantsOf = (role: string) => requiredGrants(roles).filter((g) => g.role === role);
 
 describe("requiredGrants", () => {
-  it.each(SERVICE_ROLES)("gives the %s role no privilege on the audit tables, only EXECUTE on append_events", (k) => {
+  it.each(SERVICE_ROLES)("gives the %s role no privilege on the audit tables, only EXECUTE on append_events and append_event_columns", (k) => {
     const mine = grantsOf(roles[k]);
     expect(mine.some((g) => g.objectType === "table" && g.objects?.some((o) => o.startsWith("audit") || o === "reader_bindings" || o === "append_grants"))).toBe(false);
     expect(mine).toContainEqual({ role: roles[k], objectType: "function", schema: "octw", objects: ["append_events"], privileges: ["EXECUTE"] });
+    expect(mine).toContainEqual({ role: roles[k], objectType: "function", schema: "octw", objects: ["append_event_columns"], privileges: ["EXECUTE"] });
+    expect(mine.filter((g) => g.objectType === "function").flatMap((g) => g.objects)).toEqual(["append_events", "append_event_columns"]);
   });
   it("lets only the router read tenant_secrets, and nobody write them (the owner owns the table)", () => {
     const onSecrets = requiredGrants(roles).filter((g) => g.objects?.includes("tenant_secrets"));

@@ -120,7 +120,7 @@ describe("audit roles of the platform's services", () => {
     expect(opts(rs.find((r) => r.type === TYPES.container && r.inputs.name === "octwtest-audit-pgdata-init")!).retainOnDelete).toBe(false);
   });
 
-  it("grants each service only CONNECT, USAGE and EXECUTE on append_events; only the router SELECT on tenant_secrets; nothing to the writer", () => {
+  it("grants each service only CONNECT, USAGE and EXECUTE on append_events and append_event_columns; only the router SELECT on tenant_secrets; nothing to the writer", () => {
     const grants = rs.filter((r) => r.type === TYPES.pgGrant);
     const of = (role: string) => grants.filter((g) => g.inputs.role === role).map((g) => ({ objectType: g.inputs.objectType, objects: g.inputs.objects, privileges: g.inputs.privileges }));
     for (const k of SERVICE_ROLES) {
@@ -128,6 +128,7 @@ describe("audit roles of the platform's services", () => {
         { objectType: "database", objects: undefined, privileges: ["CONNECT"] },
         { objectType: "schema", objects: undefined, privileges: ["USAGE"] },
         { objectType: "function", objects: ["append_events"], privileges: ["EXECUTE"] },
+        { objectType: "function", objects: ["append_event_columns"], privileges: ["EXECUTE"] },
         ...(k === "router" ? [{ objectType: "table", objects: ["tenant_secrets"], privileges: ["SELECT"] }] : []),
       ]);
     }

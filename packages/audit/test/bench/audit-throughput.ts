@@ -6,7 +6,9 @@
  *  2. audit: AuditClient with batching and the per-tenant SHA-256 hash chain computed in
  *            Postgres, fed by many concurrent record() callers, for the same duration — once
  *            on a database whose audit_events CHECKs are put back as they were before
- *            migration 4 ("before"), once on the current schema.
+ *            migration 4 ("before"), once without migration 5's append_event_columns (the
+ *            client falls back to append_events(jsonb), as every client did before it), once
+ *            on the current schema.
  * Then checks that every accepted event is stored exactly once and every chain verifies.
  *  3. verify: builds one chain of OCTW_BENCH_VERIFY_EVENTS events (default 1,000,000; 0 skips)
  *            through append_events and times verifyAuditChain over it (target: ≤ 10 s).
@@ -97,6 +99,9 @@ ALTER TABLE octw.audit_events
   DROP CONSTRAINT audit_events_idempotency_key_check,
   ADD CONSTRAINT audit_events_idempotency_key_check CHECK (idempotency_key ~ '^[A-Za-z0-9._:-]{1,200}$')`;
 
+/** Migration 5 taken out: AuditClient then sends one jsonb to append_events, as before it. */
+const SCHEMA_BEFORE_M5 = "DROP FUNCTION octw.append_event_columns(text[], text[], text[], text[], text[], jsonb[], timestamptz[], text[])";
+
 async function storedAndVerified(ownerUrl: string): Promise<{ stored: number; distinct: number; report: Awaited<ReturnType<typeof verifyAuditChain>> }> {
   return withClient(ownerUrl, async (c) => {
     const { rows } = await c.query<{ n: number; distinct: number }>(
@@ -180,11 +185,13 @@ function perEvent(cpuMs: number | null, events: number): string {
 async function main(): Promise<void> {
   const base = requirePgUrl();
   const before = await createAuditDb(base);
+  const beforeM5 = await createAuditDb(base);
   const db = await createAuditDb(base);
   const spoolDir = await mkdtemp(join(tmpdir(), "octw-bench-"));
   let pass = true;
   try {
     await withClient(before.ownerUrl, (c) => c.query(SCHEMA_BEFORE_M4));
+    await withClient(beforeM5.ownerUrl, (c) => c.query(SCHEMA_BEFORE_M5));
     const { rows: settings } = await withClient(db.ownerUrl, (c) =>
       c.query<{ name: string; setting: string }>("SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'server_version') ORDER BY name"),
     );
@@ -194,6 +201,8 @@ async function main(): Promise<void> {
     console.log(`raw single-row INSERT (autocommit, 1 connection):      ${raw.rows} rows, ${raw.perSecond.toFixed(0)} rows/s, ${perEvent(raw.cpuMs, raw.rows)}  (load ${load()})`);
     const old = await auditRate(before.edgeUrl, before.roles.edge, spoolDir, "before");
     console.log(`AuditClient, schema before migration 4 (hash-chained):  ${old.accepted} events, ${old.perSecond.toFixed(0)} events/s, ${perEvent(old.cpuMs, old.accepted)}  (direct ${old.stats.direct}, spooled ${old.stats.spooled}; load ${load()})`);
+    const m5 = await auditRate(beforeM5.edgeUrl, beforeM5.roles.edge, spoolDir, "before-m5");
+    console.log(`AuditClient, schema before migration 5 (jsonb):        ${m5.accepted} events, ${m5.perSecond.toFixed(0)} events/s, ${perEvent(m5.cpuMs, m5.accepted)}  (direct ${m5.stats.direct}, spooled ${m5.stats.spooled}; load ${load()})`);
     const audit = await auditRate(db.edgeUrl, db.roles.edge, spoolDir, "now");
     console.log(`AuditClient, current schema (hash-chained):             ${audit.accepted} events, ${audit.perSecond.toFixed(0)} events/s, ${perEvent(audit.cpuMs, audit.accepted)}  (direct ${audit.stats.direct}, spooled ${audit.stats.spooled}; load ${load()})`);
     // A fleet: the three services write at once, each with its own client and role, into the
@@ -223,6 +232,10 @@ async function main(): Promise<void> {
       const [pgUs, writerUs] = [(audit.cpuMs * 1000) / audit.accepted, (audit.writerCpuMs * 1000) / audit.accepted];
       console.log(`current schema, CPU per event: Postgres ${pgUs.toFixed(1)} µs + writer process (callers, AuditClient, pg) ${writerUs.toFixed(1)} µs; one dedicated core for Postgres carries ${(1e6 / pgUs).toFixed(0)} events/s`);
       console.log(`summary: hash-chained events per Postgres CPU-second, current schema | ${(1e6 / pgUs).toFixed(0)} | writer ${writerUs.toFixed(1)} µs/event | – | ≥ 50000 events/s`);
+      if (m5.cpuMs !== null) {
+        const [pgM5, writerM5] = [(m5.cpuMs * 1000) / m5.accepted, (m5.writerCpuMs * 1000) / m5.accepted];
+        console.log(`before migration 5, CPU per event: Postgres ${pgM5.toFixed(1)} µs + writer process ${writerM5.toFixed(1)} µs; one dedicated core for Postgres carries ${(1e6 / pgM5).toFixed(0)} events/s`);
+      }
     }
     const ratio = audit.perSecond / raw.perSecond;
     console.log(`ratios: current / raw ${ratio.toFixed(2)}x, before / raw ${(old.perSecond / raw.perSecond).toFixed(2)}x, current / before ${(audit.perSecond / old.perSecond).toFixed(2)}x (target: 50000 events/s)`);
@@ -232,7 +245,9 @@ async function main(): Promise<void> {
     console.log(`summary: hash-chained events/s, current schema | ${audit.perSecond.toFixed(0)} | raw single-row ${raw.perSecond.toFixed(0)} | ${ratio.toFixed(2)} | ≥ 50000 events/s`);
     console.log(`summary: hash-chained events/s, current vs before migration 4 | ${audit.perSecond.toFixed(0)} | ${old.perSecond.toFixed(0)} | ${(audit.perSecond / old.perSecond).toFixed(2)} | –`);
     console.log(`summary: Postgres CPU per event, current vs before migration 4 | ${cpuOf(audit)} | ${cpuOf(old)} | ${audit.cpuMs !== null && old.cpuMs !== null ? ((audit.cpuMs / audit.accepted) / (old.cpuMs / old.accepted)).toFixed(2) : "n/a"} | –`);
-    for (const [name, url, accepted] of [["before", before.ownerUrl, old.accepted], ["current", db.ownerUrl, audit.accepted]] as const) {
+    console.log(`summary: hash-chained events/s, current vs before migration 5 | ${audit.perSecond.toFixed(0)} | ${m5.perSecond.toFixed(0)} | ${(audit.perSecond / m5.perSecond).toFixed(2)} | –`);
+    console.log(`summary: Postgres CPU per event, current vs before migration 5 | ${cpuOf(audit)} | ${cpuOf(m5)} | ${audit.cpuMs !== null && m5.cpuMs !== null ? ((audit.cpuMs / audit.accepted) / (m5.cpuMs / m5.accepted)).toFixed(2) : "n/a"} | –`);
+    for (const [name, url, accepted] of [["before", before.ownerUrl, old.accepted], ["before-m5", beforeM5.ownerUrl, m5.accepted], ["current", db.ownerUrl, audit.accepted]] as const) {
       const check = await storedAndVerified(url);
       const lost = accepted - check.stored;
       console.log(`${name}: stored ${check.stored} (distinct ${check.distinct}), lost ${lost}, chains ${check.report.ok ? "verify" : `BROKEN at ${JSON.stringify(check.report.firstBroken)}`}`);
@@ -253,6 +268,7 @@ async function main(): Promise<void> {
   } finally {
     await rm(spoolDir, { recursive: true, force: true });
     await db.drop();
+    await beforeM5.drop();
     await before.drop();
   }
 }
