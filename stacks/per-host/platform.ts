@@ -42,6 +42,6 @@ export function platformConfig(keyOf: (host: string) => pulumi.Input<string>, ad
       { id: "bravo", slot: 2, host: "b", presets: ["restricted"] },
     ],
     // more than one host: an external store, verified TLS (docs/multi-host.md)
-    audit: { mode: "external", host: "audit.internal.example.com", adminUser: "octw_admin", adminPassword, sslMode: "verify-full" },
+    audit: { mode: "external", host: "10.0.0.20", adminUser: "octw_admin", adminPassword, sslMode: "verify-full" },
   };
 }

@@ -46,7 +46,7 @@ describe("planner: where the audit store may be across hosts", () => {
   });
 
   it("publish with mode external, an unknown host, the wildcard or loopback, or a weaker sslMode is refused", () => {
-    const external = { mode: "external", host: "db.example.com", adminUser: "u", adminPassword: "x".repeat(24), sslMode: "verify-full", caCertificate: pki.ca };
+    const external = { mode: "external", host: "192.0.2.21", adminUser: "u", adminPassword: "x".repeat(24), sslMode: "verify-full", caCertificate: pki.ca };
     expect(problems({ ...external, publish: publish() })).toEqual(['audit.publish: is used only by mode "embedded" (an external server is published by its operator)']);
     expect(problems(embedded({ publish: publish({ host: "zz" }) }))).toEqual(["audit.publish.host: must name one of hosts[].name"]);
     expect(problems(embedded({ publish: publish({ address: "0.0.0.0" }) }))).toContain("audit.publish.address: must be one address of the host, not 0.0.0.0 (every interface, the Docker bridges included)");
@@ -95,7 +95,7 @@ describe("planner: where the audit store may be across hosts", () => {
   });
 
   it("external stores keep their rules (controls)", () => {
-    const external = { mode: "external", host: "db.example.com", adminUser: "u", adminPassword: "x".repeat(24) };
+    const external = { mode: "external", host: "192.0.2.21", adminUser: "u", adminPassword: "x".repeat(24) };
     expect(problems({ ...external, sslMode: "require" })[0]).toMatch(/^audit\.sslMode: must be "verify-full" when the platform has more than one host/);
     expect(() => plan({ ...external, sslMode: "verify-full" })).not.toThrow();
   });

@@ -63,7 +63,7 @@ const CASES: { name: string; config: unknown; path: string; says: RegExp }[] = [
   { name: "invalid YAML policy", config: tenant({ policy: "version: 1\nnetwork_policies: [unclosed" }), path: "tenants[0].policy", says: /not valid YAML/ },
   { name: "unknown preset", config: tenant({ presets: ["everything"] }), path: "tenants[0].presets[0]", says: /restricted/ },
   { name: "embedded audit without a postgres image", config: { ...ok(), images: { openclaw: PINNED.openclaw, egressProxy: PINNED.egressProxy } }, path: "images.postgres", says: /required/ },
-  { name: "external audit without credentials", config: { ...ok(), audit: { mode: "external", host: "db.example.com" } }, path: "audit.adminUser", says: /required/ },
+  { name: "external audit without credentials", config: { ...ok(), audit: { mode: "external", host: "192.0.2.21" } }, path: "audit.adminUser", says: /required/ },
   { name: "no tenants", config: { ...ok(), tenants: [] }, path: "tenants", says: /at least one tenant/ },
   // The edge's own key and role rules apply to the platform's edge section before anything is declared.
   { name: "edge JWK with a private part", config: withEdge({ jwks: [{ ...EC_PUBLIC, d: "private-part" }] }), path: "edge.jwt.jwks[0]", says: /must be a public key/ },

@@ -3,9 +3,10 @@
 import { describe, expect, it } from "vitest";
 import { parseEndpoint, planPlatform } from "../src/index.js";
 import { PINNED, configProblems } from "./harness.js";
+import { JWK } from "./registrations.js";
 
 const TLS = { ca: "ca-pem", cert: "cert-pem", key: "key-pem" };
-const EXTERNAL = { mode: "external", host: "audit.example.com", adminUser: "octw_admin", adminPassword: "x".repeat(24), sslMode: "verify-full" };
+const EXTERNAL = { mode: "external", host: "192.0.2.20", adminUser: "octw_admin", adminPassword: "x".repeat(24), sslMode: "verify-full" };
 const plan = (extra: Record<string, unknown>, tenants: Record<string, unknown>[] = [{ id: "alpha", slot: 1 }]) =>
   planPlatform({ images: PINNED, tenants, audit: { mode: "embedded" }, ...extra }, "p");
 const problems = configProblems;
@@ -110,6 +111,19 @@ describe("hosts in the platform config", () => {
     // positive controls: one host may keep the embedded store; verify-full is accepted
     expect(() => plan({ hosts: [{ name: "a" }] })).not.toThrow();
     expect(() => plan({ hosts: two, audit: EXTERNAL })).not.toThrow();
+  });
+
+  it("an external store named by a DNS name is refused while an edge, waker or shipper must reach it (they resolve only container names); an IP address, or no such service, is accepted", () => {
+    const edge = { edge: { jwt: { issuer: "https://issuer.test", audience: "octw", algorithms: ["ES256"], jwks: [JWK] } }, images: { ...PINNED, edge: `sha256:${"e".repeat(64)}` } };
+    const named = { ...EXTERNAL, host: "audit.example.com" };
+    const refused = problems(() => plan({ ...edge, audit: named }));
+    expect(refused).toEqual([expect.stringMatching(/^audit\.host: must be an IP address when the platform runs the edge: they resolve only container names \(dns 127\.0\.0\.1/)]);
+    // never the value
+    expect(refused.join()).not.toContain("audit.example.com");
+    // controls: the same name without any such service; the same services with an address
+    expect(() => plan({ audit: named })).not.toThrow();
+    expect(() => plan({ ...edge, audit: EXTERNAL })).not.toThrow();
+    expect(() => plan({ ...edge, audit: { ...EXTERNAL, host: "2001:db8::20" } })).not.toThrow();
   });
 
   it("per-host budgets: the host's own, else the platform's; a refusal names that path and proposes pins", () => {

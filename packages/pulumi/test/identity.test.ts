@@ -90,7 +90,7 @@ function configOf(s: PlatformSample) {
       ...(t.slot !== undefined ? { slot: t.slot } : {}),
       policy: { version: 1, ...(t.inference ? { inference: INFERENCE } : {}), ...(t.policyProcess ? { process: { run_as_user: "sandbox", run_as_group: "tenant" } } : {}) },
     })),
-    audit: s.embedded ? { mode: "embedded" } : { mode: "external", host: "db.example.test", adminUser: "admin", adminPassword: "pw" },
+    audit: s.embedded ? { mode: "embedded" } : { mode: "external", host: "192.0.2.22", adminUser: "admin", adminPassword: "pw" },
   };
 }
 

@@ -70,7 +70,7 @@ const RICH = {
     },
     { id: "bravo", slot: 2, policy: "version: 1\nnetwork_policies:\n  w:\n    endpoints:\n      - host: api.weather.example\n        port: 443\n" },
   ],
-  audit: { mode: "external", host: "db.example.test", port: 5432, adminUser: "octw_admin", adminPassword: "pw-literal", sslMode: "require", databaseName: "octw_audit", masterKey: "mk-literal" },
+  audit: { mode: "external", host: "192.0.2.22", port: 5432, adminUser: "octw_admin", adminPassword: "pw-literal", sslMode: "require", databaseName: "octw_audit", masterKey: "mk-literal" },
 };
 
 type Path = (string | number)[];

@@ -94,7 +94,7 @@ export function multiHostConfig(extra: Record<string, unknown>, tenants: Record<
     waker: { dockerSocketGid: 998 },
     egressAudit: { dockerSocketGid: 998 },
     tenants,
-    audit: { mode: "external", host: "audit.example.com", adminUser: "octw_admin", adminPassword: "x".repeat(24), sslMode: "verify-full" },
+    audit: { mode: "external", host: "192.0.2.20", adminUser: "octw_admin", adminPassword: "x".repeat(24), sslMode: "verify-full" },
     ...extra,
   };
 }

@@ -3,6 +3,7 @@
  * every tenant's slot, subnet, addresses, UIDs and limits — validated as a whole before a
  * single resource is declared.
  */
+import { isIP } from "node:net";
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { namePrefixSchema, tenantIdSchema } from "../components/common.js";
@@ -115,7 +116,10 @@ const imagesSchema = z
 const auditSchema = z
   .strictObject({
     mode: z.enum(["embedded", "external"]),
-    host: z.string().min(1).optional().meta({ description: "External server (mode `external`)." }),
+    host: z.string().min(1).optional().meta({
+      description:
+        "External server (mode `external`). An IP address when the platform runs an edge, waker or\negress-audit shipper: they resolve only container names (their DNS is Docker's embedded one\nwith no upstream), so a name would not resolve for them.",
+    }),
     port: z.number().int().min(1).max(65535).optional().meta({ default: 5432 }),
     adminUser: z.string().min(1).optional(),
     adminPassword: secretInput.optional(),
@@ -395,6 +399,13 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
   if (c.audit.mode === "external") {
     for (const key of ["host", "adminUser", "adminPassword"] as const) {
       if (c.audit[key] === undefined) problems.push({ path: `audit.${key}`, message: 'is required when audit.mode is "external"' });
+    }
+    // The edge, the waker and the shipper resolve only container names (`dns: 127.0.0.1`: a name
+    // a request or a tenant chose never reaches the host's resolvers), so a server they must
+    // reach by name would not resolve for them — at run time, in every audit write. Refused here.
+    const byName = [c.edge && "the edge", c.waker && "the waker", c.egressAudit && "the egress-audit shipper"].filter((x): x is string => typeof x === "string");
+    if (c.audit.host !== undefined && isIP(c.audit.host) === 0 && byName.length > 0) {
+      problems.push({ path: "audit.host", message: `must be an IP address when the platform runs ${byName.join(", ")}: they resolve only container names (dns 127.0.0.1, so names a request or a tenant chose never reach the host's resolvers); with sslMode verify-full the server's certificate must then carry that address in its subjectAltName` });
     }
   }
 
