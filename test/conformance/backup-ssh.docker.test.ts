@@ -1,10 +1,9 @@
 // Backup and restore of a tenant's state volume through an ssh:// host (the CLI's Engine): the ssh
 // client runs `docker system dial-stdio` on the host, as pulumi-docker does. No sshd here and no
-// remote host: a stand-in `ssh` first on PATH records its arguments and runs the remote command
-// locally, so every request — the archive streams included — really travels through dial-stdio
-// to this engine. Controls: the same backup through the unix socket indexes identically; an ssh
+// remote host: the stand-in ssh of fake-ssh.ts runs the remote command locally, so every request
+// — the archive streams included — really travels through dial-stdio to this engine. Controls: the same backup through the unix socket indexes identically; an ssh
 // client that cannot connect fails the call instead of hanging.
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,34 +14,21 @@ import { Engine, EngineError } from "../../packages/cli/src/backup/engine";
 import { backupVolume, compareVolumes, indexVolume, restoreVolume } from "../../packages/cli/src/backup/volume";
 import { newRunId, RUN_LABEL } from "../realize/index";
 import { engine, requireEnv } from "./env";
+import { installFakeSsh, type FakeSsh } from "./fake-ssh";
 
 const runId = newRunId();
 const dir = mkdtempSync(join(tmpdir(), "octw-backup-ssh-"));
 const key = parseKey(randomBytes(32).toString("base64"), "test");
 const source = `bs${runId.slice(1)}-t-state`;
 const target = `bs${runId.slice(1)}-t-restored`;
-const savedPath = process.env.PATH;
+let ssh: FakeSsh;
 let dk: Dockerode;
 let overSsh: Engine;
 let overSocket: Engine;
 
 beforeAll(async () => {
   dk = await engine(); // the engine answers (a failure, never a skip)
-  writeFileSync(
-    join(dir, "ssh"),
-    [
-      "#!/bin/sh",
-      '# stand-in ssh: record the arguments (appended: one session per request), drop the options, "--" and user@host, run the remote command here',
-      `printf '%s\\n' "$*" >> "${dir}/sessions"`,
-      `[ -e "${dir}/fail" ] && { echo "ssh: connect to host: Connection refused" >&2; exit 255; }`,
-      'while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do shift; done',
-      "shift 2",
-      'exec "$@"',
-      "",
-    ].join("\n"),
-  );
-  chmodSync(join(dir, "ssh"), 0o755);
-  process.env.PATH = `${dir}:${savedPath ?? ""}`;
+  ssh = installFakeSsh();
   overSsh = new Engine({ name: "b", url: "ssh://octw@host-b.example:2222", sshOpts: ["-o", "BatchMode=yes"] });
   overSocket = new Engine({ name: "a", url: requireEnv("DOCKER_HOST") });
   // the tenant's volume, with files of several modes and owners and a 3 MiB random file
@@ -60,7 +46,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  process.env.PATH = savedPath;
+  ssh?.remove();
   for (const v of [source, target]) await dk?.getVolume(v).remove().catch(() => undefined);
   rmSync(dir, { recursive: true, force: true });
 });
@@ -71,7 +57,7 @@ describe("backup and restore through an ssh:// host", () => {
     const { manifest, entries } = await backupVolume({ engine: overSsh, volume: source, tenant: "t", file, key });
     expect(manifest.sourceHost).toBe("b");
     expect(entries.map((e) => e.path)).toEqual(expect.arrayContaining(["big.bin", "link", "notes", "notes/m"]));
-    const sessions = readFileSync(join(dir, "sessions"), "utf8").trim().split("\n");
+    const sessions = ssh.sessions();
     // several requests (volume, helper container, archive, removal), each its own session
     expect(sessions.length).toBeGreaterThan(3);
     for (const s of sessions) expect(s).toBe("-o BatchMode=yes -p 2222 -- octw@host-b.example docker system dial-stdio");
@@ -94,7 +80,7 @@ describe("backup and restore through an ssh:// host", () => {
   }, 180_000);
 
   it("an ssh client that cannot connect fails the call with the host's name, never the endpoint, and does not hang", async () => {
-    writeFileSync(join(dir, "fail"), "");
+    ssh.failConnect();
     try {
       const err = await overSsh.volume(source).then(
         () => undefined,
@@ -104,7 +90,7 @@ describe("backup and restore through an ssh:// host", () => {
       expect(String(err)).toMatch(/^EngineError: host b: GET \/volumes\/\S+: the ssh client exited \(255\) before the engine answered$/);
       expect(String(err)).not.toContain("host-b.example");
     } finally {
-      rmSync(join(dir, "fail"));
+      ssh.restore();
     }
   }, 30_000);
 });
