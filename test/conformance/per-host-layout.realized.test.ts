@@ -8,8 +8,10 @@
 // each), so the same probes run against it (multi-host-probes.ts): cross-tenant, direct egress,
 // proxy allowlist and DNS on both hosts, the cross-host probes, the 421 and one verifiable audit
 // chain per tenant holding both hosts' edges' decisions — every probe with a positive control.
-// Then a second run of a host stack and of the shared stack plans nothing, and at the end every
-// stack is destroyed (`pulumi destroy`, hosts first, then the shared stack; also after a failure).
+// Then a second run of a host stack and of the shared stack plans nothing; adding a tenant on b,
+// applied stack by stack, plans nothing in the shared stack, only the edge's config in host-a's
+// and that tenant's resources in host-b's. At the end every stack is destroyed (`pulumi destroy`,
+// hosts first, then the shared stack; also after a failure).
 //
 // Traffic goes only to loopback, to the containers and namespaces this suite creates, and to the
 // test environment's fake outside and DNS servers.
@@ -36,11 +38,11 @@ let config: OpenClawPlatformArgs;
 const outputs: Partial<Record<"shared" | HostName, RecordedOutputs>> = {};
 const plans: Partial<Record<"shared" | HostName, Plan>> = {};
 
-/** What platform.ts's `platformConfig` is to the real stacks: this run's platform, each host's key and the admin password as the stack gives them. */
-const configOf: PlatformConfigOf = (keyOf, adminPassword) => ({
-  ...config,
-  hosts: config.hosts!.map((h) => (h.tls ? { ...h, tls: { ...h.tls, key: keyOf(h.name) } } : h)),
-  audit: { ...config.audit, adminPassword },
+/** What platform.ts's `platformConfig` is to the real stacks: this run's platform (`platform`), each host's key and the admin password as the stack gives them. */
+const configOf = (platform: OpenClawPlatformArgs): PlatformConfigOf => (keyOf, adminPassword) => ({
+  ...platform,
+  hosts: platform.hosts!.map((h) => (h.tls ? { ...h, tls: { ...h.tls, key: keyOf(h.name) } } : h)),
+  audit: { ...platform.audit, adminPassword },
 });
 
 /** Each stack's config, as its Pulumi.<stack>.yaml and `pulumi config set --secret` would hold it. */
@@ -52,11 +54,11 @@ function stackConfig(stack: "shared" | HostName): { values: Record<string, strin
 }
 
 /** The program of one stack, under its own config (what `pulumi up` in that stack runs). */
-function program(stack: "shared" | HostName, into: { exports: Record<string, unknown> }) {
+function program(stack: "shared" | HostName, into: { exports: Record<string, unknown> }, platform: OpenClawPlatformArgs = config) {
   return () => {
     const c = stackConfig(stack);
     pulumi.runtime.setAllConfig(c.values, c.secrets);
-    into.exports = perHostProgram(configOf);
+    into.exports = perHostProgram(configOf(platform));
   };
 }
 
@@ -208,6 +210,39 @@ describe("a second run", () => {
     const changed = plan.changed().map((s) => `${s.op} ${s.name}`);
     fx.table.add("z2 second run of stack shared", "0 to create/update/replace/delete", `${JSON.stringify(plan.counts())} ${changed.join("; ")}`, changed.length === 0);
     expect(changed).toEqual([]);
+  });
+
+  it("adding a tenant on host b: shared's stack plans nothing, host-a's at most its edge's config, host-b's that tenant's resources (applied in the documented order)", async () => {
+    const added: OpenClawPlatformArgs = { ...config, tenants: [...config.tenants, { id: "echo", slot: 5, host: "b" }] };
+    const previewed: Record<string, string[]> = {};
+    const applied: Record<string, string[]> = {};
+    const steps = (p: Plan) => p.changed().filter((x) => x.custom).map((x) => `${x.op} ${x.name}`);
+    // shared first (the host stacks read its outputs), then the hosts; each previewed, then applied
+    for (const s of ["shared", "a", "b"] as const) {
+      previewed[s] = steps(await deps[s]!.preview(program(s, { exports: {} }, added)));
+      const into = { exports: {} as Record<string, unknown> };
+      applied[s] = steps(await deps[s]!.up(program(s, into, added)));
+      if (s === "shared") store.record(SHARED, await recordedOutputs(into.exports));
+    }
+    // An edge refuses other hosts' tenants by a list in its config (routing.hostedElsewhere): the
+    // one change allowed outside the tenant's own resources (platform-parts.test.ts, at
+    // registration level). A preview also shows the edge container as an update: its
+    // waitTimeout is computed from the replaced init container's exit code, unknown until applied
+    // (as a real preview shows it); the applied plan has no such step.
+    const edgeConfig = (c: string) => /^(update|replace) octw(\.b)?-edge-state-init$/.test(c);
+    const echoCreates = applied.b!.filter((c) => c.startsWith("create ") && /-echo($|-)/.test(c));
+    const others = (s: "a" | "b") => applied[s]!.filter((c) => !edgeConfig(c) && !echoCreates.includes(c));
+    const show = (s: string) => `applied: ${applied[s]!.filter((c) => !echoCreates.includes(c)).join("; ") || "nothing"}${echoCreates.length && s === "b" ? ` + ${echoCreates.length} creates of echo's` : ""}; previewed: ${previewed[s]!.filter((c) => !c.includes("echo")).join("; ") || "nothing else"}`;
+    fx.table.add("z3 add tenant echo on b: stack shared", "plans nothing", show("shared"), applied.shared!.length === 0 && previewed.shared!.length === 0);
+    fx.table.add("z3 add tenant echo on b: stack host-a", "at most its edge's config", show("a"), others("a").length === 0);
+    fx.table.add("z3 add tenant echo on b: stack host-b", "echo's resources; at most its edge's config besides", show("b"), others("b").length === 0 && echoCreates.length > 3);
+    expect(applied.shared).toEqual([]);
+    expect(others("a")).toEqual([]);
+    expect(others("b")).toEqual([]);
+    expect(echoCreates.length).toBeGreaterThan(3);
+    // echo's gateway runs on b, not on a
+    expect((await fx.b!.docker.getContainer(`${fx.prefix}-echo-gateway`).inspect()).State.Running).toBe(true);
+    await expect(fx.dk.getContainer(`${fx.prefix}-echo-gateway`).inspect()).rejects.toMatchObject({ statusCode: 404 });
   });
 });
 
