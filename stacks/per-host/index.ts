@@ -1,42 +1,11 @@
 /**
- * The per-host stack layout (README "Past one host"; docs/multi-host.md "Stacks that scale").
- * One program, two kinds of stack, chosen by the stack's `octw:layout`:
- *  - `shared`: the audit store and the plan's outputs (OpenClawPlatformShared); its exports are
- *    what the host stacks read;
- *  - `host`: the part of one host (`octw:host`): its networks, edge, router, waker, shipper and
- *    tenants (OpenClawPlatform with a part), joined to the shared stack by a StackReference
- *    (`octw:sharedStack`, default `<organization>/<this project>/shared`).
- * Every stack plans the whole config of platform.ts, so they cannot disagree on placement.
- * Stack outputs come from the default export (Pulumi calls it): they differ by kind of stack.
+ * The per-host stack layout (README "Past one host"; docs/multi-host.md "Stacks that scale"):
+ * a `shared` stack and one `host` stack per host, chosen by the stack's `octw:layout`
+ * (program.ts), all planning the one config of platform.ts, so they cannot disagree on placement.
  */
-import * as pulumi from "@pulumi/pulumi";
-import { OpenClawPlatform, OpenClawPlatformShared, SHARED_AUDIT_OUTPUT, hostPartOf } from "@octw/pulumi";
+import { perHostProgram } from "./program.js";
 import { platformConfig } from "./platform.js";
 
-/** The key of an engine this stack does not manage: never used (that host's provider is declared by its own stack). */
-const NOT_HELD = "held by that host's own stack";
-
 export default function program(): Record<string, unknown> {
-  const config = new pulumi.Config("octw");
-  const layout = config.require("layout", { allowedValues: ["shared", "host"] });
-  // The component's name is in every URN: the same in every stack (and the name of a single stack being split up, to `pulumi state move` its resources).
-  const name = config.get("platformName") ?? "octw";
-  if (layout === "shared") {
-    const shared = new OpenClawPlatformShared(name, {
-      ...platformConfig(() => NOT_HELD, config.requireSecret("auditAdminPassword")),
-    });
-    return {
-      tenantAddresses: shared.tenantAddresses,
-      // The operator's connection (`octw approvals`, `octw secrets set`).
-      auditOperator: shared.audit.owner,
-      [SHARED_AUDIT_OUTPUT]: shared.sharedAudit,
-    };
-  }
-  const host = config.require("host");
-  const sharedStack = config.get("sharedStack") ?? `${pulumi.getOrganization()}/${pulumi.getProject()}/shared`;
-  const key = config.requireSecret("hostTlsKey");
-  // the admin password comes from the shared stack (hostPartOf); the placeholder only satisfies the type before it is replaced
-  const joined = hostPartOf(platformConfig((h) => (h === host ? key : NOT_HELD), NOT_HELD), host, new pulumi.StackReference(sharedStack));
-  const platform = new OpenClawPlatform(name, joined.config, undefined, joined.part);
-  return { tenants: platform.tenantSummary, auditReaders: platform.auditReaders, host: platform.hosts[host]!.tenants };
+  return perHostProgram(platformConfig);
 }

@@ -22,8 +22,9 @@ import type Dockerode from "dockerode";
 import * as pulumi from "@pulumi/pulumi";
 import { createRequire } from "node:module";
 import { installRegisterOptionCapture, takeRegisterOptions, type RegisterOptions } from "./register-options";
-import { createResourceRealizer, sweepRun, type Created, type DynamicProvider, type RealizingMocksOptions } from "./realizing-mocks";
+import { createResourceRealizer, readStackReference, sweepRun, type Created, type DynamicProvider, type RealizingMocksOptions } from "./realizing-mocks";
 import { unwrapSecrets } from "./secrets";
+import { STACK_REFERENCE } from "./stack-references";
 import { canonical, diffByRules, hasUnknown, markUnknowns, stateFromConfig, type DiffResult, type FieldChange, type ResourceRules } from "./provider-model/diff";
 import { CONTAINER_RULES, NETWORK_RULES, REMOTE_IMAGE_RULES, VOLUME_RULES, readContainer, readNetwork, readVolume, updateContainer } from "./provider-model/docker";
 import { POSTGRES_RULES } from "./provider-model/postgresql";
@@ -109,6 +110,8 @@ export class Plan {
 export interface DeploymentOptions extends RealizingMocksOptions {
   project: string;
   stack: string;
+  /** `pulumi.getOrganization()` in the program (a real backend always has one; the mock's default is none) */
+  organization?: string;
 }
 
 type Program = () => unknown;
@@ -391,6 +394,18 @@ export function createDeployment(opts: DeploymentOptions): Deployment {
 
   const mocks: pulumi.runtime.Mocks = {
     newResource(args) {
+      // a StackReference is read, not registered (no register options, no step): as in a real
+      // preview and up, it answers with the referenced stack's outputs
+      if (args.type === STACK_REFERENCE) {
+        if (!run) throw new Error("realizing deployment: a read outside a run");
+        try {
+          return readStackReference(opts, args);
+        } catch (e) {
+          // the run fails with it, as every failed resource does (never completes downstream)
+          run.errors.push(e instanceof Error ? e : new Error(String(e)));
+          return new Promise<never>(() => undefined);
+        }
+      }
       const options = takeRegisterOptions();
       const r = run;
       if (!r || !options) throw new Error("realizing deployment: a registration outside a run (or a read)");
@@ -418,7 +433,7 @@ export function createDeployment(opts: DeploymentOptions): Deployment {
     run = r;
     currentOptions.clear();
     try {
-      await pulumi.runtime.setMocks(mocks, opts.project, opts.stack, mode === "preview");
+      await pulumi.runtime.setMocks(mocks, opts.project, opts.stack, mode === "preview", opts.organization);
       await program();
       for (;;) {
         while (r.pending.size) await Promise.allSettled([...r.pending]);

@@ -15,6 +15,7 @@ import { PID_LABEL, RUN_LABEL, realizeContainer, realizeNetwork, realizeRemoteIm
 import { pgTargetFromProvider, realizePostgres, type PgContext, type PgTarget } from "./postgres-resources";
 import { realizeRandom } from "./random-values";
 import { checkFields, fail, str } from "./field-check";
+import { STACK_REFERENCE, type StackOutputStore } from "./stack-references";
 
 export interface RealizedRecord {
   type: string;
@@ -47,6 +48,8 @@ export interface RealizingMocksOptions {
    * pulumi-docker does; a provider naming any other engine is refused (tests reach only what they created).
    */
   extraEngines?: string[];
+  /** The stacks a `pulumi:pulumi:StackReference` of the program may read (stack-references.ts); none: every read fails naming the stack. */
+  stackOutputs?: StackOutputStore;
 }
 
 export interface RealizingMocks {
@@ -283,6 +286,12 @@ export function createRealizingMocks(opts: RealizingMocksOptions): RealizingMock
       type: args.type, name: args.name, custom: args.custom ?? true, inputs, secretPaths,
       ...(args.provider ? { provider: args.provider } : {}), outputs: {}, ms: 0,
     };
+    if (args.type === STACK_REFERENCE) {
+      // a read, not a resource of the run: nothing to create or tear down
+      const answer = readStackReference(opts, args);
+      records.push({ ...rec, id: answer.id ?? "", outputs: unwrapSecrets(answer.state) as Record<string, unknown> });
+      return answer;
+    }
     if (args.id) fail(args.type, args.name, "id", "reads/imports of existing resources are not implemented");
     if (!rec.custom) {
       // component resources only group children
@@ -372,6 +381,12 @@ export function createRealizingMocks(opts: RealizingMocksOptions): RealizingMock
     destroyAll,
     find: (type, name) => records.find((r) => r.type === type && r.name === name),
   };
+}
+
+/** A StackReference read, answered from the test's recorded stacks. */
+export function readStackReference(opts: RealizingMocksOptions, args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
+  if (!opts.stackOutputs) throw new Error(`stack reference "${args.name}": no stack named '${String((args.inputs as { name?: unknown }).name)}' found (the test recorded no stacks: stackOutputs)`);
+  return opts.stackOutputs.read(args);
 }
 
 /** Removes every container, network and volume labelled with this run id. */
