@@ -54,22 +54,24 @@ export function runService<C>(spec: ServiceSpec<C>, argv = process.argv): void {
 async function serve<C>({ serve, health, reload, log, stopLog }: ServiceSpec<C>): Promise<void> {
   let stopHeartbeat = () => {};
   let unwatch = () => {};
-  // Signals are taken from before the start: a SIGTERM arriving after the service has said it
-  // listens but before this set-up ends would otherwise end the process undrained (the default
-  // action). A drain asked for during the start waits for it; this function's own continuation
-  // below was queued first, so the heartbeat and the watcher exist when the drain stops them.
-  const started = serve();
+  // Signals are taken before the service starts: it says "listening" from inside serve(), and a
+  // SIGTERM sent the moment that line appears (under load the process can lose the CPU right
+  // after writing it) must find this handler, not the default action (death, undrained). A drain
+  // asked for during the start waits for it; this function's own continuation below was queued
+  // first, so the heartbeat and the watcher exist when the drain stops them.
+  const start: { running?: ReturnType<typeof serve> } = {};
   stopOnSignals({
     log,
     ...stopLog,
     drain: async () => {
-      const running = await started;
+      const running = await start.running!;
       stopHeartbeat();
       unwatch();
       return running.drain();
     },
   });
-  const running = await started;
+  start.running = serve();
+  const running = await start.running;
   stopHeartbeat = "heartbeat" in health ? startHeartbeat(health.heartbeat.path, health.heartbeat.everyMs) : () => {};
   const { reconfigure } = running;
   unwatch = reload && reconfigure ? reloadConfigOnChange({ ...reload, apply: reconfigure, log }) : () => {};

@@ -16,6 +16,8 @@ runService({
     const config = load(env.FIXTURE_CONFIG!);
     readSecretFile("secretFile", env.FIXTURE_SECRET!);
     log({ msg: "listening", tenants: config.tenants.length });
+    // FIXTURE_SIGNAL_AT_LISTENING: a SIGTERM at the very moment the service says it listens (sent to itself: delivered before the next line runs)
+    if (env.FIXTURE_SIGNAL_AT_LISTENING) process.kill(process.pid, "SIGTERM");
     // FIXTURE_AFTER_LISTENING_MS: start-up work after the service already listens (a signal can arrive meanwhile)
     if (env.FIXTURE_AFTER_LISTENING_MS) await new Promise((r) => setTimeout(r, Number(env.FIXTURE_AFTER_LISTENING_MS)));
     return {

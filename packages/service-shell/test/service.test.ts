@@ -95,6 +95,13 @@ describe("runService", () => {
     });
   });
 
+  it("a SIGTERM at the very moment the service says it listens is drained (exit 0), not the default death", () => {
+    const r = run([], { FIXTURE_SIGNAL_AT_LISTENING: "1" });
+    expect([r.status, r.signal]).toEqual([0, null]);
+    expect(r.stdout).toContain('"msg":"draining","signal":"SIGTERM"');
+    expect(r.stdout).toContain('"msg":"stopped"');
+  });
+
   it("a failing drain exits 1; the quiet stop log says stopping and no stopped", async () => {
     await withRunning({ FIXTURE_DRAIN_FAILS: "1", FIXTURE_QUIET_STOP: "1" }, async (p) => {
       p.child.kill("SIGINT");
