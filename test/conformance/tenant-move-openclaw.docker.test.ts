@@ -13,7 +13,9 @@
 // (not `--local`, which would run the turn in the CLI process), so the gateway is the one that
 // writes the session's transcript into its state volume. Two turns on A, the move, a third turn
 // on B: the provider on B must receive turns 1 and 2 (both user messages and both of the
-// provider's own answers) in the request of turn 3.
+// provider's own answers) in the request of turn 3. A turn still running when the move begins
+// (the provider holds its answer back) is drained by OpenClaw on the quiesce's SIGTERM: it
+// completes on A and its answer is part of the history on B.
 //
 // Needs: DOCKER_HOST, OCTW_IMAGE_OPENCLAW, OCTW_TEST_PG_URL. Missing = failure.
 import { cpus } from "node:os";
@@ -52,7 +54,8 @@ let h: MoveHosts;
 let image: string;
 let pool: pg.Pool;
 
-/** The fake provider: records each request's body; answers in OpenAI's streamed chat-completions format. */
+/** The fake provider: records each request's body; answers in OpenAI's streamed chat-completions format — an agent turn whose message says "(slow)" after SLOW_MS. */
+const SLOW_MS = 6_000;
 const PROVIDER = `
 const http = require("http"); const calls = [];
 const text = (m) => typeof m.content === "string" ? m.content : Array.isArray(m.content) ? m.content.map((p) => p.text || "").join("") : "";
@@ -64,10 +67,12 @@ http.createServer((req, res) => {
     const users = (j.messages || []).filter((m) => m.role === "user").map(text).filter((t) => !t.includes("INTERNAL_CONTEXT"));
     const nonce = ((users.at(-1) || "").match(/nonce-[a-z0-9-]+/) || ["none"])[0];
     const base = { id: "c" + calls.length, created: 1, model: j.model, object: "chat.completion.chunk" };
-    res.writeHead(200, { "content-type": "text/event-stream" });
-    res.write("data: " + JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: "assistant", content: "ack:" + nonce }, finish_reason: null }] }) + "\\n\\n");
-    res.write("data: " + JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: "stop" }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }) + "\\n\\n");
-    res.end("data: [DONE]\\n\\n");
+    setTimeout(() => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write("data: " + JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: "assistant", content: "ack:" + nonce }, finish_reason: null }] }) + "\\n\\n");
+      res.write("data: " + JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: "stop" }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }) + "\\n\\n");
+      res.end("data: [DONE]\\n\\n");
+    }, j.tools && (users.at(-1) || "").includes("(slow)") ? ${SLOW_MS} : 0);
   });
 }).listen(8080, "0.0.0.0");`;
 
@@ -129,11 +134,14 @@ function history(c: Call, nonces: string[]): string[] {
   return out;
 }
 
+const newNonce = (tenant: string, n: number) => `nonce-${tenant}-${n}-${randomBytes(3).toString("hex")}`;
+
 /** One turn of the conversation through the gateway; returns its nonce. */
-async function turn(docker: Dockerode, tenant: string, n: number, session = SESSION): Promise<string> {
-  const nonce = `nonce-${tenant}-${n}-${randomBytes(3).toString("hex")}`;
+async function turn(docker: Dockerode, tenant: string, n: number, o: { session?: string; nonce?: string; slow?: boolean } = {}): Promise<string> {
+  const session = o.session ?? SESSION;
+  const nonce = o.nonce ?? newNonce(tenant, n);
   const t = Date.now();
-  const r = await execIn(docker, gatewayName(prefix, tenant), ["openclaw", "agent", "--session-id", session, "--json", "--timeout", "180", "-m", `Turn ${n}: remember ${nonce}.`], { timeoutMs: 300_000 });
+  const r = await execIn(docker, gatewayName(prefix, tenant), ["openclaw", "agent", "--session-id", session, "--json", "--timeout", "180", "-m", `Turn ${n}: remember ${nonce}.${o.slow ? " (slow)" : ""}`], { timeoutMs: 300_000 });
   report[`${tenant}Turn${n}Ms`] = Date.now() - t;
   const out = r.stdout.slice(Math.max(0, r.stdout.indexOf("{")));
   let j: { status?: string; result?: { payloads?: { text?: string }[]; meta?: { agentMeta?: { sessionId?: string } } } } = {};
@@ -292,7 +300,7 @@ describe("octw tenant move a → b of a real OpenClaw gateway with a running con
     expect(after.slice(0, before.length)).toEqual(before);
     await thirdTurnCarriesHistory(h.sb.docker, tenant, nonces);
     // negative control: a turn in another session on B carries none of the conversation
-    const other = await turn(h.sb.docker, tenant, 9, "octw-move-other-session");
+    const other = await turn(h.sb.docker, tenant, 9, { session: "octw-move-other-session" });
     expect(history(await turnRequest(h.sb.docker, other), [...nonces, other])).toEqual(["user:2"]);
     expect(await markersOn(h.B, tenant, markers)).toEqual(markers);
     const trail = await auditTrail(tenant);
@@ -333,12 +341,32 @@ describe("octw tenant move a → b of a real OpenClaw gateway with a running con
 
   // switch is the one stop after which both copies exist and the real gateway on B already
   // writes its own: the resume must verify A's copy (untouched) and remove it, not trip over B's.
-  it("stopped after the switch (B serving, A's copy still there) and resumed: the conversation continues on B", async () => {
+  // Turn 2 is still running when the move begins: the quiesce's SIGTERM lets OpenClaw drain it.
+  it("a turn running at quiesce completes; stopped after the switch (B serving, A's copy still there) and resumed: the conversation continues on B", async () => {
     const tenant = "ocsw";
-    const { nonces, markers } = await conversationOnA(tenant);
+    const markers = await seed(tenant);
+    await startGateway(h.dk, tenant);
+    await waitReady(h.dk, tenant);
+    const nonces = [await turn(h.dk, tenant, 1), newNonce(tenant, 2)];
+    const running = turn(h.dk, tenant, 2, { nonce: nonces[1]!, slow: true });
+    // the move begins once turn 2 waits for the model's answer
+    for (const end = Date.now() + 120_000; !(await providerCalls(h.dk)).some((c) => c.body.tools && history(c, nonces).at(-1) === "user:1"); ) {
+      if (Date.now() > end) throw new Error("turn 2 never reached the provider");
+      await sleep(200);
+    }
     const seen: Parameters<typeof switchToB>[1] = {};
-    await expect(moveTenant(moveOptions(tenant, { stopAfter: "switch", switchPlacement: switchToB(tenant, seen) }))).rejects.toBeInstanceOf(MoveStopped);
-    expect(readJournal(dir, tenant)!.done.switch).toBeDefined();
+    const t = Date.now();
+    const stopped = moveTenant(moveOptions(tenant, { stopAfter: "switch", switchPlacement: switchToB(tenant, seen) }));
+    // both are awaited below; until then a rejection must not count as unhandled
+    void running.catch(() => undefined);
+    void stopped.catch(() => undefined);
+    // the turn completes with its answer though its gateway is being stopped
+    await expect(running).resolves.toBe(nonces[1]);
+    await expect(stopped).rejects.toBeInstanceOf(MoveStopped);
+    const journal = readJournal(dir, tenant)!;
+    report.ocswQuiesceWithTurnRunningMs = journal.stepMs.quiesce;
+    report.ocswMoveToSwitchMs = Date.now() - t;
+    expect(journal.done.switch).toBeDefined();
     expect(await h.A.volume(stateVolumeName(prefix, tenant))).toBeDefined();
     expect(seen.filesB).toEqual(seen.filesA);
     // B's gateway writes to its copy meanwhile
