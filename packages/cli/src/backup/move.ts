@@ -84,9 +84,10 @@ export interface MoveOptions {
  * How long the quiesce's stop waits before the engine kills the gateway. OpenClaw drains on
  * SIGTERM: an agent turn already running finishes (its answer reaches the user and the
  * transcript) before it exits — idle, it stops in well under a second. A turn still running when
- * the grace ends is cut by SIGKILL: its answer is lost, and the gateway's owner lease stays in
- * the state dir (the gateway on the target takes it over only because it has the same fixed
- * hostname). OpenClaw's own stop budget is 330 s; the default here keeps the worst-case
+ * the grace ends is cut by SIGKILL: its client gets an error instead of the answer (OpenClaw on
+ * the target takes the committed run up again when it starts), and the gateway's owner lease
+ * stays in the state dir (the gateway on the target takes it over only because it has the same
+ * fixed hostname). OpenClaw's own stop budget is 330 s; the default here keeps the worst-case
  * downtime short, `--stop-grace` trades it for longer turns.
  */
 export const DEFAULT_STOP_GRACE_S = 30;

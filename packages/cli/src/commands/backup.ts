@@ -102,7 +102,7 @@ export function registerTenantCommands(program: Command): void {
     .option("--stack-file <path>", "the stack config file (e.g. stacks/Pulumi.<stack>.yaml): the switch writes the tenant's pin there (only that line changes)")
     .option("--switch-command <cmd>", "run this to switch the placement (e.g. your pin change and `pulumi up --yes`); without it the move stops there and says what to change")
     .option("--stop-after <step>", `stop after this step (${MOVE_STEPS.join(", ")})`)
-    .option("--stop-grace <seconds>", "seconds the gateway gets to finish a running agent turn when the move stops it; then it is killed and that turn is lost", String(DEFAULT_STOP_GRACE_S))
+    .option("--stop-grace <seconds>", "seconds the gateway gets to finish a running agent turn when the move stops it; then it is killed and that turn's client gets an error", String(DEFAULT_STOP_GRACE_S))
     .option("--rollback", "undo an unfinished move (before the switch; after it, set the pin back and `pulumi up` first)")
     .option("--database-url <url>", "the audit store as its owner: the move is recorded in the tenant's chain (default: $OCTW_AUDIT_DATABASE_URL; without: not recorded, said so)")
     .action(async (id: string, opts: Omit<HostOpts, "host"> & KeyOpts & { to: string; from?: string; journalDir: string; switchCommand?: string; stackFile?: string; stopAfter?: string; stopGrace: string; rollback?: boolean; databaseUrl?: string }) => {
