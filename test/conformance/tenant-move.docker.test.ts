@@ -7,76 +7,41 @@
 // workload saw it. The markers cover what a state volume holds: modes (setgid, 0400, 0711),
 // owners (the tenant's, root's, another group), a symlink, a hard link, a long name, an old
 // mtime, a large random file.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type Dockerode from "dockerode";
-import { Engine } from "../../packages/cli/src/backup/engine";
-import { parseKey } from "../../packages/cli/src/backup/backup-key";
+import type { Engine } from "../../packages/cli/src/backup/engine";
 import { indexVolume, stateVolumeName, gatewayName } from "../../packages/cli/src/backup/volume";
 import { MOVE_STEPS, MoveStopped, moveTenant, readJournal, rollbackMove, journalPath, type MoveStep } from "../../packages/cli/src/backup/move";
 import type { TarEntry } from "../../packages/cli/src/backup/tar-index";
 import { octw } from "../../packages/cli/test/run-octw";
-import { createAuditDb, requirePgUrl, withClient, type TestAuditDb } from "../../packages/audit/test/pg-support";
-import { normalizeEvent } from "@octw/audit";
-import { newRunId, RUN_LABEL } from "../realize/index";
-import { copyImage, startSecondEngine, type SecondEngine } from "../realize/second-engine";
-import { engine, requireEnv } from "./env";
+import type { TestAuditDb } from "../../packages/audit/test/pg-support";
+import type { SecondEngine } from "../realize/second-engine";
+import { requireEnv } from "./env";
 import { execIn } from "./probe-exec";
+import { moveRun, runToEnd as runIn, SEED_MARKERS, startMoveHosts, stopMoveHosts, volumeIndex, type MoveHosts } from "./tenant-move-hosts";
 
-const runId = newRunId();
-const prefix = `mv${runId.slice(1)}`;
-const dir = mkdtempSync(join(tmpdir(), "octw-move-"));
-const keyText = randomBytes(32).toString("base64");
-const key = parseKey(keyText, "test");
-const keyFile = join(dir, "backup.key");
-const hostsFile = join(dir, "hosts.json");
+const run = moveRun("mv");
+const { prefix, dir, keyText, key, keyFile, hostsFile, labels, report } = run;
+let hosts: Partial<MoveHosts> = {};
 let dk: Dockerode;
 let sb: SecondEngine;
 let A: Engine;
 let B: Engine;
 let baseImage: string;
 let audit: TestAuditDb;
-const report: Record<string, unknown> = {};
 
 const STACK = `config:\n  octw:platform:\n    tenants:\n      - id: other\n        slot: 1\n      - id: cli\n        slot: 2\n      - id: clirb\n        slot: 3\n`;
-const labels = (tenant: string) => ({ [RUN_LABEL]: runId, "octw.tenant": tenant });
 
-async function runToEnd(d: Dockerode, cmd: string, volume: string, env: string[]): Promise<void> {
-  const c = await d.createContainer({ Image: baseImage, Cmd: ["bash", "-c", cmd], Env: env, User: "0:0", Labels: labels("seed"), HostConfig: { NetworkMode: "none", Mounts: [{ Type: "volume", Source: volume, Target: "/state" }] } });
-  try {
-    await c.start();
-    const r = (await c.wait()) as { StatusCode: number };
-    if (r.StatusCode !== 0) throw new Error(`seeding failed: exit ${r.StatusCode}`);
-  } finally {
-    await c.remove({ force: true });
-  }
-}
-
-const SEED = `set -e
-cd /state
-mkdir -p notes .octw empty sub/deeper
-head -c "$BIG" /dev/urandom > big.bin
-printf 'marker-%s\\n' "$TENANT" > notes/m1.txt
-head -c 4097 /dev/urandom > notes/m2.bin
-printf token > .octw/router-token
-ln -s notes/m1.txt link
-ln notes/m2.bin hard.bin
-printf x > "sub/deeper/$(printf 'n%.0s' $(seq 1 150))"
-printf root > root-owned
-chown -R 4242:4242 /state
-chown 0:0 root-owned
-chown 4242:4243 notes/m2.bin
-chmod 700 /state; chmod 600 notes/m1.txt; chmod 400 .octw/router-token; chmod 2750 sub; chmod 711 empty; chmod 644 root-owned; chmod 640 notes/m2.bin
-touch -d '2020-01-02 03:04:05' notes/m1.txt`;
+const runToEnd = (d: Dockerode, cmd: string, volume: string, env: string[]) => runIn(d, baseImage, cmd, volume, env, labels("seed"));
 
 /** A tenant's state volume on engine A, with the markers. */
 async function seed(tenant: string, bigBytes: number): Promise<void> {
   const volume = stateVolumeName(prefix, tenant);
   await dk.createVolume({ Name: volume, Labels: labels(tenant) });
-  await runToEnd(dk, SEED, volume, [`BIG=${bigBytes}`, `TENANT=${tenant}`]);
+  await runToEnd(dk, SEED_MARKERS, volume, [`BIG=${bigBytes}`, `TENANT=${tenant}`, "OWNER=4242"]);
 }
 
 /** The stand-in gateway: the tenant's UID, no network, appends a line every 50 ms. */
@@ -104,9 +69,7 @@ async function readFileOf(d: Dockerode, container: string, path: string): Promis
 }
 
 /** The markers: the volume's index without the gateway's log (which grows while it runs). */
-async function markers(e: Engine, tenant: string): Promise<TarEntry[]> {
-  return (await indexVolume(e, stateVolumeName(prefix, tenant))).filter((x) => x.path !== "writes.log" && x.path !== "");
-}
+const markers = (e: Engine, tenant: string): Promise<TarEntry[]> => volumeIndex(run, e, tenant, (p) => p === "writes.log");
 
 /** What `pulumi up` with the new pin does to the gateway: gone on the old host, created on the new (the volume is retainOnDelete). */
 function switchPlacement(tenant: string, seen: { logOnA?: string }) {
@@ -119,39 +82,12 @@ function switchPlacement(tenant: string, seen: { logOnA?: string }) {
 }
 
 beforeAll(async () => {
-  dk = await engine();
   baseImage = requireEnv("OCTW_IMAGE_BASE");
-  let t = Date.now();
-  sb = await startSecondEngine(runId);
-  report.startEngineMs = Date.now() - t;
-  t = Date.now();
-  copyImage(baseImage, sb.socket);
-  report.copyImageMs = Date.now() - t;
-  audit = await createAuditDb(requirePgUrl());
-  // the tenants' trails before their moves
-  await withClient(audit.superUrl, (c) => c.query("SELECT octw.append_events_unchecked($1::jsonb)", [JSON.stringify(["cli", "clirb"].flatMap((tenant) => [1, 2, 3].map((n) => normalizeEvent({ tenant, actor: "edge", action: "edge.auth.allowed", target: `/before/${n}` }))))]));
-  A = new Engine({ name: "a", url: requireEnv("DOCKER_HOST") });
-  B = new Engine({ name: "b", url: sb.host, tls: sb.tls });
-  writeFileSync(keyFile, keyText + "\n", { mode: 0o600 });
-  for (const f of ["ca", "cert", "key"] as const) writeFileSync(join(dir, `b-${f}.pem`), sb.tls[f], { mode: 0o600 });
-  writeFileSync(hostsFile, JSON.stringify({ hosts: [{ name: "a", endpoint: requireEnv("DOCKER_HOST") }, { name: "b", endpoint: sb.host, tls: { caFile: join(dir, "b-ca.pem"), certFile: join(dir, "b-cert.pem"), keyFile: join(dir, "b-key.pem") } }] }));
+  hosts = await startMoveHosts(run, [baseImage], ["cli", "clirb"]);
+  ({ dk, sb, A, B, audit } = hosts as MoveHosts);
 }, 300_000);
 
-afterAll(async () => {
-  const filters = JSON.stringify({ label: [`${RUN_LABEL}=${runId}`] });
-  const left: string[] = [];
-  if (dk) {
-    for (const c of await dk.listContainers({ all: true, filters })) await dk.getContainer(c.Id).remove({ force: true });
-    for (const v of (await dk.listVolumes({ filters })).Volumes ?? []) {
-      left.push(v.Name);
-      await dk.getVolume(v.Name).remove();
-    }
-  }
-  await sb?.stop();
-  await audit?.drop();
-  rmSync(dir, { recursive: true, force: true });
-  console.log(`tenant move: ${JSON.stringify(report)}; load ${readFileSync("/proc/loadavg", "utf8").trim()}`);
-}, 300_000);
+afterAll(() => stopMoveHosts(run, hosts, "tenant move"), 300_000);
 
 const cli = (args: string[], env: Record<string, string> = {}) => octw([...args, "--hosts", hostsFile, "--prefix", prefix], { DOCKER_HOST: requireEnv("DOCKER_HOST"), ...env });
 

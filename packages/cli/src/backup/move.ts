@@ -70,7 +70,7 @@ export interface MoveOptions {
   stackFile?: string;
   /** Stop (as if killed) after this step: for inspection, and for the tests of every interruption. */
   stopAfter?: MoveStep;
-  /** Seconds a stopping gateway gets. */
+  /** Seconds a stopping gateway gets (default DEFAULT_STOP_GRACE_S). */
   stopGraceS?: number;
   /** Waits for the target gateway to run after the switch. */
   servingTimeoutMs?: number;
@@ -78,6 +78,26 @@ export interface MoveOptions {
   /** Where the move is recorded in the tenant's audit chain (tenant.move.started|completed|rolled_back); a failed record fails the step. */
   audit?: { record(event: AuditEventInput): Promise<void> };
   actor?: string;
+}
+
+/**
+ * How long the quiesce's stop waits before the engine kills the gateway. OpenClaw drains on
+ * SIGTERM: an agent turn already running finishes (its answer reaches the user and the
+ * transcript) before it exits — idle, it stops in well under a second. A turn still running when
+ * the grace ends is cut by SIGKILL: its client gets an error instead of the answer (OpenClaw on
+ * the target takes the committed run up again when it starts), and the gateway's owner lease
+ * stays in the state dir (the gateway on the target takes it over only because it has the same
+ * fixed hostname). OpenClaw's own stop budget is 330 s; the default here keeps the worst-case
+ * downtime short, `--stop-grace` trades it for longer turns.
+ */
+export const DEFAULT_STOP_GRACE_S = 30;
+export const MAX_STOP_GRACE_S = 3600;
+
+/** `--stop-grace <seconds>`: a whole number from 1 to MAX_STOP_GRACE_S. */
+export function stopGraceArg(value: string): number {
+  const n = /^[0-9]{1,4}$/.test(value) ? Number(value) : NaN;
+  if (!(n >= 1 && n <= MAX_STOP_GRACE_S)) throw new Error(`--stop-grace: must be a whole number of seconds from 1 to ${MAX_STOP_GRACE_S}`);
+  return n;
 }
 
 export const journalPath = (dir: string, tenant: string) => join(dir, `${tenant}.move.json`);
@@ -158,7 +178,7 @@ export async function moveTenant(o: MoveOptions): Promise<MoveJournal> {
       // on a resume after a stop, "was running" is what the first attempt saw
       journal.gatewayWasRunning = journal.gatewayWasRunning ?? g.running;
       journal.quiescedAt = journal.quiescedAt ?? new Date().toISOString();
-      if (g.running) await o.from.stop(journal.gateway, o.stopGraceS ?? 30);
+      if (g.running) await o.from.stop(journal.gateway, o.stopGraceS ?? DEFAULT_STOP_GRACE_S);
       journal.gatewayStartedAt = (await gatewayRunning(o.from, journal.gateway)).startedAt;
     },
     async backup() {

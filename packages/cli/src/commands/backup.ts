@@ -3,7 +3,7 @@ import { loadKey, writeNewKey } from "../backup/backup-key";
 import { backupAuditDb, restoreAuditDb } from "../backup/audit-db";
 import { readManifest } from "../backup/archive-file";
 import { hostEngine, loadHosts } from "../backup/hosts-file";
-import { MOVE_STEPS, MoveStopped, moveTenant, rollbackMove, switchCommand, type MoveStep } from "../backup/move";
+import { DEFAULT_STOP_GRACE_S, MOVE_STEPS, MoveStopped, moveTenant, rollbackMove, stopGraceArg, switchCommand, type MoveStep } from "../backup/move";
 import { backupVolume, restoreVolume, stateVolumeName } from "../backup/volume";
 import { cliActor, DATABASE_URL_ENV, databaseUrl, directAudit, withPool } from "./connection";
 
@@ -102,10 +102,12 @@ export function registerTenantCommands(program: Command): void {
     .option("--stack-file <path>", "the stack config file (e.g. stacks/Pulumi.<stack>.yaml): the switch writes the tenant's pin there (only that line changes)")
     .option("--switch-command <cmd>", "run this to switch the placement (e.g. your pin change and `pulumi up --yes`); without it the move stops there and says what to change")
     .option("--stop-after <step>", `stop after this step (${MOVE_STEPS.join(", ")})`)
+    .option("--stop-grace <seconds>", "seconds the gateway gets to finish a running agent turn when the move stops it; then it is killed and that turn's client gets an error", String(DEFAULT_STOP_GRACE_S))
     .option("--rollback", "undo an unfinished move (before the switch; after it, set the pin back and `pulumi up` first)")
     .option("--database-url <url>", "the audit store as its owner: the move is recorded in the tenant's chain (default: $OCTW_AUDIT_DATABASE_URL; without: not recorded, said so)")
-    .action(async (id: string, opts: Omit<HostOpts, "host"> & KeyOpts & { to: string; from?: string; journalDir: string; switchCommand?: string; stackFile?: string; stopAfter?: string; rollback?: boolean; databaseUrl?: string }) => {
+    .action(async (id: string, opts: Omit<HostOpts, "host"> & KeyOpts & { to: string; from?: string; journalDir: string; switchCommand?: string; stackFile?: string; stopAfter?: string; stopGrace: string; rollback?: boolean; databaseUrl?: string }) => {
       const t = tenantArg(id);
+      const stopGraceS = stopGraceArg(opts.stopGrace);
       const hosts = loadHosts(opts.hosts);
       const to = hostEngine(hosts, opts.to, "--to");
       let fromName = opts.from;
@@ -130,7 +132,7 @@ export function registerTenantCommands(program: Command): void {
       try {
         const key = loadKey(opts);
         const j = await withAudit((audit) => moveTenant({
-          tenant: t, from, to, prefix: opts.prefix, key, dir: opts.journalDir, log, actor, ...(audit ? { audit } : {}),
+          tenant: t, from, to, prefix: opts.prefix, key, dir: opts.journalDir, log, actor, stopGraceS, ...(audit ? { audit } : {}),
           ...(opts.switchCommand ? { switchPlacement: switchCommand(opts.switchCommand) } : {}),
           ...(opts.stopAfter ? { stopAfter: opts.stopAfter as MoveStep } : {}),
           ...(opts.stackFile ? { stackFile: opts.stackFile } : {}),
