@@ -10,11 +10,16 @@
 // published port is refused too (the gateway rule of its pg_hba); no tenant on A or B reaches the
 // store's port (controls: each host's edge does). The program itself (the @pulumi/postgresql
 // provider through PGSSLROOTCERT, the migrations, the reader bindings) connects with verify-full.
+// B also runs a waker (a tenant there is suspendable, paused after seconds): it sits on B's
+// internal control network, where no store is, so it reaches the published store through B's
+// egress network (commit 0ebf583): B's engine pauses the tenant and the waker's
+// `tenant.suspended` lands in that tenant's chain over verify-full (control: without the egress
+// network — the layout before that fix — the waker does not reach the store at all).
 //
 // Traffic goes only to loopback and to the containers and namespaces this suite creates.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import http from "node:http";
@@ -41,6 +46,8 @@ const auditPort = 25000 + (parseInt(runId.slice(-4), 16) % 5000);
 const ISSUER = "https://issuer.conformance.test";
 const AUDIENCE = "octw-edge";
 const timings: Record<string, number> = {};
+/** delta's idle time before b's waker pauses it (s): short, nothing in this suite talks to delta. */
+const PAUSE_S = 4;
 const started = Date.now();
 
 let dk: Dockerode;
@@ -54,7 +61,7 @@ let storeAddress = ""; // the published address: the first machine's side of the
 let controlAddress = ""; // the store's address on a's control network
 let superuser = { user: "postgres", password: "" };
 let owner = { user: "", password: "" };
-const ids: Record<string, string> = {}; // container ids: edgeA, edgeB, alpha, charlie
+const ids: Record<string, string> = {}; // container ids: edgeA, edgeB, wakerB, alpha, charlie, delta
 const users: Record<string, string> = {};
 
 function rows(label: string, results: boolean[]): void {
@@ -72,13 +79,13 @@ async function leftovers(d: Dockerode): Promise<string[]> {
 
 beforeAll(async () => {
   dk = await engine();
-  const images = imagesFromEnv("openclaw", "egressProxy", "edge", "postgres");
+  const images = imagesFromEnv("openclaw", "egressProxy", "edge", "postgres", "waker");
   let t = Date.now();
   // the engine's --dns: the suite's test address (nothing here resolves outside names)
   b = await startSecondEngine(runId, undefined, 90_000, { dns: [requireEnv("OCTW_TEST_DNS_ADDR")], routeOut: true });
   timings.secondEngineMs = Date.now() - t;
   t = Date.now();
-  for (const image of [images.openclaw, images.egressProxy, images.edge]) copyImage(image, b.socket);
+  for (const image of [images.openclaw, images.egressProxy, images.edge, images.waker]) copyImage(image, b.socket);
   timings.copyImagesMs = Date.now() - t;
   storeAddress = b.peerAddress;
   pki = makeAuditTlsPki(storeAddress);
@@ -104,7 +111,11 @@ beforeAll(async () => {
     tenants: [
       { id: "alpha", slot: 1, host: "a" },
       { id: "charlie", slot: 3, host: "b" },
+      // the only suspendable tenant, so the only waker is b's: the waker's socket settings are the
+      // platform's, one path for every host, and on this one machine a waker on a would mount b's socket
+      { id: "delta", slot: 4, host: "b", suspend: { pauseAfterS: PAUSE_S } },
     ],
+    waker: { dockerSocketGid: statSync(b.socket).gid, dockerSocketPath: b.socket },
     audit: {
       mode: "embedded",
       databaseName: `${runId}_audit`,
@@ -127,7 +138,8 @@ beforeAll(async () => {
   owner = { user: o.user, password: o.password };
   ids.edgeA = (await dk.getContainer(`${prefix}-edge`).inspect()).Id;
   ids.edgeB = (await b.docker.getContainer(`${prefix}-edge`).inspect()).Id;
-  for (const [id, d] of [["alpha", dk], ["charlie", b.docker]] as const) {
+  ids.wakerB = (await b.docker.getContainer(`${prefix}-waker`).inspect()).Id;
+  for (const [id, d] of [["alpha", dk], ["charlie", b.docker], ["delta", b.docker]] as const) {
     const g = await d.getContainer(`${prefix}-${id}-gateway`).inspect();
     ids[id] = g.Id;
     users[id] = g.Config.User;
@@ -309,4 +321,65 @@ describe("the embedded store served over TLS to the other host", () => {
     r.push(table.add("t3 b's edge → published port (control)", "connects", said(edgeBPub), edgeBPub.ok));
     rows("tenants and the store", r);
   });
+
+  it("b's waker pauses delta on b's engine and its tenant.suspended lands in delta's chain over verify-full (controls: no such event for the always-on tenants; no route to the store without b's egress network)", async () => {
+    const r: boolean[] = [];
+    const waker = await b!.docker.getContainer(ids.wakerB!).inspect();
+    const networks = Object.keys(waker.NetworkSettings.Networks).sort();
+    r.push(table.add("w1 b's waker networks", "control, egress", networks.join(", "), JSON.stringify(networks) === JSON.stringify([`${prefix}-control`, `${prefix}-egress`].sort())));
+    const url = new URL((await execIn(b!.docker, ids.wakerB!, ["cat", "/var/lib/octw-waker/secrets/audit-db-url"])).stdout.trim());
+    const caFile = url.searchParams.get("sslrootcert") ?? "";
+    const ca = caFile ? (await execIn(b!.docker, ids.wakerB!, ["cat", caFile])).stdout.trim() : "";
+    r.push(table.add("w1 b's waker audit URL", `${storeAddress}:${auditPort} verify-full, sslrootcert: the platform's CA`, `${url.hostname}:${url.port} ${url.searchParams.get("sslmode")} ${ca === pki.ca.trim() ? "the platform's CA" : caFile ? "another file" : "-"}`, url.hostname === storeAddress && url.port === String(auditPort) && url.searchParams.get("sslmode") === "verify-full" && ca === pki.ca.trim()));
+
+    // b's engine froze delta (the edge's idle clock runs from its start; nothing talks to delta)
+    const t0 = Date.now();
+    let state = "";
+    while (Date.now() - t0 < 90_000) {
+      state = (await b!.docker.getContainer(ids.delta!).inspect()).State.Status;
+      if (state === "paused") break;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    const charlieState = (await b!.docker.getContainer(ids.charlie!).inspect()).State.Status;
+    r.push(table.add("w2 delta's gateway on b's engine", "paused", state, state === "paused"));
+    r.push(table.add("w2 charlie's gateway (always on, control)", "running", charlieState, charlieState === "running"));
+
+    const c = new pg.Client({ host: storeAddress, port: auditPort, user: superuser.user, password: superuser.password, database: `${runId}_audit`, ssl: { ca: pki.ca, rejectUnauthorized: true }, connectionTimeoutMillis: 5_000 });
+    await c.connect();
+    try {
+      const suspended = async (tenant: string) => (await readEvents(c, { tenant, limit: 1000 })).filter((e) => e.action === "tenant.suspended");
+      const deadline = Date.now() + 30_000;
+      let delta = await suspended("delta");
+      while (delta.length === 0 && Date.now() < deadline) {
+        await new Promise((res) => setTimeout(res, 500));
+        delta = await suspended("delta");
+      }
+      timings.pausedLandedMs = Date.now() - t0;
+      const [charlie, alpha] = [await suspended("charlie"), await suspended("alpha")];
+      const report = await verifyAuditChain(c, { tenant: "delta" });
+      const first = delta[0];
+      r.push(table.add("w3 delta's tenant.suspended from b's waker", "landed: actor waker, paused, reason idle", first ? `${delta.length}: ${first.actor} ${first.decision} ${String((first.details as { reason?: unknown }).reason)}` : "none", first !== undefined && first.actor === "waker" && first.decision === "paused" && (first.details as { reason?: unknown }).reason === "idle"));
+      r.push(table.add("w3 the same query for charlie (b, always on; control)", "none", String(charlie.length), charlie.length === 0));
+      r.push(table.add("w3 the same query for alpha (a, always on; control)", "none", String(alpha.length), alpha.length === 0));
+      r.push(table.add("w3 delta's chain verifies", "ok", JSON.stringify(report.tenants.map((x) => [x.tenant, x.verified, x.broken === null])), report.ok && report.tenants.length === 1 && report.tenants[0]!.verified >= delta.length));
+    } finally {
+      await c.end();
+    }
+
+    // The layout before 0ebf583 (the control network only) does not reach the store at all: the
+    // same probe from the waker with and without b's egress network; reconnected after.
+    const egress = b!.docker.getNetwork(`${prefix}-egress`);
+    const withRoute = await tcp(b!.docker, ids.wakerB!, storeAddress, auditPort);
+    await egress.disconnect({ Container: ids.wakerB! });
+    let controlOnly: Tcp;
+    try {
+      controlOnly = await tcp(b!.docker, ids.wakerB!, storeAddress, auditPort);
+    } finally {
+      await egress.connect({ Container: ids.wakerB! });
+    }
+    r.push(table.add("w4 b's waker → published port", "connects", said(withRoute), withRoute.ok));
+    r.push(table.add("w4 b's waker, control network only (before 0ebf583) → published port", "no connection", said(controlOnly), !controlOnly.ok));
+    console.log(`[audit-tls] b's waker: paused and landed within ${timings.pausedLandedMs} ms of the check's start`);
+    rows("b's waker and the store", r);
+  }, 180_000);
 });
