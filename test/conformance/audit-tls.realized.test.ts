@@ -10,11 +10,12 @@
 // published port is refused too (the gateway rule of its pg_hba); no tenant on A or B reaches the
 // store's port (controls: each host's edge does). The program itself (the @pulumi/postgresql
 // provider through PGSSLROOTCERT, the migrations, the reader bindings) connects with verify-full.
-// B also runs a waker (a tenant there is suspendable, paused after seconds): it sits on B's
-// internal control network, where no store is, so it reaches the published store through B's
-// egress network (commit 0ebf583): B's engine pauses the tenant and the waker's
-// `tenant.suspended` lands in that tenant's chain over verify-full (control: without the egress
-// network — the layout before that fix — the waker does not reach the store at all).
+// B also runs a waker (a tenant there is suspendable): it sits on B's internal control network,
+// where no store is, so it reaches the published store through B's egress network (commit
+// 0ebf583). Asked from B's edge to suspend that tenant (the call of the edge's idle clock), B's
+// engine pauses it and the waker's `tenant.suspended` lands in that tenant's chain over
+// verify-full (control: without the egress network — the layout before that fix — the waker does
+// not reach the store at all).
 //
 // Traffic goes only to loopback and to the containers and namespaces this suite creates.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -28,7 +29,7 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
 import * as pulumi from "@pulumi/pulumi";
 import type Dockerode from "dockerode";
 import { AUDIT_SCHEMA, readEvents, verifyAuditChain } from "@octw/audit";
-import { OpenClawPlatform, planPlatform, type OpenClawPlatformArgs } from "@octw/pulumi";
+import { OpenClawPlatform, planPlatform, WAKER_PORT, WAKER_UID, type OpenClawPlatformArgs } from "@octw/pulumi";
 import { createRealizingMocks, newRunId, RUN_LABEL, type RealizingMocks } from "../realize/index";
 import { copyImage, startSecondEngine, type SecondEngine } from "../realize/second-engine";
 import { makeAuditTlsPki, type AuditTlsPki } from "../support/audit-tls-pki";
@@ -46,8 +47,13 @@ const auditPort = 25000 + (parseInt(runId.slice(-4), 16) % 5000);
 const ISSUER = "https://issuer.conformance.test";
 const AUDIENCE = "octw-edge";
 const timings: Record<string, number> = {};
-/** delta's idle time before b's waker pauses it (s): short, nothing in this suite talks to delta. */
-const PAUSE_S = 4;
+/**
+ * delta's idle threshold (s): longer than the suite, so the idle clock never fires by itself. A
+ * threshold of seconds runs from the edge's start, and the waker then pauses a gateway that is
+ * still starting, whose health wait fails the deploy (seen: "p.b-delta-gateway not healthy within
+ * 180s"); the test asks for the suspend itself, as the idle clock would.
+ */
+const PAUSE_S = 3600;
 const started = Date.now();
 
 let dk: Dockerode;
@@ -199,6 +205,15 @@ function psqlLogin(from: "a" | "b", who: { user: string; password: string }, ssl
   return r.status === 0 && r.stdout.trim() === "1" ? "logged in" : `refused: ${(r.stderr || r.stdout || String(r.error)).replace(/\s+/g, " ").replace(/^.*? failed: /, "").trim()}`;
 }
 
+/** A POST with the bearer token read from a file in the container (never on a command line). */
+const SUSPEND_CALL = `
+const [url, tokenFile] = process.argv.slice(1);
+const token = require("fs").readFileSync(tokenFile, "utf8").trim();
+fetch(url, { method: "POST", headers: { authorization: "Bearer " + token }, signal: AbortSignal.timeout(50000) })
+  .then(async (r) => console.log(JSON.stringify({ status: r.status, body: (await r.text()).slice(0, 200) })))
+  .catch((e) => console.log(JSON.stringify({ error: String(e.cause?.code ?? e.name) })));
+`;
+
 type Tcp = { ok: boolean; err?: string };
 const tcp = (d: Dockerode, id: string, host: string, port: number, user?: string): Promise<Tcp> => nodeProbe<Tcp>(d, id, P.TCP_PROBE, [host, String(port), "", "4000"], user ? { user } : {});
 const said = (r: Tcp) => (r.ok ? "connected" : `no connection (${r.err})`);
@@ -327,15 +342,21 @@ describe("the embedded store served over TLS to the other host", () => {
     const waker = await b!.docker.getContainer(ids.wakerB!).inspect();
     const networks = Object.keys(waker.NetworkSettings.Networks).sort();
     r.push(table.add("w1 b's waker networks", "control, egress", networks.join(", "), JSON.stringify(networks) === JSON.stringify([`${prefix}-control`, `${prefix}-egress`].sort())));
-    const url = new URL((await execIn(b!.docker, ids.wakerB!, ["cat", "/var/lib/octw-waker/secrets/audit-db-url"])).stdout.trim());
+    // its files are the waker uid's, 0400 (the container starts as root without capabilities and drops to it)
+    const asWaker = { user: String(WAKER_UID) };
+    const url = new URL((await execIn(b!.docker, ids.wakerB!, ["cat", "/var/lib/octw-waker/secrets/audit-db-url"], asWaker)).stdout.trim());
     const caFile = url.searchParams.get("sslrootcert") ?? "";
-    const ca = caFile ? (await execIn(b!.docker, ids.wakerB!, ["cat", caFile])).stdout.trim() : "";
+    const ca = caFile ? (await execIn(b!.docker, ids.wakerB!, ["cat", caFile], asWaker)).stdout.trim() : "";
     r.push(table.add("w1 b's waker audit URL", `${storeAddress}:${auditPort} verify-full, sslrootcert: the platform's CA`, `${url.hostname}:${url.port} ${url.searchParams.get("sslmode")} ${ca === pki.ca.trim() ? "the platform's CA" : caFile ? "another file" : "-"}`, url.hostname === storeAddress && url.port === String(auditPort) && url.searchParams.get("sslmode") === "verify-full" && ca === pki.ca.trim()));
 
-    // b's engine froze delta (the edge's idle clock runs from its start; nothing talks to delta)
+    // What b's edge's idle clock sends once delta's threshold has passed (packages/edge/src/waker-client.ts),
+    // from b's edge (the waker's only caller, on the control network), with the edge's token file.
     const t0 = Date.now();
+    const wakerIp = waker.NetworkSettings.Networks[`${prefix}-control`]?.IPAddress ?? "";
+    const asked = await nodeProbe<{ status?: number; body?: string; error?: string }>(b!.docker, ids.edgeB!, SUSPEND_CALL, [`http://${wakerIp}:${WAKER_PORT}/tenants/delta/suspend?tier=paused&reason=idle`, "/var/lib/octw-edge/secrets/waker-token"], { timeoutMs: 60_000 });
+    r.push(table.add("w2 b's edge asks b's waker to pause delta", "200", asked.status !== undefined ? `${asked.status} ${asked.body ?? ""}` : `error ${asked.error}`, asked.status === 200));
     let state = "";
-    while (Date.now() - t0 < 90_000) {
+    while (Date.now() - t0 < 30_000) {
       state = (await b!.docker.getContainer(ids.delta!).inspect()).State.Status;
       if (state === "paused") break;
       await new Promise((res) => setTimeout(res, 500));
@@ -379,7 +400,7 @@ describe("the embedded store served over TLS to the other host", () => {
     }
     r.push(table.add("w4 b's waker → published port", "connects", said(withRoute), withRoute.ok));
     r.push(table.add("w4 b's waker, control network only (before 0ebf583) → published port", "no connection", said(controlOnly), !controlOnly.ok));
-    console.log(`[audit-tls] b's waker: paused and landed within ${timings.pausedLandedMs} ms of the check's start`);
+    console.log(`[audit-tls] b's waker: paused and landed within ${timings.pausedLandedMs} ms of the request`);
     rows("b's waker and the store", r);
   }, 180_000);
 });
