@@ -10,11 +10,17 @@
 // published port is refused too (the gateway rule of its pg_hba); no tenant on A or B reaches the
 // store's port (controls: each host's edge does). The program itself (the @pulumi/postgresql
 // provider through PGSSLROOTCERT, the migrations, the reader bindings) connects with verify-full.
+// B also runs a waker (a tenant there is suspendable): it sits on B's internal control network,
+// where no store is, so it reaches the published store through B's egress network (commit
+// 0ebf583). Asked from B's edge to suspend that tenant (the call of the edge's idle clock), B's
+// engine pauses it and the waker's `tenant.suspended` lands in that tenant's chain over
+// verify-full (control: without the egress network — the layout before that fix — the waker does
+// not reach the store at all).
 //
 // Traffic goes only to loopback and to the containers and namespaces this suite creates.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import http from "node:http";
@@ -23,7 +29,7 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
 import * as pulumi from "@pulumi/pulumi";
 import type Dockerode from "dockerode";
 import { AUDIT_SCHEMA, readEvents, verifyAuditChain } from "@octw/audit";
-import { OpenClawPlatform, planPlatform, type OpenClawPlatformArgs } from "@octw/pulumi";
+import { OpenClawPlatform, planPlatform, WAKER_PORT, WAKER_UID, type OpenClawPlatformArgs } from "@octw/pulumi";
 import { createRealizingMocks, newRunId, RUN_LABEL, type RealizingMocks } from "../realize/index";
 import { copyImage, startSecondEngine, type SecondEngine } from "../realize/second-engine";
 import { makeAuditTlsPki, type AuditTlsPki } from "../support/audit-tls-pki";
@@ -41,6 +47,13 @@ const auditPort = 25000 + (parseInt(runId.slice(-4), 16) % 5000);
 const ISSUER = "https://issuer.conformance.test";
 const AUDIENCE = "octw-edge";
 const timings: Record<string, number> = {};
+/**
+ * delta's idle threshold (s): longer than the suite, so the idle clock never fires by itself. A
+ * threshold of seconds runs from the edge's start, and the waker then pauses a gateway that is
+ * still starting, whose health wait fails the deploy (seen: "p.b-delta-gateway not healthy within
+ * 180s"); the test asks for the suspend itself, as the idle clock would.
+ */
+const PAUSE_S = 3600;
 const started = Date.now();
 
 let dk: Dockerode;
@@ -54,7 +67,7 @@ let storeAddress = ""; // the published address: the first machine's side of the
 let controlAddress = ""; // the store's address on a's control network
 let superuser = { user: "postgres", password: "" };
 let owner = { user: "", password: "" };
-const ids: Record<string, string> = {}; // container ids: edgeA, edgeB, alpha, charlie
+const ids: Record<string, string> = {}; // container ids: edgeA, edgeB, wakerB, alpha, charlie, delta
 const users: Record<string, string> = {};
 
 function rows(label: string, results: boolean[]): void {
@@ -72,13 +85,13 @@ async function leftovers(d: Dockerode): Promise<string[]> {
 
 beforeAll(async () => {
   dk = await engine();
-  const images = imagesFromEnv("openclaw", "egressProxy", "edge", "postgres");
+  const images = imagesFromEnv("openclaw", "egressProxy", "edge", "postgres", "waker");
   let t = Date.now();
   // the engine's --dns: the suite's test address (nothing here resolves outside names)
   b = await startSecondEngine(runId, undefined, 90_000, { dns: [requireEnv("OCTW_TEST_DNS_ADDR")], routeOut: true });
   timings.secondEngineMs = Date.now() - t;
   t = Date.now();
-  for (const image of [images.openclaw, images.egressProxy, images.edge]) copyImage(image, b.socket);
+  for (const image of [images.openclaw, images.egressProxy, images.edge, images.waker]) copyImage(image, b.socket);
   timings.copyImagesMs = Date.now() - t;
   storeAddress = b.peerAddress;
   pki = makeAuditTlsPki(storeAddress);
@@ -104,7 +117,11 @@ beforeAll(async () => {
     tenants: [
       { id: "alpha", slot: 1, host: "a" },
       { id: "charlie", slot: 3, host: "b" },
+      // the only suspendable tenant, so the only waker is b's: the waker's socket settings are the
+      // platform's, one path for every host, and on this one machine a waker on a would mount b's socket
+      { id: "delta", slot: 4, host: "b", suspend: { pauseAfterS: PAUSE_S } },
     ],
+    waker: { dockerSocketGid: statSync(b.socket).gid, dockerSocketPath: b.socket },
     audit: {
       mode: "embedded",
       databaseName: `${runId}_audit`,
@@ -127,7 +144,8 @@ beforeAll(async () => {
   owner = { user: o.user, password: o.password };
   ids.edgeA = (await dk.getContainer(`${prefix}-edge`).inspect()).Id;
   ids.edgeB = (await b.docker.getContainer(`${prefix}-edge`).inspect()).Id;
-  for (const [id, d] of [["alpha", dk], ["charlie", b.docker]] as const) {
+  ids.wakerB = (await b.docker.getContainer(`${prefix}-waker`).inspect()).Id;
+  for (const [id, d] of [["alpha", dk], ["charlie", b.docker], ["delta", b.docker]] as const) {
     const g = await d.getContainer(`${prefix}-${id}-gateway`).inspect();
     ids[id] = g.Id;
     users[id] = g.Config.User;
@@ -186,6 +204,15 @@ function psqlLogin(from: "a" | "b", who: { user: string; password: string }, ssl
   // the reason's tail is what tells the refusals apart (libpq prefixes it with the address)
   return r.status === 0 && r.stdout.trim() === "1" ? "logged in" : `refused: ${(r.stderr || r.stdout || String(r.error)).replace(/\s+/g, " ").replace(/^.*? failed: /, "").trim()}`;
 }
+
+/** A POST with the bearer token read from a file in the container (never on a command line). */
+const SUSPEND_CALL = `
+const [url, tokenFile] = process.argv.slice(1);
+const token = require("fs").readFileSync(tokenFile, "utf8").trim();
+fetch(url, { method: "POST", headers: { authorization: "Bearer " + token }, signal: AbortSignal.timeout(50000) })
+  .then(async (r) => console.log(JSON.stringify({ status: r.status, body: (await r.text()).slice(0, 200) })))
+  .catch((e) => console.log(JSON.stringify({ error: String(e.cause?.code ?? e.name) })));
+`;
 
 type Tcp = { ok: boolean; err?: string };
 const tcp = (d: Dockerode, id: string, host: string, port: number, user?: string): Promise<Tcp> => nodeProbe<Tcp>(d, id, P.TCP_PROBE, [host, String(port), "", "4000"], user ? { user } : {});
@@ -309,4 +336,71 @@ describe("the embedded store served over TLS to the other host", () => {
     r.push(table.add("t3 b's edge → published port (control)", "connects", said(edgeBPub), edgeBPub.ok));
     rows("tenants and the store", r);
   });
+
+  it("b's waker pauses delta on b's engine and its tenant.suspended lands in delta's chain over verify-full (controls: no such event for the always-on tenants; no route to the store without b's egress network)", async () => {
+    const r: boolean[] = [];
+    const waker = await b!.docker.getContainer(ids.wakerB!).inspect();
+    const networks = Object.keys(waker.NetworkSettings.Networks).sort();
+    r.push(table.add("w1 b's waker networks", "control, egress", networks.join(", "), JSON.stringify(networks) === JSON.stringify([`${prefix}-control`, `${prefix}-egress`].sort())));
+    // its files are the waker uid's, 0400 (the container starts as root without capabilities and drops to it)
+    const asWaker = { user: String(WAKER_UID) };
+    const url = new URL((await execIn(b!.docker, ids.wakerB!, ["cat", "/var/lib/octw-waker/secrets/audit-db-url"], asWaker)).stdout.trim());
+    const caFile = url.searchParams.get("sslrootcert") ?? "";
+    const ca = caFile ? (await execIn(b!.docker, ids.wakerB!, ["cat", caFile], asWaker)).stdout.trim() : "";
+    r.push(table.add("w1 b's waker audit URL", `${storeAddress}:${auditPort} verify-full, sslrootcert: the platform's CA`, `${url.hostname}:${url.port} ${url.searchParams.get("sslmode")} ${ca === pki.ca.trim() ? "the platform's CA" : caFile ? "another file" : "-"}`, url.hostname === storeAddress && url.port === String(auditPort) && url.searchParams.get("sslmode") === "verify-full" && ca === pki.ca.trim()));
+
+    // What b's edge's idle clock sends once delta's threshold has passed (packages/edge/src/waker-client.ts),
+    // from b's edge (the waker's only caller, on the control network), with the edge's token file.
+    const t0 = Date.now();
+    const wakerIp = waker.NetworkSettings.Networks[`${prefix}-control`]?.IPAddress ?? "";
+    const asked = await nodeProbe<{ status?: number; body?: string; error?: string }>(b!.docker, ids.edgeB!, SUSPEND_CALL, [`http://${wakerIp}:${WAKER_PORT}/tenants/delta/suspend?tier=paused&reason=idle`, "/var/lib/octw-edge/secrets/waker-token"], { timeoutMs: 60_000 });
+    r.push(table.add("w2 b's edge asks b's waker to pause delta", "200", asked.status !== undefined ? `${asked.status} ${asked.body ?? ""}` : `error ${asked.error}`, asked.status === 200));
+    let state = "";
+    while (Date.now() - t0 < 30_000) {
+      state = (await b!.docker.getContainer(ids.delta!).inspect()).State.Status;
+      if (state === "paused") break;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    const charlieState = (await b!.docker.getContainer(ids.charlie!).inspect()).State.Status;
+    r.push(table.add("w2 delta's gateway on b's engine", "paused", state, state === "paused"));
+    r.push(table.add("w2 charlie's gateway (always on, control)", "running", charlieState, charlieState === "running"));
+
+    const c = new pg.Client({ host: storeAddress, port: auditPort, user: superuser.user, password: superuser.password, database: `${runId}_audit`, ssl: { ca: pki.ca, rejectUnauthorized: true }, connectionTimeoutMillis: 5_000 });
+    await c.connect();
+    try {
+      const suspended = async (tenant: string) => (await readEvents(c, { tenant, limit: 1000 })).filter((e) => e.action === "tenant.suspended");
+      const deadline = Date.now() + 30_000;
+      let delta = await suspended("delta");
+      while (delta.length === 0 && Date.now() < deadline) {
+        await new Promise((res) => setTimeout(res, 500));
+        delta = await suspended("delta");
+      }
+      timings.pausedLandedMs = Date.now() - t0;
+      const [charlie, alpha] = [await suspended("charlie"), await suspended("alpha")];
+      const report = await verifyAuditChain(c, { tenant: "delta" });
+      const first = delta[0];
+      r.push(table.add("w3 delta's tenant.suspended from b's waker", "landed: actor waker, paused, reason idle", first ? `${delta.length}: ${first.actor} ${first.decision} ${String((first.details as { reason?: unknown }).reason)}` : "none", first !== undefined && first.actor === "waker" && first.decision === "paused" && (first.details as { reason?: unknown }).reason === "idle"));
+      r.push(table.add("w3 the same query for charlie (b, always on; control)", "none", String(charlie.length), charlie.length === 0));
+      r.push(table.add("w3 the same query for alpha (a, always on; control)", "none", String(alpha.length), alpha.length === 0));
+      r.push(table.add("w3 delta's chain verifies", "ok", JSON.stringify(report.tenants.map((x) => [x.tenant, x.verified, x.broken === null])), report.ok && report.tenants.length === 1 && report.tenants[0]!.verified >= delta.length));
+    } finally {
+      await c.end();
+    }
+
+    // The layout before 0ebf583 (the control network only) does not reach the store at all: the
+    // same probe from the waker with and without b's egress network; reconnected after.
+    const egress = b!.docker.getNetwork(`${prefix}-egress`);
+    const withRoute = await tcp(b!.docker, ids.wakerB!, storeAddress, auditPort);
+    await egress.disconnect({ Container: ids.wakerB! });
+    let controlOnly: Tcp;
+    try {
+      controlOnly = await tcp(b!.docker, ids.wakerB!, storeAddress, auditPort);
+    } finally {
+      await egress.connect({ Container: ids.wakerB! });
+    }
+    r.push(table.add("w4 b's waker → published port", "connects", said(withRoute), withRoute.ok));
+    r.push(table.add("w4 b's waker, control network only (before 0ebf583) → published port", "no connection", said(controlOnly), !controlOnly.ok));
+    console.log(`[audit-tls] b's waker: paused and landed within ${timings.pausedLandedMs} ms of the request`);
+    rows("b's waker and the store", r);
+  }, 180_000);
 });
