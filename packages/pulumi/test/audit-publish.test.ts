@@ -201,6 +201,24 @@ describe("a platform with a published embedded store (registrations)", () => {
     expect(networks("p-egress-audit-shipper")).toEqual(["octwtest-control"]);
   });
 
+  it("a host's own engine socket (hosts[].dockerSocketGid/Path) is what its waker and shipper use; the other hosts keep the platform's", async () => {
+    const tenants = [{ id: "alpha", slot: 1, suspend: { stopAfterS: 600 } }, { id: "bravo", slot: 2, host: "b", suspend: { stopAfterS: 600 } }];
+    const rs = await program(multiHostConfig({ hosts: [{ name: "local" }, { ...HOST_B, dockerSocketGid: 4321, dockerSocketPath: "/run/docker-b.sock" }] }, tenants));
+    const text = (n: string) => JSON.stringify(byName(rs, n).inputs);
+    for (const n of ["p.b-waker-waker", "p.b-egress-audit-shipper"]) {
+      expect(text(n), n).toContain("/run/docker-b.sock");
+      expect(text(n), n).toContain("4321");
+      expect(text(n), n).not.toContain("/var/run/docker.sock");
+    }
+    expect(byName(rs, "p.b-egress-audit-shipper").inputs.groupAdds).toEqual(["4321"]);
+    // control: the first host's keep the platform's socket (998, the default path)
+    for (const n of ["p-waker-waker", "p-egress-audit-shipper"]) {
+      expect(text(n), n).toContain("/var/run/docker.sock");
+      expect(text(n), n).not.toContain("4321");
+    }
+    expect(byName(rs, "p-egress-audit-shipper").inputs.groupAdds).toEqual(["998"]);
+  });
+
   it("with an external store every host's waker and shipper get the route (control: an embedded store on one host: control network only)", async () => {
     const rs = await program(multiHostConfig({ hosts: [{ name: "local" }, HOST_B] }, [{ id: "alpha", slot: 1, suspend: { stopAfterS: 600 } }, { id: "bravo", slot: 2, host: "b", suspend: { stopAfterS: 600 } }]));
     const networks = (r: Registrations, n: string) => (byName(r, n).inputs.networksAdvanced as { name: string }[]).map((x) => x.name);

@@ -102,7 +102,7 @@ function maximal(): Record<string, unknown> {
     // one host needs the external audit store, verified.
     hosts: [
       { name: "a", endpoint: "tcp://192.0.2.20:2376", tls: { ca: "ca-pem", cert: "cert-pem", key: "key-pem" }, capacity: { hostMemoryMb: 24_576, maxActive: 10, residentMbPerTenant: 720, reservedMb: 1024 } },
-      { name: "b", endpoint: "ssh://octw@192.0.2.21:22", sshOpts: ["-o", "StrictHostKeyChecking=yes"], publicAddress: "b.agents.example.com" },
+      { name: "b", endpoint: "ssh://octw@192.0.2.21:22", sshOpts: ["-o", "StrictHostKeyChecking=yes"], publicAddress: "b.agents.example.com", dockerSocketGid: 997, dockerSocketPath: "/run/docker-b.sock" },
     ],
     audit: {
       mode: "embedded", host: "audit.example.com", port: 5432, adminUser: "octw_admin", adminPassword: "p".repeat(24),

@@ -126,6 +126,14 @@ describe("hosts in the platform config", () => {
     expect(() => plan({ ...edge, audit: { ...EXTERNAL, host: "2001:db8::20" } })).not.toThrow();
   });
 
+  it("a host's engine socket group is checked like the platform's (not root, not a tenant's id), naming hosts[i]", () => {
+    const two = (gid: number) => [{ name: "a" }, { name: "b", endpoint: "unix:///run/octw-b/docker.sock", dockerSocketGid: gid }];
+    expect(problems(() => plan({ hosts: two(0), audit: EXTERNAL }))).toEqual([expect.stringMatching(/^hosts\[1\]\.dockerSocketGid: must be the engine socket's group \(not root\)/)]);
+    expect(problems(() => plan({ hosts: two(10_005), audit: EXTERNAL }))).toEqual([expect.stringMatching(/^hosts\[1\]\.dockerSocketGid: is reserved for a shared service/)]);
+    // control: an ordinary docker group
+    expect(() => plan({ hosts: two(998), audit: EXTERNAL })).not.toThrow();
+  });
+
   it("per-host budgets: the host's own, else the platform's; a refusal names that path and proposes pins", () => {
     const tenants = [{ id: "alpha", slot: 1 }, { id: "bravo", slot: 2 }, { id: "charlie", slot: 3 }];
     const hosts = [{ name: "a" }, { name: "b", endpoint: "unix:///run/octw-b/docker.sock", capacity: { hostMemoryMb: 8192, maxActive: 0 } }];

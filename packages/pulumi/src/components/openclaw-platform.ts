@@ -171,7 +171,12 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
     const services = onHosts.map((o) => {
       const mine = new Set(o.tenants);
       // The waker and the shipper hold the engine socket: the same image, network, audit role and socket settings shape.
-      const socketService = (image: string, role: "waker" | "shipper", socket: { dockerSocketGid: number; dockerSocketPath?: string | undefined }) => ({
+      // The host's own socket settings (hosts[].dockerSocketGid/Path) win over the platform's.
+      const socketOn = (p: { dockerSocketGid: number; dockerSocketPath?: string | undefined }) => {
+        const path = o.plan.dockerSocket?.path ?? p.dockerSocketPath;
+        return { dockerSocketGid: o.plan.dockerSocket?.gid ?? p.dockerSocketGid, ...(path ? { dockerSocketPath: path } : {}) };
+      };
+      const socketService = (image: string, role: "waker" | "shipper", platformSocket: { dockerSocketGid: number; dockerSocketPath?: string | undefined }) => ({
         image,
         allowUnpinnedImage: plan.config.images.allowUnpinned ?? false,
         controlNetworkName: o.controlNetwork.name,
@@ -180,8 +185,7 @@ export class OpenClawPlatform extends pulumi.ComponentResource {
         // Elsewhere (external, or embedded on another host) the store is off the internal control
         // network: the host's egress network routes there (icc off: its proxies cannot reach them).
         ...(storeOnControl(o) ? {} : { auditRouteNetworkName: o.egressNetwork.name }),
-        dockerSocketGid: socket.dockerSocketGid,
-        ...(socket.dockerSocketPath ? { dockerSocketPath: socket.dockerSocketPath } : {}),
+        ...socketOn(platformSocket),
       });
       // The planner made sure that suspendable tenants come with `edge`, `waker` and `images.waker`.
       const suspendable = suspendThresholds(plan.tenants.filter((t) => mine.has(t.config.id)).map((t) => ({ id: t.config.id, suspend: t.suspend })));

@@ -52,6 +52,22 @@ export const hostSchema = z
       description: "The host's memory budget (as the platform's `capacity`): a placement whose resident tenants\ndo not fit is refused at preview, naming the numbers.",
       defaultText: "the platform's `capacity` (not checked without one)",
     }),
+    dockerSocketGid: z
+      .number()
+      .int()
+      .min(1, "must be the engine socket's group (not root)")
+      .max(2 ** 31 - 2)
+      .optional()
+      .meta({
+        description:
+          "The group of this host's engine socket, for the services on it that hold the socket (waker,\negress-audit shipper): machines differ (the `docker` group is made per machine).",
+        defaultText: "`waker.dockerSocketGid` / `egressAudit.dockerSocketGid`",
+      }),
+    dockerSocketPath: z
+      .string()
+      .startsWith("/", "must be an absolute path")
+      .optional()
+      .meta({ description: "The path of this host's engine socket, for the same services.", defaultText: "`waker.dockerSocketPath` / `egressAudit.dockerSocketPath`, else /var/run/docker.sock" }),
   })
   .meta({ id: "HostConfig" });
 
@@ -111,6 +127,8 @@ export interface HostPlan {
   readonly sshOpts: readonly string[];
   readonly publicAddress?: string;
   readonly capacity?: CapacityConfig;
+  /** This host's engine socket, when it differs from the platform's settings for the socket holders. */
+  readonly dockerSocket?: { readonly gid?: number; readonly path?: string };
   /**
    * Appended to the platform's name for this host's shared parts (`<platform>-egress` for the
    * default host, whose names must not change; `<platform>.<host>-egress` for every other — a
@@ -161,6 +179,9 @@ export function planHosts(hosts: readonly ParsedHostConfig[] | undefined, platfo
       ...(h.publicAddress ? { publicAddress: h.publicAddress } : {}),
       // The platform's capacity is the budget of every host that states none.
       ...((h.capacity ?? platformCapacity) ? { capacity: h.capacity ?? platformCapacity } : {}),
+      ...(h.dockerSocketGid !== undefined || h.dockerSocketPath !== undefined
+        ? { dockerSocket: { ...(h.dockerSocketGid !== undefined ? { gid: h.dockerSocketGid } : {}), ...(h.dockerSocketPath !== undefined ? { path: h.dockerSocketPath } : {}) } }
+        : {}),
       resourceInfix: e.kind === "default" ? "" : `.${h.name}`,
       ...(e.kind === "default" ? {} : { label: h.name }),
     });

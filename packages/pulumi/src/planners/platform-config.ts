@@ -424,6 +424,11 @@ export function planPlatform(config: unknown, subject: string): PlatformPlan {
     const problem = socketGroupProblem(c.waker.dockerSocketGid, uidBase, pool);
     if (problem) problems.push({ path: "waker.dockerSocketGid", message: problem });
   }
+  c.hosts?.forEach((h, i) => {
+    if (h.dockerSocketGid === undefined) return;
+    const problem = socketGroupProblem(h.dockerSocketGid, uidBase, pool);
+    if (problem) problems.push({ path: `hosts[${i}].dockerSocketGid`, message: problem });
+  });
   const hosts = planHosts(c.hosts, c.capacity, problems);
   problems.push(...auditAcrossHostsProblems(c.audit, hosts));
   const tenants: (Omit<TenantPlan, "host"> & { host?: string })[] = [];
