@@ -270,13 +270,8 @@ export class Waker {
 
   private async doSuspend(tenant: string, requested: SuspendTier, reason: string, horizonMs: number | undefined): Promise<SuspendResult> {
     const { gateway, proxy } = await this.containers(tenant);
-    const current = await this.opts.engine.state(gateway.id);
-    const from = fold(current);
+    const from = fold(await this.opts.engine.state(gateway.id));
     if (from === undefined) throw new WakerError(409, "the gateway is being removed or is dead");
-    // A gateway still starting (its health check has not passed yet) is not suspended: a freeze
-    // would stall its start — and fail a deploy waiting for its health — when a threshold is
-    // shorter than the start. The edge takes the 409 as a failed suspend and asks again later.
-    if (from === "running" && current.health === "starting") throw new WakerError(409, "the gateway is still starting; suspend it once it is healthy");
     // Already as deep or deeper: nothing to do (a pause never wakes a stopped tenant).
     if (from === "stopped" || (from === "paused" && requested === "paused")) return { tenant, state: from, from, suspended: false };
     let plan: SuspendPlan = { kind: "suspend", tier: requested, jobs: "none" };

@@ -68,17 +68,6 @@ describe("Waker", () => {
     expect(typeof (events[2]!.details as { wakeMs: unknown }).wakeMs).toBe("number");
   });
 
-  it("does not suspend a gateway that is still starting (409, nothing done, nothing recorded); once healthy it does", async () => {
-    const { engine, events, waker } = setup([...tenant("prod", "alpha", "a")]);
-    engine.containers[0]!.health = "starting";
-    for (const tier of ["paused", "stopped"] as const) await expect(waker.suspend("alpha", tier, "idle")).rejects.toMatchObject({ status: 409 });
-    expect(engine.calls.filter((c) => !c.startsWith("list"))).toEqual([]);
-    expect(events).toEqual([]);
-    // control: the same gateway, healthy
-    engine.containers[0]!.health = "healthy";
-    expect(await waker.suspend("alpha", "paused", "idle")).toMatchObject({ state: "paused", suspended: true });
-  });
-
   it("does nothing (and records nothing) when already there; a pause never wakes a stopped tenant", async () => {
     const { engine, events, waker } = setup([...tenant("prod", "alpha", "a", "exited")]);
     expect(await waker.suspend("alpha", "paused", "idle")).toMatchObject({ state: "stopped", suspended: false });
