@@ -18,6 +18,7 @@ import { Engine } from "../../packages/waker/src/engine";
 import { readJobRows } from "../../packages/waker/src/job-store";
 import type { JobPolicy } from "../../packages/waker/src/jobs";
 import { Waker, type EngineLike, type WakerOptions } from "../../packages/waker/src/waker";
+import { stageReaderRuntime, type ReaderRuntime } from "../../packages/waker/test/reader-runtime";
 import { engine, requireEnv } from "./env";
 import { gatewayHostConfig, writeGatewayState } from "./openclaw-test-gateway";
 import { execIn } from "./probe-exec";
@@ -30,6 +31,9 @@ const POLICY: JobPolicy = { horizonMs: 600_000, leadMs: { paused: 1_000, stopped
 
 let docker: Dockerode;
 let dir: string;
+// The reader runs as another uid: node and the script from a copy every uid can reach (a CI clone
+// may sit in a 0700 directory; the reader then exits 126 and every read is "unreadable").
+let readerRuntime: ReaderRuntime | undefined;
 let gw: string;
 const created: Dockerode.Container[] = [];
 let volume: string;
@@ -50,7 +54,7 @@ function newWaker(engineLike: EngineLike = realEngine, platform = RUN): Waker {
     wakeTimeoutMs: 120_000,
     pollMs: 100,
     stopGraceS: 10,
-    jobs: { read: (id) => readJobRows({ engine: realEngine, scratchDir: path.join(dir, "scratch"), maxBytes: 256 << 20, sandbox: { ...parseWakerConfig({ platform: RUN }).jobs.reader, uid: 10_095, gid: 10_095 } }, id), policy: POLICY },
+    jobs: { read: (id) => readJobRows({ engine: realEngine, scratchDir: path.join(dir, "scratch"), maxBytes: 256 << 20, sandbox: { ...parseWakerConfig({ platform: RUN }).jobs.reader, uid: 10_095, gid: 10_095, node: readerRuntime!.node, script: readerRuntime!.script } }, id), policy: POLICY },
   };
   const w = new Waker(opts);
   wakers.push(w);
@@ -83,6 +87,7 @@ async function events(action: string, n = 1, timeoutMs = 10_000): Promise<Normal
 beforeAll(async () => {
   docker = await engine();
   dir = mkdtempSync(path.join(tmpdir(), "jobs-"));
+  readerRuntime = stageReaderRuntime();
   audit = new AuditClient({ sink, spoolPath: path.join(dir, "audit.spool"), batchIntervalMs: 5 });
   realEngine = new Engine({ socketPath: requireEnv("DOCKER_HOST").slice("unix://".length), timeoutMs: 60_000 });
   const image = requireEnv("OCTW_IMAGE_OPENCLAW");
@@ -109,6 +114,7 @@ afterAll(async () => {
   for (const c of created) await c.remove({ force: true }).catch(() => {});
   if (volume) await docker.getVolume(volume).remove().catch(() => {});
   if (dir) rmSync(dir, { recursive: true, force: true });
+  readerRuntime?.remove();
 });
 
 describe("scheduled jobs and suspension, real OpenClaw gateway", () => {
