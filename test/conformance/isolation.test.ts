@@ -7,6 +7,7 @@
 // Traffic goes only to loopback and to containers/addresses this suite or the test environment
 // created: the "outside" is a server on OCTW_TEST_OUTSIDE_ADDR, DNS is a server on
 // OCTW_TEST_DNS_ADDR (the engine's --dns).
+import { loopbackGet } from "./loopback-get";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
 import net from "node:net";
@@ -293,16 +294,7 @@ function sign(key: CryptoKey, tenant: string, role: string): Promise<string> {
 
 /** GET on loopback (the edge's published port) from the test process. */
 function hostGet(url: string, token: string, host?: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const rq = http.get(url, { headers: { authorization: `Bearer ${token}`, ...(host ? { host } : {}) }, timeout: 8000 }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (body += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    rq.on("timeout", () => rq.destroy(new Error("timeout")));
-    rq.on("error", reject);
-  });
+  return loopbackGet(url, { authorization: `Bearer ${token}`, ...(host ? { host } : {}) }, 8000);
 }
 
 /** Any request to the edge's published port from the test process; headers as given. */

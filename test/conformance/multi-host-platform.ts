@@ -11,9 +11,9 @@
 //
 // Traffic goes only to loopback, to the containers and namespaces this suite creates, and to the
 // test environment's fake outside and DNS servers.
+import { loopbackGet } from "./loopback-get";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import http from "node:http";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
@@ -245,16 +245,7 @@ export class MultiHostFixture {
 
   /** A request to host a's edge (published on this machine's loopback). */
   edgeA(tenant: string, tok: string, path = "/healthz"): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-      const rq = http.get(`http://127.0.0.1:${this.edgePort}${path}`, { headers: { host: `${tenant}.octw.test`, authorization: `Bearer ${tok}` }, timeout: 10_000 }, (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => (body += c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      });
-      rq.on("timeout", () => rq.destroy(new Error("timeout")));
-      rq.on("error", reject);
-    });
+    return loopbackGet(`http://127.0.0.1:${this.edgePort}${path}`, { host: `${tenant}.octw.test`, authorization: `Bearer ${tok}` }, 10_000);
   }
 
   /** A request to host b's edge: published on loopback inside b's namespace (curl there; headers on stdin, not on a command line). */
